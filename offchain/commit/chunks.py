@@ -1,0 +1,83 @@
+"""Cutting packed tensor bytes into fixed-size chunks and hashing them into Merkle leaves.
+
+Rule (DESIGN.md section 3): the packed bytes are cut into chunks of
+``chunk_bytes`` (a power of two, >= 32); the last chunk is zero-padded to full
+length; leaf ``i`` = ``keccak256(chunk i)``. Zero bytes give zero chunks.
+
+Large inputs are hashed on several threads: pycryptodome's keccak releases
+the GIL while it hashes, so two cores hash two halves at once.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from offchain.commit.errors import ChunkSizeError
+from offchain.commit.keccak import keccak256
+
+MIN_CHUNK_BYTES = 32
+
+#: Recommended chunk size for weight tensors: large enough that committing is
+#: bound by keccak itself, small enough that a one-step proof reveals a weight
+#: row (4096 int8 = 4 KiB in Llama-7B) with little overhang calldata.
+WEIGHT_CHUNK_BYTES = 4096
+
+#: Recommended chunk size for activations (trace tensors): one EVM word, so a
+#: tensor descent ends on a 32-byte chunk and the one-step proof stays cheap.
+ACTIVATION_CHUNK_BYTES = 32
+
+#: Below this many bytes, thread start-up costs more than it saves.
+PARALLEL_MIN_BYTES = 1 << 22
+
+
+def check_chunk_bytes(chunk_bytes: int) -> int:
+    """Return ``chunk_bytes`` if it is a power of two >= 32, else raise :class:`ChunkSizeError`."""
+    if not isinstance(chunk_bytes, int) or chunk_bytes < MIN_CHUNK_BYTES or chunk_bytes & (chunk_bytes - 1):
+        raise ChunkSizeError(
+            f"chunk_bytes must be a power of two >= {MIN_CHUNK_BYTES}, got {chunk_bytes!r}"
+        )
+    return chunk_bytes
+
+
+def chunk_count(num_bytes: int, chunk_bytes: int) -> int:
+    """Number of chunks (= leaves) for ``num_bytes`` packed bytes: ``ceil(num_bytes / chunk_bytes)``."""
+    check_chunk_bytes(chunk_bytes)
+    return -(-num_bytes // chunk_bytes)
+
+
+def chunk(data: bytes | memoryview, index: int, chunk_bytes: int) -> bytes:
+    """Chunk ``index`` of ``data``, zero-padded to ``chunk_bytes``."""
+    piece = bytes(data[index * chunk_bytes:(index + 1) * chunk_bytes])
+    return piece + bytes(chunk_bytes - len(piece))
+
+
+def _hash_full_chunks(view: memoryview, first: int, end: int, chunk_bytes: int) -> bytes:
+    return b"".join(keccak256(view[i * chunk_bytes:(i + 1) * chunk_bytes]) for i in range(first, end))
+
+
+def leaf_hashes(data: bytes | bytearray | memoryview, chunk_bytes: int,
+                workers: int | None = None) -> bytes:
+    """Concatenated 32-byte leaf hashes of ``data`` cut into ``chunk_bytes`` chunks.
+
+    ``workers`` threads share the full chunks (default: CPU count, used only
+    for inputs of at least :data:`PARALLEL_MIN_BYTES`). Returns
+    ``32 * chunk_count(len(data), chunk_bytes)`` bytes.
+    """
+    check_chunk_bytes(chunk_bytes)
+    view = memoryview(data).cast("B")
+    full = len(view) // chunk_bytes
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = max(1, min(workers, full))
+    if workers == 1 or len(view) < PARALLEL_MIN_BYTES:
+        head = _hash_full_chunks(view, 0, full, chunk_bytes)
+    else:
+        bounds = [full * k // workers for k in range(workers + 1)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = pool.map(lambda k: _hash_full_chunks(view, bounds[k], bounds[k + 1], chunk_bytes),
+                             range(workers))
+            head = b"".join(parts)
+    if len(view) % chunk_bytes:
+        head += keccak256(chunk(view, full, chunk_bytes))
+    return head
