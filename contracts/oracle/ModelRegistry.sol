@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+
+/// @title ModelRegistry
+/// @notice Permissioned registry of models the oracle serves (see IModelRegistry).
+contract ModelRegistry is IModelRegistry, AccessControl {
+    /// @notice Role allowed to register models.
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
+    /// @dev Models by id; ids start at 1 so that 0 means "none" in `_idByCommitment`.
+    mapping(uint256 modelId => Model) private _models;
+    /// @dev keccak(graphRoot, weightsRoot) => id, so that one model cannot be registered twice.
+    mapping(bytes32 commitment => uint256 modelId) private _idByCommitment;
+    uint256 private _count;
+
+    /// @param admin Receives the admin and registrar roles.
+    constructor(address admin) {
+        // INVARIANT: The registry must have an admin, or no registrar could ever be added.
+        if (admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(REGISTRAR_ROLE, admin);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerModel(Model calldata model) external onlyRole(REGISTRAR_ROLE) returns (uint256 modelId) {
+        // INVARIANT: A model commits to a graph and to weights; one-step proofs are checked against both.
+        if (model.graphRoot == bytes32(0) || model.weightsRoot == bytes32(0)) revert ZeroRoot();
+        if (model.inputLength == 0) revert ZeroInputLength();
+        if (model.owner == address(0) || model.revenueReceiver == address(0)) revert ZeroAddress();
+        bytes32 commitment = keccak256(abi.encode(model.graphRoot, model.weightsRoot));
+        // INVARIANT: The same commitments never get two ids, so a model's fee stream cannot be split or hijacked.
+        uint256 existing = _idByCommitment[commitment];
+        if (existing != 0) revert ModelAlreadyRegistered(existing);
+
+        modelId = ++_count;
+        _models[modelId] = model;
+        _idByCommitment[commitment] = modelId;
+        emit ModelRegistered(modelId, model.graphRoot, model.weightsRoot, model.owner, model.fee);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setFee(uint256 modelId, uint256 fee) external {
+        _onlyModelOwner(modelId).fee = fee;
+        emit ModelFeeChanged(modelId, fee);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setRevenueReceiver(uint256 modelId, address revenueReceiver) external {
+        if (revenueReceiver == address(0)) revert ZeroAddress();
+        _onlyModelOwner(modelId).revenueReceiver = revenueReceiver;
+        emit RevenueReceiverChanged(modelId, revenueReceiver);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function getModel(uint256 modelId) external view returns (Model memory) {
+        return _existing(modelId);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelCount() external view returns (uint256) {
+        return _count;
+    }
+
+    function _existing(uint256 modelId) internal view returns (Model storage model) {
+        model = _models[modelId];
+        if (model.owner == address(0)) revert UnknownModel(modelId);
+    }
+
+    function _onlyModelOwner(uint256 modelId) internal view returns (Model storage model) {
+        model = _existing(modelId);
+        if (model.owner != msg.sender) revert NotModelOwner(modelId, msg.sender);
+    }
+}

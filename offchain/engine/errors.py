@@ -1,0 +1,82 @@
+"""Exceptions raised by the integer engine.
+
+One hierarchy so callers can catch :class:`EngineError` for anything the
+engine rejects. Every message names the offending input and the limit it
+broke, so a node operator can fix the request without reading the code.
+"""
+
+
+class EngineError(ValueError):
+    """Base class of every error raised by ``offchain.engine``."""
+
+
+class GraphError(EngineError):
+    """A graph is malformed; raised by :meth:`Graph.validate` before anything runs."""
+
+
+class UnknownOpError(GraphError):
+    """A node names an op code that is not in the op table."""
+
+
+class TopologyError(GraphError):
+    """A node reads an activation that is not produced by an earlier node, or a missing input/weight."""
+
+
+class ShapeMismatchError(GraphError):
+    """A node's operand or output shape disagrees with what its op requires."""
+
+
+class DtypeMismatchError(GraphError):
+    """A node's operand or output dtype or frac bits disagree with what its op requires."""
+
+
+class ParamError(GraphError):
+    """A node's op parameters are missing, out of range or inconsistent."""
+
+
+class InputError(EngineError):
+    """An inference input is unusable; raised before any node runs."""
+
+
+class InputCountError(InputError):
+    """The number of inputs differs from the number the graph declares."""
+
+
+class InputShapeError(InputError):
+    """An input's shape differs from the shape the graph declares."""
+
+
+class InputDtypeError(InputError):
+    """An input has a dtype the quantiser cannot take (e.g. complex, bool, unsigned wider than the target)."""
+
+
+class InputRangeError(InputError):
+    """An input value lies outside its dtype's range (or outside a vocabulary for token ids)."""
+
+
+class InputNaNError(InputError):
+    """A float input holds NaN or infinity, which has no fixed-point value."""
+
+
+class ModelFileError(EngineError):
+    """A model file is truncated, has a wrong magic or version, or its header disagrees with its data."""
+
+
+class DescriptorError(EngineError):
+    """A node descriptor's bytes cannot be decoded (wrong length, version or field value)."""
+
+
+class CompileError(EngineError):
+    """The compiler cannot turn a PyTorch module into an integer graph."""
+
+
+class UnsupportedOpError(CompileError):
+    """The captured PyTorch graph uses an op the integer engine has no definition for.
+
+    The message names the op (the torch target) and where it came from (the
+    fx node name and the module path / source line when torch knows it).
+    """
+
+
+class CalibrationError(CompileError):
+    """Calibration data is missing, empty, non-finite or of the wrong shape."""

@@ -1,0 +1,35 @@
+"""The op code table: one stable uint8 per operator (descriptor field ``op``).
+
+Codes are part of every graph root, so they never change meaning; new ops
+take new numbers. Solidity's one-step prover dispatches on these values.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class OpCode(enum.IntEnum):
+    """Operator codes. See each op's module for params, forward and element rules."""
+
+    LINEAR = 1      # ops/linear.py   y = x W^T + b, W [out, in]
+    CONV2D = 2      # ops/conv.py     NCHW conv, W [O, C, KH, KW]
+    MATMUL = 3      # ops/linear.py   y = a b^T (b given as [.., N, K])
+    ADD = 4         # ops/elementwise.py
+    SUB = 5         # ops/elementwise.py
+    MUL = 6         # ops/elementwise.py
+    RELU = 7        # ops/unary.py
+    GELU = 8        # ops/activation.py (intmath)
+    SILU = 9        # ops/activation.py (intmath)
+    NEG = 10        # ops/unary.py
+    RESCALE = 11    # ops/unary.py    change frac bits / dtype
+    SOFTMAX = 12    # ops/softmax.py  last axis, optionally causal (intmath)
+    LAYERNORM = 13  # ops/norm.py     last axis (intmath)
+    RMSNORM = 14    # ops/norm.py     last axis (intmath)
+    EMBEDDING = 15  # ops/embedding.py
+    ROPE = 16       # ops/rope.py     rotate-half rotary embedding
+    RESHAPE = 17    # ops/shape.py    also flatten
+    PERMUTE = 18    # ops/shape.py    also transpose
+    SLICE = 19      # ops/shape.py
+    CONCAT = 20     # ops/shape.py
+    MEAN = 21       # ops/reduce.py   last axis

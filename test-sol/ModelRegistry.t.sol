@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {ModelRegistry} from "../contracts/oracle/ModelRegistry.sol";
+import {IModelRegistry} from "../contracts/oracle/interfaces/IModelRegistry.sol";
+
+/// Fuzz properties of the registry (forge runs every `testFuzz_*` with random arguments).
+contract ModelRegistryFuzzTest {
+    ModelRegistry internal registry;
+
+    function setUp() public {
+        registry = new ModelRegistry(address(this));
+    }
+
+    function _model(bytes32 g, bytes32 w, uint32 len, uint256 fee) internal pure returns (IModelRegistry.Model memory) {
+        return IModelRegistry.Model(g, w, len, fee, address(0xBEEF), address(0xFEE));
+    }
+
+    /// Ids count up from 1, storage round-trips, and the same commitments never get a second id.
+    function testFuzz_registerIsInjective(bytes32 g1, bytes32 w1, bytes32 g2, bytes32 w2, uint32 len, uint256 fee)
+        public
+    {
+        if (g1 == 0 || w1 == 0 || g2 == 0 || w2 == 0 || len == 0) return;
+        if (g1 == g2 && w1 == w2) return;
+        require(registry.registerModel(_model(g1, w1, len, fee)) == 1, "first id is not 1");
+        require(registry.registerModel(_model(g2, w2, len, fee)) == 2, "second id is not 2");
+
+        IModelRegistry.Model memory stored = registry.getModel(2);
+        require(stored.graphRoot == g2 && stored.weightsRoot == w2, "roots not stored");
+        require(stored.inputLength == len && stored.fee == fee, "parameters not stored");
+
+        try registry.registerModel(_model(g1, w1, len, fee ^ 1)) {
+            revert("duplicate registered");
+        } catch (bytes memory reason) {
+            require(
+                keccak256(reason) == keccak256(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, 1)),
+                "wrong revert for a duplicate"
+            );
+        }
+        require(registry.modelCount() == 2, "count changed by a failed registration");
+    }
+
+    /// Any id outside 1..modelCount reverts with UnknownModel(id).
+    function testFuzz_unknownIdsRevert(uint256 id) public {
+        registry.registerModel(_model(bytes32(uint256(1)), bytes32(uint256(2)), 64, 0));
+        if (id == 1) return;
+        try registry.getModel(id) {
+            revert("unknown id answered");
+        } catch (bytes memory reason) {
+            require(
+                keccak256(reason) == keccak256(abi.encodeWithSelector(IModelRegistry.UnknownModel.selector, id)),
+                "wrong revert for an unknown id"
+            );
+        }
+    }
+}

@@ -1,0 +1,91 @@
+"""ModelRegistry on anvil: registration, ownership rules, and a named revert for each bad input."""
+
+import ape
+import pytest
+from eth_utils import keccak
+
+GRAPH_ROOT = keccak(b"graph")
+WEIGHTS_ROOT = keccak(b"weights")
+ZERO = b"\x00" * 32
+
+
+def spec(owner, graph_root=GRAPH_ROOT, weights_root=WEIGHTS_ROOT, input_length=64, fee=10**15, receiver=None):
+    return (graph_root, weights_root, input_length, fee, owner, receiver or owner)
+
+
+@pytest.fixture
+def registry(project, owner):
+    return owner.deploy(project.ModelRegistry, owner)
+
+
+def test_register_assigns_ids_from_one_and_stores_the_model(registry, owner, model_owner):
+    tx = registry.registerModel(spec(model_owner), sender=owner)
+    assert tx.return_value == 1
+    assert registry.modelCount() == 1
+    model = registry.getModel(1)
+    assert model.graphRoot == GRAPH_ROOT
+    assert model.weightsRoot == WEIGHTS_ROOT
+    assert model.inputLength == 64
+    assert model.fee == 10**15
+    assert model.owner == model_owner.address
+    assert model.revenueReceiver == model_owner.address
+    event = tx.events[0]
+    assert event.event_name == "ModelRegistered"
+    assert (event.modelId, event.owner, event.fee) == (1, model_owner.address, 10**15)
+
+    second = registry.registerModel(spec(model_owner, weights_root=keccak(b"other")), sender=owner)
+    assert second.return_value == 2
+
+
+def test_registering_the_same_commitments_twice_reverts_with_the_existing_id(registry, owner, model_owner):
+    registry.registerModel(spec(model_owner), sender=owner)
+    with ape.reverts(registry.ModelAlreadyRegistered, modelId=1):
+        registry.registerModel(spec(model_owner, fee=1), sender=owner)
+    assert registry.modelCount() == 1
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        ({"graph_root": ZERO}, "ZeroRoot"),
+        ({"weights_root": ZERO}, "ZeroRoot"),
+        ({"input_length": 0}, "ZeroInputLength"),
+        ({"receiver": "0x" + "00" * 20}, "ZeroAddress"),
+    ],
+)
+def test_bad_specs_revert_with_named_errors(registry, owner, model_owner, bad, error):
+    with ape.reverts(getattr(registry, error)):
+        registry.registerModel(spec(model_owner, **bad), sender=owner)
+    assert registry.modelCount() == 0
+
+
+def test_only_registrars_register(registry, stranger, model_owner):
+    with ape.reverts(registry.AccessControlUnauthorizedAccount):
+        registry.registerModel(spec(model_owner), sender=stranger)
+
+
+def test_unknown_model_reverts(registry):
+    with ape.reverts(registry.UnknownModel, modelId=7):
+        registry.getModel(7)
+
+
+def test_only_the_model_owner_changes_fee_and_receiver(registry, owner, model_owner, stranger):
+    registry.registerModel(spec(model_owner), sender=owner)
+    with ape.reverts(registry.NotModelOwner, modelId=1, caller=stranger.address):
+        registry.setFee(1, 0, sender=stranger)
+    with ape.reverts(registry.NotModelOwner):
+        registry.setRevenueReceiver(1, stranger, sender=stranger)
+    with ape.reverts(registry.ZeroAddress):
+        registry.setRevenueReceiver(1, "0x" + "00" * 20, sender=model_owner)
+
+    registry.setFee(1, 5, sender=model_owner)
+    registry.setRevenueReceiver(1, stranger, sender=model_owner)
+    model = registry.getModel(1)
+    assert (model.fee, model.revenueReceiver) == (5, stranger.address)
+    with ape.reverts(registry.UnknownModel, modelId=2):
+        registry.setFee(2, 5, sender=model_owner)
+
+
+def test_constructor_rejects_a_zero_admin(project, owner):
+    with ape.reverts(project.ModelRegistry.ZeroAddress):
+        owner.deploy(project.ModelRegistry, "0x" + "00" * 20)
