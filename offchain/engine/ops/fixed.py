@@ -13,7 +13,7 @@ import numpy as np
 
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import ParamError
-from offchain.engine.intmath import rshift_round
+from offchain.engine.intmath import rshift_round, rshift_round_element
 
 #: Largest left shift a rescale may ask for; keeps every int64 intermediate exact.
 MAX_LEFT_SHIFT = 31
@@ -49,7 +49,7 @@ def rescale(acc: np.ndarray, s: int, dtype: DType) -> np.ndarray:
 def rescale_int(acc: int, s: int, dtype: DType) -> int:
     """Scalar pure-int :func:`rescale` (what the one-step prover computes)."""
     if s > 0:
-        acc = (acc + (1 << (s - 1))) >> s
+        acc = rshift_round_element(acc, s)
     elif s < 0:
         acc = acc << -s
     return min(max(acc, dtype.qmin), dtype.qmax)

@@ -1,0 +1,36 @@
+"""Operator table: op code -> the op's single definition.
+
+``OPS`` lists every operator; ``get_op(code)`` looks one up. Each op module's
+docstring states its inputs, params and exact integer rule.
+"""
+
+from __future__ import annotations
+
+from offchain.engine.errors import UnknownOpError
+from offchain.engine.ops.base import Op, Range
+from offchain.engine.ops.codes import OpCode
+from offchain.engine.ops.conv import Conv2d
+from offchain.engine.ops.elementwise import Add, Mul, Sub
+from offchain.engine.ops.embedding import Embedding
+from offchain.engine.ops.linear import Linear, Matmul
+from offchain.engine.ops.reduce import Mean
+from offchain.engine.ops.rope import Rope
+from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
+from offchain.engine.ops.unary import Neg, Relu, Rescale
+
+OPS: dict[int, Op] = {op.code: op for op in (
+    Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Neg(), Rescale(),
+    Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
+)}
+
+
+def get_op(code: int) -> Op:
+    """The op with this code; raises UnknownOpError naming the code otherwise."""
+    try:
+        return OPS[int(code)]
+    except (KeyError, ValueError, TypeError):
+        raise UnknownOpError(f"op code {code!r} is not in the op table "
+                             f"(known: {sorted(int(c) for c in OPS)})") from None
+
+
+__all__ = ["OPS", "Op", "OpCode", "Range", "get_op"]
