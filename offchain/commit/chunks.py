@@ -4,12 +4,15 @@ Rule (DESIGN.md section 3): the packed bytes are cut into chunks of
 ``chunk_bytes`` (a power of two, >= 32); the last chunk is zero-padded to full
 length; leaf ``i`` = ``keccak256(chunk i)``. Zero bytes give zero chunks.
 
-Large inputs are hashed on several threads: pycryptodome's keccak releases
-the GIL while it hashes, so two cores hash two halves at once.
+Large inputs with large chunks are hashed on several threads: the keccak
+backend releases the GIL while it hashes an input of >= 2048 bytes, so two
+cores hash two halves at once. Smaller chunks stay on one thread, where the
+per-call Python overhead (which holds the GIL) would dominate.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,14 +33,21 @@ ACTIVATION_CHUNK_BYTES = 32
 #: Below this many bytes, thread start-up costs more than it saves.
 PARALLEL_MIN_BYTES = 1 << 22
 
+#: Smallest chunk hashed on worker threads (the backend keeps the GIL below 2048 bytes).
+PARALLEL_MIN_CHUNK_BYTES = 2048
+
 
 def check_chunk_bytes(chunk_bytes: int) -> int:
     """Return ``chunk_bytes`` if it is a power of two >= 32, else raise :class:`ChunkSizeError`."""
-    if not isinstance(chunk_bytes, int) or chunk_bytes < MIN_CHUNK_BYTES or chunk_bytes & (chunk_bytes - 1):
+    try:
+        value = operator.index(chunk_bytes)  # ints and numpy integers; rejects floats and str
+    except TypeError:
+        value = -1
+    if isinstance(chunk_bytes, bool) or value < MIN_CHUNK_BYTES or value & (value - 1):
         raise ChunkSizeError(
             f"chunk_bytes must be a power of two >= {MIN_CHUNK_BYTES}, got {chunk_bytes!r}"
         )
-    return chunk_bytes
+    return value
 
 
 def chunk_count(num_bytes: int, chunk_bytes: int) -> int:
@@ -61,7 +71,8 @@ def leaf_hashes(data: bytes | bytearray | memoryview, chunk_bytes: int,
     """Concatenated 32-byte leaf hashes of ``data`` cut into ``chunk_bytes`` chunks.
 
     ``workers`` threads share the full chunks (default: CPU count, used only
-    for inputs of at least :data:`PARALLEL_MIN_BYTES`). Returns
+    for inputs of at least :data:`PARALLEL_MIN_BYTES` and chunks of at least
+    :data:`PARALLEL_MIN_CHUNK_BYTES`). Returns
     ``32 * chunk_count(len(data), chunk_bytes)`` bytes.
     """
     check_chunk_bytes(chunk_bytes)
@@ -70,7 +81,7 @@ def leaf_hashes(data: bytes | bytearray | memoryview, chunk_bytes: int,
     if workers is None:
         workers = os.cpu_count() or 1
     workers = max(1, min(workers, full))
-    if workers == 1 or len(view) < PARALLEL_MIN_BYTES:
+    if workers == 1 or len(view) < PARALLEL_MIN_BYTES or chunk_bytes < PARALLEL_MIN_CHUNK_BYTES:
         head = _hash_full_chunks(view, 0, full, chunk_bytes)
     else:
         bounds = [full * k // workers for k in range(workers + 1)]
