@@ -29,6 +29,10 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         // INVARIANT: A model commits to a graph and to weights; one-step proofs are checked against both.
         if (model.graphRoot == bytes32(0) || model.weightsRoot == bytes32(0)) revert ZeroRoot();
         if (model.inputLength == 0) revert ZeroInputLength();
+        if (model.nodeCount == 0) revert ZeroNodeCount();
+        // INVARIANT: Chunks are whole EVM words and small enough to reveal in one transaction.
+        if (model.inputChunkLog2 < 5 || model.inputChunkLog2 > 20) revert BadChunkSize(model.inputChunkLog2);
+        if (model.outputChunkLog2 < 5 || model.outputChunkLog2 > 20) revert BadChunkSize(model.outputChunkLog2);
         if (model.owner == address(0) || model.revenueReceiver == address(0)) revert ZeroAddress();
         bytes32 commitment = keccak256(abi.encode(model.graphRoot, model.weightsRoot));
         // INVARIANT: The same commitments never get two ids, so a model's fee stream cannot be split or hijacked.

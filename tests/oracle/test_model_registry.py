@@ -9,8 +9,22 @@ WEIGHTS_ROOT = keccak(b"weights")
 ZERO = b"\x00" * 32
 
 
-def spec(owner, graph_root=GRAPH_ROOT, weights_root=WEIGHTS_ROOT, input_length=64, fee=10**15, receiver=None):
-    return (graph_root, weights_root, input_length, fee, owner, receiver or owner)
+def spec(
+    owner,
+    graph_root=GRAPH_ROOT,
+    weights_root=WEIGHTS_ROOT,
+    node_count=5,
+    input_length=64,
+    input_chunk_log2=5,
+    output_chunk_log2=5,
+    fee=10**15,
+    receiver=None,
+):
+    """An IModelRegistry.Model tuple: 5 nodes, 3 weights, 64-byte input, 20-byte output."""
+    return (
+        graph_root, weights_root, node_count, 3, input_length, input_chunk_log2, 20, output_chunk_log2,
+        fee, owner, receiver or owner,
+    )
 
 
 @pytest.fixture
@@ -25,7 +39,8 @@ def test_register_assigns_ids_from_one_and_stores_the_model(registry, owner, mod
     model = registry.getModel(1)
     assert model.graphRoot == GRAPH_ROOT
     assert model.weightsRoot == WEIGHTS_ROOT
-    assert model.inputLength == 64
+    assert (model.nodeCount, model.weightCount) == (5, 3)
+    assert (model.inputLength, model.inputChunkLog2, model.outputLength, model.outputChunkLog2) == (64, 5, 20, 5)
     assert model.fee == 10**15
     assert model.owner == model_owner.address
     assert model.revenueReceiver == model_owner.address
@@ -50,6 +65,9 @@ def test_registering_the_same_commitments_twice_reverts_with_the_existing_id(reg
         ({"graph_root": ZERO}, "ZeroRoot"),
         ({"weights_root": ZERO}, "ZeroRoot"),
         ({"input_length": 0}, "ZeroInputLength"),
+        ({"node_count": 0}, "ZeroNodeCount"),
+        ({"input_chunk_log2": 4}, "BadChunkSize"),
+        ({"output_chunk_log2": 21}, "BadChunkSize"),
         ({"receiver": "0x" + "00" * 20}, "ZeroAddress"),
     ],
 )

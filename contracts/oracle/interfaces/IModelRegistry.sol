@@ -9,14 +9,24 @@ interface IModelRegistry {
     /// @notice What a model is and who is paid for it.
     /// @param graphRoot Merkle root over the canonical node descriptors, in execution order.
     /// @param weightsRoot Merkle root over the public weight tensors' roots.
+    /// @param nodeCount Nodes in the graph: the number of leaves of the graph tree and of every trace tree.
+    /// @param weightCount Public weight tensors: the number of leaves of the weights tree.
     /// @param inputLength Exact byte length of a request's input in the model's declared encoding.
+    /// @param inputChunkLog2 Chunk size (log2 bytes) of the input tensor's commitment.
+    /// @param outputLength Byte length of the packed output tensor.
+    /// @param outputChunkLog2 Chunk size (log2 bytes) of the output tensor's commitment.
     /// @param fee Model fee in wei per request, paid to the revenue receiver at finalization.
     /// @param owner May change the fee and the revenue receiver.
     /// @param revenueReceiver Where model fees go (the model's ERC-7641 token once it exists).
     struct Model {
         bytes32 graphRoot;
         bytes32 weightsRoot;
+        uint32 nodeCount;
+        uint32 weightCount;
         uint32 inputLength;
+        uint8 inputChunkLog2;
+        uint32 outputLength;
+        uint8 outputChunkLog2;
         uint256 fee;
         address owner;
         address revenueReceiver;
@@ -30,6 +40,10 @@ interface IModelRegistry {
     error ZeroRoot();
     /// @dev Inputs must be at least one byte long.
     error ZeroInputLength();
+    /// @dev A model needs at least one node, and at most 2^32 - 1.
+    error ZeroNodeCount();
+    /// @dev Chunk sizes are 2^5 .. 2^20 bytes.
+    error BadChunkSize(uint8 chunkLog2);
     /// @dev The owner or revenue receiver was the zero address.
     error ZeroAddress();
     /// @dev Only the model's owner may do this.

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {Claim, ClaimStatus, Game} from "../lib/Types.sol";
+
+/// @title IDisputeGame
+/// @notice Bonded claims of inference results and the bisection games that dispute them (DESIGN.md section 4).
+///
+/// A claim commits to (model, input root, output root, trace root). Inside the challenge window anyone may
+/// open a game against it with a bond; several games may run in parallel and a claim that loses any one of
+/// them is void. A game is two k-ary descents and one step:
+///   1. trace descent: the submitter reveals the 2^j descendants of the disputed trace-tree node, the
+///      challenger picks the (leftmost) child it disagrees with, down to one leaf = one graph node;
+///   2. the challenger opens that node's descriptor (proved against the graph root);
+///   3. tensor descent: the same over the node's output tensor root, down to one chunk;
+///   4. the submitter reveals the chunk's bytes; the challenger names one element and the one-step prover
+///      recomputes it from proven operands. A different value wins the game for the challenger.
+/// Each side has a chess clock; the side to move that exceeds its budget loses on `timeout`.
+/// Payouts are credited and withdrawn (pull payments): winner gets its bond back plus the loser's bond
+/// less a burn, so that colluding self-challenges never profit.
+interface IDisputeGame {
+    /// @dev A claim was created.
+    event ClaimProposed(
+        uint256 indexed claimId,
+        uint256 indexed modelId,
+        address indexed submitter,
+        bytes32 inputRoot,
+        bytes32 outputRoot,
+        bytes32 traceRoot
+    );
+    /// @dev A challenger opened a game against a claim.
+    event GameStarted(uint256 indexed gameId, uint256 indexed claimId, address indexed challenger);
+    /// @dev The submitter revealed the children of the disputed node.
+    event Revealed(uint256 indexed gameId, uint8 level, uint64 index, bytes32[] children);
+    /// @dev The challenger picked a child to dispute.
+    event Picked(uint256 indexed gameId, uint8 level, uint64 index, bytes32 node);
+    /// @dev Level 1 ended at graph node `nodeIndex`; level 2 descends its output tensor of `chunkCount` chunks.
+    event NodeOpened(uint256 indexed gameId, uint32 nodeIndex, uint64 chunkCount, bytes descriptor);
+    /// @dev The submitter revealed the disputed chunk.
+    event ChunkRevealed(uint256 indexed gameId, uint64 chunkIndex, bytes chunk);
+    /// @dev The game ended.
+    event GameResolved(uint256 indexed gameId, uint256 indexed claimId, bool challengerWon, string reason);
+    /// @dev The claim lost a game and is void.
+    event ClaimVoided(uint256 indexed claimId, uint256 indexed gameId);
+    /// @dev The claim's window passed with no game lost.
+    event ClaimFinalized(uint256 indexed claimId);
+    /// @dev ETH was credited to an account (withdraw with `withdraw`).
+    event Credited(address indexed account, uint256 amount);
+    /// @dev ETH was burned from a loser's bond.
+    event Burned(uint256 amount);
+
+    /// @notice Creates a claim with the submitter's bond (exactly `submitterBond()`).
+    /// @param outputProof Merkle proof that `outputRoot` is the trace's last leaf.
+    /// @param submitter The claim's submitter: `msg.sender`, unless the caller holds the proposer role.
+    function propose(
+        uint256 modelId,
+        bytes32 inputRoot,
+        bytes32 outputRoot,
+        bytes32 traceRoot,
+        bytes32[] calldata outputProof,
+        address submitter
+    ) external payable returns (uint256 claimId);
+
+    /// @notice Opens a game against a pending claim, with the challenger's bond (exactly `challengerBond()`).
+    function challenge(uint256 claimId) external payable returns (uint256 gameId);
+
+    /// @notice Submitter: reveals the 2^j descendants of the disputed node (fewer near the leaves).
+    function reveal(uint256 gameId, bytes32[] calldata children) external;
+
+    /// @notice Challenger: re-sends the revealed children and picks the one it disputes.
+    function pick(uint256 gameId, bytes32[] calldata children, uint256 childIndex) external;
+
+    /// @notice Challenger: opens the disputed graph node's descriptor with its proof against the graph root.
+    function openNode(uint256 gameId, bytes calldata descriptor, bytes32[] calldata proof) external;
+
+    /// @notice Submitter: reveals the bytes of the disputed chunk.
+    function revealChunk(uint256 gameId, bytes calldata chunk) external;
+
+    /// @notice Challenger: names one element of the revealed chunk and proves its true value.
+    function step(uint256 gameId, bytes calldata chunk, uint256 element, bytes calldata descriptor, bytes calldata proof)
+        external;
+
+    /// @notice Anyone: ends a game whose side to move has exceeded its clock; the other side wins.
+    function timeout(uint256 gameId) external;
+
+    /// @notice Anyone: ends a game whose claim was voided by another game; the challenger's bond is returned.
+    function settleMoot(uint256 gameId) external;
+
+    /// @notice Anyone: finalizes a claim whose window has passed with no game open or lost.
+    function finalize(uint256 claimId) external;
+
+    /// @notice Sends the caller everything credited to it.
+    function withdraw() external;
+
+    function getClaim(uint256 claimId) external view returns (Claim memory);
+    function getGame(uint256 gameId) external view returns (Game memory);
+    function claimStatus(uint256 claimId) external view returns (ClaimStatus);
+}
