@@ -44,11 +44,32 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
+from offchain.models._masking import MASK_PENALTY
 from offchain.models.wordpiece import WordPieceTokenizer
 
-# Added to attention scores of pad keys; large enough that exp() underflows to
-# exactly 0 in float32 and in any fixed-point exp with a bounded input range.
-MASK_PENALTY = 10000.0
+
+# What ``torch.export.export(MiniLM)`` emits (torch 2.13, default IR, before
+# decompositions); tests keep this exact, so the compiler can rely on it.
+CAPTURED_ATEN_OPS = frozenset(
+    {
+        "aten.embedding.default",
+        "aten.add.Tensor",
+        "aten.sub.Tensor",
+        "aten.mul.Tensor",
+        "aten.layer_norm.default",
+        "aten.linear.default",
+        "aten.view.default",
+        "aten.reshape.default",
+        "aten.transpose.int",
+        "aten.unsqueeze.default",
+        "aten.select.int",
+        "aten.matmul.default",
+        "aten.softmax.int",
+        "aten.gelu.default",
+        "aten.sum.dim_IntList",
+        "aten.rsqrt.default",
+    }
+)
 
 
 class ModelInputError(ValueError):
