@@ -1,0 +1,74 @@
+"""Run a model on numpy and keep every node's output (the trace).
+
+Who calls: submitter and challenger nodes (to post or check a result), the
+compiler's tests and benchmarks. The result is bit-exact: every op is
+integer arithmetic (float64 BLAS only where the static bound proves it exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from offchain.engine.errors import InputCountError
+from offchain.engine.graph import TensorKind, TensorRef
+from offchain.engine.model import Model
+from offchain.engine.ops import OpCode, get_op
+from offchain.engine.ops.embedding import check_ids
+from offchain.engine.quantise import quantise_input
+
+
+@dataclass
+class Trace:
+    """The quantised inputs and ``outputs[i]`` = node i's output array (its dtype and shape)."""
+
+    inputs: list[np.ndarray]
+    outputs: list[np.ndarray]
+
+    @property
+    def output(self) -> np.ndarray:
+        """The graph's output: the last node's output."""
+        return self.outputs[-1]
+
+    def operands(self, model: Model, node_index: int) -> list[np.ndarray]:
+        """The input arrays of node ``node_index``, in slot order."""
+        return [_lookup(model, self, ref) for ref in model.graph.nodes[node_index].inputs]
+
+
+def _lookup(model: Model, trace: Trace, ref: TensorRef) -> np.ndarray:
+    if ref.kind == TensorKind.INPUT:
+        return trace.inputs[ref.index]
+    if ref.kind == TensorKind.WEIGHT:
+        return model.weights[ref.index]
+    return trace.outputs[ref.index]
+
+
+def prepare_inputs(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Quantise and check the request's inputs (count, shape, dtype, range, token ids) before running."""
+    graph = model.graph
+    if len(inputs) != len(graph.inputs):
+        raise InputCountError(f"got {len(inputs)} inputs, graph declares {len(graph.inputs)}")
+    prepared = [quantise_input(value, spec, f"input[{j}] {spec.name}".rstrip())
+                for j, (value, spec) in enumerate(zip(inputs, graph.inputs))]
+    for node in graph.nodes:
+        if node.op == OpCode.EMBEDDING and node.inputs[0].kind == TensorKind.INPUT:
+            j = node.inputs[0].index
+            check_ids(prepared[j], node.in_specs[1].shape[0], f"input[{j}] {graph.inputs[j].name}".rstrip())
+    return prepared
+
+
+def run(model: Model, inputs: Sequence[np.ndarray]) -> Trace:
+    """Execute every node in order; returns the full trace.
+
+    ``inputs[j]`` is either integers already in input j's dtype range or
+    real values (floats) that are quantised with input j's frac bits.
+    Raises an :class:`~offchain.engine.errors.InputError` subclass naming the
+    input and the limit before any node runs. ``model`` must be validated.
+    """
+    trace = Trace(prepare_inputs(model, inputs), [])
+    for index, node in enumerate(model.graph.nodes):
+        operands = [_lookup(model, trace, ref) for ref in node.inputs]
+        trace.outputs.append(get_op(node.op).forward(operands, node))
+    return trace
