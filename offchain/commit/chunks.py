@@ -17,7 +17,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from offchain.commit.errors import ChunkSizeError
-from offchain.commit.keccak import keccak256
+from offchain.commit.keccak import keccak256, keccak256_pieces
 
 MIN_CHUNK_BYTES = 32
 
@@ -62,10 +62,6 @@ def chunk(data: bytes | memoryview, index: int, chunk_bytes: int) -> bytes:
     return piece + bytes(chunk_bytes - len(piece))
 
 
-def _hash_full_chunks(view: memoryview, first: int, end: int, chunk_bytes: int) -> bytes:
-    return b"".join(keccak256(view[i * chunk_bytes:(i + 1) * chunk_bytes]) for i in range(first, end))
-
-
 def leaf_hashes(data: bytes | bytearray | memoryview, chunk_bytes: int,
                 workers: int | None = None) -> bytes:
     """Concatenated 32-byte leaf hashes of ``data`` cut into ``chunk_bytes`` chunks.
@@ -81,12 +77,16 @@ def leaf_hashes(data: bytes | bytearray | memoryview, chunk_bytes: int,
     if workers is None:
         workers = os.cpu_count() or 1
     workers = max(1, min(workers, full))
-    if workers == 1 or len(view) < PARALLEL_MIN_BYTES or chunk_bytes < PARALLEL_MIN_CHUNK_BYTES:
-        head = _hash_full_chunks(view, 0, full, chunk_bytes)
+    if chunk_bytes < PARALLEL_MIN_CHUNK_BYTES:
+        # per-call overhead dominates small chunks; the backend is fastest on bytes slices,
+        # and the copy costs far less than hashing 32..1024-byte pieces one call each
+        head = keccak256_pieces(view.tobytes(), chunk_bytes, 0, full)
+    elif workers == 1 or len(view) < PARALLEL_MIN_BYTES:
+        head = keccak256_pieces(view, chunk_bytes, 0, full)
     else:
         bounds = [full * k // workers for k in range(workers + 1)]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = pool.map(lambda k: _hash_full_chunks(view, bounds[k], bounds[k + 1], chunk_bytes),
+            parts = pool.map(lambda k: keccak256_pieces(view, chunk_bytes, bounds[k], bounds[k + 1]),
                              range(workers))
             head = b"".join(parts)
     if len(view) % chunk_bytes:

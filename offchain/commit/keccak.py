@@ -23,5 +23,18 @@ def keccak256(data: bytes | bytearray | memoryview) -> bytes:
     return _keccak_256(data).digest()
 
 
+def keccak256_pieces(data: bytes | memoryview, piece_bytes: int, first: int, end: int) -> bytes:
+    """Concatenated digests of pieces ``first .. end - 1`` of ``data``, piece ``i`` = ``data[i*p:(i+1)*p]``.
+
+    The hot loop of every tree: leaves (pieces = chunks) and inner levels
+    (pieces = 64-byte sibling pairs). Pieces must lie inside ``data``; pass
+    ``bytes`` for small pieces (slicing bytes is the fastest input for the
+    backend) and a ``memoryview`` for large ones (no copy).
+    """
+    h = _keccak_256
+    p = piece_bytes
+    return b"".join([h(data[i * p:(i + 1) * p]).digest() for i in range(first, end)])
+
+
 if keccak256(b"") != KECCAK_EMPTY:  # a wrong backend would silently fork every commitment
     raise ImportError("sha3.keccak_256 does not compute the EVM's keccak256 (known answer of b'' differs)")

@@ -76,7 +76,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from offchain.commit.errors import IndexOutOfRangeError, LeafError
-from offchain.commit.keccak import KECCAK_EMPTY, keccak256
+from offchain.commit.keccak import KECCAK_EMPTY, keccak256, keccak256_pieces
 
 HASH_BYTES = 32
 
@@ -124,8 +124,7 @@ def _parent_level(level: bytes, height: int) -> bytes:
     """Hash a packed level (32 bytes per node) of the given height into its parent level."""
     if (len(level) // HASH_BYTES) % 2:
         level = level + ZERO_HASHES[height]
-    view = memoryview(level)
-    return b"".join(keccak256(view[i:i + 2 * HASH_BYTES]) for i in range(0, len(level), 2 * HASH_BYTES))
+    return keccak256_pieces(level, 2 * HASH_BYTES, 0, len(level) // (2 * HASH_BYTES))
 
 
 class MerkleTree:

@@ -1,0 +1,186 @@
+"""Commitment speed: Merkle commitment throughput against raw keccak, per chunk size, and Llama-2-7B weights.
+
+Run: ``python -m bench.bench_commit`` (writes ``bench/results/commit.json``).
+``--quick`` shrinks every case (a smoke run, minutes -> seconds; its 7B
+figure is then a fraction of the model and marked so).
+
+What is compared, side by side in one run on the same bytes:
+* ``raw keccak``: one keccak256 call over the whole buffer (or tensor), one
+  thread: the backend's speed with no per-call overhead and no tree.
+* ``commit``: :func:`offchain.commit.tensor_root` on the same bytes (chunk
+  leaves on as many threads as ``leaf_hashes`` picks + the inner tree).
+The ratio ``raw_s / commit_s`` is the figure the design targets (>= 0.5).
+
+Llama-2-7B-shaped weights are int8, generated per tensor with numpy PCG64
+(seed ``(SEED, tensor index)``) so memory stays at one tensor (largest 125 MiB).
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+
+import click
+import numpy as np
+from rich.console import Console
+
+from bench._results import Result, write_results
+from offchain.commit import (
+    ACTIVATION_CHUNK_BYTES,
+    WEIGHT_CHUNK_BYTES,
+    element_chunk_span,
+    keccak256,
+    leaf_hashes,
+    merkle_root,
+    tensor_root,
+)
+
+SEED = 7_000_000_007
+CHUNK_SIZES = [1 << k for k in range(5, 17)]  # 32 B .. 64 KiB
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One weight tensor of the benchmark model: name and [out, in] shape (torch Linear layout)."""
+
+    name: str
+    shape: tuple[int, ...]
+
+
+def llama2_7b_weights(layers: int = 32) -> list[WeightSpec]:
+    """Llama-2-7B's weight tensors in checkpoint order (6.74e9 elements for 32 layers)."""
+    d, ff, vocab = 4096, 11008, 32000
+    specs = [WeightSpec("embed_tokens", (vocab, d))]
+    for i in range(layers):
+        p = f"layers.{i}."
+        specs += [WeightSpec(p + n, (d, d)) for n in ("q_proj", "k_proj", "v_proj", "o_proj")]
+        specs += [WeightSpec(p + "gate_proj", (ff, d)), WeightSpec(p + "up_proj", (ff, d)),
+                  WeightSpec(p + "down_proj", (d, ff))]
+        specs += [WeightSpec(p + "input_layernorm", (d,)), WeightSpec(p + "post_attention_layernorm", (d,))]
+    specs += [WeightSpec("norm", (d,)), WeightSpec("lm_head", (vocab, d))]
+    return specs
+
+
+def generate_weight(index: int, spec: WeightSpec) -> np.ndarray:
+    """Deterministic int8 tensor for ``spec``: uniform bytes from PCG64 seeded by (SEED, index)."""
+    rng = np.random.Generator(np.random.PCG64([SEED, index]))
+    count = int(np.prod(spec.shape))
+    return np.frombuffer(rng.bytes(count), dtype=np.int8).reshape(spec.shape)
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    """Median wall seconds of ``runs`` calls after one warm-up call, and the last result."""
+    out = fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def bench_chunk_sizes(runs: int, big_bytes: int, small_bytes: int) -> list[Result]:
+    """Leaf-only and full-commit throughput per chunk size against raw keccak of the same buffer."""
+    results = []
+    rng = np.random.Generator(np.random.PCG64(SEED))
+    data_big = np.frombuffer(rng.bytes(big_bytes), dtype=np.int8)
+    data_small = data_big[:small_bytes]
+    raw = {}
+    for name, data in (("big", data_big), ("small", data_small)):
+        raw[name], _ = timed(lambda d=data: keccak256(memoryview(d)), runs)
+    results.append(Result("raw-keccak", "raw_keccak_mb_s", big_bytes / raw["big"] / 1e6, "MB/s",
+                          note=f"one keccak256 call over {big_bytes >> 20} MiB, median of {runs}"))
+    for c in CHUNK_SIZES:
+        name, data = ("big", data_big) if c >= 2048 else ("small", data_small)
+        n = data.size
+        leaf_s, _ = timed(lambda d=data, c=c: leaf_hashes(memoryview(d), c), runs)
+        commit_s, _ = timed(lambda d=data, c=c: tensor_root(d, c), runs)
+        case = f"chunk-{c}B"
+        results += [
+            Result(case, "leaf_hash_mb_s", n / leaf_s / 1e6, "MB/s", "raw keccak, same bytes",
+                   n / raw[name] / 1e6),
+            Result(case, "commit_mb_s", n / commit_s / 1e6, "MB/s", "raw keccak, same bytes",
+                   n / raw[name] / 1e6),
+            Result(case, "commit_throughput_ratio_vs_keccak", raw[name] / commit_s, "x",
+                   "target", 0.5, note=f"{n >> 20} MiB, median of {runs}"),
+        ]
+    return results
+
+
+def bench_reveal_sizes() -> list[Result]:
+    """Worst-case bytes a one-step proof reveals for one Llama weight row, per chunk size (exact, not timed)."""
+    results = []
+    for row_len, rows in ((4096, 4096), (11008, 4096)):
+        for c in (256, 1024, WEIGHT_CHUNK_BYTES, 16384, 65536):
+            worst = max(
+                (lambda s: (s[1] - s[0]) * c)(element_chunk_span(r * row_len, row_len, 1, c))
+                for r in range(rows)
+            )
+            results.append(Result(f"row-{row_len}-int8/chunk-{c}B", "onestep_reveal_bytes", worst, "B",
+                                  "row bytes", row_len))
+    return results
+
+
+def bench_activation(runs: int) -> list[Result]:
+    """Commit and proof-side cost of one activation vector (4096 int16, the Llama hidden size)."""
+    act = np.random.Generator(np.random.PCG64(SEED + 1)).integers(-(2**15), 2**15, 4096, dtype=np.int16)
+    t32, _ = timed(lambda: tensor_root(act, ACTIVATION_CHUNK_BYTES), runs)
+    tw, _ = timed(lambda: tensor_root(act, WEIGHT_CHUNK_BYTES), runs)
+    return [Result("activation-4096xint16", "commit_us", t32 * 1e6, "us",
+                   f"same tensor with {WEIGHT_CHUNK_BYTES} B chunks", tw * 1e6,
+                   note=f"{ACTIVATION_CHUNK_BYTES} B chunks, median of {runs}")]
+
+
+def bench_llama7b(layers: int, runs_note: str, console: Console) -> list[Result]:
+    """Time the weights root of Llama-2-7B-shaped int8 weights, with raw keccak of each tensor beside it."""
+    specs = llama2_7b_weights(layers)
+    gen_s = commit_s = raw_s = 0.0
+    total = 0
+    roots = []
+    for index, spec in enumerate(specs):
+        t0 = time.perf_counter()
+        weight = generate_weight(index, spec)
+        t1 = time.perf_counter()
+        roots.append(tensor_root(weight, WEIGHT_CHUNK_BYTES))
+        t2 = time.perf_counter()
+        keccak256(memoryview(weight).cast("B"))
+        t3 = time.perf_counter()
+        gen_s, commit_s, raw_s = gen_s + t1 - t0, commit_s + t2 - t1, raw_s + t3 - t2
+        total += weight.size
+        del weight
+    t0 = time.perf_counter()
+    weights_root = merkle_root(roots)
+    commit_s += time.perf_counter() - t0
+    console.print(f"weights root over {len(specs)} tensors ({total / 1e9:.3f} GB): 0x{weights_root.hex()}")
+    case = "llama2-7b-int8" if layers == 32 else f"llama2-7b-int8-{layers}-layers"
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return [
+        Result(case, "weights_commit_s_7b", commit_s, "s", "raw keccak of the same bytes (1 thread)", raw_s,
+               note=f"{total} int8 weights, {WEIGHT_CHUNK_BYTES} B chunks, single run; {runs_note}"),
+        Result(case, "commit_throughput_ratio_vs_keccak", raw_s / commit_s, "x", "target", 0.5),
+        Result(case, "commit_mb_s", total / commit_s / 1e6, "MB/s", "raw keccak, same bytes", total / raw_s / 1e6),
+        Result(case, "weight_generation_s", gen_s, "s", note="PCG64 bytes, excluded from commit time"),
+        Result(case, "peak_rss_mb", peak_rss_mb, "MiB", note="whole benchmark process"),
+    ]
+
+
+@click.command()
+@click.option("--runs", default=3, show_default=True, help="timed runs per figure (after one warm-up)")
+@click.option("--quick", is_flag=True, help="small buffers and 2 of 32 layers: a smoke run")
+def cli(runs: int, quick: bool) -> None:
+    """Measure commitment throughput and write bench/results/commit.json."""
+    console = Console(width=150)  # the table has six columns; 80-column default truncates names
+    big, small = ((16 << 20), (1 << 20)) if quick else ((128 << 20), (8 << 20))
+    layers = 2 if quick else 32
+    results = bench_chunk_sizes(runs, big, small)
+    results += bench_activation(runs)
+    results += bench_reveal_sizes()
+    results += bench_llama7b(layers, "quick run" if quick else "full model", console)
+    path = write_results("commit", results, console)
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    cli()
