@@ -7,19 +7,23 @@ docstring states its inputs, params and exact integer rule.
 from __future__ import annotations
 
 from offchain.engine.errors import UnknownOpError
+from offchain.engine.ops.activation import Gelu, Silu
 from offchain.engine.ops.base import Op, Range
 from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.conv import Conv2d
 from offchain.engine.ops.elementwise import Add, Mul, Sub
 from offchain.engine.ops.embedding import Embedding
 from offchain.engine.ops.linear import Linear, Matmul
+from offchain.engine.ops.norm import LayerNorm, RmsNorm
 from offchain.engine.ops.reduce import Mean
 from offchain.engine.ops.rope import Rope
 from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
+from offchain.engine.ops.softmax import Softmax
 from offchain.engine.ops.unary import Neg, Relu, Rescale
 
 OPS: dict[int, Op] = {op.code: op for op in (
-    Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Neg(), Rescale(),
+    Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
+    Softmax(), LayerNorm(), RmsNorm(),
     Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
 )}
 

@@ -1,0 +1,76 @@
+"""GELU and SILU: integer-only activations wrapped from ``offchain.engine.intmath``.
+
+inputs: x (frac fx, 0 <= fx <= 24), output same shape (frac fo, 0 <= fo <= 30).
+GELU params: (approximate,) 0 = erf form (torch default), 1 = tanh form.
+SILU params: none.
+out = intmath.gelu / gelu_tanh / silu(x, fx, fo, out dtype): the algorithms and
+their error bounds are documented there. Each output element reads one x element.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from offchain.engine import intmath_act
+from offchain.engine.errors import ParamError
+from offchain.engine.graph import Node
+from offchain.engine.intmath import IntMathError
+from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
+from offchain.engine.ops.codes import OpCode
+
+
+class _IntmathUnary(Op):
+    n_params: int = 0
+
+    def _fns(self, node: Node) -> tuple[Callable, Callable]:
+        raise NotImplementedError
+
+    def check(self, node: Node) -> None:
+        expect_inputs(node, (1,))
+        expect_params(node, self.n_params)
+        expect_shape("output", node.output.shape, node.in_specs[0].shape)
+        vector, _ = self._fns(node)
+        try:
+            vector(np.zeros(1, np.int64), node.in_specs[0].frac, node.output.frac, node.output.dtype.numpy)
+        except IntMathError as exc:
+            raise ParamError(str(exc)) from None
+
+    def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
+        vector, _ = self._fns(node)
+        return vector(inputs[0], node.in_specs[0].frac, node.output.frac, node.output.dtype.numpy)
+
+    def operand_ranges(self, node: Node, out_index: int,
+                       inputs: Sequence[np.ndarray] | None = None) -> list[Range]:
+        return [(0, out_index, 1)]
+
+    def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
+        _, scalar = self._fns(node)
+        return int(scalar(int(operands[0][0]), node.in_specs[0].frac, node.output.frac, node.output.dtype.numpy))
+
+
+class Gelu(_IntmathUnary):
+    """GELU, erf (params (0,)) or tanh (params (1,)) form."""
+
+    code = OpCode.GELU
+    name = "GELU"
+    n_params = 1
+
+    def _fns(self, node: Node) -> tuple[Callable, Callable]:
+        form = node.params[0] if node.params else -1
+        if form == 0:
+            return intmath_act.gelu, intmath_act.gelu_element
+        if form == 1:
+            return intmath_act.gelu_tanh, intmath_act.gelu_tanh_element
+        raise ParamError(f"GELU form {form} is not 0 (erf) or 1 (tanh)")
+
+
+class Silu(_IntmathUnary):
+    """SiLU x * sigmoid(x)."""
+
+    code = OpCode.SILU
+    name = "SILU"
+
+    def _fns(self, node: Node) -> tuple[Callable, Callable]:
+        return intmath_act.silu, intmath_act.silu_element
