@@ -1,10 +1,37 @@
 """Integer-only math of DESIGN.md section 2: the public API the engine and the one-step prover share.
 
-Import from here (``from offchain.engine.intmath import requantize, softmax, ...``). Each operator
-comes as a vectorised numpy function and a scalar ``*_element`` reference on Python ints; see
-intmath_core for the conventions (real value = q / 2^f, one rounding rule, named errors).
+Import from here (``from offchain.engine.intmath import requantize, softmax, ...``). Every operator
+comes as a vectorised numpy function (int64 arithmetic, whole tensors) and a scalar ``*_element``
+reference on Python ints that computes one output element and is what the Solidity one-step
+prover mirrors. Conventions (real value = q / 2^f, the one rounding rule, named errors) are in
+intmath_core; the algorithms and bounds in intmath_act, intmath_norm and intmath_softmax.
+
+Scales: each function takes f_in (input frac bits), f_out (output frac bits) and the output dtype
+(int8 / int16 / int32), so the compiler chooses them. Recommended:
+
+==============  =======================================================================
+softmax         in: scores f_in 8-16 (int32); out: int16 f_out = 14 (or int8 f_out = 7)
+exp_neg         inside softmax Q30; standalone int16 f_out = 14
+sigmoid         int16 f_out = 15, int8 f_out = 7
+silu / gelu     f_out = f_in (same scale as the activation), int16 f 8-12 or int32 f 16
+layernorm       int16 f_out 11-12 or int32 f_out 16; gamma/beta int16/int32 with f 12-14
+rmsnorm         as layernorm
+rsqrt           int32 f_out 16-30 as needed (f_out <= 30)
+==============  =======================================================================
 """
 
+from offchain.engine.intmath_act import (
+    exp_neg,
+    exp_neg_element,
+    gelu,
+    gelu_element,
+    gelu_tanh,
+    gelu_tanh_element,
+    sigmoid,
+    sigmoid_element,
+    silu,
+    silu_element,
+)
 from offchain.engine.intmath_core import (
     ACC_LIMIT,
     DTYPE_RANGES,
@@ -30,6 +57,15 @@ from offchain.engine.intmath_core import (
     saturate,
     saturate_element,
 )
+from offchain.engine.intmath_norm import (
+    layernorm,
+    layernorm_element,
+    rmsnorm,
+    rmsnorm_element,
+    rsqrt,
+    rsqrt_element,
+)
+from offchain.engine.intmath_softmax import softmax, softmax_element
 
 __all__ = [
     "ACC_LIMIT",
@@ -47,12 +83,30 @@ __all__ = [
     "div_round",
     "div_round_element",
     "dtype_range",
+    "exp_neg",
+    "exp_neg_element",
+    "gelu",
+    "gelu_element",
+    "gelu_tanh",
+    "gelu_tanh_element",
     "isqrt",
     "isqrt_element",
+    "layernorm",
+    "layernorm_element",
     "requantize",
     "requantize_element",
+    "rmsnorm",
+    "rmsnorm_element",
     "rshift_round",
     "rshift_round_element",
+    "rsqrt",
+    "rsqrt_element",
     "saturate",
     "saturate_element",
+    "sigmoid",
+    "sigmoid_element",
+    "silu",
+    "silu_element",
+    "softmax",
+    "softmax_element",
 ]
