@@ -133,7 +133,7 @@ def exp_neg_q30_element(w: int, f_in: int) -> int:
 def exp_neg(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarray:
     """e^x for x <= 0: round(exp(x / 2^f_in) * 2^f_out), saturated to dtype.
 
-    x: int array in [-2^31, 0] (DomainError for x > 0). Error <= 0.5 LSB + 2^(f_out - 28) LSB.
+    x: int array in [-2^31, 0] (DomainError for x > 0). Error <= 0.5 LSB + 2^(f_out - 27) LSB.
     Recommended inside softmax: f_out = 30 (int32). Callers: engine, softmax.
     """
     name = _check_scales(f_in, f_out, dtype)
@@ -185,7 +185,7 @@ def sigmoid(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarra
     """Logistic sigmoid, round(1 / (1 + e^-x) * 2^f_out) saturated; x int32-range.
 
     One division: num * 2^f_out / (2^30 + e^-|x|) with num <= 2^30, so the numerator stays
-    <= 2^60. Error <= 0.5 LSB + 2^(f_out - 28) LSB. Recommended f_out = 15 (int16) or 7 (int8).
+    <= 2^60. Error <= 0.5 LSB + 2^(f_out - 27) LSB. Recommended f_out = 15 (int16) or 7 (int8).
     """
     name = _check_scales(f_in, f_out, dtype)
     xx = as_int64("x", x, INT32_MIN, INT32_MAX)
@@ -204,7 +204,7 @@ def sigmoid_element(x: int, f_in: int, f_out: int, dtype: DTypeLike) -> int:
 def silu(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarray:
     """SiLU x * sigmoid(x): rshift_round(x * sigmoid_q30(x), 30 + f_in - f_out), saturated.
 
-    |x * sigmoid_q30| <= 2^31 * 2^30 = 2^61. Error <= 0.5 LSB + |x / 2^f_in| * 2^(f_out - 28) LSB.
+    |x * sigmoid_q30| <= 2^31 * 2^30 = 2^61. Error <= 0.5 LSB + (|x / 2^f_in| + 1) * 2^(f_out - 27) LSB.
     """
     name = _check_scales(f_in, f_out, dtype)
     xx = as_int64("x", x, INT32_MIN, INT32_MAX)
@@ -267,7 +267,8 @@ def gelu(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarray:
     """GELU, erf form (torch.nn.GELU() default): x * Phi(x), rshift_round(x * Phi_q31, 31 + f_in - f_out).
 
     |x * Phi_q31| < 2^62: for x >= 0 it is < 2^31 * 2^31; for x < 0 Phi_q31 <= 2^30.
-    Error <= 0.5 LSB + |x / 2^f_in| * 1e-7 * 2^f_out LSB (A&S bound 1.5e-7 on erf, halved).
+    Error <= 0.5 LSB + min(|x / 2^f_in|, 8) * 2^(f_out - 23.5) LSB + 2^(f_out - 27) LSB
+    (A&S bound 1.5e-7 on erf, halved for Phi; Phi is exactly 0 or 1 beyond |x| = 8).
     """
     name = _check_scales(f_in, f_out, dtype)
     xx = as_int64("x", x, INT32_MIN, INT32_MAX)
@@ -306,7 +307,7 @@ def _gelu_tanh_arg_q24_element(x: int, f_in: int) -> int:
 def gelu_tanh(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarray:
     """GELU, tanh form (GPT-2, torch GELU(approximate='tanh')): x * sigmoid(2u), saturated.
 
-    Error vs the tanh formula <= 0.5 LSB + |x / 2^f_in| * 2^(f_out - 27) LSB.
+    Error vs the tanh formula <= 0.5 LSB + (|x / 2^f_in| + 1) * 2^(f_out - 26) LSB.
     """
     name = _check_scales(f_in, f_out, dtype)
     xx = as_int64("x", x, INT32_MIN, INT32_MAX)

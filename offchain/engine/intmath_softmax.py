@@ -8,8 +8,8 @@ For a row x[0..n) (real x / 2^f_in) of which the first L elements are valid (L =
 4. ``out_j = div_round(e_j << f_out, S)`` for j < L, 0 for masked j >= L; saturated to dtype.
 
 Bounds: m - x_i < 2^32 (int32 inputs), clamped inside exp; S <= 2^16 * 2^30 = 2^46 and
-e_j << f_out <= 2^60, inside div_round's 2^61. Error per output <= 0.5 LSB + 2^(f_out - 27) LSB
-(exp error 2^-28 relative on each term, on the numerator and the sum).
+e_j << f_out <= 2^60, inside div_round's 2^61. Error per output <= 0.5 LSB + 2^(f_out - 26) LSB
+(exp error <= 2^-27 relative on each term, in the numerator and in the sum).
 
 Recommended: int16 with f_out = 14 (1.0 = 16384, resolution 6e-5), or int8 with f_out = 7
 (1.0 saturates to 127/128). A one-step proof recomputes the whole row (L exps) for one element;

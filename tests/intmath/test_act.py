@@ -101,13 +101,13 @@ def test_exact_points():
 
 def error_bound(name: str, x: np.ndarray, f_out: int) -> np.ndarray:
     """Stated bound in output LSBs for each input (real x)."""
-    rel = {"exp_neg": 2.0**-28, "sigmoid": 2.0**-28}
+    rel = {"exp_neg": 2.0**-27, "sigmoid": 2.0**-27}
     if name in rel:
         return np.full(x.shape, 0.5 + rel[name] * 2.0**f_out)
     if name == "silu":
-        return 0.5 + (np.abs(x) + 1) * 2.0 ** (f_out - 28)
+        return 0.5 + (np.abs(x) + 1) * 2.0 ** (f_out - 27)
     if name == "gelu":  # A&S: |erf error| <= 1.5e-7 -> Phi error 7.5e-8 < 2^-23.6; exact for |x| >= 8
-        return 0.5 + np.minimum(np.abs(x), 8) * 2.0 ** (f_out - 23.5) + 2.0 ** (f_out - 28)
+        return 0.5 + np.minimum(np.abs(x), 8) * 2.0 ** (f_out - 23.5) + 2.0 ** (f_out - 27)
     return 0.5 + (np.abs(x) + 1) * 2.0 ** (f_out - 26)  # gelu_tanh: Q24 argument
 
 
