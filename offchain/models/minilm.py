@@ -25,13 +25,14 @@ normalisation that follows removes any positive factor, so dividing by the
 data-dependent count is skipped (the integer graph needs no division by a
 runtime value). The result equals sentence-transformers' output.
 
-Ops used by ``MiniLM.forward`` (what a compiler must support): embedding
-(three lookups: word ids, a constant position-id buffer, a constant all-zero
-token-type buffer), add, layer_norm, linear, view/reshape, transpose/permute,
-matmul (batched, incl. the pooling ``mask @ hidden``), mul by the constant
-1/8 (= 1/sqrt(64), a power of two), softmax over the last dim, gelu (erf),
-sub/mul on the mask, sum of squares and rsqrt for the final normalisation.
-There is no data-dependent Python control flow.
+Ops used by ``MiniLM.forward`` (``CAPTURED_ATEN_OPS`` lists the exact aten
+set): embedding (three lookups: word ids, a constant position-id buffer, a
+constant all-zero token-type buffer), add, layer_norm, linear (with bias),
+view/reshape, transpose, matmul (batched, incl. the pooling
+``mask @ hidden``), mul by the constant 1/8 (= 1/sqrt(64), a power of two),
+softmax over the last dim, gelu (exact erf form), sub/mul/unsqueeze building
+the mask bias from the mask, select, and sum of squares + rsqrt + mul for the
+final normalisation. There is no data-dependent Python control flow.
 """
 
 from __future__ import annotations
