@@ -1,0 +1,45 @@
+"""Compiler from PyTorch modules to integer graphs.
+
+``compile_module(module, example_inputs, calibration_samples, config)``:
+capture with torch.export, calibrate per-tensor power-of-two scales on the
+samples, quantise weights (int8 by default), emit and validate the integer
+graph. Unsupported ops raise :class:`UnsupportedOpError` naming the ATen op
+and the module path / source line it came from.
+Who calls: model owners preparing a model for registration (CLI, scripts).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from offchain.engine.compiler.builder import GraphBuilder
+from offchain.engine.compiler.calibrate import Calibration, calibrate
+from offchain.engine.compiler.capture import capture
+from offchain.engine.compiler.config import CompileConfig
+from offchain.engine.compiler.lower import HANDLERS, Lowerer
+from offchain.engine.model import Model
+
+
+def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
+                   calibration_samples: Sequence[Sequence[torch.Tensor]] | None = None,
+                   config: CompileConfig | None = None, name: str = "") -> Model:
+    """Compile ``module`` for inputs shaped like ``example_inputs`` into a validated integer Model.
+
+    ``calibration_samples``: tuples of inputs shaped like ``example_inputs``
+    (default: the example itself). Float inputs become fixed-point inputs
+    (``config.input_specs`` or calibrated); integer inputs become INT32 token ids.
+    """
+    config = config or CompileConfig()
+    gm = capture(module, example_inputs)
+    calibration = calibrate(gm, calibration_samples or [tuple(example_inputs)])
+    builder = GraphBuilder()
+    Lowerer(gm, calibration, config, builder).run()
+    meta = {"name": name or type(module).__name__, "compiler": "offchain.engine.compiler",
+            "activation_dtype": config.activation_dtype.name.lower(),
+            "weight_dtype": config.weight_dtype.name.lower()}
+    return builder.model(meta)
+
+
+__all__ = ["Calibration", "CompileConfig", "HANDLERS", "calibrate", "capture", "compile_module"]

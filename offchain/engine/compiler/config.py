@@ -1,0 +1,30 @@
+"""Compiler settings: dtypes and scale rules. Defaults suit the digits and transformer models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from offchain.engine.dtypes import DType
+
+
+@dataclass
+class CompileConfig:
+    """How the compiler picks dtypes and frac bits.
+
+    Frac bits are chosen per tensor as the largest f with
+    ``calibrated max|x| * headroom * 2^f <= dtype max`` (power-of-two scales).
+    """
+
+    activation_dtype: DType = DType.INT16  # every activation the compiler emits
+    weight_dtype: DType = DType.INT8  # Linear / Conv2d / Embedding weights
+    weight_dtypes: dict[str, DType] = field(default_factory=dict)  # per torch parameter name override
+    const_dtype: DType = DType.INT16  # constants in elementwise ops (scales, rope tables, masks)
+    norm_param_dtype: DType = DType.INT16  # LayerNorm / RMSNorm gamma and beta
+    # Per user input: a fixed (dtype, frac), or None to calibrate it like an activation.
+    # Integer (token id) inputs are always INT32 with frac 0.
+    input_specs: list[tuple[DType, int] | None] | None = None
+    headroom: float = 1.25  # calibrated max is scaled by this before fitting the dtype
+    min_activation_frac: int = 0  # intmath's non-linear ops need frac >= 0
+    max_activation_frac: int = 24  # and <= 24 on their inputs
+    softmax_out: tuple[DType, int] = (DType.INT16, 14)  # 1.0 = 16384
+    mean_reciprocal_bits: int = 20  # k in MEAN's mult = round(2^k / n)

@@ -1,0 +1,514 @@
+"""Lowering: from the calibrated ATen fx graph to integer graph nodes.
+
+Every fx node becomes either a constant (it depends only on parameters and
+buffers: folded at compile time from its calibrated value) or an
+:class:`Act` in the integer graph. ``HANDLERS`` maps each supported ATen op to
+the method that emits its integer nodes; anything else is an
+:class:`UnsupportedOpError` naming the op and where it came from.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from offchain.engine.compiler.builder import Act, GraphBuilder
+from offchain.engine.compiler.calibrate import Calibration
+from offchain.engine.compiler.capture import source_of
+from offchain.engine.compiler.config import CompileConfig
+from offchain.engine.compiler.fusion import RmsMatch, find_rms_norms
+from offchain.engine.compiler.scales import choose_frac, quantise_array, quantise_const
+from offchain.engine.dtypes import DType
+from offchain.engine.errors import CompileError, UnsupportedOpError
+from offchain.engine.ops import OpCode
+from offchain.engine.ops.elementwise import MAX_ALIGN_SHIFT
+from offchain.engine.ops.fixed import MAX_LEFT_SHIFT
+
+aten = torch.ops.aten
+# Bounds on the frac bits of gamma / beta (intmath norm) and of norm outputs.
+NORM_FRAC_MAX = 30
+NORM_Z_FRAC = 20
+SOFTMAX_IN_FRAC_MAX = 24
+
+
+class _Wrapped:
+    """A plain constant passed where an fx arg is expected (division by a constant)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class _Const:
+    """A compile-time value: a float tensor (folded parameters) or a plain Python value."""
+
+    def __init__(self, value: Any, name: str):
+        self.value = value
+        self.name = name
+
+
+def _flatten(args: Any) -> list:
+    if isinstance(args, (list, tuple)):
+        return [x for a in args for x in _flatten(a)]
+    if isinstance(args, dict):
+        return [x for a in args.values() for x in _flatten(a)]
+    return [args]
+
+
+class Lowerer:
+    """Walks the fx graph once, in order, emitting integer nodes into a GraphBuilder."""
+
+    def __init__(self, gm: torch.fx.GraphModule, calibration: Calibration, config: CompileConfig,
+                 builder: GraphBuilder):
+        self.gm = gm
+        self.cal = calibration
+        self.cfg = config
+        self.b = builder
+        self.env: dict[str, Act | _Const] = {}
+        self.node: torch.fx.Node | None = None
+        self.input_count = 0
+        self.rms = find_rms_norms(gm, self._is_const_node)
+        self.absorbed = {n.name for m in self.rms.values() for n in m.absorbed}
+
+    # ---------------------------------------------------------------- walking
+
+    def _is_const_node(self, n: torch.fx.Node) -> bool:
+        if n.op == "get_attr":
+            return True
+        if n.op == "placeholder":
+            return False
+        return all(self._is_const_node(a) for a in _flatten((n.args, n.kwargs)) if isinstance(a, torch.fx.Node))
+
+    def run(self) -> Act:
+        result = None
+        for n in self.gm.graph.nodes:
+            self.node = n
+            if n.op == "output":
+                result = self._output(n)
+            elif n.name in self.absorbed:
+                continue
+            else:
+                self.env[n.name] = self._lower(n)
+        if result is None:
+            raise CompileError("captured graph has no output")
+        return result
+
+    def _lower(self, n: torch.fx.Node) -> Act | _Const:
+        if n.op == "placeholder":
+            return self._placeholder(n)
+        if n.op == "get_attr":
+            return _Const(self.cal.first[n.name], n.target)
+        if n.op == "call_module":  # torch.export's input guard; it computes nothing
+            return _Const(None, n.name)
+        args = [self.env[a.name] if isinstance(a, torch.fx.Node) else a for a in _flatten((n.args, n.kwargs))]
+        if not any(isinstance(a, Act) for a in args):
+            return _Const(self.cal.first[n.name], n.name)
+        if n.name in self.rms:
+            return self._rms_norm(self.rms[n.name])
+        handler = HANDLERS.get(n.target)
+        if handler is None:
+            raise UnsupportedOpError(f"unsupported op {n.target} at {source_of(n)}")
+        return handler(self, *n.args, **n.kwargs)
+
+    def _output(self, n: torch.fx.Node) -> Act:
+        outs = [a for a in _flatten(n.args) if isinstance(a, torch.fx.Node)]
+        if len(outs) != 1 or not isinstance(self.env[outs[0].name], Act):
+            raise CompileError(f"the model must return exactly one input-dependent tensor, got {len(outs)} outputs")
+        act = self.env[outs[0].name]
+        last = len(self.b.graph.nodes) - 1
+        if act.ref.kind.name != "ACTIVATION" or act.ref.index != last:
+            act = self._emit(OpCode.RESHAPE, [act], act.spec.shape, act.spec.dtype, act.spec.frac, name="output")
+        return act
+
+    # ---------------------------------------------------------------- helpers
+
+    @property
+    def src(self) -> str:
+        return source_of(self.node) if self.node is not None else ""
+
+    def _val(self, a: Any) -> Any:
+        """Resolve an fx arg to an Act, a constant value or a plain value."""
+        if isinstance(a, _Wrapped):
+            return a.value
+        if isinstance(a, torch.fx.Node):
+            v = self.env[a.name]
+            return v if isinstance(v, Act) else v.value
+        if isinstance(a, (list, tuple)):
+            return type(a)(self._val(x) for x in a)
+        return a
+
+    def _act(self, a: Any, what: str) -> Act:
+        v = self._val(a)
+        if not isinstance(v, Act):
+            raise UnsupportedOpError(f"{self.src}: {what} must depend on the input for {self.node.target}")
+        return v
+
+    def _shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.cal.first[self.node.name].shape)
+
+    def _frac(self, dtype: DType, lo: int | None = None, hi: int | None = None) -> int:
+        lo = self.cfg.min_activation_frac if lo is None else lo
+        hi = self.cfg.max_activation_frac if hi is None else hi
+        return choose_frac(self.cal.maxabs.get(self.node.name, 0.0), dtype, self.cfg.headroom, lo, hi)
+
+    def _emit(self, op: int, inputs: list[Act], shape, dtype: DType, frac: int, params=(), name: str = "") -> Act:
+        return self.b.add_node(op, inputs, tuple(shape), dtype, frac, tuple(params), self.src,
+                               name or (self.node.name if self.node is not None else ""))
+
+    def _fit(self, x: Act, lo: int, hi: int) -> Act:
+        """x itself if its frac is in [lo, hi], else a RESCALE into that range."""
+        f = min(max(x.spec.frac, lo), hi)
+        if f == x.spec.frac:
+            return x
+        return self._emit(OpCode.RESCALE, [x], x.spec.shape, x.spec.dtype, f, name=f"{self.node.name}.rescale")
+
+    def _to(self, x: Act, dtype: DType, frac: int) -> Act:
+        if (x.spec.dtype, x.spec.frac) == (dtype, frac):
+            return x
+        return self._emit(OpCode.RESCALE, [x], x.spec.shape, dtype, frac, name=f"{self.node.name}.rescale")
+
+    def _weight(self, value: Any, dtype: DType, name: str, lo: int = -16, hi: int = 40) -> Act:
+        arr = np.asarray(value.detach().double().numpy() if isinstance(value, torch.Tensor) else value,
+                         dtype=np.float64)
+        q, f = quantise_const(arr, dtype, lo, hi)
+        return self.b.add_weight(q, dtype, f, name)
+
+    def _param_name(self, a: Any) -> str:
+        return a.target if isinstance(a, torch.fx.Node) and a.op == "get_attr" else getattr(a, "name", str(a))
+
+    def _weight_dtype(self, a: Any) -> DType:
+        return self.cfg.weight_dtypes.get(self._param_name(a), self.cfg.weight_dtype)
+
+    def _bias(self, b: Any, frac: int, n: int) -> Act:
+        values = np.asarray(self._val(b).detach().double().numpy())
+        if values.shape != (n,):
+            raise CompileError(f"{self.src}: bias shape {values.shape} != ({n},)")
+        q = np.floor(values * 2.0 ** frac + 0.5)
+        if np.abs(q).max(initial=0) > DType.INT32.qmax:
+            raise CompileError(f"{self.src}: bias {self._param_name(b)} overflows int32 at frac {frac}; "
+                               f"lower the activation or weight scale")
+        return self.b.add_weight(q.astype(np.int32), DType.INT32, frac, self._param_name(b))
+
+    def _const_operand(self, value: Any, partner: Act, name: str, align: bool) -> Act:
+        arr = np.asarray(value.detach().double().numpy() if isinstance(value, torch.Tensor) else value,
+                         dtype=np.float64)
+        lo, hi = -16, 40
+        if align:  # ADD/SUB align fracs by shifting; keep the difference within the op's limit
+            lo, hi = partner.spec.frac - MAX_ALIGN_SHIFT, partner.spec.frac + MAX_ALIGN_SHIFT
+        q, f = quantise_const(arr, self.cfg.const_dtype, lo, hi)
+        return self.b.add_weight(q, self.cfg.const_dtype, f, name)
+
+    def _out(self, op: int, inputs: list[Act], params=(), dtype: DType | None = None,
+             frac: int | None = None, lo: int | None = None, hi: int | None = None) -> Act:
+        dtype = dtype or self.cfg.activation_dtype
+        frac = self._frac(dtype, lo, hi) if frac is None else frac
+        return self._emit(op, inputs, self._shape(), dtype, frac, params)
+
+    def _clamp_shift(self, frac: int, base: int) -> int:
+        """Keep base - frac >= -MAX_LEFT_SHIFT so the requantisation is a legal shift."""
+        return min(frac, base + MAX_LEFT_SHIFT)
+
+    # ---------------------------------------------------------------- inputs
+
+    def _placeholder(self, n: torch.fx.Node) -> Act:
+        j = self.input_count
+        self.input_count += 1
+        value = self.cal.first[n.name]
+        shape = tuple(int(d) for d in value.shape)
+        if not value.is_floating_point():
+            return self.b.add_input(shape, DType.INT32, 0, n.name)
+        specs = self.cfg.input_specs or []
+        fixed = specs[j] if j < len(specs) else None
+        if fixed is not None:
+            return self.b.add_input(shape, fixed[0], fixed[1], n.name)
+        dtype = self.cfg.activation_dtype
+        return self.b.add_input(shape, dtype, self._frac(dtype), n.name)
+
+    # ---------------------------------------------------------------- ops
+
+    def linear(self, x, w, b=None) -> Act:
+        xa = self._act(x, "input")
+        wv = self._val(w)
+        if isinstance(wv, Act):
+            raise UnsupportedOpError(f"{self.src}: linear with an input-dependent weight")
+        wa = self._weight(wv, self._weight_dtype(w), self._param_name(w))
+        ops = [xa, wa]
+        if b is not None:
+            ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
+        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), xa.spec.frac + wa.spec.frac)
+        return self._out(OpCode.LINEAR, ops, frac=frac)
+
+    def conv2d(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1) -> Act:
+        def pair(v):
+            return (v, v) if isinstance(v, int) else tuple(v)
+        if isinstance(padding, str) or pair(dilation) != (1, 1) or groups != 1:
+            raise UnsupportedOpError(f"{self.src}: conv2d supports integer padding, dilation 1, groups 1 "
+                                     f"(got padding={padding!r}, dilation={dilation}, groups={groups})")
+        xa = self._act(x, "input")
+        wa = self._weight(self._val(w), self._weight_dtype(w), self._param_name(w))
+        ops = [xa, wa]
+        if b is not None:
+            ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
+        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), xa.spec.frac + wa.spec.frac)
+        return self._out(OpCode.CONV2D, ops, params=pair(stride) + pair(padding), frac=frac)
+
+    def relu(self, x) -> Act:
+        xa = self._act(x, "input")
+        return self._emit(OpCode.RELU, [xa], xa.spec.shape, xa.spec.dtype, xa.spec.frac)
+
+    def _intmath_unary(self, op: int, x, params=()) -> Act:
+        xa = self._fit(self._act(x, "input"), 0, SOFTMAX_IN_FRAC_MAX)
+        return self._out(op, [xa], params=params, lo=0, hi=30)
+
+    def gelu(self, x, approximate: str = "none") -> Act:
+        return self._intmath_unary(OpCode.GELU, x, (1 if approximate == "tanh" else 0,))
+
+    def silu(self, x) -> Act:
+        return self._intmath_unary(OpCode.SILU, x)
+
+    def _binary(self, op: int, a, b, alpha=1) -> Act:
+        if alpha != 1:
+            raise UnsupportedOpError(f"{self.src}: {self.node.target} with alpha={alpha}")
+        av, bv = self._val(a), self._val(b)
+        add = op in (OpCode.ADD, OpCode.SUB)
+        if not isinstance(av, Act):
+            av = self._const_operand(av, bv, f"{self.node.name}.a", add)
+        if not isinstance(bv, Act):
+            bv = self._const_operand(bv, av, f"{self.node.name}.b", add)
+        if add and abs(av.spec.frac - bv.spec.frac) > MAX_ALIGN_SHIFT:
+            target = max(av.spec.frac, bv.spec.frac) - MAX_ALIGN_SHIFT
+            av, bv = (self._fit(v, target, 64) for v in (av, bv))
+        base = max(av.spec.frac, bv.spec.frac) if add else av.spec.frac + bv.spec.frac
+        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), base)
+        return self._out(op, [av, bv], frac=frac)
+
+    def add(self, a, b, alpha=1) -> Act:
+        return self._binary(OpCode.ADD, a, b, alpha)
+
+    def sub(self, a, b, alpha=1) -> Act:
+        return self._binary(OpCode.SUB, a, b, alpha)
+
+    def mul(self, a, b) -> Act:
+        return self._binary(OpCode.MUL, a, b)
+
+    def div(self, a, b) -> Act:
+        bv = self._val(b)
+        if isinstance(bv, Act):
+            raise UnsupportedOpError(f"{self.src}: division by an input-dependent tensor")
+        inv = 1.0 / bv if not isinstance(bv, torch.Tensor) else 1.0 / bv.double()
+        return self._binary(OpCode.MUL, a, _Wrapped(inv))
+
+    def neg(self, x) -> Act:
+        xa = self._act(x, "input")
+        return self._emit(OpCode.NEG, [xa], xa.spec.shape, xa.spec.dtype, xa.spec.frac)
+
+    def matmul(self, a, b) -> Act:
+        av, bv = self._val(a), self._val(b)
+        if not isinstance(av, Act):
+            raise UnsupportedOpError(f"{self.src}: matmul with a constant left operand")
+        if not isinstance(bv, Act):
+            if bv.dim() != 2:
+                raise UnsupportedOpError(f"{self.src}: matmul with a constant right operand of rank {bv.dim()}")
+            wa = self._weight(bv.T.contiguous(), self._weight_dtype(b), self._param_name(b))
+            frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), av.spec.frac + wa.spec.frac)
+            return self._out(OpCode.LINEAR, [av, wa], frac=frac)
+        if len(av.spec.shape) != len(bv.spec.shape) or av.spec.shape[:-2] != bv.spec.shape[:-2]:
+            raise UnsupportedOpError(f"{self.src}: matmul needs equal leading dims, got "
+                                     f"{av.spec.shape} @ {bv.spec.shape}")
+        rank = len(bv.spec.shape)
+        perm = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+        shape = bv.spec.shape[:-2] + (bv.spec.shape[-1], bv.spec.shape[-2])
+        bt = self._emit(OpCode.PERMUTE, [bv], shape, bv.spec.dtype, bv.spec.frac, perm,
+                        name=f"{self.node.name}.bT")
+        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), av.spec.frac + bv.spec.frac)
+        return self._out(OpCode.MATMUL, [av, bt], frac=frac)
+
+    def _last_axis(self, x: Act, dim: int) -> tuple[Act, tuple[int, ...] | None]:
+        """Move axis ``dim`` last with a PERMUTE; returns the permuted act and the inverse perm (or None)."""
+        rank = len(x.spec.shape)
+        dim %= rank
+        if dim == rank - 1:
+            return x, None
+        perm = tuple(i for i in range(rank) if i != dim) + (dim,)
+        inv = tuple(perm.index(i) for i in range(rank))
+        moved = self._emit(OpCode.PERMUTE, [x], tuple(x.spec.shape[p] for p in perm), x.spec.dtype,
+                           x.spec.frac, perm, name=f"{self.node.name}.moveaxis")
+        return moved, inv
+
+    def softmax(self, x, dim, half_to_float=False) -> Act:
+        xa = self._fit(self._act(x, "input"), 0, SOFTMAX_IN_FRAC_MAX)
+        xa, inv = self._last_axis(xa, dim)
+        dtype, frac = self.cfg.softmax_out
+        out = self._emit(OpCode.SOFTMAX, [xa], xa.spec.shape, dtype, frac, (0,))
+        if inv is not None:
+            out = self._emit(OpCode.PERMUTE, [out], self._shape(), dtype, frac, inv)
+        return out
+
+    def layer_norm(self, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True) -> Act:
+        xa = self._fit(self._act(x, "input"), 0, NORM_FRAC_MAX)
+        n = xa.spec.shape[-1]
+        if list(normalized_shape) != [n]:
+            raise UnsupportedOpError(f"{self.src}: layer_norm over {list(normalized_shape)}; only the last axis")
+        gamma = self._val(weight) if weight is not None else torch.ones(n)
+        beta = self._val(bias) if bias is not None else torch.zeros(n)
+        ga = self._weight(gamma, self.cfg.norm_param_dtype, self._param_name(weight), 0, NORM_FRAC_MAX)
+        ba = self._weight(beta, self.cfg.norm_param_dtype, self._param_name(bias), 0,
+                          min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
+        eps_lsb2 = round(eps * 4.0 ** xa.spec.frac)
+        return self._out(OpCode.LAYERNORM, [xa, ga, ba], (eps_lsb2,), lo=0,
+                         hi=min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
+
+    def _rms_norm(self, m: RmsMatch) -> Act:
+        xa = self._fit(self._act(m.x, "input"), 0, NORM_FRAC_MAX)
+        n = xa.spec.shape[-1]
+        gamma = self._val(m.weight).double() if m.weight is not None else torch.ones(n, dtype=torch.float64)
+        name = self._param_name(m.weight) if m.weight is not None else f"{self.node.name}.gamma"
+        ga = self._weight(gamma * m.gamma_scale, self.cfg.norm_param_dtype, name, 0, NORM_FRAC_MAX)
+        eps_lsb2 = round(m.eps_mean * 4.0 ** xa.spec.frac)
+        return self._out(OpCode.RMSNORM, [xa, ga], (eps_lsb2,), lo=0,
+                         hi=min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
+
+    def embedding(self, weight, ids, padding_idx=-1, scale_grad=False, sparse=False) -> Act:
+        ia = self._act(ids, "ids")
+        if ia.ref.kind.name != "INPUT":
+            raise UnsupportedOpError(f"{self.src}: embedding ids must be a model input (token ids)")
+        wa = self._weight(self._val(weight), self._weight_dtype(weight), self._param_name(weight))
+        return self._out(OpCode.EMBEDDING, [ia, wa], frac=self._clamp_shift(self._frac(self.cfg.activation_dtype),
+                                                                              wa.spec.frac))
+
+    def _reshape(self, x, *_args, **_kwargs) -> Act:
+        xa = self._act(x, "input")
+        shape = self._shape()
+        if shape == xa.spec.shape:
+            return xa
+        return self._emit(OpCode.RESHAPE, [xa], shape, xa.spec.dtype, xa.spec.frac)
+
+    def _alias(self, x, *_args, **_kwargs) -> Act:
+        return self._act(x, "input")
+
+    def permute(self, x, dims) -> Act:
+        xa = self._act(x, "input")
+        rank = len(xa.spec.shape)
+        perm = tuple(int(d) % rank for d in dims)
+        if perm == tuple(range(rank)):
+            return xa
+        return self._emit(OpCode.PERMUTE, [xa], self._shape(), xa.spec.dtype, xa.spec.frac, perm)
+
+    def transpose(self, x, d0, d1) -> Act:
+        rank = len(self._act(x, "input").spec.shape)
+        perm = list(range(rank))
+        perm[d0 % rank], perm[d1 % rank] = perm[d1 % rank], perm[d0 % rank]
+        return self.permute(x, perm)
+
+    def t(self, x) -> Act:
+        return self.transpose(x, 0, 1)
+
+    def slice(self, x, dim=0, start=None, end=None, step=1) -> Act:
+        xa = self._act(x, "input")
+        rank = len(xa.spec.shape)
+        dim %= rank
+        size = xa.spec.shape[dim]
+        start = 0 if start is None else (start + size if start < 0 else start)
+        start = min(max(start, 0), size)
+        shape = self._shape()
+        if shape == xa.spec.shape:
+            return xa
+        return self._emit(OpCode.SLICE, [xa], shape, xa.spec.dtype, xa.spec.frac, (dim, start, step))
+
+    def select(self, x, dim, index) -> Act:
+        xa = self._act(x, "input")
+        rank = len(xa.spec.shape)
+        dim %= rank
+        index %= xa.spec.shape[dim]
+        one = list(xa.spec.shape)
+        one[dim] = 1
+        sliced = self._emit(OpCode.SLICE, [xa], tuple(one), xa.spec.dtype, xa.spec.frac, (dim, index, 1),
+                            name=f"{self.node.name}.slice")
+        return self._emit(OpCode.RESHAPE, [sliced], self._shape(), xa.spec.dtype, xa.spec.frac)
+
+    def cat(self, tensors, dim=0) -> Act:
+        vals = [self._val(t) for t in tensors]
+        acts = [v for v in vals if isinstance(v, Act)]
+        frac = min(a.spec.frac for a in acts)
+        dtype = self.cfg.activation_dtype
+        parts = []
+        for k, v in enumerate(vals):
+            if isinstance(v, Act):
+                parts.append(self._to(v, dtype, frac))
+            else:
+                arr = v.detach().double().numpy()
+                parts.append(self.b.add_weight(quantise_array(arr, frac, dtype), dtype, frac,
+                                               f"{self.node.name}.const{k}"))
+        rank = len(parts[0].spec.shape)
+        return self._emit(OpCode.CONCAT, parts, self._shape(), dtype, frac, (dim % rank,))
+
+    def _reduce(self, x, dims, keepdim: bool, mean: bool) -> Act:
+        xa = self._act(x, "input")
+        dims = list(dims) if dims is not None else []
+        if len(dims) != 1:
+            raise UnsupportedOpError(f"{self.src}: {self.node.target} over {dims}; one axis only")
+        moved, _ = self._last_axis(xa, int(dims[0]))
+        n = moved.spec.shape[-1]
+        k = self.cfg.mean_reciprocal_bits if mean else 0
+        mult = round((1 << k) / n) if mean else 1
+        dtype = self.cfg.activation_dtype
+        frac = self._clamp_shift(self._frac(dtype), moved.spec.frac + k)
+        out = self._emit(OpCode.MEAN, [moved], moved.spec.shape[:-1], dtype, frac, (mult, k))
+        if out.spec.shape != self._shape():
+            out = self._emit(OpCode.RESHAPE, [out], self._shape(), dtype, frac, name=f"{self.node.name}.keepdim")
+        return out
+
+    def mean(self, x, dims=None, keepdim=False, dtype=None) -> Act:
+        return self._reduce(x, dims, keepdim, True)
+
+    def sum(self, x, dims=None, keepdim=False, dtype=None) -> Act:
+        return self._reduce(x, dims, keepdim, False)
+
+    def getitem(self, x, index) -> Act:
+        raise UnsupportedOpError(f"{self.src}: getitem on an input-dependent value")
+
+
+HANDLERS: dict[Any, Callable[..., Act]] = {
+    aten.linear.default: Lowerer.linear,
+    aten.conv2d.default: Lowerer.conv2d,
+    aten.relu.default: Lowerer.relu,
+    aten.relu_.default: Lowerer.relu,
+    aten.gelu.default: Lowerer.gelu,
+    aten.silu.default: Lowerer.silu,
+    aten.add.Tensor: Lowerer.add,
+    aten.sub.Tensor: Lowerer.sub,
+    aten.mul.Tensor: Lowerer.mul,
+    aten.div.Tensor: Lowerer.div,
+    aten.neg.default: Lowerer.neg,
+    aten.matmul.default: Lowerer.matmul,
+    aten.bmm.default: Lowerer.matmul,
+    aten.mm.default: Lowerer.matmul,
+    aten.softmax.int: Lowerer.softmax,
+    aten._softmax.default: Lowerer.softmax,
+    aten.layer_norm.default: Lowerer.layer_norm,
+    aten.embedding.default: Lowerer.embedding,
+    aten.view.default: Lowerer._reshape,
+    aten.reshape.default: Lowerer._reshape,
+    aten._unsafe_view.default: Lowerer._reshape,
+    aten.flatten.using_ints: Lowerer._reshape,
+    aten.unsqueeze.default: Lowerer._reshape,
+    aten.squeeze.dim: Lowerer._reshape,
+    aten.squeeze.dims: Lowerer._reshape,
+    aten.squeeze.default: Lowerer._reshape,
+    aten.permute.default: Lowerer.permute,
+    aten.transpose.int: Lowerer.transpose,
+    aten.t.default: Lowerer.t,
+    aten.slice.Tensor: Lowerer.slice,
+    aten.select.int: Lowerer.select,
+    aten.cat.default: Lowerer.cat,
+    aten.mean.dim: Lowerer.mean,
+    aten.sum.dim_IntList: Lowerer.sum,
+    aten.contiguous.default: Lowerer._alias,
+    aten.clone.default: Lowerer._alias,
+    aten.dropout.default: Lowerer._alias,
+    aten.alias.default: Lowerer._alias,
+    aten.detach.default: Lowerer._alias,
+    operator.getitem: Lowerer.getitem,
+}
