@@ -199,7 +199,8 @@ def layernorm(
     Needs 1 <= n <= 2^16, f_out <= 20 + f_gamma, f_beta <= 20 + f_gamma, and
     |beta| * 2^(20 + f_gamma - f_beta) < 2^60. Recommended: int16 out with f_out = 11-12 (|y|
     up to 8-16) or int32 with f_out = 16; gamma/beta int16 with f = 12-14.
-    Error <= 0.5 LSB + |gamma| * 2^(f_out - 20) LSB (z is Q20) + 1e-6 relative.
+    Error <= 0.5 LSB + |gamma_real| * 2^f_out * (2^-20 * (1 + |z|) + sqrt(n) * 2^-21) LSB, z the
+    float normalised value (Q20 rounding of z, 22 kept bits of the centred row, isqrt floor).
     """
     xx = as_int64("x", x, INT32_MIN, INT32_MAX)
     if xx.ndim < 1:
