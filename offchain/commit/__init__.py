@@ -13,7 +13,8 @@ Hashing (:mod:`.keccak`)
 Trees (:mod:`.merkle`; the module docstring is the normative algorithm)
     ``ZERO_HASHES``: ``Z[0] = bytes32(0)``, ``Z[h+1] = keccak256(Z[h] ++ Z[h])``.
     ``EMPTY_ROOT``: root of a tree with zero leaves = keccak256(b"").
-    ``merkle_root(leaves)``, ``tree_depth(n)``, ``hash_pair(l, r)``, ``hash_up(nodes)``.
+    ``merkle_root(leaves)``, ``tree_depth(n)``, ``hash_pair(l, r)``, ``hash_up(nodes)``,
+    ``verify_reveal(parent, children)``.
     ``MerkleTree(leaf_hashes_bytes)`` / ``MerkleTree.from_leaves(list)`` with ``.root``,
     ``.prove_leaf(i)``, ``.prove_range(a, b)``, ``.node(level, index)``, ``.reveal(level, index, j)``.
     ``verify_leaf``, ``verify_range``, ``compute_range_root``; ``LeafProof``, ``RangeProof``.
@@ -61,6 +62,7 @@ from offchain.commit.merkle import (
     tree_depth,
     verify_leaf,
     verify_range,
+    verify_reveal,
 )
 from offchain.commit.pack import DTYPE_WIDTH, dtype_width, pack_tensor, packed_buffer, unpack_tensor
 from offchain.commit.tensor import (
@@ -81,5 +83,5 @@ __all__ = [
     "check_chunk_bytes", "chunk_count", "compute_range_root", "decode_elements", "dtype_width",
     "element_chunk_span", "hash_pair", "hash_up", "keccak256", "leaf_hashes", "merkle_root",
     "pack_tensor", "packed_buffer", "tensor_root", "tensor_tree", "tree_depth", "unpack_tensor",
-    "verify_elements", "verify_leaf", "verify_range",
+    "verify_elements", "verify_leaf", "verify_range", "verify_reveal",
 ]

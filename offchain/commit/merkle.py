@@ -39,8 +39,8 @@ exact order: level by level from the leaves up; within one level, first the
 left neighbour of the run (present iff the run's first position is odd), then
 the right neighbour (present iff the run's last position is even). A
 single-leaf proof is the case ``m = 1``: one sibling per level, bottom-up.
-Verification, in one loop, in place, with ``m - 1 + d`` hashes at most plus
-at most one more per level::
+Verification, in one loop, in place, with at most ``m + 2d`` hashes and at
+most ``2d`` siblings::
 
     require 1 <= m and start + m <= n            (n from context)
     nodes = leaves; lo = start; p = 0
@@ -63,8 +63,11 @@ k-ary reveal (dispute descent)
 ------------------------------
 ``reveal(level, index, j)`` returns the ``2**j`` descendants of node
 ``(level, index)`` at ``level + j`` (padding positions give ``Z[h]``).
-:func:`hash_up` hashes such a list pairwise back to one node; the contract
-checks ``hash_up(children) == parent``.
+:func:`hash_up` hashes such a list pairwise back to one node (level by
+level, left to right); the contract checks ``hash_up(children) == parent``
+(:func:`verify_reveal`). A descent that picks child ``c`` moves to
+``(level + j, index * 2**j + c)``; near the leaves it reveals
+``min(j, d - level)`` levels.
 
 Who may call: anyone; everything here is pure except that a
 :class:`MerkleTree` keeps its levels in memory.
@@ -310,3 +313,11 @@ def hash_up(nodes: Sequence[bytes]) -> bytes:
     while len(level) > 1:
         level = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level), 2)]
     return level[0]
+
+
+def verify_reveal(parent: bytes, children: Sequence[bytes]) -> bool:
+    """True iff ``children`` (``2**j`` nodes, left to right) hash up to ``parent``. Never raises."""
+    count = len(children)
+    if count < 1 or count & (count - 1) or any(len(c) != HASH_BYTES for c in children):
+        return False
+    return hash_up(children) == parent

@@ -16,6 +16,7 @@ from offchain.commit import (
     tree_depth,
     verify_leaf,
     verify_range,
+    verify_reveal,
 )
 
 from .naive import keccak_ref, naive_root
@@ -168,8 +169,11 @@ def test_reveal_hash_up_round_trip(n):
                 children = tree.reveal(level, index, j)
                 assert len(children) == 1 << j
                 assert hash_up(children) == parent
+                assert verify_reveal(parent, children)
                 if j:
-                    assert hash_up(children[:-1] + [flip(children[-1])]) != parent
+                    assert not verify_reveal(parent, children[:-1] + [flip(children[-1])])
+                    assert not verify_reveal(parent, children[::-1]) or len(set(children)) == 1
+                    assert not verify_reveal(parent, children[:-1])
 
 
 def test_descent_reaches_the_leaf():
@@ -207,6 +211,8 @@ def test_reveal_and_hash_up_reject_bad_arguments():
         hash_up(make_leaves(3))
     with pytest.raises(LeafError):
         hash_up([])
+    assert not verify_reveal(tree.root, [])
+    assert not verify_reveal(tree.root, [tree.root[:31]])
 
 
 @settings(max_examples=40, deadline=None)
