@@ -18,6 +18,24 @@ layernorm       int16 f_out 11-12 or int32 f_out 16; gamma/beta int16/int32 with
 rmsnorm         as layernorm
 rsqrt           int32 f_out 16-30 as needed (f_out <= 30)
 ==============  =======================================================================
+
+Porting the ``*_element`` references to Solidity (int256):
+
+* Every intermediate is below 2^63 in magnitude for inputs the references accept, so int256 never
+  overflows; the Python range checks (OperandRangeError and friends) are numpy's limits and the
+  op's domain. Tensors decoded from their committed dtype are in range by construction; frac
+  bits, dtypes, row lengths and eps are graph parameters to validate once, at registration.
+* ``>>`` on int256 is an arithmetic (floor) shift in Solidity, as here. Solidity's ``/``
+  truncates toward zero: every division inside the operators has a non-negative numerator and a
+  positive divisor, so ``/`` is exact there; only the general ``div_round`` with a negative
+  numerator needs an explicit floor.
+* ``isqrt`` is the floor square root, a unique function: any exact floor sqrt (OpenZeppelin's
+  ``Math.sqrt``) agrees with the Newton iteration here. ``bit_length(x)`` is the smallest b with
+  x < 2^b (``Math.log2(x) + 1`` for x > 0, 0 for x = 0).
+* Constants are the integer literals in intmath_act (Q30); none is recomputed at run time.
+* Per-element cost: exp/sigmoid/silu/gelu are O(1) (a few dozen multiplications);
+  ``softmax_element`` and ``*norm_element`` read the whole row (O(n), one exp per key for
+  softmax; one isqrt and one division per row for the norms).
 """
 
 from offchain.engine.intmath_act import (

@@ -80,7 +80,8 @@ def _exp_neg_parts(w: np.ndarray, f_in: int) -> tuple[np.ndarray, np.ndarray]:
     """
     w = np.minimum(w, EXP_CLAMP << f_in)
     u = rshift_round_var(w * LOG2E_Q30, np.int64(f_in))  # Q30, u / 2^30 = w * log2(e) >= 0
-    return exp2_frac_q30(u & (ONE_Q30 - 1)), u >> 30
+    z = u >> 30
+    return exp2_frac_q30(u - (z << 30)), z
 
 
 def exp2_frac_q30(r: np.ndarray) -> np.ndarray:
@@ -97,7 +98,8 @@ def _exp_neg_parts_element(w: int, f_in: int) -> tuple[int, int]:
     if w > EXP_CLAMP << f_in:
         w = EXP_CLAMP << f_in
     u = _rshift_round_int(w * LOG2E_Q30, f_in)
-    return exp2_frac_q30_element(u & (ONE_Q30 - 1)), u >> 30
+    z = u >> 30
+    return exp2_frac_q30_element(u - (z << 30)), z
 
 
 def exp2_frac_q30_element(r: int) -> int:
