@@ -21,12 +21,13 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
 from rich.console import Console
 
-from bench._results import Result, write_results
+from bench._results import RESULTS_DIR, Result, write_results
 from offchain.commit import (
     ACTIVATION_CHUNK_BYTES,
     WEIGHT_CHUNK_BYTES,
@@ -109,6 +110,37 @@ def bench_chunk_sizes(runs: int, big_bytes: int, small_bytes: int) -> list[Resul
     return results
 
 
+def plot_chunk_sizes(results: list[Result], path: Path) -> None:
+    """PNG of leaf and commit throughput against chunk size, with raw keccak of the same bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on benchmark machines
+    import matplotlib.pyplot as plt
+
+    series: dict[str, dict[int, float]] = {"leaf_hash_mb_s": {}, "commit_mb_s": {}}
+    raw: dict[int, float] = {}
+    for r in results:
+        if r.case.startswith("chunk-") and r.metric in series:
+            size = int(r.case[len("chunk-"):-1])
+            series[r.metric][size] = r.value
+            raw[size] = r.baseline
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for metric, label in (("leaf_hash_mb_s", "leaf hashing"), ("commit_mb_s", "commit (leaves + tree)")):
+        sizes = sorted(series[metric])
+        ax.plot(sizes, [series[metric][c] for c in sizes], marker="o", label=label)
+    sizes = sorted(raw)
+    ax.plot(sizes, [raw[c] for c in sizes], linestyle="--", color="grey", label="raw keccak, same bytes (1 call)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("chunk size (bytes)")
+    ax.set_ylabel("MB/s")
+    ax.set_title("keccak Merkle commitment throughput")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def bench_reveal_sizes() -> list[Result]:
     """Worst-case bytes a one-step proof reveals for one Llama weight row, per chunk size (exact, not timed)."""
     results = []
@@ -179,7 +211,9 @@ def cli(runs: int, quick: bool) -> None:
     results += bench_reveal_sizes()
     results += bench_llama7b(layers, "quick run" if quick else "full model", console)
     path = write_results("commit", results, console)
-    console.print(f"wrote {path}")
+    plot_path = RESULTS_DIR / "commit_chunk_sizes.png"
+    plot_chunk_sizes(results, plot_path)
+    console.print(f"wrote {path} and {plot_path}")
 
 
 if __name__ == "__main__":
