@@ -55,7 +55,7 @@ library LibMerkle {
     /// @dev Root implied by the contiguous leaves `leaves` at [start, start + m) of an n-leaf tree and the
     ///      range proof `proof` (siblings in the order of merkle.py's loop). `ok` is false when the inputs
     ///      cannot form a valid proof. Overwrites `leaves`.
-    function computeRangeRoot(uint256 n, uint256 start, bytes32[] memory leaves, bytes32[] calldata proof)
+    function computeRangeRoot(uint256 n, uint256 start, bytes32[] memory leaves, bytes32[] memory proof)
         internal
         pure
         returns (bytes32 root, bool ok)
@@ -90,7 +90,7 @@ library LibMerkle {
     }
 
     /// @dev True iff `leaves` sit at [start, start + leaves.length) of the n-leaf tree `root`.
-    function verifyRange(bytes32 root, uint256 n, uint256 start, bytes32[] memory leaves, bytes32[] calldata proof)
+    function verifyRange(bytes32 root, uint256 n, uint256 start, bytes32[] memory leaves, bytes32[] memory proof)
         internal
         pure
         returns (bool)
@@ -100,7 +100,7 @@ library LibMerkle {
     }
 
     /// @dev True iff `leaf` is leaf `index` of the n-leaf tree `root`.
-    function verifyLeaf(bytes32 root, uint256 n, uint256 index, bytes32 leaf, bytes32[] calldata proof)
+    function verifyLeaf(bytes32 root, uint256 n, uint256 index, bytes32 leaf, bytes32[] memory proof)
         internal
         pure
         returns (bool)

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+/// @notice A contiguous run of `len` elements of one operand, kept packed (big-endian two's complement,
+///         `width` bytes each) as the chunks that were proven against the operand's root. Element i sits at
+///         byte (skip + i) * width of `data`. Kept packed because unpacking 10^4 elements into int256 words
+///         would cost more in memory expansion than the whole recomputation.
+struct Operand {
+    bytes data;
+    uint256 skip;
+    uint256 width;
+    uint256 len;
+}
+
+/// @title LibOperand
+/// @notice Reading elements of packed operands.
+library LibOperand {
+    /// @dev An element index past the operand's length.
+    error OperandIndexOutOfRange(uint256 index, uint256 len);
+
+    /// @dev Element i as a signed integer.
+    function at(Operand memory o, uint256 i) internal pure returns (int256 v) {
+        if (i >= o.len) revert OperandIndexOutOfRange(i, o.len);
+        bytes memory data = o.data;
+        uint256 byteOffset = (o.skip + i) * o.width;
+        uint256 width = o.width;
+        /// @solidity memory-safe-assembly
+        assembly {
+            // Load the word starting at the element, keep its top `width` bytes, sign-extend them.
+            let word := mload(add(add(data, 0x20), byteOffset))
+            v := signextend(sub(width, 1), shr(sub(256, mul(width, 8)), word))
+        }
+    }
+
+    /// @dev sum_i a[i] * b[i] over the whole length of both operands (which must be equal). The loop is
+    ///      in assembly because it runs up to ~10^4 times per step (a 7B-dims FFN row).
+    function dot(Operand memory a, Operand memory b) internal pure returns (int256 acc) {
+        if (a.len != b.len) revert OperandIndexOutOfRange(a.len, b.len);
+        bytes memory da = a.data;
+        bytes memory db = b.data;
+        uint256 wa = a.width;
+        uint256 wb = b.width;
+        uint256 n = a.len;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let pa := add(add(da, 0x20), mul(mload(add(a, 0x20)), wa))
+            let pb := add(add(db, 0x20), mul(mload(add(b, 0x20)), wb))
+            let sa := sub(256, mul(wa, 8))
+            let sb := sub(256, mul(wb, 8))
+            let ea := sub(wa, 1)
+            let eb := sub(wb, 1)
+            // Safe without overflow checks: |a|,|b| < 2^31 and n < 2^32, so |acc| < 2^94.
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let x := signextend(ea, shr(sa, mload(add(pa, mul(i, wa)))))
+                let y := signextend(eb, shr(sb, mload(add(pb, mul(i, wb)))))
+                acc := add(acc, mul(x, y))
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+"""Reads a game from the chain and sends a player's actions as transactions.
+
+Works with ape contract instances, so the same code runs against anvil, a testnet, or any RPC ape reaches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offchain.dispute.solver import (
+    Action,
+    GameState,
+    GameStatus,
+    OpenNode,
+    Phase,
+    Pick,
+    Reveal,
+    RevealChunk,
+    Step,
+    Turn,
+)
+
+
+def _bytes32(value: Any) -> bytes:
+    return bytes(value) if not isinstance(value, str) else bytes.fromhex(value.removeprefix("0x"))
+
+
+def _last_event(contract: Any, name: str, game_id: int, start_block: int = 0):
+    events = list(getattr(contract, name).range(start_block, None, search_topics={"gameId": game_id}))
+    return events[-1] if events else None
+
+
+def read_game(game: Any, game_id: int, start_block: int = 0) -> GameState:
+    """The game's state plus the children or chunk the side to move must answer (from events)."""
+    g = game.getGame(game_id)
+    phase = Phase(g.phase)
+    turn = Turn(g.turn)
+    children: tuple[bytes, ...] = ()
+    chunk = b""
+    if turn == Turn.CHALLENGER and phase in (Phase.TRACE_DESCENT, Phase.TENSOR_DESCENT):
+        event = _last_event(game, "Revealed", game_id, start_block)
+        children = tuple(_bytes32(c) for c in event.children)
+    if phase == Phase.STEP:
+        chunk = bytes(_last_event(game, "ChunkRevealed", game_id, start_block).chunk)
+    return GameState(
+        game_id=game_id,
+        status=GameStatus(g.status),
+        phase=phase,
+        turn=turn,
+        tree_depth=g.treeDepth,
+        level=g.level,
+        index=g.index,
+        leaf_count=g.leafCount,
+        node=_bytes32(g.node),
+        node_index=g.nodeIndex,
+        reveal_depth=game.revealDepth(),
+        last_children=children,
+        chunk=chunk,
+    )
+
+
+def send(game: Any, game_id: int, action: Action, sender: Any) -> Any:
+    """Sends ``action`` for ``game_id`` from ``sender``; returns the receipt."""
+    if isinstance(action, Reveal):
+        return game.reveal(game_id, action.children, sender=sender)
+    if isinstance(action, Pick):
+        return game.pick(game_id, action.children, action.index, sender=sender)
+    if isinstance(action, OpenNode):
+        return game.openNode(game_id, action.descriptor, action.proof, sender=sender)
+    if isinstance(action, RevealChunk):
+        return game.revealChunk(game_id, action.chunk, sender=sender)
+    if isinstance(action, Step):
+        return game.step(game_id, action.chunk, action.element, action.descriptor, action.proof, sender=sender)
+    raise TypeError(f"not an action: {action!r}")

@@ -1,0 +1,70 @@
+"""Fixtures for dispute games on anvil: the contracts, a registered tiny model, and executions of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.engine.executor import run
+from offchain.engine.ops import OpCode
+from offchain.engine.roots import graph_root, weights_root
+from .tiny_models import tiny_input, tiny_mlp
+
+SUBMITTER_BOND = 10**18
+CHALLENGER_BOND = 5 * 10**17
+WINDOW = 3600
+CLOCK = 1800
+BURN_BPS = 1000
+
+
+@dataclass
+class Deployed:
+    registry: object
+    prover: object
+    game: object
+
+
+def deploy_dispute(project, owner, reveal_depth: int = 2) -> Deployed:
+    registry = owner.deploy(project.ModelRegistry, owner)
+    linear = owner.deploy(project.LinearOps)
+    unary = owner.deploy(project.UnaryOps)
+    codes = [OpCode.LINEAR, OpCode.MATMUL, OpCode.RELU, OpCode.NEG, OpCode.RESCALE]
+    impls = [linear, linear, unary, unary, unary]
+    prover = owner.deploy(project.OneStepProver, [int(c) for c in codes], impls)
+    config = (registry, prover, SUBMITTER_BOND, CHALLENGER_BOND, WINDOW, CLOCK, reveal_depth, BURN_BPS)
+    game = owner.deploy(project.DisputeGame, config, owner)
+    return Deployed(registry, prover, game)
+
+
+def register(registry, owner, model_owner, commitment: ModelCommitment) -> int:
+    model = commitment.model
+    graph = model.graph
+    spec = (
+        graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
+        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
+        10**15, model_owner, model_owner,
+    )
+    return registry.registerModel(spec, sender=owner).return_value
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = tiny_mlp()
+    return ModelCommitment(model)
+
+
+@pytest.fixture(scope="module")
+def tiny_honest(tiny):
+    return ExecutionCommitment(tiny, run(tiny.model, [tiny_input()]))
+
+
+@pytest.fixture
+def deployed(project, owner):
+    return deploy_dispute(project, owner)
+
+
+@pytest.fixture
+def tiny_model_id(deployed, owner, model_owner, tiny):
+    return register(deployed.registry, owner, model_owner, tiny)
