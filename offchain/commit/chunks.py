@@ -31,14 +31,16 @@ WEIGHT_CHUNK_BYTES = 4096
 #: Recommended chunk size for activations (trace tensors). 32-byte chunks
 #: commit at ~0.07x raw keccak (one Python-level hash per 32 bytes plus as many
 #: inner nodes), 256-byte chunks at ~0.55x, i.e. 8x faster, while the one-step
-#: proof only grows by < 3 * 256 bytes of calldata (one output chunk plus the
-#: overhang of each operand range) and the tensor descent is 3 levels shorter.
+#: proof grows by little: one 256-byte output chunk, and at most 2 * 255 bytes
+#: of overhang per activation operand range; the tensor descent is also 3
+#: levels shorter.
 ACTIVATION_CHUNK_BYTES = 256
 
 #: Below this many bytes, thread start-up costs more than it saves.
 PARALLEL_MIN_BYTES = 1 << 22
 
-#: Smallest chunk hashed on worker threads (the backend keeps the GIL below 2048 bytes).
+#: Smallest chunk hashed on worker threads: the backend (hashlib-derived C code)
+#: releases the GIL only for inputs of at least 2048 bytes.
 PARALLEL_MIN_CHUNK_BYTES = 2048
 
 
