@@ -17,6 +17,7 @@ Llama-2-7B-shaped weights are int8, generated per tensor with numpy PCG64
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import time
@@ -155,6 +156,43 @@ def bench_reveal_sizes() -> list[Result]:
     return results
 
 
+def bench_backends(runs: int) -> list[Result]:
+    """Per-call cost of a 64-byte keccak (one inner Merkle node) in each available library."""
+    from Crypto.Hash import keccak as pycryptodome_keccak
+    from eth_hash.auto import keccak as eth_hash_keccak
+
+    pair = bytes(range(64))
+    calls = 100_000
+
+    def per_call(fn) -> float:
+        def loop():
+            for _ in range(calls):
+                fn(pair)
+        seconds, _ = timed(loop, runs)
+        return seconds / calls * 1e6
+
+    ours = per_call(keccak256)
+    return [
+        Result("keccak-64B", "keccak_call_us", ours, "us", "pycryptodome Crypto.Hash.keccak",
+               per_call(lambda b: pycryptodome_keccak.new(data=b, digest_bits=256).digest()),
+               note="offchain.commit.keccak256 (safe-pysha3)"),
+        Result("keccak-64B", "keccak_call_us", ours, "us", "eth_hash.auto.keccak", per_call(eth_hash_keccak),
+               note="offchain.commit.keccak256 (safe-pysha3)"),
+    ]
+
+
+def bench_threads(runs: int, data_bytes: int) -> list[Result]:
+    """Leaf hashing on one thread against the default (one per core), same bytes."""
+    data = np.frombuffer(np.random.Generator(np.random.PCG64(SEED + 2)).bytes(data_bytes), dtype=np.int8)
+    results = []
+    for c in (4096, 65536):
+        one, _ = timed(lambda c=c: leaf_hashes(memoryview(data), c, workers=1), runs)
+        default, _ = timed(lambda c=c: leaf_hashes(memoryview(data), c), runs)
+        results.append(Result(f"chunk-{c}B", "leaf_hash_speedup_threads", one / default, "x",
+                              "1 thread", 1.0, note=f"{os.cpu_count()} threads, {data_bytes >> 20} MiB"))
+    return results
+
+
 def bench_activation(runs: int) -> list[Result]:
     """Commit and proof-side cost of one activation vector (4096 int16, the Llama hidden size)."""
     act = np.random.Generator(np.random.PCG64(SEED + 1)).integers(-(2**15), 2**15, 4096, dtype=np.int16)
@@ -206,7 +244,9 @@ def cli(runs: int, quick: bool) -> None:
     console = Console(width=150)  # the table has six columns; 80-column default truncates names
     big, small = ((16 << 20), (1 << 20)) if quick else ((128 << 20), (8 << 20))
     layers = 2 if quick else 32
-    results = bench_chunk_sizes(runs, big, small)
+    results = bench_backends(runs)
+    results += bench_chunk_sizes(runs, big, small)
+    results += bench_threads(runs, big // 2)
     results += bench_activation(runs)
     results += bench_reveal_sizes()
     results += bench_llama7b(layers, "quick run" if quick else "full model", console)
