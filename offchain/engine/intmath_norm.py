@@ -197,8 +197,8 @@ def layernorm(
     x [..., n] int32-range (real x / 2^f_in); gamma [n] (real / 2^f_gamma), beta [n]
     (real / 2^f_beta); eps_lsb2 = round(eps * 4^f_in) >= 0 (eps in input-LSB^2 units).
     Needs 1 <= n <= 2^16, f_out <= 20 + f_gamma, f_beta <= 20 + f_gamma, and
-    |beta| * 2^(20 + f_gamma - f_beta) < 2^60. Recommended: int16 out with f_out = 11-12 (|y|
-    up to 8-16) or int32 with f_out = 16; gamma/beta int16 with f = 12-14.
+    |beta| * 2^(20 + f_gamma - f_beta) < 2^60. Recommended: int32 input f_in = 16; int16 out
+    with f_out = 10 (|y| < 32: MiniLM reaches 31) or int32 f_out = 16; gamma/beta int16 f = 14.
     Error <= 0.5 LSB + |gamma_real| * 2^f_out * (2^-20 * (1 + |z|) + sqrt(n) * 2^-21) LSB, z the
     float normalised value (Q20 rounding of z, 22 kept bits of the centred row, isqrt floor).
     """
