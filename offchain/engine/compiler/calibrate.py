@@ -4,6 +4,8 @@ The range statistic is max |x| over all samples, ignoring values at or below
 -MASK_PENALTY / 2: those are additive attention-mask entries whose only job is
 to drive a softmax weight to 0, which saturating to the dtype's minimum does
 just as well; counting them would waste the scale of every score tensor.
+Nodes that held such values are listed in ``masked`` so the compiler can give
+them a dtype wide enough to keep the penalty (see lower.MASK_FRAC).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Calibration:
 
     first: dict[str, Any] = field(default_factory=dict)
     maxabs: dict[str, float] = field(default_factory=dict)
+    masked: set[str] = field(default_factory=set)
 
 
 class _Recorder(torch.fx.Interpreter):
@@ -41,6 +44,8 @@ class _Recorder(torch.fx.Interpreter):
             if not torch.isfinite(value).all():
                 raise CalibrationError(f"node {n.name} produced NaN/inf during calibration")
             kept = value.detach().double()
+            if bool((kept <= MASK_FLOOR).any()):
+                self.calibration.masked.add(n.name)
             kept = kept[kept > MASK_FLOOR]
             m = float(kept.abs().max()) if kept.numel() else 0.0
             self.calibration.maxabs[n.name] = max(self.calibration.maxabs.get(n.name, 0.0), m)

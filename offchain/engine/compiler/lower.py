@@ -32,6 +32,10 @@ aten = torch.ops.aten
 NORM_FRAC_MAX = 30
 NORM_Z_FRAC = 20
 SOFTMAX_IN_FRAC_MAX = 24
+# Tensors that carry additive attention-mask penalties are INT32 with at most
+# this many frac bits, so the penalty (MASK_PENALTY, about 2^13.3) stays exact
+# and the softmax sees it as a huge negative logit instead of a saturated small one.
+MASK_FRAC = 16
 
 
 class _Wrapped:
@@ -102,11 +106,11 @@ class Lowerer:
             return _Const(self.cal.first[n.name], n.target)
         if n.op == "call_module":  # torch.export's input guard; it computes nothing
             return _Const(None, n.name)
+        if n.name in self.rms:
+            return self._rms_norm(self.rms[n.name])
         args = [self.env[a.name] if isinstance(a, torch.fx.Node) else a for a in _flatten((n.args, n.kwargs))]
         if not any(isinstance(a, Act) for a in args):
             return _Const(self.cal.first[n.name], n.name)
-        if n.name in self.rms:
-            return self._rms_norm(self.rms[n.name])
         handler = HANDLERS.get(n.target)
         if handler is None:
             raise UnsupportedOpError(f"unsupported op {n.target} at {source_of(n)}")
@@ -148,9 +152,19 @@ class Lowerer:
     def _shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.cal.first[self.node.name].shape)
 
-    def _frac(self, dtype: DType, lo: int | None = None, hi: int | None = None) -> int:
+    def _masked(self) -> bool:
+        return self.node.name in self.cal.masked
+
+    def _dtype(self) -> DType:
+        """Dtype of this node's output: the activation dtype, INT32 for attention-mask carriers."""
+        return DType.INT32 if self._masked() else self.cfg.activation_dtype
+
+    def _frac(self, dtype: DType | None = None, lo: int | None = None, hi: int | None = None) -> int:
+        dtype = dtype or self._dtype()
         lo = self.cfg.min_activation_frac if lo is None else lo
         hi = self.cfg.max_activation_frac if hi is None else hi
+        if self._masked():
+            hi = min(hi, MASK_FRAC)
         return choose_frac(self.cal.maxabs.get(self.node.name, 0.0), dtype, self.cfg.headroom, lo, hi)
 
     def _emit(self, op: int, inputs: list[Act], shape, dtype: DType, frac: int, params=(), name: str = "") -> Act:
@@ -202,7 +216,7 @@ class Lowerer:
 
     def _out(self, op: int, inputs: list[Act], params=(), dtype: DType | None = None,
              frac: int | None = None, lo: int | None = None, hi: int | None = None) -> Act:
-        dtype = dtype or self.cfg.activation_dtype
+        dtype = dtype or self._dtype()
         frac = self._frac(dtype, lo, hi) if frac is None else frac
         return self._emit(op, inputs, self._shape(), dtype, frac, params)
 
@@ -237,7 +251,7 @@ class Lowerer:
         ops = [xa, wa]
         if b is not None:
             ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
-        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), xa.spec.frac + wa.spec.frac)
+        frac = self._clamp_shift(self._frac(), xa.spec.frac + wa.spec.frac)
         return self._out(OpCode.LINEAR, ops, frac=frac)
 
     def conv2d(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1) -> Act:
@@ -251,7 +265,7 @@ class Lowerer:
         ops = [xa, wa]
         if b is not None:
             ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
-        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), xa.spec.frac + wa.spec.frac)
+        frac = self._clamp_shift(self._frac(), xa.spec.frac + wa.spec.frac)
         return self._out(OpCode.CONV2D, ops, params=pair(stride) + pair(padding), frac=frac)
 
     def relu(self, x) -> Act:
@@ -281,7 +295,7 @@ class Lowerer:
             target = max(av.spec.frac, bv.spec.frac) - MAX_ALIGN_SHIFT
             av, bv = (self._fit(v, target, 64) for v in (av, bv))
         base = max(av.spec.frac, bv.spec.frac) if add else av.spec.frac + bv.spec.frac
-        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), base)
+        frac = self._clamp_shift(self._frac(), base)
         return self._out(op, [av, bv], frac=frac)
 
     def add(self, a, b, alpha=1) -> Act:
@@ -312,7 +326,7 @@ class Lowerer:
             if bv.dim() != 2:
                 raise UnsupportedOpError(f"{self.src}: matmul with a constant right operand of rank {bv.dim()}")
             wa = self._weight(bv.T.contiguous(), self._weight_dtype(b), self._param_name(b))
-            frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), av.spec.frac + wa.spec.frac)
+            frac = self._clamp_shift(self._frac(), av.spec.frac + wa.spec.frac)
             return self._out(OpCode.LINEAR, [av, wa], frac=frac)
         if len(av.spec.shape) != len(bv.spec.shape) or av.spec.shape[:-2] != bv.spec.shape[:-2]:
             raise UnsupportedOpError(f"{self.src}: matmul needs equal leading dims, got "
@@ -322,7 +336,7 @@ class Lowerer:
         shape = bv.spec.shape[:-2] + (bv.spec.shape[-1], bv.spec.shape[-2])
         bt = self._emit(OpCode.PERMUTE, [bv], shape, bv.spec.dtype, bv.spec.frac, perm,
                         name=f"{self.node.name}.bT")
-        frac = self._clamp_shift(self._frac(self.cfg.activation_dtype), av.spec.frac + bv.spec.frac)
+        frac = self._clamp_shift(self._frac(), av.spec.frac + bv.spec.frac)
         return self._out(OpCode.MATMUL, [av, bt], frac=frac)
 
     def _last_axis(self, x: Act, dim: int) -> tuple[Act, tuple[int, ...] | None]:
@@ -375,7 +389,7 @@ class Lowerer:
         if ia.ref.kind.name != "INPUT":
             raise UnsupportedOpError(f"{self.src}: embedding ids must be a model input (token ids)")
         wa = self._weight(self._val(weight), self._weight_dtype(weight), self._param_name(weight))
-        return self._out(OpCode.EMBEDDING, [ia, wa], frac=self._clamp_shift(self._frac(self.cfg.activation_dtype),
+        return self._out(OpCode.EMBEDDING, [ia, wa], frac=self._clamp_shift(self._frac(),
                                                                               wa.spec.frac))
 
     def _reshape(self, x, *_args, **_kwargs) -> Act:
@@ -432,7 +446,7 @@ class Lowerer:
         vals = [self._val(t) for t in tensors]
         acts = [v for v in vals if isinstance(v, Act)]
         frac = min(a.spec.frac for a in acts)
-        dtype = self.cfg.activation_dtype
+        dtype = self._dtype()
         parts = []
         for k, v in enumerate(vals):
             if isinstance(v, Act):
@@ -453,7 +467,7 @@ class Lowerer:
         n = moved.spec.shape[-1]
         k = self.cfg.mean_reciprocal_bits if mean else 0
         mult = round((1 << k) / n) if mean else 1
-        dtype = self.cfg.activation_dtype
+        dtype = self._dtype()
         frac = self._clamp_shift(self._frac(dtype), moved.spec.frac + k)
         out = self._emit(OpCode.MEAN, [moved], moved.spec.shape[:-1], dtype, frac, (mult, k))
         if out.spec.shape != self._shape():
