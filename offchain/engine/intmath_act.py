@@ -87,10 +87,16 @@ def _exp_neg_parts(w: np.ndarray, f_in: int) -> tuple[np.ndarray, np.ndarray]:
 def exp2_frac_q30(r: np.ndarray) -> np.ndarray:
     """2^(-r / 2^30) in Q30 for 0 <= r < 2^30 (degree-6 Horner, EXP2_POLY_Q30); in (2^29, 2^30]."""
     c = EXP2_POLY_Q30
-    acc = np.full(r.shape, c[5], dtype=np.int64)
-    for k in (4, 3, 2, 1, 0):
-        acc = c[k] + ((acc * r + (1 << 29)) >> 30)  # |acc| < 2^30, r < 2^30: product < 2^60
-    return ONE_Q30 + ((acc * r + (1 << 29)) >> 30)
+    acc = r * c[5]
+    for k in (4, 3, 2, 1, 0):  # in place: acc = c[k] + round(acc * r / 2^30), then the final * r
+        acc += 1 << 29
+        acc >>= 30
+        acc += c[k]
+        acc *= r  # |acc| < 2^30 and r < 2^30: the product stays below 2^60
+    acc += 1 << 29
+    acc >>= 30
+    acc += ONE_Q30
+    return acc
 
 
 def _exp_neg_parts_element(w: int, f_in: int) -> tuple[int, int]:

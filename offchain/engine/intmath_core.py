@@ -160,14 +160,17 @@ def rshift_round_element(acc: int, s: int) -> int:
     return acc << -s
 
 
-def rshift_round_var(a: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """rshift_round with a per-element shift s >= 0 (array); internal, callers guarantee bounds.
+def rshift_round_var(a: np.ndarray, s: np.ndarray | int) -> np.ndarray:
+    """rshift_round for shifts s >= 0 given per element (array) or once (int); internal, unchecked.
 
-    Requires 0 <= s <= MAX_SHIFT and |a| < 2^62. s == 0 adds nothing (the rounding term is
-    2^(s-1) only for s >= 1), matching rshift_round exactly.
+    Requires 0 <= s <= MAX_SHIFT and |a| < 2^62 (callers bound both). For an array s it uses
+    floor((floor(2a / 2^s) + 1) / 2) == floor(a / 2^s + 1/2), which needs no per-element rounding
+    term and is also right for s == 0; the result equals rshift_round exactly.
     """
-    half = np.where(s > 0, np.left_shift(np.int64(1), np.maximum(s - 1, 0)), 0)
-    return (a + half) >> s
+    if np.ndim(s) == 0:
+        si = int(s)
+        return (a + (1 << (si - 1))) >> si if si > 0 else np.array(a, dtype=np.int64, copy=True)
+    return (((a << 1) >> s) + 1) >> 1
 
 
 # ---------------------------------------------------------------------------------------------
