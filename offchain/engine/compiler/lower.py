@@ -45,6 +45,10 @@ class _Wrapped:
         self.value = value
 
 
+class _Tuple(list):
+    """Several Acts produced by one fx node (e.g. unbind), taken apart by getitem."""
+
+
 class _Const:
     """A compile-time value: a float tensor (folded parameters) or a plain Python value."""
 
@@ -109,7 +113,7 @@ class Lowerer:
         if n.name in self.rms:
             return self._rms_norm(self.rms[n.name])
         args = [self.env[a.name] if isinstance(a, torch.fx.Node) else a for a in _flatten((n.args, n.kwargs))]
-        if not any(isinstance(a, Act) for a in args):
+        if not any(isinstance(a, (Act, _Tuple)) for a in args):
             return _Const(self.cal.first[n.name], n.name)
         handler = HANDLERS.get(n.target)
         if handler is None:
@@ -138,7 +142,7 @@ class Lowerer:
             return a.value
         if isinstance(a, torch.fx.Node):
             v = self.env[a.name]
-            return v if isinstance(v, Act) else v.value
+            return v if isinstance(v, (Act, _Tuple)) else v.value
         if isinstance(a, (list, tuple)):
             return type(a)(self._val(x) for x in a)
         return a
@@ -481,7 +485,25 @@ class Lowerer:
         return self._reduce(x, dims, keepdim, False)
 
     def getitem(self, x, index) -> Act:
-        raise UnsupportedOpError(f"{self.src}: getitem on an input-dependent value")
+        parts = self._val(x)
+        if not isinstance(parts, _Tuple):
+            raise UnsupportedOpError(f"{self.src}: getitem on an input-dependent value")
+        return parts[index]
+
+    def unbind(self, x, dim=0) -> _Tuple:
+        xa = self._act(x, "input")
+        rank = len(xa.spec.shape)
+        dim %= rank
+        one = list(xa.spec.shape)
+        one[dim] = 1
+        rest = xa.spec.shape[:dim] + xa.spec.shape[dim + 1:]
+        parts = _Tuple()
+        for i in range(xa.spec.shape[dim]):
+            sliced = self._emit(OpCode.SLICE, [xa], tuple(one), xa.spec.dtype, xa.spec.frac, (dim, i, 1),
+                                name=f"{self.node.name}.{i}.slice")
+            parts.append(self._emit(OpCode.RESHAPE, [sliced], rest, xa.spec.dtype, xa.spec.frac,
+                                    name=f"{self.node.name}.{i}"))
+        return parts
 
 
 HANDLERS: dict[Any, Callable[..., Act]] = {
@@ -524,5 +546,6 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.dropout.default: Lowerer._alias,
     aten.alias.default: Lowerer._alias,
     aten.detach.default: Lowerer._alias,
+    aten.unbind.int: Lowerer.unbind,
     operator.getitem: Lowerer.getitem,
 }
