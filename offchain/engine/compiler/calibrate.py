@@ -40,13 +40,14 @@ class _Recorder(torch.fx.Interpreter):
         value = super().run_node(n)
         if self.keep_first:
             self.calibration.first[n.name] = value
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+        # Parameters (get_attr) are quantised from their values, not from ranges.
+        if n.op != "get_attr" and isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
             if not torch.isfinite(value).all():
                 raise CalibrationError(f"node {n.name} produced NaN/inf during calibration")
-            kept = value.detach().double()
-            if bool((kept <= MASK_FLOOR).any()):
+            kept = value.detach()
+            if float(kept.min()) <= MASK_FLOOR:
                 self.calibration.masked.add(n.name)
-            kept = kept[kept > MASK_FLOOR]
+                kept = kept[kept > MASK_FLOOR]
             m = float(kept.abs().max()) if kept.numel() else 0.0
             self.calibration.maxabs[n.name] = max(self.calibration.maxabs.get(n.name, 0.0), m)
         return value
