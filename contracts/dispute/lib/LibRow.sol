@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {LibOperand, Operand} from "./LibOperand.sol";
+
+/// @title LibRow
+/// @notice Reductions over packed operands that LibOperand lacks: a plain sum and a dot product of two
+///         sub-ranges. Loops are in assembly because rows run to ~10^4 elements in one step.
+library LibRow {
+    /// @dev sum_i o[i] over the whole operand.
+    function sum(Operand memory o) internal pure returns (int256 acc) {
+        bytes memory data = o.data;
+        uint256 w = o.width;
+        uint256 n = o.len;
+        uint256 skip = o.skip;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let p := add(add(data, 0x20), mul(skip, w))
+            let sh := sub(256, mul(w, 8))
+            let ext := sub(w, 1)
+            let end := add(p, mul(n, w))
+            // Safe without overflow checks: |o[i]| <= 2^31 and n < 2^32 (a proven range), so |acc| < 2^63.
+            for {} lt(p, end) { p := add(p, w) } { acc := add(acc, signextend(ext, shr(sh, mload(p)))) }
+        }
+    }
+
+    /// @dev sum_{j < n} a[aStart + j] * b[bStart + j]; both sub-ranges must lie inside their operands.
+    function dotSlice(Operand memory a, uint256 aStart, Operand memory b, uint256 bStart, uint256 n)
+        internal
+        pure
+        returns (int256 acc)
+    {
+        if (aStart + n > a.len) revert LibOperand.OperandIndexOutOfRange(aStart + n, a.len);
+        if (bStart + n > b.len) revert LibOperand.OperandIndexOutOfRange(bStart + n, b.len);
+        bytes memory da = a.data;
+        bytes memory db = b.data;
+        uint256 wa = a.width;
+        uint256 wb = b.width;
+        uint256 pa0 = (a.skip + aStart) * wa;
+        uint256 pb0 = (b.skip + bStart) * wb;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let pa := add(add(da, 0x20), pa0)
+            let pb := add(add(db, 0x20), pb0)
+            let sa := sub(256, mul(wa, 8))
+            let sb := sub(256, mul(wb, 8))
+            let ea := sub(wa, 1)
+            let eb := sub(wb, 1)
+            let end := add(pa, mul(n, wa))
+            // Safe without overflow checks: |a|, |b| <= 2^31 and n < 2^32, so |acc| < 2^95.
+            for {} lt(pa, end) {
+                pa := add(pa, wa)
+                pb := add(pb, wb)
+            } {
+                acc := add(acc, mul(signextend(ea, shr(sa, mload(pa))), signextend(eb, shr(sb, mload(pb)))))
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+"""Operator contracts deployed once per test module.
+
+Deployed eagerly in the module-scoped fixture: ape reverts the chain after every test, so a contract
+deployed lazily inside a test would be gone in the next one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps", "ConvOps",
+            "ActivationOps", "SoftmaxOps", "NormOps")
+
+
+@pytest.fixture(scope="module")
+def deploy(project, owner):
+    """deploy(name) -> that operator family's contract (deployed at module setup)."""
+    deployed = {name: owner.deploy(getattr(project, name)) for name in FAMILIES if hasattr(project, name)}
+    return deployed.__getitem__

@@ -1,0 +1,165 @@
+"""ElementwiseOps, ShapeOps, ReduceOps, RopeOps, EmbeddingOps, ConvOps against the Python ops.
+
+For random nodes and output indices: the contract's rangeCount/range equal operand_ranges, and its
+element equals Python's element and the forward output (tests/dispute_ops/_harness.py).
+"""
+
+from __future__ import annotations
+
+import ape
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from offchain.engine.descriptor import encode_node
+from offchain.engine.dtypes import DType
+from offchain.engine.ops import OpCode
+from offchain.engine.ops.conv import conv_output_hw
+from engine.op_harness import make_node, random_tensor, spec
+
+from ._harness import check_against_contract, desc_tuple, operand
+from ._strategies import SETTINGS, dtypes, fracs, indices, rng, skip, small
+
+
+@SETTINGS
+@given(data=st.data(), code=st.sampled_from([OpCode.ADD, OpCode.SUB, OpCode.MUL]))
+def test_binary_broadcast(deploy, data, code):
+    out_shape = data.draw(st.lists(st.integers(1, 4), min_size=0, max_size=4))
+
+    def operand_shape():
+        drop = data.draw(st.integers(0, len(out_shape)))
+        return [1 if data.draw(st.booleans()) else d for d in out_shape[drop:]]
+
+    a_shape, b_shape = operand_shape(), operand_shape()
+    full = list(np.broadcast_shapes(tuple(a_shape), tuple(b_shape)))
+    fa, fb = data.draw(fracs), data.draw(fracs)
+    base = fa + fb if code == OpCode.MUL else max(fa, fb)
+    # MUL of two int32 minima is 2^62, past the engine's accumulator limit: keep one factor narrower.
+    a_dt = data.draw(dtypes)
+    b_dt = data.draw(small) if code == OpCode.MUL and a_dt == DType.INT32 else data.draw(dtypes)
+    ins = [spec(a_shape, a_dt, fa), spec(b_shape, b_dt, fb)]
+    node = make_node(code, ins, spec(full, data.draw(dtypes), base - data.draw(st.integers(-8, 16))))
+    g = rng(data)
+    arrays = [random_tensor(g, s, True) for s in ins]
+    check_against_contract(deploy("ElementwiseOps"), node, arrays, indices(data, node.output.size), skip(data))
+
+
+def test_add_rounds_halves_up_and_saturates(deploy):
+    """-3/2 rounds to -1, 3/2 to 2; int16 + int16 saturates into int8."""
+    ins = [spec((4,), DType.INT16, 1), spec((4,), DType.INT16, 1)]
+    node = make_node(OpCode.ADD, ins, spec((4,), DType.INT8, 0))
+    a = np.array([-3, 3, 32767, -32768], np.int16)
+    b = np.array([0, 0, 32767, -32768], np.int16)
+    got = [c.value for c in check_against_contract(deploy("ElementwiseOps"), node, [a, b], range(4))]
+    assert got == [-1, 2, 127, -128]
+
+
+@SETTINGS
+@given(data=st.data())
+def test_shape_ops(deploy, data):
+    contract = deploy("ShapeOps")
+    shape = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+    dt, f = data.draw(dtypes), data.draw(fracs)
+    x_spec = spec(shape, dt, f)
+    g = rng(data)
+    x = random_tensor(g, x_spec, True)
+    rank = len(shape)
+    perm = data.draw(st.permutations(range(rank)))
+    node = make_node(OpCode.PERMUTE, [x_spec], spec([shape[p] for p in perm], dt, f), perm)
+    check_against_contract(contract, node, [x], indices(data, x.size))
+    node = make_node(OpCode.RESHAPE, [x_spec], spec([x.size], dt, f))
+    check_against_contract(contract, node, [x], indices(data, x.size))
+    axis = data.draw(st.integers(0, rank - 1))
+    start = data.draw(st.integers(0, shape[axis] - 1))
+    step = data.draw(st.integers(1, 3))
+    count = data.draw(st.integers(1, (shape[axis] - 1 - start) // step + 1))
+    out_shape = list(shape)
+    out_shape[axis] = count
+    node = make_node(OpCode.SLICE, [x_spec], spec(out_shape, dt, f), (axis, start, step))
+    check_against_contract(contract, node, [x], indices(data, int(np.prod(out_shape))), skip(data))
+    parts = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        part_shape = list(shape)
+        part_shape[axis] = data.draw(st.integers(0, 3))
+        parts.append(spec(part_shape, dt, f))
+    total = list(shape)
+    total[axis] = sum(p.shape[axis] for p in parts)
+    node = make_node(OpCode.CONCAT, parts, spec(total, dt, f), (axis,))
+    arrays = [random_tensor(g, p, True) for p in parts]
+    check_against_contract(contract, node, arrays, indices(data, int(np.prod(total))))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_mean(deploy, data):
+    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    n = shape[-1] if data.draw(st.booleans()) else 300  # a longer row now and then
+    shape[-1] = n
+    k = data.draw(st.integers(0, 24))
+    mult = round((1 << k) / n)
+    fx = data.draw(fracs)
+    x_spec = spec(shape, data.draw(dtypes), fx)
+    out_shape = shape[:-1] + ([1] if data.draw(st.booleans()) else [])
+    node = make_node(OpCode.MEAN, [x_spec], spec(out_shape, data.draw(dtypes), fx + data.draw(st.integers(-4, 4))),
+                     (mult, k))
+    x = random_tensor(rng(data), x_spec, True)
+    check_against_contract(deploy("ReduceOps"), node, [x], indices(data, node.output.size), skip(data))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_rope(deploy, data):
+    lead = data.draw(st.lists(st.integers(1, 3), max_size=2))
+    t, d = data.draw(st.integers(1, 6)), 2 * data.draw(st.integers(1, 5))
+    fx, fc = data.draw(fracs), data.draw(st.integers(0, 14))
+    ins = [spec(lead + [t, d], data.draw(dtypes), fx), spec((t, d), DType.INT16, fc), spec((t, d), DType.INT16, fc)]
+    node = make_node(OpCode.ROPE, ins, spec(lead + [t, d], data.draw(small), fx + fc - data.draw(st.integers(0, 16))))
+    g = rng(data)
+    check_against_contract(deploy("RopeOps"), node, [random_tensor(g, s, True) for s in ins],
+                           indices(data, node.output.size), skip(data))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_embedding(deploy, data):
+    vocab, dim = data.draw(st.integers(1, 20)), data.draw(st.integers(1, 8))
+    ids_shape = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))
+    ft = data.draw(fracs)
+    ins = [spec(ids_shape, DType.INT32, 0), spec((vocab, dim), data.draw(small), ft)]
+    node = make_node(OpCode.EMBEDDING, ins,
+                     spec(ids_shape + [dim], data.draw(dtypes), ft - data.draw(st.integers(-3, 5))))
+    g = rng(data)
+    ids = g.integers(0, vocab, size=ids_shape).astype(np.int32)
+    check_against_contract(deploy("EmbeddingOps"), node, [ids, random_tensor(g, ins[1], True)],
+                           indices(data, node.output.size), skip(data))
+
+
+def test_embedding_rejects_out_of_vocab_id(deploy):
+    """A proven id outside [0, V) selects no row: range 1 reverts naming the id and the vocabulary."""
+    contract = deploy("EmbeddingOps")
+    ins = [spec((2,), DType.INT32, 0), spec((4, 3), DType.INT8, 0)]
+    nd = desc_tuple(encode_node(make_node(OpCode.EMBEDDING, ins, spec((2, 3), DType.INT8, 0)), 0))
+    for bad in (4, -1):
+        with ape.reverts(contract.TokenOutOfVocabulary, token=bad, vocab=4):
+            contract.range(nd, 3, 1, [operand([bad], 4)])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_conv2d(deploy, data):
+    b, c, o = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(1, 7)), data.draw(st.integers(1, 7))
+    ph, pw = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+    kh, kw = data.draw(st.integers(1, h + 2 * ph)), data.draw(st.integers(1, w + 2 * pw))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    params = (sh, sw, ph, pw)
+    oh, ow = conv_output_hw(h, w, kh, kw, params)
+    fx, fw = data.draw(fracs), data.draw(fracs)
+    ins = [spec((b, c, h, w), data.draw(small), fx), spec((o, c, kh, kw), DType.INT8, fw)]
+    if data.draw(st.booleans()):
+        ins.append(spec((o,), DType.INT32, fx + fw))
+    fo = fx + fw - data.draw(st.integers(0, 12))
+    node = make_node(OpCode.CONV2D, ins, spec((b, o, oh, ow), data.draw(dtypes), fo), params)
+    g = rng(data)
+    arrays = [random_tensor(g, s, True) for s in ins]
+    check_against_contract(deploy("ConvOps"), node, arrays, indices(data, node.output.size, 6), skip(data))
