@@ -71,11 +71,26 @@ def test_transformer_block_matches_float():
     samples = [(torch.randn(1, 6, 16),) for _ in range(8)]
     model = compile_module(block, samples[0], samples, CompileConfig(weight_dtype=DType.INT16))
     names = {get_op(n.op).name for n in model.graph.nodes}
-    assert {"RMSNORM", "LAYERNORM", "SOFTMAX", "SILU", "GELU", "MATMUL", "MEAN", "CONCAT", "NEG"} <= names
+    assert {"RMSNORM", "LAYERNORM", "SOFTMAX", "SILU", "GELU", "MATMUL", "MEAN", "ROPE"} <= names
+    read = {ref.index for n in model.graph.nodes for ref in n.inputs if ref.kind.name == "ACTIVATION"}
+    assert read == set(range(len(model.graph.nodes) - 1)), "every node but the last feeds a later one"
     x = torch.randn(1, 6, 16)
     got = run(model, [x.numpy()]).output / 2 ** model.graph.output.frac
     want = block(x).detach().numpy()
     assert np.abs(got - want).max() < 0.02 * np.abs(want).max() + 0.01
+
+
+def test_rotate_half_without_fusion_still_compiles():
+    """cat(-x2, x1) with a non-constant multiplier is not RoPE: it lowers to SLICE/NEG/CONCAT/MUL."""
+    class Rot(nn.Module):
+        def forward(self, x, y):
+            return torch.cat([-x[..., 2:], x[..., :2]], dim=-1) * y
+
+    samples = [(torch.randn(1, 3, 4), torch.randn(1, 3, 4)) for _ in range(4)]
+    model = compile_module(Rot(), samples[0], samples)
+    assert {get_op(n.op).name for n in model.graph.nodes} >= {"SLICE", "NEG", "CONCAT", "MUL"}
+    got = run(model, [a.numpy() for a in samples[0]]).output / 2 ** model.graph.output.frac
+    assert np.abs(got - Rot()(*samples[0]).numpy()).max() < 0.01
 
 
 def test_causal_bias_masks_future_keys():

@@ -245,3 +245,15 @@ def test_big_linear_uses_exact_path():
     ref = arrays[0].astype(object) @ arrays[1].astype(object).T
     expect = [[min(max((int(v) + (1 << 13)) >> 14, DType.INT32.qmin), DType.INT32.qmax) for v in row] for row in ref]
     assert out.tolist() == expect
+
+
+def test_wide_operands_take_the_int64_path():
+    """int32 x int16 over 256 terms exceeds float64's exact range: the int64 path must agree."""
+    rng = np.random.default_rng(3)
+    ins = [spec((2, 256), DType.INT32, 4), spec((3, 256), DType.INT16, 4)]
+    node = make_node(OpCode.LINEAR, ins, spec((2, 3), DType.INT32, -20))
+    arrays = [random_tensor(rng, s, True) for s in ins]
+    out = check_elements(node, arrays, range(6))
+    ref = arrays[0].astype(object) @ arrays[1].astype(object).T
+    expect = [[min(max((int(v) + (1 << 27)) >> 28, DType.INT32.qmin), DType.INT32.qmax) for v in row] for row in ref]
+    assert out.tolist() == expect

@@ -65,10 +65,50 @@ class GraphBuilder:
         self.graph.nodes.append(node)
         return Act(TensorRef(TensorKind.ACTIVATION, index), out)
 
+    def producer(self, act: Act) -> Node | None:
+        """The node that produced ``act``, or None for inputs and weights."""
+        if act.ref.kind != TensorKind.ACTIVATION:
+            return None
+        return self.graph.nodes[act.ref.index]
+
     def model(self, meta: dict) -> Model:
-        model = Model(self.graph, self.weights, meta)
+        """The validated model, without nodes and weights that the output does not depend on."""
+        model = _prune(self.graph, self.weights, meta)
         model.validate()
         return model
+
+
+def _prune(graph: Graph, weights: list[np.ndarray], meta: dict) -> Model:
+    """Drop nodes the last node does not (transitively) read, and weights no kept node reads.
+
+    Fusions and peepholes can leave such nodes behind (e.g. a transpose that a
+    MATMUL reads through); they would cost trace leaves and commitments for nothing.
+    """
+    live = [False] * len(graph.nodes)
+    live[-1] = True
+    used_weights: set[int] = set()
+    for i in range(len(graph.nodes) - 1, -1, -1):
+        if not live[i]:
+            continue
+        for ref in graph.nodes[i].inputs:
+            if ref.kind == TensorKind.ACTIVATION:
+                live[ref.index] = True
+            elif ref.kind == TensorKind.WEIGHT:
+                used_weights.add(ref.index)
+    node_map = {old: new for new, old in enumerate(i for i in range(len(graph.nodes)) if live[i])}
+    weight_map = {old: new for new, old in enumerate(sorted(used_weights))}
+
+    def remap(ref: TensorRef) -> TensorRef:
+        if ref.kind == TensorKind.ACTIVATION:
+            return TensorRef(ref.kind, node_map[ref.index])
+        if ref.kind == TensorKind.WEIGHT:
+            return TensorRef(ref.kind, weight_map[ref.index])
+        return ref
+
+    nodes = [replace(n, inputs=tuple(remap(r) for r in n.inputs)) for i, n in enumerate(graph.nodes) if live[i]]
+    kept = sorted(used_weights)
+    pruned = Graph(list(graph.inputs), [graph.weights[j] for j in kept], nodes)
+    return Model(pruned, [weights[j] for j in kept], meta)
 
 
 def renamed(spec: TensorSpec, name: str) -> TensorSpec:

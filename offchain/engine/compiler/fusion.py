@@ -85,3 +85,74 @@ def find_rms_norms(gm: torch.fx.GraphModule, is_const) -> dict[str, RmsMatch]:
                                      gamma_scale=n ** -0.5 if is_sum else 1.0,
                                      absorbed=tuple(chain))
     return matches
+
+
+@dataclass
+class RopeMatch:
+    """One matched rotary embedding ``x * cos + rotate_half(x) * sin``."""
+
+    x: torch.fx.Node
+    cos: torch.fx.Node
+    sin: torch.fx.Node
+    out: torch.fx.Node
+    absorbed: tuple[torch.fx.Node, ...]
+
+
+def _split_mul(node, is_const) -> tuple[torch.fx.Node, torch.fx.Node] | None:
+    """(dynamic operand, constant operand) of a two-tensor mul, or None."""
+    if not isinstance(node, torch.fx.Node) or node.target != aten.mul.Tensor or len(node.args) != 2:
+        return None
+    a, b = node.args
+    if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
+        return None
+    if is_const(b) and not is_const(a):
+        return a, b
+    if is_const(a) and not is_const(b):
+        return b, a
+    return None
+
+
+def _last_dim_slice(node, x, start: int, end: int) -> bool:
+    if not isinstance(node, torch.fx.Node) or node.target != aten.slice.Tensor or node.args[0] is not x:
+        return False
+    rank = len(x.meta["val"].shape)
+    args = list(node.args) + [None] * (5 - len(node.args))
+    dim, lo, hi, step = args[1] if args[1] is not None else 0, args[2] or 0, args[3], args[4] or 1
+    size = int(x.meta["val"].shape[-1])
+    hi = size if hi is None else min(hi, size)
+    return dim % rank == rank - 1 and lo == start and hi == end and step == 1
+
+
+def find_ropes(gm: torch.fx.GraphModule, is_const) -> dict[str, RopeMatch]:
+    """Map from each matched ``add`` node's name to its rotary-embedding match."""
+    matches: dict[str, RopeMatch] = {}
+    for add in gm.graph.nodes:
+        if add.op != "call_function" or add.target != aten.add.Tensor or len(add.args) != 2:
+            continue
+        for first, second in (add.args, add.args[::-1]):
+            direct, rotated = _split_mul(first, is_const), _split_mul(second, is_const)
+            if direct is None or rotated is None:
+                continue
+            x, cos = direct
+            cat, sin = rotated
+            if cat.target != aten.cat.default or len(cat.args[0]) != 2:
+                continue
+            rank = len(x.meta["val"].shape)
+            dim = cat.args[1] if len(cat.args) > 1 else 0
+            d = int(x.meta["val"].shape[-1])
+            neg, low = cat.args[0]
+            if dim % rank != rank - 1 or d % 2 or neg.target != aten.neg.default:
+                continue
+            high = neg.args[0]
+            if not (_last_dim_slice(high, x, d // 2, d) and _last_dim_slice(low, x, 0, d // 2)):
+                continue
+            table = tuple(x.meta["val"].shape[-2:])
+            if any(tuple(t.meta["val"].shape[-2:]) != table or t.meta["val"].numel() != table[0] * table[1]
+                   for t in (cos, sin)):
+                continue
+            chain = (first, second, cat, neg, high, low)
+            if any(len(c.users) != 1 for c in chain):
+                continue
+            matches[add.name] = RopeMatch(x, cos, sin, add, chain)
+            break
+    return matches

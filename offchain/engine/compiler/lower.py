@@ -19,7 +19,7 @@ from offchain.engine.compiler.builder import Act, GraphBuilder
 from offchain.engine.compiler.calibrate import Calibration
 from offchain.engine.compiler.capture import source_of
 from offchain.engine.compiler.config import CompileConfig
-from offchain.engine.compiler.fusion import RmsMatch, find_rms_norms
+from offchain.engine.compiler.fusion import RmsMatch, RopeMatch, find_rms_norms, find_ropes
 from offchain.engine.compiler.scales import choose_frac, quantise_array, quantise_const
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import CompileError, UnsupportedOpError
@@ -78,7 +78,8 @@ class Lowerer:
         self.node: torch.fx.Node | None = None
         self.input_count = 0
         self.rms = find_rms_norms(gm, self._is_const_node)
-        self.absorbed = {n.name for m in self.rms.values() for n in m.absorbed}
+        self.ropes = find_ropes(gm, self._is_const_node)
+        self.absorbed = {n.name for m in (*self.rms.values(), *self.ropes.values()) for n in m.absorbed}
 
     # ---------------------------------------------------------------- walking
 
@@ -112,6 +113,8 @@ class Lowerer:
             return _Const(None, n.name)
         if n.name in self.rms:
             return self._rms_norm(self.rms[n.name])
+        if n.name in self.ropes:
+            return self._rope(self.ropes[n.name])
         args = [self.env[a.name] if isinstance(a, torch.fx.Node) else a for a in _flatten((n.args, n.kwargs))]
         if not any(isinstance(a, (Act, _Tuple)) for a in args):
             return _Const(self.cal.first[n.name], n.name)
@@ -337,9 +340,14 @@ class Lowerer:
                                      f"{av.spec.shape} @ {bv.spec.shape}")
         rank = len(bv.spec.shape)
         perm = tuple(range(rank - 2)) + (rank - 1, rank - 2)
-        shape = bv.spec.shape[:-2] + (bv.spec.shape[-1], bv.spec.shape[-2])
-        bt = self._emit(OpCode.PERMUTE, [bv], shape, bv.spec.dtype, bv.spec.frac, perm,
-                        name=f"{self.node.name}.bT")
+        producer = self.b.producer(bv)
+        if producer is not None and producer.op == OpCode.PERMUTE and producer.params == perm:
+            # b = x^T (attention's k.transpose(-2, -1)): MATMUL reads x's rows directly.
+            bt = Act(producer.inputs[0], producer.in_specs[0])
+        else:
+            shape = bv.spec.shape[:-2] + (bv.spec.shape[-1], bv.spec.shape[-2])
+            bt = self._emit(OpCode.PERMUTE, [bv], shape, bv.spec.dtype, bv.spec.frac, perm,
+                            name=f"{self.node.name}.bT")
         frac = self._clamp_shift(self._frac(), av.spec.frac + bv.spec.frac)
         return self._out(OpCode.MATMUL, [av, bt], frac=frac)
 
@@ -387,6 +395,20 @@ class Lowerer:
         eps_lsb2 = round(m.eps_mean * 4.0 ** xa.spec.frac)
         return self._out(OpCode.RMSNORM, [xa, ga], (eps_lsb2,), lo=0,
                          hi=min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
+
+    def _rope(self, m: RopeMatch) -> Act:
+        xa = self._act(m.x, "input")
+        table = xa.spec.shape[-2:]
+        cos = self._val(m.cos).double().reshape(table).numpy()
+        sin = self._val(m.sin).double().reshape(table).numpy()
+        dtype = self.cfg.const_dtype
+        frac = choose_frac(max(np.abs(cos).max(), np.abs(sin).max()), dtype, 1.0, 0, 30)
+        ca = self.b.add_weight(quantise_array(cos, frac, dtype), dtype, frac, self._param_name(m.cos),
+                               key=("rope", m.cos.name, frac))
+        sa = self.b.add_weight(quantise_array(sin, frac, dtype), dtype, frac, self._param_name(m.sin),
+                               key=("rope", m.sin.name, frac))
+        out_frac = self._clamp_shift(self._frac(), xa.spec.frac + frac)
+        return self._out(OpCode.ROPE, [xa, ca, sa], frac=out_frac)
 
     def embedding(self, weight, ids, padding_idx=-1, scale_grad=False, sparse=False) -> Act:
         ia = self._act(ids, "ids")
