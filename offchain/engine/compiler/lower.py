@@ -23,6 +23,7 @@ from offchain.engine.compiler.fusion import RmsMatch, RopeMatch, find_rms_norms,
 from offchain.engine.compiler.scales import choose_frac, quantise_array, quantise_const
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import CompileError, UnsupportedOpError
+from offchain.engine.intmath_norm import EPS_TERM_LIMIT
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.elementwise import MAX_ALIGN_SHIFT
 from offchain.engine.ops.fixed import MAX_LEFT_SHIFT
@@ -63,6 +64,15 @@ def _flatten(args: Any) -> list:
     if isinstance(args, dict):
         return [x for a in args.values() for x in _flatten(a)]
     return [args]
+
+
+def _eps_frac_limit(eps: float, multiplier: int) -> int:
+    """Largest input frac (<= NORM_FRAC_MAX) whose eps term round(eps * 4^f) * multiplier stays
+    below intmath's 2^61 bound (multiplier = n^3 for LayerNorm, n for RMSNorm)."""
+    f = NORM_FRAC_MAX
+    while f > 0 and round(eps * 4.0 ** f) * multiplier >= EPS_TERM_LIMIT:
+        f -= 1
+    return f
 
 
 class Lowerer:
@@ -373,8 +383,9 @@ class Lowerer:
         return out
 
     def layer_norm(self, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True) -> Act:
-        xa = self._fit(self._act(x, "input"), 0, NORM_FRAC_MAX)
+        xa = self._act(x, "input")
         n = xa.spec.shape[-1]
+        xa = self._fit(xa, 0, _eps_frac_limit(eps, n ** 3))
         if list(normalized_shape) != [n]:
             raise UnsupportedOpError(f"{self.src}: layer_norm over {list(normalized_shape)}; only the last axis")
         gamma = self._val(weight) if weight is not None else torch.ones(n)
@@ -387,8 +398,9 @@ class Lowerer:
                          hi=min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
 
     def _rms_norm(self, m: RmsMatch) -> Act:
-        xa = self._fit(self._act(m.x, "input"), 0, NORM_FRAC_MAX)
+        xa = self._act(m.x, "input")
         n = xa.spec.shape[-1]
+        xa = self._fit(xa, 0, _eps_frac_limit(m.eps_mean, n))
         gamma = self._val(m.weight).double() if m.weight is not None else torch.ones(n, dtype=torch.float64)
         name = self._param_name(m.weight) if m.weight is not None else f"{self.node.name}.gamma"
         ga = self._weight(gamma * m.gamma_scale, self.cfg.norm_param_dtype, name, 0, NORM_FRAC_MAX)
