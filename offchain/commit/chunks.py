@@ -22,15 +22,16 @@ from offchain.commit.keccak import keccak256, keccak256_pieces
 MIN_CHUNK_BYTES = 32
 
 #: Recommended chunk size for weight tensors. Measured (bench/bench_commit.py,
-#: 2 shared cores): from 2 KiB up, committing runs at or above the speed of one
-#: raw keccak over the same bytes (4 KiB: 1.0x; Llama-2-7B int8 weights 0.85x
-#: with the whole tree), while a one-step proof reveals a 4096-int8 weight row
-#: as exactly one chunk and an 11008-int8 row in at most 16 KiB of calldata.
+#: 2 cores shared with other work): from 2 KiB up, committing runs at 0.7-1.2x
+#: the speed of one raw keccak call over the same bytes (Llama-2-7B int8
+#: weights, whole tree: 0.83-0.85x in three runs), while a one-step proof
+#: reveals a 4096-int8 weight row as exactly one chunk and an 11008-int8 row
+#: in at most 16 KiB of calldata (64 KiB chunks: 64 KiB and 128 KiB).
 WEIGHT_CHUNK_BYTES = 4096
 
 #: Recommended chunk size for activations (trace tensors). 32-byte chunks
-#: commit at ~0.07x raw keccak (one Python-level hash per 32 bytes plus as many
-#: inner nodes), 256-byte chunks at ~0.55x, i.e. 8x faster, while the one-step
+#: commit at 0.03-0.07x raw keccak (one Python-level hash per 32 bytes plus as
+#: many inner nodes), 256-byte chunks at 0.33-0.55x, 7-8x faster, while the one-step
 #: proof grows by little: one 256-byte output chunk, and at most 2 * 255 bytes
 #: of overhang per activation operand range; the tensor descent is also 3
 #: levels shorter.
