@@ -20,6 +20,9 @@ Models and files (:mod:`.model`, :mod:`.modelfile`)
 Execution (:mod:`.executor`, :mod:`.quantise`)
     ``run(model, inputs) -> Trace`` (``.inputs``, ``.outputs[i]`` per node, ``.output``),
     ``prepare_inputs``, ``quantise_input``.
+One-step data (:mod:`.onestep`)
+    ``element_operands(model, trace, node_index, out_index)`` -> ``OperandRange`` list (tensor ref,
+    flat range, values); ``recompute_element(...)`` = the op's ``element`` on exactly those values.
 Commitments (:mod:`.roots`)
     ``graph_root``, ``weights_root``, ``model_id``, ``input_root``, ``trace_root``,
     ``trace_leaves``, ``node_leaves``, ``weight_roots``, ``spec_tensor_root``.
@@ -61,6 +64,7 @@ from offchain.engine.executor import Trace, prepare_inputs, run
 from offchain.engine.graph import DEFAULT_CHUNK_LOG2, MAX_RANK, Graph, Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.modelfile import FORMAT_VERSION, load_model, save_model
+from offchain.engine.onestep import OperandRange, element_operands, recompute_element
 from offchain.engine.ops import OPS, Op, OpCode, get_op
 from offchain.engine.quantise import quantise_input
 from offchain.engine.roots import (
@@ -79,10 +83,10 @@ __all__ = [
     "DEFAULT_CHUNK_LOG2", "DESCRIPTOR_VERSION", "FORMAT_VERSION", "MAX_RANK", "OPS", "TENSOR_WORDS",
     "CalibrationError", "CompileError", "DType", "DescriptorError", "DtypeMismatchError", "EngineError",
     "Graph", "GraphError", "InputCountError", "InputDtypeError", "InputError", "InputNaNError",
-    "InputRangeError", "InputShapeError", "Model", "ModelFileError", "Node", "Op", "OpCode", "ParamError",
+    "InputRangeError", "InputShapeError", "Model", "ModelFileError", "Node", "Op", "OpCode", "OperandRange", "ParamError",
     "ShapeMismatchError", "TensorKind", "TensorRef", "TensorSpec", "TopologyError", "Trace",
     "UnknownOpError", "UnsupportedOpError",
-    "decode_node", "encode_node", "get_op", "graph_root", "input_root", "load_model", "model_id",
-    "node_leaves", "prepare_inputs", "quantise_input", "run", "save_model", "spec_tensor_root",
+    "decode_node", "element_operands", "encode_node", "get_op", "graph_root", "input_root", "load_model", "model_id",
+    "node_leaves", "prepare_inputs", "quantise_input", "recompute_element", "run", "save_model", "spec_tensor_root",
     "trace_leaves", "trace_root", "weight_roots", "weights_root",
 ]
