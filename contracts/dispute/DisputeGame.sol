@@ -6,15 +6,17 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IModelRegistry} from "../oracle/interfaces/IModelRegistry.sol";
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IOneStepProver} from "./interfaces/IOneStepProver.sol";
+import {IStepErrors} from "./interfaces/IStepErrors.sol";
 import {LibMerkle} from "./lib/LibMerkle.sol";
 import "./lib/Errors.sol";
 import {Claim, ClaimStatus, Game, GameStatus, Phase, StepContext, Turn} from "./lib/Types.sol";
 
 /// @title DisputeGame
 /// @notice Claims of inference results and the bisection games that dispute them (see IDisputeGame).
-/// @dev One contract holds every claim and game so that all bonds sit in one balance:
+/// @dev Inherits IStepErrors so that errors bubbling up from a failed `step` are in this contract's ABI.
+///      One contract holds every claim and game so that all bonds sit in one balance:
 ///      address(this).balance == openBonds + totalCredit at all times (tests check it).
-contract DisputeGame is IDisputeGame, AccessControl, ReentrancyGuard {
+contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuard {
     /// @notice May create claims on behalf of a submitter (the oracle).
     bytes32 public constant PROPOSER_ROLE = keccak256("PROPOSER_ROLE");
     uint256 internal constant BPS = 10_000;

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IOneStepProver} from "./interfaces/IOneStepProver.sol";
 import {IOperator} from "./interfaces/IOperator.sol";
+import {IStepErrors} from "./interfaces/IStepErrors.sol";
 import {LibDescriptor, NodeDesc, TensorDesc} from "./lib/LibDescriptor.sol";
 import {LibMerkle} from "./lib/LibMerkle.sol";
 import {Operand} from "./lib/LibOperand.sol";
@@ -17,7 +18,7 @@ import {StepContext} from "./lib/Types.sol";
 ///   - ranges[r] holds the whole chunks covering range r of the element's operand ranges (as the operator
 ///     computes them) with a range proof against that operand's root.
 /// The operators themselves live in per-family contracts behind IOperator, found by op code.
-contract OneStepProver is IOneStepProver {
+contract OneStepProver is IOneStepProver, IStepErrors {
     struct OperandRoot {
         bytes32 root;
         bytes32[] proof;
@@ -28,22 +29,6 @@ contract OneStepProver is IOneStepProver {
         bytes32[] proof;
     }
 
-    /// @dev No operator contract is registered for this op code.
-    error UnknownOp(uint256 op);
-    /// @dev Constructor arrays differ in length, or a code is registered twice or with no contract.
-    error BadOperatorTable();
-    /// @dev The descriptor is for another node than the game's.
-    error WrongNode(uint256 descriptorIndex, uint256 gameNode);
-    /// @dev The proof gives roots for another number of operands than the node has.
-    error WrongOperandCount(uint256 given, uint256 expected);
-    /// @dev Operand `slot`'s root is not proven against the model's or the claim's commitments.
-    error OperandRootNotProven(uint256 slot);
-    /// @dev The proof gives another number of ranges than the operator reads.
-    error WrongRangeCount(uint256 given, uint256 expected);
-    /// @dev A range lies outside its operand.
-    error RangeOutOfTensor(uint256 slot, uint256 start, uint256 len, uint256 numel);
-    /// @dev Range r's chunks are not the operand's chunks at the range's position.
-    error RangeNotProven(uint256 r);
 
     mapping(uint256 op => IOperator) public operatorFor;
 

@@ -3,16 +3,13 @@ pragma solidity ^0.8.24;
 
 import {NodeDesc} from "../lib/LibDescriptor.sol";
 import {Operand} from "../lib/LibOperand.sol";
+import {IStepErrors} from "./IStepErrors.sol";
 
 /// @title IOperator
 /// @notice One family of operators as the one-step prover sees them: which operand ranges one output element
 ///         reads, and the element's value from those operands. Each implementation mirrors the Python op's
 ///         `operand_ranges` and `element` (offchain/engine/ops/) exactly; tests check them against each other.
-interface IOperator {
-    /// @dev The descriptor's op code is not one this contract implements.
-    error UnsupportedOp(uint256 op);
-    /// @dev The descriptor breaks the op's rules (the reason names which).
-    error BadNode(string reason);
+interface IOperator is IStepErrors {
 
     /// @notice True when `range` reads earlier ranges' values (e.g. embedding looks its row up by token id);
     ///         otherwise the prover passes `range` no loaded operands.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
+import {IStepErrors} from "../interfaces/IStepErrors.sol";
+
 /// @notice One tensor of a node descriptor (`offchain/engine/descriptor.py`'s tensor block).
 struct TensorDesc {
     /// 0 = input, 1 = weight, 2 = activation.
@@ -38,20 +40,18 @@ library LibDescriptor {
     uint256 internal constant KIND_WEIGHT = 1;
     uint256 internal constant KIND_ACTIVATION = 2;
 
-    /// @dev The descriptor's bytes do not follow the layout (the reason names the field).
-    error MalformedDescriptor(string reason);
 
     function decode(bytes calldata data) internal pure returns (NodeDesc memory d) {
         if (data.length % 32 != 0 || data.length < 32 * (HEADER_WORDS + TENSOR_WORDS)) {
-            revert MalformedDescriptor("length");
+            revert IStepErrors.MalformedDescriptor("length");
         }
-        if (_word(data, 0) != VERSION) revert MalformedDescriptor("version");
+        if (_word(data, 0) != VERSION) revert IStepErrors.MalformedDescriptor("version");
         d.op = _word(data, 1);
         d.index = _word(data, 2);
         uint256 n = _word(data, 3);
         uint256 p = _word(data, 4);
         if (n > 16 || p > 64 || data.length != 32 * (HEADER_WORDS + TENSOR_WORDS * (1 + n) + p)) {
-            revert MalformedDescriptor("counts");
+            revert IStepErrors.MalformedDescriptor("counts");
         }
         d.out = _tensor(data, HEADER_WORDS);
         d.inputs = new TensorDesc[](n);
@@ -67,7 +67,7 @@ library LibDescriptor {
 
     /// @dev Output layout only, without decoding the inputs: element count, width, chunk log2.
     function outputLayout(bytes calldata data) internal pure returns (uint256 numel, uint256 width, uint256 chunkLog2) {
-        if (data.length < 32 * (HEADER_WORDS + TENSOR_WORDS)) revert MalformedDescriptor("length");
+        if (data.length < 32 * (HEADER_WORDS + TENSOR_WORDS)) revert IStepErrors.MalformedDescriptor("length");
         TensorDesc memory out = _tensor(data, HEADER_WORDS);
         return (numelOf(out), out.width, out.chunkLog2);
     }
@@ -86,10 +86,10 @@ library LibDescriptor {
         t.frac = int256(_word(data, w + 3));
         t.chunkLog2 = _word(data, w + 4);
         uint256 rank = _word(data, w + 5);
-        if (t.kind > KIND_ACTIVATION) revert MalformedDescriptor("kind");
-        if (t.width != 1 && t.width != 2 && t.width != 4) revert MalformedDescriptor("dtype");
-        if (t.chunkLog2 < 5 || t.chunkLog2 > 20) revert MalformedDescriptor("chunk_log2");
-        if (rank > MAX_RANK) revert MalformedDescriptor("rank");
+        if (t.kind > KIND_ACTIVATION) revert IStepErrors.MalformedDescriptor("kind");
+        if (t.width != 1 && t.width != 2 && t.width != 4) revert IStepErrors.MalformedDescriptor("dtype");
+        if (t.chunkLog2 < 5 || t.chunkLog2 > 20) revert IStepErrors.MalformedDescriptor("chunk_log2");
+        if (rank > MAX_RANK) revert IStepErrors.MalformedDescriptor("rank");
         t.shape = new uint256[](rank);
         for (uint256 j; j < rank; ++j) {
             t.shape[j] = _word(data, w + 6 + j);

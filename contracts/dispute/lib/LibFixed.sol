@@ -1,23 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
+import {IStepErrors} from "../interfaces/IStepErrors.sol";
+
 /// @title LibFixed
 /// @notice The protocol's one requantisation rule, mirroring `offchain/engine/ops/fixed.py::rescale_int` and
 ///         `offchain/engine/intmath_core.py::rshift_round_element`.
 library LibFixed {
-    /// @dev A requantisation shift outside [-31, 62] (the engine rejects such graphs at compile time).
-    error ShiftOutOfRange(int256 shift);
-    /// @dev An element width other than 1, 2 or 4 bytes.
-    error BadWidth(uint256 width);
 
     /// @dev (acc + 2^(s-1)) >> s with an arithmetic (floor) shift for s > 0; acc for s == 0; acc << -s for s < 0.
     function rshiftRound(int256 acc, int256 s) internal pure returns (int256) {
         if (s > 0) {
-            if (s > 62) revert ShiftOutOfRange(s);
+            if (s > 62) revert IStepErrors.ShiftOutOfRange(s);
             return (acc + (int256(1) << uint256(s - 1))) >> uint256(s);
         }
         if (s == 0) return acc;
-        if (s < -31) revert ShiftOutOfRange(s);
+        if (s < -31) revert IStepErrors.ShiftOutOfRange(s);
         return acc << uint256(-s);
     }
 
@@ -29,7 +27,7 @@ library LibFixed {
 
     /// @dev -2^(8w-1) and 2^(8w-1) - 1.
     function bounds(uint256 width) internal pure returns (int256 lo, int256 hi) {
-        if (width != 1 && width != 2 && width != 4) revert BadWidth(width);
+        if (width != 1 && width != 2 && width != 4) revert IStepErrors.BadWidth(width);
         hi = (int256(1) << (8 * width - 1)) - 1;
         lo = -hi - 1;
     }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
+import {IStepErrors} from "../interfaces/IStepErrors.sol";
+
 /// @notice A contiguous run of `len` elements of one operand, kept packed (big-endian two's complement,
 ///         `width` bytes each) as the chunks that were proven against the operand's root. Element i sits at
 ///         byte (skip + i) * width of `data`. Kept packed because unpacking 10^4 elements into int256 words
@@ -15,12 +17,10 @@ struct Operand {
 /// @title LibOperand
 /// @notice Reading elements of packed operands.
 library LibOperand {
-    /// @dev An element index past the operand's length.
-    error OperandIndexOutOfRange(uint256 index, uint256 len);
 
     /// @dev Element i as a signed integer.
     function at(Operand memory o, uint256 i) internal pure returns (int256 v) {
-        if (i >= o.len) revert OperandIndexOutOfRange(i, o.len);
+        if (i >= o.len) revert IStepErrors.OperandIndexOutOfRange(i, o.len);
         bytes memory data = o.data;
         uint256 byteOffset = (o.skip + i) * o.width;
         uint256 width = o.width;
@@ -35,7 +35,7 @@ library LibOperand {
     /// @dev sum_i a[i] * b[i] over the whole length of both operands (which must be equal). The loop is
     ///      in assembly because it runs up to ~10^4 times per step (a 7B-dims FFN row).
     function dot(Operand memory a, Operand memory b) internal pure returns (int256 acc) {
-        if (a.len != b.len) revert OperandIndexOutOfRange(a.len, b.len);
+        if (a.len != b.len) revert IStepErrors.OperandIndexOutOfRange(a.len, b.len);
         bytes memory da = a.data;
         bytes memory db = b.data;
         uint256 wa = a.width;

@@ -56,4 +56,46 @@ library LibRow {
             }
         }
     }
+
+    /// @dev max_{i < count} o[i], for 1 <= count <= o.len.
+    function maxPrefix(Operand memory o, uint256 count) internal pure returns (int256 m) {
+        if (count == 0 || count > o.len) revert LibOperand.OperandIndexOutOfRange(count, o.len);
+        bytes memory data = o.data;
+        uint256 w = o.width;
+        uint256 skip = o.skip;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let p := add(add(data, 0x20), mul(skip, w))
+            let sh := sub(256, mul(w, 8))
+            let ext := sub(w, 1)
+            let end := add(p, mul(count, w))
+            m := signextend(ext, shr(sh, mload(p)))
+            for { p := add(p, w) } lt(p, end) { p := add(p, w) } {
+                let v := signextend(ext, shr(sh, mload(p)))
+                if sgt(v, m) { m := v }
+            }
+        }
+    }
+
+    /// @dev Memory address of element i's first byte and the shift and sign-extension byte that decode an
+    ///      element from the word loaded there: for loops that walk a row themselves.
+    function cursor(Operand memory o, uint256 i) internal pure returns (uint256 ptr, uint256 shift, uint256 ext) {
+        bytes memory data = o.data;
+        uint256 w = o.width;
+        uint256 off = (o.skip + i) * w;
+        /// @solidity memory-safe-assembly
+        assembly {
+            ptr := add(add(data, 0x20), off)
+            shift := sub(256, mul(w, 8))
+            ext := sub(w, 1)
+        }
+    }
+
+    /// @dev The element at `ptr` (as located by `cursor`).
+    function load(uint256 ptr, uint256 shift, uint256 ext) internal pure returns (int256 v) {
+        /// @solidity memory-safe-assembly
+        assembly {
+            v := signextend(ext, shr(shift, mload(ptr)))
+        }
+    }
 }

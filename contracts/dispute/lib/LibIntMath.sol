@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {LibFixed} from "./LibFixed.sol";
+
+/// @title LibIntMath
+/// @notice Integer-only exp, sigmoid, SiLU and GELU (erf and tanh forms), mirroring the scalar references
+///         `*_element` of offchain/engine/intmath_act.py line by line (same constants, same rounding, same
+///         order of operations), plus the primitives of intmath_core.py they and the norms use (div_round,
+///         isqrt, bit_length). Internal values are Q30 (real = v / 2^30) unless a name says otherwise.
+///
+///         Overflow: every intermediate stays below 2^125 in magnitude for the references' domain (int32
+///         inputs, frac bits in range, magnitudes clamped before any product), so int256 arithmetic cannot
+///         overflow and the bodies run `unchecked`. Callers validate frac bits (ActivationOps, SoftmaxOps).
+library LibIntMath {
+    /// @dev div_round's divisor is not strictly positive.
+    error DivisorNotPositive(int256 divisor);
+
+    int256 internal constant ONE_Q30 = 1 << 30;
+    /// Frac bits an input (f_in) and an output (f_out) of exp/sigmoid/SiLU/GELU/softmax may have.
+    int256 internal constant FRAC_IN_MAX = 24;
+    int256 internal constant FRAC_OUT_MAX = 30;
+    /// round(log2(e) * 2^30).
+    int256 internal constant LOG2E_Q30 = 1549082005;
+    /// e^-64 < 2^-92 rounds to 0 at any f_out <= 30, so clamping the magnitude there is exact.
+    int256 internal constant EXP_CLAMP = 64;
+    /// 2^-r ~= 1 + r (C1 + r (C2 + ... + r C6)) on r in [0, 1), Q30 (intmath_act.EXP2_POLY_Q30).
+    int256 internal constant EXP2_C1 = -744271020;
+    int256 internal constant EXP2_C2 = 257939319;
+    int256 internal constant EXP2_C3 = -59584401;
+    int256 internal constant EXP2_C4 = 10288824;
+    int256 internal constant EXP2_C5 = -1371676;
+    int256 internal constant EXP2_C6 = 118043;
+    /// |x| >= 8 gives 1 - erf(|x| / sqrt 2) < 2^-45: exactly 0 in Q30, so clamping there is exact.
+    int256 internal constant GELU_CLAMP = 8;
+    int256 internal constant INV_SQRT2_Q30 = 759250125;
+    /// Abramowitz & Stegun 7.1.26, Q30 (intmath_act.ERF_P_Q30, ERF_A_Q30).
+    int256 internal constant ERF_P_Q30 = 351748265;
+    int256 internal constant ERF_A1 = 273621191;
+    int256 internal constant ERF_A2 = -305476044;
+    int256 internal constant ERF_A3 = 1526231383;
+    int256 internal constant ERF_A4 = -1560310108;
+    int256 internal constant ERF_A5 = 1139675401;
+    /// GELU tanh form: 2u = TANH_K * (x + TANH_C x^3), Q30.
+    int256 internal constant TANH_C_Q30 = 48012366;
+    int256 internal constant TANH_K_Q30 = 1713444047;
+
+    /// @dev (v + 2^(s-1)) >> s for s > 0, v for s == 0 (`_rshift_round_int`); `>>` on int256 floors.
+    function roundShift(int256 v, uint256 s) internal pure returns (int256) {
+        unchecked {
+            // Safe: callers bound |v| < 2^125 and s < 200, so the rounding term cannot overflow.
+            return s == 0 ? v : (v + (int256(1) << (s - 1))) >> s;
+        }
+    }
+
+    /// @dev a / b rounded to nearest, halves up: floor((2a + b) / (2b)), b > 0 (`div_round_element`).
+    ///      Solidity's `/` truncates toward zero, so a negative numerator is floored explicitly.
+    function divRound(int256 a, int256 b) internal pure returns (int256 q) {
+        if (b <= 0) revert DivisorNotPositive(b);
+        unchecked {
+            // Safe: |a|, b < 2^125 (callers), so 2a + b and 2b fit.
+            int256 num = 2 * a + b;
+            int256 den = 2 * b;
+            q = num / den;
+            if (num < 0 && q * den != num) q -= 1;
+        }
+    }
+
+    /// @dev Smallest b with x < 2^b (`bit_length_element`), for x >= 0.
+    function bitLength(uint256 x) internal pure returns (uint256 b) {
+        /// @solidity memory-safe-assembly
+        assembly {
+            // Binary search over the bit position: each step halves the remaining width.
+            let r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
+            r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
+            r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
+            r := or(r, shl(4, lt(0xffff, shr(r, x))))
+            r := or(r, shl(3, lt(0xff, shr(r, x))))
+            r := or(r, shl(2, lt(0xf, shr(r, x))))
+            r := or(r, shl(1, lt(0x3, shr(r, x))))
+            r := or(r, lt(0x1, shr(r, x)))
+            // r = floor(log2 x) for x > 0; bit length is one more, and 0 for x = 0.
+            b := mul(add(r, 1), iszero(iszero(x)))
+        }
+    }
+
+    /// @dev Floor square root by the reference's integer Newton iteration (`isqrt_element`): start at
+    ///      2^ceil(bits/2) >= sqrt(x), step y = (r + x / r) / 2 while it decreases.
+    function isqrt(uint256 x) internal pure returns (uint256 r) {
+        if (x == 0) return 0;
+        unchecked {
+            // Safe: r >= 1 throughout and r + x / r < 2 x + 1 < 2^256 for the callers' x < 2^64.
+            r = uint256(1) << ((bitLength(x) + 1) >> 1);
+            while (true) {
+                uint256 y = (r + x / r) >> 1;
+                if (y >= r) return r;
+                r = y;
+            }
+        }
+    }
+
+    /// @dev 2^(-r / 2^30) in Q30 for 0 <= r < 2^30 (`exp2_frac_q30_element`): degree-6 Horner, each step
+    ///      rounded half up by `+ 2^29 >> 30`.
+    function exp2FracQ30(int256 r) internal pure returns (int256 acc) {
+        unchecked {
+            // Safe: |acc| < 2^31 and 0 <= r < 2^30 at every step, so acc * r < 2^61.
+            acc = EXP2_C5 + ((EXP2_C6 * r + (1 << 29)) >> 30);
+            acc = EXP2_C4 + ((acc * r + (1 << 29)) >> 30);
+            acc = EXP2_C3 + ((acc * r + (1 << 29)) >> 30);
+            acc = EXP2_C2 + ((acc * r + (1 << 29)) >> 30);
+            acc = EXP2_C1 + ((acc * r + (1 << 29)) >> 30);
+            acc = ONE_Q30 + ((acc * r + (1 << 29)) >> 30);
+        }
+    }
+
+    /// @dev e^(-w / 2^fIn) in Q30 for w >= 0 (`exp_neg_q30_element`): 2^-(w log2 e) split into an integer part
+    ///      z and a fraction, 2^-fraction by the polynomial, 2^-z by a rounding shift.
+    function expNegQ30(int256 w, uint256 fIn) internal pure returns (int256) {
+        unchecked {
+            // Safe: w is clamped to 2^6 * 2^24, so w * LOG2E_Q30 < 2^61; z <= 93.
+            int256 lim = EXP_CLAMP << fIn;
+            if (w > lim) w = lim;
+            int256 u = roundShift(w * LOG2E_Q30, fIn);
+            int256 z = u >> 30;
+            return roundShift(exp2FracQ30(u - (z << 30)), uint256(z));
+        }
+    }
+
+    /// @dev sigmoid(x / 2^fIn) in Q30 (`sigmoid_q30_element`): num / den with den = 2^30 + e^-|x|.
+    function sigmoidQ30(int256 x, uint256 fIn) internal pure returns (int256) {
+        int256 e = expNegQ30(x >= 0 ? x : -x, fIn);
+        return divRound((x >= 0 ? ONE_Q30 : e) << 30, ONE_Q30 + e);
+    }
+
+    /// @dev SiLU x sigmoid(x) (`silu_element`): x int32-range, fIn <= 24, fOut <= 30, saturated to `width`.
+    function silu(int256 x, uint256 fIn, uint256 fOut, uint256 width) internal pure returns (int256) {
+        int256 s = sigmoidQ30(x, fIn);
+        // Safe without checks: |x * s| <= 2^31 * 2^30.
+        unchecked {
+            return LibFixed.saturate(roundShift(x * s, 30 + fIn - fOut), width);
+        }
+    }
+
+    /// @dev GELU erf form x Phi(x) (`gelu_element`), saturated to `width`.
+    function gelu(int256 x, uint256 fIn, uint256 fOut, uint256 width) internal pure returns (int256) {
+        int256 phi = _geluPhiQ31(x, fIn);
+        // Safe without checks: |x * phi| < 2^62.
+        unchecked {
+            return LibFixed.saturate(roundShift(x * phi, 31 + fIn - fOut), width);
+        }
+    }
+
+    /// @dev GELU tanh form x sigmoid(2u) (`gelu_tanh_element`), saturated to `width`.
+    function geluTanh(int256 x, uint256 fIn, uint256 fOut, uint256 width) internal pure returns (int256) {
+        int256 s = sigmoidQ30(_tanhArgQ24(x, fIn), 24);
+        // Safe without checks: |x * s| <= 2^31 * 2^30.
+        unchecked {
+            return LibFixed.saturate(roundShift(x * s, 30 + fIn - fOut), width);
+        }
+    }
+
+    /// @dev Phi(x) in Q31 via A&S 7.1.26 on a = |x| / sqrt 2 (`_gelu_phi_q31_element`).
+    function _geluPhiQ31(int256 x, uint256 fIn) private pure returns (int256) {
+        unchecked {
+            // Safe: m <= 2^27, a24 < 2^27, den in [2^30, 2^32), t <= 2^30, |acc| < 2^31, q <= 2^30.
+            int256 m = x >= 0 ? x : -x;
+            int256 lim = GELU_CLAMP << fIn;
+            if (m > lim) m = lim;
+            int256 a24 = roundShift(m * INV_SQRT2_Q30, fIn + 6);
+            int256 den = ONE_Q30 + ((ERF_P_Q30 * a24 + (1 << 23)) >> 24);
+            int256 t = divRound(1 << 60, den);
+            int256 acc = ERF_A4 + ((ERF_A5 * t + (1 << 29)) >> 30);
+            acc = ERF_A3 + ((acc * t + (1 << 29)) >> 30);
+            acc = ERF_A2 + ((acc * t + (1 << 29)) >> 30);
+            acc = ERF_A1 + ((acc * t + (1 << 29)) >> 30);
+            int256 poly = (acc * t + (1 << 29)) >> 30;
+            int256 sq24 = (a24 * a24 + (1 << 23)) >> 24;
+            int256 q = (poly * expNegQ30(sq24, 24) + (1 << 29)) >> 30;
+            return x >= 0 ? (int256(1) << 31) - q : q;
+        }
+    }
+
+    /// @dev 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) in Q24, x clamped to +-8 (`_gelu_tanh_arg_q24_element`).
+    function _tanhArgQ24(int256 x, uint256 fIn) private pure returns (int256) {
+        unchecked {
+            // Safe: |x24| <= 2^27, x2 <= 2^30, |x3| <= 2^33, |v| < 2^30.
+            int256 lim = GELU_CLAMP << fIn;
+            int256 x24 = (x > lim ? lim : (x < -lim ? -lim : x)) << (24 - fIn);
+            int256 x2 = (x24 * x24 + (1 << 23)) >> 24;
+            int256 x3 = (x2 * x24 + (1 << 23)) >> 24;
+            int256 v = x24 + ((x3 * TANH_C_Q30 + (1 << 29)) >> 30);
+            return (v * TANH_K_Q30 + (1 << 29)) >> 30;
+        }
+    }
+}
