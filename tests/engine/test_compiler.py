@@ -29,6 +29,21 @@ def test_unsupported_op_names_op_and_module():
         compile_module(_Sorter(), (torch.randn(2, 4),))
 
 
+def test_float_casts_are_identity_and_int_casts_rejected():
+    class Casts(nn.Module):
+        def forward(self, x):
+            return torch.relu(x.double()).float()
+
+    class ToInt(nn.Module):
+        def forward(self, x):
+            return x.long()
+
+    model = compile_module(Casts(), (torch.randn(2, 3),))
+    assert [n.op for n in model.graph.nodes] == [OpCode.RELU]
+    with pytest.raises(UnsupportedOpError, match="cast of an input-dependent tensor to torch.int64"):
+        compile_module(ToInt(), (torch.randn(2, 3),))
+
+
 class _Block(nn.Module):
     """Pre-norm attention + SiLU MLP with an RMSNorm written the Llama way and rotate-half RoPE."""
 

@@ -128,6 +128,8 @@ class Lowerer:
         args = [self.env[a.name] if isinstance(a, torch.fx.Node) else a for a in _flatten((n.args, n.kwargs))]
         if not any(isinstance(a, (Act, _Tuple)) for a in args):
             return _Const(self.cal.first[n.name], n.name)
+        if n.target in CHECKS_ONLY:
+            return _Const(None, n.name)
         handler = HANDLERS.get(n.target)
         if handler is None:
             raise UnsupportedOpError(f"unsupported op {n.target} at {source_of(n)}")
@@ -440,6 +442,13 @@ class Lowerer:
     def _alias(self, x, *_args, **_kwargs) -> Act:
         return self._act(x, "input")
 
+    def to_dtype(self, x, *args, **kwargs) -> Act:
+        """A float-to-float cast is the identity on fixed-point reals; any other cast is not supported."""
+        target = kwargs.get("dtype", next((a for a in args if isinstance(a, torch.dtype)), None))
+        if target is not None and not target.is_floating_point:
+            raise UnsupportedOpError(f"{self.src}: cast of an input-dependent tensor to {target}")
+        return self._act(x, "input")
+
     def permute(self, x, dims) -> Act:
         xa = self._act(x, "input")
         rank = len(xa.spec.shape)
@@ -540,6 +549,9 @@ class Lowerer:
         return parts
 
 
+#: Nodes torch.export inserts to assert metadata; they compute nothing.
+CHECKS_ONLY = {aten._assert_tensor_metadata.default}
+
 HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.linear.default: Lowerer.linear,
     aten.conv2d.default: Lowerer.conv2d,
@@ -575,6 +587,8 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.cat.default: Lowerer.cat,
     aten.mean.dim: Lowerer.mean,
     aten.sum.dim_IntList: Lowerer.sum,
+    aten._to_copy.default: Lowerer.to_dtype,
+    aten.to.dtype: Lowerer.to_dtype,
     aten.contiguous.default: Lowerer._alias,
     aten.clone.default: Lowerer._alias,
     aten.dropout.default: Lowerer._alias,
