@@ -120,7 +120,7 @@ def bench_transformers() -> list[Result]:
     sentences = ["The cat sits on the mat.", "A quick brown fox jumps over the lazy dog.",
                  "Verifiable inference runs on chain.", "Integer arithmetic is deterministic."]
     samples = [minilm.encode_batch(tok, [s], seq) for s in sentences]
-    for wdt in (DType.INT16, DType.INT8):
+    for wdt in (DType.INT16, DType.INT8):  # INT8 widens low-SNR tensors to int16 (min_weight_snr_db)
         t = time.perf_counter()
         model = compile_module(enc, samples[0], samples, CompileConfig(weight_dtype=wdt))
         compile_s = time.perf_counter() - t
@@ -140,6 +140,8 @@ def bench_transformers() -> list[Result]:
             Result(case, "inference_ms", engine_s * 1e3, "ms", "torch float32 forward", torch_s * 1e3),
             Result(case, "compile_s", compile_s, "s"),
             Result(case, "weight_bytes", sum(w.nbytes for w in model.weights), "B"),
+            Result(case, "weights_widened_to_int16", len(model.meta["widened_to_int16"]), "tensors",
+                   note="int8 SNR below CompileConfig.min_weight_snr_db"),
         ]
     return out
 

@@ -44,6 +44,19 @@ def test_float_casts_are_identity_and_int_casts_rejected():
         compile_module(ToInt(), (torch.randn(2, 3),))
 
 
+def test_outlier_weights_widen_to_int16():
+    lin = nn.Linear(64, 8, bias=False)
+    with torch.no_grad():
+        lin.weight.normal_(0, 0.05)
+        lin.weight[0, 0] = 20.0  # one outlier: int8 with a power-of-two scale zeroes most weights
+    x = (torch.randn(1, 64),)
+    widened = compile_module(lin, x)
+    assert widened.graph.weights[0].dtype == DType.INT16
+    assert widened.meta["widened_to_int16"] == ["weight"]
+    plain = compile_module(lin, x, config=CompileConfig(min_weight_snr_db=None))
+    assert plain.graph.weights[0].dtype == DType.INT8 and plain.meta["widened_to_int16"] == []
+
+
 class _Block(nn.Module):
     """Pre-norm attention + SiLU MLP with an RMSNorm written the Llama way and rotate-half RoPE."""
 

@@ -35,10 +35,12 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
     gm = capture(module, example_inputs)
     calibration = calibrate(gm, calibration_samples or [tuple(example_inputs)])
     builder = GraphBuilder()
-    Lowerer(gm, calibration, config, builder).run()
+    lowerer = Lowerer(gm, calibration, config, builder)
+    lowerer.run()
     meta = {"name": name or type(module).__name__, "compiler": "offchain.engine.compiler",
             "activation_dtype": config.activation_dtype.name.lower(),
-            "weight_dtype": config.weight_dtype.name.lower()}
+            "weight_dtype": config.weight_dtype.name.lower(),
+            "widened_to_int16": lowerer.widened}
     return builder.model(meta)
 
 

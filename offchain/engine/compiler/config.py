@@ -18,6 +18,9 @@ class CompileConfig:
     activation_dtype: DType = DType.INT16  # every activation the compiler emits
     weight_dtype: DType = DType.INT8  # Linear / Conv2d / Embedding weights
     weight_dtypes: dict[str, DType] = field(default_factory=dict)  # per torch parameter name override
+    # A weight whose int8 quantisation SNR falls below this (dB) is stored as int16 instead
+    # (outlier-heavy tensors such as BERT's MLP output projections); None disables the rule.
+    min_weight_snr_db: float | None = 25.0
     const_dtype: DType = DType.INT16  # constants in elementwise ops (scales, rope tables, masks)
     norm_param_dtype: DType = DType.INT16  # LayerNorm / RMSNorm gamma and beta
     # Per user input: a fixed (dtype, frac), or None to calibrate it like an activation.

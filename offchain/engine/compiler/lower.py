@@ -20,7 +20,7 @@ from offchain.engine.compiler.calibrate import Calibration
 from offchain.engine.compiler.capture import source_of
 from offchain.engine.compiler.config import CompileConfig
 from offchain.engine.compiler.fusion import RmsMatch, RopeMatch, find_rms_norms, find_ropes
-from offchain.engine.compiler.scales import choose_frac, quantise_array, quantise_const
+from offchain.engine.compiler.scales import choose_frac, quantisation_snr_db, quantise_array, quantise_const
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import CompileError, UnsupportedOpError
 from offchain.engine.intmath_norm import EPS_TERM_LIMIT
@@ -87,6 +87,7 @@ class Lowerer:
         self.env: dict[str, Act | _Const] = {}
         self.node: torch.fx.Node | None = None
         self.input_count = 0
+        self.widened: list[str] = []  # weights stored as int16 because int8 lost too much
         self.rms = find_rms_norms(gm, self._is_const_node)
         self.ropes = find_ropes(gm, self._is_const_node)
         self.absorbed = {n.name for m in (*self.rms.values(), *self.ropes.values()) for n in m.absorbed}
@@ -212,7 +213,19 @@ class Lowerer:
         return a.target if isinstance(a, torch.fx.Node) and a.op == "get_attr" else getattr(a, "name", str(a))
 
     def _weight_dtype(self, a: Any) -> DType:
-        return self.cfg.weight_dtypes.get(self._param_name(a), self.cfg.weight_dtype)
+        """The configured dtype of weight ``a``; int8 is widened to int16 when its SNR is too low."""
+        name = self._param_name(a)
+        if name in self.cfg.weight_dtypes:
+            return self.cfg.weight_dtypes[name]
+        dtype = self.cfg.weight_dtype
+        threshold = self.cfg.min_weight_snr_db
+        if dtype == DType.INT8 and threshold is not None:
+            value = self._val(a)
+            arr = value.detach().double().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            if quantisation_snr_db(arr, DType.INT8) < threshold:
+                self.widened.append(name)
+                return DType.INT16
+        return dtype
 
     def _bias(self, b: Any, frac: int, n: int) -> Act:
         values = np.asarray(self._val(b).detach().double().numpy())

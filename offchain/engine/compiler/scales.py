@@ -23,8 +23,32 @@ def quantise_array(values: np.ndarray, frac: int, dtype: DType) -> np.ndarray:
     return np.clip(scaled, dtype.qmin, dtype.qmax).astype(dtype.numpy)
 
 
+def fitting_frac(values: np.ndarray, dtype: DType, lo: int, hi: int) -> int:
+    """Largest f in [lo, hi] at which every value rounds into [qmin, qmax] (hi for all zeros).
+
+    Bounds the positive and negative sides separately, so a weight tensor that
+    is exactly int8 times 2^-e (including -128) is reproduced exactly.
+    """
+    f = hi
+    top, bottom = float(np.max(values, initial=0.0)), float(-np.min(values, initial=0.0))
+    for mag, limit in ((top, dtype.qmax), (bottom, -dtype.qmin)):
+        if mag > 0:
+            f = min(f, math.floor(math.log2(limit / mag)))
+    return max(lo, f)
+
+
 def quantise_const(values: np.ndarray, dtype: DType, lo: int = -16, hi: int = 40) -> tuple[np.ndarray, int]:
-    """Quantise a constant with the finest power-of-two scale that holds its max exactly."""
-    maxabs = float(np.abs(values).max()) if np.size(values) else 0.0
-    frac = choose_frac(maxabs, dtype, 1.0, lo, hi)
+    """Quantise a constant with the finest power-of-two scale that holds its range."""
+    frac = fitting_frac(np.asarray(values, dtype=np.float64), dtype, lo, hi)
     return quantise_array(values, frac, dtype), frac
+
+
+def quantisation_snr_db(values: np.ndarray, dtype: DType) -> float:
+    """Signal-to-noise ratio (dB) of quantising ``values`` with :func:`quantise_const` (inf if exact)."""
+    arr = np.asarray(values, dtype=np.float64)
+    q, frac = quantise_const(arr, dtype)
+    noise = float(np.mean((arr - q.astype(np.float64) / 2.0 ** frac) ** 2))
+    signal = float(np.mean(arr ** 2))
+    if noise == 0.0:
+        return math.inf
+    return 10.0 * math.log10(signal / noise) if signal > 0 else -math.inf
