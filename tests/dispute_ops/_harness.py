@@ -89,3 +89,22 @@ def check_against_contract(contract, node: Node, inputs: Sequence[np.ndarray], i
         assert got == want, (op.name, idx, got, want, ranges)
         checked.append(Checked(idx, want, operands))
     return checked
+
+
+def check_elements_only(contract, node: Node, inputs: Sequence[np.ndarray], indices: Sequence[int]) -> None:
+    """Only ``element`` (contract == Python element == forward) for many indices; for dense value grids whose
+    ranges ``check_against_contract`` already covers on other indices."""
+    op = get_op(node.op)
+    op.check(node)
+    out = op.forward(inputs, node).reshape(-1)
+    flats = [np.asarray(a).reshape(-1) for a in inputs]
+    nd = desc_tuple(encode_node(node, 0))
+    for idx in indices:
+        values = [[int(v) for v in flats[slot][start:start + length]]
+                  for slot, start, length in op.operand_ranges(node, idx, inputs)]
+        want = op.element(node, values, idx)
+        assert want == int(out[idx]), (op.name, idx, want, int(out[idx]))
+        operands = [operand(v, int(node.in_specs[slot].dtype))
+                    for v, (slot, _, _) in zip(values, op.operand_ranges(node, idx, inputs))]
+        got = contract.element(nd, operands, idx)
+        assert got == want, (op.name, idx, got, want, values)

@@ -25,7 +25,7 @@ library LibIntMath {
     /// e^-64 < 2^-92 rounds to 0 at any f_out <= 30, so clamping the magnitude there is exact.
     int256 internal constant EXP_CLAMP = 64;
     /// 2^-r ~= 1 + r (C1 + r (C2 + ... + r C6)) on r in [0, 1), Q30 (intmath_act.EXP2_POLY_Q30).
-    int256 internal constant EXP2_C1 = -744271020;
+    int256 internal constant EXP2_C1 = -744261020;
     int256 internal constant EXP2_C2 = 257939319;
     int256 internal constant EXP2_C3 = -59584401;
     int256 internal constant EXP2_C4 = 10288824;

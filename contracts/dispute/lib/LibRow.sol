@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
-import {LibOperand, Operand} from "./LibOperand.sol";
+import {Operand} from "./LibOperand.sol";
 
 /// @title LibRow
 /// @notice Reductions over packed operands that LibOperand lacks: a plain sum and a dot product of two
 ///         sub-ranges. Loops are in assembly because rows run to ~10^4 elements in one step.
 library LibRow {
+    /// @dev A sub-range ending at `end` (exclusive) or a prefix of `end` elements past the operand's length.
+    error RowRangeOutOfOperand(uint256 end, uint256 len);
+
     /// @dev sum_i o[i] over the whole operand.
     function sum(Operand memory o) internal pure returns (int256 acc) {
         bytes memory data = o.data;
@@ -30,8 +33,8 @@ library LibRow {
         pure
         returns (int256 acc)
     {
-        if (aStart + n > a.len) revert LibOperand.OperandIndexOutOfRange(aStart + n, a.len);
-        if (bStart + n > b.len) revert LibOperand.OperandIndexOutOfRange(bStart + n, b.len);
+        if (aStart + n > a.len) revert RowRangeOutOfOperand(aStart + n, a.len);
+        if (bStart + n > b.len) revert RowRangeOutOfOperand(bStart + n, b.len);
         bytes memory da = a.data;
         bytes memory db = b.data;
         uint256 wa = a.width;
@@ -59,7 +62,7 @@ library LibRow {
 
     /// @dev max_{i < count} o[i], for 1 <= count <= o.len.
     function maxPrefix(Operand memory o, uint256 count) internal pure returns (int256 m) {
-        if (count == 0 || count > o.len) revert LibOperand.OperandIndexOutOfRange(count, o.len);
+        if (count == 0 || count > o.len) revert RowRangeOutOfOperand(count, o.len);
         bytes memory data = o.data;
         uint256 w = o.width;
         uint256 skip = o.skip;
