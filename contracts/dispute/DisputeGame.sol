@@ -8,7 +8,6 @@ import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IOneStepProver} from "./interfaces/IOneStepProver.sol";
 import {IStepErrors} from "./interfaces/IStepErrors.sol";
 import {LibMerkle} from "./lib/LibMerkle.sol";
-import "./lib/Errors.sol";
 import {Claim, ClaimStatus, Game, GameStatus, Phase, StepContext, Turn} from "./lib/Types.sol";
 
 /// @title DisputeGame
@@ -330,6 +329,13 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     /// @inheritdoc IDisputeGame
     function claimStatus(uint256 claimId) external view returns (ClaimStatus) {
         return _claims[claimId].status;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function canFinalize(uint256 claimId) external view returns (bool) {
+        Claim storage c = _claims[claimId];
+        return c.status == ClaimStatus.Pending && block.timestamp >= uint256(c.createdAt) + challengeWindow
+            && c.openGames == 0;
     }
 
     /// @notice Seconds the side to move has used so far, this turn included.

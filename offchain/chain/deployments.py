@@ -1,7 +1,8 @@
 """Idempotent deployment of the protocol's contracts, recorded in `deployments/<chain-id>.json`.
 
 A contract recorded for this chain is reused when the chain still holds the code we deployed there and
-the compiled contract has not changed since; otherwise it is deployed again and the record rewritten.
+neither the compiled contract nor its constructor arguments have changed since; otherwise it is deployed
+again and the record rewritten.
 So `ape run deploy` twice against the same chain deploys once, and against a restarted anvil deploys again.
 """
 
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak, to_hex
+
+from offchain.chain.params import ProtocolParams
+from offchain.dispute.operators import operator_families, prover_args
 
 DEPLOYMENTS_DIR = Path("deployments")
 RECORD_VERSION = 1
@@ -35,11 +39,34 @@ class ContractSpec:
     args: Callable[[Any, dict[str, str]], Sequence[Any]]
 
 
-def protocol_contracts() -> list[ContractSpec]:
-    """The protocol's contracts in deployment order."""
-    return [
-        ContractSpec("ModelRegistry", lambda deployer, _: [deployer.address]),
+def protocol_contracts(params: ProtocolParams | None = None) -> list[ContractSpec]:
+    """The protocol's contracts in deployment order: registry, operators, prover, game, oracle."""
+    p = params or ProtocolParams()
+    specs = [ContractSpec("ModelRegistry", lambda deployer, _: [deployer.address])]
+    specs += [ContractSpec(name, lambda deployer, _: []) for name in operator_families()]
+    specs += [
+        ContractSpec("OneStepProver", lambda _, a: list(prover_args(a))),
+        ContractSpec("DisputeGame", lambda deployer, a: [
+            (a["ModelRegistry"], a["OneStepProver"], p.submitter_bond, p.challenger_bond,
+             p.challenge_window, p.clock_budget, p.reveal_depth, p.burn_bps),
+            deployer.address,
+        ]),
+        ContractSpec("AIOracle", lambda deployer, a: [
+            (a["ModelRegistry"], a["DisputeGame"], p.node_reward, p.callback_gas_price,
+             p.max_callback_gas, p.request_timeout),
+            deployer.address,
+        ]),
     ]
+    return specs
+
+
+def configure_protocol(project: Any, addresses: dict[str, str], admin: Any, log: Callable[[str], None] = lambda _: None) -> None:
+    """Grants the roles the contracts need of each other (idempotent: grants only what is missing)."""
+    game = project.DisputeGame.at(addresses["DisputeGame"])
+    role = game.PROPOSER_ROLE()
+    if not game.hasRole(role, addresses["AIOracle"]):
+        game.grantRole(role, addresses["AIOracle"], sender=admin)
+        log("granted the oracle the game's proposer role")
 
 
 def record_path(chain_id: int, directory: Path = DEPLOYMENTS_DIR) -> Path:
@@ -71,26 +98,33 @@ def deploy_protocol(
     specs: Sequence[ContractSpec] | None = None,
     directory: Path = DEPLOYMENTS_DIR,
     log: Callable[[str], None] = lambda _: None,
+    params: ProtocolParams | None = None,
 ) -> dict[str, str]:
-    """Deploys (or reuses) every contract in `specs`; returns {name: address} and rewrites the record."""
+    """Deploys (or reuses) every contract in `specs`; returns {name: address} and rewrites the record.
+
+    With no `specs`, deploys the whole protocol with `params` and grants the roles it needs.
+    """
     chain_id = provider.chain_id
     record = load_record(chain_id, directory)
     addresses: dict[str, str] = {}
-    for spec in specs or protocol_contracts():
+    for spec in specs or protocol_contracts(params):
         container = getattr(project, spec.name)
         compiled = _bytecode_hash(container)
+        args = list(spec.args(deployer, addresses))
+        args_hash = to_hex(keccak(text=repr(args)))
         previous = record["contracts"].get(spec.name)
-        if previous and previous.get("bytecodeHash") == compiled:
+        if previous and (previous.get("bytecodeHash"), previous.get("argsHash")) == (compiled, args_hash):
             code = provider.get_code(previous["address"])
             if code and to_hex(keccak(bytes(code))) == previous.get("runtimeCodeHash"):
                 addresses[spec.name] = previous["address"]
                 log(f"reused   {spec.name} at {previous['address']}")
                 continue
-        instance = deployer.deploy(container, *spec.args(deployer, addresses))
+        instance = deployer.deploy(container, *args)
         addresses[spec.name] = instance.address
         record["contracts"][spec.name] = {
             "address": instance.address,
             "bytecodeHash": compiled,
+            "argsHash": args_hash,
             "runtimeCodeHash": to_hex(keccak(bytes(provider.get_code(instance.address)))),
             "deployer": deployer.address,
             "block": provider.get_block("latest").number,
@@ -98,4 +132,6 @@ def deploy_protocol(
         log(f"deployed {spec.name} at {instance.address}")
     directory.mkdir(parents=True, exist_ok=True)
     record_path(chain_id, directory).write_text(json.dumps(record, indent=2) + "\n")
+    if specs is None:
+        configure_protocol(project, addresses, deployer, log)
     return addresses

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Claim, ClaimStatus, Game} from "../lib/Types.sol";
+import {IDisputeErrors} from "./IDisputeErrors.sol";
 
 /// @title IDisputeGame
 /// @notice Bonded claims of inference results and the bisection games that dispute them (DESIGN.md section 4).
@@ -18,7 +19,7 @@ import {Claim, ClaimStatus, Game} from "../lib/Types.sol";
 /// Each side has a chess clock; the side to move that exceeds its budget loses on `timeout`.
 /// Payouts are credited and withdrawn (pull payments): winner gets its bond back plus the loser's bond
 /// less a burn, so that colluding self-challenges never profit.
-interface IDisputeGame {
+interface IDisputeGame is IDisputeErrors {
     /// @dev A claim was created.
     event ClaimProposed(
         uint256 indexed claimId,
@@ -95,4 +96,7 @@ interface IDisputeGame {
     function getClaim(uint256 claimId) external view returns (Claim memory);
     function getGame(uint256 gameId) external view returns (Game memory);
     function claimStatus(uint256 claimId) external view returns (ClaimStatus);
+
+    /// @notice True when `finalize(claimId)` would succeed now.
+    function canFinalize(uint256 claimId) external view returns (bool);
 }

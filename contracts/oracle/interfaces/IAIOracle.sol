@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+/// @title IAIOracle
+/// @notice ORA's AI Oracle interface, with the same function and event signatures (so the same selectors and
+///         topics): a consumer compiled against ORA's IAIOracle and AIOracleCallbackReceiver works unchanged.
+interface IAIOracle {
+    /// @notice A request was made.
+    event AICallbackRequest(
+        address indexed account,
+        uint256 indexed requestId,
+        uint256 modelId,
+        bytes input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes callbackData
+    );
+
+    /// @notice A request's result was finalized and delivered (the callback may still have failed; see
+    ///         AIOracle's CallbackFailed).
+    event AICallbackResult(address indexed account, uint256 indexed requestId, address invoker, bytes output);
+
+    /// @notice Asks for an inference of `modelId` on `input`; the result is delivered by calling
+    ///         `callbackContract.aiOracleCallback(requestId, output, callbackData)` with at most `gasLimit` gas.
+    /// @dev Pay at least `estimateFee(modelId, gasLimit)`. A zero callback address needs a zero gas limit.
+    function requestCallback(
+        uint256 modelId,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData
+    ) external payable returns (uint256);
+
+    /// @notice Fee in wei for one request: model fee + node reward + callback gas.
+    function estimateFee(uint256 modelId, uint256 gasLimit) external view returns (uint256);
+
+    /// @notice True once the request's result stands (its challenge window passed with no game lost).
+    function isFinalized(uint256 requestId) external view returns (bool);
+}

@@ -1,0 +1,36 @@
+"""Bytes on the chain <-> tensors in the engine: a request's input and a result's output.
+
+A model's input is one tensor whose packed bytes (big-endian two's complement, row-major) are the request's
+input bytes, zero-padded to the model's input length (so a digits image is its 64 pixel bytes and a text is
+its UTF-8 bytes). Its output is the packed output tensor. The oracle contract computes the input root from
+the same padded bytes, so both sides commit to the same tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from offchain.commit import pack_tensor
+from offchain.engine.graph import Graph
+
+
+class EncodingError(ValueError):
+    """Bytes that do not fit the model's input tensor."""
+
+
+def input_tensor(graph: Graph, data: bytes) -> np.ndarray:
+    """The model's input tensor from a request's input bytes (zero-padded to the tensor's packed size)."""
+    if len(graph.inputs) != 1:
+        raise EncodingError(f"the protocol's models take one input tensor; this graph declares {len(graph.inputs)}")
+    spec = graph.inputs[0]
+    if not data:
+        raise EncodingError("the input is empty")
+    if len(data) > spec.nbytes:
+        raise EncodingError(f"the input has {len(data)} bytes; the model's input tensor holds {spec.nbytes}")
+    padded = data + bytes(spec.nbytes - len(data))
+    return np.frombuffer(padded, dtype=spec.dtype.big_endian).astype(spec.dtype.numpy).reshape(spec.shape)
+
+
+def output_bytes(output: np.ndarray) -> bytes:
+    """A result's output bytes: the packed output tensor."""
+    return pack_tensor(np.ascontiguousarray(output))

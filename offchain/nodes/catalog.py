@@ -1,0 +1,44 @@
+"""Models a node can run: engine model files, matched to registered models by (graph root, weights root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offchain.dispute.commitment import ModelCommitment
+from offchain.engine.modelfile import load_model
+from offchain.engine.roots import graph_root, weights_root
+
+
+class CatalogError(Exception):
+    """A model file is missing, unreadable, or matches no registered model."""
+
+
+@dataclass
+class ServedModel:
+    model_id: int
+    name: str
+    commitment: ModelCommitment
+
+
+def load_catalog(paths: list[Path], registry: Any) -> dict[int, ServedModel]:
+    """Loads each model file and finds its id in the registry by its commitments.
+
+    Raises CatalogError for a file that cannot be loaded or whose roots no registered model has.
+    """
+    registered: dict[tuple[bytes, bytes], int] = {}
+    for model_id in range(1, registry.modelCount() + 1):
+        m = registry.getModel(model_id)
+        registered[(bytes(m.graphRoot), bytes(m.weightsRoot))] = model_id
+    served: dict[int, ServedModel] = {}
+    for path in paths:
+        try:
+            model = load_model(path)
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported with the path
+            raise CatalogError(f"cannot load model file {path}: {exc}") from exc
+        key = (graph_root(model.graph), weights_root(model))
+        if key not in registered:
+            raise CatalogError(f"model file {path} matches no registered model (graph root 0x{key[0].hex()})")
+        served[registered[key]] = ServedModel(registered[key], model.meta.get("name", path.stem), ModelCommitment(model))
+    return served

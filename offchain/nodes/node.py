@@ -1,0 +1,234 @@
+"""One node loop: monitor (new blocks' events) -> solver (pure, offchain.dispute.solver) -> responder (txs).
+
+A node has roles: `submit` posts a result for every request of a model it serves; `challenge` recomputes
+every posted result and disputes those that differ, then (with `correct`) posts the right result itself.
+Both play their games and finalize the results they posted. All state that matters is on the chain or in
+SQLite; after a crash the node re-reads both and carries on (every action is checked against the chain first).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from offchain.chain.encoding import input_tensor, output_bytes
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment
+from offchain.dispute.faults import run_with_fault
+from offchain.dispute.responder import read_game, send
+from offchain.dispute.solver import GameStatus, challenger_action, submitter_action
+from offchain.engine.executor import run
+from offchain.nodes.catalog import ServedModel
+from offchain.nodes.store import NodeStore
+
+# Mirrors of the contracts' enums (contracts/oracle/AIOracle.sol, contracts/dispute/lib/Types.sol).
+REQUEST_OPEN, REQUEST_SUBMITTED, REQUEST_FINALIZED, REQUEST_REFUNDED = 1, 2, 3, 4
+CLAIM_PENDING, CLAIM_VOID, CLAIM_FINALIZED = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Corrupt element `element` of node `node`'s output by `delta` (demos and tests of disputes)."""
+
+    node: int
+    element: int
+    delta: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Fault":
+        """From 'NODE:ELEMENT[:DELTA]'."""
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not all(p.lstrip("-").isdigit() for p in parts):
+            raise ValueError(f"--fault takes NODE:ELEMENT[:DELTA] (integers), got {text!r}")
+        return cls(*(int(p) for p in parts))
+
+
+@dataclass(frozen=True)
+class Roles:
+    submit: bool = False
+    challenge: bool = False
+    correct: bool = False
+
+
+class Node:
+    """The loop of one node. `contracts` holds ape instances of AIOracle, DisputeGame and ModelRegistry."""
+
+    def __init__(self, oracle: Any, game: Any, account: Any, models: dict[int, ServedModel], store: NodeStore,
+                 roles: Roles, fault: Fault | None = None, start_block: int = 0, name: str = "node",
+                 chain: Any = None, log: logging.Logger | None = None):
+        self.oracle, self.game, self.account = oracle, game, account
+        self.models, self.store, self.roles, self.fault = models, store, roles, fault
+        self.start_block, self.name, self.chain = start_block, name, chain
+        self.logger = log or logging.getLogger(f"offchain.nodes.{name}")
+        self._mine: dict[int, ExecutionCommitment] = {}
+        self._honest: dict[int, ExecutionCommitment] = {}
+        self.stopping = False
+
+    # ------------------------------------------------------------------ loop
+
+    def log(self, event: str, **fields: Any) -> None:
+        """Structured log line: event=... key=value ..."""
+        self.logger.info(" ".join([f"node={self.name}", f"event={event}"] + [f"{k}={v}" for k, v in fields.items()]))
+
+    def run_forever(self, interval: float = 0.5, until: Callable[[], bool] | None = None) -> None:
+        """Polls until `stopping` is set (SIGINT/SIGTERM handlers set it) or `until()` says so."""
+        self.log("started", address=self.account.address, models=sorted(self.models),
+                 roles=",".join(k for k, v in vars(self.roles).items() if v))
+        while not self.stopping and not (until and until()):
+            try:
+                self.poll_once()
+            except Exception as exc:  # noqa: BLE001 - a failed action is logged; the loop goes on
+                self.log("error", error=type(exc).__name__, detail=str(exc).splitlines()[0][:200])
+            time.sleep(interval)
+        self.log("stopped")
+
+    def poll_once(self) -> None:
+        """One round: read new events, then act on every request, result and game that needs it."""
+        head = self.chain.blocks.head.number
+        first = self.store.cursor("events", self.start_block - 1) + 1
+        if first <= head:
+            self._ingest(first, head)
+            self.store.set_cursor("events", head)
+        if self.roles.submit or self.roles.correct:
+            for request_id in self.store.requests_with_status("new"):
+                self._post(request_id)
+        for game_id, claim_id, request_id, role in self.store.open_games():
+            self._play(game_id, request_id, role)
+        for request_id in self.store.results_with_status("pending"):
+            self._finalize(request_id)
+
+    # ------------------------------------------------------------------ monitor
+
+    def _ingest(self, first: int, last: int) -> None:
+        for log in self.oracle.AICallbackRequest.range(first, last + 1):
+            if log.modelId in self.models:
+                self.store.add_request(log.requestId, log.modelId, bytes(log.input), bytes(log.callbackData))
+                self.log("request", request=log.requestId, model=log.modelId)
+        for log in self.oracle.ResultSubmitted.range(first, last + 1):
+            if log.submitter == self.account.address:
+                continue
+            if self.roles.challenge and self.store.request(log.requestId):
+                self._check(log.requestId, log.claimId, bytes(log.output), bytes(log.traceRoot))
+        for log in self.game.GameStarted.range(first, last + 1):
+            result = self._our_result_for_claim(log.claimId)
+            if result is not None:
+                self.store.add_game(log.gameId, log.claimId, result, "submitter")
+                self.log("challenged", game=log.gameId, claim=log.claimId, challenger=log.challenger)
+
+    def _our_result_for_claim(self, claim_id: int) -> int | None:
+        row = self.store.db.execute("SELECT request_id FROM results WHERE claim_id = ? AND submitter = ?",
+                                    (claim_id, self.account.address)).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------------ solver inputs
+
+    def _execute(self, request_id: int, faulty: bool) -> ExecutionCommitment:
+        cache = self._mine if faulty else self._honest
+        if request_id not in cache:
+            model_id, data, _ = self.store.request(request_id)
+            served = self.models[model_id]
+            model = served.commitment.model
+            x = input_tensor(model.graph, data)
+            if faulty and self.fault is not None:
+                trace = run_with_fault(model, [x], self.fault.node, self.fault.element, self.fault.delta)
+            else:
+                trace = run(model, [x])
+            cache[request_id] = ExecutionCommitment(served.commitment, trace)
+        return cache[request_id]
+
+    # ------------------------------------------------------------------ responders
+
+    def _post(self, request_id: int) -> None:
+        r = self.oracle.getRequest(request_id)
+        reopened = r.status == REQUEST_SUBMITTED and self.game.claimStatus(r.claimId) == CLAIM_VOID
+        if r.status != REQUEST_OPEN and not reopened:
+            if r.status == REQUEST_SUBMITTED and r.submitter == self.account.address:
+                self._record_result(request_id, r.claimId)  # posted before a crash
+            self.store.set_request_status(request_id, "taken")
+            return
+        mine = self._execute(request_id, faulty=self.roles.submit and self.fault is not None)
+        output = output_bytes(mine.trace.output)
+        receipt = self.oracle.submit(request_id, output, mine.trace_root, mine.output_proof(),
+                                     sender=self.account, value=self.game.submitterBond())
+        claim_id = receipt.decode_logs(self.oracle.ResultSubmitted)[0].claimId
+        self._mine[request_id] = mine
+        self.store.add_result(request_id, claim_id, self.account.address, output, mine.trace_root)
+        self.store.set_request_status(request_id, "posted")
+        self.log("submitted", request=request_id, claim=claim_id, gas=receipt.gas_used,
+                 faulty=self.fault is not None and self.roles.submit)
+
+    def _record_result(self, request_id: int, claim_id: int) -> None:
+        mine = self._execute(request_id, faulty=self.roles.submit and self.fault is not None)
+        self._mine[request_id] = mine
+        self.store.add_result(request_id, claim_id, self.account.address, output_bytes(mine.trace.output),
+                              mine.trace_root)
+
+    def _check(self, request_id: int, claim_id: int, output: bytes, trace_root: bytes) -> None:
+        honest = self._execute(request_id, faulty=False)
+        if trace_root == honest.trace_root and output == output_bytes(honest.trace.output):
+            self.log("agreed", request=request_id, claim=claim_id)
+            return
+        mine = [log for log in self.game.GameStarted.range(self.start_block, None, search_topics={"claimId": claim_id})
+                if log.challenger == self.account.address]
+        if mine:  # challenged before a crash
+            game_id = mine[0].gameId
+        else:
+            receipt = self.game.challenge(claim_id, sender=self.account, value=self.game.challengerBond())
+            game_id = receipt.decode_logs(self.game.GameStarted)[0].gameId
+        self.store.add_game(game_id, claim_id, request_id, "challenger")
+        self.log("disputed", request=request_id, claim=claim_id, game=game_id)
+
+    def _claimed_tree(self, game_id: int, honest: ExecutionCommitment, claim_root: bytes) -> ClaimedTree:
+        """The submitter's trace tree as its trace-level reveals show it (rebuilt from events: crash-safe)."""
+        claimed = ClaimedTree(honest.trace_tree, claim_root)
+        topics = {"gameId": game_id}
+        opened = list(self.game.NodeOpened.range(self.start_block, None, search_topics=topics))
+        cut = (opened[0].block_number, opened[0].log_index) if opened else None
+        for log in self.game.Revealed.range(self.start_block, None, search_topics=topics):
+            if cut is None or (log.block_number, log.log_index) < cut:
+                claimed.add_reveal(log.level, log.index, [bytes(c) for c in log.children])
+        return claimed
+
+    def _play(self, game_id: int, request_id: int, role: str) -> None:
+        state = read_game(self.game, game_id, self.start_block)
+        if state.status != GameStatus.IN_PROGRESS:
+            won = (state.status == GameStatus.CHALLENGER_WON) == (role == "challenger")
+            self.store.set_game_status(game_id, "won" if won else state.status.name.lower())
+            self.log("game-over", game=game_id, role=role, result=state.status.name)
+            if role == "challenger" and state.status == GameStatus.CHALLENGER_WON and self.roles.correct:
+                self.store.set_request_status(request_id, "new")  # post the correct result
+            return
+        if role == "submitter":
+            action = submitter_action(state, self._mine.get(request_id) or self._execute(request_id, faulty=True))
+        else:
+            honest = self._execute(request_id, faulty=False)
+            claim = self.game.getClaim(self.game.getGame(game_id).claimId)
+            action = challenger_action(state, honest, self._claimed_tree(game_id, honest, bytes(claim.traceRoot)))
+        if action is None:
+            if self.game.clockUsed(game_id) > self.game.clockBudget():
+                self.game.timeout(game_id, sender=self.account)
+                self.log("timeout-claimed", game=game_id)
+            return
+        receipt = send(self.game, game_id, action, self.account)
+        self.log("move", game=game_id, role=role, action=type(action).__name__, phase=state.phase.name,
+                 gas=receipt.gas_used)
+
+    def _finalize(self, request_id: int) -> None:
+        claim_id, _, output, _, _ = self.store.result(request_id)
+        status = self.game.claimStatus(claim_id)
+        if status == CLAIM_VOID:
+            self.store.set_result_status(request_id, "voided")
+            self.log("voided", request=request_id, claim=claim_id)
+            return
+        if self.oracle.isFinalized(request_id):
+            self.store.set_result_status(request_id, "finalized")
+            return
+        if not self.game.canFinalize(claim_id):
+            return
+        _, _, callback_data = self.store.request(request_id)
+        receipt = self.oracle.finalize(request_id, output, callback_data, sender=self.account)
+        self.store.set_result_status(request_id, "finalized")
+        self.log("finalized", request=request_id, claim=claim_id, gas=receipt.gas_used)
