@@ -90,6 +90,38 @@ def bench_matmul() -> list[Result]:
     ]
 
 
+def bench_llama_7b_layer() -> list[Result]:
+    """One Llama-7B-sized decoder block (dim 4096, ffn 11008, 16 positions) with int8-exact weights."""
+    from offchain.models import llama
+
+    cfg7 = llama.preset("7b")
+    block = llama.SingleLayer(cfg7, llama.build_layer(cfg7, seed=1, index=0)).eval()
+    gen = torch.Generator().manual_seed(0)
+    hidden = [(torch.randn(1, cfg7.max_seq, cfg7.dim, generator=gen),) for _ in range(2)]
+    t = time.perf_counter()
+    model = compile_module(block, hidden[0], hidden)
+    compile_s = time.perf_counter() - t
+    x = hidden[0][0].numpy()
+    engine_s = median_time(lambda: run(model, [x]), 3)
+    with torch.no_grad():
+        torch_s = median_time(lambda: block(hidden[0][0]), 3)
+        want = block(hidden[0][0]).numpy()
+    trace = run(model, [x])
+    got = trace.output / 2 ** model.graph.output.frac
+    t = time.perf_counter()
+    roots.weights_root(model)
+    wroot_s = time.perf_counter() - t
+    case = f"llama-7b-layer-seq{cfg7.max_seq}"
+    return [
+        Result(case, "relative_rms_error", float(np.sqrt(((got - want) ** 2).mean() / (want ** 2).mean())),
+               "fraction", "float block output"),
+        Result(case, "inference_ms", engine_s * 1e3, "ms", "torch float32 forward", torch_s * 1e3),
+        Result(case, "compile_s", compile_s, "s"),
+        Result(case, "weights_root_s", wroot_s, "s", note=f"{sum(w.nbytes for w in model.weights)} weight bytes"),
+        Result(case, "trace_root_ms", median_time(lambda: roots.trace_root(model.graph, trace), 3) * 1e3, "ms"),
+    ]
+
+
 def bench_transformers() -> list[Result]:
     from offchain.models import llama, minilm
 
@@ -148,7 +180,7 @@ def bench_transformers() -> list[Result]:
 
 def main() -> None:
     torch.set_num_threads(2)
-    results = bench_matmul() + bench_digits() + bench_transformers()
+    results = bench_matmul() + bench_digits() + bench_transformers() + bench_llama_7b_layer()
     write_results("engine", results)
 
 
