@@ -10,7 +10,7 @@ from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
 from offchain.engine.roots import graph_root, weights_root
-from .tiny_models import tiny_input, tiny_mlp
+from offchain.models.tiny import tiny_input, tiny_mlp
 
 SUBMITTER_BOND = 10**18
 CHALLENGER_BOND = 5 * 10**17

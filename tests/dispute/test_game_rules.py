@@ -20,7 +20,7 @@ from offchain.dispute.responder import read_game, send
 from offchain.dispute.solver import GameStatus, OpenNode, Phase, Pick, Reveal, Step, Turn, submitter_action
 
 from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, SUBMITTER_BOND, WINDOW
-from .tiny_models import tiny_input
+from offchain.models.tiny import tiny_input
 
 VOID, FINALIZED = 2, 3
 

@@ -10,7 +10,7 @@ from offchain.dispute.faults import run_with_fault
 from offchain.dispute.match import honest_challenger, honest_submitter, play
 from offchain.dispute.solver import GameStatus
 from .conftest import CHALLENGER_BOND, SUBMITTER_BOND, BURN_BPS
-from .tiny_models import tiny_input
+from offchain.models.tiny import tiny_input
 
 
 def propose(game, model_id, execution: ExecutionCommitment, submitter):

@@ -1,4 +1,4 @@
-"""Small hand-built integer models for dispute tests (no torch, no training: fast and deterministic)."""
+"""`tiny-mlp`: a small hand-built integer MLP (no torch, no training) for tests and quick demos of disputes."""
 
 from __future__ import annotations
 
