@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from offchain.engine.compiler import compile_module
 from offchain.engine.executor import run
@@ -42,3 +43,13 @@ def test_llama_tiny_nodes_recompute():
     ranges = element_operands(model, trace, emb, 5)
     dim = model.graph.nodes[emb].in_specs[1].shape[1]
     assert ranges[1].start == int(tokens.reshape(-1)[0]) * dim + 5
+
+
+def test_transformer_block_nodes_recompute():
+    """LAYERNORM, GELU, MEAN, ROPE, SOFTMAX and int32 mask carriers of a compiled block, element by element."""
+    from .test_compiler import _Block
+
+    block = _Block().eval()
+    samples = [(torch.randn(1, 6, 16, generator=torch.Generator().manual_seed(s)),) for s in range(4)]
+    model = compile_module(block, samples[0], samples)
+    assert _check_model(model, [samples[1][0].numpy()], per_node=4) > 0
