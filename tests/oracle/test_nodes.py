@@ -1,0 +1,66 @@
+"""Submitter and challenger nodes against each other on anvil, driven poll by poll.
+
+A faulty submitter answers a request; the challenger disputes, wins, posts the correct result and finalizes
+it. The challenger is killed mid-dispute (its process state dropped, only its SQLite file kept) and a new
+instance resumes and still wins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ape import chain
+
+from offchain.chain.encoding import input_tensor
+from offchain.engine.executor import run
+from offchain.nodes.catalog import ServedModel
+from offchain.nodes.node import Fault, Node, Roles
+from offchain.nodes.store import NodeStore
+
+from .conftest import PARAMS, tiny_image
+
+def make_node(protocol, account, tiny_model, model_id, path, roles, fault=None, name="node"):
+    return Node(protocol.oracle, protocol.game, account, {model_id: ServedModel(model_id, "tiny", tiny_model)},
+                NodeStore(path), roles, fault=fault, name=name, chain=chain)
+
+
+def test_challenger_node_defeats_a_faulty_submitter_node_even_after_a_crash(
+    protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
+):
+    oracle, game = protocol.oracle, protocol.game
+    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
+                    fault=Fault(3, 2, 7), name="submitter")
+    good_path = tmp_path / "c.sqlite"
+    good = make_node(protocol, challenger, tiny_model, model_id, good_path, Roles(challenge=True, correct=True),
+                     name="challenger")
+    image = tiny_image(21)
+    classifier.classify(image, sender=user, value=classifier.fee())
+    request_id = oracle.requestCount()
+
+    bad.poll_once()  # posts the faulty result
+    assert oracle.getRequest(request_id).submitter == submitter.address
+    good.poll_once()  # disputes it
+    assert game.gameCount() == 1
+    bad.poll_once()  # reveals
+    good.poll_once()  # picks
+    state = game.getGame(1)
+    assert state.status == 1 and state.level > 0, "the game must be under way at the crash"
+
+    # Crash: the challenger's memory is gone; a new process opens the same SQLite file.
+    del good
+    good = make_node(protocol, challenger, tiny_model, model_id, good_path, Roles(challenge=True, correct=True),
+                     name="challenger")
+    for _ in range(40):
+        bad.poll_once()
+        good.poll_once()
+        if oracle.isFinalized(request_id):
+            break
+        if game.getGame(1).status != 1 and oracle.getRequest(request_id).submitter == challenger.address:
+            chain.pending_timestamp += PARAMS.challenge_window
+            chain.mine()  # views (canFinalize) read the latest block, not the pending one
+    assert game.getGame(1).status == 2  # ChallengerWon
+    assert oracle.isFinalized(request_id)
+    expected = run(tiny_model.model, [input_tensor(tiny_model.model.graph, image)]).output
+    assert classifier.classifications(request_id).label == int(np.argmax(expected.reshape(-1)))
+    assert NodeStore(good_path).game_counts() == {"won": 1}
+    assert game.balance == game.openBonds() + game.totalCredit()
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
