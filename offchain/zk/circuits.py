@@ -19,6 +19,7 @@ from offchain.engine.intmath_core import requantize as engine_requantize
 from offchain.zk.gadgets import Saturation, chain_gadget, pack_lcs, pack_values, poseidon_gadget, requantize, signed_var
 from offchain.zk.loreft import check_loreft
 from offchain.zk.private import Descriptor, LinearDescriptor, LoreftDescriptor, PrivateNodeError, dtype_of_bits
+from offchain.zk.poseidon import TENSOR_RATE, WEIGHT_RATE
 from offchain.zk.r1cs import LC, ConstraintSystem, const, lc_add
 
 
@@ -47,8 +48,15 @@ def _check_shape(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> None:
         raise PrivateNodeError(f"{name} has shape {tuple(arr.shape)}, descriptor needs {shape}")
 
 
+def _check_rows(name: str, arr: np.ndarray, rows: int, width: int) -> None:
+    """``arr`` is ``[..., width]`` with ``rows`` rows in all (leading dims flattened)."""
+    if arr.ndim < 1 or arr.shape[-1] != width or arr.size != rows * width:
+        raise PrivateNodeError(f"{name} has shape {tuple(arr.shape)}, descriptor needs [..., {width}] "
+                               f"with {rows} rows")
+
+
 def _hash(cs: ConstraintSystem, lcs: list[LC], values: Sequence[int], bits: int) -> tuple[LC, int]:
-    return chain_gadget(cs, pack_lcs(lcs, bits), pack_values(values, bits))
+    return chain_gadget(cs, pack_lcs(lcs, bits), pack_values(values, bits), TENSOR_RATE)
 
 
 def _finish(cs: ConstraintSystem, x_lcs: list[LC], x_vals: list[int], x_bits: int,
@@ -56,7 +64,7 @@ def _finish(cs: ConstraintSystem, x_lcs: list[LC], x_vals: list[int], x_bits: in
             w_lcs: list[LC], w_elems: list[int]) -> tuple[int, int, int, int]:
     in_lc, in_h = _hash(cs, x_lcs, x_vals, x_bits)
     out_lc, out_h = _hash(cs, out_lcs, out_vals, out_bits)
-    com_lc, com = chain_gadget(cs, w_lcs, w_elems)
+    com_lc, com = chain_gadget(cs, w_lcs, w_elems, WEIGHT_RATE)
     sig_lc, sig = poseidon_gadget(cs, [in_lc, out_lc, com_lc], [in_h, out_h, com])
     cs.set_public(0, sig_lc)
     return in_h, out_h, com, sig
@@ -65,7 +73,7 @@ def _finish(cs: ConstraintSystem, x_lcs: list[LC], x_vals: list[int], x_bits: in
 def build_linear(desc: LinearDescriptor, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                  witness_only: bool = False, cheat: dict[int, dict[str, int]] | None = None) -> Built:
     """Private LINEAR circuit for ``x [rows, k]``, ``W [n, k]``, ``b [n]``; ``cheat`` (tests) maps output index -> overrides."""
-    _check_shape("x", x.reshape(desc.rows, -1), (desc.rows, desc.k))
+    _check_rows("x", x, desc.rows, desc.k)
     _check_shape("W", w, (desc.n, desc.k))
     if desc.has_bias != (b is not None):
         raise PrivateNodeError(f"descriptor has_bias={desc.has_bias} but bias {'given' if b is not None else 'missing'}")
@@ -107,7 +115,7 @@ def build_loreft(desc: LoreftDescriptor, h: np.ndarray, r_mat: np.ndarray, w_mat
                  witness_only: bool = False, cheat: dict[int, dict[str, int]] | None = None) -> Built:
     """Private LoReFT circuit (definition in ``offchain.zk.loreft``); ``cheat`` maps output index -> overrides."""
     check_loreft(h, r_mat, w_mat, b)
-    _check_shape("h", h.reshape(desc.rows, -1), (desc.rows, desc.d))
+    _check_rows("h", h, desc.rows, desc.d)
     _check_shape("R", r_mat, (desc.r, desc.d))
     cs = ConstraintSystem(1, witness_only=witness_only)
     d, r, s = desc.d, desc.r, desc.shift

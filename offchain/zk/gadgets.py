@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from offchain.zk.field import P
-from offchain.zk.poseidon import CHAIN_RATE, FULL_ROUNDS, chain_blocks, params, permutation_trace
+from offchain.zk.poseidon import FULL_ROUNDS, chain_blocks, params, permutation_trace
 from offchain.zk.r1cs import LC, ConstraintSystem, const, lc_add
 
 #: Bits a packed field element may fill: 253 < log2(P), so a packing is injective.
@@ -197,12 +197,13 @@ def poseidon_gadget(cs: ConstraintSystem, inputs: Sequence[LC], values: Sequence
     return place(out), state[0]
 
 
-def chain_gadget(cs: ConstraintSystem, elements: Sequence[LC], values: Sequence[int]) -> tuple[LC, int]:
+def chain_gadget(cs: ConstraintSystem, elements: Sequence[LC], values: Sequence[int],
+                 rate: int) -> tuple[LC, int]:
     """In-circuit :func:`offchain.zk.poseidon.poseidon_chain`; returns (hash LC, hash value)."""
     h_lc, h = const(0), 0
-    for b in range(chain_blocks(len(elements))):
-        lo, hi = b * CHAIN_RATE, (b + 1) * CHAIN_RATE
-        blk_lcs = list(elements[lo:hi]) + [const(0)] * (CHAIN_RATE - len(elements[lo:hi]))
-        blk_vals = list(values[lo:hi]) + [0] * (CHAIN_RATE - len(values[lo:hi]))
+    for b in range(chain_blocks(len(elements), rate)):
+        lo, hi = b * rate, (b + 1) * rate
+        blk_lcs = list(elements[lo:hi]) + [const(0)] * (rate - len(elements[lo:hi]))
+        blk_vals = list(values[lo:hi]) + [0] * (rate - len(values[lo:hi]))
         h_lc, h = poseidon_gadget(cs, [h_lc, *blk_lcs], [h, *blk_vals])
     return h_lc, h

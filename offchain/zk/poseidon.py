@@ -2,10 +2,13 @@
 
 ``poseidon(inputs)`` equals circomlibjs ``poseidon(inputs)`` and circomlib's
 ``Poseidon(n)`` template; the constants for the widths the project uses
-(t = 3, 4, 17, i.e. 2, 3 and 16 inputs) are copied from circomlibjs into
-``poseidon_constants.json``. ``poseidon_chain`` hashes any number of field
-elements 15 at a time, feeding each hash into the next: it is how tensors
-and weight sets are committed (in Python, in circuits and on-chain alike).
+(t = 3, 4, 7, 17, i.e. 2, 3, 6 and 16 inputs) are copied from circomlibjs
+into ``poseidon_constants.json``. ``poseidon_chain`` hashes any number of
+field elements ``rate`` at a time, feeding each hash into the next. Tensors
+use rate 5 (Poseidon(6): the widest circomlibjs 0.1.7 emits as an EVM
+contract, 7 inputs trip its assembler), so a dispute can recompute a tensor
+hash on-chain; weight commitments use rate 15 (Poseidon(16): 41 instead of
+71 constraints per element), as they are registered, never hashed on-chain.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from offchain.zk.field import P, check_field
 FULL_ROUNDS = 8
 #: circomlib's partial round counts, indexed by t - 2 (t = number of inputs + 1).
 PARTIAL_ROUNDS = (56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68)
-#: Field elements absorbed per chain step (the 16th input of Poseidon(16) carries the running hash).
-CHAIN_RATE = 15
+#: Elements per chain step for tensors (Poseidon(6): running hash + 5) and for weights (Poseidon(16)).
+TENSOR_RATE = 5
+WEIGHT_RATE = 15
 _CONSTANTS_FILE = Path(__file__).with_name("poseidon_constants.json")
 
 
@@ -82,20 +86,20 @@ def poseidon(inputs: Sequence[int]) -> int:
     return state[0]
 
 
-def chain_blocks(n_elements: int) -> int:
-    """Number of Poseidon(16) calls ``poseidon_chain`` makes for ``n_elements`` elements (at least one)."""
-    return max(1, -(-n_elements // CHAIN_RATE))
+def chain_blocks(n_elements: int, rate: int) -> int:
+    """Number of Poseidon(rate + 1) calls ``poseidon_chain`` makes for ``n_elements`` elements (at least one)."""
+    return max(1, -(-n_elements // rate))
 
 
-def poseidon_chain(elements: Sequence[int]) -> int:
-    """Chain hash: ``h_0 = 0``, ``h_{i+1} = Poseidon(h_i, block_i)`` with 15-element blocks, zero-padded.
+def poseidon_chain(elements: Sequence[int], rate: int) -> int:
+    """Chain hash: ``h_0 = 0``, ``h_{i+1} = Poseidon(h_i, block_i)`` with ``rate``-element blocks, zero-padded.
 
     The element count is not hashed in: callers hash tensors of a shape fixed by
     the verifying key, so equal-length inputs are all a chain ever compares.
     """
     h = 0
-    for b in range(chain_blocks(len(elements))):
-        block = list(elements[b * CHAIN_RATE:(b + 1) * CHAIN_RATE])
-        block += [0] * (CHAIN_RATE - len(block))
+    for b in range(chain_blocks(len(elements), rate)):
+        block = list(elements[b * rate:(b + 1) * rate])
+        block += [0] * (rate - len(block))
         h = poseidon([h, *block])
     return h

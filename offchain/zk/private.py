@@ -25,7 +25,7 @@ from offchain.engine.graph import TensorKind
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
 from offchain.zk.gadgets import pack_values
-from offchain.zk.poseidon import poseidon, poseidon_chain
+from offchain.zk.poseidon import TENSOR_RATE, WEIGHT_RATE, poseidon, poseidon_chain
 
 #: Bumped whenever a circuit builder changes the constraints it emits (it is part of every key's cache hash).
 GENERATOR_VERSION = 1
@@ -126,13 +126,13 @@ def weight_bits(desc: Descriptor) -> list[int]:
 
 
 def weight_commitment(desc: Descriptor, weights: Sequence[np.ndarray]) -> int:
-    """Poseidon chain of the packed weights: the value a model owner registers for a private node."""
-    return poseidon_chain(weight_elements(weights, weight_bits(desc)))
+    """Poseidon(16) chain (rate 15) of the packed weights: the value a model owner registers for a private node."""
+    return poseidon_chain(weight_elements(weights, weight_bits(desc)), WEIGHT_RATE)
 
 
 def tensor_hash(values: np.ndarray, bits: int) -> int:
-    """Poseidon chain of a tensor packed at ``bits`` bits per value (row-major)."""
-    return poseidon_chain(pack_values(np.asarray(values).reshape(-1).tolist(), bits))
+    """Poseidon(6) chain (rate 5) of a tensor packed at ``bits`` bits per value (row-major)."""
+    return poseidon_chain(pack_values(np.asarray(values).reshape(-1).tolist(), bits), TENSOR_RATE)
 
 
 def public_signal(in_hash: int, out_hash: int, commitment: int) -> int:
