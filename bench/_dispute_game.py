@@ -1,0 +1,134 @@
+"""One full dispute on a local chain, measured: deploy, register, propose a faulty claim, challenge, play.
+
+Who calls: bench/bench_dispute.py, inside ape's network context (a connected provider, ``project`` compiled).
+Follows tests/dispute (conftest + test_game_tiny): the honest challenger plays against a submitter whose
+trace corrupts one element and recomputes everything downstream.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offchain.chain.deployments import deploy_protocol
+from offchain.chain.params import ProtocolParams
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.match import MatchResult, honest_challenger, honest_submitter, play
+from offchain.dispute.solver import GameStatus
+
+#: Clocks long enough that no side can time out while the other builds its proofs: the benchmark measures
+#: the moves, it never waits a clock out.
+BENCH_PARAMS = ProtocolParams(challenge_window=3600, clock_budget=3600, request_timeout=7200)
+MODEL_FEE = 10**15
+
+
+class DisputeBenchError(Exception):
+    """A benchmark game did not end the way an honest challenger's game must (challenger won by a step)."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The deployed contracts a benchmark game needs and the accounts that play it."""
+
+    registry: Any
+    game: Any
+    deployer: Any
+    submitter: Any
+    challenger: Any
+
+
+@dataclass(frozen=True)
+class GameOutcome:
+    """What one game cost. ``wall_s``: from sending the challenge to the resolving move, both players'
+    off-chain work (reveals, proof building, lazily built weight trees) and every transaction included."""
+
+    match: MatchResult
+    wall_s: float
+    challenge_gas: int
+    propose_gas: int
+    node_index: int
+    reason: str
+
+    @property
+    def moves_per_side(self) -> int:
+        return max(self.match.moves_of("submitter"), self.match.moves_of("challenger"))
+
+    @property
+    def challenger_gas(self) -> int:
+        """Gas of every challenger transaction, the challenge itself included."""
+        return self.challenge_gas + self.match.gas_of("challenger")
+
+    @property
+    def submitter_gas(self) -> int:
+        """Gas of the submitter's moves (the propose transaction is not part of the dispute)."""
+        return self.match.gas_of("submitter")
+
+    @property
+    def max_tx_gas(self) -> int:
+        return max(self.match.max_gas, self.challenge_gas)
+
+
+def deploy(project: Any, provider: Any, accounts: Any) -> Protocol:
+    """Deploys the whole protocol with BENCH_PARAMS; the deployment record goes to a temporary folder
+    so the repository's deployments/ is left alone."""
+    deployer = accounts.test_accounts[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        addresses = deploy_protocol(project, provider, deployer, directory=Path(tmp), params=BENCH_PARAMS)
+    return Protocol(
+        registry=project.ModelRegistry.at(addresses["ModelRegistry"]),
+        game=project.DisputeGame.at(addresses["DisputeGame"]),
+        deployer=deployer,
+        submitter=accounts.test_accounts[2],
+        challenger=accounts.test_accounts[3],
+    )
+
+
+def register(protocol: Protocol, commitment: ModelCommitment) -> int:
+    """Registers the model by its graph root and weights root (from its commitment trees); returns its id."""
+    graph = commitment.model.graph
+    spec = (
+        commitment.graph_tree.root, commitment.weights_tree.root, len(graph.nodes), len(graph.weights),
+        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
+        MODEL_FEE, protocol.deployer, protocol.deployer,
+    )
+    return protocol.registry.registerModel(spec, sender=protocol.deployer).return_value
+
+
+def dispute(protocol: Protocol, model_id: int, honest: ExecutionCommitment, faulty: ExecutionCommitment) -> GameOutcome:
+    """Proposes ``faulty`` (bonded), challenges it, plays honest challenger vs the faulty trace to the end.
+
+    Both executions' trace trees must already be built (a challenger knows it disagrees before it challenges).
+    Raises DisputeBenchError unless the challenger wins by a one-step proof.
+    """
+    game = protocol.game
+    if faulty.trace_root == honest.trace_root:
+        raise DisputeBenchError("the faulty trace has the honest trace root: nothing to dispute")
+    receipt = game.propose(
+        model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
+        protocol.submitter, sender=protocol.submitter, value=BENCH_PARAMS.submitter_bond,
+    )
+    claim_id = receipt.return_value
+    claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
+
+    start = time.perf_counter()
+    challenge = game.challenge(claim_id, sender=protocol.challenger, value=BENCH_PARAMS.challenger_bond)
+    game_id = challenge.return_value
+    match = play(
+        game, game_id, protocol.submitter, protocol.challenger,
+        honest_submitter(faulty), honest_challenger(honest, claimed), claimed=claimed,
+    )
+    wall_s = time.perf_counter() - start
+
+    resolved = list(game.GameResolved.range(0, None, search_topics={"gameId": game_id}))
+    reason = resolved[-1].reason if resolved else "unresolved"
+    if match.status != GameStatus.CHALLENGER_WON or reason != "one-step proof":
+        raise DisputeBenchError(f"game {game_id} ended {match.status.name} ({reason}); the honest challenger must "
+                                f"win by a one-step proof")
+    return GameOutcome(
+        match=match, wall_s=wall_s, challenge_gas=challenge.gas_used, propose_gas=receipt.gas_used,
+        node_index=game.getGame(game_id).nodeIndex, reason=reason,
+    )
