@@ -1,0 +1,89 @@
+"""Groth16 proofs of private nodes: honest ones verify (groth16py and snarkjs), every kind of cheat does not."""
+
+import numpy as np
+import pytest
+
+from offchain.zk.circuits import build_linear
+from offchain.zk.private import public_signal, tensor_hash, weight_commitment
+from offchain.zk.prover import (
+    ProofError,
+    from_snarkjs_proof,
+    prove,
+    prove_built,
+    setup,
+    snarkjs_verify,
+    to_snarkjs_proof,
+    verify,
+)
+
+from .conftest import LINEAR, linear_operands
+
+
+def test_honest_proofs_verify(linear_case, loreft_case):
+    for case in (linear_case, loreft_case):
+        assert verify(case.keys.vk, case.proof.proof, [case.proof.signal])
+
+
+def test_snarkjs_accepts_our_proof_and_rejects_a_wrong_signal(linear_case):
+    vk_json = linear_case.keys.vk.to_json()
+    assert snarkjs_verify(vk_json, linear_case.proof.proof, [linear_case.proof.signal])
+    assert not snarkjs_verify(vk_json, linear_case.proof.proof, [linear_case.proof.signal + 1])
+    assert from_snarkjs_proof(to_snarkjs_proof(linear_case.proof.proof)) == linear_case.proof.proof
+
+
+def test_signal_binds_registered_commitment_and_tensors(linear_case):
+    c = linear_case
+    expected = public_signal(tensor_hash(c.x, 8), tensor_hash(c.proof.output, 8),
+                             weight_commitment(c.desc, c.weights))
+    assert c.proof.signal == expected
+
+
+def test_wrong_public_signal_is_rejected(linear_case):
+    c = linear_case
+    wrong_out = c.proof.output.copy()
+    wrong_out[0, 0] ^= 1
+    signal = public_signal(c.proof.in_hash, tensor_hash(wrong_out, 8), c.proof.commitment)
+    assert not verify(c.keys.vk, c.proof.proof, [signal])
+    assert not verify(c.keys.vk, c.proof.proof, [c.proof.signal, 0])
+
+
+def test_proof_with_other_weights_fails_against_registered_commitment(linear_case):
+    c = linear_case
+    w, b = c.weights
+    other = [w.copy(), b]
+    other[0][0, 0] = -other[0][0, 0] - 1
+    p = prove(c.keys, c.desc, c.x, other)
+    assert verify(c.keys.vk, p.proof, [p.signal])  # a valid proof of a different statement ...
+    registered = public_signal(p.in_hash, p.out_hash, c.proof.commitment)
+    assert not verify(c.keys.vk, p.proof, [registered])  # ... is no proof for the registered weights
+
+
+@pytest.mark.parametrize("byte", [5, 70, 200])
+def test_tampered_proof_is_rejected(linear_case, byte):
+    c = linear_case
+    bad = bytearray(c.proof.proof)
+    bad[byte] ^= 1
+    assert not verify(c.keys.vk, bytes(bad), [c.proof.signal])
+
+
+def test_proof_for_another_key_is_rejected(linear_case, key_root):
+    other = setup(LINEAR, key_root / "linear-second-ceremony")
+    assert not verify(other.vk, linear_case.proof.proof, [linear_case.proof.signal])
+
+
+def test_unsatisfied_witness_cannot_be_proven(linear_case):
+    x, (w, b) = linear_operands(9)
+    built = build_linear(LINEAR, x, w // 4, b // 16, cheat={1: {"q": 0, "rem": 0}})
+    assert built.cs.unsatisfied()
+    try:
+        proof = prove_built(linear_case.keys, built)
+    except ProofError:
+        return
+    assert not verify(linear_case.keys.vk, proof, [built.signal])
+
+
+def test_key_cache_reloads_the_same_key(linear_case, key_root):
+    again = setup(LINEAR, key_root / "linear")
+    assert again.vk.to_json() == linear_case.keys.vk.to_json()
+    assert verify(again.vk, prove(again, LINEAR, linear_case.x, linear_case.weights).proof,
+                  [linear_case.proof.signal])
