@@ -1,34 +1,243 @@
 """`make demo` / `ape run demo`: the whole story on a local anvil chain that ape-foundry starts and stops.
 
-Each act prints what happened; the run ends with a summary table.
+1. train and compile `digits-mlp` to an integer model file;
+2. deploy the protocol, register the model, deploy a consumer contract;
+3. start an honest submitter node and a challenger node (separate `ape run` processes);
+4. a user asks for a digit: the honest result is finalized and the callback stores the label;
+5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
+   the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
+6. a summary: latency, gas, moves, bonds.
+The challenge window is fast-forwarded on the local chain (a block with a later timestamp) so that the
+story takes a minute, not the window's length. Every process the demo starts is stopped before it exits.
 """
 
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
 import click
+import numpy as np
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand
 from rich.console import Console
 from rich.table import Table
 
 from offchain.chain.deployments import deploy_protocol
+from offchain.chain.params import ProtocolParams
+from offchain.engine.executor import run
+from offchain.engine.modelfile import save_model
+from offchain.engine.roots import graph_root, weights_root
 
 console = Console()
+PARAMS = ProtocolParams(challenge_window=20, clock_budget=300, request_timeout=900)
+MODEL_FEE = 10**15
 
 
 def act(title: str) -> None:
     console.rule(f"[bold cyan]{title}")
 
 
+def build_model(path: Path):
+    from offchain.models import digits
+
+    model, module, data = digits.build("digits-mlp")
+    acc_float = digits.float_accuracy(module, data.test_pixels, data.test_labels)
+    acc_int = digits.integer_accuracy(model, data.test_pixels, data.test_labels)
+    save_model(model, path)
+    console.print(f"digits-mlp: {len(model.graph.nodes)} integer nodes, {len(model.graph.weights)} weight tensors; "
+                  f"test accuracy float {acc_float:.2%}, integer {acc_int:.2%} -> {path}")
+    return model, data
+
+
+class NodeProcess:
+    """One `ape run <role>` process talking to the demo's anvil; its log goes to a file."""
+
+    def __init__(self, role: str, account: str, model_file: Path, workdir: Path, uri: str, *extra: str):
+        self.role = role
+        self.log_path = workdir / f"{role}-{account.replace(':', '')}.log"
+        env = dict(os.environ, APE_FOUNDRY_HOST=uri, PYTHONUNBUFFERED="1")
+        cmd = ["ape", "run", role, "--network", "ethereum:local:foundry", "--account", account,
+               "--model", str(model_file), "--state", str(workdir / f"{role}-{account.replace(':', '')}.sqlite"),
+               "--interval", "0.3", *extra]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def events(self) -> list[str]:
+        return [line.split("event=", 1)[1].strip() for line in self.log_path.read_text().splitlines() if "event=" in line]
+
+    def wait_started(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if any(e.startswith("started") for e in self.events()):
+                return
+            if self.proc.poll() is not None:
+                raise click.ClickException(f"{self.role} exited early:\n{self.log_path.read_text()[-2000:]}")
+            time.sleep(0.3)
+        raise click.ClickException(f"{self.role} did not start within {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def wait_for(what: str, condition, timeout: float = 180, on_tick=None) -> float:
+    """Polls `condition` with a spinner; returns the seconds it took. Raises if it does not happen in time."""
+    start = time.time()
+    with console.status(what):
+        while not condition():
+            if time.time() - start > timeout:
+                raise click.ClickException(f"timed out after {timeout} s waiting for: {what}")
+            if on_tick:
+                on_tick()
+            time.sleep(0.3)
+    return time.time() - start
+
+
+def fast_forward_when_checked(oracle, request_id: int, challenger: "NodeProcess", challenger_address: str):
+    """Skips the challenge window on the local chain once the challenger has checked the posted result (agreed
+    with it, or posted it itself) and no game is open: what a real window would wait for."""
+    game = project.DisputeGame.at(oracle.game())
+
+    def tick():
+        r = oracle.getRequest(request_id)
+        if r.status != 2 or game.claimStatus(r.claimId) != 1 or game.getClaim(r.claimId).openGames != 0:
+            return
+        checked = f"agreed request={request_id} claim={r.claimId}" in challenger.events()
+        if checked or r.submitter == challenger_address:
+            if not game.canFinalize(r.claimId):
+                chain.pending_timestamp += PARAMS.challenge_window
+                chain.mine()
+
+    return tick
+
+
 @click.command(cls=ConnectedProviderCommand)
 def cli(provider):
-    deployer = accounts.test_accounts[0]
-    act("1. Deploy the protocol")
-    console.print(f"chain at {provider.uri}, chain id {provider.chain_id}, block {chain.blocks.head.number}")
-    addresses = deploy_protocol(project, provider, deployer, log=console.print)
+    workdir = Path(tempfile.mkdtemp(prefix="voai-demo-"))
+    owner, user, honest_key, challenger_key, model_owner, faulty_key = (accounts.test_accounts[i] for i in (0, 1, 2, 3, 4, 6))
+    nodes: list[NodeProcess] = []
+    summary: list[dict] = []
+    try:
+        act("1. An integer model from PyTorch")
+        model_file = Path("build/models/digits-mlp.model")
+        model_file.parent.mkdir(parents=True, exist_ok=True)
+        model, data = build_model(model_file)
 
-    table = Table(title="Deployed contracts")
-    table.add_column("contract")
-    table.add_column("address")
-    table.add_column("code bytes", justify="right")
-    for name, address in addresses.items():
-        table.add_row(name, address, str(len(provider.get_code(address))))
-    console.print(table)
+        act("2. Deploy the protocol and register the model")
+        console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
+        addresses = deploy_protocol(project, provider, owner, params=PARAMS, log=lambda m: console.print("  " + m))
+        registry = project.ModelRegistry.at(addresses["ModelRegistry"])
+        oracle = project.AIOracle.at(addresses["AIOracle"])
+        game = project.DisputeGame.at(addresses["DisputeGame"])
+        graph = model.graph
+        spec = (graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
+                graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
+                MODEL_FEE, model_owner, model_owner)
+        model_id = registry.registerModel(spec, sender=owner).return_value
+        console.print(f"registered digits-mlp as model {model_id}: graph root 0x{graph_root(graph).hex()[:16]}…, "
+                      f"weights root 0x{weights_root(model).hex()[:16]}…")
+        classifier = owner.deploy(project.DigitsClassifier, oracle, model_id)
+        console.print(f"consumer DigitsClassifier at {classifier.address}; fee per request {classifier.fee()} wei")
+
+        act("3. Start a submitter node and a challenger node")
+        honest = NodeProcess("submitter", "TEST::2", model_file, workdir, provider.uri)
+        challenger = NodeProcess("challenger", "TEST::3", model_file, workdir, provider.uri)
+        nodes += [honest, challenger]
+        for node in nodes:
+            node.wait_started()
+            console.print(f"{node.role} running (log {node.log_path})")
+
+        def ask(image_index: int) -> tuple[int, float, int]:
+            pixels = data.test_pixels[image_index]
+            tx = classifier.classify(pixels.astype(np.int8).tobytes(), sender=user, value=classifier.fee())
+            request_id = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+            console.print(f"user asks for image #{image_index} (true digit {data.test_labels[image_index]}): "
+                          f"request {request_id}, {tx.gas_used} gas")
+            mined = time.time()
+            wait_for("waiting for a submission", lambda: oracle.getRequest(request_id).status >= 2)
+            return request_id, time.time() - mined, int(data.test_labels[image_index])
+
+        act("4. An honest answer")
+        request_id, latency, truth = ask(0)
+        wait_for("challenge window (fast-forwarded on the local chain), finalization, callback",
+                 lambda: classifier.classifications(request_id).done, on_tick=fast_forward_when_checked(oracle, request_id, challenger, challenger_key.address))
+        label = classifier.classifications(request_id).label
+        console.print(f"[green]delivered[/] label {label} for request {request_id} (true {truth}); "
+                      f"submitted {latency:.1f} s after the request")
+        summary.append(dict(request=request_id, submitter="honest", claimed=str(label), label=label, truth=truth,
+                            latency=latency, disputed="no"))
+
+        act("5. A faulty answer, disputed")
+        honest.stop()
+        nodes.remove(honest)
+        last_node = len(graph.nodes) - 1
+        # Pick a fault that flips the answer for the next image: raise a wrong class's logit above the best one.
+        logits = run(model, [data.test_pixels[1].reshape(1, -1).astype(np.int8)]).output.reshape(-1).astype(int)
+        wrong = (int(np.argmax(logits)) + 3) % 10
+        delta = min(int(logits.max() - logits[wrong]) + 256, 32767 - int(logits[wrong]))
+        fault = f"{last_node}:{wrong}:{delta}"
+        faulty = NodeProcess("submitter", "TEST::6", model_file, workdir, provider.uri, "--fault", fault)
+        nodes.append(faulty)
+        faulty.wait_started()
+        console.print(f"a faulty submitter now runs with --fault {fault} (logit {wrong} of the output node "
+                      f"+{delta} LSB: it will claim the digit is {wrong})")
+        request_id, latency, truth = ask(1)
+        wait_for("dispute, corrected result, finalization, callback",
+                 lambda: classifier.classifications(request_id).done, timeout=300,
+                 on_tick=fast_forward_when_checked(oracle, request_id, challenger, challenger_key.address))
+        label = classifier.classifications(request_id).label
+        posted = [log for log in oracle.ResultSubmitted.range(0, None, search_topics={"requestId": request_id})]
+        claimed = [int(np.argmax(np.frombuffer(bytes(log.output), dtype=">i2"))) for log in posted]
+        console.print(f"results posted for request {request_id}: labels {claimed} "
+                      f"(first by the faulty submitter, then the challenger's correction)")
+        game_id = game.gameCount()
+        g = game.getGame(game_id)
+        moves = [e for e in challenger.events() if e.startswith("move")] + [e for e in faulty.events() if e.startswith("move")]
+        console.print(f"[green]delivered[/] label {label} for request {request_id} (true {truth}) after game "
+                      f"{game_id} ended with status {g.status} (2 = challenger won) at node {g.nodeIndex}")
+        summary.append(dict(request=request_id, submitter="faulty", claimed=str(claimed[0]), label=label, truth=truth,
+                            latency=latency, disputed=f"game {game_id}: {len(moves)} moves, challenger won"))
+
+        table = Table(title="Game moves (from the nodes' logs)")
+        for column in ("side", "action", "phase", "gas"):
+            table.add_column(column)
+        for node, side in ((faulty, "submitter"), (challenger, "challenger")):
+            for e in node.events():
+                if e.startswith("move"):
+                    fields = dict(kv.split("=", 1) for kv in e.split()[1:])
+                    table.add_row(side, fields["action"], fields["phase"], fields["gas"])
+        console.print(table)
+
+        act("6. Summary")
+        table = Table(title="Requests")
+        for column in ("request", "first answer by", "label claimed", "label delivered", "true digit",
+                       "request→submission s", "dispute"):
+            table.add_column(column)
+        for row in summary:
+            table.add_row(str(row["request"]), row["submitter"], row["claimed"], str(row["label"]), str(row["truth"]),
+                          f"{row['latency']:.1f}", row["disputed"])
+        console.print(table)
+        bonds = Table(title="Bonds and rewards (credited, withdrawable)")
+        bonds.add_column("account")
+        bonds.add_column("game credit (wei)", justify="right")
+        bonds.add_column("oracle credit (wei)", justify="right")
+        for name, acct in (("honest submitter", honest_key), ("challenger", challenger_key), ("faulty submitter", faulty_key)):
+            bonds.add_row(name, str(game.credit(acct)), str(oracle.credit(acct)))
+        console.print(bonds)
+        console.print(f"burned from the loser's bond: {game.totalBurned()} wei; "
+                      f"model owner received {2 * MODEL_FEE} wei in model fees")
+    finally:
+        for node in nodes:
+            node.stop()
+    console.print(f"demo finished; node logs and state in {workdir}; anvil stops with this process")

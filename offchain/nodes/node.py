@@ -92,9 +92,8 @@ class Node:
         if first <= head:
             self._ingest(first, head)
             self.store.set_cursor("events", head)
-        if self.roles.submit or self.roles.correct:
-            for request_id in self.store.requests_with_status("new"):
-                self._post(request_id)
+        for request_id in self.store.requests_with_status("new"):
+            self._post(request_id)
         for game_id, claim_id, request_id, role in self.store.open_games():
             self._play(game_id, request_id, role)
         for request_id in self.store.results_with_status("pending"):
@@ -105,7 +104,8 @@ class Node:
     def _ingest(self, first: int, last: int) -> None:
         for log in self.oracle.AICallbackRequest.range(first, last + 1):
             if log.modelId in self.models:
-                self.store.add_request(log.requestId, log.modelId, bytes(log.input), bytes(log.callbackData))
+                self.store.add_request(log.requestId, log.modelId, bytes(log.input), bytes(log.callbackData),
+                                       "new" if self.roles.submit else "watch")
                 self.log("request", request=log.requestId, model=log.modelId)
         for log in self.oracle.ResultSubmitted.range(first, last + 1):
             if log.submitter == self.account.address:

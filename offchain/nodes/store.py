@@ -41,9 +41,11 @@ class NodeStore:
         self.db.execute("INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block",
                         (name, block))
 
-    def add_request(self, request_id: int, model_id: int, input_: bytes, callback_data: bytes) -> None:
-        self.db.execute("INSERT OR IGNORE INTO requests (request_id, model_id, input, callback_data) VALUES (?,?,?,?)",
-                        (request_id, model_id, input_, callback_data))
+    def add_request(self, request_id: int, model_id: int, input_: bytes, callback_data: bytes,
+                    status: str = "new") -> None:
+        """Records a request; `status` 'new' means "post a result", 'watch' means "only check results"."""
+        self.db.execute("INSERT OR IGNORE INTO requests (request_id, model_id, input, callback_data, status) "
+                        "VALUES (?,?,?,?,?)", (request_id, model_id, input_, callback_data, status))
 
     def request(self, request_id: int) -> tuple[int, bytes, bytes] | None:
         return self.db.execute("SELECT model_id, input, callback_data FROM requests WHERE request_id = ?",
