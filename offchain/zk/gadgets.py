@@ -68,7 +68,8 @@ def requantize(cs: ConstraintSystem, acc: LC, acc_value: int, acc_bound: int, s:
     """The engine's one requantisation rule in-circuit: ``clip((acc + 2**(s-1)) >> s, qmin, qmax)``.
 
     ``acc_bound`` bounds ``|acc|`` for every honest input (from the dtypes and the
-    reduction length); it sizes the range checks. ``s >= 0``. Returns (output LC,
+    reduction length); it sizes the range checks. ``s < 0`` is the exact left
+    shift ``acc << -s`` (then saturation), as in the engine. Returns (output LC,
     output value). Soundness: the remainder ``rem`` is range-checked to s bits and
     the quotient ``q = (acc + 2**(s-1) - rem) / 2**s`` is pinned to a small integer
     by the output / slack range checks, so ``rem`` and ``q`` are the integer ones;
@@ -77,9 +78,13 @@ def requantize(cs: ConstraintSystem, acc: LC, acc_value: int, acc_bound: int, s:
 
     ``cheat`` (tests only) overrides witness values ``q``, ``rem``, ``lo``, ``hi``.
     """
-    if s < 0:
-        raise GadgetRangeError(f"requantize shift {s} < 0: left shifts are not supported in circuits")
     cheat = cheat or {}
+    if s < 0:
+        # An exact left shift: no remainder, the saturation below still applies.
+        q = cheat.get("q", acc_value << -s)
+        q_lc = lc_add((1 << -s, acc))
+        q_bound = (acc_bound << -s) + 1
+        return _saturate(cs, q_lc, q, q_bound, sat, cheat)
     half = (1 << (s - 1)) if s > 0 else 0
     q = (acc_value + half) >> s
     rem = (acc_value + half) - (q << s)
@@ -90,7 +95,12 @@ def requantize(cs: ConstraintSystem, acc: LC, acc_value: int, acc_bound: int, s:
         q_lc = lc_add((inv, acc), (inv, const(half)), (-inv, rem_lc))
     else:
         q_lc = acc
-    q_bound = ((acc_bound + half) >> s) + 1
+    return _saturate(cs, q_lc, q, ((acc_bound + half) >> s) + 1, sat, cheat)
+
+
+def _saturate(cs: ConstraintSystem, q_lc: LC, q: int, q_bound: int, sat: Saturation,
+              cheat: dict[str, int]) -> tuple[LC, int]:
+    """``clip(q, qmin, qmax)`` for an integer ``q`` with ``|q| <= q_bound``; see :func:`requantize`."""
     if -q_bound >= sat.qmin and q_bound <= sat.qmax:
         # No honest accumulator can saturate: the output range check alone pins q.
         out = min(max(q, sat.qmin), sat.qmax) if "q" not in cheat else q

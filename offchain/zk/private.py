@@ -39,7 +39,7 @@ class PrivateNodeError(ValueError):
 class LinearDescriptor:
     """A private LINEAR: ``out[m, n] = requantize(sum_k x[m, k] W[n, k] + b[n], shift, out dtype)``.
 
-    Sizes in elements, dtypes as bit widths (8, 16 or 32); ``shift >= 0`` bits.
+    Sizes in elements, dtypes as bit widths (8, 16 or 32); ``shift`` in bits (negative: exact left shift).
     """
 
     rows: int
@@ -98,8 +98,6 @@ def linear_descriptor(model: Model, index: int) -> LinearDescriptor:
     x, w = node.in_specs[0], node.in_specs[1]
     n, k = w.shape
     shift = x.frac + w.frac - node.output.frac
-    if shift < 0:
-        raise PrivateNodeError(f"node {index}: requantisation shift {shift} < 0 is not supported in circuits")
     return LinearDescriptor(rows=int(np.prod(x.shape[:-1], dtype=np.int64)), k=k, n=n, x_bits=x.dtype.bits,
                             w_bits=w.dtype.bits, has_bias=len(node.inputs) == 3, shift=shift,
                             out_bits=node.output.dtype.bits)

@@ -1,0 +1,67 @@
+"""Proofs for the private nodes of an engine model run: what a submitter attaches to a result.
+
+Flow (who calls what):
+  model owner:  ``commitments(model, spec)`` -> register each node's weight commitment;
+                ``setup_private(model, spec)`` -> keys; register ``encode_vk(keys.vk)`` on-chain.
+  submitter:    ``trace = executor.run(model, inputs)``;
+                ``prove_private(model, spec, trace, keys)`` -> one NodeProof per private node.
+  oracle:       ``IProofVerifier.verifyBatch(keyId, [[p.signal] ...], [p.proof ...])`` per key.
+Nodes with equal descriptors share one key (and so one batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from offchain.engine.executor import Trace
+from offchain.engine.model import Model
+from offchain.zk.private import (
+    Descriptor,
+    PrivateSpec,
+    linear_descriptor,
+    private_weights,
+    weight_commitment,
+)
+from offchain.zk.prover import Keys, prove, setup
+
+
+@dataclass
+class NodeProof:
+    """The proof of private node ``node`` and the public values it binds (field elements)."""
+
+    node: int
+    descriptor: Descriptor
+    proof: bytes
+    signal: int
+    in_hash: int
+    out_hash: int
+    commitment: int
+
+
+def descriptors(model: Model, spec: PrivateSpec) -> dict[int, Descriptor]:
+    """Descriptor of every private node, by node index."""
+    return {i: linear_descriptor(model, i) for i in spec.node_indices}
+
+
+def commitments(model: Model, spec: PrivateSpec) -> dict[int, int]:
+    """The Poseidon weight commitment the owner registers for each private node."""
+    return {i: weight_commitment(d, private_weights(model, i)) for i, d in descriptors(model, spec).items()}
+
+
+def setup_private(model: Model, spec: PrivateSpec) -> dict[Descriptor, Keys]:
+    """Keys for each distinct descriptor among the private nodes (cached under build/zk/)."""
+    return {d: setup(d) for d in set(descriptors(model, spec).values())}
+
+
+def prove_private(model: Model, spec: PrivateSpec, trace: Trace, keys: dict[Descriptor, Keys]) -> list[NodeProof]:
+    """Prove every private node of ``trace``; each proof's output is checked against the trace first."""
+    out = []
+    for i, desc in descriptors(model, spec).items():
+        x = trace.operands(model, i)[0]
+        p = prove(keys[desc], desc, x, private_weights(model, i))
+        if not np.array_equal(p.output.reshape(-1), trace.outputs[i].reshape(-1)):
+            raise AssertionError(f"node {i}: circuit output differs from the engine's trace")
+        out.append(NodeProof(i, desc, p.proof, p.signal, p.in_hash, p.out_hash, p.commitment))
+    return out
