@@ -108,3 +108,32 @@ def check_elements_only(contract, node: Node, inputs: Sequence[np.ndarray], indi
                     for v, (slot, _, _) in zip(values, op.operand_ranges(node, idx, inputs))]
         got = contract.element(nd, operands, idx)
         assert got == want, (op.name, idx, got, want, values)
+
+
+def element_call(node: Node, inputs: Sequence[np.ndarray], idx: int) -> tuple[NodeTuple, list[OperandTuple], int]:
+    """(descriptor tuple, operands, Python's value) for ``element(d, operands, idx)``."""
+    op = get_op(node.op)
+    flats = [np.asarray(a).reshape(-1) for a in inputs]
+    values, operands = [], []
+    for slot, start, length in op.operand_ranges(node, idx, inputs):
+        vals = [int(v) for v in flats[slot][start:start + length]]
+        values.append(vals)
+        operands.append(operand(vals, int(node.in_specs[slot].dtype)))
+    return desc_tuple(encode_node(node, 0)), operands, op.element(node, values, idx)
+
+
+def calldata_gas(data: bytes) -> int:
+    """Intrinsic calldata gas of a transaction's input (4 per zero byte, 16 per other byte)."""
+    zeros = data.count(0)
+    return 4 * zeros + 16 * (len(data) - zeros)
+
+
+def element_gas(contract, node: Node, inputs: Sequence[np.ndarray], idx: int, sender) -> tuple[int, int]:
+    """(gas of a transaction calling ``element`` as eth_estimateGas reports it, that minus the 21000 base and
+    the calldata's intrinsic gas: the execution cost the prover pays when it calls the operator).
+    Also checks the element against Python's, so a figure is never taken from a wrong result."""
+    nd, operands, want = element_call(node, inputs, idx)
+    assert contract.element(nd, operands, idx) == want
+    total = contract.element.estimate_gas_cost(nd, operands, idx, sender=sender)
+    data = contract.element.as_transaction(nd, operands, idx, sender=sender).data
+    return total, total - 21000 - calldata_gas(bytes(data))

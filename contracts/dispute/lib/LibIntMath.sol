@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {LibFixed} from "./LibFixed.sol";
+import {Operand} from "./LibOperand.sol";
+import {LibRow} from "./LibRow.sol";
 
 /// @title LibIntMath
 /// @notice Integer-only exp, sigmoid, SiLU and GELU (erf and tanh forms), mirroring the scalar references
@@ -123,6 +125,43 @@ library LibIntMath {
             int256 u = roundShift(w * LOG2E_Q30, fIn);
             int256 z = u >> 30;
             return roundShift(exp2FracQ30(u - (z << 30)), uint256(z));
+        }
+    }
+
+    /// @dev sum_{i < count} expNegQ30(m - row[i], fIn): softmax's denominator, for m >= row[i] (m the max of
+    ///      the summed elements). The same steps as `expNegQ30` and `exp2FracQ30`, inlined into one assembly
+    ///      loop because a 4096-key attention row runs it 4096 times in one step; the softmax tests hold both
+    ///      to `exp_neg_q30_element`. Two rewrites leave every term unchanged:
+    ///      - a Horner step c + ((acc r + 2^29) >> 30) is ((acc r + c 2^30 + 2^29) >> 30): c 2^30 is a multiple
+    ///        of 2^30, so it passes through the floor shift exactly, and each step adds one folded constant;
+    ///      - no clamp of m - row[i] at EXP_CLAMP << fIn: past the clamp the reference's z is 92 and the term
+    ///        0; unclamped, z >= 92 and the term is 0 as well (a <= 2^30 < 2^(z-1)), also for z >= 256 where
+    ///        the EVM's shifts give 0.
+    function expNegSumQ30(Operand memory row, uint256 count, int256 m, uint256 fIn) internal pure returns (int256 s) {
+        (uint256 p, uint256 sh, uint256 ext) = LibRow.cursor(row, 0);
+        uint256 w = row.width;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let half := shr(1, shl(fIn, 1)) // 2^(fIn - 1), and 0 for fIn = 0 (then the shift is the identity)
+            let end := add(p, mul(count, w))
+            // Safe without overflow checks: 0 <= m - row[i] < 2^33, so u < 2^64; the Horner accumulator stays
+            // below 2^31 in magnitude and r < 2^30 (|acc r + constant| < 2^61; mul, add and sar are two's
+            // complement); each term is <= 2^30 and count <= 2^16, so s < 2^46.
+            for {} lt(p, end) { p := add(p, w) } {
+                // u = roundShift((m - x) * LOG2E_Q30, fIn) >= 0, z = u >> 30, r = u mod 2^30; the Horner chain
+                // with folded constants c 2^30 + 2^29 (EXP2_C6 * r, then EXP2_C5 .. EXP2_C1, then ONE_Q30, which
+                // leaves a in (2^29, 2^30]); roundShift(a, z) with rounding term 2^(z-1) = shr(1, shl(z, 1)).
+                let u := shr(fIn, add(mul(sub(m, signextend(ext, shr(sh, mload(p)))), 1549082005), half))
+                let z := shr(30, u)
+                let r := and(u, 0x3fffffff)
+                let a := sar(30, add(mul(118043, r), sub(0, 1472825353306112)))
+                a := sar(30, add(mul(a, r), 11047541185445888))
+                a := sar(30, add(mul(a, r), sub(0, 63978262874816512)))
+                a := sar(30, add(mul(a, r), 276960235401248768))
+                a := sar(30, add(mul(a, r), sub(0, 799144184610029568)))
+                a := sar(30, add(mul(a, r), 1152921505143717888))
+                s := add(s, shr(z, add(a, shr(1, shl(z, 1)))))
+            }
         }
     }
 

@@ -12,17 +12,23 @@ library LibRow {
 
     /// @dev sum_i o[i] over the whole operand.
     function sum(Operand memory o) internal pure returns (int256 acc) {
-        bytes memory data = o.data;
+        (uint256 p, uint256 sh, uint256 ext) = cursor(o, 0);
         uint256 w = o.width;
         uint256 n = o.len;
-        uint256 skip = o.skip;
         /// @solidity memory-safe-assembly
         assembly {
-            let p := add(add(data, 0x20), mul(skip, w))
-            let sh := sub(256, mul(w, 8))
-            let ext := sub(w, 1)
+            // Unrolled by four: the loop's own jumps and compares cost as much as an element's work.
+            let w2 := add(w, w)
+            let w3 := add(w2, w)
+            let w4 := add(w2, w2)
+            let end4 := add(p, mul(and(n, not(3)), w))
             let end := add(p, mul(n, w))
             // Safe without overflow checks: |o[i]| <= 2^31 and n < 2^32 (a proven range), so |acc| < 2^63.
+            for {} lt(p, end4) { p := add(p, w4) } {
+                let a := add(signextend(ext, shr(sh, mload(p))), signextend(ext, shr(sh, mload(add(p, w)))))
+                let b := add(signextend(ext, shr(sh, mload(add(p, w2)))), signextend(ext, shr(sh, mload(add(p, w3)))))
+                acc := add(acc, add(a, b))
+            }
             for {} lt(p, end) { p := add(p, w) } { acc := add(acc, signextend(ext, shr(sh, mload(p)))) }
         }
     }
@@ -63,19 +69,63 @@ library LibRow {
     /// @dev max_{i < count} o[i], for 1 <= count <= o.len.
     function maxPrefix(Operand memory o, uint256 count) internal pure returns (int256 m) {
         if (count == 0 || count > o.len) revert RowRangeOutOfOperand(count, o.len);
-        bytes memory data = o.data;
+        (uint256 p, uint256 sh, uint256 ext) = cursor(o, 0);
         uint256 w = o.width;
-        uint256 skip = o.skip;
         /// @solidity memory-safe-assembly
         assembly {
-            let p := add(add(data, 0x20), mul(skip, w))
-            let sh := sub(256, mul(w, 8))
-            let ext := sub(w, 1)
+            let w2 := add(w, w)
+            let w3 := add(w2, w)
+            let w4 := add(w2, w2)
+            let end4 := add(p, mul(and(count, not(3)), w))
             let end := add(p, mul(count, w))
             m := signextend(ext, shr(sh, mload(p)))
-            for { p := add(p, w) } lt(p, end) { p := add(p, w) } {
+            // Unrolled by four (see `sum`); element 0 is read twice, which leaves the max unchanged.
+            for {} lt(p, end4) { p := add(p, w4) } {
                 let v := signextend(ext, shr(sh, mload(p)))
                 if sgt(v, m) { m := v }
+                v := signextend(ext, shr(sh, mload(add(p, w))))
+                if sgt(v, m) { m := v }
+                v := signextend(ext, shr(sh, mload(add(p, w2))))
+                if sgt(v, m) { m := v }
+                v := signextend(ext, shr(sh, mload(add(p, w3))))
+                if sgt(v, m) { m := v }
+            }
+            for {} lt(p, end) { p := add(p, w) } {
+                let v := signextend(ext, shr(sh, mload(p)))
+                if sgt(v, m) { m := v }
+            }
+        }
+    }
+
+    /// @dev sum, max and min of the whole operand (len >= 1) in one pass: what LayerNorm and RMSNorm need
+    ///      before their sum of squares (max |n x_i - sum| is max(n max - sum, sum - n min)).
+    function sumMaxMin(Operand memory o) internal pure returns (int256 acc, int256 hi, int256 lo) {
+        if (o.len == 0) revert RowRangeOutOfOperand(1, 0);
+        (uint256 p, uint256 sh, uint256 ext) = cursor(o, 0);
+        uint256 w = o.width;
+        uint256 n = o.len;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let w2 := add(w, w)
+            let end2 := add(p, mul(and(n, not(1)), w))
+            let end := add(p, mul(n, w))
+            hi := signextend(ext, shr(sh, mload(p)))
+            lo := hi
+            // Unrolled by two (see `sum`). Safe without overflow checks: |o[i]| <= 2^31, n < 2^32.
+            for {} lt(p, end2) { p := add(p, w2) } {
+                let v := signextend(ext, shr(sh, mload(p)))
+                let u := signextend(ext, shr(sh, mload(add(p, w))))
+                acc := add(acc, add(v, u))
+                if sgt(v, hi) { hi := v }
+                if slt(v, lo) { lo := v }
+                if sgt(u, hi) { hi := u }
+                if slt(u, lo) { lo := u }
+            }
+            if lt(p, end) {
+                let v := signextend(ext, shr(sh, mload(p)))
+                acc := add(acc, v)
+                if sgt(v, hi) { hi := v }
+                if slt(v, lo) { lo := v }
             }
         }
     }

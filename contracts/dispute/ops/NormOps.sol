@@ -42,17 +42,34 @@ contract NormOps is OperatorBase {
         Operand memory row = _m(operands[0]);
         if (row.len != n) revert BadNode("row length");
         int256 gamma = _m(operands[1]).at(0);
-        int256 acc;
-        if (d.op == LAYERNORM) {
-            // eps_lsb2 * n^3: LayerNorm's sum of squares is n^3 times the variance in input LSB^2.
-            int256 z = LibIntMathNorm.normalised(row, e % n, int256(n), LibRow.sum(row), _epsTerm(d, n * n * n));
-            acc = z * gamma + _scaledBeta(d, _m(operands[2]).at(0));
-        } else {
-            acc = LibIntMathNorm.normalised(row, e % n, 1, 0, _epsTerm(d, n)) * gamma;
-        }
+        int256 acc = d.op == LAYERNORM
+            ? _layerNorm(d, row, e % n, gamma, _m(operands[2]).at(0))
+            : _rmsNorm(d, row, e % n, gamma);
         // 20 + fg - fo >= 0: _check bounds fo <= 20 + fg.
         uint256 shift = uint256(20 + d.inputs[1].frac - d.out.frac);
         return LibFixed.saturate(LibIntMath.roundShift(acc, shift), d.out.width);
+    }
+
+    /// @dev z_j gamma_j + beta_j << (20 + fg - fb), before the output rounding.
+    function _layerNorm(NodeDesc calldata d, Operand memory row, uint256 j, int256 gamma, int256 beta)
+        internal
+        pure
+        returns (int256)
+    {
+        (int256 total, int256 hi, int256 lo) = LibRow.sumMaxMin(row);
+        int256 n = int256(row.len);
+        // c_i = n x_i - total; its largest magnitude is at the row's max or min (total / n lies between).
+        uint256 maxAbs = uint256(n * hi - total > total - n * lo ? n * hi - total : total - n * lo);
+        // eps_lsb2 * n^3: LayerNorm's sum of squares is n^3 times the variance in input LSB^2.
+        int256 eps = _epsTerm(d, row.len * row.len * row.len);
+        return LibIntMathNorm.normalised(row, j, n, total, maxAbs, eps) * gamma + _scaledBeta(d, beta);
+    }
+
+    /// @dev z_j gamma_j, before the output rounding.
+    function _rmsNorm(NodeDesc calldata d, Operand memory row, uint256 j, int256 gamma) internal pure returns (int256) {
+        (, int256 hi, int256 lo) = LibRow.sumMaxMin(row);
+        uint256 maxAbs = uint256(hi > -lo ? hi : -lo);
+        return LibIntMathNorm.normalised(row, j, 1, 0, maxAbs, _epsTerm(d, row.len)) * gamma;
     }
 
     /// @dev eps_lsb2 * mult, which the reference bounds below 2^61 (and eps_lsb2 >= 0).

@@ -49,23 +49,10 @@ contract SoftmaxOps is OperatorBase {
         uint256 j = e % n;
         if (j >= valid) return 0;
         int256 m = LibRow.maxPrefix(row, valid);
-        int256 s = _expSum(row, valid, m, fIn);
+        int256 s = LibIntMath.expNegSumQ30(row, valid, m, fIn);
         int256 ej = LibIntMath.expNegQ30(m - row.at(j), fIn);
         // Safe: ej <= 2^30 and fOut <= 30, so the shift stays below 2^61.
         return LibFixed.saturate(LibIntMath.divRound(ej << fOut, s), d.out.width);
-    }
-
-    /// @dev sum_{i < count} e^(row[i] - m) in Q30 (m is the max of those, so every term is in (0, 2^30]).
-    function _expSum(Operand memory row, uint256 count, int256 m, uint256 fIn) internal pure returns (int256 s) {
-        (uint256 p, uint256 shift, uint256 ext) = LibRow.cursor(row, 0);
-        uint256 w = row.width;
-        unchecked {
-            // Safe: count <= 2^16 terms of at most 2^30 each; p walks the proven row (count * w bytes).
-            uint256 end = p + count * w;
-            for (; p < end; p += w) {
-                s += LibIntMath.expNegQ30(m - LibRow.load(p, shift, ext), fIn);
-            }
-        }
     }
 
     /// @dev The op, its params and the reference's domain; returns (row length, fIn, fOut).
