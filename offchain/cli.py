@@ -1,0 +1,118 @@
+"""`python -m offchain` (or the `offchain` console script): compile, run and commit to integer models.
+
+Every command prints JSON on stdout (progress goes to stderr), so its output can be piped into other tools.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+
+from offchain.engine.executor import run
+from offchain.engine.modelfile import load_model, save_model
+from offchain.engine.roots import graph_root, input_root, model_id, trace_root, weights_root
+
+err = Console(stderr=True)
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _model_roots(model) -> dict[str, str]:
+    return {"graph_root": _hex(graph_root(model.graph)), "weights_root": _hex(weights_root(model)),
+            "model_id": _hex(model_id(model))}
+
+
+@click.group()
+def main() -> None:
+    """Deterministic integer ML models: compile from PyTorch, run exactly, commit with Merkle roots."""
+
+
+@main.command("compile")
+@click.argument("name")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Model file to write (default: build/models/<name>.model).")
+def compile_cmd(name: str, out: str | None) -> None:
+    """Build reference model NAME (see offchain.models) and write its integer model file."""
+    from offchain.models import REFERENCE_MODELS, build_reference
+
+    if name not in REFERENCE_MODELS:
+        raise click.BadParameter(f"unknown model {name!r}; known: {', '.join(REFERENCE_MODELS)}", param_hint="NAME")
+    start = time.perf_counter()
+    with err.status(f"building {name}"):
+        built = build_reference(name)
+        path = Path(out or f"build/models/{name}.model")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        roots = _model_roots(built.model)
+        save_model(built.model, path, roots)
+        np.savez(path.with_suffix(".example.npz"), *built.example_inputs)
+    graph = built.model.graph
+    click.echo(json.dumps({
+        "name": name, "path": str(path), "example_inputs": str(path.with_suffix(".example.npz")),
+        "nodes": len(graph.nodes), "weights": len(graph.weights),
+        "parameters": int(sum(w.size for w in built.model.weights)),
+        "inputs": [{"shape": list(s.shape), "dtype": s.dtype.name.lower(), "frac": s.frac} for s in graph.inputs],
+        "output": {"shape": list(graph.output.shape), "dtype": graph.output.dtype.name.lower(),
+                   "frac": graph.output.frac},
+        **roots, "seconds": round(time.perf_counter() - start, 3),
+    }, indent=2))
+
+
+def _load_inputs(model, input_json: str | None, npz: str | None) -> list[np.ndarray]:
+    if (input_json is None) == (npz is None):
+        raise click.UsageError("give exactly one of --input (JSON) or --npz (file of arrays)")
+    if npz is not None:
+        with np.load(npz) as data:
+            return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+    values = json.loads(input_json)
+    if len(model.graph.inputs) == 1:
+        values = [values]
+    return [np.asarray(v) for v in values]
+
+
+@main.command("run")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--input", "input_json", default=None,
+              help="The input as JSON (nested lists; a list of them for several inputs). Integers are taken "
+                   "as quantised values, floats as real values.")
+@click.option("--npz", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An .npz of the inputs in order (as `compile` writes next to the model).")
+@click.option("--trace/--no-trace", default=False, help="Also print every node's output root.")
+def run_cmd(model_file: str, input_json: str | None, npz: str | None, trace: bool) -> None:
+    """Run MODEL_FILE on an input; print the output and the roots as JSON."""
+    model = load_model(model_file)
+    inputs = _load_inputs(model, input_json, npz)
+    start = time.perf_counter()
+    result = run(model, inputs)
+    seconds = time.perf_counter() - start
+    out = result.output
+    payload = {
+        "output": out.tolist(), "output_real": (out / 2.0 ** model.graph.output.frac).tolist(),
+        "input_root": _hex(input_root(model.graph, result.inputs)),
+        "trace_root": _hex(trace_root(model.graph, result)), **_model_roots(model),
+        "seconds": round(seconds, 4),
+    }
+    if trace:
+        from offchain.engine.roots import trace_leaves
+
+        payload["trace_leaves"] = [_hex(leaf) for leaf in trace_leaves(model.graph, result)]
+    click.echo(json.dumps(payload))
+
+
+@main.command("roots")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
+def roots_cmd(model_file: str) -> None:
+    """Print MODEL_FILE's graph root, weights root and model id."""
+    model = load_model(model_file)
+    click.echo(json.dumps({"path": model_file, "nodes": len(model.graph.nodes), **_model_roots(model)}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""`python -m offchain`: compile, run and roots print JSON that matches the library, in any process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from click.testing import CliRunner
+
+from offchain.cli import main
+from offchain.engine.executor import run
+from offchain.engine.roots import graph_root, trace_root
+from offchain.models.tiny import tiny_input, tiny_mlp
+
+
+def test_compile_run_and_roots_agree_with_the_library(tmp_path):
+    runner = CliRunner()
+    path = tmp_path / "tiny.model"
+    compiled = runner.invoke(main, ["compile", "tiny-mlp", "--out", str(path)])
+    assert compiled.exit_code == 0, compiled.output
+    info = json.loads(compiled.stdout)
+    model = tiny_mlp()
+    assert info["graph_root"] == "0x" + graph_root(model.graph).hex()
+    assert info["nodes"] == len(model.graph.nodes)
+
+    x = tiny_input()
+    ran = runner.invoke(main, ["run", str(path), "--input", json.dumps(x.tolist()), "--trace"])
+    assert ran.exit_code == 0, ran.output
+    out = json.loads(ran.stdout)
+    expected = run(model, [x])
+    assert out["output"] == expected.output.tolist()
+    assert out["trace_root"] == "0x" + trace_root(model.graph, expected).hex()
+    assert len(out["trace_leaves"]) == len(model.graph.nodes)
+
+    # Another process computes the same roots (determinism across processes).
+    other = subprocess.run([sys.executable, "-m", "offchain", "run", str(path), "--npz",
+                            str(path.with_suffix(".example.npz"))], capture_output=True, text=True, check=True)
+    assert json.loads(other.stdout)["trace_root"] == out["trace_root"]
+
+    roots = runner.invoke(main, ["roots", str(path)])
+    assert json.loads(roots.stdout)["model_id"] == info["model_id"]
+
+
+def test_bad_invocations_fail_with_clear_messages(tmp_path):
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["compile", "gpt-9"])
+    assert unknown.exit_code == 2 and "unknown model 'gpt-9'" in unknown.output
+    path = tmp_path / "tiny.model"
+    runner.invoke(main, ["compile", "tiny-mlp", "--out", str(path)])
+    both = runner.invoke(main, ["run", str(path)])
+    assert both.exit_code == 2 and "exactly one of --input" in both.output
+    wrong_shape = runner.invoke(main, ["run", str(path), "--input", json.dumps(np.zeros((1, 3), int).tolist())])
+    assert wrong_shape.exit_code != 0 and "shape" in str(wrong_shape.exception)
