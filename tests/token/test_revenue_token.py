@@ -252,3 +252,38 @@ def test_erc165_ids(token):
 def test_constructor_rejects_bad_configuration(project, deploy_token, holders, kwargs, error, inputs):
     with ape.reverts(getattr(project.ModelRevenueToken, error), **inputs):
         deploy_token(holders, **kwargs)
+
+
+def test_the_worked_example_of_the_readme(chain, deploy_token, owner, model_owner, user, stranger, challenger):
+    """The README's token-economics example, number for number."""
+    e18 = 10**18
+    token = deploy_token([model_owner, user, stranger], amounts=(600_000 * e18, 300_000 * e18, 100_000 * e18),
+                         percent=6000, lifetime=3)
+    # Day 1: 250 requests at 0.001 ETH and one 0.01 ETH NFT mint.
+    token.depositRevenue(value=250 * 10**15 + 10**16, sender=owner)
+    take_snapshot(chain, token, owner)
+    assert (token.snapshotInfo(1).claimable, token.redemptionPool()) == (156 * 10**15, 104 * 10**15)
+    assert token.claim(1, sender=model_owner).events[0].amount == 936 * 10**14
+    assert token.claim(1, sender=user).events[0].amount == 468 * 10**14
+    assert token.claimableRevenue(stranger, 1) == 156 * 10**14  # left unclaimed
+    token.transfer(challenger, 50_000 * e18, sender=stranger)
+    # Day 2: 0.1 ETH + 1 wei; 60 % of it is 0.06 ETH + 0.6 wei, rounded down, the 1 wei goes to the pool.
+    token.depositRevenue(value=10**17 + 1, sender=owner)
+    take_snapshot(chain, token, owner)
+    assert (token.snapshotInfo(2).claimable, token.redemptionPool()) == (6 * 10**16, 144 * 10**15 + 1)
+    assert [token.claimableRevenue(a, 2) for a in (model_owner, user, stranger, challenger)] == [
+        36 * 10**15, 18 * 10**15, 3 * 10**15, 3 * 10**15
+    ]
+    assert token.burn(100_000 * e18, sender=user).events[-1].redeemed == 144 * 10**14
+    assert token.redemptionPool() == 1296 * 10**14 + 1
+    take_snapshot(chain, token, owner)  # day 3: no revenue
+    token.depositRevenue(value=5 * 10**16, sender=owner)
+    chain.pending_timestamp += INTERVAL
+    receipt = token.snapshot(sender=owner)
+    event = receipt.events[0]
+    assert (event.snapshotId, event.rolledForward, event.claimable) == (4, 156 * 10**14, 456 * 10**14)
+    assert token.redemptionPool() == 1496 * 10**14 + 1
+    shares = [token.claimableRevenue(a, 4) for a in (model_owner, user, stranger, challenger)]
+    assert shares == [304 * 10**14, 10133333333333333, 2533333333333333, 2533333333333333]
+    assert 456 * 10**14 - sum(shares) == 1, "one wei of dust stays owed and rolls forward at snapshot 7"
+    assert token.balance == 2552 * 10**14 + 1
