@@ -14,7 +14,15 @@ from ape.cli import ConnectedProviderCommand, account_option
 from rich.console import Console
 
 from offchain.chain.deployments import load_record
-from offchain.chain.revenue import RevenueError, claim, ether, holder_report, report_table, resolve_token, snapshot_if_due
+from offchain.chain.revenue import (
+    RevenueError,
+    claim,
+    ether,
+    holder_report,
+    report_table,
+    resolve_token,
+    snapshot_if_due,
+)
 
 
 @click.command(cls=ConnectedProviderCommand)

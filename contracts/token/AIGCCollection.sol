@@ -73,7 +73,7 @@ contract AIGCCollection is IAIGCCollection, ERC721 {
 
     /// @inheritdoc IERC7007
     /// @dev Only the token's owner or an approved operator may call; the prompt must be the token's, and the data
-    ///      must verify. Re-binding replaces the attesting request (with a deterministic model, the output is the same).
+    ///      must verify. Re-binding replaces the attesting request (a deterministic model gives the same output).
     function addAigcData(uint256 tokenId, bytes calldata prompt, bytes calldata aigcData, bytes calldata proof)
         external
     {

@@ -198,10 +198,7 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
     function snapshotInfo(uint256 snapshotId) external view returns (SnapshotInfo memory) {
         Snapshot storage snap = _taken(snapshotId);
         return SnapshotInfo({
-            timestamp: snap.timestamp,
-            totalSupply: snap.totalSupply,
-            claimable: snap.claimable,
-            claimed: snap.claimed
+            timestamp: snap.timestamp, totalSupply: snap.totalSupply, claimable: snap.claimable, claimed: snap.claimed
         });
     }
 

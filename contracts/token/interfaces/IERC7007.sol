@@ -12,8 +12,7 @@ interface IERC7007 is IERC165, IERC721 {
     event AigcData(uint256 indexed tokenId, bytes indexed prompt, bytes indexed aigcData, bytes proof);
 
     /// @notice Binds `prompt` and its AI-generated `aigcData` to `tokenId`, given a `proof` that `verify` accepts.
-    function addAigcData(uint256 tokenId, bytes calldata prompt, bytes calldata aigcData, bytes calldata proof)
-        external;
+    function addAigcData(uint256 tokenId, bytes calldata prompt, bytes calldata aigcData, bytes calldata proof) external;
 
     /// @notice Whether `aigcData` is the finalized output of the collection's model for `prompt`.
     function verify(bytes calldata prompt, bytes calldata aigcData, bytes calldata proof)
