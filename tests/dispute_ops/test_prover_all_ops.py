@@ -1,0 +1,97 @@
+"""Every op code through the deployed OneStepProver, and the operator table that wires it.
+
+The prover is deployed as the protocol deploys it (offchain/dispute/operators.py: one contract per family,
+one entry per op code). For a model that uses every operator, each node's elements are recomputed on-chain
+from honest step proofs (roots and ranges proven against the commitments, EMBEDDING's table row found from
+the proven token id) and must equal the honest trace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ape.exceptions import ContractLogicError
+from eth_utils import keccak
+from web3.exceptions import ContractCustomError
+from web3.exceptions import ContractLogicError as Web3ContractLogicError
+
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.operators import OPERATOR_CONTRACTS, operator_families, prover_args
+from offchain.dispute.proofs import build_step_proof
+from offchain.engine.executor import run
+from offchain.engine.ops import OpCode
+
+from ._all_ops_model import all_ops_input, all_ops_model
+
+
+@pytest.fixture(scope="module")
+def families(project, owner):
+    return {name: owner.deploy(getattr(project, name)) for name in operator_families()}
+
+
+@pytest.fixture(scope="module")
+def prover(project, owner, families):
+    codes, addresses = prover_args({name: c.address for name, c in families.items()})
+    return owner.deploy(project.OneStepProver, codes, addresses)
+
+
+def test_table_covers_every_op_code(project):
+    assert set(OPERATOR_CONTRACTS) == {int(c) for c in OpCode}
+    for name in operator_families():
+        assert hasattr(project, name), name
+
+
+def _bare_desc(code: int):
+    tensor = (2, 0, 1, 0, 5, [1])
+    return (code, 0, tensor, [], [])
+
+
+UNSUPPORTED = keccak(text="UnsupportedOp(uint256)")[:4]
+
+
+def _revert_data(chain, contract, code: int) -> bytes | None:
+    """Revert data of rangeCount(bare descriptor of `code`, 0), None when it returns (raw eth_call: ape's
+    revert decoding traces every call, which takes seconds each)."""
+    data = contract.rangeCount.encode_input(_bare_desc(code), 0)
+    try:
+        chain.provider.web3.eth.call({"to": contract.address, "data": data})
+    except (ContractCustomError, ContractLogicError, Web3ContractLogicError) as exc:
+        raw = getattr(exc, "data", None) or getattr(exc, "revert_message", None) or ""
+        return bytes.fromhex(str(raw).removeprefix("0x")) if raw else b""
+    return None
+
+
+def test_each_family_serves_exactly_its_codes(chain, families):
+    """A family reverts UnsupportedOp(code) for every code the table gives another family, never for its own."""
+    for name, contract in families.items():
+        for code in OpCode:
+            data = _revert_data(chain, contract, int(code))
+            unsupported = UNSUPPORTED + int(code).to_bytes(32, "big")
+            if OPERATOR_CONTRACTS[code] == name:
+                assert data != unsupported, f"{name} rejects its own op {code.name}"
+            else:
+                assert data == unsupported, (name, code.name, data)
+
+
+def test_prover_recomputes_every_node(prover):
+    model = ModelCommitment(all_ops_model())
+    honest = ExecutionCommitment(model, run(model.model, [all_ops_input()]))
+    # The claim here is the honest trace itself, so every node of the claimed tree is known: reveal its leaves.
+    tree = honest.trace_tree
+    claimed = ClaimedTree(tree, honest.trace_root)
+    claimed.add_reveal(0, 0, [tree.node(tree.depth, k) for k in range(1 << tree.depth)])
+    rng = np.random.default_rng(9)
+    seen = set()
+    for i, node in enumerate(model.model.graph.nodes):
+        size = node.output.size
+        picks = {0, size - 1} | {int(e) for e in rng.integers(0, size, 3)}
+        out = honest.trace.outputs[i].reshape(-1)
+        for e in sorted(picks):
+            ctx = (model.graph_tree.root, model.node_count, model.weights_tree.root, len(model.model.graph.weights),
+                   honest.input_root, honest.trace_root, i, e)
+            step = build_step_proof(honest, claimed, i, e)
+            got = prover.recompute(ctx, model.descriptor(i), step.proof)
+            assert got == step.value == int(out[e]), (OpCode(node.op).name, i, e, got, step.value, int(out[e]))
+        seen.add(node.op)
+    assert seen == {int(c) for c in OpCode}
