@@ -20,13 +20,14 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity compile bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
 	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
+	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
 	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
 
 check-tools:
@@ -58,6 +59,10 @@ compile: bootstrap
 
 demo: bootstrap
 	ape run demo
+
+# The testnet path against a stand-in (an anvil with Sepolia's chain id reached through a custom RPC URI).
+testnet-standin: bootstrap
+	tools/standin-testnet.sh
 
 test: test-solidity test-python
 
