@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from offchain.chain.deployments import deploy_protocol
@@ -18,7 +19,7 @@ from offchain.chain.params import ProtocolParams
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.dispute.match import MatchResult, honest_challenger, honest_submitter, play
-from offchain.dispute.solver import GameStatus
+from offchain.dispute.solver import Action, GameState, GameStatus
 
 #: Clocks long enough that no side can time out while the other builds its proofs: the benchmark measures
 #: the moves, it never waits a clock out.
@@ -36,6 +37,7 @@ class Protocol:
 
     registry: Any
     game: Any
+    prover_address: str
     deployer: Any
     submitter: Any
     challenger: Any
@@ -44,14 +46,18 @@ class Protocol:
 @dataclass(frozen=True)
 class GameOutcome:
     """What one game cost. ``wall_s``: from sending the challenge to the resolving move, both players'
-    off-chain work (reveals, proof building, lazily built weight trees) and every transaction included."""
+    off-chain work (reveals, proof building, lazily built weight trees) and every transaction included;
+    ``players_s`` is the part spent inside the two players' policies (deciding and building proofs), the
+    rest is reading the game and sending transactions."""
 
     match: MatchResult
     wall_s: float
+    players_s: float
     challenge_gas: int
     propose_gas: int
     node_index: int
     reason: str
+    step_tx: str
 
     @property
     def moves_per_side(self) -> int:
@@ -81,6 +87,7 @@ def deploy(project: Any, provider: Any, accounts: Any) -> Protocol:
     return Protocol(
         registry=project.ModelRegistry.at(addresses["ModelRegistry"]),
         game=project.DisputeGame.at(addresses["DisputeGame"]),
+        prover_address=addresses["OneStepProver"],
         deployer=deployer,
         submitter=accounts.test_accounts[2],
         challenger=accounts.test_accounts[3],
@@ -113,13 +120,25 @@ def dispute(protocol: Protocol, model_id: int, honest: ExecutionCommitment, faul
     )
     claim_id = receipt.return_value
     claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
+    thinking = [0.0]
+
+    def timed_policy(policy: Callable[[GameState], Action | None]) -> Callable[[GameState], Action | None]:
+        def decide(state: GameState) -> Action | None:
+            t = time.perf_counter()
+            try:
+                return policy(state)
+            finally:
+                thinking[0] += time.perf_counter() - t
+        return decide
 
     start = time.perf_counter()
     challenge = game.challenge(claim_id, sender=protocol.challenger, value=BENCH_PARAMS.challenger_bond)
     game_id = challenge.return_value
+    # play's default start_block (0) is kept: responder.read_game passes it to ape's ContractEvent.range
+    # with stop=None, where a non-zero value is read as a block *count* from 0, not as a first block.
     match = play(
         game, game_id, protocol.submitter, protocol.challenger,
-        honest_submitter(faulty), honest_challenger(honest, claimed), claimed=claimed,
+        timed_policy(honest_submitter(faulty)), timed_policy(honest_challenger(honest, claimed)), claimed=claimed,
     )
     wall_s = time.perf_counter() - start
 
@@ -129,6 +148,56 @@ def dispute(protocol: Protocol, model_id: int, honest: ExecutionCommitment, faul
         raise DisputeBenchError(f"game {game_id} ended {match.status.name} ({reason}); the honest challenger must "
                                 f"win by a one-step proof")
     return GameOutcome(
-        match=match, wall_s=wall_s, challenge_gas=challenge.gas_used, propose_gas=receipt.gas_used,
-        node_index=game.getGame(game_id).nodeIndex, reason=reason,
+        match=match, wall_s=wall_s, players_s=thinking[0], challenge_gas=challenge.gas_used,
+        propose_gas=receipt.gas_used, node_index=game.getGame(game_id).nodeIndex, reason=reason,
+        step_tx=str(resolved[-1].transaction_hash),
     )
+
+
+def calldata_gas(data: bytes) -> int:
+    """Intrinsic gas of a transaction's input bytes (EIP-2028: 4 per zero byte, 16 per other byte)."""
+    zeros = data.count(0)
+    return 4 * zeros + 16 * (len(data) - zeros)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Where the gas of one ``step`` transaction goes, from anvil's call trace of it."""
+
+    total: int
+    calldata_bytes: int
+    intrinsic: int  # 21000 + calldata
+    prover: int  # OneStepProver.recompute: root and range proofs, abi decoding, operator calls
+    operator_element: int  # the operator's ``element``: the recomputation itself
+    operator_ranges: int  # the operator's ``rangeCount``/``range`` calls (which operands to load)
+
+    @property
+    def game(self) -> int:
+        """DisputeGame.step's own execution: chunk check, descriptor check, claim read, payout."""
+        return self.total - self.intrinsic - self.prover
+
+
+def step_cost(provider: Any, project: Any, protocol: Protocol, tx_hash: str) -> StepCost:
+    """Breaks the step transaction's gas down with anvil's ``debug_traceTransaction`` call tracer."""
+    web3 = provider.web3
+    tx = web3.eth.get_transaction(tx_hash)
+    data = bytes(tx["input"])
+    total = web3.eth.get_transaction_receipt(tx_hash)["gasUsed"]
+    trace = provider.make_request("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+    # Every operator family implements IOperator, so `element` has one selector whichever family is called.
+    selectors = project.LinearOps.contract_type.selector_identifiers
+    element = {selectors[sig][:10] for sig in selectors if sig.startswith("element(")}
+    prover_address = protocol.prover_address.lower()
+    prover = element_gas = ranges_gas = 0
+    for call in trace.get("calls", []):
+        if call["to"].lower() != prover_address:
+            continue
+        prover += int(call["gasUsed"], 16)
+        for inner in call.get("calls", []):
+            used = int(inner["gasUsed"], 16)
+            if inner["input"][:10] in element:
+                element_gas += used
+            else:
+                ranges_gas += used
+    return StepCost(total, len(data), 21000 + calldata_gas(data), prover, element_gas, ranges_gas)
+

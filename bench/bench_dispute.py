@@ -5,8 +5,8 @@ bench/results/dispute.png. Starts and stops its own anvil through ape's network 
 
 Cases: ``digits-mlp``, ``minilm`` (all-MiniLM-L6-v2, 128 tokens, one input tensor) and ``llama-7b``
 (32 decoder blocks at Llama-2-7B dims, one token; see bench/_dispute_llama.py for how it is built).
-For each case the submitter's trace adds 1 to one element of a late LINEAR node and recomputes every later
-node (``run_with_fault``); the honest challenger descends the trace, then the node's output tensor, and wins
+For each case the submitter's trace adds a quarter of the dtype's span to one element of a late LINEAR node
+and recomputes every later node (``run_with_fault``); the honest challenger descends the trace, then the node's output tensor, and wins
 by a one-step proof. One warm-up game, then RUNS measured games per case, each on a fresh claim; wall times
 are medians of the measured games, gas and moves come from the case's first game (identical in every game
 but for storage slots that the first game makes non-zero).
@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 import resource
 import statistics
 import sys
@@ -33,7 +34,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from bench._dispute_game import BENCH_PARAMS, GameOutcome, Protocol, deploy, dispute, register
+from bench._dispute_game import BENCH_PARAMS, GameOutcome, Protocol, deploy, dispute, register, step_cost
 from bench._results import RESULTS_DIR, Result, write_results
 from offchain.commit import MerkleTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -156,16 +157,24 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def measure(case: Case, protocol: Protocol) -> list[Result]:
+def fault_delta(model: Model, node: int) -> int:
+    """A quarter of the node's output dtype span: large enough that the posted output changes too (a +1 on
+    llama-7b's w2 output, 16 frac bits, vanishes in the next requantisation)."""
+    dtype = model.graph.nodes[node].output.dtype
+    return (dtype.qmax - dtype.qmin + 1) // 4
+
+
+def measure(case: Case, protocol: Protocol, provider, project) -> list[Result]:
     """Commits to the model, runs the honest and the faulty execution, plays 1 + RUNS games; the figures."""
     model = case.model
+    delta = fault_delta(model, case.fault_node)
     commitment = ModelCommitment(model)
     weights_root_s = commit_weights(commitment)
     graph_root_s = timed("graph root", lambda: commitment.graph_tree)[1]
     honest_trace, forward_s = timed(f"{case.name}: honest forward", lambda: run(model, case.inputs))
     faulty_trace, faulty_s = timed(
-        f"{case.name}: faulty forward (node {case.fault_node}, element {case.fault_element} + 1)",
-        lambda: run_with_fault(model, case.inputs, case.fault_node, case.fault_element, delta=1))
+        f"{case.name}: faulty forward (node {case.fault_node}, element {case.fault_element} + {delta})",
+        lambda: run_with_fault(model, case.inputs, case.fault_node, case.fault_element, delta=delta))
     honest = ExecutionCommitment(commitment, honest_trace)
     faulty = ExecutionCommitment(commitment, faulty_trace)
     _, trace_s = timed("trace trees (both executions)", lambda: (honest.trace_root, faulty.trace_root))
@@ -178,8 +187,11 @@ def measure(case: Case, protocol: Protocol) -> list[Result]:
         console.print(f"  {case.name} game {k}{' (warm-up)' if k == 0 else ''}: {outcome.wall_s:.2f} s, "
                       f"{outcome.moves_per_side} moves per side, max tx gas {outcome.max_tx_gas:,}")
         outcomes.append(outcome)
+    load = os.getloadavg()[0]
     first = outcomes[0]
     wall = statistics.median(o.wall_s for o in outcomes[1:])
+    players = statistics.median(o.players_s for o in outcomes[1:])
+    cost = step_cost(provider, project, protocol, first.step_tx)
     if first.node_index != case.fault_node:
         raise AssertionError(f"{case.name}: the game ended on node {first.node_index}, the fault is at {case.fault_node}")
 
@@ -191,12 +203,16 @@ def measure(case: Case, protocol: Protocol) -> list[Result]:
     reduction = node.in_specs[0].shape[-1]
     site = (f"{OpCode(node.op).name} node {case.fault_node} ({node.source.split(',')[0]}), element "
             f"{case.fault_element}, reduction length {reduction}")
+    over = cost.total > TARGET_TX_GAS
     c = case.name
     results = [
         Result(c, "dispute_wall_s", wall, "s",
                *(("opML MNIST dispute (published)", OPML_MNIST_DISPUTE_S) if c == "digits-mlp" else (None, None)),
                note=f"median of {RUNS} games after 1 warm-up; challenge tx to resolving step, both players' "
-                    f"off-chain work and every tx on anvil included, no clock waited out"),
+                    f"off-chain work and every tx on anvil included, no clock waited out; 1-min load average "
+                    f"{load:.1f} on {os.cpu_count()} cores (other work shared the machine)"),
+        Result(c, "dispute_players_s", players, "s",
+               note="part of dispute_wall_s inside the players' policies (reveals, proofs); the rest is ape + anvil"),
         Result(c, "dispute_wall_cold_s", first.wall_s, "s", note="the warm-up game: weight trees built on first use"),
         Result(c, "moves_per_side", first.moves_per_side, "moves",
                *(("opml Llama demo, rounds (published)", OPML_LLAMA_ROUNDS) if c == "llama-7b" else (None, None)),
@@ -204,7 +220,15 @@ def measure(case: Case, protocol: Protocol) -> list[Result]:
                     f"(challenge tx not counted)"),
         Result(c, "max_tx_gas", first.max_tx_gas, "gas", note=f"largest: the one-step proof ({site})"
                if first.max_tx_gas == step_gas else None),
-        Result(c, "step_gas", step_gas, "gas", note=site),
+        Result(c, "step_gas", step_gas, "gas", note=site + (
+            f"; over the {TARGET_TX_GAS:,} target by {cost.total - TARGET_TX_GAS:,}" if over else "")),
+        Result(c, "step_calldata_bytes", cost.calldata_bytes, "B", note="proof: operand rows as whole chunks + Merkle paths"),
+        Result(c, "step_intrinsic_gas", cost.intrinsic, "gas", note="21000 + calldata (EIP-2028)"),
+        Result(c, "step_prover_gas", cost.prover, "gas",
+               note="OneStepProver.recompute: decoding, root and range proofs, operator calls (call trace)"),
+        Result(c, "step_operator_element_gas", cost.operator_element, "gas",
+               note="the operator's element(): the recomputation itself (call trace)"),
+        Result(c, "step_game_gas", cost.game, "gas", note="DisputeGame.step's own execution outside the prover"),
         Result(c, "challenger_gas", first.challenger_gas, "gas", note="challenge + picks + open + step"),
         Result(c, "submitter_gas", first.submitter_gas, "gas", note="reveals + chunk reveal (propose not counted)"),
         Result(c, "propose_gas", first.propose_gas, "gas"),
@@ -214,7 +238,8 @@ def measure(case: Case, protocol: Protocol) -> list[Result]:
                note=f"reveal depth j = {BENCH_PARAMS.reveal_depth} (2^j children per reveal)"),
         Result(c, "disputed_tensor_depth", math.ceil(math.log2(chunks)) if chunks > 1 else 0, "levels",
                note=f"{chunks} chunks of {chunk_bytes} B in node {case.fault_node}'s output"),
-        Result(c, "fault_reaches_output", float(output_changed), "bool"),
+        Result(c, "fault_reaches_output", float(output_changed), "bool",
+               note=f"the faulty trace adds {delta} to the element; 1 when the posted output differs too"),
         Result(c, "weights_root_s", weights_root_s, "s", note=f"{sum(w.nbytes for w in model.weights):,} weight bytes"),
         Result(c, "graph_root_s", graph_root_s, "s"),
         Result(c, "forward_s", forward_s, "s", note="honest execution, integer engine"),
@@ -290,7 +315,7 @@ def main(names: list[str]) -> None:
             console.rule(f"[bold cyan]{name}")
             t = time.perf_counter()
             case = builders[name]()
-            results += measure(case, protocol)
+            results += measure(case, protocol, provider, project)
             console.print(f"{name}: {time.perf_counter() - t:.0f} s in all")
             del case
             gc.collect()
