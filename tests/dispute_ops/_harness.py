@@ -1,8 +1,8 @@
 """Helpers to call the Solidity operator contracts with engine nodes and compare them with the Python ops.
 
 The contracts take ``NodeDesc`` and ``Operand`` structs (contracts/dispute/lib/LibDescriptor.sol,
-LibOperand.sol); here they are plain tuples built from the canonical descriptor bytes, so the test
-also covers the encoding the one-step prover decodes.
+LibOperand.sol); offchain/dispute/operators.py builds them as ABI tuples from the canonical descriptor
+bytes, so the tests also cover the encoding the one-step prover decodes.
 """
 
 from __future__ import annotations
@@ -12,44 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
-from offchain.engine.descriptor import HEADER_WORDS, TENSOR_WORDS, WORD, encode_node
+from offchain.dispute.operators import NodeTuple, OperandTuple, descriptor_tuple, operand_tuple
+from offchain.engine.descriptor import encode_node
 from offchain.engine.graph import Node
 from offchain.engine.ops import get_op
-
-TensorTuple = tuple[int, int, int, int, int, list[int]]
-NodeTuple = tuple[int, int, TensorTuple, list[TensorTuple], list[int]]
-OperandTuple = tuple[bytes, int, int, int]
-
-
-def _word(data: bytes, k: int, signed: bool = False) -> int:
-    return int.from_bytes(data[WORD * k:WORD * (k + 1)], "big", signed=signed)
-
-
-def _tensor(data: bytes, w: int) -> TensorTuple:
-    rank = _word(data, w + 5)
-    shape = [_word(data, w + 6 + j) for j in range(rank)]
-    return (_word(data, w), _word(data, w + 1), _word(data, w + 2), _word(data, w + 3, signed=True),
-            _word(data, w + 4), shape)
-
-
-def desc_tuple(descriptor: bytes) -> NodeTuple:
-    """``NodeDesc`` as an ABI tuple (op, index, out, inputs, params), decoded from descriptor bytes
-    the way LibDescriptor.decode does."""
-    op, index, n, p = (_word(descriptor, k) for k in range(1, 5))
-    out = _tensor(descriptor, HEADER_WORDS)
-    inputs = [_tensor(descriptor, HEADER_WORDS + TENSOR_WORDS * (1 + k)) for k in range(n)]
-    base = HEADER_WORDS + TENSOR_WORDS * (1 + n)
-    params = [_word(descriptor, base + j, signed=True) for j in range(p)]
-    return (op, index, out, inputs, params)
-
-
-def operand(values: Sequence[int], width: int, skip: int = 0) -> OperandTuple:
-    """``Operand`` holding exactly ``values`` (big-endian two's complement, ``width`` bytes each), after
-    ``skip`` leading filler elements, as a proven chunk would have them."""
-    filler = b"\x5a" * (skip * width)
-    packed = b"".join(int(v).to_bytes(width, "big", signed=True) for v in values)
-    return (filler + packed, skip, width, len(values))
-
 
 @dataclass
 class Checked:
@@ -68,7 +34,7 @@ def check_against_contract(contract, node: Node, inputs: Sequence[np.ndarray], i
     op.check(node)
     out = op.forward(inputs, node).reshape(-1)
     flats = [np.asarray(a).reshape(-1) for a in inputs]
-    nd = desc_tuple(encode_node(node, 0))
+    nd = descriptor_tuple(encode_node(node, 0))
     dependent = contract.dataDependent(node.op)
     assert dependent == op.data_dependent
     checked = []
@@ -82,7 +48,7 @@ def check_against_contract(contract, node: Node, inputs: Sequence[np.ndarray], i
             assert tuple(got) == (slot, start, length), (op.name, idx, r, tuple(got), (slot, start, length))
             vals = [int(v) for v in flats[slot][start:start + length]]
             values.append(vals)
-            operands.append(operand(vals, int(node.in_specs[slot].dtype), skip))
+            operands.append(operand_tuple(vals, int(node.in_specs[slot].dtype), skip))
         want = op.element(node, values, idx)
         assert want == int(out[idx]), (op.name, idx, want, int(out[idx]))
         got = contract.element(nd, operands, idx)
@@ -98,13 +64,13 @@ def check_elements_only(contract, node: Node, inputs: Sequence[np.ndarray], indi
     op.check(node)
     out = op.forward(inputs, node).reshape(-1)
     flats = [np.asarray(a).reshape(-1) for a in inputs]
-    nd = desc_tuple(encode_node(node, 0))
+    nd = descriptor_tuple(encode_node(node, 0))
     for idx in indices:
         values = [[int(v) for v in flats[slot][start:start + length]]
                   for slot, start, length in op.operand_ranges(node, idx, inputs)]
         want = op.element(node, values, idx)
         assert want == int(out[idx]), (op.name, idx, want, int(out[idx]))
-        operands = [operand(v, int(node.in_specs[slot].dtype))
+        operands = [operand_tuple(v, int(node.in_specs[slot].dtype))
                     for v, (slot, _, _) in zip(values, op.operand_ranges(node, idx, inputs))]
         got = contract.element(nd, operands, idx)
         assert got == want, (op.name, idx, got, want, values)
@@ -118,8 +84,8 @@ def element_call(node: Node, inputs: Sequence[np.ndarray], idx: int) -> tuple[No
     for slot, start, length in op.operand_ranges(node, idx, inputs):
         vals = [int(v) for v in flats[slot][start:start + length]]
         values.append(vals)
-        operands.append(operand(vals, int(node.in_specs[slot].dtype)))
-    return desc_tuple(encode_node(node, 0)), operands, op.element(node, values, idx)
+        operands.append(operand_tuple(vals, int(node.in_specs[slot].dtype)))
+    return descriptor_tuple(encode_node(node, 0)), operands, op.element(node, values, idx)
 
 
 def calldata_gas(data: bytes) -> int:

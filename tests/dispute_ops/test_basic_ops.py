@@ -11,13 +11,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offchain.dispute.operators import descriptor_tuple, operand_tuple
 from offchain.engine.descriptor import encode_node
 from offchain.engine.dtypes import DType
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.conv import conv_output_hw
 from engine.op_harness import make_node, random_tensor, spec
 
-from ._harness import check_against_contract, desc_tuple, operand
+from ._harness import check_against_contract
 from ._strategies import SETTINGS, dtypes, fracs, indices, rng, skip, small
 
 
@@ -138,10 +139,10 @@ def test_embedding_rejects_out_of_vocab_id(deploy):
     """A proven id outside [0, V) selects no row: range 1 reverts naming the id and the vocabulary."""
     contract = deploy("EmbeddingOps")
     ins = [spec((2,), DType.INT32, 0), spec((4, 3), DType.INT8, 0)]
-    nd = desc_tuple(encode_node(make_node(OpCode.EMBEDDING, ins, spec((2, 3), DType.INT8, 0)), 0))
+    nd = descriptor_tuple(encode_node(make_node(OpCode.EMBEDDING, ins, spec((2, 3), DType.INT8, 0)), 0))
     for bad in (4, -1):
         with ape.reverts(contract.TokenOutOfVocabulary, token=bad, vocab=4):
-            contract.range(nd, 3, 1, [operand([bad], 4)])
+            contract.range(nd, 3, 1, [operand_tuple([bad], 4)])
 
 
 @SETTINGS

@@ -66,6 +66,42 @@ library LibRow {
         }
     }
 
+    /// @dev dotSlice with `a` read straight from calldata: for operators that take many short ranges (CONV2D's
+    ///      x runs), where copying each operand to memory would cost more than its products.
+    function dotSliceCalldata(Operand calldata a, Operand memory b, uint256 bStart, uint256 n)
+        internal
+        pure
+        returns (int256 acc)
+    {
+        if (n > a.len) revert RowRangeOutOfOperand(n, a.len);
+        if (bStart + n > b.len) revert RowRangeOutOfOperand(bStart + n, b.len);
+        if ((a.skip + n) * a.width > a.data.length) revert RowRangeOutOfOperand((a.skip + n) * a.width, a.data.length);
+        bytes calldata da = a.data;
+        bytes memory db = b.data;
+        uint256 wa = a.width;
+        uint256 wb = b.width;
+        uint256 pa0 = a.skip * wa;
+        uint256 pb0 = (b.skip + bStart) * wb;
+        /// @solidity memory-safe-assembly
+        assembly {
+            let pa := add(da.offset, pa0)
+            let pb := add(add(db, 0x20), pb0)
+            let sa := sub(256, mul(wa, 8))
+            let sb := sub(256, mul(wb, 8))
+            let ea := sub(wa, 1)
+            let eb := sub(wb, 1)
+            let end := add(pa, mul(n, wa))
+            // Safe without overflow checks: |a|, |b| <= 2^31 and n < 2^32, so |acc| < 2^95. The calldata reads
+            // stay inside `a.data` (checked above); calldataload past calldata's end would read zeros anyway.
+            for {} lt(pa, end) {
+                pa := add(pa, wa)
+                pb := add(pb, wb)
+            } {
+                acc := add(acc, mul(signextend(ea, shr(sa, calldataload(pa))), signextend(eb, shr(sb, mload(pb)))))
+            }
+        }
+    }
+
     /// @dev max_{i < count} o[i], for 1 <= count <= o.len.
     function maxPrefix(Operand memory o, uint256 count) internal pure returns (int256 m) {
         if (count == 0 || count > o.len) revert RowRangeOutOfOperand(count, o.len);

@@ -65,7 +65,7 @@ contract ConvOps is OperatorBase {
         uint256 kx0 = uint256(int256(w.lo) - w.x0);
         for (uint256 q; q < channels * w.nky; ++q) {
             uint256 base = ((q / w.nky) * kh + w.ky0 + q % w.nky) * kw + kx0;
-            acc += LibRow.dotSlice(_m(operands[first + q]), 0, weights, base, w.hi - w.lo);
+            acc += LibRow.dotSliceCalldata(operands[first + q], weights, base, w.hi - w.lo);
         }
         return LibFixed.rescale(acc, _productShift(d, 0, 1), d.out.width);
     }

@@ -1,0 +1,199 @@
+"""Gas of the one-step operators: `element` of every operator family, and the whole one step through the
+prover (operand roots, range proofs, the operator) for the widest rows.
+
+Run: ``python -m bench.bench_ops_gas`` (writes ``bench/results/ops_gas.json``; starts its own anvil).
+
+Figures, each from eth_estimateGas on a local anvil (deterministic: one run each):
+* ``element_exec_gas``: a transaction calling the operator's ``element`` directly, minus the 21000 base and
+  the calldata's intrinsic gas: what the prover's call to the operator costs in execution.
+* ``one_step_tx_gas``: a transaction calling ``OneStepProver.recompute`` with an honest step proof (roots,
+  range proofs with their chunks, the operator call), calldata included: what a challenger's step costs.
+Compared with the 2,000,000-gas bound every one-step must stay well under (and DESIGN.md's ~1M aim).
+Rows: 4096 = Llama-2-7B's d_model (norms) and a 4096-token attention row (softmax); 384 = MiniLM's width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from rich.console import Console
+
+from bench._results import Result, write_results
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.operators import (
+    OPERATOR_CONTRACTS,
+    descriptor_tuple,
+    operand_tuple,
+    operator_families,
+    prover_args,
+)
+from offchain.dispute.proofs import build_step_proof
+from offchain.engine.descriptor import encode_node
+from offchain.engine.dtypes import DType
+from offchain.engine.executor import run
+from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
+from offchain.engine.model import Model
+from offchain.engine.ops import OpCode, get_op
+
+STEP_BOUND = 2_000_000
+SEED = 20240601
+
+
+@dataclass
+class Case:
+    """One operator application: a one-node model (input 0 and weights 0..) and the output element to prove."""
+
+    name: str
+    op: OpCode
+    x: np.ndarray
+    x_spec: TensorSpec
+    weights: list[tuple[np.ndarray, TensorSpec]]
+    out: TensorSpec
+    params: tuple[int, ...] = ()
+    element: int = -1  # -1: the last element (the longest causal row, the last channel)
+    whole_step: bool = True  # False where the step cannot run inside a block (a note says why)
+
+    def model(self) -> Model:
+        refs = (TensorRef(TensorKind.INPUT, 0),) + tuple(TensorRef(TensorKind.WEIGHT, k) for k in range(len(self.weights)))
+        specs = (self.x_spec,) + tuple(s for _, s in self.weights)
+        node = Node(int(self.op), refs, specs, self.out, self.params, self.name)
+        model = Model(Graph([self.x_spec], [s for _, s in self.weights], [node]), [w for w, _ in self.weights], {})
+        model.validate()
+        return model
+
+
+def _spec(shape: Sequence[int], dtype: DType, frac: int, chunk_log2: int = 5) -> TensorSpec:
+    return TensorSpec(tuple(shape), dtype, frac, chunk_log2)
+
+
+def _ints(rng: np.random.Generator, shape, lo: int, hi: int, dtype: DType) -> np.ndarray:
+    return rng.integers(lo, hi, size=shape).astype(dtype.numpy)
+
+
+def cases() -> list[Case]:
+    rng = np.random.default_rng(SEED)
+    out: list[Case] = []
+    for n in (384, 1024, 2048, 4096):
+        x = _ints(rng, (1, n), -(8 << 12), 8 << 12, DType.INT32)
+        out.append(Case(f"softmax n={n} (int32 f12 -> int16 f14)", OpCode.SOFTMAX, x, _spec((1, n), DType.INT32, 12),
+                        [], _spec((1, n), DType.INT16, 14), (0,)))
+    for n in (384, 4096):
+        x = _ints(rng, (1, n), -(4 << 16), 4 << 16, DType.INT32)
+        gamma = (_ints(rng, (n,), 8000, 24000, DType.INT16), _spec((n,), DType.INT16, 14))
+        beta = (_ints(rng, (n,), -4000, 4000, DType.INT16), _spec((n,), DType.INT16, 14))
+        eps = (round(1e-5 * 4**16),)
+        out.append(Case(f"layernorm n={n} (int32 f16 -> int16 f10)", OpCode.LAYERNORM, x, _spec((1, n), DType.INT32, 16),
+                        [gamma, beta], _spec((1, n), DType.INT16, 10), eps))
+        out.append(Case(f"rmsnorm n={n} (int32 f16 -> int16 f10)", OpCode.RMSNORM, x, _spec((1, n), DType.INT32, 16),
+                        [gamma], _spec((1, n), DType.INT16, 10), eps))
+    act = _ints(rng, (1, 64), -(4 << 10), 4 << 10, DType.INT16)
+    for name, op, params in (("gelu erf", OpCode.GELU, (0,)), ("gelu tanh", OpCode.GELU, (1,)), ("silu", OpCode.SILU, ())):
+        out.append(Case(f"{name} (int16 f10)", op, act, _spec((1, 64), DType.INT16, 10), [], _spec((1, 64), DType.INT16, 10),
+                        params))
+    for c in (4, 64, 512):
+        x = _ints(rng, (1, c, 8, 8), -128, 128, DType.INT8)
+        w = (_ints(rng, (16, c, 3, 3), -128, 128, DType.INT8), _spec((16, c, 3, 3), DType.INT8, 6, 12))
+        b = (_ints(rng, (16,), -5000, 5000, DType.INT32), _spec((16,), DType.INT32, 10))
+        out.append(Case(f"conv2d 3x3x{c} pad 1 (int8)", OpCode.CONV2D, x, _spec((1, c, 8, 8), DType.INT8, 4), [w, b],
+                        _spec((1, 16, 8, 8), DType.INT8, 4), (1, 1, 1, 1), element=16 * 64 - 1 - 8 * 4 - 4,
+                        whole_step=c < 512))
+    x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
+    out.append(Case("mean n=4096 (int16)", OpCode.MEAN, x, _spec((1, 4096), DType.INT16, 8), [],
+                    _spec((1,), DType.INT16, 8), (round((1 << 24) / 4096), 24), element=0))
+    ids = _ints(rng, (1, 8), 0, 32000, DType.INT32)
+    table = (_ints(rng, (32000, 64), -128, 128, DType.INT8), _spec((32000, 64), DType.INT8, 6, 12))
+    out.append(Case("embedding V=32000 (int8 table)", OpCode.EMBEDDING, ids, _spec((1, 8), DType.INT32, 0), [table],
+                    _spec((1, 8, 64), DType.INT16, 6)))
+    q = _ints(rng, (1, 16, 64), -(1 << 15), 1 << 15, DType.INT16)
+    cos = (_ints(rng, (16, 64), -(1 << 14), 1 << 14, DType.INT16), _spec((16, 64), DType.INT16, 14))
+    sin = (_ints(rng, (16, 64), -(1 << 14), 1 << 14, DType.INT16), _spec((16, 64), DType.INT16, 14))
+    out.append(Case("rope (int16)", OpCode.ROPE, q, _spec((1, 16, 64), DType.INT16, 8), [cos, sin],
+                    _spec((1, 16, 64), DType.INT16, 8)))
+    bias = (_ints(rng, (64,), -(1 << 15), 1 << 15, DType.INT16), _spec((64,), DType.INT16, 6))
+    out.append(Case("add, broadcast (int16)", OpCode.ADD, q, _spec((1, 16, 64), DType.INT16, 8), [bias],
+                    _spec((1, 16, 64), DType.INT16, 8)))
+    out.append(Case("permute (0, 2, 1)", OpCode.PERMUTE, q, _spec((1, 16, 64), DType.INT16, 8), [],
+                    _spec((1, 64, 16), DType.INT16, 8), (0, 2, 1)))
+    return out
+
+
+def _calldata_gas(data: bytes) -> int:
+    zeros = data.count(0)
+    return 4 * zeros + 16 * (len(data) - zeros)
+
+
+def element_exec_gas(contract: Any, case: Case, sender: Any) -> int:
+    """Execution gas of ``element`` for the case's element; checks the value against Python's first."""
+    model = case.model()
+    node = model.graph.nodes[0]
+    inputs = [case.x] + [w for w, _ in case.weights]
+    op = get_op(node.op)
+    e = case.element % node.output.size
+    values = [[int(v) for v in np.asarray(inputs[s]).reshape(-1)[a:a + n]] for s, a, n in op.operand_ranges(node, e, inputs)]
+    operands = [operand_tuple(v, int(node.in_specs[s].dtype)) for v, (s, _, _) in zip(values, op.operand_ranges(node, e, inputs))]
+    nd = descriptor_tuple(encode_node(node, 0))
+    want = op.element(node, values, e)
+    got = contract.element(nd, operands, e)
+    if got != want:
+        raise AssertionError(f"{case.name}: contract gives {got}, Python {want}")
+    total = contract.element.estimate_gas_cost(nd, operands, e, sender=sender)
+    data = bytes(contract.element.as_transaction(nd, operands, e, sender=sender).data)
+    return total - 21000 - _calldata_gas(data)
+
+
+def one_step_tx_gas(prover: Any, case: Case, sender: Any) -> tuple[int, int]:
+    """Gas of a ``recompute`` transaction with an honest step proof for the case's element, and the part of it
+    spent inside the operator contract (its rangeCount, range and element calls, from anvil's call tracer)."""
+    commitment = ModelCommitment(case.model())
+    honest = ExecutionCommitment(commitment, run(commitment.model, [case.x]))
+    tree = honest.trace_tree
+    claimed = ClaimedTree(tree, honest.trace_root)
+    claimed.add_reveal(0, 0, [tree.node(tree.depth, k) for k in range(1 << tree.depth)])
+    e = case.element % commitment.model.graph.nodes[0].output.size
+    step = build_step_proof(honest, claimed, 0, e)
+    ctx = (commitment.graph_tree.root, 1, commitment.weights_tree.root, len(case.weights), honest.input_root,
+           honest.trace_root, 0, e)
+    got = prover.recompute(ctx, commitment.descriptor(0), step.proof)
+    if got != step.value:
+        raise AssertionError(f"{case.name}: prover gives {got}, Python {step.value}")
+    total = prover.recompute.estimate_gas_cost(ctx, commitment.descriptor(0), step.proof, sender=sender)
+    data = prover.recompute.encode_input(ctx, commitment.descriptor(0), step.proof)
+    call = {"from": sender.address, "to": prover.address, "data": data, "gas": hex(30_000_000)}
+    trace = prover.provider.make_request("debug_traceCall", [call, "latest", {"tracer": "callTracer"}])
+    inside = sum(int(c["gasUsed"], 16) for c in trace.get("calls", []))
+    return total, inside
+
+
+def main() -> None:
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in cases():
+            contract = families[OPERATOR_CONTRACTS[case.op]]
+            exec_gas = element_exec_gas(contract, case, sender)
+            note = None if case.whole_step else "whole step not run: its C*KH range proofs exceed a block's gas"
+            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND,
+                                  note=note))
+            if not case.whole_step:
+                console.print(f"{case.name}: element {exec_gas:,} gas; {note}")
+                continue
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas",
+                                  "one_step_tx_gas", step_gas))
+            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
+                          f"(operator calls {inside:,})")
+    write_results("ops_gas", results, console)
+
+
+if __name__ == "__main__":
+    main()
