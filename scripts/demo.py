@@ -6,16 +6,15 @@
 4. a user asks for a digit: the honest result is finalized and the callback stores the label;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
    the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
-6. a summary: latency, gas, moves, bonds.
+6. a summary: latency, gas, moves, bonds;
+7. the model's ERC-7641 token, created when the model was launched, received every model fee: a snapshot
+   is taken and the holders claim their share.
 The challenge window is fast-forwarded on the local chain (a block with a later timestamp) so that the
 story takes a minute, not the window's length. Every process the demo starts is stopped before it exits.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,10 +27,13 @@ from rich.console import Console
 from rich.table import Table
 
 from offchain.chain.deployments import deploy_protocol
+from offchain.chain.registration import Offering, launch
+from offchain.chain.revenue import claim_all, holder_report, report_table, snapshot_if_due
 from offchain.chain.params import ProtocolParams
 from offchain.engine.executor import run
 from offchain.engine.modelfile import save_model
 from offchain.engine.roots import graph_root, weights_root
+from offchain.nodes.process import NodeProcess
 
 console = Console()
 PARAMS = ProtocolParams(challenge_window=20, clock_budget=300, request_timeout=900)
@@ -52,43 +54,6 @@ def build_model(path: Path):
     console.print(f"digits-mlp: {len(model.graph.nodes)} integer nodes, {len(model.graph.weights)} weight tensors; "
                   f"test accuracy float {acc_float:.2%}, integer {acc_int:.2%} -> {path}")
     return model, data
-
-
-class NodeProcess:
-    """One `ape run <role>` process talking to the demo's anvil; its log goes to a file."""
-
-    def __init__(self, role: str, account: str, model_file: Path, workdir: Path, uri: str, *extra: str):
-        self.role = role
-        self.log_path = workdir / f"{role}-{account.replace(':', '')}.log"
-        env = dict(os.environ, APE_FOUNDRY_HOST=uri, PYTHONUNBUFFERED="1")
-        cmd = ["ape", "run", role, "--network", "ethereum:local:foundry", "--account", account,
-               "--model", str(model_file), "--state", str(workdir / f"{role}-{account.replace(':', '')}.sqlite"),
-               "--interval", "0.3", *extra]
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-
-    def events(self) -> list[str]:
-        return [line.split("event=", 1)[1].strip() for line in self.log_path.read_text().splitlines() if "event=" in line]
-
-    def wait_started(self, timeout: float = 120) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if any(e.startswith("started") for e in self.events()):
-                return
-            if self.proc.poll() is not None:
-                raise click.ClickException(f"{self.role} exited early:\n{self.log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
-        raise click.ClickException(f"{self.role} did not start within {timeout} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def wait_for(what: str, condition, timeout: float = 180, on_tick=None) -> float:
@@ -126,6 +91,7 @@ def fast_forward_when_checked(oracle, request_id: int, challenger: "NodeProcess"
 def cli(provider):
     workdir = Path(tempfile.mkdtemp(prefix="voai-demo-"))
     owner, user, honest_key, challenger_key, model_owner, faulty_key = (accounts.test_accounts[i] for i in (0, 1, 2, 3, 4, 6))
+    holders = [accounts.test_accounts[7], accounts.test_accounts[8]]
     nodes: list[NodeProcess] = []
     summary: list[dict] = []
     try:
@@ -137,16 +103,17 @@ def cli(provider):
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
         addresses = deploy_protocol(project, provider, owner, params=PARAMS, log=lambda m: console.print("  " + m))
-        registry = project.ModelRegistry.at(addresses["ModelRegistry"])
         oracle = project.AIOracle.at(addresses["AIOracle"])
         game = project.DisputeGame.at(addresses["DisputeGame"])
+        launcher = project.ModelLauncher.at(addresses["ModelLauncher"])
         graph = model.graph
-        spec = (graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
-                graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
-                MODEL_FEE, model_owner, model_owner)
-        model_id = registry.registerModel(spec, sender=owner).return_value
-        console.print(f"registered digits-mlp as model {model_id}: graph root 0x{graph_root(graph).hex()[:16]}…, "
-                      f"weights root 0x{weights_root(model).hex()[:16]}…")
+        offering = Offering("digits-mlp revenue share", "DIGIT", [model_owner.address] + [h.address for h in holders],
+                            [600_000 * 10**18, 300_000 * 10**18, 100_000 * 10**18], snapshot_interval=60)
+        model_id, token_address = launch(launcher, model, MODEL_FEE, model_owner.address, offering, owner)
+        token = project.ModelRevenueToken.at(token_address)
+        console.print(f"launched digits-mlp as model {model_id} (graph root 0x{graph_root(graph).hex()[:16]}…, "
+                      f"weights root 0x{weights_root(model).hex()[:16]}…) with its ERC-7641 token DIGIT at "
+                      f"{token_address}: 60% model owner, 30% and 10% two early backers")
         classifier = owner.deploy(project.DigitsClassifier, oracle, model_id)
         console.print(f"consumer DigitsClassifier at {classifier.address}; fee per request {classifier.fee()} wei")
 
@@ -235,8 +202,21 @@ def cli(provider):
         for name, acct in (("honest submitter", honest_key), ("challenger", challenger_key), ("faulty submitter", faulty_key)):
             bonds.add_row(name, str(game.credit(acct)), str(oracle.credit(acct)))
         console.print(bonds)
-        console.print(f"burned from the loser's bond: {game.totalBurned()} wei; "
-                      f"model owner received {2 * MODEL_FEE} wei in model fees")
+        console.print(f"burned from the loser's bond: {game.totalBurned()} wei")
+
+        act("7. Model revenue reaches the token holders")
+        console.print(f"the DIGIT token received {token.totalRevenueReceived()} wei of model fees "
+                      f"({MODEL_FEE} wei per finalized request)")
+        chain.pending_timestamp = max(chain.pending_timestamp, token.nextSnapshotAt())
+        chain.mine()
+        snapshot_id = snapshot_if_due(token, owner, chain.blocks.head.timestamp)
+        console.print(f"snapshot {snapshot_id} taken: {token.percentClaimable() / 100:.0f}% of the new revenue is "
+                      f"claimable pro rata, the rest funds burn redemptions")
+        for holder in [model_owner, *holders]:
+            console.print(report_table(holder_report(token, holder)))
+            result = claim_all(token, holder)
+            if result is not None:
+                console.print(f"  {holder.address} claimed {result.total} wei")
     finally:
         for node in nodes:
             node.stop()

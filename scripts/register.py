@@ -10,6 +10,7 @@ from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
 from offchain.chain.deployments import load_record
+from offchain.chain.registration import model_spec
 from offchain.engine.modelfile import load_model
 from offchain.engine.roots import graph_root, weights_root
 
@@ -35,10 +36,7 @@ def cli(provider, account, model_file, fee, owner, consumer, deployments):
         model_id = existing[0]
         click.echo(f"model already registered as {model_id}")
     else:
-        receiver = owner or account.address
-        spec = (*roots, len(graph.nodes), len(graph.weights), graph.inputs[0].nbytes, graph.inputs[0].chunk_log2,
-                graph.output.nbytes, graph.output.chunk_log2, fee, receiver, receiver)
-        model_id = registry.registerModel(spec, sender=account).return_value
+        model_id = registry.registerModel(model_spec(model, fee, owner or account.address), sender=account).return_value
         click.echo(f"registered {model.meta.get('name', model_file)} as model {model_id}")
     if consumer:
         oracle = record["contracts"]["AIOracle"]["address"]

@@ -9,6 +9,7 @@ import {LibMerkle} from "../dispute/lib/LibMerkle.sol";
 import {ClaimStatus} from "../dispute/lib/Types.sol";
 import {AIOracleCallbackReceiver} from "./AIOracleCallbackReceiver.sol";
 import {IAIOracle} from "./interfaces/IAIOracle.sol";
+import {IInferenceResults} from "../token/interfaces/IInferenceResults.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 
 /// @title AIOracle
@@ -22,7 +23,7 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 ///
 /// Gas design: only hashes of the input, callback data and output are stored; `finalize` takes the output and
 /// callback data back as calldata (both are in this contract's events) and checks them against the hashes.
-contract AIOracle is IAIOracle, IDisputeErrors, AccessControl, ReentrancyGuard {
+contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl, ReentrancyGuard {
     enum RequestStatus {
         None,
         Open,
@@ -252,12 +253,13 @@ contract AIOracle is IAIOracle, IDisputeErrors, AccessControl, ReentrancyGuard {
 
     /// @notice Sends the caller everything credited to it.
     function withdraw() external nonReentrant {
-        uint256 amount = credit[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        credit[msg.sender] = 0;
-        totalCredit -= amount;
-        (bool ok,) = msg.sender.call{value: amount}("");
-        if (!ok) revert PayoutFailed(msg.sender, amount);
+        _payOut(msg.sender);
+    }
+
+    /// @notice Anyone: pushes `account`'s credit to it, e.g. a revenue token whose model fees could not be pushed
+    ///         at finalization (the token cannot call `withdraw` itself).
+    function pushCredit(address account) external nonReentrant {
+        _payOut(account);
     }
 
     // ------------------------------------------------------------------ views
@@ -267,8 +269,8 @@ contract AIOracle is IAIOracle, IDisputeErrors, AccessControl, ReentrancyGuard {
         return _requests[requestId].status == RequestStatus.Finalized;
     }
 
-    /// @notice The finalized result of a request: its model and the hashes of its input and output bytes.
-    ///         Reverts with NotFinalized otherwise (ERC-7007 collections verify outputs with it).
+    /// @inheritdoc IInferenceResults
+    /// @dev Reverts with NotFinalized for a request that is not finalized.
     function finalizedResult(uint256 requestId)
         external
         view
@@ -337,6 +339,15 @@ contract AIOracle is IAIOracle, IDisputeErrors, AccessControl, ReentrancyGuard {
         address receiver = registry.getModel(modelId).revenueReceiver;
         (bool ok,) = receiver.call{value: amount, gas: REVENUE_PUSH_GAS}("");
         if (!ok) _credit(receiver, amount);
+    }
+
+    function _payOut(address account) internal {
+        uint256 amount = credit[account];
+        if (amount == 0) revert NothingToWithdraw(account);
+        credit[account] = 0;
+        totalCredit -= amount;
+        (bool ok,) = account.call{value: amount}("");
+        if (!ok) revert PayoutFailed(account, amount);
     }
 
     function _credit(address account, uint256 amount) internal {

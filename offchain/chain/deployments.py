@@ -56,17 +56,26 @@ def protocol_contracts(params: ProtocolParams | None = None) -> list[ContractSpe
              p.max_callback_gas, p.request_timeout),
             deployer.address,
         ]),
+        ContractSpec("ModelTokenFactory", lambda deployer, _: [deployer.address]),
+        ContractSpec("ModelLauncher", lambda deployer, a: [a["ModelRegistry"], a["ModelTokenFactory"],
+                                                           deployer.address]),
     ]
     return specs
 
 
 def configure_protocol(project: Any, addresses: dict[str, str], admin: Any, log: Callable[[str], None] = lambda _: None) -> None:
     """Grants the roles the contracts need of each other (idempotent: grants only what is missing)."""
-    game = project.DisputeGame.at(addresses["DisputeGame"])
-    role = game.PROPOSER_ROLE()
-    if not game.hasRole(role, addresses["AIOracle"]):
-        game.grantRole(role, addresses["AIOracle"], sender=admin)
-        log("granted the oracle the game's proposer role")
+    grants = [
+        ("DisputeGame", "PROPOSER_ROLE", "AIOracle"),
+        ("ModelRegistry", "REGISTRAR_ROLE", "ModelLauncher"),
+        ("ModelTokenFactory", "REGISTRAR_ROLE", "ModelLauncher"),
+    ]
+    for target, role_name, grantee in grants:
+        contract = getattr(project, target).at(addresses[target])
+        role = getattr(contract, role_name)()
+        if not contract.hasRole(role, addresses[grantee]):
+            contract.grantRole(role, addresses[grantee], sender=admin)
+            log(f"granted {grantee} the {target}'s {role_name}")
 
 
 def record_path(chain_id: int, directory: Path = DEPLOYMENTS_DIR) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
-from offchain.engine.roots import graph_root, weights_root
+from offchain.chain.registration import model_spec
 from offchain.models.tiny import tiny_input, tiny_mlp
 
 SUBMITTER_BOND = 10**18
@@ -39,14 +39,7 @@ def deploy_dispute(project, owner, reveal_depth: int = 2) -> Deployed:
 
 
 def register(registry, owner, model_owner, commitment: ModelCommitment) -> int:
-    model = commitment.model
-    graph = model.graph
-    spec = (
-        graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
-        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
-        10**15, model_owner, model_owner,
-    )
-    return registry.registerModel(spec, sender=owner).return_value
+    return registry.registerModel(model_spec(commitment.model, 10**15, model_owner), sender=owner).return_value
 
 
 @pytest.fixture(scope="module")

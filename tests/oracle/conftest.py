@@ -10,7 +10,7 @@ import pytest
 from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.dispute.commitment import ModelCommitment
-from offchain.engine.roots import graph_root, weights_root
+from offchain.chain.registration import model_spec
 
 from offchain.models.tiny import tiny_mlp
 
@@ -33,13 +33,7 @@ def tiny_model():
 
 
 def register_model(registry, owner, receiver, model, fee=MODEL_FEE) -> int:
-    graph = model.graph
-    spec = (
-        graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
-        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
-        fee, receiver, receiver,
-    )
-    return registry.registerModel(spec, sender=owner).return_value
+    return registry.registerModel(model_spec(model, fee, receiver), sender=owner).return_value
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IModelTokenFactory} from "../token/interfaces/IModelTokenFactory.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+
+/// @title ModelLauncher
+/// @notice Initial Model Offering: registers a model and creates its ERC-7641 revenue-share token in one
+///         transaction, with the token as the model's revenue receiver, so every finalized request's model fee
+///         flows to the token's holders from the first request on.
+/// @dev Needs the registry's and the factory's REGISTRAR_ROLE.
+contract ModelLauncher is AccessControl {
+    /// @notice May launch models.
+    bytes32 public constant LAUNCHER_ROLE = keccak256("LAUNCHER_ROLE");
+
+    IModelRegistry public immutable registry;
+    IModelTokenFactory public immutable factory;
+
+    /// @dev A constructor argument was the zero address.
+    error ZeroLauncherAddress();
+    /// @dev The registry assigned another id than the token was created for (a registration raced this one).
+    error ModelIdMismatch(uint256 expected, uint256 assigned);
+
+    /// @dev A model and its token were launched.
+    event ModelLaunched(uint256 indexed modelId, address indexed token, address indexed owner);
+
+    constructor(IModelRegistry registry_, IModelTokenFactory factory_, address admin) {
+        if (address(registry_) == address(0) || address(factory_) == address(0) || admin == address(0)) {
+            revert ZeroLauncherAddress();
+        }
+        registry = registry_;
+        factory = factory_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(LAUNCHER_ROLE, admin);
+    }
+
+    /// @notice Registers `model` with a new revenue token (`offering`) as its revenue receiver.
+    /// @dev `model.revenueReceiver` is ignored and replaced by the token.
+    function launch(IModelRegistry.Model calldata model, IModelTokenFactory.Offering calldata offering)
+        external
+        onlyRole(LAUNCHER_ROLE)
+        returns (uint256 modelId, address token)
+    {
+        uint256 expected = registry.modelCount() + 1;
+        token = factory.createToken(expected, offering);
+        IModelRegistry.Model memory spec = model;
+        spec.revenueReceiver = token;
+        modelId = registry.registerModel(spec);
+        // INVARIANT: The token belongs to the id the model got, or fees would flow to another model's holders.
+        if (modelId != expected) revert ModelIdMismatch(expected, modelId);
+        emit ModelLaunched(modelId, token, model.owner);
+    }
+}

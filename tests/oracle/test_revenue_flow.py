@@ -1,0 +1,84 @@
+"""Model fees from finalized requests reach the model's ERC-7641 token (launched with the model), holders claim
+them, and an ERC-7007 collection accepts exactly the outputs this oracle finalized."""
+
+from __future__ import annotations
+
+import ape
+from eth_abi import encode
+from eth_utils import keccak
+
+from offchain.chain.registration import Offering, launch, model_spec
+
+from .conftest import MODEL_FEE, PARAMS, tiny_image
+from .test_oracle import execute, submit
+
+MINT_FEE = 10**16
+
+
+def test_fees_reach_the_token_and_erc7007_accepts_only_finalized_outputs(
+    project, protocol, tiny_model, owner, model_owner, user, submitter, stranger, chain, tmp_path
+):
+    from offchain.chain.deployments import load_record
+
+    record = load_record(chain.provider.chain_id, tmp_path)
+    launcher = project.ModelLauncher.at(record["contracts"]["ModelLauncher"]["address"])
+    factory = project.ModelTokenFactory.at(record["contracts"]["ModelTokenFactory"]["address"])
+    offering = Offering("tiny revenue", "TINY", [model_owner.address, stranger.address], [3 * 10**18, 10**18],
+                        percent_claimable_bps=5000, snapshot_interval=60)
+    model_id, token_address = launch(launcher, tiny_model.model, MODEL_FEE, model_owner.address, offering, owner)
+    token = project.ModelRevenueToken.at(token_address)
+    assert factory.tokenOf(model_id) == token_address
+    assert protocol.registry.getModel(model_id).revenueReceiver == token_address
+    with ape.reverts(launcher.AccessControlUnauthorizedAccount):
+        launcher.launch(model_spec(tiny_model.model, 1, stranger.address), offering.as_tuple(), sender=stranger)
+
+    oracle, game = protocol.oracle, protocol.game
+    image = tiny_image(5)
+    oracle.requestCallback(model_id, image, ape.utils.ZERO_ADDRESS, 0, b"", sender=user,
+                           value=oracle.estimateFee(model_id, 0))
+    request_id = oracle.requestCount()
+    output, _ = submit(oracle, game, request_id, execute(tiny_model, image), submitter)
+
+    collection = owner.deploy(project.AIGCCollection, "tiny art", "TART", oracle, factory, model_id, MINT_FEE)
+    proof = encode(["uint256"], [request_id])
+    assert not collection.verify(image, output, proof)  # not finalized yet
+    chain.pending_timestamp += PARAMS.challenge_window
+    oracle.finalize(request_id, output, b"", sender=stranger)
+    assert token.totalRevenueReceived() == MODEL_FEE
+    assert collection.verify(image, output, proof)
+    assert not collection.verify(image, output[:-1] + bytes([output[-1] ^ 1]), proof)
+    assert not collection.verify(image[::-1], output, proof)
+    collection.mint(user, image, output, proof, sender=user, value=MINT_FEE)
+    assert collection.ownerOf(int.from_bytes(keccak(image), "big")) == user.address
+    assert token.totalRevenueReceived() == MODEL_FEE + MINT_FEE
+
+    chain.pending_timestamp = max(chain.pending_timestamp, token.nextSnapshotAt())
+    token.snapshot(sender=stranger)
+    owed = (MODEL_FEE + MINT_FEE) * 5000 // 10_000
+    assert token.claimableRevenue(model_owner, 1) == owed * 3 // 4
+    assert token.claimableRevenue(stranger, 1) == owed // 4
+    before = model_owner.balance
+    receipt = token.claim(1, sender=model_owner)
+    assert model_owner.balance == before + owed * 3 // 4 - receipt.total_fees_paid
+
+
+def test_a_receiver_that_refuses_eth_is_credited_not_blocking(
+    project, protocol, tiny_model, owner, user, submitter, stranger, chain
+):
+    refuser = owner.deploy(project.CallbackProbe, protocol.oracle, 0)  # has no receive(): refuses plain ETH
+    model_id = protocol.registry.registerModel(model_spec(tiny_model.model, MODEL_FEE, owner.address, refuser.address),
+                                               sender=owner).return_value
+    oracle = protocol.oracle
+    image = tiny_image(6)
+    oracle.requestCallback(model_id, image, ape.utils.ZERO_ADDRESS, 0, b"", sender=user,
+                           value=oracle.estimateFee(model_id, 0))
+    request_id = oracle.requestCount()
+    output, _ = submit(oracle, protocol.game, request_id, execute(tiny_model, image), submitter)
+    chain.pending_timestamp += PARAMS.challenge_window
+    oracle.finalize(request_id, output, b"", sender=stranger)
+    assert oracle.isFinalized(request_id)
+    assert oracle.credit(refuser) == MODEL_FEE
+    with ape.reverts(oracle.PayoutFailed):
+        oracle.pushCredit(refuser, sender=stranger)
+    assert oracle.credit(refuser) == MODEL_FEE
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
