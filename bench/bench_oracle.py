@@ -1,0 +1,116 @@
+"""`make bench-oracle`: the oracle's latency, throughput and gas with digits-mlp and one submitter node.
+
+Starts its own anvil (ape-foundry), deploys the protocol, launches digits-mlp, runs one `ape run submitter`
+process, then measures:
+  request_to_submission_s  request mined -> result submitted (median of single requests, wall clock)
+  requests_per_min         50 requests sent back to back, one submitter, until all are submitted
+  request_gas, finalize_gas, submit_gas
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from ape import accounts, chain, networks, project
+from rich.console import Console
+from rich.progress import Progress
+
+from bench._results import Result, write_results
+from offchain.chain.deployments import deploy_protocol
+from offchain.chain.params import ProtocolParams
+from offchain.chain.registration import Offering, launch
+from offchain.engine.modelfile import save_model
+from offchain.nodes.process import NodeProcess
+
+SINGLE_RUNS = 7
+CONCURRENT = 50
+PARAMS = ProtocolParams(challenge_window=30, request_timeout=3600)
+console = Console()
+
+
+def wait_submitted(oracle, request_ids: list[int], timeout: float = 600) -> float:
+    start = time.perf_counter()
+    pending = set(request_ids)
+    while pending:
+        pending = {r for r in pending if oracle.getRequest(r).status < 2}
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"{len(pending)} requests not submitted within {timeout} s")
+        time.sleep(0.02)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    from offchain.models import digits
+
+    workdir = Path(tempfile.mkdtemp(prefix="voai-bench-oracle-"))
+    model, _, data = digits.build("digits-mlp")
+    model_file = workdir / "digits-mlp.model"
+    save_model(model, model_file)
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry") as provider:
+        owner, user, model_owner = accounts.test_accounts[0], accounts.test_accounts[1], accounts.test_accounts[4]
+        addresses = deploy_protocol(project, provider, owner, directory=workdir, params=PARAMS)
+        oracle = project.AIOracle.at(addresses["AIOracle"])
+        launcher = project.ModelLauncher.at(addresses["ModelLauncher"])
+        offering = Offering("digits", "DIGIT", [model_owner.address], [10**24])
+        model_id, _ = launch(launcher, model, 10**15, model_owner.address, offering, owner)
+        classifier = owner.deploy(project.DigitsClassifier, oracle, model_id)
+        # deployments/<chain>.json is read by the node from the default folder
+        Path("deployments").mkdir(exist_ok=True)
+        Path(f"deployments/{provider.chain_id}.json").write_text((workdir / f"{provider.chain_id}.json").read_text())
+        node = NodeProcess("submitter", "TEST::2", model_file, workdir, provider.uri, "--interval", "0.05")
+        try:
+            node.wait_started()
+            fee = classifier.fee()
+            images = [data.test_pixels[i].astype(np.int8).tobytes() for i in range(CONCURRENT + SINGLE_RUNS)]
+            latencies, request_gas = [], []
+            for image in images[:SINGLE_RUNS]:
+                receipt = classifier.classify(image, sender=user, value=fee)
+                request_gas.append(receipt.gas_used)
+                request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+                latencies.append(wait_submitted(oracle, [request_id]))
+            direct = oracle.requestCallback(model_id, images[0], "0x" + "00" * 20, 0, b"", sender=user,
+                                            value=oracle.estimateFee(model_id, 0))
+            wait_submitted(oracle, [oracle.requestCount()])
+
+            start = time.perf_counter()
+            ids = []
+            with Progress(console=console) as progress:
+                task = progress.add_task(f"{CONCURRENT} requests", total=CONCURRENT)
+                for image in images[SINGLE_RUNS:]:
+                    receipt = classifier.classify(image, sender=user, value=fee)
+                    ids.append(receipt.decode_logs(oracle.AICallbackRequest)[0].requestId)
+                    progress.advance(task)
+            wait_submitted(oracle, ids)
+            burst_s = time.perf_counter() - start
+
+            submit_gas = [int(e.split("gas=")[1].split()[0]) for e in node.events() if e.startswith("submitted")]
+            chain.pending_timestamp += PARAMS.challenge_window
+            chain.mine()
+            first = oracle.getRequest(ids[0])
+            output = [log.output for log in oracle.ResultSubmitted.range(0, None, search_topics={"requestId": ids[0]})][0]
+            finalize = oracle.finalize(ids[0], bytes(output), b"", sender=owner)
+            assert first.status == 2
+        finally:
+            node.stop()
+    results += [
+        Result("digits-mlp", "request_to_submission_s", statistics.median(latencies), "s",
+               "target (issue 5)", 3.0, note=f"median of {SINGLE_RUNS} single requests; node polls every 0.05 s"),
+        Result("digits-mlp", "requests_per_min", CONCURRENT / burst_s * 60, "req/min", "target (issue 5)", 60.0,
+               note=f"{CONCURRENT} requests sent back to back, one submitter, until all submitted"),
+        Result("digits-mlp", "request_gas", float(direct.gas_used), "gas",
+               note=f"requestCallback without callback; via DigitsClassifier.classify: {statistics.median(request_gas)}"),
+        Result("digits-mlp", "finalize_gas", float(finalize.gas_used), "gas",
+               note="finalize incl. fee payouts and the DigitsClassifier callback"),
+        Result("digits-mlp", "submit_gas", float(statistics.median(submit_gas)), "gas",
+               note="oracle.submit incl. the game's propose, median"),
+    ]
+    write_results("oracle", results, console)
+
+
+if __name__ == "__main__":
+    main()
