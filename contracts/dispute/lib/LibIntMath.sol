@@ -150,15 +150,16 @@ library LibIntMath {
             for {} lt(p, end) { p := add(p, w) } {
                 // u = roundShift((m - x) * LOG2E_Q30, fIn) >= 0, z = u >> 30, r = u mod 2^30; the Horner chain
                 // with folded constants c 2^30 + 2^29 (EXP2_C6 * r, then EXP2_C5 .. EXP2_C1, then ONE_Q30, which
-                // leaves a in (2^29, 2^30]); roundShift(a, z) with rounding term 2^(z-1) = shr(1, shl(z, 1)).
+                // leaves a in (2^29, 2^30]; negative ones subtracted as magnitudes); roundShift(a, z) with rounding
+                // term 2^(z-1) = shr(1, shl(z, 1)).
                 let u := shr(fIn, add(mul(sub(m, signextend(ext, shr(sh, mload(p)))), 1549082005), half))
                 let z := shr(30, u)
                 let r := and(u, 0x3fffffff)
-                let a := sar(30, add(mul(118043, r), sub(0, 1472825353306112)))
+                let a := sar(30, sub(mul(118043, r), 1472825353306112))
                 a := sar(30, add(mul(a, r), 11047541185445888))
-                a := sar(30, add(mul(a, r), sub(0, 63978262874816512)))
+                a := sar(30, sub(mul(a, r), 63978262874816512))
                 a := sar(30, add(mul(a, r), 276960235401248768))
-                a := sar(30, add(mul(a, r), sub(0, 799144184610029568)))
+                a := sar(30, sub(mul(a, r), 799144184610029568))
                 a := sar(30, add(mul(a, r), 1152921505143717888))
                 s := add(s, shr(z, add(a, shr(1, shl(z, 1)))))
             }

@@ -109,6 +109,7 @@ library LibRow {
         uint256 w = o.width;
         /// @solidity memory-safe-assembly
         assembly {
+            // Reads only: the loops walk [p, p + count * w), inside the operand's proven bytes.
             let w2 := add(w, w)
             let w3 := add(w2, w)
             let w4 := add(w2, w2)
@@ -174,6 +175,8 @@ library LibRow {
         uint256 off = (o.skip + i) * w;
         /// @solidity memory-safe-assembly
         assembly {
+            // Address arithmetic only; `width` is 1, 2 or 4 (LibDescriptor rejects others), so the shift is
+            // 224..248 and the sign-extension byte 0..3.
             ptr := add(add(data, 0x20), off)
             shift := sub(256, mul(w, 8))
             ext := sub(w, 1)
@@ -184,6 +187,7 @@ library LibRow {
     function load(uint256 ptr, uint256 shift, uint256 ext) internal pure returns (int256 v) {
         /// @solidity memory-safe-assembly
         assembly {
+            // A read of one word at a cursor the caller keeps inside the operand; its top bytes are the element.
             v := signextend(ext, shr(shift, mload(ptr)))
         }
     }
