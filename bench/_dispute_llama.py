@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 import math
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -37,7 +36,8 @@ from offchain.models import llama
 SEED = 1
 LAYER_PREFIX = "layers.0."
 
-Progress = Callable[[str, int], None]
+#: progress(tensor name, its bytes, bytes of all blocks' weights), after each generated tensor
+Progress = Callable[[str, int, int], None]
 
 
 class ReplicationError(Exception):
@@ -81,13 +81,13 @@ def block_weight(cfg: llama.LlamaConfig, seed: int, name: str, spec_frac: int, s
 
 
 def replicate_blocks(one: Model, cfg: llama.LlamaConfig, seed: int = SEED,
-                     progress: Progress = lambda _name, _n: None) -> Model:
+                     progress: Progress = lambda _name, _n, _total: None) -> Model:
     """The ``cfg.n_layers``-block model: block 0's nodes repeated, block L reading ``layers.L.*`` weights.
 
     Weights: the shared ones (embedding, RoPE tables, constants, final norm, head) in compiled order, then
     each block's own tensors. Checks that regenerating block 0's weights gives the compiled values bit for
     bit, so every block's weights are committed exactly as the compiler would have committed them.
-    ``progress(name, bytes)`` is called after each generated tensor.
+    ``progress(name, bytes, total bytes)`` is called after each generated tensor.
     """
     graph = one.graph
     start, stop = _block_range(graph)
@@ -106,6 +106,7 @@ def replicate_blocks(one: Model, cfg: llama.LlamaConfig, seed: int = SEED,
     specs = [graph.weights[j] for j in shared_w]
     shared_index = {j: k for k, j in enumerate(shared_w)}
     block_index: list[dict[int, int]] = []
+    total = cfg.n_layers * sum(one.weights[j].nbytes for j in block_w)
     for layer in range(cfg.n_layers):
         mapping = {}
         for j in block_w:
@@ -117,7 +118,7 @@ def replicate_blocks(one: Model, cfg: llama.LlamaConfig, seed: int = SEED,
             mapping[j] = len(weights)
             weights.append(values)
             specs.append(replace(spec, name=name))
-            progress(name, values.nbytes)
+            progress(name, values.nbytes, total)
         block_index.append(mapping)
 
     nodes = [_remap(n, {}, {}, shared_index, specs, None) for n in graph.nodes[:start]]  # indices unchanged
@@ -170,18 +171,3 @@ def _remap(node: Node, where: dict[int, int], block: dict[int, int], shared: dic
 def llama_parameters(cfg: llama.LlamaConfig) -> int:
     """Parameter count of ``Llama(cfg)`` (embedding, blocks, final norm, head)."""
     return sum(math.prod(llama.weight_shape(cfg, n)) for n in llama.weight_names(cfg))
-
-
-def build_llama_7b(n_layers: int = 32, seed: int = SEED, progress: Progress = lambda _n, _b: None) -> tuple[Model, list, dict]:
-    """The replicated model, its input (one token, int64 [1, 1]) and facts for the record."""
-    cfg = llama.preset("7b", max_seq=1, n_layers=n_layers)
-    t = time.perf_counter()
-    one = compile_one_block(cfg, seed)
-    compile_s = time.perf_counter() - t
-    t = time.perf_counter()
-    model = replicate_blocks(one, cfg, seed, progress)
-    del one
-    gc.collect()
-    return model, [llama.random_prompt(cfg, seed=7).numpy()], {
-        "compile_s": compile_s, "generate_s": time.perf_counter() - t, "parameters": llama_parameters(cfg),
-    }

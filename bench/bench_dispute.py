@@ -65,6 +65,7 @@ class Case:
     parameters: int
     fault_node: int
     fault_element: int
+    description: str
     facts: dict = field(default_factory=dict)
 
 
@@ -92,7 +93,8 @@ def digits_case() -> Case:
     model, module, data = digits.build("digits-mlp")
     node = _last_node(model, OpCode.LINEAR, "fc3")
     params = sum(p.numel() for p in module.parameters())
-    return Case("digits-mlp", model, [data.test_pixels[:1]], params, node, _first_row_last(model, node))
+    return Case("digits-mlp", model, [data.test_pixels[:1]], params, node, _first_row_last(model, node),
+                "64-64-32-10 ReLU MLP on 8x8 digits, int8 weights; input: the first test image")
 
 
 def minilm_case() -> Case:
@@ -100,7 +102,9 @@ def minilm_case() -> Case:
 
     model, inputs, facts = build_minilm()
     node = _last_node(model, OpCode.LINEAR, "layers.5.mlp.output")
-    return Case("minilm", model, inputs, facts.pop("parameters"), node, _first_row_last(model, node), facts)
+    return Case("minilm", model, inputs, facts.pop("parameters"), node, _first_row_last(model, node),
+                "all-MiniLM-L6-v2 (packaged checkpoint), 128 tokens, mask derived from the ids in-graph (one input); "
+                "compiled by the engine with default CompileConfig", facts)
 
 
 def llama_case() -> Case:
@@ -124,6 +128,9 @@ def llama_case() -> Case:
     node = _last_node(model, OpCode.LINEAR, "layers.31.feed_forward.w2")
     tokens = llama.random_prompt(cfg, seed=7).numpy()  # int64 [1, 1]
     return Case("llama-7b", model, [tokens], llama_parameters(cfg), node, _first_row_last(model, node),
+                "Llama-2-7B dims (dim 4096, 32 heads, ffn 11008, vocab 32000), 32 blocks, one token: one block "
+                "compiled by the engine at these dims, its nodes repeated 32 times, block L reading its own "
+                "llama.int8_weight tensors (6.7 GB int8, one copy); graph and weights roots are this model's",
                 {"compile_one_block_s": compile_s, "generate_blocks_s": generate_s,
                  "scale_bridges": model.meta["scale_bridges"]})
 
@@ -232,7 +239,7 @@ def measure(case: Case, protocol: Protocol, provider, project) -> list[Result]:
         Result(c, "challenger_gas", first.challenger_gas, "gas", note="challenge + picks + open + step"),
         Result(c, "submitter_gas", first.submitter_gas, "gas", note="reveals + chunk reveal (propose not counted)"),
         Result(c, "propose_gas", first.propose_gas, "gas"),
-        Result(c, "parameters", case.parameters, "params"),
+        Result(c, "parameters", case.parameters, "params", note=case.description),
         Result(c, "nodes", nodes, "nodes"),
         Result(c, "trace_depth", max(1, math.ceil(math.log2(nodes))), "levels",
                note=f"reveal depth j = {BENCH_PARAMS.reveal_depth} (2^j children per reveal)"),
