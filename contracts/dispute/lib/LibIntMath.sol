@@ -70,8 +70,7 @@ library LibIntMath {
 
     /// @dev Smallest b with x < 2^b (`bit_length_element`), for x >= 0.
     function bitLength(uint256 x) internal pure returns (uint256 b) {
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // Binary search over the bit position: each step halves the remaining width.
             let r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
             r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
@@ -140,8 +139,7 @@ library LibIntMath {
     function expNegSumQ30(Operand memory row, uint256 count, int256 m, uint256 fIn) internal pure returns (int256 s) {
         (uint256 p, uint256 sh, uint256 ext) = LibRow.cursor(row, 0);
         uint256 w = row.width;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             let half := shr(1, shl(fIn, 1)) // 2^(fIn - 1), and 0 for fIn = 0 (then the shift is the identity)
             let end := add(p, mul(count, w))
             // Safe without overflow checks: 0 <= m - row[i] < 2^33, so u < 2^64; the Horner accumulator stays

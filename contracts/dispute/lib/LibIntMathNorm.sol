@@ -56,8 +56,7 @@ library LibIntMathNorm {
         (uint256 p, uint256 shift, uint256 ext) = LibRow.cursor(row, 0);
         uint256 w = row.width;
         uint256 n = row.len;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // rshift_round(c, k) = (c + 2^(k-1)) >> k; for k = 0 the offset is 0 and sar by 0 is the identity,
             // so folding 2^(k-1) into the offset gives c' = sar(k, scale x - (offset - 2^(k-1))).
             let off := sub(offset, shr(1, shl(k, 1)))

@@ -15,8 +15,7 @@ library LibRow {
         (uint256 p, uint256 sh, uint256 ext) = cursor(o, 0);
         uint256 w = o.width;
         uint256 n = o.len;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // Unrolled by four: the loop's own jumps and compares cost as much as an element's work.
             let w2 := add(w, w)
             let w3 := add(w2, w)
@@ -47,8 +46,7 @@ library LibRow {
         uint256 wb = b.width;
         uint256 pa0 = (a.skip + aStart) * wa;
         uint256 pb0 = (b.skip + bStart) * wb;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             let pa := add(add(da, 0x20), pa0)
             let pb := add(add(db, 0x20), pb0)
             let sa := sub(256, mul(wa, 8))
@@ -82,8 +80,7 @@ library LibRow {
         uint256 wb = b.width;
         uint256 pa0 = a.skip * wa;
         uint256 pb0 = (b.skip + bStart) * wb;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             let pa := add(da.offset, pa0)
             let pb := add(add(db, 0x20), pb0)
             let sa := sub(256, mul(wa, 8))
@@ -107,8 +104,7 @@ library LibRow {
         if (count == 0 || count > o.len) revert RowRangeOutOfOperand(count, o.len);
         (uint256 p, uint256 sh, uint256 ext) = cursor(o, 0);
         uint256 w = o.width;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // Reads only: the loops walk [p, p + count * w), inside the operand's proven bytes.
             let w2 := add(w, w)
             let w3 := add(w2, w)
@@ -141,8 +137,7 @@ library LibRow {
         (uint256 p, uint256 sh, uint256 ext) = cursor(o, 0);
         uint256 w = o.width;
         uint256 n = o.len;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             let w2 := add(w, w)
             let end2 := add(p, mul(and(n, not(1)), w))
             let end := add(p, mul(n, w))
@@ -173,8 +168,7 @@ library LibRow {
         bytes memory data = o.data;
         uint256 w = o.width;
         uint256 off = (o.skip + i) * w;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // Address arithmetic only; `width` is 1, 2 or 4 (LibDescriptor rejects others), so the shift is
             // 224..248 and the sign-extension byte 0..3.
             ptr := add(add(data, 0x20), off)
@@ -185,8 +179,7 @@ library LibRow {
 
     /// @dev The element at `ptr` (as located by `cursor`).
     function load(uint256 ptr, uint256 shift, uint256 ext) internal pure returns (int256 v) {
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // A read of one word at a cursor the caller keeps inside the operand; its top bytes are the element.
             v := signextend(ext, shr(shift, mload(ptr)))
         }

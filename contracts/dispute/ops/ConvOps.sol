@@ -44,8 +44,8 @@ contract ConvOps is OperatorBase {
     {
         Window memory w = _window(d, e);
         if (r == 0) {
-            uint256 block = d.inputs[1].shape[1] * d.inputs[1].shape[2] * d.inputs[1].shape[3];
-            return (1, w.o * block, block);
+            uint256 kernel = d.inputs[1].shape[1] * d.inputs[1].shape[2] * d.inputs[1].shape[3];
+            return (1, w.o * kernel, kernel);
         }
         uint256 first = _firstRun(d);
         if (r < first) return (2, w.o, 1);
