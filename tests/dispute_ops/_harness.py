@@ -12,6 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
+from eth_abi import encode
+from eth_utils import keccak
+from web3.exceptions import ContractCustomError, ContractLogicError
+
 from offchain.dispute.operators import NodeTuple, OperandTuple, descriptor_tuple, operand_tuple
 from offchain.engine.descriptor import encode_node
 from offchain.engine.graph import Node
@@ -103,3 +107,19 @@ def element_gas(contract, node: Node, inputs: Sequence[np.ndarray], idx: int, se
     total = contract.element.estimate_gas_cost(nd, operands, idx, sender=sender)
     data = contract.element.as_transaction(nd, operands, idx, sender=sender).data
     return total, total - 21000 - calldata_gas(bytes(data))
+
+
+def revert_data(chain, call, *args) -> bytes | None:
+    """Revert data of a view call, None when it returns. Raw eth_call: ape's revert decoding traces every
+    call, which takes seconds each."""
+    try:
+        chain.provider.web3.eth.call({"to": call.contract.address, "data": call.encode_input(*args)})
+    except (ContractCustomError, ContractLogicError) as exc:
+        raw = getattr(exc, "data", None) or ""
+        return bytes.fromhex(str(raw).removeprefix("0x")) if raw else b""
+    return None
+
+
+def custom_error(signature: str, types: Sequence[str] = (), values: Sequence = ()) -> bytes:
+    """ABI encoding of a custom error: selector of ``signature`` then its arguments."""
+    return keccak(text=signature)[:4] + encode(list(types), list(values))

@@ -18,7 +18,7 @@ from offchain.engine.ops import OpCode
 from offchain.engine.ops.conv import conv_output_hw
 from engine.op_harness import make_node, random_tensor, spec
 
-from ._harness import check_against_contract
+from ._harness import check_against_contract, custom_error, revert_data
 from ._strategies import SETTINGS, dtypes, fracs, indices, rng, skip, small
 
 
@@ -88,6 +88,21 @@ def test_shape_ops(deploy, data):
     node = make_node(OpCode.CONCAT, parts, spec(total, dt, f), (axis,))
     arrays = [random_tensor(g, p, True) for p in parts]
     check_against_contract(contract, node, arrays, indices(data, int(np.prod(total))))
+
+
+def test_shape_ops_reject_what_the_engine_rejects(chain, deploy):
+    """A slice past its axis, a perm that repeats an axis, a reshape that changes the count: BadNode, not a read
+    of some other element."""
+    contract = deploy("ShapeOps")
+    x = spec((2, 3), DType.INT8, 0)
+    bad = [
+        (make_node(OpCode.SLICE, [x], spec((2, 2), DType.INT8, 0), (1, 1, 2)), 1, "slice bound"),
+        (make_node(OpCode.PERMUTE, [x], spec((2, 2), DType.INT8, 0), (0, 0)), 0, "perm entry"),
+        (make_node(OpCode.RESHAPE, [x], spec((5,), DType.INT8, 0)), 0, "reshape count"),
+    ]
+    for node, e, reason in bad:
+        nd = descriptor_tuple(encode_node(node, 0))
+        assert revert_data(chain, contract.range, nd, e, 0, []) == custom_error("BadNode(string)", ["string"], [reason])
 
 
 @SETTINGS

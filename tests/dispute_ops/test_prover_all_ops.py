@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ape.exceptions import ContractLogicError
-from eth_utils import keccak
-from web3.exceptions import ContractCustomError
-from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -23,6 +19,7 @@ from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
 
 from ._all_ops_model import all_ops_input, all_ops_model
+from ._harness import custom_error, revert_data
 
 
 @pytest.fixture(scope="module")
@@ -47,27 +44,12 @@ def _bare_desc(code: int):
     return (code, 0, tensor, [], [])
 
 
-UNSUPPORTED = keccak(text="UnsupportedOp(uint256)")[:4]
-
-
-def _revert_data(chain, contract, code: int) -> bytes | None:
-    """Revert data of rangeCount(bare descriptor of `code`, 0), None when it returns (raw eth_call: ape's
-    revert decoding traces every call, which takes seconds each)."""
-    data = contract.rangeCount.encode_input(_bare_desc(code), 0)
-    try:
-        chain.provider.web3.eth.call({"to": contract.address, "data": data})
-    except (ContractCustomError, ContractLogicError, Web3ContractLogicError) as exc:
-        raw = getattr(exc, "data", None) or getattr(exc, "revert_message", None) or ""
-        return bytes.fromhex(str(raw).removeprefix("0x")) if raw else b""
-    return None
-
-
 def test_each_family_serves_exactly_its_codes(chain, families):
     """A family reverts UnsupportedOp(code) for every code the table gives another family, never for its own."""
     for name, contract in families.items():
         for code in OpCode:
-            data = _revert_data(chain, contract, int(code))
-            unsupported = UNSUPPORTED + int(code).to_bytes(32, "big")
+            data = revert_data(chain, contract.rangeCount, _bare_desc(int(code)), 0)
+            unsupported = custom_error("UnsupportedOp(uint256)", ["uint256"], [int(code)])
             if OPERATOR_CONTRACTS[code] == name:
                 assert data != unsupported, f"{name} rejects its own op {code.name}"
             else:

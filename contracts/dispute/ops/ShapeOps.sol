@@ -30,14 +30,21 @@ contract ShapeOps is OperatorBase {
     {
         _check(d);
         if (r != 0) revert BadNode("range index");
-        if (d.op == RESHAPE) return (0, e, 1);
+        if (d.op == RESHAPE) {
+            // Same element count: otherwise the flat index would name another tensor's layout.
+            if (LibShape.numel(d.out.shape) != LibShape.numel(d.inputs[0].shape)) revert BadNode("reshape count");
+            return (0, e, 1);
+        }
         uint256[] memory multi = LibShape.unravel(e, d.out.shape);
         if (d.op == PERMUTE) return (0, _permuted(d, multi), 1);
         uint256 axis = _axis(d, multi.length);
         if (d.op == SLICE) {
             if (d.params[1] < 0 || d.params[2] < 1) revert BadNode("slice start/step");
             multi[axis] = uint256(d.params[1]) + multi[axis] * uint256(d.params[2]);
-            return (0, LibShape.ravel(multi, d.inputs[0].shape), 1);
+            // INVARIANT: A slice reads inside its axis (past it, the flat index would land in the next row).
+            uint256[] calldata inShape = d.inputs[0].shape;
+            if (axis >= inShape.length || multi[axis] >= inShape[axis]) revert BadNode("slice bound");
+            return (0, LibShape.ravel(multi, inShape), 1);
         }
         // CONCAT: walk the inputs along the axis until the position falls inside one.
         uint256 pos = multi[axis];
@@ -63,9 +70,12 @@ contract ShapeOps is OperatorBase {
         uint256 rank = multi.length;
         if (d.params.length != rank) revert BadNode("perm length");
         uint256[] memory inMulti = new uint256[](rank);
+        uint256 seen;
         for (uint256 i; i < rank; ++i) {
             int256 p = d.params[i];
-            if (p < 0 || uint256(p) >= rank) revert BadNode("perm entry");
+            // A permutation names every axis once (rank <= 6, so a bit mask holds the axes seen).
+            if (p < 0 || uint256(p) >= rank || seen & (1 << uint256(p)) != 0) revert BadNode("perm entry");
+            seen |= 1 << uint256(p);
             inMulti[uint256(p)] = multi[i];
         }
         return LibShape.ravel(inMulti, d.inputs[0].shape);
