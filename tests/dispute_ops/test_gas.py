@@ -1,11 +1,13 @@
 """One-step cost of the widest rows: SOFTMAX, LAYERNORM and RMSNORM over 4096 keys / features.
 
 A one-step proof recomputes one element from its whole row, so these are the costliest elements of a
-Llama-2-7B-sized layer (d_model 4096, a 4096-token attention row). Every one-step must stay well under
-2,000,000 gas; the execution gas of `element` is checked against that bound here, and bench/bench_ops_gas.py
-records the figures for every operator. DESIGN.md section 4 aims at ~1M per step: the norms meet it, a
-4096-key softmax row (one integer exp per key, ~370 gas each) does not, so rows past ~2600 keys are for the
-compiler to split (max / exp / sum / divide nodes with a partial-sum descent).
+Llama-2-7B-sized layer (d_model 4096, a 4096-token attention row). The execution gas of `element` (the
+operator's share of a step) is checked against the 2,000,000-gas bound every one-step must stay well under;
+bench/bench_ops_gas.py records it for every operator next to the whole step through the prover. Measured:
+norms ~0.84M, softmax ~1.53M (one integer exp per key, ~370 gas each); the prover adds ~0.7M for a 16 KiB
+int32 row (calldata, 32-byte-chunk range proof), so a whole 4096-key int32 softmax step (~2.24M) passes the
+bound: rows past ~3600 keys (~1700 for DESIGN.md's ~1M aim) are for the compiler to split (max / exp / sum /
+divide nodes with a partial-sum descent).
 """
 
 from __future__ import annotations
