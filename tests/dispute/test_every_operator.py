@@ -1,0 +1,140 @@
+"""For every operator the engine supports: a submitter that corrupts one element of that operator's output (and
+runs the rest of the model on it) loses the game to the honest challenger, through that operator's one-step proof.
+
+Models: llama-tiny (embedding, RMSNorm, RoPE, attention, SiLU-gated MLP), digits-cnn (Conv2d), a small LayerNorm /
+GELU / slice / concat / mean block compiled from PyTorch, and tiny-mlp with a final RESCALE.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from ape import chain
+from torch import nn
+
+from offchain.chain.deployments import deploy_protocol
+from offchain.chain.params import ProtocolParams
+from offchain.chain.registration import model_spec
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.faults import run_with_fault
+from offchain.dispute.match import honest_challenger, honest_submitter, play
+from offchain.dispute.solver import GameStatus
+from offchain.engine.compiler import compile_module
+from offchain.engine.dtypes import DType
+from offchain.engine.executor import run
+from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
+from offchain.engine.model import Model
+from offchain.engine.ops import OpCode
+from offchain.models import build_reference
+from offchain.models.tiny import tiny_input, tiny_mlp
+
+PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
+
+
+class _Block(nn.Module):
+    """LayerNorm -> Linear -> GELU, minus the normed input, negated, halves swapped, mean over the last axis."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.ln = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 16)
+
+    def forward(self, x):
+        h = self.ln(x)
+        d = F.gelu(self.fc(h)) - h
+        n = -d
+        return torch.cat([n[..., 8:], n[..., :8]], dim=-1).mean(-1, keepdim=True)
+
+
+def _block() -> tuple[Model, np.ndarray]:
+    samples = [(torch.randn(1, 4, 16, generator=torch.Generator().manual_seed(s)),) for s in range(4)]
+    model = compile_module(_Block().eval(), samples[0], samples)
+    spec = model.graph.inputs[0]
+    x = np.clip(np.round(samples[1][0].numpy() * 2.0**spec.frac), spec.dtype.qmin, spec.dtype.qmax)
+    return model, x.astype(spec.dtype.numpy)
+
+
+def _tiny_with_rescale() -> tuple[Model, np.ndarray]:
+    model = tiny_mlp()
+    last = len(model.graph.nodes) - 1
+    out = model.graph.nodes[-1].output
+    rescaled = TensorSpec(out.shape, DType.INT8, out.frac - 2, 5, "rescaled")
+    node = Node(OpCode.RESCALE, (TensorRef(TensorKind.ACTIVATION, last),), (out,), rescaled, (), "rescale")
+    graph = Graph(model.graph.inputs, model.graph.weights, model.graph.nodes + [node])
+    extended = Model(graph, model.weights, {"name": "tiny-mlp-rescale"})
+    extended.validate()
+    return extended, tiny_input()
+
+
+def _reference(name: str):
+    def build():
+        built = build_reference(name)
+        return built.model, built.example_inputs[0]
+
+    return build
+
+
+BUILDERS = {"llama-tiny": _reference("llama-tiny"), "digits-cnn": _reference("digits-cnn"), "block": _block,
+            "tiny-rescale": _tiny_with_rescale}
+OP_MODEL = {
+    OpCode.EMBEDDING: "llama-tiny", OpCode.RMSNORM: "llama-tiny", OpCode.LINEAR: "llama-tiny",
+    OpCode.RESHAPE: "llama-tiny", OpCode.PERMUTE: "llama-tiny", OpCode.ROPE: "llama-tiny",
+    OpCode.MATMUL: "llama-tiny", OpCode.MUL: "llama-tiny", OpCode.ADD: "llama-tiny", OpCode.SOFTMAX: "llama-tiny",
+    OpCode.SILU: "llama-tiny", OpCode.CONV2D: "digits-cnn", OpCode.RELU: "digits-cnn",
+    OpCode.LAYERNORM: "block", OpCode.GELU: "block", OpCode.SUB: "block", OpCode.NEG: "block",
+    OpCode.SLICE: "block", OpCode.CONCAT: "block", OpCode.MEAN: "block", OpCode.RESCALE: "tiny-rescale",
+}
+
+
+def test_every_op_code_is_covered():
+    assert set(OP_MODEL) == set(OpCode)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {}
+
+
+@pytest.fixture(scope="module")
+def protocol(project, accounts):
+    owner = accounts[0]
+    import tempfile
+    from pathlib import Path
+
+    a = deploy_protocol(project, chain.provider, owner, directory=Path(tempfile.mkdtemp()), params=PARAMS)
+    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
+
+
+def _prepared(name, models, protocol, owner):
+    """The model (built once per module) registered in this test's chain state (tests are isolated)."""
+    registry, _ = protocol
+    if name not in models:
+        model, x = BUILDERS[name]()
+        commitment = ModelCommitment(model)
+        models[name] = (commitment, x, ExecutionCommitment(commitment, run(model, [x])))
+    model_id = registry.registerModel(model_spec(models[name][0].model, 0, owner.address), sender=owner).return_value
+    return models[name], model_id
+
+
+@pytest.mark.parametrize("op", sorted(OP_MODEL, key=int), ids=lambda op: OpCode(op).name)
+def test_a_corrupted_element_of_each_operator_loses_the_game(models, protocol, owner, submitter, challenger, op):
+    (commitment, x, honest), model_id = _prepared(OP_MODEL[op], models, protocol, owner)
+    _, game = protocol
+    nodes = commitment.model.graph.nodes
+    node_index = max(i for i, n in enumerate(nodes) if n.op == op)
+    element = nodes[node_index].output.size // 2
+    faulty = ExecutionCommitment(commitment, run_with_fault(commitment.model, [x], node_index, element, delta=3))
+    claim_id = game.propose(model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
+                            submitter, sender=submitter, value=game.submitterBond()).return_value
+    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
+    claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
+    result = play(game, game_id, submitter, challenger, honest_submitter(faulty),
+                  honest_challenger(honest, claimed), claimed=claimed)
+    assert result.status == GameStatus.CHALLENGER_WON
+    assert game.getGame(game_id).nodeIndex == node_index
+    assert result.moves[-1].action == "Step"
+    assert game.balance == game.openBonds() + game.totalCredit()
