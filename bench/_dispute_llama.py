@@ -22,6 +22,7 @@ import gc
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ LAYER_PREFIX = "layers.0."
 
 #: progress(tensor name, its bytes, bytes of all blocks' weights), after each generated tensor
 Progress = Callable[[str, int, int], None]
+#: store(tensor name, values) -> the array the model keeps (the values themselves, or a file-backed copy)
+Store = Callable[[str, np.ndarray], np.ndarray]
 
 
 class ReplicationError(Exception):
@@ -81,13 +84,15 @@ def block_weight(cfg: llama.LlamaConfig, seed: int, name: str, spec_frac: int, s
 
 
 def replicate_blocks(one: Model, cfg: llama.LlamaConfig, seed: int = SEED,
-                     progress: Progress = lambda _name, _n, _total: None) -> Model:
+                     progress: Progress = lambda _name, _n, _total: None,
+                     store: Store = lambda _name, values: values) -> Model:
     """The ``cfg.n_layers``-block model: block 0's nodes repeated, block L reading ``layers.L.*`` weights.
 
     Weights: the shared ones (embedding, RoPE tables, constants, final norm, head) in compiled order, then
     each block's own tensors. Checks that regenerating block 0's weights gives the compiled values bit for
     bit, so every block's weights are committed exactly as the compiler would have committed them.
-    ``progress(name, bytes, total bytes)`` is called after each generated tensor.
+    ``progress(name, bytes, total bytes)`` is called after each generated tensor; ``store`` decides where
+    each block tensor lives (e.g. ``SpilledWeights``: a memory-mapped file the kernel may page out).
     """
     graph = one.graph
     start, stop = _block_range(graph)
@@ -116,7 +121,7 @@ def replicate_blocks(one: Model, cfg: llama.LlamaConfig, seed: int = SEED,
             if layer == 0 and not np.array_equal(values, one.weights[j]):
                 raise ReplicationError(f"regenerated {name} differs from the compiled weight")
             mapping[j] = len(weights)
-            weights.append(values)
+            weights.append(store(name, values))
             specs.append(replace(spec, name=name))
             progress(name, values.nbytes, total)
         block_index.append(mapping)
@@ -149,6 +154,26 @@ def replicate_blocks(one: Model, cfg: llama.LlamaConfig, seed: int = SEED,
                    "scale_bridges": bridges})
     model.validate()
     return model
+
+
+class SpilledWeights:
+    """Keeps each stored tensor in its own .npy file under ``directory``, memory-mapped read-only.
+
+    The pages are file-backed and clean once written, so under memory pressure the kernel drops and
+    re-reads them instead of killing the process: 6.7 GB of int8 weights then cost page cache, not
+    anonymous memory, on a machine whose 24 GB other processes share.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def __call__(self, name: str, values: np.ndarray) -> np.ndarray:
+        path = self.directory / f"{name}.npy"
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=values.dtype, shape=values.shape)
+        out[...] = values
+        out.flush()
+        del out
+        return np.load(path, mmap_mode="r")
 
 
 def _remap(node: Node, where: dict[int, int], block: dict[int, int], shared: dict[int, int],
