@@ -147,8 +147,7 @@ contract OneStepProver is IOneStepProver, IStepErrors {
         leaves = new bytes32[](count);
         for (uint256 c; c < count; ++c) {
             bytes32 h;
-            /// @solidity memory-safe-assembly
-            assembly {
+            assembly ("memory-safe") {
                 h := keccak256(add(add(chunks, 0x20), mul(c, chunkBytes)), chunkBytes)
             }
             leaves[c] = h;

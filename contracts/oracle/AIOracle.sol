@@ -324,8 +324,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
             abi.encodeCall(AIOracleCallbackReceiver.aiOracleCallback, (requestId, output, callbackData));
         address target = r.callbackContract;
         bool ok;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // No return data is copied, so a callback cannot make this call expensive by returning a huge blob.
             ok := call(gasLimit, target, 0, add(payload, 0x20), mload(payload), 0, 0)
         }

@@ -97,8 +97,7 @@ library LibDescriptor {
     }
 
     function _word(bytes calldata data, uint256 k) private pure returns (uint256 v) {
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             v := calldataload(add(data.offset, mul(k, 32)))
         }
     }

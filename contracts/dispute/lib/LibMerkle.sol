@@ -23,8 +23,7 @@ library LibMerkle {
 
     /// @dev keccak256(a ++ b) in scratch space: no memory growth.
     function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32 h) {
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             mstore(0x00, a)
             mstore(0x20, b)
             h := keccak256(0x00, 0x40)
@@ -121,8 +120,7 @@ library LibMerkle {
         uint256 full = len / chunkBytes;
         for (uint256 c; c < full; ++c) {
             bytes32 h;
-            /// @solidity memory-safe-assembly
-            assembly {
+            assembly ("memory-safe") {
                 h := keccak256(add(add(data, 0x20), mul(c, chunkBytes)), chunkBytes)
             }
             level[c] = h;

@@ -24,8 +24,7 @@ library LibOperand {
         bytes memory data = o.data;
         uint256 byteOffset = (o.skip + i) * o.width;
         uint256 width = o.width;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             // Load the word starting at the element, keep its top `width` bytes, sign-extend them.
             let word := mload(add(add(data, 0x20), byteOffset))
             v := signextend(sub(width, 1), shr(sub(256, mul(width, 8)), word))
@@ -41,8 +40,7 @@ library LibOperand {
         uint256 wa = a.width;
         uint256 wb = b.width;
         uint256 n = a.len;
-        /// @solidity memory-safe-assembly
-        assembly {
+        assembly ("memory-safe") {
             let pa := add(add(da, 0x20), mul(mload(add(a, 0x20)), wa))
             let pb := add(add(db, 0x20), mul(mload(add(b, 0x20)), wb))
             let sa := sub(256, mul(wa, 8))
