@@ -74,7 +74,12 @@ test-python: bootstrap
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 
-bench-%: bootstrap
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	@touch $@
+
+# A static pattern rule: make applies no implicit (bench-%) rule to .PHONY targets.
+$(addprefix bench-,$(BENCH_AREAS)): bench-%: bootstrap $(VENV)/.bench-installed
 	python -m bench.bench_$*
 
 clean:
