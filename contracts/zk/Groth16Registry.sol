@@ -87,9 +87,10 @@ contract Groth16Registry is IProofVerifier, AccessControl {
         if (publicInputs.length != n) revert BatchLengthMismatch(n, publicInputs.length);
         (bytes memory vk, uint256 nPublic) = _loadKey(keyId);
         Batch memory acc;
-        // Fiat-Shamir: the coefficients depend on every statement and proof, so a prover cannot pick
-        // proofs whose errors cancel in the combination.
-        acc.seed = keccak256(abi.encode(keyId, publicInputs, proofs));
+        // Fiat-Shamir: the coefficients depend on every statement and proof (all decoded from this
+        // call's data), so a prover cannot pick proofs whose errors cancel in the combination.
+        // Hashing msg.data instead of abi.encode(keyId, publicInputs, proofs) saves ~100k gas for 32.
+        acc.seed = keccak256(msg.data);
         acc.s = new uint256[](nPublic);
         bytes memory buf = new bytes((n + 3) * 192);
         uint256 base;

@@ -42,7 +42,8 @@ interface IProofVerifier {
         external view returns (bool);
 
     /// @notice Whether every proof verifies for key `keyId`: one pairing check over a random linear
-    ///         combination (n + 3 pairings), randomness by Fiat-Shamir over keyId, all inputs and proofs.
+    ///         combination (n + 3 pairings), randomness by Fiat-Shamir over the call data (keyId, all inputs
+    ///         and proofs): keccak256(msg.data).
     /// @dev False if any one proof is invalid (except with probability about 2^-128 per batch).
     function verifyBatch(uint256 keyId, uint256[][] calldata publicInputs, bytes[] calldata proofs)
         external view returns (bool);
