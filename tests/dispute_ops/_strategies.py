@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from offchain.engine.dtypes import DType
 
 #: Every call goes to anvil, so examples are few; each one checks several output elements.
-SETTINGS = settings(max_examples=6, deadline=None,
+SETTINGS = settings(max_examples=5, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 dtypes = st.sampled_from([DType.INT8, DType.INT16, DType.INT32])
 small = st.sampled_from([DType.INT8, DType.INT16])

@@ -130,27 +130,30 @@ library LibIntMath {
     /// @dev sum_{i < count} expNegQ30(m - row[i], fIn): softmax's denominator, for m >= row[i] (m the max of
     ///      the summed elements). The same steps as `expNegQ30` and `exp2FracQ30`, inlined into one assembly
     ///      loop because a 4096-key attention row runs it 4096 times in one step; the softmax tests hold both
-    ///      to `exp_neg_q30_element`. Two rewrites leave every term unchanged:
+    ///      to `exp_neg_q30_element`. Three rewrites leave every term unchanged:
     ///      - a Horner step c + ((acc r + 2^29) >> 30) is ((acc r + c 2^30 + 2^29) >> 30): c 2^30 is a multiple
     ///        of 2^30, so it passes through the floor shift exactly, and each step adds one folded constant;
     ///      - no clamp of m - row[i] at EXP_CLAMP << fIn: past the clamp the reference's z is 92 and the term
     ///        0; unclamped, z >= 92 and the term is 0 as well (a <= 2^30 < 2^(z-1)), also for z >= 256 where
-    ///        the EVM's shifts give 0.
+    ///        the EVM's shifts give 0;
+    ///      - (m - x) LOG2E_Q30 + 2^(fIn-1) as (m LOG2E_Q30 + 2^(fIn-1)) - x LOG2E_Q30, the first part once per row.
     function expNegSumQ30(Operand memory row, uint256 count, int256 m, uint256 fIn) internal pure returns (int256 s) {
         (uint256 p, uint256 sh, uint256 ext) = LibRow.cursor(row, 0);
         uint256 w = row.width;
         assembly ("memory-safe") {
-            let half := shr(1, shl(fIn, 1)) // 2^(fIn - 1), and 0 for fIn = 0 (then the shift is the identity)
+            // m * LOG2E_Q30 + 2^(fIn - 1) (0 for fIn = 0: then the shift is the identity), so that each key costs
+            // one product: (m - x) * LOG2E_Q30 + 2^(fIn - 1) = mL - x * LOG2E_Q30 (two's complement, >= 0).
+            let mL := add(mul(m, 1549082005), shr(1, shl(fIn, 1)))
             let end := add(p, mul(count, w))
-            // Safe without overflow checks: 0 <= m - row[i] < 2^33, so u < 2^64; the Horner accumulator stays
-            // below 2^31 in magnitude and r < 2^30 (|acc r + constant| < 2^61; mul, add and sar are two's
-            // complement); each term is <= 2^30 and count <= 2^16, so s < 2^46.
+            // Safe without overflow checks: |m|, |row[i]| <= 2^31, so |mL| < 2^63 and 0 <= mL - x LOG2E < 2^64;
+            // the Horner accumulator stays below 2^31 in magnitude and r < 2^30 (|acc r + constant| < 2^61; mul,
+            // add and sar are two's complement); each term is <= 2^30 and count <= 2^16, so s < 2^46.
             for {} lt(p, end) { p := add(p, w) } {
                 // u = roundShift((m - x) * LOG2E_Q30, fIn) >= 0, z = u >> 30, r = u mod 2^30; the Horner chain
                 // with folded constants c 2^30 + 2^29 (EXP2_C6 * r, then EXP2_C5 .. EXP2_C1, then ONE_Q30, which
                 // leaves a in (2^29, 2^30]; negative ones subtracted as magnitudes); roundShift(a, z) with rounding
                 // term 2^(z-1) = shr(1, shl(z, 1)).
-                let u := shr(fIn, add(mul(sub(m, signextend(ext, shr(sh, mload(p)))), 1549082005), half))
+                let u := shr(fIn, sub(mL, mul(signextend(ext, shr(sh, mload(p))), 1549082005)))
                 let z := shr(30, u)
                 let r := and(u, 0x3fffffff)
                 let a := sar(30, sub(mul(118043, r), 1472825353306112))
