@@ -4,8 +4,8 @@ A one-step proof recomputes one element from its whole row, so these are the cos
 Llama-2-7B-sized layer (d_model 4096, a 4096-token attention row). The execution gas of `element` (the
 operator's share of a step) is checked against the 2,000,000-gas bound every one-step must stay well under;
 bench/bench_ops_gas.py records it for every operator next to the whole step through the prover. Measured:
-norms ~0.84M, softmax ~1.53M (one integer exp per key, ~370 gas each); the prover adds ~0.7M for a 16 KiB
-int32 row (calldata, 32-byte-chunk range proof), so a whole 4096-key int32 softmax step (~2.24M) passes the
+norms ~0.84M, softmax ~1.50M (one integer exp per key, ~365 gas each); the prover adds ~0.7M for a 16 KiB
+int32 row (calldata, 32-byte-chunk range proof), so a whole 4096-key int32 softmax step (~2.21M) passes the
 bound: rows past ~3600 keys (~1700 for DESIGN.md's ~1M aim) are for the compiler to split (max / exp / sum /
 divide nodes with a partial-sum descent).
 """
