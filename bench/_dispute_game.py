@@ -20,6 +20,7 @@ from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.dispute.match import MatchResult, honest_challenger, honest_submitter, play
 from offchain.dispute.solver import Action, GameState, GameStatus
+from offchain.dispute.responder import event_logs
 
 #: Clocks long enough that no side can time out while the other builds its proofs: the benchmark measures
 #: the moves, it never waits a clock out.
@@ -142,7 +143,7 @@ def dispute(protocol: Protocol, model_id: int, honest: ExecutionCommitment, faul
     )
     wall_s = time.perf_counter() - start
 
-    resolved = list(game.GameResolved.range(0, None, search_topics={"gameId": game_id}))
+    resolved = list(event_logs(game.GameResolved, 0, gameId=game_id))
     reason = resolved[-1].reason if resolved else "unresolved"
     if match.status != GameStatus.CHALLENGER_WON or reason != "one-step proof":
         raise DisputeBenchError(f"game {game_id} ended {match.status.name} ({reason}); the honest challenger must "

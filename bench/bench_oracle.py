@@ -25,6 +25,7 @@ from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import Offering, launch
 from offchain.engine.modelfile import save_model
 from offchain.nodes.process import NodeProcess
+from offchain.dispute.responder import event_logs
 
 SINGLE_RUNS = 7
 CONCURRENT = 50
@@ -92,7 +93,7 @@ def main() -> None:
             chain.pending_timestamp += PARAMS.challenge_window
             chain.mine()
             first = oracle.getRequest(ids[0])
-            output = [log.output for log in oracle.ResultSubmitted.range(0, None, search_topics={"requestId": ids[0]})][0]
+            output = [log.output for log in event_logs(oracle.ResultSubmitted, 0, requestId=ids[0])][0]
             finalize = oracle.finalize(ids[0], bytes(output), b"", sender=owner)
             assert first.status == 2
         finally:

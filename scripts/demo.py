@@ -34,6 +34,7 @@ from offchain.engine.executor import run
 from offchain.engine.modelfile import save_model
 from offchain.engine.roots import graph_root, weights_root
 from offchain.nodes.process import NodeProcess
+from offchain.dispute.responder import event_logs
 
 console = Console()
 PARAMS = ProtocolParams(challenge_window=20, clock_budget=300, request_timeout=900)
@@ -164,7 +165,7 @@ def cli(provider):
                  lambda: classifier.classifications(request_id).done, timeout=300,
                  on_tick=fast_forward_when_checked(oracle, request_id, challenger, challenger_key.address))
         label = classifier.classifications(request_id).label
-        posted = [log for log in oracle.ResultSubmitted.range(0, None, search_topics={"requestId": request_id})]
+        posted = [log for log in event_logs(oracle.ResultSubmitted, 0, requestId=request_id)]
         claimed = [int(np.argmax(np.frombuffer(bytes(log.output), dtype=">i2"))) for log in posted]
         console.print(f"results posted for request {request_id}: labels {claimed} "
                       f"(first by the faulty submitter, then the challenger's correction)")

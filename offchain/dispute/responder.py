@@ -25,8 +25,18 @@ def _bytes32(value: Any) -> bytes:
     return bytes(value) if not isinstance(value, str) else bytes.fromhex(value.removeprefix("0x"))
 
 
+def event_logs(event: Any, start_block: int, **topics: Any) -> list:
+    """Logs of an ape contract event from `start_block` to the chain's head, filtered by indexed `topics`.
+
+    (ape's `range(start, None)` would read `start` as a block *count* from 0, so the stop is always given.)
+    """
+    from ape import chain
+
+    return list(event.range(start_block, chain.blocks.height + 1, search_topics=topics))
+
+
 def _last_event(contract: Any, name: str, game_id: int, start_block: int = 0):
-    events = list(getattr(contract, name).range(start_block, None, search_topics={"gameId": game_id}))
+    events = event_logs(getattr(contract, name), start_block, gameId=game_id)
     return events[-1] if events else None
 
 

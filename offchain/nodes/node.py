@@ -18,7 +18,7 @@ from offchain.chain.encoding import input_tensor, output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment
 from offchain.dispute.faults import run_with_fault
-from offchain.dispute.responder import read_game, send
+from offchain.dispute.responder import event_logs, read_game, send
 from offchain.dispute.solver import GameStatus, challenger_action, submitter_action
 from offchain.engine.executor import run
 from offchain.nodes.catalog import ServedModel
@@ -171,7 +171,7 @@ class Node:
         if trace_root == honest.trace_root and output == output_bytes(honest.trace.output):
             self.log("agreed", request=request_id, claim=claim_id)
             return
-        mine = [log for log in self.game.GameStarted.range(self.start_block, None, search_topics={"claimId": claim_id})
+        mine = [log for log in event_logs(self.game.GameStarted, self.start_block, claimId=claim_id)
                 if log.challenger == self.account.address]
         if mine:  # challenged before a crash
             game_id = mine[0].gameId
@@ -184,10 +184,9 @@ class Node:
     def _claimed_tree(self, game_id: int, honest: ExecutionCommitment, claim_root: bytes) -> ClaimedTree:
         """The submitter's trace tree as its trace-level reveals show it (rebuilt from events: crash-safe)."""
         claimed = ClaimedTree(honest.trace_tree, claim_root)
-        topics = {"gameId": game_id}
-        opened = list(self.game.NodeOpened.range(self.start_block, None, search_topics=topics))
+        opened = event_logs(self.game.NodeOpened, self.start_block, gameId=game_id)
         cut = (opened[0].block_number, opened[0].log_index) if opened else None
-        for log in self.game.Revealed.range(self.start_block, None, search_topics=topics):
+        for log in event_logs(self.game.Revealed, self.start_block, gameId=game_id):
             if cut is None or (log.block_number, log.log_index) < cut:
                 claimed.add_reveal(log.level, log.index, [bytes(c) for c in log.children])
         return claimed

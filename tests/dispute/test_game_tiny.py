@@ -11,6 +11,7 @@ from offchain.dispute.match import honest_challenger, honest_submitter, play
 from offchain.dispute.solver import GameStatus
 from .conftest import CHALLENGER_BOND, SUBMITTER_BOND, BURN_BPS
 from offchain.models.tiny import tiny_input
+from offchain.dispute.responder import event_logs
 
 
 def propose(game, model_id, execution: ExecutionCommitment, submitter):
@@ -38,7 +39,7 @@ def test_honest_challenger_wins_against_a_corrupted_node(
     )
     assert result.status == GameStatus.CHALLENGER_WON
     assert result.moves[-1].action == "Step" and result.moves[-2].action == "RevealChunk"
-    resolved = [log for log in game.GameResolved.range(0, None, search_topics={"gameId": game_id})]
+    resolved = [log for log in event_logs(game.GameResolved, 0, gameId=game_id)]
     assert [(log.challengerWon, log.reason) for log in resolved] == [(True, "one-step proof")]
     assert game.getGame(game_id).nodeIndex == fault_node
     assert game.claimStatus(claim_id) == 2  # Void
