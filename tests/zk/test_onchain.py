@@ -125,3 +125,29 @@ def test_tensor_hash_recomputed_on_chain(owner, linear_case):
         blk = elements[i:i + TENSOR_RATE]
         h = hasher.poseidon([h, *blk, *[0] * (TENSOR_RATE - len(blk))])
     assert h == tensor_hash(linear_case.proof.output, 8) == poseidon_chain(elements, TENSOR_RATE)
+
+
+@pytest.fixture(scope="module")
+def hasher(project, owner):
+    p6 = owner.deploy(ContractContainer(contract_type(poseidon_artifact(6))))
+    p3 = owner.deploy(ContractContainer(contract_type(poseidon_artifact(3))))
+    return owner.deploy(project.PrivateNodeHasher, p6, p3)
+
+
+@pytest.mark.parametrize("bits,n", [(8, 0), (8, 40), (16, 77), (32, 15)])
+def test_private_node_hasher_matches_python(hasher, bits, n):
+    rng = np.random.default_rng(bits + n)
+    values = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), n)
+    values[:2] = [-(1 << (bits - 1)), (1 << (bits - 1)) - 1][:n]
+    assert hasher.tensorHash(values.tolist(), bits) == tensor_hash(values, bits)
+
+
+def test_private_node_hasher_checks_the_proven_signal(hasher, linear_case):
+    p = linear_case.proof
+    in_hash = hasher.tensorHash(linear_case.x.reshape(-1).tolist(), 8)
+    out_hash = hasher.tensorHash(p.output.reshape(-1).tolist(), 8)
+    assert hasher.publicSignal(in_hash, out_hash, p.commitment) == p.signal
+    with ape.reverts(hasher.ValueOutOfRange, index=1, value=128, bits=8):
+        hasher.tensorHash([0, 128], 8)
+    with ape.reverts(hasher.UnsupportedBits, bits=12):
+        hasher.tensorHash([0], 12)
