@@ -1,32 +1,73 @@
 """Engine benchmarks: integer vs float accuracy, executor speed vs torch, exact matmul paths, commitments.
 
 Run: ``python -m bench.bench_engine`` (or ``make bench-engine``); writes bench/results/engine.json.
-Times are medians of RUNS runs after one warm-up; ratios come from the same run.
+
+The issue's figures (cases and metric names fixed by issue 3):
+
+* ``digits-mlp``: ``accuracy_int`` beside ``accuracy_float`` (same test split).
+* ``minilm``: ``forward_ratio_vs_torch`` and ``cosine_min`` (default CompileConfig:
+  int8 weights, low-SNR tensors widened to int16).
+* ``llama-7b-layer-1tok`` / ``llama-7b-layer-128tok``: ``forward_ratio_vs_torch``.
+* ``commit``: ``commit_throughput_ratio_vs_keccak`` and ``weights_commit_s_7b``.
+
+Speed comparisons run side by side in this process: engine and torch float32
+calls alternate in every round (after one warm-up round), so load from other
+processes on the shared cores hits both sides alike. Each side runs on 1 and
+on ``TORCH_THREADS`` (= the 2 cores) threads; ``forward_ratio_vs_torch`` is the
+engine's faster median over torch's faster median, and
+``forward_ratio_vs_torch_2threads`` pins both sides to 2 threads.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from rich.console import Console
+from threadpoolctl import ThreadpoolController
 
 from bench._results import Result, write_results
+from bench.bench_commit import bench_llama7b, interleaved
+from offchain.commit import keccak256
+from offchain.commit.pack import packed_buffer
 from offchain.engine import roots
 from offchain.engine.compiler import CompileConfig, compile_module
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
+from offchain.engine.model import Model
 from offchain.engine.modelfile import load_model, save_model
 from offchain.engine.ops.fixed import exact_matmul
 
-RUNS = 5
+RUNS = 5  # timed runs (or interleaved rounds) per figure, after one warm-up
+TORCH_THREADS = 2  # the machine's cores; numpy's BLAS (engine side) uses its own default pool
+BLAS = ThreadpoolController()  # numpy's BLAS pool, limited per call in side_by_side
+FORWARD_RATIO_TARGET = 2.0  # issue 3: integer forward <= 2x torch fp32
+COMMIT_RATIO_TARGET = 0.5  # issue 3: commitment >= half raw keccak throughput
+
+
+def shared_note() -> str:
+    """The machine's 1-minute load average now: other processes share the 2 cores and skew timings."""
+    return f"2 cores shared with other processes (1-min load avg {os.getloadavg()[0]:.1f} when measured)"
+
+
+# Calibration sentences for MiniLM, disjoint from minilm.sample_sentences() (the evaluation set).
+MINILM_CALIBRATION = [
+    "The cat sits on the mat.",
+    "A quick brown fox jumps over the lazy dog.",
+    "Verifiable inference runs on chain.",
+    "Integer arithmetic is deterministic.",
+]
 
 
 def median_time(fn: Callable[[], object], runs: int = RUNS) -> float:
+    """Median wall seconds of ``runs`` calls of ``fn`` after one warm-up call."""
     fn()
     times = []
     for _ in range(runs):
@@ -36,11 +77,64 @@ def median_time(fn: Callable[[], object], runs: int = RUNS) -> float:
     return statistics.median(times)
 
 
+def side_by_side(engine: Callable[[], object], reference: Callable[[], object], runs: int) -> dict[str, list[float]]:
+    """Seconds of each call of engine and torch on 1 and on TORCH_THREADS threads, alternating every round.
+
+    Keys ``engine@N`` / ``torch@N``. The engine's threads are numpy's BLAS
+    pool (threadpoolctl), torch's are ``torch.set_num_threads``. Both counts
+    are timed because on the shared 2 cores a 2-thread pool can be several
+    times slower than 1 thread (threads wait at barriers for a descheduled peer).
+    """
+    def threaded(fn: Callable[[], object], n: int, blas: bool) -> Callable[[], object]:
+        def call() -> object:
+            if blas:
+                with BLAS.limit(limits=n, user_api="blas"):
+                    return fn()
+            torch.set_num_threads(n)
+            try:
+                return fn()
+            finally:
+                torch.set_num_threads(TORCH_THREADS)
+        return call
+
+    fns = {}
+    for n in sorted({1, TORCH_THREADS}):
+        fns[f"engine@{n}"] = threaded(engine, n, blas=True)
+        fns[f"torch@{n}"] = threaded(reference, n, blas=False)
+    with torch.no_grad():
+        return interleaved(fns, runs)
+
+
+def forward_results(case: str, times: dict[str, list[float]]) -> list[Result]:
+    """``forward_ratio_vs_torch``: the engine's best median over torch's best median (thread count chosen per side).
+
+    Also ``forward_ratio_vs_torch_2threads`` (both sides on TORCH_THREADS threads) and the best times (ms).
+    """
+    med = {k: statistics.median(v) for k, v in times.items()}
+    engine_key = min((k for k in med if k.startswith("engine")), key=med.get)
+    torch_key = min((k for k in med if k.startswith("torch")), key=med.get)
+    two = f"@{TORCH_THREADS}"
+    runs = len(times[engine_key])
+    note = (f"medians of {runs} interleaved rounds after 1 warm-up round; "
+            + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in med.items())
+            + f"; best thread count per side: {engine_key}, {torch_key}; {shared_note()}")
+    return [
+        Result(case, "forward_ratio_vs_torch", med[engine_key] / med[torch_key], "x", "target (at most)",
+               FORWARD_RATIO_TARGET, note=note),
+        Result(case, f"forward_ratio_vs_torch_{TORCH_THREADS}threads", med["engine" + two] / med["torch" + two], "x",
+               "target (at most)", FORWARD_RATIO_TARGET, note=f"both sides on {TORCH_THREADS} threads; see note above"),
+        Result(case, "inference_ms", med[engine_key] * 1e3, "ms", f"torch float32 forward, same input ({torch_key})",
+               med[torch_key] * 1e3, note=f"engine: {engine_key}"),
+    ]
+
+
 def bench_digits() -> list[Result]:
+    """Accuracy of the integer digits models against their float originals, plus small-model costs."""
     from offchain.models import digits
 
     out = []
     data = digits.load_split()
+    split = f"scikit-learn digits test split, {len(data.test_labels)} images"
     for name in ("digits-mlp", "digits-cnn"):
         t = time.perf_counter()
         module = digits.train(name, data)
@@ -62,10 +156,12 @@ def bench_digits() -> list[Result]:
             size = path.stat().st_size
             load_s = median_time(lambda: load_model(path), 10)
         out += [
-            Result(name, "integer_test_accuracy", ia, "fraction", "float model, same test split", fa),
+            Result(name, "accuracy_int", ia, "fraction", "accuracy_float (same split)", fa, note=split),
+            Result(name, "accuracy_float", fa, "fraction", "accuracy_int (same split)", ia, note=split),
             Result(name, "train_s", train_s, "s"),
             Result(name, "compile_s", compile_s, "s", note="torch.export + 256-sample calibration"),
-            Result(name, "inference_ms", engine_s * 1e3, "ms", "torch float32 forward, batch 1", torch_s * 1e3),
+            Result(name, "inference_ms", engine_s * 1e3, "ms", "torch float32 forward, batch 1", torch_s * 1e3,
+                   note="median of 50 after 1 warm-up"),
             Result(name, "trace_root_ms", commit_s * 1e3, "ms"),
             Result(name, "model_file_bytes", size, "B"),
             Result(name, "load_ms", load_s * 1e3, "ms"),
@@ -90,42 +186,10 @@ def bench_matmul() -> list[Result]:
     ]
 
 
-def bench_llama_7b_layer() -> list[Result]:
-    """One Llama-7B-sized decoder block (dim 4096, ffn 11008, 16 positions) with int8-exact weights."""
+def bench_llama_tiny() -> list[Result]:
+    """The tiny Llama end to end: agreement with float and speed."""
     from offchain.models import llama
 
-    cfg7 = llama.preset("7b")
-    block = llama.SingleLayer(cfg7, llama.build_layer(cfg7, seed=1, index=0)).eval()
-    gen = torch.Generator().manual_seed(0)
-    hidden = [(torch.randn(1, cfg7.max_seq, cfg7.dim, generator=gen),) for _ in range(2)]
-    t = time.perf_counter()
-    model = compile_module(block, hidden[0], hidden)
-    compile_s = time.perf_counter() - t
-    x = hidden[0][0].numpy()
-    engine_s = median_time(lambda: run(model, [x]), 3)
-    with torch.no_grad():
-        torch_s = median_time(lambda: block(hidden[0][0]), 3)
-        want = block(hidden[0][0]).numpy()
-    trace = run(model, [x])
-    got = trace.output / 2 ** model.graph.output.frac
-    t = time.perf_counter()
-    roots.weights_root(model)
-    wroot_s = time.perf_counter() - t
-    case = f"llama-7b-layer-seq{cfg7.max_seq}"
-    return [
-        Result(case, "relative_rms_error", float(np.sqrt(((got - want) ** 2).mean() / (want ** 2).mean())),
-               "fraction", "float block output"),
-        Result(case, "inference_ms", engine_s * 1e3, "ms", "torch float32 forward", torch_s * 1e3),
-        Result(case, "compile_s", compile_s, "s"),
-        Result(case, "weights_root_s", wroot_s, "s", note=f"{sum(w.nbytes for w in model.weights)} weight bytes"),
-        Result(case, "trace_root_ms", median_time(lambda: roots.trace_root(model.graph, trace), 3) * 1e3, "ms"),
-    ]
-
-
-def bench_transformers() -> list[Result]:
-    from offchain.models import llama, minilm
-
-    out = []
     cfg = llama.preset("tiny")
     module = llama.build_llama(cfg, seed=1)
     prompts = [llama.random_prompt(cfg, s) for s in range(4)]
@@ -133,55 +197,166 @@ def bench_transformers() -> list[Result]:
     model = compile_module(module, (prompts[0],), [(p,) for p in prompts])
     compile_s = time.perf_counter() - t
     tokens = prompts[0].numpy()
-    engine_s = median_time(lambda: run(model, [tokens]))
+    times = side_by_side(lambda: run(model, [tokens]), lambda: module(prompts[0]), 10)
+    engine_s = min(statistics.median(v) for k, v in times.items() if k.startswith("engine"))
+    torch_s = min(statistics.median(v) for k, v in times.items() if k.startswith("torch"))
     with torch.no_grad():
-        torch_s = median_time(lambda: module(prompts[0]))
         want = module(prompts[0]).numpy()
     got = run(model, [tokens]).output / 2 ** model.graph.output.frac
-    out += [
+    return [
         Result("llama-tiny", "argmax_agreement", float((got.argmax(-1) == want.argmax(-1)).mean()), "fraction",
                "float model", 1.0),
         Result("llama-tiny", "max_abs_logit_error", float(np.abs(got - want).max()), "logit",
                "max |float logit|", float(np.abs(want).max())),
-        Result("llama-tiny", "inference_ms", engine_s * 1e3, "ms", "torch float32 forward", torch_s * 1e3),
+        Result("llama-tiny", "inference_ms", engine_s * 1e3, "ms", "torch float32 forward", torch_s * 1e3,
+               note="medians of 10 interleaved rounds, best of 1 and 2 threads per side"),
         Result("llama-tiny", "compile_s", compile_s, "s"),
     ]
-    seq = 128
+
+
+def bench_minilm(seq: int = 128, runs: int = 7) -> list[Result]:
+    """MiniLM-L6 sentence embeddings: cosine to float over sample_sentences(), forward speed vs torch.
+
+    Case ``minilm`` uses the default CompileConfig (int8 weights, low-SNR
+    tensors widened to int16); ``minilm-wint16`` stores every weight as int16.
+    Calibration uses MINILM_CALIBRATION, so all evaluated sentences are held out.
+    """
+    from offchain.models import minilm
+
     enc = minilm.load_minilm(seq_len=seq)
     tok = minilm.load_tokenizer()
-    sentences = ["The cat sits on the mat.", "A quick brown fox jumps over the lazy dog.",
-                 "Verifiable inference runs on chain.", "Integer arithmetic is deterministic."]
-    samples = [minilm.encode_batch(tok, [s], seq) for s in sentences]
-    for wdt in (DType.INT16, DType.INT8):  # INT8 widens low-SNR tensors to int16 (min_weight_snr_db)
+    calibration = [minilm.encode_batch(tok, [s], seq) for s in MINILM_CALIBRATION]
+    sentences = minilm.sample_sentences()
+    evaluation = [minilm.encode_batch(tok, [s], seq) for s in sentences]
+    with torch.no_grad():
+        want = [enc(*s)[0].numpy() for s in evaluation]
+    timing_input = evaluation[3]  # every input is padded to seq tokens, so cost does not depend on the sentence
+    ids, mask = (a.numpy() for a in timing_input)
+    out = []
+    for case, config in (("minilm", CompileConfig()), ("minilm-wint16", CompileConfig(weight_dtype=DType.INT16))):
         t = time.perf_counter()
-        model = compile_module(enc, samples[0], samples, CompileConfig(weight_dtype=wdt))
+        model = compile_module(enc, calibration[0], calibration, config)
         compile_s = time.perf_counter() - t
-        ids, mask = (a.numpy() for a in samples[0])
-        engine_s = median_time(lambda: run(model, [ids, mask]), 3)
-        with torch.no_grad():
-            torch_s = median_time(lambda: enc(*samples[0]), 3)
         cos = []
-        for s in samples:
+        for s, w in zip(evaluation, want):
             got = run(model, [a.numpy() for a in s]).output[0] / 2 ** model.graph.output.frac
-            with torch.no_grad():
-                want = enc(*s)[0].numpy()
-            cos.append(float(got @ want / np.linalg.norm(got) / np.linalg.norm(want)))
-        case = f"minilm-l6-seq{seq}-w{wdt.name.lower()}"
+            cos.append(float(got @ w / np.linalg.norm(got) / np.linalg.norm(w)))
+        times = side_by_side(lambda: run(model, [ids, mask]), lambda: enc(*timing_input), runs)
         out += [
-            Result(case, "min_cosine_to_float", min(cos), "cosine", "float embedding", 1.0),
-            Result(case, "inference_ms", engine_s * 1e3, "ms", "torch float32 forward", torch_s * 1e3),
+            Result(case, "cosine_min", min(cos), "cosine", "issue target (at least)", 0.99,
+                   note=f"{len(sentences)} held-out sentences (minilm.sample_sentences), seq {seq}, "
+                        f"calibrated on {len(calibration)} other sentences; mean {statistics.mean(cos):.6f}"),
+            *forward_results(case, times),
             Result(case, "compile_s", compile_s, "s"),
             Result(case, "weight_bytes", sum(w.nbytes for w in model.weights), "B"),
-            Result(case, "weights_widened_to_int16", len(model.meta["widened_to_int16"]), "tensors",
+            Result(case, "weights_widened_to_int16", len(model.meta.get("widened_to_int16", [])), "tensors",
                    note="int8 SNR below CompileConfig.min_weight_snr_db"),
         ]
     return out
 
 
+def commit_buffers(model: Model, trace) -> list[memoryview]:
+    """Packed bytes of every weight and every node output: exactly what weights_root + trace_root hash."""
+    pairs = list(zip(model.weights, model.graph.weights))
+    pairs += [(out, node.output) for out, node in zip(trace.outputs, model.graph.nodes)]
+    return [packed_buffer(np.asarray(a).astype(s.dtype.numpy, copy=False)) for a, s in pairs]
+
+
+def bench_llama_7b_layer(seq: int, commit_runs: int = 0) -> list[Result]:
+    """One Llama-7B-sized decoder block (dim 4096, ffn 11008) over ``seq`` positions, int8-exact weights.
+
+    With ``commit_runs`` > 0, also times this run's weights root + trace root
+    against raw keccak of the same packed bytes (case ``commit``).
+    """
+    from offchain.models import llama
+
+    cfg = llama.preset("7b", max_seq=seq)
+    block = llama.SingleLayer(cfg, llama.build_layer(cfg, seed=1, index=0)).eval()
+    gen = torch.Generator().manual_seed(0)
+    hidden = [(torch.randn(1, cfg.max_seq, cfg.dim, generator=gen),) for _ in range(2)]
+    t = time.perf_counter()
+    model = compile_module(block, hidden[0], hidden)
+    compile_s = time.perf_counter() - t
+    x = hidden[0][0].numpy()
+    runs = 9 if seq == 1 else RUNS
+    times = side_by_side(lambda: run(model, [x]), lambda: block(hidden[0][0]), runs)
+    with torch.no_grad():
+        want = block(hidden[0][0]).numpy()
+    trace = run(model, [x])
+    got = trace.output / 2 ** model.graph.output.frac
+    t = time.perf_counter()
+    roots.weights_root(model)
+    wroot_s = time.perf_counter() - t
+    weight_bytes = sum(w.nbytes for w in model.weights)
+    case = f"llama-7b-layer-{seq}tok"
+    out = [
+        *forward_results(case, times),
+        Result(case, "relative_rms_error", float(np.sqrt(((got - want) ** 2).mean() / (want ** 2).mean())),
+               "fraction", "float block output"),
+        Result(case, "compile_s", compile_s, "s", note="torch.export + 2-sample calibration"),
+        Result(case, "weights_root_s", wroot_s, "s", note=f"{weight_bytes} weight bytes, single run"),
+        Result(case, "trace_root_ms", median_time(lambda: roots.trace_root(model.graph, trace), 3) * 1e3, "ms",
+               note="median of 3"),
+    ]
+    if commit_runs:
+        out += bench_commit_ratio(model, trace, commit_runs, f"Llama-7B layer, {seq} tokens")
+    return out
+
+
+def bench_commit_ratio(model: Model, trace, runs: int, what: str) -> list[Result]:
+    """Weights root + trace root of one engine run against one raw keccak per packed tensor."""
+    buffers = commit_buffers(model, trace)
+    total = sum(b.nbytes for b in buffers)
+
+    def commit() -> None:
+        roots.weights_root(model)
+        roots.trace_root(model.graph, trace)
+
+    def raw() -> None:
+        for b in buffers:
+            keccak256(b)
+
+    times = interleaved({"raw": raw, "commit": commit}, runs)
+    raw_s, commit_s = statistics.median(times["raw"]), statistics.median(times["commit"])
+    note = (f"{what}: {total} bytes ({sum(w.nbytes for w in model.weights)} weights + trace of "
+            f"{len(trace.outputs)} node outputs); commit includes packing and the Merkle trees; "
+            f"median of {runs} interleaved rounds after 1 warm-up; {shared_note()}")
+    return [
+        Result("commit", "commit_throughput_ratio_vs_keccak", raw_s / commit_s, "x", "target (at least)",
+               COMMIT_RATIO_TARGET, note=note),
+        Result("commit", "commit_mb_s", total / commit_s / 1e6, "MB/s", "raw keccak of the same bytes, 1 call per "
+               "tensor, 1 thread", total / raw_s / 1e6, note=note),
+    ]
+
+
+def bench_weights_7b(console: Console) -> list[Result]:
+    """Merkle root of all Llama-2-7B-dims int8 weights (bench_commit's streamed generator), as case ``commit``."""
+    out = []
+    for r in bench_llama7b(32, "full model, 32 layers + embeddings + lm_head; " + shared_note(), console):
+        if r.metric == "weights_commit_s_7b":
+            out.append(replace(r, case="commit"))
+        elif r.metric == "commit_throughput_ratio_vs_keccak":
+            out.append(replace(r, case="commit", metric="weights_7b_throughput_ratio_vs_keccak",
+                               compared_with="target (at least)"))
+        elif r.metric in ("commit_mb_s", "weight_generation_s"):
+            out.append(replace(r, case="commit", metric=f"weights_7b_{r.metric}"))
+        else:
+            out.append(replace(r, case="commit"))
+    return out
+
+
 def main() -> None:
-    torch.set_num_threads(2)
-    results = bench_matmul() + bench_digits() + bench_transformers() + bench_llama_7b_layer()
-    write_results("engine", results)
+    torch.set_num_threads(TORCH_THREADS)
+    console = Console(width=160)  # six columns; the 80-column default truncates names
+    results = bench_digits() + bench_matmul() + bench_llama_tiny() + bench_minilm()
+    results += bench_llama_7b_layer(1)
+    results += bench_llama_7b_layer(128, commit_runs=3)
+    results += bench_weights_7b(console)
+    # The issue's cases first, each followed by its variant; the rest (matmul paths, llama-tiny) after.
+    order = ["digits-mlp", "digits-cnn", "minilm", "minilm-wint16", "llama-7b-layer-1tok", "llama-7b-layer-128tok",
+             "commit"]
+    results.sort(key=lambda r: order.index(r.case) if r.case in order else len(order))
+    write_results("engine", results, console)
 
 
 if __name__ == "__main__":
