@@ -26,6 +26,8 @@ interface IStepErrors {
     error MalformedDescriptor(string reason);
     /// @dev A requantisation shift outside [-31, 62] (the engine rejects such graphs at compile time).
     error ShiftOutOfRange(int256 shift);
+    /// @dev An accumulator outside +-2^62, which the engine refuses to requantise.
+    error AccumulatorOutOfRange(int256 acc);
     /// @dev An element width other than 1, 2 or 4 bytes.
     error BadWidth(uint256 width);
     /// @dev An element index past an operand's length.

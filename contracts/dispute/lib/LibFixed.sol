@@ -7,11 +7,16 @@ import {IStepErrors} from "../interfaces/IStepErrors.sol";
 /// @notice The protocol's one requantisation rule, mirroring `offchain/engine/ops/fixed.py::rescale_int` and
 ///         `offchain/engine/intmath_core.py::rshift_round_element`.
 library LibFixed {
+    /// @dev Accumulators must stay strictly inside +-2^62 (intmath_core.ACC_LIMIT).
+    int256 internal constant ACC_LIMIT = int256(1) << 62;
+
 
     /// @dev (acc + 2^(s-1)) >> s with an arithmetic (floor) shift for s > 0; acc for s == 0; acc << -s for s < 0.
     function rshiftRound(int256 acc, int256 s) internal pure returns (int256) {
         if (s > 0) {
             if (s > 62) revert IStepErrors.ShiftOutOfRange(s);
+            // INVARIANT: As in intmath_core.rshift_round_element, |acc| < 2^62 (the engine raises beyond it).
+            if (acc >= ACC_LIMIT || acc <= -ACC_LIMIT) revert IStepErrors.AccumulatorOutOfRange(acc);
             return (acc + (int256(1) << uint256(s - 1))) >> uint256(s);
         }
         if (s == 0) return acc;
