@@ -51,6 +51,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.SLICE: "ShapeOps",
     OpCode.CONCAT: "ShapeOps",
     OpCode.MEAN: "ReduceOps",
+    OpCode.UTF8_DECODE: "TextOps",
+    OpCode.CHAR_MAP: "TextOps",
+    OpCode.TRIE_MATCH: "TextOps",
+    OpCode.WORDPIECE: "TextOps",
 })
 
 

@@ -18,8 +18,13 @@ Text is a sequence of Unicode code points (Python ``str``).
    U+202F, U+205F, U+3000) with SPACE.
 2. CJK. Put one SPACE before and after every code point in the CJK
    ideograph blocks listed in ``CJK_RANGES``.
-3. Strip accents. Apply Unicode canonical decomposition (NFD), then drop every
-   code point of general category Mn (non-spacing mark).
+3. Strip accents. Replace each code point by its full canonical decomposition
+   (NFD of that one code point), then drop every code point of general category
+   Mn (non-spacing mark). Decomposing code point by code point skips NFD's
+   canonical reordering of adjacent combining marks; that only differs from
+   whole-string NFD when two combining marks that are not Mn (25 Mc code
+   points, e.g. U+302E, U+1D165) meet in a non-canonical order, and it makes
+   steps 1-4 a per-code-point table (the disputable tokenizer's CHAR_MAP).
 4. Lowercase. Replace each code point by its full Unicode lowercase mapping,
    one code point at a time (no context rules: a final capital sigma becomes
    U+03C3, not U+03C2).
@@ -124,7 +129,7 @@ def normalize(text: str) -> str:
     spaced = []
     for ch in cleaned:
         spaced.append(f" {ch} " if is_cjk(ch) else ch)
-    decomposed = unicodedata.normalize("NFD", "".join(spaced))
+    decomposed = "".join(unicodedata.normalize("NFD", piece) for piece in spaced)
     stripped = (ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return "".join(ch.lower() for ch in stripped)
 

@@ -2,7 +2,8 @@
 runs the rest of the model on it) loses the game to the honest challenger, through that operator's one-step proof.
 
 Models: llama-tiny (embedding, RMSNorm, RoPE, attention, SiLU-gated MLP), digits-cnn (Conv2d), a small LayerNorm /
-GELU / slice / concat / mean block compiled from PyTorch, and tiny-mlp with a final RESCALE.
+GELU / slice / concat / mean block compiled from PyTorch, tiny-mlp with a final RESCALE, and the WordPiece tokenizer
+(UTF-8 decoding, Unicode normalisation table, vocabulary trie, framing).
 """
 
 from __future__ import annotations
@@ -78,8 +79,15 @@ def _reference(name: str):
     return build
 
 
+def _tokenizer() -> tuple[Model, np.ndarray]:
+    from offchain.models.minilm import load_tokenizer
+    from offchain.models.text_tables import text_input, tokenizer_model
+
+    return tokenizer_model(32, 16, load_tokenizer()), text_input("Tokenizers are disputable, too!", 32)
+
+
 BUILDERS = {"llama-tiny": _reference("llama-tiny"), "digits-cnn": _reference("digits-cnn"), "block": _block,
-            "tiny-rescale": _tiny_with_rescale}
+            "tiny-rescale": _tiny_with_rescale, "tokenizer": _tokenizer}
 OP_MODEL = {
     OpCode.EMBEDDING: "llama-tiny", OpCode.RMSNORM: "llama-tiny", OpCode.LINEAR: "llama-tiny",
     OpCode.RESHAPE: "llama-tiny", OpCode.PERMUTE: "llama-tiny", OpCode.ROPE: "llama-tiny",
@@ -87,6 +95,8 @@ OP_MODEL = {
     OpCode.SILU: "llama-tiny", OpCode.CONV2D: "digits-cnn", OpCode.RELU: "digits-cnn",
     OpCode.LAYERNORM: "block", OpCode.GELU: "block", OpCode.SUB: "block", OpCode.NEG: "block",
     OpCode.SLICE: "block", OpCode.CONCAT: "block", OpCode.MEAN: "block", OpCode.RESCALE: "tiny-rescale",
+    OpCode.UTF8_DECODE: "tokenizer", OpCode.CHAR_MAP: "tokenizer", OpCode.TRIE_MATCH: "tokenizer",
+    OpCode.WORDPIECE: "tokenizer",
 }
 
 
@@ -127,6 +137,8 @@ def test_a_corrupted_element_of_each_operator_loses_the_game(models, protocol, o
     nodes = commitment.model.graph.nodes
     node_index = max(i for i, n in enumerate(nodes) if n.op == op)
     element = nodes[node_index].output.size // 2
+    if op == OpCode.TRIE_MATCH:
+        element |= 1  # a token column: a wrong piece end could make the rest of the faulty run loop
     faulty = ExecutionCommitment(commitment, run_with_fault(commitment.model, [x], node_index, element, delta=3))
     claim_id = game.propose(model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
                             submitter, sender=submitter, value=game.submitterBond()).return_value

@@ -19,12 +19,14 @@ from offchain.engine.ops.reduce import Mean
 from offchain.engine.ops.rope import Rope
 from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
 from offchain.engine.ops.softmax import Softmax
+from offchain.engine.ops.text import CharMap, TrieMatch, Utf8Decode, WordPiece
 from offchain.engine.ops.unary import Neg, Relu, Rescale
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
     Softmax(), LayerNorm(), RmsNorm(),
     Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
+    Utf8Decode(), CharMap(), TrieMatch(), WordPiece(),
 )}
 
 

@@ -33,3 +33,7 @@ class OpCode(enum.IntEnum):
     SLICE = 19      # ops/shape.py
     CONCAT = 20     # ops/shape.py
     MEAN = 21       # ops/reduce.py   last axis
+    UTF8_DECODE = 22  # ops/text.py   UTF-8 bytes -> code points
+    CHAR_MAP = 23     # ops/text.py   code points -> normalised stream (two-stage table)
+    TRIE_MATCH = 24   # ops/text.py   longest vocabulary piece per stream slot
+    WORDPIECE = 25    # ops/text.py   framed, padded token ids
