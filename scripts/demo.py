@@ -1,9 +1,11 @@
 """`make demo` / `ape run demo`: the whole story on a local anvil chain that ape-foundry starts and stops.
 
-1. train and compile `digits-mlp` to an integer model file;
-2. deploy the protocol, register the model, deploy a consumer contract;
-3. start an honest submitter node and a challenger node (separate `ape run` processes);
-4. a user asks for a digit: the honest result is finalized and the callback stores the label;
+1. train and compile `digits-mlp`, and compile all-MiniLM-L6-v2 with its WordPiece tokenizer as graph ops
+   (the request is the sentence's UTF-8 bytes), to integer model files;
+2. deploy the protocol, launch both models with their ERC-7641 tokens, deploy two consumer contracts;
+3. start an honest submitter node and a challenger node (separate `ape run` processes) serving both models;
+4. a user asks for a digit: the honest result is finalized and the callback stores the label; another asks for
+   sentence embeddings, which the callback stores, and compares them on-chain by cosine similarity;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
    the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
 6. a summary: latency, gas, moves, bonds;
@@ -15,6 +17,7 @@ story takes a minute, not the window's length. Every process the demo starts is 
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +39,7 @@ from offchain.engine.roots import graph_root, weights_root
 from offchain.nodes.process import NodeProcess
 from offchain.dispute.responder import event_logs
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 PARAMS = ProtocolParams(challenge_window=20, clock_budget=300, request_timeout=900)
 MODEL_FEE = 10**15
 
@@ -55,6 +58,25 @@ def build_model(path: Path):
     console.print(f"digits-mlp: {len(model.graph.nodes)} integer nodes, {len(model.graph.weights)} weight tensors; "
                   f"test accuracy float {acc_float:.2%}, integer {acc_int:.2%} -> {path}")
     return model, data
+
+
+def build_minilm(path: Path):
+    from offchain.models import minilm
+
+    model = minilm.build_text_model()
+    save_model(model, path)
+    tokenizer_nodes = sum(1 for n in model.graph.nodes if n.source.startswith("tokenizer."))
+    console.print(f"minilm: {len(model.graph.nodes)} integer nodes ({tokenizer_nodes} of them the tokenizer: UTF-8 "
+                  f"decoding, Unicode normalisation table, vocabulary trie, WordPiece framing), input "
+                  f"{minilm.TEXT_BYTES} UTF-8 bytes, {minilm.TEXT_SEQ_LEN} tokens -> {path}")
+    return model
+
+
+SENTENCES = (
+    "A smart contract asked for this embedding.",
+    "Contracts on the blockchain can request sentence embeddings.",
+    "The cat sat on the mat.",
+)
 
 
 def wait_for(what: str, condition, timeout: float = 180, on_tick=None) -> float:
@@ -100,6 +122,8 @@ def cli(provider):
         model_file = Path("build/models/digits-mlp.model")
         model_file.parent.mkdir(parents=True, exist_ok=True)
         model, data = build_model(model_file)
+        text_file = Path("build/models/minilm.model")
+        text_model = build_minilm(text_file)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -117,10 +141,17 @@ def cli(provider):
                       f"{token_address}: 60% model owner, 30% and 10% two early backers")
         classifier = owner.deploy(project.DigitsClassifier, oracle, model_id)
         console.print(f"consumer DigitsClassifier at {classifier.address}; fee per request {classifier.fee()} wei")
+        text_offering = Offering("MiniLM revenue share", "MINI", [model_owner.address], [1_000_000 * 10**18],
+                                 snapshot_interval=60)
+        text_id, text_token = launch(launcher, text_model, MODEL_FEE, model_owner.address, text_offering, owner)
+        dims = text_model.graph.output.size
+        embedder = owner.deploy(project.SentenceSimilarity, oracle, text_id, dims)
+        console.print(f"launched minilm as model {text_id} (graph root 0x{graph_root(text_model.graph).hex()[:16]}…; "
+                      f"its token MINI at {text_token}); consumer SentenceSimilarity at {embedder.address}")
 
         act("3. Start a submitter node and a challenger node")
-        honest = NodeProcess("submitter", "TEST::2", model_file, workdir, provider.uri)
-        challenger = NodeProcess("challenger", "TEST::3", model_file, workdir, provider.uri)
+        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file], workdir, provider.uri)
+        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file], workdir, provider.uri)
         nodes += [honest, challenger]
         for node in nodes:
             node.wait_started()
@@ -143,8 +174,35 @@ def cli(provider):
         label = classifier.classifications(request_id).label
         console.print(f"[green]delivered[/] label {label} for request {request_id} (true {truth}); "
                       f"submitted {latency:.1f} s after the request")
-        summary.append(dict(request=request_id, submitter="honest", claimed=str(label), label=label, truth=truth,
-                            latency=latency, disputed="no"))
+        summary.append(dict(request=request_id, model="digits-mlp", submitter="honest", claimed=str(label),
+                            label=str(label), truth=str(truth), latency=latency, disputed="no"))
+
+        act("4b. A text model: sentence embeddings, tokenised inside the disputable graph")
+        from offchain.models import minilm
+
+        tokenizer = minilm.load_tokenizer()
+        text_requests = []
+        for sentence in SENTENCES:
+            tx = embedder.embed(sentence, sender=user, value=embedder.fee())
+            rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+            console.print(f"user asks for the embedding of {sentence!r}: request {rid}, {tx.gas_used} gas; "
+                          f"the graph's tokenizer turns it into {tokenizer.tokenize(sentence)}")
+            text_requests.append((rid, time.time(), sentence))
+        for rid, asked, sentence in text_requests:
+            wait_for(f"submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+            latency = time.time() - asked
+            wait_for("challenge window (fast-forwarded), finalization, callback", lambda: embedder.embedding(rid).done,
+                     on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+            summary.append(dict(request=rid, model="minilm", submitter="honest", claimed="embedding",
+                                label=f"{dims} × int16 stored", truth="—", latency=latency, disputed="no"))
+        sims = Table(title="Cosine similarity of the stored embeddings, computed on-chain (SentenceSimilarity.similarity)")
+        sims.add_column("")
+        for j in range(len(text_requests)):
+            sims.add_column(f"#{text_requests[j][0]}", justify="right")
+        for rid, _, sentence in text_requests:
+            sims.add_row(f"#{rid} {sentence[:40]}",
+                         *(f"{embedder.similarity(rid, other) / 1e18:.3f}" for other, _, _ in text_requests))
+        console.print(sims)
 
         act("5. A faulty answer, disputed")
         honest.stop()
@@ -174,8 +232,9 @@ def cli(provider):
         moves = [e for e in challenger.events() if e.startswith("move")] + [e for e in faulty.events() if e.startswith("move")]
         console.print(f"[green]delivered[/] label {label} for request {request_id} (true {truth}) after game "
                       f"{game_id} ended with status {g.status} (2 = challenger won) at node {g.nodeIndex}")
-        summary.append(dict(request=request_id, submitter="faulty", claimed=str(claimed[0]), label=label, truth=truth,
-                            latency=latency, disputed=f"game {game_id}: {len(moves)} moves, challenger won"))
+        summary.append(dict(request=request_id, model="digits-mlp", submitter="faulty", claimed=str(claimed[0]),
+                            label=str(label), truth=str(truth), latency=latency,
+                            disputed=f"game {game_id}: {len(moves)} moves, challenger won"))
 
         table = Table(title="Game moves (from the nodes' logs)")
         for column in ("side", "action", "phase", "gas"):
@@ -189,12 +248,12 @@ def cli(provider):
 
         act("6. Summary")
         table = Table(title="Requests")
-        for column in ("request", "first answer by", "label claimed", "label delivered", "true digit",
+        for column in ("request", "model", "first answer by", "result claimed", "result delivered", "true digit",
                        "request→submission s", "dispute"):
             table.add_column(column)
         for row in summary:
-            table.add_row(str(row["request"]), row["submitter"], row["claimed"], str(row["label"]), str(row["truth"]),
-                          f"{row['latency']:.1f}", row["disputed"])
+            table.add_row(str(row["request"]), row["model"], row["submitter"], row["claimed"], row["label"],
+                          row["truth"], f"{row['latency']:.1f}", row["disputed"])
         console.print(table)
         bonds = Table(title="Bonds and rewards (credited, withdrawable)")
         bonds.add_column("account")

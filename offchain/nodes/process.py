@@ -19,12 +19,15 @@ class NodeProcessError(RuntimeError):
 class NodeProcess:
     """One `ape run <role>` process talking to the demo's anvil; its log goes to a file."""
 
-    def __init__(self, role: str, account: str, model_file: Path, workdir: Path, uri: str, *extra: str):
+    def __init__(self, role: str, account: str, model_file: Path | list[Path], workdir: Path, uri: str, *extra: str):
+        """``model_file``: the model file to serve, or a list of them."""
         self.role = role
+        files = model_file if isinstance(model_file, list) else [model_file]
+        model_args = [arg for f in files for arg in ("--model", str(f))]
         self.log_path = workdir / f"{role}-{account.replace(':', '')}.log"
         env = dict(os.environ, APE_FOUNDRY_HOST=uri, PYTHONUNBUFFERED="1")
         cmd = ["ape", "run", role, "--network", "ethereum:local:foundry", "--account", account,
-               "--model", str(model_file), "--state", str(workdir / f"{role}-{account.replace(':', '')}.sqlite"),
+               *model_args, "--state", str(workdir / f"{role}-{account.replace(':', '')}.sqlite"),
                "--interval", "0.3", *extra]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
