@@ -9,7 +9,8 @@ Figures, each from eth_estimateGas on a local anvil (deterministic: one run each
 * ``one_step_tx_gas``: a transaction calling ``OneStepProver.recompute`` with an honest step proof (roots,
   range proofs with their chunks, the operator call), calldata included: what a challenger's step costs.
 Compared with the 2,000,000-gas bound every one-step must stay well under (and DESIGN.md's ~1M aim).
-Rows: 4096 = Llama-2-7B's d_model (norms) and a 4096-token attention row (softmax); 384 = MiniLM's width.
+Rows: 4096 = Llama-2-7B's d_model (norms) and a 4096-token attention row (softmax); 384 = MiniLM's width;
+the tokenizer's ops at the oracle MiniLM's input size (``text_cases``).
 """
 
 from __future__ import annotations
@@ -117,7 +118,33 @@ def cases() -> list[Case]:
                     _spec((1, 16, 64), DType.INT16, 8)))
     out.append(Case("permute (0, 2, 1)", OpCode.PERMUTE, q, _spec((1, 16, 64), DType.INT16, 8), [],
                     _spec((1, 64, 16), DType.INT16, 8), (0, 2, 1)))
-    return out
+    return out + text_cases()
+
+
+def text_cases() -> list[Case]:
+    """The tokenizer's four ops at the oracle MiniLM's size (256 UTF-8 bytes, 768 stream slots, 128 tokens), on
+    a text that makes each step do its most work: the longest vocabulary word (18 characters, 19 trie probes) at
+    slot 0, and enough words to fill all 128 token positions (the last one walks the whole stream)."""
+    from offchain.models.minilm import TEXT_BYTES, TEXT_SEQ_LEN, load_tokenizer
+    from offchain.models.text_tables import text_input, tokenizer_model
+
+    tok = tokenizer_model(TEXT_BYTES, TEXT_SEQ_LEN, load_tokenizer())
+    text = ("telecommunications " + "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 10)[:TEXT_BYTES]
+    x = text_input(text, TEXT_BYTES)
+    trace = run(tok, [x])
+    g, w = tok.graph, tok.weights
+    n = g.nodes
+    ws = g.weights
+    act = lambda i: n[i].output  # noqa: E731
+    return [
+        Case("utf8_decode (256 bytes)", OpCode.UTF8_DECODE, x, g.inputs[0], [], act(0), element=0),
+        Case("char_map (Unicode table)", OpCode.CHAR_MAP, trace.outputs[0], act(0), [(w[0], ws[0]), (w[1], ws[1])],
+             act(1), (n[1].params), element=0),
+        Case("trie_match 19 probes (MiniLM vocab)", OpCode.TRIE_MATCH, trace.outputs[1], act(1), [(w[2], ws[2])],
+             act(2), n[2].params, element=0),
+        Case("wordpiece token 128 of 768 slots", OpCode.WORDPIECE, trace.outputs[1], act(1),
+             [(trace.outputs[2], TensorSpec(act(2).shape, DType.INT32, 0, act(2).chunk_log2))], act(3), n[3].params),
+    ]
 
 
 def _calldata_gas(data: bytes) -> int:

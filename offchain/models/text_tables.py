@@ -38,17 +38,17 @@ from offchain.engine.graph import DEFAULT_CHUNK_LOG2, Graph, Node, TensorKind, T
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.text import (CLS_PUNCT, CLS_SPACE, CLS_WORD, HASH_MASK, MAX_CODE_POINT, ROW, char_entry,
-                                      trie_home)
+                                      trie_child, trie_home)
 from offchain.models import wordpiece
 
 #: Code points per stage-2 block.
 SHIFT = 7
 #: Stream slots per code point: the longest ``normalize(chr(c))`` (a Hangul syllable's three jamo, " c ").
 SLOTS = 3
-#: Rows in each trie probe window (with one table row per edge rounded up to a power of two, the vocabulary
-#: of all-MiniLM-L6-v2 places within 8 rows but not within 4).
+#: Rows in each trie probe window (with two table rows per edge rounded up to a power of two, the vocabulary
+#: of all-MiniLM-L6-v2 places within 8 rows, and within 6, but not within 4; at one row per edge not within 8).
 WINDOW = 8
-#: Table tensors are committed in 32-byte chunks (a probe window of 8 rows is 4 chunks).
+#: Table tensors are committed in 32-byte chunks (a probe window of 8 rows of 12 bytes spans 3 or 4 chunks).
 TABLE_CHUNK_LOG2 = 5
 
 
@@ -121,7 +121,7 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Trie:
-    """TRIE_MATCH's table and params: rows [M, 4] = (parent, char, child, token), roots, depth, salt."""
+    """TRIE_MATCH's table and params: rows [M, 3] = (parent, char, token), roots, depth, salt, window."""
 
     rows: np.ndarray
     word_root: int
@@ -135,47 +135,52 @@ class Trie:
         return (self.word_root, self.cont_root, self.window, self.depth, self.salt)
 
 
-def build_trie(vocab: dict[str, int], window: int = WINDOW, spread: int = 1) -> Trie:
-    """The vocabulary trie as an open-addressed hash table in which every edge lies within WINDOW rows of
-    its home row (tries salts until one places every edge); the table has the next power of two at or
-    above ``spread`` rows per edge. Node 0 is the first-piece root, node 1 the "##"
-    root; a node's token is its string's id or -1."""
-    edges: dict[tuple[int, int], int] = {}
-    token_of: dict[int, int] = {}
-    count = 2
+def build_trie(vocab: dict[str, int], window: int = WINDOW, spread: int = 2) -> Trie:
+    """The vocabulary trie as an open-addressed hash table (TRIE_MATCH): node ids are path hashes
+    (``trie_child``), rows (parent, char, token) sit within WINDOW rows of their home. Tries salts until the ids
+    of all prefixes are distinct and every edge is placed; the table has the next power of two at or above
+    ``spread`` rows per edge. Roots: 0 for first pieces, 1 for "##" pieces."""
+    prefixes: dict[tuple[int, str], int] = {}
     depth = 0
     for token, tid in vocab.items():
-        keys = [(0, token)]
+        prefixes[(0, token)] = tid
+        depth = max(depth, len(token))
         if token.startswith(wordpiece.CONTINUATION_PREFIX) and len(token) > len(wordpiece.CONTINUATION_PREFIX):
-            keys.append((1, token[len(wordpiece.CONTINUATION_PREFIX):]))
-        for root, text in keys:
-            node = root
-            for ch in text:
-                key = (node, ord(ch))
-                if key not in edges:
-                    edges[key] = count
-                    count += 1
-                node = edges[key]
-            token_of[node] = tid
-            depth = max(depth, len(text))
+            prefixes[(1, token[len(wordpiece.CONTINUATION_PREFIX):])] = tid
+    edges: dict[tuple[int, str], int] = {}  # (root, prefix) -> token of that prefix or -1
+    for (root, text), tid in prefixes.items():
+        for k in range(1, len(text) + 1):
+            edges.setdefault((root, text[:k]), -1)
+        edges[(root, text)] = tid
     rows_count = 1 << max(4, (spread * len(edges) - 1).bit_length())
     homes = rows_count - window + 1
     ordered = sorted(edges.items())
     for salt in range(64):
+        ids: dict[tuple[int, str], int] = {}
+        for root, text in sorted(edges, key=lambda e: (e[0], len(e[1]), e[1])):
+            parent = ids[(root, text[:-1])] if len(text) > 1 else root
+            ids[(root, text)] = trie_child(parent, ord(text[-1]), salt)
+        if len(set(ids.values()) | {0, 1}) != len(ids) + 2:
+            continue
+        placed = []
+        for (root, text), tid in ordered:
+            parent = ids[(root, text[:-1])] if len(text) > 1 else root
+            placed.append((trie_home(parent, ord(text[-1]), salt, homes), parent, ord(text[-1]), tid))
+        placed.sort()
         # Edges in order of home row, each in the first free row at or after its home: the earliest-deadline
         # greedy, which places every edge within its window whenever any placement does.
-        placed = sorted((trie_home(parent, cp, salt, homes), parent, cp, child) for (parent, cp), child in ordered)
         rows = np.full((rows_count, ROW), -1, dtype=np.int32)
         last = -1
-        for h, parent, cp, child in placed:
+        for h, parent, cp, tid in placed:
             slot = max(h, last + 1)
             if slot >= h + window:
                 break
-            rows[slot] = (parent, cp, child, token_of.get(child, -1))
+            rows[slot] = (parent, cp, tid)
             last = slot
         else:
             return Trie(rows, 0, 1, depth, salt, window)
-    raise TableError(f"no salt < 64 places {len(edges)} trie edges within windows of {window} rows")
+    raise TableError(f"no salt < 64 gives distinct node ids and places {len(edges)} trie edges within windows "
+                     f"of {window} rows")
 
 
 def tokenizer_graph(max_bytes: int, seq_len: int, tokenizer: wordpiece.WordPieceTokenizer, trie: Trie,

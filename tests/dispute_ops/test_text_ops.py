@@ -110,7 +110,7 @@ def test_wordpiece_with_a_match_that_does_not_advance_reverts(chain, deploy, mod
 def test_text_ops_reject_malformed_nodes(chain, deploy):
     contract = deploy("TextOps")
     i32 = TensorSpec((4,), DType.INT32, 0)
-    trie = TensorSpec((16, 3), DType.INT32, 0)
+    trie = TensorSpec((16, 4), DType.INT32, 0)   # rows are (parent, char, token): 3 columns
     bad = Node(OpCode.TRIE_MATCH, (TensorRef(TensorKind.ACTIVATION, 0), TensorRef(TensorKind.WEIGHT, 0)),
                (i32, trie), TensorSpec((4, 2), DType.INT32, 0), (0, 1, 8, 18, 0))
     nd = descriptor_tuple(encode_node(bad, 1))

@@ -10,7 +10,7 @@ import {OperatorBase} from "./OperatorBase.sol";
 /// @notice The disputable tokenizer, mirroring offchain/engine/ops/text.py (whose docstring is the spec):
 ///         UTF8_DECODE (bytes -> code point per byte), CHAR_MAP (code point -> normalised stream values through
 ///         a two-stage table), TRIE_MATCH (longest vocabulary piece per stream slot, walking a hashed trie whose
-///         probe windows are data-dependent ranges of a weight tensor) and WORDPIECE (word-by-word pieces with
+///         node ids are path hashes, so each probe window's position follows from the stream alone) and WORDPIECE (word-by-word pieces with
 ///         [UNK] rules, framed and padded). Stream values are `cp * 4 + class` (0 empty, 1 word character,
 ///         2 SPACE, 3 punctuation).
 contract TextOps is OperatorBase {
@@ -24,7 +24,9 @@ contract TextOps is OperatorBase {
     int256 internal constant HASH_NODE = 2654435761;
     int256 internal constant HASH_CHAR = 2246822519;
     int256 internal constant HASH_MASK = 0xFFFFFFFF;
-    uint256 internal constant ROW = 4;
+    uint256 internal constant ROW = 3;
+    uint256 internal constant NONE = type(uint256).max;
+    int256 internal constant MISSING = type(int256).min;
 
     /// @dev A stage-1 entry points outside the stage-2 table (the committed table is malformed).
     error TableOutOfRange(int256 block_, uint256 rows);
@@ -61,13 +63,10 @@ contract TextOps is OperatorBase {
             return (1, 0, 2 * s);
         }
         if (r > 1 + uint256(d.params[3]) || loaded.length != r) revert BadNode("range index");
-        Operand[] memory probes = new Operand[](r);
-        for (uint256 q; q < r; ++q) {
-            probes[q] = loaded[q];
-        }
-        Walk memory w = _walk(d, probes[0], e / 2, probes, r);
-        if (!w.planned) return (1, 0, 0);
-        return (1, w.home * ROW, uint256(d.params[2]) * ROW);
+        // The window of path step r - 1 follows from the stream alone (node ids are path hashes).
+        (bool exists, uint256 home) = _pathHome(d, _i32(loaded[0]), e / 2, r - 1);
+        if (!exists) return (1, 0, 0);
+        return (1, home * ROW, uint256(d.params[2]) * ROW);
     }
 
     function element(NodeDesc calldata d, Operand[] calldata operands, uint256 e) external pure returns (int256) {
@@ -78,14 +77,10 @@ contract TextOps is OperatorBase {
             return _charValue(_m(operands[2]).at(0), _m(operands[0]).at(0));
         }
         if (d.op == TRIE_MATCH) {
-            Operand[] memory ops = new Operand[](operands.length);
-            for (uint256 q; q < ops.length; ++q) {
-                ops[q] = operands[q];
-            }
-            Walk memory w = _walk(d, ops[0], e / 2, ops, 0);
-            return e % 2 == 0 ? w.end : w.token;
+            (int256 end, int256 token) = _walk(d, operands, e / 2);
+            return e % 2 == 0 ? end : token;
         }
-        return _wordpiece(d, _m(operands[0]), _m(operands[1]), e);
+        return _wordpiece(d, _i32(operands[0]), _i32(operands[1]), e);
     }
 
     // ------------------------------------------------------------------------------------------- UTF-8
@@ -154,84 +149,136 @@ contract TextOps is OperatorBase {
 
     // --------------------------------------------------------------------------------------- trie match
 
-    /// @dev State of one walk: the planned probe's home row (when `want` > 0), the best (end, token) so far,
-    ///      the current trie node and the slot after the last character consumed.
-    struct Walk {
-        bool planned;
-        uint256 home;
-        int256 end;
-        int256 token;
-        int256 node;
-        uint256 pos;
-    }
-
-    /// @dev Walks slot i's word through the trie. With `want` > 0 it stops at probe `want` and returns its home
-    ///      row (planned = false when the walk ends before it); with `want` = 0 it uses every probe window and
-    ///      returns (end, token) of the longest accepted prefix.
-    function _walk(NodeDesc calldata d, Operand memory s, uint256 i, Operand[] memory probes, uint256 want)
-        internal
-        pure
-        returns (Walk memory w)
-    {
-        w.end = int256(i);
-        w.token = -1;
-        int256 c0 = s.at(i) & 3;
-        if (c0 != 1 && c0 != 3) return w;
-        w.node = _wordStart(s, i) ? d.params[0] : d.params[1];
-        w.pos = i;
-        for (uint256 r = 1; r <= 1 + uint256(d.params[3]); ++r) {
-            (bool more, uint256 q) = _nextChar(s, i, w.pos);
-            if (!more) break;
-            int256 cp = s.at(q) >> 2;
-            if (r == want) {
-                (w.planned, w.home) = (true, _home(d, w.node, cp));
-                return w;
-            }
-            (bool hit, int256 child, int256 tok) = _find(probes[r], w.node, cp);
-            if (!hit) break;
-            (w.node, w.pos) = (child, q + 1);
-            if (tok >= 0) (w.end, w.token) = (int256(w.pos), tok);
+    /// @dev (end, token) of slot i: follows the word's path, step k using probe window k + 1, while the edge
+    ///      (node, character) is in its window; keeps the last node that is a piece.
+    function _walk(NodeDesc calldata d, Operand[] calldata ops, uint256 i) internal pure returns (int256 end, int256 token) {
+        (end, token) = (int256(i), -1);
+        I32 memory s = _i32(ops[0]);
+        if (!_holdsWord(s, i)) return (end, token);
+        bool punct = _ld(s, i) & 3 == 3;
+        int256 node = _wordStart(s, i) ? d.params[0] : d.params[1];
+        int256 salt = d.params[4];
+        uint256 pos = i;
+        for (uint256 k; k <= uint256(d.params[3]); ++k) {
+            uint256 q = _nextChar(s, i, pos, punct);
+            if (q == NONE) break;
+            int256 cp = _ld(s, q) >> 2;
+            int256 tok = _findEdge(_i32(ops[k + 1]), node, cp);
+            if (tok == MISSING) break;
+            node = _child(node, cp, salt);
+            pos = q + 1;
+            if (tok >= 0) (end, token) = (int256(pos), tok);
         }
     }
 
-    /// @dev First row of (node, cp)'s probe window: ((node * K1 + cp * K2 + salt) mod 2^32) mod (M - W + 1).
-    function _home(NodeDesc calldata d, int256 node, int256 cp) internal pure returns (uint256) {
-        uint256 homes = d.inputs[1].shape[0] - uint256(d.params[2]) + 1;
-        return uint256((node * HASH_NODE + cp * HASH_CHAR + d.params[4]) & HASH_MASK) % homes;
+    function _holdsWord(I32 memory s, uint256 i) internal pure returns (bool) {
+        int256 c = _ld(s, i) & 3;
+        return c == 1 || c == 3;
     }
 
-    function _wordStart(Operand memory s, uint256 i) internal pure returns (bool) {
-        if (s.at(i) & 3 == 3) return true;
+    /// @dev Home row of path step `k` of slot i (the edge from the node after k characters by character k), or
+    ///      exists = false when the word has no character k (or slot i none at all).
+    function _pathHome(NodeDesc calldata d, I32 memory s, uint256 i, uint256 k)
+        internal
+        pure
+        returns (bool exists, uint256 home)
+    {
+        if (!_holdsWord(s, i)) return (false, 0);
+        bool punct = _ld(s, i) & 3 == 3;
+        int256 node = _wordStart(s, i) ? d.params[0] : d.params[1];
+        int256 salt = d.params[4];
+        uint256 pos = i;
+        for (uint256 step;; ++step) {
+            uint256 q = _nextChar(s, i, pos, punct);
+            if (q == NONE) return (false, 0);
+            int256 cp = _ld(s, q) >> 2;
+            if (step == k) {
+                uint256 homes = d.inputs[1].shape[0] - uint256(d.params[2]) + 1;
+                return (true, uint256(_child(node, cp, salt)) % homes);
+            }
+            node = _child(node, cp, salt);
+            pos = q + 1;
+        }
+    }
+
+    /// @dev child(n, c) = ((n * 2654435761 + c * 2246822519 + salt) mod 2^32) >> 1: node ids are path hashes.
+    function _child(int256 node, int256 cp, int256 salt) internal pure returns (int256) {
+        // Cannot overflow: |node| < 2^32 (a root < 2^31 or a 31-bit hash), |cp| < 2^31, 0 <= salt < 2^32 (_check).
+        unchecked {
+            return ((node * HASH_NODE + cp * HASH_CHAR + salt) & HASH_MASK) >> 1;
+        }
+    }
+
+    function _wordStart(I32 memory s, uint256 i) internal pure returns (bool) {
+        if (_ld(s, i) & 3 == 3) return true;
         uint256 j = i;
         while (j > 0) {
             --j;
-            int256 c = s.at(j) & 3;
+            int256 c = _ld(s, j) & 3;
             if (c != 0) return c == 2 || c == 3;
         }
         return true;
     }
 
-    function _nextChar(Operand memory s, uint256 i, uint256 pos) internal pure returns (bool, uint256) {
-        if (s.at(i) & 3 == 3) return (pos == i, i);
-        uint256 q = pos;
-        while (q < s.len && s.at(q) & 3 == 0) {
-            ++q;
+    /// @dev Slot of the next character of slot i's word at or after `pos`, NONE if there is none. The scan over
+    ///      empty slots reads calldata directly: it runs once per path step in every `range` call.
+    function _nextChar(I32 memory s, uint256 i, uint256 pos, bool punct) internal pure returns (uint256 q) {
+        if (punct) return pos == i ? i : NONE;
+        uint256 n = s.len;
+        uint256 base = s.base;
+        uint256 cls;
+        q = pos;
+        assembly ("memory-safe") {
+            for {} lt(q, n) { q := add(q, 1) } {
+                cls := and(shr(224, calldataload(add(base, mul(q, 4)))), 3)
+                if cls { break }
+            }
         }
-        if (q == s.len || s.at(q) & 3 != 1) return (false, 0);
-        return (true, q);
+        if (q >= n || cls != 1) return NONE;
     }
 
-    function _find(Operand memory w, int256 node, int256 cp) internal pure returns (bool, int256, int256) {
+    /// @dev Token of the window's row whose (parent, char) is (node, cp); MISSING when no row matches.
+    function _findEdge(I32 memory w, int256 node, int256 cp) internal pure returns (int256) {
         for (uint256 r; r + ROW <= w.len; r += ROW) {
-            if (w.at(r) == node && w.at(r + 1) == cp) return (true, w.at(r + 2), w.at(r + 3));
+            if (_ld(w, r) == node && _ld(w, r + 1) == cp) return _ld(w, r + 2);
         }
-        return (false, 0, 0);
+        return MISSING;
+    }
+
+    /// @dev An int32 operand read in place from calldata: the calldata address of its element 0 and its length.
+    struct I32 {
+        uint256 base;
+        uint256 len;
+    }
+
+    /// @dev Checks that `o` is int32 and its bytes hold `len` elements after `skip`, without copying it.
+    function _i32(Operand calldata o) internal pure returns (I32 memory v) {
+        if (o.width != 4) revert BadWidth(o.width);
+        bytes calldata data = o.data;
+        if ((o.skip + o.len) * 4 > data.length) revert OperandIndexOutOfRange(o.skip + o.len, data.length / 4);
+        v.base = _offset(data) + o.skip * 4;
+        v.len = o.len;
+    }
+
+    function _offset(bytes calldata data) private pure returns (uint256 off) {
+        assembly ("memory-safe") {
+            off := data.offset
+        }
+    }
+
+    /// @dev Element i (LibOperand.at's value, read from calldata).
+    function _ld(I32 memory v, uint256 i) internal pure returns (int256 r) {
+        if (i >= v.len) revert OperandIndexOutOfRange(i, v.len);
+        uint256 at = v.base + i * 4;
+        assembly ("memory-safe") {
+            r := signextend(3, shr(224, calldataload(at)))
+        }
     }
 
     // ---------------------------------------------------------------------------------------- wordpiece
 
     /// @dev Element t of `[cls] pieces[:T-2] [sep] [pad]...` (params: cls, sep, pad, unk, max_word_chars).
-    function _wordpiece(NodeDesc calldata d, Operand memory s, Operand memory m, uint256 t)
+    function _wordpiece(NodeDesc calldata d, I32 memory s, I32 memory m, uint256 t)
         internal
         pure
         returns (int256)
@@ -240,33 +287,40 @@ contract TextOps is OperatorBase {
         if (t >= length) revert BadNode("element");
         if (t == 0) return d.params[0];
         uint256 room = length - 2;
-        int256[] memory pieces = new int256[](room);
-        uint256 count;
-        uint256 p;
-        while (p < s.len && count < (t < room ? t : room)) {
-            int256 c = s.at(p) & 3;
-            if (c == 0 || c == 2) {
-                ++p;
-                continue;
-            }
-            (uint256 wEnd, uint256 chars) = c == 3 ? (p + 1, 1) : _wordEnd(s, p);
-            if (chars > uint256(d.params[4])) {
-                count = _push(pieces, count, d.params[3]);
-            } else {
-                count = _wordPieces(d, s, m, pieces, count, p, wEnd);
-            }
-            p = wEnd;
-        }
+        (int256[] memory pieces, uint256 count) = _pieces(d, s, m, room, t < room ? t : room);
         if (count > room) count = room;
         if (t <= count) return pieces[t - 1];
         return t == count + 1 ? d.params[1] : d.params[2];
     }
 
+    /// @dev The first pieces (at least `goal` of them when the text has them; more may follow from the last word).
+    function _pieces(NodeDesc calldata d, I32 memory s, I32 memory m, uint256 room, uint256 goal)
+        internal
+        pure
+        returns (int256[] memory pieces, uint256 count)
+    {
+        pieces = new int256[](room);
+        uint256 p;
+        while (p < s.len && count < goal) {
+            int256 c = _ld(s, p) & 3;
+            if (c == 0 || c == 2) {
+                ++p;
+                continue;
+            }
+            (uint256 wEnd, uint256 chars) = c == 3 ? (p + 1, 1) : _wordEnd(s, p);
+            count = chars > uint256(d.params[4])
+                ? _push(pieces, count, d.params[3])
+                : _wordPieces(d, s, m, pieces, count, p, wEnd);
+            p = wEnd;
+        }
+    }
+
     /// @dev End slot (exclusive) and character count of the word of class-1 and empty slots starting at p.
-    function _wordEnd(Operand memory s, uint256 p) internal pure returns (uint256 wEnd, uint256 chars) {
+    function _wordEnd(I32 memory s, uint256 p) internal pure returns (uint256 wEnd, uint256 chars) {
         wEnd = p;
-        while (wEnd < s.len) {
-            int256 c = s.at(wEnd) & 3;
+        uint256 n = s.len;
+        while (wEnd < n) {
+            int256 c = _ld(s, wEnd) & 3;
             if (c != 0 && c != 1) break;
             if (c == 1) ++chars;
             ++wEnd;
@@ -276,8 +330,8 @@ contract TextOps is OperatorBase {
     /// @dev Appends one word's pieces (or one [UNK] if a piece is missing) after `count`; returns the new count.
     function _wordPieces(
         NodeDesc calldata d,
-        Operand memory s,
-        Operand memory m,
+        I32 memory s,
+        I32 memory m,
         int256[] memory pieces,
         uint256 count,
         uint256 p,
@@ -286,14 +340,14 @@ contract TextOps is OperatorBase {
         uint256 start = count;
         uint256 q = p;
         while (q < wEnd) {
-            int256 end = m.at(2 * q);
-            int256 token = m.at(2 * q + 1);
+            int256 end = _ld(m, 2 * q);
+            int256 token = _ld(m, 2 * q + 1);
             if (token < 0) return _push(pieces, start, d.params[3]);
             count = _push(pieces, count, token);
             // INVARIANT: A piece ends after it starts (TRIE_MATCH gives end > i with a token), so this terminates.
             if (end <= int256(q)) revert BadNode("match end");
             q = uint256(end);
-            while (q < wEnd && s.at(q) & 3 == 0) {
+            while (q < wEnd && _ld(s, q) & 3 == 0) {
                 ++q;
             }
         }
@@ -314,7 +368,11 @@ contract TextOps is OperatorBase {
             if (d.inputs[2].shape.length != 2 || d.inputs[2].shape[1] == 0) revert BadNode("stage2 shape");
         } else if (d.op == TRIE_MATCH) {
             _expectInputs(d, 2, 2);
-            if (d.params.length != 5 || d.params[2] < 1 || d.params[3] < 0 || d.params[3] > 64) {
+            if (
+                d.params.length != 5 || d.params[2] < 1 || d.params[3] < 0 || d.params[3] > 64 || d.params[4] < 0
+                    || d.params[4] > HASH_MASK || d.params[0] < 0 || d.params[0] > HASH_MASK >> 1 || d.params[1] < 0
+                    || d.params[1] > HASH_MASK >> 1
+            ) {
                 revert BadNode("params");
             }
             if (d.inputs[1].shape.length != 2 || d.inputs[1].shape[1] != ROW) revert BadNode("trie shape");

@@ -30,18 +30,21 @@ CHAR_MAP (23)
     stage2 element; a code point outside the Unicode range reads two empty ranges.
 
 TRIE_MATCH (24)
-    inputs: stream [S] (any shape, INT32 stream values), trie [M, 4] (INT32 rows (parent, char, child,
-    token); parent -1 marks an empty row). params: (word_root, cont_root, window W, depth D, salt).
+    inputs: stream [S] (any shape, INT32 stream values), trie [M, 3] (INT32 rows (parent, char, token): the edge
+    from node ``parent`` by code point ``char`` and the token id of the node it reaches, -1 if that prefix is not
+    a piece; parent -1 marks an empty row). params: (word_root, cont_root, window W, depth D, salt).
     out [S, 2] INT32: for slot i, (end, token) of the longest vocabulary piece that starts at i, found by
     walking the trie: the walk starts at ``word_root`` when i starts a word (cls 3, or the previous non-empty
     slot is a separator or punctuation or there is none) and at ``cont_root`` ("##" pieces) otherwise, and
     follows the word's characters (the punctuation character alone; else the class-1 slots from i, skipping
-    empty ones, up to the first separator or punctuation). ``end`` = one past the slot of the last character
-    of the longest accepted prefix, ``token`` its id; (i, -1) when no prefix is a piece or slot i holds no
-    word character. Child lookup: rows h .. h + W - 1 with
-    h = ((node * 2654435761 + cp * 2246822519 + salt) mod 2^32) mod (M - W + 1); the child is the row with
-    (parent, char) = (node, cp), none if no row matches. Data-dependent ranges: the whole stream, then D + 1
-    probes of 4W elements each (probe r is empty once the walk has ended).
+    empty ones, up to the first separator or punctuation), at most D + 1 of them, while an edge exists.
+    ``end`` = one past the slot of the last character of the longest accepted prefix, ``token`` its id;
+    (i, -1) when no prefix is a piece or slot i holds no word character.
+    Node ids are hashes of the path: child(n, c) = ((n * 2654435761 + c * 2246822519 + salt) mod 2^32) >> 1,
+    so the node before each character follows from the stream alone. The edge (n, c) is looked up in rows
+    h .. h + W - 1 with h = child(n, c) mod (M - W + 1): the row whose (parent, char) is (n, c), none if no
+    row matches. Data-dependent ranges: the whole stream, then D + 1 probe windows of 3W elements, one per
+    character of the path (empty past the word's end); each window's position depends only on the stream.
 
 WORDPIECE (25)
     inputs: stream [S], match [S, 2] (TRIE_MATCH's output). params: (cls, sep, pad, unk, max_word_chars).
@@ -67,8 +70,8 @@ from offchain.engine.ops.codes import OpCode
 MAX_CODE_POINT = 0x10FFFF
 CLS_EMPTY, CLS_WORD, CLS_SPACE, CLS_PUNCT = 0, 1, 2, 3
 HASH_NODE, HASH_CHAR, HASH_MASK = 2654435761, 2246822519, 0xFFFFFFFF
-#: Trie row columns.
-ROW = 4
+#: Trie row columns: (parent node, code point, token of the child or -1).
+ROW = 3
 
 
 def _int32(what: str, spec) -> None:
@@ -222,9 +225,16 @@ class CharMap(Op):
 # ---------------------------------------------------------------------------------------------- trie match
 
 
+def trie_child(node_id: int, cp: int, salt: int) -> int:
+    """Id of the trie node reached from ``node_id`` by code point ``cp``: a 31-bit hash of the path, so the
+    node after k characters follows from the characters alone (the table builder picks a salt that keeps the
+    ids of all vocabulary prefixes distinct)."""
+    return ((node_id * HASH_NODE + cp * HASH_CHAR + salt) & HASH_MASK) >> 1
+
+
 def trie_home(node_id: int, cp: int, salt: int, homes: int) -> int:
-    """First row of the probe window of (node, cp)."""
-    return ((node_id * HASH_NODE + cp * HASH_CHAR + salt) & HASH_MASK) % homes
+    """First row of the probe window of the edge (node, cp)."""
+    return trie_child(node_id, cp, salt) % homes
 
 
 def word_start(stream: Sequence[int], i: int) -> bool:
@@ -249,55 +259,44 @@ def next_char(stream: Sequence[int], i: int, pos: int) -> int:
     return q
 
 
-def walk(stream: Sequence[int], i: int, params: Sequence[int],
-         probe: Callable[[int, int, int], tuple[int, int] | None]) -> tuple[int, int]:
-    """(end, token) of slot i; ``probe(r, node, cp)`` returns (child, token) or None for probe r (1-based)."""
+def walk_path(stream: Sequence[int], i: int, params: Sequence[int]) -> list[tuple[int, int, int]]:
+    """The path slot i's walk may take: (slot, code point, node before it) for up to depth + 1 characters of the
+    word, following the characters only. Empty when slot i holds no word character."""
     if stream[i] & 3 not in (CLS_WORD, CLS_PUNCT):
-        return i, -1
-    word_root, cont_root, _, depth, _ = params
+        return []
+    word_root, cont_root, _, depth, salt = params
     node_id = word_root if word_start(stream, i) else cont_root
-    best = (i, -1)
+    path = []
     pos = i
-    for r in range(1, depth + 2):
+    while len(path) < depth + 1:
         q = next_char(stream, i, pos)
         if q < 0:
             break
-        found = probe(r, node_id, stream[q] >> 2)
-        if found is None:
-            break
-        node_id, token = found
+        cp = stream[q] >> 2
+        path.append((q, cp, node_id))
+        node_id = trie_child(node_id, cp, salt)
         pos = q + 1
-        if token >= 0:
-            best = (pos, token)
-    return best
+    return path
 
 
-def probe_plan(stream: Sequence[int], i: int, params: Sequence[int], rows: int,
-               probes: Sequence[Sequence[int]]) -> tuple[int, int] | None:
-    """Home row and node of probe ``len(probes) + 1`` given the earlier probes' windows, None once ended."""
-    want = len(probes) + 1
-    homes = rows - params[2] + 1
-    plan: list[tuple[int, int] | None] = [None]
-
-    def probe(r: int, node_id: int, cp: int):
-        if r == want:
-            plan[0] = (trie_home(node_id, cp, params[4], homes), node_id)
-            raise StopIteration
-        return find_child(probes[r - 1], node_id, cp)
-
-    try:
-        walk(stream, i, params, probe)
-    except StopIteration:
-        return plan[0]
-    return None
-
-
-def find_child(window: Sequence[int], node_id: int, cp: int) -> tuple[int, int] | None:
-    """(child, token) of the row of ``window`` (flat rows of 4) whose (parent, char) is (node, cp)."""
-    for r in range(0, len(window), ROW):
+def find_edge(window: Sequence[int], node_id: int, cp: int) -> int | None:
+    """Token of the row of ``window`` (flat rows of ROW) whose (parent, char) is (node, cp); None if no row."""
+    for r in range(0, len(window) - ROW + 1, ROW):
         if window[r] == node_id and window[r + 1] == cp:
-            return int(window[r + 2]), int(window[r + 3])
+            return int(window[r + 2])
     return None
+
+
+def walk(stream: Sequence[int], i: int, params: Sequence[int], windows: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """(end, token) of slot i, given the probe window of each step of its path (``windows[k]`` for step k)."""
+    best = (i, -1)
+    for k, (q, cp, node_id) in enumerate(walk_path(stream, i, params)):
+        token = find_edge(windows[k], node_id, cp)
+        if token is None:
+            break
+        if token >= 0:
+            best = (q + 1, token)
+    return best
 
 
 class TrieMatch(Op):
@@ -318,54 +317,49 @@ class TrieMatch(Op):
         word_root, cont_root, window, depth, salt = node.params
         if not 1 <= window <= trie.shape[0] or not 0 <= depth <= 64 or not 0 <= salt <= HASH_MASK:
             raise ParamError(f"window {window}, depth {depth} or salt {salt} out of range for {trie.shape[0]} rows")
+        if not (0 <= word_root <= HASH_MASK >> 1 and 0 <= cont_root <= HASH_MASK >> 1):
+            raise ParamError(f"roots {word_root}, {cont_root} must be 31-bit node ids")
         expect_shape("output", node.output.shape, (stream.size, 2))
+
+    def _homes(self, node: Node) -> int:
+        return node.in_specs[1].shape[0] - node.params[2] + 1
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         stream = [int(v) for v in np.asarray(inputs[0]).reshape(-1)]
         trie = np.asarray(inputs[1])
-        table: dict[tuple[int, int], tuple[int, int]] = {}
-        homes = trie.shape[0] - node.params[2] + 1
-        window, salt = node.params[2], node.params[4]
+        window, salt, homes = node.params[2], node.params[4], self._homes(node)
+        cache: dict[tuple[int, int], list[int]] = {}
 
-        def probe(r: int, node_id: int, cp: int):
-            key = (node_id, cp)
-            if key not in table:
-                h = trie_home(node_id, cp, salt, homes)
-                table[key] = find_child([int(v) for v in trie[h:h + window].reshape(-1)], node_id, cp)
-            return table[key]
+        def window_of(node_id: int, cp: int) -> list[int]:
+            h = trie_home(node_id, cp, salt, homes)
+            if (node_id, cp) not in cache:
+                cache[(node_id, cp)] = [int(v) for v in trie[h:h + window].reshape(-1)]
+            return cache[(node_id, cp)]
 
-        out = np.array([walk(stream, i, node.params, probe) for i in range(len(stream))], dtype=np.int32)
-        return out.reshape(len(stream), 2)
+        out = []
+        for i in range(len(stream)):
+            path = walk_path(stream, i, node.params)
+            out.append(walk(stream, i, node.params, [window_of(n, cp) for _, cp, n in path]))
+        return np.array(out, dtype=np.int32).reshape(len(stream), 2)
 
     def operand_ranges(self, node: Node, out_index: int, inputs=None) -> list[Range]:
         if inputs is None:
-            raise ShapeMismatchError("TRIE_MATCH operand ranges need the stream and trie (inputs)")
+            raise ShapeMismatchError("TRIE_MATCH operand ranges need the stream (inputs)")
         stream = [int(v) for v in np.asarray(inputs[0]).reshape(-1)]
-        trie = np.asarray(inputs[1]).reshape(-1)
-        window, depth = node.params[2], node.params[3]
-        rows = node.in_specs[1].shape[0]
-        i = out_index // 2
+        window, depth, salt = node.params[2], node.params[3], node.params[4]
+        path = walk_path(stream, out_index // 2, node.params)
         ranges: list[Range] = [(0, 0, len(stream))]
-        probes: list[list[int]] = []
-        for _ in range(depth + 1):
-            plan = probe_plan(stream, i, node.params, rows, probes)
-            if plan is None:
+        for k in range(depth + 1):
+            if k < len(path):
+                _, cp, node_id = path[k]
+                ranges.append((1, trie_home(node_id, cp, salt, self._homes(node)) * ROW, window * ROW))
+            else:
                 ranges.append((1, 0, 0))
-                probes.append([])
-                continue
-            h = plan[0]
-            ranges.append((1, h * ROW, window * ROW))
-            probes.append([int(v) for v in trie[h * ROW:(h + window) * ROW]])
         return ranges
 
     def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
-        stream = operands[0]
         i, column = divmod(out_index, 2)
-
-        def probe(r: int, node_id: int, cp: int):
-            return find_child(operands[r], node_id, cp)
-
-        return walk(stream, i, node.params, probe)[column]
+        return walk(operands[0], i, node.params, operands[1:])[column]
 
 
 # ---------------------------------------------------------------------------------------------- wordpiece
