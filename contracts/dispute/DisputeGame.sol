@@ -8,6 +8,7 @@ import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IOneStepProver} from "./interfaces/IOneStepProver.sol";
 import {IStepErrors} from "./interfaces/IStepErrors.sol";
 import {LibMerkle} from "./lib/LibMerkle.sol";
+import {IPrivateNodeJudge, PrivateIO, PrivateReveal, RevealContext} from "../zk/interfaces/IPrivateNodeJudge.sol";
 import {Claim, ClaimStatus, Game, GameStatus, Phase, StepContext, Turn} from "./lib/Types.sol";
 
 /// @title DisputeGame
@@ -43,6 +44,11 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     uint256 public openBonds;
     uint256 public totalCredit;
     uint256 public totalBurned;
+    /// @notice Checks proofs and reveals of private nodes (set once by the admin; models without private nodes
+    ///         never use it).
+    IPrivateNodeJudge public privateJudge;
+    /// @notice keccak256 of the (inHash, outHash) pairs proven with a private model's claim; 0 for public models.
+    mapping(uint256 claimId => bytes32) public privateIOHash;
 
     struct Config {
         IModelRegistry registry;
@@ -91,6 +97,50 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         bytes32[] calldata outputProof,
         address submitter
     ) external payable returns (uint256 claimId) {
+        // INVARIANT: A result of a model with private nodes never stands without their proofs.
+        if (registry.privateNodes(modelId).length != 0) revert PrivateProofsRequired(modelId);
+        return _propose(modelId, inputRoot, outputRoot, traceRoot, outputProof, submitter);
+    }
+
+    /// @notice `propose` for a model with private nodes: `ios` carries, per private node (in the registry's order),
+    ///         the Poseidon hashes its Groth16 proof is about, the proof, and the node's output with its trace proof.
+    ///         Reverts unless every proof verifies and every output is its trace leaf (IPrivateNodeJudge errors).
+    function proposePrivate(
+        uint256 modelId,
+        bytes32 inputRoot,
+        bytes32 outputRoot,
+        bytes32 traceRoot,
+        bytes32[] calldata outputProof,
+        address submitter,
+        PrivateIO[] calldata ios
+    ) external payable returns (uint256 claimId) {
+        if (address(privateJudge) == address(0)) revert PrivateJudgeUnavailable();
+        (bytes32 ioHash, uint32[] memory nodes) = privateJudge.checkProposal(modelId, traceRoot, ios);
+        claimId = _propose(modelId, inputRoot, outputRoot, traceRoot, outputProof, submitter);
+        privateIOHash[claimId] = ioHash;
+        bytes[] memory outputs = new bytes[](ios.length);
+        uint256[] memory pairs = new uint256[](2 * ios.length);
+        for (uint256 k; k < ios.length; ++k) {
+            outputs[k] = ios[k].output;
+            (pairs[2 * k], pairs[2 * k + 1]) = (ios[k].inHash, ios[k].outHash);
+        }
+        emit PrivateOutputsPublished(claimId, nodes, outputs, pairs);
+    }
+
+    /// @notice Sets the private-node judge, once. Only the admin.
+    function setPrivateJudge(IPrivateNodeJudge judge) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(privateJudge) != address(0) || address(judge) == address(0)) revert PrivateJudgeUnavailable();
+        privateJudge = judge;
+    }
+
+    function _propose(
+        uint256 modelId,
+        bytes32 inputRoot,
+        bytes32 outputRoot,
+        bytes32 traceRoot,
+        bytes32[] calldata outputProof,
+        address submitter
+    ) internal returns (uint256 claimId) {
         // INVARIANT: Only the submitter, or a trusted proposer acting for it, can put its name on a claim.
         if (submitter != msg.sender && !hasRole(PROPOSER_ROLE, msg.sender)) revert NotProposer(msg.sender, submitter);
         if (msg.value != submitterBond) revert WrongBond(msg.value, submitterBond);
@@ -222,6 +272,15 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (!LibMerkle.verifyLeaf(model.graphRoot, model.nodeCount, nodeIndex, keccak256(descriptor), proof)) {
             revert DescriptorNotInGraph(nodeIndex);
         }
+        if (privateIOHash[g.claimId] != 0 && _isPrivate(_claims[g.claimId].modelId, nodeIndex)) {
+            // A private node cannot be recomputed on-chain: the submitter must reveal what its proof is about.
+            g.nodeIndex = uint32(nodeIndex);
+            g.descriptorHash = keccak256(descriptor);
+            g.phase = Phase.PrivateReveal;
+            g.turn = Turn.Submitter;
+            emit NodeOpened(gameId, uint32(nodeIndex), 0, descriptor);
+            return;
+        }
         (uint256 numel, uint256 width, uint256 chunkLog2) = prover.outputLayout(descriptor);
         uint256 chunkCount = (numel * width + (1 << chunkLog2) - 1) >> chunkLog2;
         g.nodeIndex = uint32(nodeIndex);
@@ -240,6 +299,27 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         g.level = 0;
         g.index = 0;
         g.turn = Turn.Submitter;
+    }
+
+    /// @notice The submitter's move when the game landed on a private node: the node's input and output, which the
+    ///         judge checks against the trace, the disputed leaf and the proven Poseidon hashes. The submitter wins if
+    ///         they match; otherwise this reverts (naming the mismatch) and its clock keeps running.
+    function revealPrivate(uint256 gameId, PrivateReveal calldata r) external {
+        Game storage g = _move(gameId, Turn.Submitter);
+        if (g.phase != Phase.PrivateReveal) revert WrongPhase(Phase.PrivateReveal, g.phase);
+        if (keccak256(r.descriptor) != g.descriptorHash) revert DescriptorNotInGraph(g.nodeIndex);
+        Claim storage c = _claims[g.claimId];
+        RevealContext memory ctx = RevealContext({
+            modelId: c.modelId,
+            inputRoot: c.inputRoot,
+            traceRoot: c.traceRoot,
+            nodeIndex: g.nodeIndex,
+            outputRoot: g.node,
+            ioHash: privateIOHash[g.claimId]
+        });
+        privateJudge.checkReveal(ctx, r);
+        emit PrivateRevealed(gameId, g.nodeIndex);
+        _submitterWins(gameId, g, "private node matches its proof");
     }
 
     /// @inheritdoc IDisputeGame
@@ -389,6 +469,14 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
             nodeIndex: g.nodeIndex,
             elementIndex: flat
         });
+    }
+
+    function _isPrivate(uint256 modelId, uint256 nodeIndex) internal view returns (bool) {
+        IModelRegistry.PrivateNode[] memory priv = registry.privateNodes(modelId);
+        for (uint256 k; k < priv.length; ++k) {
+            if (priv[k].node == nodeIndex) return true;
+        }
+        return false;
     }
 
     function _usedWithCurrentTurn(Game storage g) internal view returns (uint256) {

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IDisputeErrors} from "../dispute/interfaces/IDisputeErrors.sol";
 import {IDisputeGame} from "../dispute/interfaces/IDisputeGame.sol";
+import {PrivateIO} from "../zk/interfaces/IPrivateNodeJudge.sol";
 import {LibMerkle} from "../dispute/lib/LibMerkle.sol";
 import {ClaimStatus} from "../dispute/lib/Types.sol";
 import {AIOracleCallbackReceiver} from "./AIOracleCallbackReceiver.sol";
@@ -197,21 +198,57 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         returns (uint256 claimId)
     {
         Request storage r = _existing(requestId);
+        bytes32 outputRoot = _checkSubmission(requestId, r, output);
+        claimId = game.propose{value: msg.value}(
+            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender
+        );
+        _recordSubmission(requestId, r, claimId, output, traceRoot);
+    }
+
+    /// @dev The request takes a submission now and `output` has the model's length; returns the output's root.
+    function _checkSubmission(uint256 requestId, Request storage r, bytes calldata output)
+        internal
+        view
+        returns (bytes32)
+    {
         _requireReopenable(requestId, r);
         uint256 deadline = uint256(r.createdAt) + requestTimeout;
         if (block.timestamp >= deadline) revert RequestExpired(requestId, deadline);
         IModelRegistry.Model memory model = registry.getModel(r.modelId);
         if (output.length != model.outputLength) revert WrongOutputLength(output.length, model.outputLength);
+        return LibMerkle.tensorRoot(output, uint256(1) << model.outputChunkLog2);
+    }
 
-        bytes32 outputRoot = LibMerkle.tensorRoot(output, uint256(1) << model.outputChunkLog2);
-        claimId = game.propose{value: msg.value}(
-            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender
-        );
+    function _recordSubmission(
+        uint256 requestId,
+        Request storage r,
+        uint256 claimId,
+        bytes calldata output,
+        bytes32 traceRoot
+    ) internal {
         r.status = RequestStatus.Submitted;
         r.claimId = claimId;
         r.submitter = msg.sender;
         r.outputHash = keccak256(output);
         emit ResultSubmitted(requestId, claimId, msg.sender, output, traceRoot);
+    }
+
+    /// @notice `submit` for a model with private nodes: `ios` holds, per private node, the Poseidon hashes its
+    ///         Groth16 proof is about, the proof, and the node's output with its trace proof (see PrivateIO). The
+    ///         game verifies the proofs (batched per key) and publishes the outputs; challengers recompute the rest.
+    function submitPrivate(
+        uint256 requestId,
+        bytes calldata output,
+        bytes32 traceRoot,
+        bytes32[] calldata outputProof,
+        PrivateIO[] calldata ios
+    ) external payable returns (uint256 claimId) {
+        Request storage r = _existing(requestId);
+        bytes32 outputRoot = _checkSubmission(requestId, r, output);
+        claimId = game.proposePrivate{value: msg.value}(
+            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender, ios
+        );
+        _recordSubmission(requestId, r, claimId, output, traceRoot);
     }
 
     /// @notice Finalizes a submitted result whose claim stands, pays the fees and delivers the callback.

@@ -15,6 +15,9 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     /// @dev keccak(graphRoot, weightsRoot) => id, so that one model cannot be registered twice.
     mapping(bytes32 commitment => uint256 modelId) private _idByCommitment;
     uint256 private _count;
+    mapping(uint256 modelId => PrivateNode[]) private _private;
+    /// @dev The BN254 scalar field order: commitments are field elements.
+    uint256 private constant FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     /// @param admin Receives the admin and registrar roles.
     constructor(address admin) {
@@ -26,6 +29,40 @@ contract ModelRegistry is IModelRegistry, AccessControl {
 
     /// @inheritdoc IModelRegistry
     function registerModel(Model calldata model) external onlyRole(REGISTRAR_ROLE) returns (uint256 modelId) {
+        return _register(model);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerPrivateModel(Model calldata model, PrivateNode[] calldata nodes)
+        external
+        onlyRole(REGISTRAR_ROLE)
+        returns (uint256 modelId)
+    {
+        if (nodes.length == 0) revert BadPrivateNode(0);
+        modelId = _register(model);
+        uint32[] memory indices = new uint32[](nodes.length);
+        for (uint256 k; k < nodes.length; ++k) {
+            PrivateNode calldata p = nodes[k];
+            // INVARIANT: Private nodes are distinct nodes of the model in ascending order, each with a key and a
+            //            commitment the circuit can take as a field element.
+            bool ordered = k == 0 || p.node > nodes[k - 1].node;
+            if (
+                !ordered || p.node >= model.nodeCount || p.keyId == 0 || p.commitment >= FIELD || p.outChunkLog2 < 5
+                    || p.outChunkLog2 > 20
+            ) revert BadPrivateNode(k);
+            _private[modelId].push(p);
+            indices[k] = p.node;
+        }
+        emit PrivateNodesRegistered(modelId, indices);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function privateNodes(uint256 modelId) external view returns (PrivateNode[] memory) {
+        _existing(modelId);
+        return _private[modelId];
+    }
+
+    function _register(Model calldata model) internal returns (uint256 modelId) {
         // INVARIANT: A model commits to a graph and to weights; one-step proofs are checked against both.
         if (model.graphRoot == bytes32(0) || model.weightsRoot == bytes32(0)) revert ZeroRoot();
         if (model.inputLength == 0) revert ZeroInputLength();

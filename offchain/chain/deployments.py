@@ -37,10 +37,14 @@ class ContractSpec:
 
     name: str
     args: Callable[[Any, dict[str, str]], Sequence[Any]]
+    #: Builds the contract container when it is not one of the project's compiled contracts (the Poseidon
+    #: contracts, which circomlibjs emits as EVM code).
+    container: Callable[[], Any] | None = None
 
 
 def protocol_contracts(params: ProtocolParams | None = None) -> list[ContractSpec]:
-    """The protocol's contracts in deployment order: registry, operators, prover, game, oracle."""
+    """The protocol's contracts in deployment order: registry, operators, prover, game, oracle, the private-node
+    contracts (Poseidon, hasher, Groth16 verifier, judge), the token factory and the launcher."""
     p = params or ProtocolParams()
     specs = [ContractSpec("ModelRegistry", lambda deployer, _: [deployer.address])]
     specs += [ContractSpec(name, lambda deployer, _: []) for name in operator_families()]
@@ -56,11 +60,25 @@ def protocol_contracts(params: ProtocolParams | None = None) -> list[ContractSpe
              p.max_callback_gas, p.request_timeout),
             deployer.address,
         ]),
+        ContractSpec("PoseidonT7", lambda *_: [], lambda: _poseidon(6)),
+        ContractSpec("PoseidonT4", lambda *_: [], lambda: _poseidon(3)),
+        ContractSpec("PrivateNodeHasher", lambda _, a: [a["PoseidonT7"], a["PoseidonT4"]]),
+        ContractSpec("Groth16Registry", lambda deployer, _: [deployer.address]),
+        ContractSpec("PrivateNodeJudge", lambda _, a: [a["ModelRegistry"], a["Groth16Registry"],
+                                                       a["PrivateNodeHasher"]]),
         ContractSpec("ModelTokenFactory", lambda deployer, _: [deployer.address]),
         ContractSpec("ModelLauncher", lambda deployer, a: [a["ModelRegistry"], a["ModelTokenFactory"],
                                                            deployer.address]),
     ]
     return specs
+
+
+def _poseidon(n_inputs: int) -> Any:
+    from ape.contracts import ContractContainer
+
+    from offchain.zk.evm_artifacts import contract_type, poseidon_artifact
+
+    return ContractContainer(contract_type(poseidon_artifact(n_inputs)))
 
 
 def configure_protocol(project: Any, addresses: dict[str, str], admin: Any, log: Callable[[str], None] = lambda _: None) -> None:
@@ -76,6 +94,10 @@ def configure_protocol(project: Any, addresses: dict[str, str], admin: Any, log:
         if not contract.hasRole(role, addresses[grantee]):
             contract.grantRole(role, addresses[grantee], sender=admin)
             log(f"granted {grantee} the {target}'s {role_name}")
+    game = project.DisputeGame.at(addresses["DisputeGame"])
+    if int(str(game.privateJudge()), 16) == 0:
+        game.setPrivateJudge(addresses["PrivateNodeJudge"], sender=admin)
+        log("set the DisputeGame's private-node judge")
 
 
 def record_path(chain_id: int, directory: Path = DEPLOYMENTS_DIR) -> Path:
@@ -117,7 +139,7 @@ def deploy_protocol(
     record = load_record(chain_id, directory)
     addresses: dict[str, str] = {}
     for spec in specs or protocol_contracts(params):
-        container = getattr(project, spec.name)
+        container = spec.container() if spec.container else getattr(project, spec.name)
         compiled = _bytecode_hash(container)
         args = list(spec.args(deployer, addresses))
         args_hash = to_hex(keccak(text=repr(args)))

@@ -51,8 +51,9 @@ class MatchResult:
         return max((m.gas for m in self.moves), default=0)
 
 
-def honest_submitter(mine: ExecutionCommitment) -> SubmitterPolicy:
-    return lambda state: submitter_action(state, mine)
+def honest_submitter(mine: ExecutionCommitment, pairs: list[int] | None = None) -> SubmitterPolicy:
+    """Answers from its own execution; ``pairs``: the private-node hash pairs it proposed (private models)."""
+    return lambda state: submitter_action(state, mine, pairs)
 
 
 def honest_challenger(honest: ExecutionCommitment, claimed: ClaimedTree) -> ChallengerPolicy:

@@ -16,6 +16,7 @@ from offchain.dispute.solver import (
     Pick,
     Reveal,
     RevealChunk,
+    RevealPrivate,
     Step,
     Turn,
 )
@@ -79,6 +80,8 @@ def send(game: Any, game_id: int, action: Action, sender: Any) -> Any:
         return game.openNode(game_id, action.descriptor, action.proof, sender=sender)
     if isinstance(action, RevealChunk):
         return game.revealChunk(game_id, action.chunk, sender=sender)
+    if isinstance(action, RevealPrivate):
+        return game.revealPrivate(game_id, action.as_tuple(), sender=sender)
     if isinstance(action, Step):
         return game.step(game_id, action.chunk, action.element, action.descriptor, action.proof, sender=sender)
     raise TypeError(f"not an action: {action!r}")

@@ -24,6 +24,7 @@ class Phase(enum.IntEnum):
     TENSOR_DESCENT = 2
     CHUNK_REVEAL = 3
     STEP = 4
+    PRIVATE_REVEAL = 5
 
 
 class Turn(enum.IntEnum):
@@ -89,7 +90,21 @@ class Step:
     value: int = field(compare=False, default=0)
 
 
-Action = Reveal | Pick | OpenNode | RevealChunk | Step
+@dataclass(frozen=True)
+class RevealPrivate:
+    """The submitter's answer at a private node (contracts/zk/interfaces/IPrivateNodeJudge.sol PrivateReveal)."""
+
+    descriptor: bytes
+    input: bytes
+    input_proof: list[bytes]
+    output: bytes
+    pairs: list[int]
+
+    def as_tuple(self) -> tuple:
+        return (self.descriptor, self.input, self.input_proof, self.output, self.pairs)
+
+
+Action = Reveal | Pick | OpenNode | RevealChunk | Step | RevealPrivate
 
 
 class SolverError(Exception):
@@ -107,15 +122,35 @@ def _tree(state: GameState, execution: ExecutionCommitment) -> MerkleTree:
     return execution.output_tree(state.node_index).tree
 
 
-def submitter_action(state: GameState, mine: ExecutionCommitment) -> Action | None:
-    """The submitter's move, or None when it is not its turn (or the game is over)."""
+def submitter_action(state: GameState, mine: ExecutionCommitment, pairs: list[int] | None = None) -> Action | None:
+    """The submitter's move, or None when it is not its turn (or the game is over). ``pairs``: the (inHash,
+    outHash) pairs proposed with a private model's claim, needed to answer a game that lands on a private node."""
     if state.status != GameStatus.IN_PROGRESS or state.turn != Turn.SUBMITTER:
         return None
     if state.phase in (Phase.TRACE_DESCENT, Phase.TENSOR_DESCENT):
         return Reveal(_tree(state, mine).reveal(state.level, state.index, reveal_levels(state)))
     if state.phase == Phase.CHUNK_REVEAL:
         return RevealChunk(mine.output_tree(state.node_index).chunk(state.index))
+    if state.phase == Phase.PRIVATE_REVEAL:
+        if pairs is None:
+            raise SolverError("the game landed on a private node but the submitter has no proposed pairs")
+        return private_reveal(mine, state.node_index, pairs)
     raise SolverError(f"submitter has no move in phase {state.phase.name}")
+
+
+def private_reveal(mine: ExecutionCommitment, node_index: int, pairs: list[int]) -> RevealPrivate:
+    """Node ``node_index``'s descriptor, packed input (with its trace proof unless it is the model input) and
+    packed output, from the submitter's own execution."""
+    from offchain.commit import pack_tensor
+    from offchain.engine.graph import TensorKind
+
+    model = mine.model
+    node = model.model.graph.nodes[node_index]
+    x = mine.trace.operands(model.model, node_index)[0]
+    ref = node.inputs[0]
+    proof = list(mine.trace_tree.prove_leaf(ref.index).siblings) if ref.kind == TensorKind.ACTIVATION else []
+    return RevealPrivate(model.descriptor(node_index), pack_tensor(x), proof,
+                         pack_tensor(mine.trace.outputs[node_index]), list(pairs))
 
 
 def leftmost_difference(claimed: list[bytes], honest: list[bytes]) -> int:

@@ -56,9 +56,23 @@ def test_each_family_serves_exactly_its_codes(chain, families):
                 assert data == unsupported, (name, code.name, data)
 
 
+def _tokenizer():
+    from offchain.models.minilm import load_tokenizer
+    from offchain.models.text_tables import text_input, tokenizer_model
+
+    return tokenizer_model(32, 8, load_tokenizer()), text_input("Héllo, wörld! 東京 ok", 32)
+
+
 def test_prover_recomputes_every_node(prover):
-    model = ModelCommitment(all_ops_model())
-    honest = ExecutionCommitment(model, run(model.model, [all_ops_input()]))
+    seen: set[int] = set()
+    # all_ops_model has every numeric operator; the tokenizer model the four text operators.
+    for model, x in ((all_ops_model(), all_ops_input()), _tokenizer()):
+        seen |= _recompute_every_node(prover, ModelCommitment(model), x)
+    assert seen == {int(c) for c in OpCode}
+
+
+def _recompute_every_node(prover, model, x) -> set[int]:
+    honest = ExecutionCommitment(model, run(model.model, [x]))
     # The claim here is the honest trace itself, so every node of the claimed tree is known: reveal its leaves.
     tree = honest.trace_tree
     claimed = ClaimedTree(tree, honest.trace_root)
@@ -76,4 +90,4 @@ def test_prover_recomputes_every_node(prover):
             got = prover.recompute(ctx, model.descriptor(i), step.proof)
             assert got == step.value == int(out[e]), (OpCode(node.op).name, i, e, got, step.value, int(out[e]))
         seen.add(node.op)
-    assert seen == {int(c) for c in OpCode}
+    return seen

@@ -63,4 +63,8 @@ interface IDisputeErrors {
     error NothingToWithdraw(address account);
     /// @dev A payout could not be sent.
     error PayoutFailed(address account, uint256 amount);
+    /// @dev Model `modelId` has private nodes: results must come through `proposePrivate` with their proofs.
+    error PrivateProofsRequired(uint256 modelId);
+    /// @dev No private-node judge is set (or it was set already).
+    error PrivateJudgeUnavailable();
 }

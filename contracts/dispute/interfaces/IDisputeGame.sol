@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
+import {PrivateIO, PrivateReveal} from "../../zk/interfaces/IPrivateNodeJudge.sol";
 import {Claim, ClaimStatus, Game} from "../lib/Types.sol";
 import {IDisputeErrors} from "./IDisputeErrors.sol";
 
@@ -49,6 +50,11 @@ interface IDisputeGame is IDisputeErrors {
     event Credited(address indexed account, uint256 amount);
     /// @dev ETH was burned from a loser's bond.
     event Burned(uint256 amount);
+    /// @dev A claim of a model with private nodes published those nodes' outputs (proven, bound to the trace) and
+    ///      the Poseidon hashes its proofs are about.
+    event PrivateOutputsPublished(uint256 indexed claimId, uint32[] nodes, bytes[] outputs, uint256[] pairs);
+    /// @dev The submitter revealed private node `nodeIndex`'s input and output, and they matched its proof.
+    event PrivateRevealed(uint256 indexed gameId, uint32 nodeIndex);
 
     /// @notice Creates a claim with the submitter's bond (exactly `submitterBond()`).
     /// @param outputProof Merkle proof that `outputRoot` is the trace's last leaf.
@@ -61,6 +67,21 @@ interface IDisputeGame is IDisputeErrors {
         bytes32[] calldata outputProof,
         address submitter
     ) external payable returns (uint256 claimId);
+
+    /// @notice `propose` for a model with private nodes, with one PrivateIO per private node (registry order):
+    ///         the game verifies every Groth16 proof and that every published output is its trace leaf.
+    function proposePrivate(
+        uint256 modelId,
+        bytes32 inputRoot,
+        bytes32 outputRoot,
+        bytes32 traceRoot,
+        bytes32[] calldata outputProof,
+        address submitter,
+        PrivateIO[] calldata ios
+    ) external payable returns (uint256 claimId);
+
+    /// @notice The submitter's answer to a game that landed on a private node (see PrivateNodeJudge).
+    function revealPrivate(uint256 gameId, PrivateReveal calldata r) external;
 
     /// @notice Opens a game against a pending claim, with the challenger's bond (exactly `challengerBond()`).
     function challenge(uint256 claimId) external payable returns (uint256 gameId);

@@ -34,7 +34,9 @@ enum Phase {
     /// The submitter reveals the disputed chunk's bytes.
     ChunkReveal,
     /// The challenger names one element of the chunk and proves its true value (one step).
-    Step
+    Step,
+    /// The descent landed on a private node: the submitter reveals its input and output (PrivateNodeJudge).
+    PrivateReveal
 }
 
 /// @notice Whose move it is; the other side's clock is stopped.

@@ -32,6 +32,17 @@ interface IModelRegistry {
         address revenueReceiver;
     }
 
+    /// @notice A node whose weights are private (opp/ai, DESIGN.md section 5): its output is proven by a Groth16
+    ///         proof against verifying key `keyId` of the dispute game's verifier, for the weights whose Poseidon
+    ///         commitment is `commitment`. `outChunkLog2` is the node's output commitment chunk size, so a
+    ///         submission's published output can be checked against the trace.
+    struct PrivateNode {
+        uint32 node;
+        uint8 outChunkLog2;
+        uint256 keyId;
+        uint256 commitment;
+    }
+
     /// @dev No model has this id.
     error UnknownModel(uint256 modelId);
     /// @dev A model with the same graph and weights is registered already, under `modelId`.
@@ -48,11 +59,16 @@ interface IModelRegistry {
     error ZeroAddress();
     /// @dev Only the model's owner may do this.
     error NotModelOwner(uint256 modelId, address caller);
+    /// @dev Private node `position` of the list is not a node of the model, not after the previous one, has chunk
+    ///      size outside 2^5 .. 2^20, no key or a commitment outside the BN254 scalar field (or the list is empty).
+    error BadPrivateNode(uint256 position);
 
     /// @dev A model was registered.
     event ModelRegistered(
         uint256 indexed modelId, bytes32 graphRoot, bytes32 weightsRoot, address indexed owner, uint256 fee
     );
+    /// @dev Model `modelId` has private nodes (`nodes`, ascending), each proven with a Groth16 proof.
+    event PrivateNodesRegistered(uint256 indexed modelId, uint32[] nodes);
     /// @dev A model's fee changed.
     event ModelFeeChanged(uint256 indexed modelId, uint256 fee);
     /// @dev A model's revenue receiver changed.
@@ -61,6 +77,16 @@ interface IModelRegistry {
     /// @notice Registers a model. Only accounts holding the registrar role may call.
     /// @return modelId The new model's id, counting from 1 (0 is never a model).
     function registerModel(Model calldata model) external returns (uint256 modelId);
+
+    /// @notice Registers a model whose `privateNodes` (ascending node indices) keep their weights private: every
+    ///         result must carry a valid proof for each of them. Only registrars; atomic with the registration,
+    ///         so no result of the model is ever accepted without the proofs.
+    function registerPrivateModel(Model calldata model, PrivateNode[] calldata privateNodes)
+        external
+        returns (uint256 modelId);
+
+    /// @notice The private nodes of a model (empty for a public one), ascending by node index.
+    function privateNodes(uint256 modelId) external view returns (PrivateNode[] memory);
 
     /// @notice Sets a model's fee in wei. Only the model's owner may call.
     function setFee(uint256 modelId, uint256 fee) external;

@@ -1,0 +1,51 @@
+"""What a private model's registration and every submission carry on-chain (contracts/zk/PrivateNodeJudge.sol).
+
+Who calls what:
+  model owner / registrar: ``register_keys`` (verifying keys into Groth16Registry), ``private_node_records``
+      -> ``ModelRegistry.registerPrivateModel(model_spec, records)``;
+  submitter: ``private_ios(execution, proofs)`` -> ``AIOracle.submitPrivate(..., ios)`` (or the game's
+      ``proposePrivate``), and ``pairs_of(proofs)`` for ``honest_submitter(mine, pairs)`` should a game land on a
+      private node;
+  challenger: reads the private outputs a claim published (``PrivateOutputsPublished``) to recompute the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from offchain.commit import pack_tensor
+from offchain.dispute.commitment import ExecutionCommitment
+from offchain.engine.model import Model
+from offchain.zk.chain import encode_vk
+from offchain.zk.model_proofs import NodeProof, commitments, descriptors
+from offchain.zk.private import Descriptor, PrivateSpec
+from offchain.zk.prover import Keys
+
+
+def register_keys(verifier: Any, keys: dict[Descriptor, Keys], sender: Any) -> dict[Descriptor, int]:
+    """Registers each verifying key with the Groth16Registry (registrar role); returns the key ids."""
+    return {desc: verifier.registerKey(encode_vk(k.vk), sender=sender).return_value for desc, k in keys.items()}
+
+
+def private_node_records(model: Model, spec: PrivateSpec, key_ids: dict[Descriptor, int]) -> list[tuple]:
+    """IModelRegistry.PrivateNode tuples (node, outChunkLog2, keyId, commitment), ascending by node."""
+    descs = descriptors(model, spec)
+    coms = commitments(model, spec)
+    return [(i, model.graph.nodes[i].output.chunk_log2, key_ids[descs[i]], coms[i]) for i in sorted(descs)]
+
+
+def private_ios(execution: ExecutionCommitment, proofs: Sequence[NodeProof]) -> list[tuple]:
+    """PrivateIO tuples (inHash, outHash, proof, output bytes, leaf proof), ascending by node."""
+    out = []
+    for p in sorted(proofs, key=lambda p: p.node):
+        output = pack_tensor(np.ascontiguousarray(execution.trace.outputs[p.node]))
+        leaf = list(execution.trace_tree.prove_leaf(p.node).siblings)
+        out.append((p.in_hash, p.out_hash, p.proof, output, leaf))
+    return out
+
+
+def pairs_of(proofs: Sequence[NodeProof]) -> list[int]:
+    """The flattened (inHash, outHash) pairs a claim stores the hash of, ascending by node."""
+    return [h for p in sorted(proofs, key=lambda p: p.node) for h in (p.in_hash, p.out_hash)]

@@ -1,0 +1,194 @@
+"""opp/ai in the protocol: a model with private nodes is registered with their keys and commitments; a result is
+accepted only with valid Groth16 proofs for every private node (batched per key) and publishes their outputs; a
+dispute that lands on a private node is resolved by the submitter revealing the node's input and output, which
+must match the trace and the proven Poseidon hashes: it resolves for an honest submitter and against a dishonest
+one."""
+
+from __future__ import annotations
+
+import ape
+import numpy as np
+import pytest
+from ape import chain
+
+from offchain.chain.deployments import deploy_protocol
+from offchain.chain.encoding import input_tensor, output_bytes
+from offchain.chain.params import ProtocolParams
+from offchain.chain.registration import model_spec
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.faults import run_with_fault
+from offchain.dispute.match import honest_challenger, honest_submitter, play
+from offchain.dispute.responder import read_game
+from offchain.dispute.solver import GameStatus, Phase, RevealPrivate, private_reveal
+from offchain.engine.executor import run
+from offchain.zk.model_proofs import prove_private, setup_private
+from offchain.zk.private import PrivateSpec
+from offchain.zk.submission import pairs_of, private_ios, private_node_records, register_keys
+
+from dispute_ops._harness import custom_error  # tests/ is on sys.path (rootdir-relative packages)
+from .test_model_proofs import tiny_mlp
+
+PARAMS = ProtocolParams(challenge_window=60, clock_budget=120, request_timeout=600)
+SPEC = PrivateSpec((0, 2))   # both LINEAR layers private: node 0 reads the model input, node 2 node 1's output
+X = (np.arange(-4, 4, dtype=np.int8).reshape(1, 8) * 30)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    import os
+
+    os.environ["ZK_BUILD_DIR"] = str(tmp_path_factory.mktemp("zk-private-dispute"))
+    return setup_private(tiny_mlp(), SPEC)
+
+
+@pytest.fixture(scope="module")
+def honest(keys):
+    model = ModelCommitment(tiny_mlp())
+    execution = ExecutionCommitment(model, run(model.model, [X]))
+    return execution, prove_private(model.model, SPEC, execution.trace, keys)
+
+
+@pytest.fixture
+def deployed(project, owner, tmp_path, keys):
+    a = deploy_protocol(project, chain.provider, owner, directory=tmp_path, params=PARAMS)
+    registry = project.ModelRegistry.at(a["ModelRegistry"])
+    key_ids = register_keys(project.Groth16Registry.at(a["Groth16Registry"]), keys, owner)
+    model = tiny_mlp()
+    records = private_node_records(model, SPEC, key_ids)
+    model_id = registry.registerPrivateModel(model_spec(model, 10**15, owner.address), records,
+                                             sender=owner).return_value
+    return project.DisputeGame.at(a["DisputeGame"]), project.AIOracle.at(a["AIOracle"]), registry, model_id
+
+
+def _revert(call, sender, *args, value: int = 0) -> bytes | None:
+    """Revert data of ``call(*args)`` sent by ``sender`` as a raw eth_call (ape's revert matching traces and
+    re-sends failed transactions, which takes seconds and runs the chain's clock on)."""
+    from web3.exceptions import ContractCustomError, ContractLogicError
+
+    tx = {"to": call.contract.address, "from": sender.address, "data": call.encode_input(*args), "value": value}
+    try:
+        chain.provider.web3.eth.call(tx)
+    except (ContractCustomError, ContractLogicError) as exc:
+        raw = getattr(exc, "data", None) or ""
+        return bytes.fromhex(str(raw).removeprefix("0x")) if raw else b""
+    return None
+
+
+def _propose(game, model_id, execution, ios, sender):
+    return game.proposePrivate(model_id, execution.input_root, execution.output_root, execution.trace_root,
+                               execution.output_proof(), sender, ios, sender=sender,
+                               value=game.submitterBond()).return_value
+
+
+def test_registration_records_the_private_nodes_and_rejects_bad_lists(deployed, owner):
+    _, _, registry, model_id = deployed
+    nodes = registry.privateNodes(model_id)
+    assert [n.node for n in nodes] == [0, 2] and all(n.keyId > 0 for n in nodes)
+    model = tiny_mlp()
+    spec = model_spec(model, 0, owner.address)
+    other = (spec[0], b"\x01" * 32) + tuple(spec[2:])
+    with ape.reverts(registry.BadPrivateNode, position=1):
+        registry.registerPrivateModel(other, [(2, 8, 1, 5), (0, 8, 1, 5)], sender=owner)   # not ascending
+    with ape.reverts(registry.BadPrivateNode, position=0):
+        registry.registerPrivateModel(other, [(3, 8, 1, 5)], sender=owner)                 # no node 3
+    with ape.reverts(registry.BadPrivateNode, position=0):
+        registry.registerPrivateModel(other, [], sender=owner)
+
+
+def test_results_need_proofs_and_publish_the_private_outputs(deployed, honest, user, submitter, stranger):
+    game, oracle, _, model_id = deployed
+    execution, proofs = honest
+    ios = private_ios(execution, proofs)
+    with ape.reverts(game.PrivateProofsRequired, modelId=model_id):
+        game.propose(model_id, execution.input_root, execution.output_root, execution.trace_root,
+                     execution.output_proof(), submitter, sender=submitter, value=game.submitterBond())
+
+    fee = oracle.estimateFee(model_id, 0)
+    receipt = oracle.requestCallback(model_id, X.tobytes(), "0x" + "00" * 20, 0, b"", sender=user, value=fee)
+    request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+    assert bytes(oracle.getRequest(request_id).inputRoot) == execution.input_root
+    output = output_bytes(execution.trace.output)
+    receipt = oracle.submitPrivate(request_id, output, execution.trace_root, execution.output_proof(), ios,
+                                   sender=submitter, value=game.submitterBond())
+    published = receipt.decode_logs(game.PrivateOutputsPublished)[0]
+    assert list(published.nodes) == [0, 2]
+    assert [bytes(o) for o in published.outputs] == [output_bytes(execution.trace.outputs[i]) for i in (0, 2)]
+    assert list(published.pairs) == pairs_of(proofs)
+    chain.pending_timestamp += PARAMS.challenge_window
+    oracle.finalize(request_id, output, b"", sender=stranger)
+    assert oracle.isFinalized(request_id)
+
+
+def test_bad_private_submissions_revert_with_named_errors(deployed, honest, submitter):
+    game, _, _, model_id = deployed
+    execution, proofs = honest
+    ios = private_ios(execution, proofs)
+    tampered = bytearray(ios[1][2])
+    tampered[40] ^= 1
+    cases = [
+        ([ios[0]], "PrivateProofCount(uint256,uint256)", [1, 2]),                                   # a node left out
+        ([ios[0], (*ios[1][:2], bytes(tampered), *ios[1][3:])], "PrivateProofInvalid(uint32)", [2]),  # tampered proof
+        ([ios[0], (ios[1][0], ios[1][1] + 1, *ios[1][2:])], "PrivateProofInvalid(uint32)", [2]),     # other output hash
+        ([ios[0], (*ios[1][:2], ios[0][2], *ios[1][3:])], "PrivateProofInvalid(uint32)", [2]),  # another key's proof
+        ([(*ios[0][:3], ios[1][3], ios[0][4]), ios[1]], "PrivateOutputNotInTrace(uint32)", [0]),  # output not the leaf
+        ([(2**256 - 1, *ios[0][1:]), ios[1]], "HashNotInField(uint256)", [2**256 - 1]),
+    ]
+    for bad, error, args in cases:
+        types = error[error.index("(") + 1:-1].split(",")
+        data = _revert(game.proposePrivate, submitter, model_id, execution.input_root, execution.output_root,
+                       execution.trace_root, execution.output_proof(), submitter.address, bad,
+                       value=game.submitterBond())
+        assert data == custom_error(error, types, args), (error, data)
+    assert _propose(game, model_id, execution, ios, submitter) == 1   # the honest one goes through
+
+
+def test_a_dispute_on_a_private_node_resolves_for_an_honest_submitter(deployed, honest, submitter, challenger):
+    game, _, _, model_id = deployed
+    execution, proofs = honest
+    claim_id = _propose(game, model_id, execution, private_ios(execution, proofs), submitter)
+    # A challenger that believes node 2 (private) computes something else disputes it.
+    wrong = ExecutionCommitment(execution.model, run_with_fault(execution.model.model, [X], 2, 1, 5))
+    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
+    claimed = ClaimedTree(wrong.trace_tree, execution.trace_root)
+    result = play(game, game_id, submitter, challenger, honest_submitter(execution, pairs_of(proofs)),
+                  honest_challenger(wrong, claimed), claimed=claimed)
+    assert result.status == GameStatus.SUBMITTER_WON
+    assert [m.action for m in result.moves][-2:] == ["OpenNode", "RevealPrivate"]
+    assert game.getGame(game_id).nodeIndex == 2
+    assert game.balance == game.openBonds() + game.totalCredit()
+
+
+def test_a_dispute_on_a_private_node_resolves_against_a_dishonest_submitter(deployed, honest, submitter, challenger):
+    game, _, _, model_id = deployed
+    execution, proofs = honest
+    # The submitter proves the true node 2 but posts (and publishes) another output for it, and runs on.
+    faulty = ExecutionCommitment(execution.model, run_with_fault(execution.model.model, [X], 2, 1, 5))
+    claim_id = _propose(game, model_id, faulty, private_ios(faulty, proofs), submitter)
+    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
+    claimed = ClaimedTree(execution.trace_tree, faulty.trace_root)
+    stall_at_reveal = lambda state: None if state.phase == Phase.PRIVATE_REVEAL else honest_submitter(faulty)(state)  # noqa: E731
+    play(game, game_id, submitter, challenger, stall_at_reveal, honest_challenger(execution, claimed), claimed=claimed)
+    state = read_game(game, game_id)
+    assert (state.phase, state.node_index) == (Phase.PRIVATE_REVEAL, 2)
+    # Its own output does not hash to the proven outHash; the true output is not the disputed leaf; the pairs must
+    # be the proposed ones. (Raw eth_call: ape's revert matching re-runs a failed transaction later, when the
+    # submitter's clock may have run out.)
+    own = private_reveal(faulty, 2, pairs_of(proofs))
+    true = private_reveal(execution, 2, pairs_of(proofs))
+    attempts = [
+        (own, "PrivateOutputMismatch(string)", ["poseidon"]),
+        (RevealPrivate(own.descriptor, own.input, own.input_proof, true.output, own.pairs),
+         "PrivateOutputMismatch(string)", ["root"]),
+        (true, "PrivateInputMismatch(string)", ["root"]),            # proofs against another trace
+        (RevealPrivate(own.descriptor, own.input[:-1], own.input_proof, own.output, own.pairs),
+         "PrivateInputMismatch(string)", ["length"]),
+        (private_reveal(faulty, 2, pairs_of(proofs)[::-1]), "PrivateIOMismatch()", []),
+    ]
+    for reveal, error, args in attempts:
+        data = _revert(game.revealPrivate, submitter, game_id, reveal.as_tuple())
+        assert data == custom_error(error, ["string"] * len(args), args), (error, data)
+    chain.pending_timestamp += PARAMS.clock_budget + 1
+    game.timeout(game_id, sender=challenger)
+    assert game.getGame(game_id).status == GameStatus.CHALLENGER_WON
+    assert game.balance == game.openBonds() + game.totalCredit()
