@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from offchain.engine.errors import InputCountError
+from offchain.engine.errors import InputCountError, InputShapeError
 from offchain.engine.graph import TensorKind, TensorRef
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode, get_op
@@ -59,16 +59,26 @@ def prepare_inputs(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarra
     return prepared
 
 
-def run(model: Model, inputs: Sequence[np.ndarray]) -> Trace:
+def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray] | None = None) -> Trace:
     """Execute every node in order; returns the full trace.
 
     ``inputs[j]`` is either integers already in input j's dtype range or
     real values (floats) that are quantised with input j's frac bits.
+    ``given[i]``, if present, is taken as node i's output instead of computing it (a private node's published
+    output, which a challenger without its weights uses); it must have the node's shape and dtype.
     Raises an :class:`~offchain.engine.errors.InputError` subclass naming the
     input and the limit before any node runs. ``model`` must be validated.
     """
     trace = Trace(prepare_inputs(model, inputs), [])
+    given = given or {}
     for index, node in enumerate(model.graph.nodes):
+        if index in given:
+            out = np.asarray(given[index])
+            if out.shape != node.output.shape or out.dtype != node.output.dtype.numpy:
+                raise InputShapeError(f"given output of node {index} is {out.dtype} {out.shape}, the node makes "
+                                      f"{node.output.dtype.name} {node.output.shape}")
+            trace.outputs.append(out)
+            continue
         operands = [_lookup(model, trace, ref) for ref in node.inputs]
         trace.outputs.append(get_op(node.op).forward(operands, node))
     return trace

@@ -43,9 +43,16 @@ def graph_root(graph: Graph) -> bytes:
     return merkle_root(node_leaves(graph))
 
 
+#: ``Model.meta`` key of weight tensors held only by their roots (hex): a private model's public view, whose
+#: private weights are zeros but whose weights root is the registered one (offchain/zk/public_view.py).
+OPAQUE_WEIGHT_ROOTS = "opaque_weight_roots"
+
+
 def weight_roots(model: Model) -> list[bytes]:
-    """Tensor root of each weight, in graph order: the weights tree's leaves."""
-    return [spec_tensor_root(w, s) for w, s in zip(model.weights, model.graph.weights)]
+    """Tensor root of each weight, in graph order: the weights tree's leaves (opaque weights: their stored roots)."""
+    opaque = {int(k): bytes.fromhex(v) for k, v in model.meta.get(OPAQUE_WEIGHT_ROOTS, {}).items()}
+    return [opaque[j] if j in opaque else spec_tensor_root(w, s)
+            for j, (w, s) in enumerate(zip(model.weights, model.graph.weights))]
 
 
 def weights_root(model: Model) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 
 from offchain.dispute.commitment import ModelCommitment
 from offchain.engine.modelfile import load_model
-from offchain.engine.roots import graph_root, weights_root
+from offchain.engine.roots import OPAQUE_WEIGHT_ROOTS, graph_root, weights_root
 
 
 class CatalogError(Exception):
@@ -17,9 +17,14 @@ class CatalogError(Exception):
 
 @dataclass
 class ServedModel:
+    """A model a node serves. ``private``: the registry's private node indices (empty for a public model);
+    ``view``: True when the file is a private model's public view (no private weights: it cannot prove)."""
+
     model_id: int
     name: str
     commitment: ModelCommitment
+    private: tuple[int, ...] = ()
+    view: bool = False
 
 
 def load_catalog(paths: list[Path], registry: Any) -> dict[int, ServedModel]:
@@ -40,5 +45,8 @@ def load_catalog(paths: list[Path], registry: Any) -> dict[int, ServedModel]:
         key = (graph_root(model.graph), weights_root(model))
         if key not in registered:
             raise CatalogError(f"model file {path} matches no registered model (graph root 0x{key[0].hex()})")
-        served[registered[key]] = ServedModel(registered[key], model.meta.get("name", path.stem), ModelCommitment(model))
+        model_id = registered[key]
+        private = tuple(int(n.node) for n in registry.privateNodes(model_id))
+        served[model_id] = ServedModel(model_id, model.meta.get("name", path.stem), ModelCommitment(model), private,
+                                       OPAQUE_WEIGHT_ROOTS in model.meta)
     return served

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from offchain.chain.encoding import input_tensor, output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment
@@ -125,19 +127,54 @@ class Node:
 
     # ------------------------------------------------------------------ solver inputs
 
-    def _execute(self, request_id: int, faulty: bool) -> ExecutionCommitment:
+    def _execute(self, request_id: int, faulty: bool, claim_id: int | None = None) -> ExecutionCommitment:
+        """This node's execution of the request: its own (faulty if so configured) as a submitter, the honest
+        one as a challenger. A challenger holding a private model's public view takes the private nodes' outputs
+        that claim ``claim_id`` published (see ``_published``)."""
         cache = self._mine if faulty else self._honest
-        if request_id not in cache:
+        key = request_id if claim_id is None else (request_id, claim_id)
+        if key not in cache:
             model_id, data, _ = self.store.request(request_id)
             served = self.models[model_id]
             model = served.commitment.model
             x = input_tensor(model.graph, data)
             if faulty and self.fault is not None:
                 trace = run_with_fault(model, [x], self.fault.node, self.fault.element, self.fault.delta)
+            elif served.view:
+                if claim_id is None:
+                    raise ValueError(f"model {model_id} is a public view: its private outputs come with a claim")
+                trace = run(model, [x], given=self._published(served, claim_id, x))
             else:
                 trace = run(model, [x])
-            cache[request_id] = ExecutionCommitment(served.commitment, trace)
-        return cache[request_id]
+            cache[key] = ExecutionCommitment(served.commitment, trace)
+        return cache[key]
+
+    def _published(self, served: ServedModel, claim_id: int, x) -> dict:
+        """The private outputs claim ``claim_id`` published, as node outputs. One whose Poseidon hash (or whose
+        input's hash) is not what the claim's proof is about is perturbed, so that the descent lands on that
+        private node and the submitter must reveal what it proved, which it cannot."""
+        from offchain.commit import unpack_tensor
+        from offchain.zk.private import tensor_hash
+
+        log = event_logs(self.game.PrivateOutputsPublished, self.start_block, claimId=claim_id)[0]
+        model = served.commitment.model
+        given: dict[int, np.ndarray] = {}
+        partial = {}
+        for k, (node, data) in enumerate(zip(log.nodes, log.outputs)):
+            spec = model.graph.nodes[node].output
+            out = unpack_tensor(bytes(data), spec.dtype.numpy, spec.shape)
+            given[int(node)] = out
+            partial[int(node)] = (out, int(log.pairs[2 * k]), int(log.pairs[2 * k + 1]))
+        trace = run(model, [x], given=given)
+        for node, (out, in_hash, out_hash) in partial.items():
+            operand = trace.operands(model, node)[0]
+            bits_in, bits_out = operand.dtype.itemsize * 8, out.dtype.itemsize * 8
+            if tensor_hash(operand, bits_in) != in_hash or tensor_hash(out, bits_out) != out_hash:
+                wrong = out.copy().reshape(-1)
+                wrong[0] = wrong[0] + 1 if wrong[0] < np.iinfo(out.dtype).max else wrong[0] - 1
+                given[node] = wrong.reshape(out.shape)
+                self.log("private-mismatch", claim=claim_id, node=node)
+        return given
 
     # ------------------------------------------------------------------ responders
 
@@ -151,14 +188,47 @@ class Node:
             return
         mine = self._execute(request_id, faulty=self.roles.submit and self.fault is not None)
         output = output_bytes(mine.trace.output)
-        receipt = self.oracle.submit(request_id, output, mine.trace_root, mine.output_proof(),
-                                     sender=self.account, value=self.game.submitterBond())
+        served = self.models[self.store.request(request_id)[0]]
+        if served.private:
+            ios = self._private_ios(served, mine)
+            receipt = self.oracle.submitPrivate(request_id, output, mine.trace_root, mine.output_proof(), ios,
+                                                sender=self.account, value=self.game.submitterBond())
+        else:
+            receipt = self.oracle.submit(request_id, output, mine.trace_root, mine.output_proof(),
+                                         sender=self.account, value=self.game.submitterBond())
         claim_id = receipt.decode_logs(self.oracle.ResultSubmitted)[0].claimId
         self._mine[request_id] = mine
         self.store.add_result(request_id, claim_id, self.account.address, output, mine.trace_root)
         self.store.set_request_status(request_id, "posted")
         self.log("submitted", request=request_id, claim=claim_id, gas=receipt.gas_used,
                  faulty=self.fault is not None and self.roles.submit)
+
+    def _private_ios(self, served: ServedModel, mine: ExecutionCommitment) -> list[tuple]:
+        """Groth16 proofs of the private nodes of this execution (keys: the dev setup cached under build/zk)."""
+        from offchain.zk.model_proofs import prove_private, setup_private
+        from offchain.zk.private import PrivateSpec
+        from offchain.zk.submission import private_ios
+
+        if served.view:
+            raise ValueError(f"model {served.model_id} is a public view: only a holder of its private weights submits")
+        spec = PrivateSpec(served.private)
+        proofs = prove_private(served.commitment.model, spec, mine.trace, setup_private(served.commitment.model, spec))
+        self.log("proved", nodes=",".join(str(p.node) for p in proofs))
+        return private_ios(mine, proofs)
+
+    def _pairs(self, request_id: int, mine: ExecutionCommitment) -> list[int] | None:
+        """The (inHash, outHash) pairs this node's claim proposed, for a private reveal."""
+        from offchain.zk.private import tensor_hash
+
+        served = self.models[self.store.request(request_id)[0]]
+        if not served.private:
+            return None
+        model = served.commitment.model
+        pairs = []
+        for node in served.private:
+            x, y = mine.trace.operands(model, node)[0], mine.trace.outputs[node]
+            pairs += [tensor_hash(x, x.dtype.itemsize * 8), tensor_hash(y, y.dtype.itemsize * 8)]
+        return pairs
 
     def _record_result(self, request_id: int, claim_id: int) -> None:
         mine = self._execute(request_id, faulty=self.roles.submit and self.fault is not None)
@@ -167,7 +237,7 @@ class Node:
                               mine.trace_root)
 
     def _check(self, request_id: int, claim_id: int, output: bytes, trace_root: bytes) -> None:
-        honest = self._execute(request_id, faulty=False)
+        honest = self._execute(request_id, faulty=False, claim_id=self._claim_key(request_id, claim_id))
         if trace_root == honest.trace_root and output == output_bytes(honest.trace.output):
             self.log("agreed", request=request_id, claim=claim_id)
             return
@@ -201,10 +271,12 @@ class Node:
                 self.store.set_request_status(request_id, "new")  # post the correct result
             return
         if role == "submitter":
-            action = submitter_action(state, self._mine.get(request_id) or self._execute(request_id, faulty=True))
+            mine = self._mine.get(request_id) or self._execute(request_id, faulty=True)
+            action = submitter_action(state, mine, self._pairs(request_id, mine))
         else:
-            honest = self._execute(request_id, faulty=False)
-            claim = self.game.getClaim(self.game.getGame(game_id).claimId)
+            claim_id = self.game.getGame(game_id).claimId
+            honest = self._execute(request_id, faulty=False, claim_id=self._claim_key(request_id, claim_id))
+            claim = self.game.getClaim(claim_id)
             action = challenger_action(state, honest, self._claimed_tree(game_id, honest, bytes(claim.traceRoot)))
         if action is None:
             if self.game.clockUsed(game_id) > self.game.clockBudget():
@@ -214,6 +286,11 @@ class Node:
         receipt = send(self.game, game_id, action, self.account)
         self.log("move", game=game_id, role=role, action=type(action).__name__, phase=state.phase.name,
                  gas=receipt.gas_used)
+
+    def _claim_key(self, request_id: int, claim_id: int) -> int | None:
+        """The claim whose published private outputs a public view needs; None for models run in full."""
+        model_id = self.store.request(request_id)[0]
+        return claim_id if self.models[model_id].view else None
 
     def _finalize(self, request_id: int) -> None:
         claim_id, _, output, _, _ = self.store.result(request_id)

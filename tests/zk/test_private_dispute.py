@@ -192,3 +192,40 @@ def test_a_dispute_on_a_private_node_resolves_against_a_dishonest_submitter(depl
     game.timeout(game_id, sender=challenger)
     assert game.getGame(game_id).status == GameStatus.CHALLENGER_WON
     assert game.balance == game.openBonds() + game.totalCredit()
+
+
+def test_nodes_serve_a_private_model_submitter_proves_and_a_challenger_without_its_weights_wins(
+    deployed, keys, user, submitter, challenger, tmp_path
+):
+    """Node processes' logic, poll by poll: the submitter holds the private weights and proves them; the
+    challenger holds only the public view (private weights zeroed, committed by root) and recomputes the public
+    nodes from the published private outputs. A fault in the public ReLU between the two private layers loses."""
+    from offchain.nodes.catalog import ServedModel
+    from offchain.nodes.node import Fault, Node, Roles
+    from offchain.nodes.store import NodeStore
+    from offchain.zk.public_view import public_view
+
+    game, oracle, registry, model_id = deployed
+    full = ModelCommitment(tiny_mlp())
+    view = ModelCommitment(public_view(tiny_mlp(), SPEC))
+    assert view.weights_tree.root == full.weights_tree.root
+    assert not any(np.any(view.model.weights[j]) for j in (0, 1, 2, 3))
+
+    def node(account, commitment, is_view, path, roles, fault=None):
+        served = {model_id: ServedModel(model_id, "tiny-private", commitment, SPEC.node_indices, is_view)}
+        return Node(oracle, game, account, served, NodeStore(path), roles, fault=fault, chain=chain)
+
+    bad = node(submitter, full, False, tmp_path / "s.sqlite", Roles(submit=True), Fault(1, 2, 9))
+    good = node(challenger, view, True, tmp_path / "c.sqlite", Roles(challenge=True))
+    fee = oracle.estimateFee(model_id, 0)
+    oracle.requestCallback(model_id, X.tobytes(), "0x" + "00" * 20, 0, b"", sender=user, value=fee)
+    bad.poll_once()    # proves both private layers of its (faulty) run and submits with submitPrivate
+    assert game.claimCount() == 1 and game.privateIOHash(1) != b"\x00" * 32
+    for _ in range(30):
+        good.poll_once()
+        bad.poll_once()
+        if game.gameCount() and game.getGame(1).status != 1:
+            break
+    g = game.getGame(1)
+    assert (g.status, g.nodeIndex) == (GameStatus.CHALLENGER_WON, 1)   # lost at the public ReLU
+    assert game.balance == game.openBonds() + game.totalCredit()
