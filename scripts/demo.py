@@ -5,7 +5,9 @@
 2. deploy the protocol, launch both models with their ERC-7641 tokens, deploy two consumer contracts;
 3. start an honest submitter node and a challenger node (separate `ape run` processes) serving both models;
 4. a user asks for a digit: the honest result is finalized and the callback stores the label; another asks for
-   sentence embeddings, which the callback stores, and compares them on-chain by cosine similarity;
+   sentence embeddings, which the callback stores, and compares them on-chain by cosine similarity; a third asks
+   a model whose last layer is private (opp/ai): the submitter proves it with Groth16, the game verifies the
+   proof, and the challenger checks the public rest holding only the model's public view;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
    the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
 6. a summary: latency, gas, moves, bonds;
@@ -72,6 +74,26 @@ def build_minilm(path: Path):
     return model
 
 
+def build_private(full: Path, view: Path):
+    """tiny-mlp with its last LINEAR private: dev Groth16 keys, the owner's file and the public view."""
+    from offchain.models.tiny import tiny_mlp
+    from offchain.zk.model_proofs import setup_private
+    from offchain.zk.private import PrivateSpec
+    from offchain.zk.public_view import public_view
+
+    model = tiny_mlp()
+    model.meta["name"] = "tiny-mlp-private"
+    spec = PrivateSpec((len(model.graph.nodes) - 1,))
+    keys = setup_private(model, spec)
+    save_model(model, full)
+    save_model(public_view(model, spec), view)
+    constraints = sum(k.n_constraints for k in keys.values())
+    console.print(f"tiny-mlp-private: node {spec.node_indices[0]} (the last Linear, 24 -> 4) private; Groth16 dev keys "
+                  f"({constraints:,} constraints) -> {full}; public view (private weights zeroed, committed by root) "
+                  f"-> {view}")
+    return model, spec, keys
+
+
 SENTENCES = (
     "A smart contract asked for this embedding.",
     "Contracts on the blockchain can request sentence embeddings.",
@@ -124,6 +146,9 @@ def cli(provider):
         model, data = build_model(model_file)
         text_file = Path("build/models/minilm.model")
         text_model = build_minilm(text_file)
+        private_file = Path("build/models/tiny-mlp-private.model")
+        view_file = Path("build/models/tiny-mlp-private.public.model")
+        private_model, private_spec, private_keys = build_private(private_file, view_file)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -148,10 +173,24 @@ def cli(provider):
         embedder = owner.deploy(project.SentenceSimilarity, oracle, text_id, dims)
         console.print(f"launched minilm as model {text_id} (graph root 0x{graph_root(text_model.graph).hex()[:16]}…; "
                       f"its token MINI at {text_token}); consumer SentenceSimilarity at {embedder.address}")
+        from offchain.chain.registration import model_spec
+        from offchain.zk.submission import private_node_records, register_keys
+
+        verifier = project.Groth16Registry.at(addresses["Groth16Registry"])
+        key_ids = register_keys(verifier, private_keys, owner)
+        records = private_node_records(private_model, private_spec, key_ids)
+        receipt = project.ModelRegistry.at(addresses["ModelRegistry"]).registerPrivateModel(
+            model_spec(private_model, MODEL_FEE, model_owner.address), records, sender=owner)
+        private_id = receipt.return_value
+        private_classifier = owner.deploy(project.DigitsClassifier, oracle, private_id)
+        console.print(f"registered tiny-mlp-private as model {private_id} with private node {records[0][0]} "
+                      f"(Groth16 key {records[0][2]}, Poseidon weight commitment {hex(records[0][3])[:18]}…); "
+                      f"consumer at {private_classifier.address}")
 
         act("3. Start a submitter node and a challenger node")
-        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file], workdir, provider.uri)
-        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file], workdir, provider.uri)
+        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file], workdir, provider.uri)
+        # The challenger holds the private model's public view only: it never sees the private weights.
+        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file], workdir, provider.uri)
         nodes += [honest, challenger]
         for node in nodes:
             node.wait_started()
@@ -203,6 +242,32 @@ def cli(provider):
             sims.add_row(f"#{rid} {sentence[:40]}",
                          *(f"{embedder.similarity(rid, other) / 1e18:.3f}" for other, _, _ in text_requests))
         console.print(sims)
+
+        act("4c. A model with a private layer (opp/ai): Groth16 proof on submission, public rest optimistic")
+        from offchain.models.tiny import tiny_input
+
+        x = tiny_input(5)
+        tx = private_classifier.classify(x.tobytes(), sender=user, value=private_classifier.fee())
+        rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+        asked = time.time()
+        wait_for(f"proof and submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+        latency = time.time() - asked
+        claim_id = oracle.getRequest(rid).claimId
+        published = event_logs(game.PrivateOutputsPublished, 0, claimId=claim_id)[0]
+        submitted = [e for e in honest.events() if e.startswith("submitted") and f"request={rid} " in e + " "]
+        console.print(f"request {rid}: the submitter proved node {list(published.nodes)} with Groth16 and submitted "
+                      f"({submitted[0].split('gas=')[1].split()[0] if submitted else '?'} gas, proof verified by the "
+                      f"game); published private output {bytes(published.outputs[0]).hex()}")
+        wait_for("challenge window (fast-forwarded), finalization, callback",
+                 lambda: private_classifier.classifications(rid).done,
+                 on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+        expected = int(np.argmax(run(private_model, [x]).output.reshape(-1)))
+        label = private_classifier.classifications(rid).label
+        console.print(f"[green]delivered[/] class {label} (engine with the private weights: {expected}); the "
+                      f"challenger agreed using only the public view and the published output")
+        summary.append(dict(request=rid, model="tiny-mlp-private", submitter="honest", claimed=str(label),
+                            label=str(label), truth=f"{expected} (engine)", latency=latency,
+                            disputed="no; Groth16 proof verified on submission"))
 
         act("5. A faulty answer, disputed")
         honest.stop()
