@@ -55,6 +55,7 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.CHAR_MAP: "TextOps",
     OpCode.TRIE_MATCH: "TextOps",
     OpCode.WORDPIECE: "TextOps",
+    OpCode.LOREFT: "InterventionOps",
 })
 
 

@@ -10,8 +10,8 @@ by an arithmetic shift, then saturate), for ``h [..., d]`` of dtype D with frac
     out[j] = requantize(h[j] * 2**fw + sum_k R[k, j] * e[k], fw, D)   frac fh
 
 So ``W h - R h`` is one exact accumulator (one rounding, not two), and the
-residual ``h`` joins the second accumulator at full precision. Proposed as an
-engine op (LOREFT, inputs h, R, W, b; output dtype/frac = h's).
+residual ``h`` joins the second accumulator at full precision. It is the
+engine's LOREFT op (inputs h, R, W, b; output dtype/frac = h's).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from offchain.engine.dtypes import DType
-from offchain.engine.intmath_core import requantize
+from offchain.engine.ops.intervention import loreft_forward
 
 
 class LoreftShapeError(ValueError):
@@ -41,13 +41,10 @@ def check_loreft(h: np.ndarray, r_mat: np.ndarray, w_mat: np.ndarray, b: np.ndar
 
 def loreft_int(h: np.ndarray, r_mat: np.ndarray, w_mat: np.ndarray, b: np.ndarray, fw: int,
                dtype: DType) -> np.ndarray:
-    """The integer LoReFT of ``h [..., d]`` (values of ``dtype``); returns an array of ``dtype``, h's shape."""
+    """The integer LoReFT of ``h [..., d]`` (values of ``dtype``); returns an array of ``dtype``, h's shape.
+    The engine's LOREFT op (offchain/engine/ops/intervention.py) is the definition; this checks the operands."""
     check_loreft(h, r_mat, w_mat, b)
-    hi = h.astype(np.int64)
-    z = hi @ (w_mat.astype(np.int64) - r_mat.astype(np.int64)).T + b.astype(np.int64)   # [..., r]
-    e = requantize(z, fw, dtype.numpy).astype(np.int64)
-    acc = (hi << fw) + e @ r_mat.astype(np.int64)                                         # [..., d]
-    return requantize(acc, fw, dtype.numpy).astype(dtype.numpy)
+    return loreft_forward(h, r_mat, w_mat, b, fw, dtype)
 
 
 def loreft_float(h: np.ndarray, r_mat: np.ndarray, w_mat: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from offchain.engine.model import Model
 from offchain.zk.private import (
     Descriptor,
     PrivateSpec,
-    linear_descriptor,
+    node_descriptor,
     private_weights,
     weight_commitment,
 )
@@ -42,7 +42,7 @@ class NodeProof:
 
 def descriptors(model: Model, spec: PrivateSpec) -> dict[int, Descriptor]:
     """Descriptor of every private node, by node index."""
-    return {i: linear_descriptor(model, i) for i in spec.node_indices}
+    return {i: node_descriptor(model, i) for i in spec.node_indices}
 
 
 def commitments(model: Model, spec: PrivateSpec) -> dict[int, int]:

@@ -76,13 +76,26 @@ def descriptor_hash(desc: Descriptor) -> str:
 
 @dataclass(frozen=True)
 class PrivateSpec:
-    """Indices of the engine-model nodes whose weights are private (each must be a LINEAR with weight operands)."""
+    """Indices of the engine-model nodes whose weights are private (each a LINEAR or LOREFT with weight operands)."""
 
     node_indices: tuple[int, ...]
 
     def __post_init__(self) -> None:
         if len(set(self.node_indices)) != len(self.node_indices):
             raise PrivateNodeError(f"node_indices {self.node_indices} repeat a node")
+
+
+def node_descriptor(model: Model, index: int) -> Descriptor:
+    """The circuit descriptor of private node ``index``: a LINEAR or a LOREFT whose weights are model weights."""
+    nodes = model.graph.nodes
+    if 0 <= index < len(nodes) and nodes[index].op == OpCode.LOREFT:
+        node = nodes[index]
+        if any(ref.kind != TensorKind.WEIGHT for ref in node.inputs[1:]):
+            raise PrivateNodeError(f"node {index}: R, W and b must be model weights to be kept private")
+        h, r_mat = node.in_specs[0], node.in_specs[1]
+        return LoreftDescriptor(rows=int(np.prod(h.shape[:-1], dtype=np.int64)), d=h.shape[-1], r=r_mat.shape[0],
+                                h_bits=h.dtype.bits, shift=r_mat.frac)
+    return linear_descriptor(model, index)
 
 
 def linear_descriptor(model: Model, index: int) -> LinearDescriptor:
@@ -92,7 +105,7 @@ def linear_descriptor(model: Model, index: int) -> LinearDescriptor:
         raise PrivateNodeError(f"node index {index} outside [0, {len(nodes)})")
     node = nodes[index]
     if node.op != OpCode.LINEAR:
-        raise PrivateNodeError(f"node {index} is op {node.op}, only LINEAR can be private in a model")
+        raise PrivateNodeError(f"node {index} is op {node.op}, only LINEAR and LOREFT can be private in a model")
     if any(ref.kind != TensorKind.WEIGHT for ref in node.inputs[1:]):
         raise PrivateNodeError(f"node {index}: W and bias must be model weights to be kept private")
     x, w = node.in_specs[0], node.in_specs[1]

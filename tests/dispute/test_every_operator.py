@@ -3,7 +3,7 @@ runs the rest of the model on it) loses the game to the honest challenger, throu
 
 Models: llama-tiny (embedding, RMSNorm, RoPE, attention, SiLU-gated MLP), digits-cnn (Conv2d), a small LayerNorm /
 GELU / slice / concat / mean block compiled from PyTorch, tiny-mlp with a final RESCALE, and the WordPiece tokenizer
-(UTF-8 decoding, Unicode normalisation table, vocabulary trie, framing).
+(UTF-8 decoding, Unicode normalisation table, vocabulary trie, framing), and a LoReFT block.
 """
 
 from __future__ import annotations
@@ -86,8 +86,14 @@ def _tokenizer() -> tuple[Model, np.ndarray]:
     return tokenizer_model(32, 16, load_tokenizer()), text_input("Tokenizers are disputable, too!", 32)
 
 
+def _loreft() -> tuple[Model, np.ndarray]:
+    from offchain.models.loreft_block import loreft_block, loreft_input
+
+    return loreft_block(), loreft_input()
+
+
 BUILDERS = {"llama-tiny": _reference("llama-tiny"), "digits-cnn": _reference("digits-cnn"), "block": _block,
-            "tiny-rescale": _tiny_with_rescale, "tokenizer": _tokenizer}
+            "tiny-rescale": _tiny_with_rescale, "tokenizer": _tokenizer, "loreft": _loreft}
 OP_MODEL = {
     OpCode.EMBEDDING: "llama-tiny", OpCode.RMSNORM: "llama-tiny", OpCode.LINEAR: "llama-tiny",
     OpCode.RESHAPE: "llama-tiny", OpCode.PERMUTE: "llama-tiny", OpCode.ROPE: "llama-tiny",
@@ -96,7 +102,7 @@ OP_MODEL = {
     OpCode.LAYERNORM: "block", OpCode.GELU: "block", OpCode.SUB: "block", OpCode.NEG: "block",
     OpCode.SLICE: "block", OpCode.CONCAT: "block", OpCode.MEAN: "block", OpCode.RESCALE: "tiny-rescale",
     OpCode.UTF8_DECODE: "tokenizer", OpCode.CHAR_MAP: "tokenizer", OpCode.TRIE_MATCH: "tokenizer",
-    OpCode.WORDPIECE: "tokenizer",
+    OpCode.WORDPIECE: "tokenizer", OpCode.LOREFT: "loreft",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps", "ConvOps",
-            "ActivationOps", "SoftmaxOps", "NormOps", "TextOps")
+            "ActivationOps", "SoftmaxOps", "NormOps", "TextOps", "InterventionOps")
 
 
 @pytest.fixture(scope="module")

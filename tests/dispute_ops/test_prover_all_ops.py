@@ -65,8 +65,10 @@ def _tokenizer():
 
 def test_prover_recomputes_every_node(prover):
     seen: set[int] = set()
-    # all_ops_model has every numeric operator; the tokenizer model the four text operators.
-    for model, x in ((all_ops_model(), all_ops_input()), _tokenizer()):
+    # all_ops_model has every numeric operator; the tokenizer model the four text operators; then LOREFT.
+    from offchain.models.loreft_block import loreft_block, loreft_input
+
+    for model, x in ((all_ops_model(), all_ops_input()), _tokenizer(), (loreft_block(), loreft_input())):
         seen |= _recompute_every_node(prover, ModelCommitment(model), x)
     assert seen == {int(c) for c in OpCode}
 

@@ -63,3 +63,21 @@ def test_only_linear_weight_nodes_can_be_private():
         descriptors(model, PrivateSpec((5,)))
     with pytest.raises(PrivateNodeError, match="repeat"):
         PrivateSpec((0, 0))
+
+
+def test_a_private_loreft_node_of_an_engine_model_is_proven(tmp_path, monkeypatch):
+    """LOREFT is an engine op; marked private, its circuit proves exactly the engine's output."""
+    from offchain.models.loreft_block import loreft_block, loreft_input
+    from offchain.zk.private import LoreftDescriptor
+
+    monkeypatch.setenv("ZK_BUILD_DIR", str(tmp_path))
+    model = loreft_block(rows=1, d=16, r=2)
+    spec = PrivateSpec((0,))
+    desc = descriptors(model, spec)[0]
+    assert desc == LoreftDescriptor(rows=1, d=16, r=2, h_bits=16, shift=6)
+    keys = {desc: setup(desc)}
+    trace = run(model, [loreft_input(rows=1, scale=3000)])
+    (proof,) = prove_private(model, spec, trace, keys)
+    signal = public_signal(tensor_hash(trace.inputs[0], 16), tensor_hash(trace.outputs[0], 16),
+                           commitments(model, spec)[0])
+    assert proof.signal == signal and verify(keys[desc].vk, proof.proof, [signal])

@@ -13,6 +13,7 @@ from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.conv import Conv2d
 from offchain.engine.ops.elementwise import Add, Mul, Sub
 from offchain.engine.ops.embedding import Embedding
+from offchain.engine.ops.intervention import Loreft
 from offchain.engine.ops.linear import Linear, Matmul
 from offchain.engine.ops.norm import LayerNorm, RmsNorm
 from offchain.engine.ops.reduce import Mean
@@ -26,7 +27,7 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
     Softmax(), LayerNorm(), RmsNorm(),
     Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
-    Utf8Decode(), CharMap(), TrieMatch(), WordPiece(),
+    Utf8Decode(), CharMap(), TrieMatch(), WordPiece(), Loreft(),
 )}
 
 

@@ -37,3 +37,4 @@ class OpCode(enum.IntEnum):
     CHAR_MAP = 23     # ops/text.py   code points -> normalised stream (two-stage table)
     TRIE_MATCH = 24   # ops/text.py   longest vocabulary piece per stream slot
     WORDPIECE = 25    # ops/text.py   framed, padded token ids
+    LOREFT = 26       # ops/intervention.py  LoReFT h + R^T (W h + b - R h)
