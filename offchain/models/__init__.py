@@ -8,6 +8,8 @@
 | minilm          | all-MiniLM-L6-v2 sentence embeddings (real weights), with   | UTF-8 text, <= 256 |
 |                 | its WordPiece tokenizer as graph ops (128 tokens)           | bytes              |
 | llama-tiny      | Llama-style decoder, dim 64, 2 layers, seeded int8 weights  | token ids          |
+| llama-tiny-loreft | llama-tiny + a LoReFT intervention after every layer      | token ids          |
+|                 | (the private part: offchain/models/llama_loreft.py)         |                    |
 | llama-7b-layer  | one Llama-2-7B-sized decoder layer (d 4096, ffn 11008)      | hidden states      |
 
 Builders import torch only when they need it, so loading this table is cheap.
@@ -71,6 +73,13 @@ def _llama_tiny() -> Built:
     return Built(model, [prompts[0].numpy()])
 
 
+def _llama_tiny_loreft() -> Built:
+    from offchain.models.llama_loreft import llama_tiny_loreft
+
+    model, prompt = llama_tiny_loreft()
+    return Built(model, [prompt])
+
+
 def _llama_7b_layer() -> Built:
     import torch
 
@@ -95,6 +104,7 @@ REFERENCE_MODELS: dict[str, Callable[[], Built]] = {
     "digits-cnn": _digits("digits-cnn"),
     "minilm": _minilm,
     "llama-tiny": _llama_tiny,
+    "llama-tiny-loreft": _llama_tiny_loreft,
     "llama-7b-layer": _llama_7b_layer,
 }
 

@@ -229,3 +229,29 @@ def test_nodes_serve_a_private_model_submitter_proves_and_a_challenger_without_i
     g = game.getGame(1)
     assert (g.status, g.nodeIndex) == (GameStatus.CHALLENGER_WON, 1)   # lost at the public ReLU
     assert game.balance == game.openBonds() + game.totalCredit()
+
+
+def test_llama_with_loreft_at_every_layer_proves_in_one_batch(project, owner, submitter, tmp_path):
+    """llama-tiny with a private LoReFT intervention after each layer: both share one circuit and key, so the
+    game verifies the submission's two proofs in one batched pairing check; one bad proof rejects the batch."""
+    from offchain.models.llama_loreft import llama_tiny_loreft, private_spec
+
+    a = deploy_protocol(project, chain.provider, owner, directory=tmp_path, params=PARAMS)
+    game, registry = project.DisputeGame.at(a["DisputeGame"]), project.ModelRegistry.at(a["ModelRegistry"])
+    model, prompt = llama_tiny_loreft()
+    spec = private_spec(model)
+    keys = setup_private(model, spec)
+    assert len(keys) == 1 and len(spec.node_indices) == 2
+    key_ids = register_keys(project.Groth16Registry.at(a["Groth16Registry"]), keys, owner)
+    records = private_node_records(model, spec, key_ids)
+    model_id = registry.registerPrivateModel(model_spec(model, 0, owner.address), records, sender=owner).return_value
+    execution = ExecutionCommitment(ModelCommitment(model), run(model, [prompt]))
+    ios = private_ios(execution, prove_private(model, spec, execution.trace, keys))
+    bad = [ios[0], (*ios[1][:2], ios[0][2], *ios[1][3:])]     # the first layer's proof for the second
+    data = _revert(game.proposePrivate, submitter, model_id, execution.input_root, execution.output_root,
+                   execution.trace_root, execution.output_proof(), submitter.address, bad, value=game.submitterBond())
+    assert data == custom_error("PrivateProofInvalid(uint32)", ["uint32"], [spec.node_indices[0]])
+    receipt = game.proposePrivate(model_id, execution.input_root, execution.output_root, execution.trace_root,
+                                  execution.output_proof(), submitter, ios, sender=submitter,
+                                  value=game.submitterBond())
+    assert list(receipt.decode_logs(game.PrivateOutputsPublished)[0].nodes) == list(spec.node_indices)
