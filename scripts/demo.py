@@ -6,8 +6,9 @@
 3. start an honest submitter node and a challenger node (separate `ape run` processes) serving both models;
 4. a user asks for a digit: the honest result is finalized and the callback stores the label; another asks for
    sentence embeddings, which the callback stores, and compares them on-chain by cosine similarity; a third asks
-   a model whose last layer is private (opp/ai): the submitter proves it with Groth16, the game verifies the
-   proof, and the challenger checks the public rest holding only the model's public view;
+   llama-tiny with a private LoReFT intervention after every layer (opp/ai): the submitter proves both with
+   Groth16, the game verifies them in one batch, and the challenger checks the public rest holding only the
+   model's public view;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
    the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
 6. a summary: latency, gas, moves, bonds;
@@ -75,23 +76,23 @@ def build_minilm(path: Path):
 
 
 def build_private(full: Path, view: Path):
-    """tiny-mlp with its last LINEAR private: dev Groth16 keys, the owner's file and the public view."""
-    from offchain.models.tiny import tiny_mlp
+    """llama-tiny with a private LoReFT intervention after every layer: one Groth16 dev key for both, the owner's
+    file and the public view."""
+    from offchain.models.llama_loreft import llama_tiny_loreft, private_spec
     from offchain.zk.model_proofs import setup_private
-    from offchain.zk.private import PrivateSpec
     from offchain.zk.public_view import public_view
 
-    model = tiny_mlp()
-    model.meta["name"] = "tiny-mlp-private"
-    spec = PrivateSpec((len(model.graph.nodes) - 1,))
-    keys = setup_private(model, spec)
+    model, prompt = llama_tiny_loreft()
+    spec = private_spec(model)
+    with console.status("Groth16 dev setup of the LoReFT circuit (cached under build/zk)"):
+        keys = setup_private(model, spec)
     save_model(model, full)
     save_model(public_view(model, spec), view)
-    constraints = sum(k.n_constraints for k in keys.values())
-    console.print(f"tiny-mlp-private: node {spec.node_indices[0]} (the last Linear, 24 -> 4) private; Groth16 dev keys "
-                  f"({constraints:,} constraints) -> {full}; public view (private weights zeroed, committed by root) "
-                  f"-> {view}")
-    return model, spec, keys
+    (k,) = keys.values()
+    console.print(f"llama-tiny-loreft: {len(model.graph.nodes)} nodes; LoReFT (rank 4) after each of its 2 layers, "
+                  f"nodes {list(spec.node_indices)} private, one circuit of {k.n_constraints:,} constraints -> {full}; "
+                  f"public view (LoReFT weights zeroed, committed by root) -> {view}")
+    return model, spec, keys, prompt
 
 
 SENTENCES = (
@@ -146,9 +147,9 @@ def cli(provider):
         model, data = build_model(model_file)
         text_file = Path("build/models/minilm.model")
         text_model = build_minilm(text_file)
-        private_file = Path("build/models/tiny-mlp-private.model")
-        view_file = Path("build/models/tiny-mlp-private.public.model")
-        private_model, private_spec, private_keys = build_private(private_file, view_file)
+        private_file = Path("build/models/llama-tiny-loreft.model")
+        view_file = Path("build/models/llama-tiny-loreft.public.model")
+        private_model, private_spec, private_keys, prompt = build_private(private_file, view_file)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -182,10 +183,9 @@ def cli(provider):
         receipt = project.ModelRegistry.at(addresses["ModelRegistry"]).registerPrivateModel(
             model_spec(private_model, MODEL_FEE, model_owner.address), records, sender=owner)
         private_id = receipt.return_value
-        private_classifier = owner.deploy(project.DigitsClassifier, oracle, private_id)
-        console.print(f"registered tiny-mlp-private as model {private_id} with private node {records[0][0]} "
-                      f"(Groth16 key {records[0][2]}, Poseidon weight commitment {hex(records[0][3])[:18]}…); "
-                      f"consumer at {private_classifier.address}")
+        console.print(f"registered llama-tiny-loreft as model {private_id} with private nodes "
+                      f"{[r[0] for r in records]} (Groth16 key {records[0][2]}, Poseidon weight commitments "
+                      f"{', '.join(hex(r[3])[:14] + '…' for r in records)})")
 
         act("3. Start a submitter node and a challenger node")
         honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file], workdir, provider.uri)
@@ -243,31 +243,33 @@ def cli(provider):
                          *(f"{embedder.similarity(rid, other) / 1e18:.3f}" for other, _, _ in text_requests))
         console.print(sims)
 
-        act("4c. A model with a private layer (opp/ai): Groth16 proof on submission, public rest optimistic")
-        from offchain.models.tiny import tiny_input
-
-        x = tiny_input(5)
-        tx = private_classifier.classify(x.tobytes(), sender=user, value=private_classifier.fee())
+        act("4c. Private LoReFT interventions (opp/ai): Groth16 proofs verified in one batch on submission")
+        tx = oracle.requestCallback(private_id, prompt.astype(">i4").tobytes(), "0x" + "00" * 20, 0, b"",
+                                    sender=user, value=oracle.estimateFee(private_id, 0))
         rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+        console.print(f"user asks llama-tiny-loreft for next-token logits of a 16-token prompt: request {rid}")
         asked = time.time()
-        wait_for(f"proof and submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+        wait_for(f"proofs and submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
         latency = time.time() - asked
         claim_id = oracle.getRequest(rid).claimId
         published = event_logs(game.PrivateOutputsPublished, 0, claimId=claim_id)[0]
         submitted = [e for e in honest.events() if e.startswith("submitted") and f"request={rid} " in e + " "]
-        console.print(f"request {rid}: the submitter proved node {list(published.nodes)} with Groth16 and submitted "
-                      f"({submitted[0].split('gas=')[1].split()[0] if submitted else '?'} gas, proof verified by the "
-                      f"game); published private output {bytes(published.outputs[0]).hex()}")
-        wait_for("challenge window (fast-forwarded), finalization, callback",
-                 lambda: private_classifier.classifications(rid).done,
+        console.print(f"request {rid}: the submitter proved the LoReFT nodes {list(published.nodes)} with Groth16 "
+                      f"and submitted ({submitted[0].split('gas=')[1].split()[0] if submitted else '?'} gas: both proofs "
+                      f"verified in one batched pairing check) {latency:.1f} s after the request; it published their "
+                      f"outputs ({', '.join(str(len(bytes(o))) for o in published.outputs)} bytes)")
+        wait_for("challenge window (fast-forwarded), finalization",
+                 lambda: oracle.isFinalized(rid),
                  on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
-        expected = int(np.argmax(run(private_model, [x]).output.reshape(-1)))
-        label = private_classifier.classifications(rid).label
-        console.print(f"[green]delivered[/] class {label} (engine with the private weights: {expected}); the "
-                      f"challenger agreed using only the public view and the published output")
-        summary.append(dict(request=rid, model="tiny-mlp-private", submitter="honest", claimed=str(label),
-                            label=str(label), truth=f"{expected} (engine)", latency=latency,
-                            disputed="no; Groth16 proof verified on submission"))
+        posted = event_logs(oracle.ResultSubmitted, 0, requestId=rid)[-1]
+        logits = np.frombuffer(bytes(posted.output), dtype=">i2").reshape(16, -1)
+        expected = run(private_model, [prompt]).output.reshape(16, -1)
+        console.print(f"[green]finalized[/] request {rid}: next token {int(np.argmax(logits[-1]))} (the engine with "
+                      f"the private weights says {int(np.argmax(expected[-1]))}); the challenger agreed using only the "
+                      f"public view and the published LoReFT outputs")
+        summary.append(dict(request=rid, model="llama-tiny-loreft", submitter="honest",
+                            claimed=f"token {int(np.argmax(logits[-1]))}", label=f"token {int(np.argmax(logits[-1]))}",
+                            truth="—", latency=latency, disputed="no; 2 Groth16 proofs verified in one batch"))
 
         act("5. A faulty answer, disputed")
         honest.stop()
