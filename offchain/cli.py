@@ -114,5 +114,32 @@ def roots_cmd(model_file: str) -> None:
     click.echo(json.dumps({"path": model_file, "nodes": len(model.graph.nodes), **_model_roots(model)}, indent=2))
 
 
+@main.command("public-view")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--private", "private_nodes", required=True,
+              help="Comma-separated indices of the private nodes (LINEAR or LOREFT), e.g. 30,60.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: MODEL_FILE with .public.model).")
+def public_view_cmd(model_file: str, private_nodes: str, out: str | None) -> None:
+    """Write MODEL_FILE's public view: the private nodes' weights zeroed and kept as their roots only (what a
+    challenger of a private model serves). Its graph and weights roots equal the model's."""
+    from offchain.zk.private import PrivateNodeError, PrivateSpec
+    from offchain.zk.public_view import public_view
+
+    model = load_model(model_file)
+    try:
+        spec = PrivateSpec(tuple(int(i) for i in private_nodes.split(",")))
+        from offchain.zk.model_proofs import descriptors
+
+        descriptors(model, spec)   # each must be a LINEAR or LOREFT with weight operands
+    except (ValueError, PrivateNodeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--private") from None
+    view = public_view(model, spec)
+    path = Path(out or str(Path(model_file).with_suffix("")) + ".public.model")
+    save_model(view, path, _model_roots(view))
+    click.echo(json.dumps({"path": str(path), "private_nodes": list(spec.node_indices), **_model_roots(view)},
+                          indent=2))
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -53,3 +53,22 @@ def test_bad_invocations_fail_with_clear_messages(tmp_path):
     assert both.exit_code == 2 and "exactly one of --input" in both.output
     wrong_shape = runner.invoke(main, ["run", str(path), "--input", json.dumps(np.zeros((1, 3), int).tolist())])
     assert wrong_shape.exit_code != 0 and "shape" in str(wrong_shape.exception)
+
+
+def test_public_view_keeps_the_roots_and_hides_the_private_weights(tmp_path):
+    runner = CliRunner()
+    path = tmp_path / "tiny.model"
+    runner.invoke(main, ["compile", "tiny-mlp", "--out", str(path)])
+    last = len(tiny_mlp().graph.nodes) - 1
+    viewed = runner.invoke(main, ["public-view", str(path), "--private", str(last)])
+    assert viewed.exit_code == 0, viewed.output
+    info = json.loads(viewed.stdout)
+    from offchain.engine.modelfile import load_model
+
+    view = load_model(info["path"])
+    model = tiny_mlp()
+    assert info["graph_root"] == "0x" + graph_root(model.graph).hex()
+    assert json.loads(runner.invoke(main, ["roots", str(path)]).stdout)["weights_root"] == info["weights_root"]
+    assert not view.weights[-1].any() and not view.weights[-2].any()   # the last layer's W and b
+    relu = runner.invoke(main, ["public-view", str(path), "--private", "1"])
+    assert relu.exit_code == 2 and "only LINEAR and LOREFT" in relu.output
