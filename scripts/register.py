@@ -1,6 +1,7 @@
 """`ape run register --network ... --account ... --model FILE [--fee WEI] [--consumer]`: register a model file's
 commitments in the deployed ModelRegistry (idempotent: an already registered model keeps its id) and optionally
-deploy a DigitsClassifier consumer bound to it. Prints the model id and the consumer address.
+deploy a consumer bound to it (a SentenceSimilarity for a text model, whose input is UTF-8; a DigitsClassifier
+otherwise). Prints the model id and the consumer address.
 """
 
 from pathlib import Path
@@ -20,7 +21,8 @@ from offchain.engine.roots import graph_root, weights_root
 @click.option("--model", "model_file", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--fee", type=int, default=10**15, show_default=True, help="Model fee in wei per request.")
 @click.option("--owner", default=None, help="Model owner and revenue receiver (default: the account).")
-@click.option("--consumer/--no-consumer", default=False, help="Also deploy a DigitsClassifier for this model.")
+@click.option("--consumer/--no-consumer", default=False,
+              help="Also deploy a consumer: SentenceSimilarity for a text model, DigitsClassifier otherwise.")
 @click.option("--deployments", type=click.Path(file_okay=False), default="deployments", show_default=True)
 def cli(provider, account, model_file, fee, owner, consumer, deployments):
     record = load_record(provider.chain_id, Path(deployments))
@@ -40,5 +42,9 @@ def cli(provider, account, model_file, fee, owner, consumer, deployments):
         click.echo(f"registered {model.meta.get('name', model_file)} as model {model_id}")
     if consumer:
         oracle = record["contracts"]["AIOracle"]["address"]
-        classifier = account.deploy(project.DigitsClassifier, oracle, model_id)
-        click.echo(f"consumer DigitsClassifier at {classifier.address}")
+        if model.meta.get("input_encoding") == "utf-8":
+            contract = account.deploy(project.SentenceSimilarity, oracle, model_id, graph.output.size)
+            click.echo(f"consumer SentenceSimilarity at {contract.address}")
+        else:
+            contract = account.deploy(project.DigitsClassifier, oracle, model_id)
+            click.echo(f"consumer DigitsClassifier at {contract.address}")

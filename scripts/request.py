@@ -1,5 +1,6 @@
-"""`ape run request --network ... --account ... --consumer ADDRESS --image-index N` (or `--input-hex`):
-ask a DigitsClassifier consumer for an inference and wait for its callback, with a progress display.
+"""`ape run request --network ... --account ... --consumer ADDRESS --image-index N` (or `--input-hex`), or
+`--text "a sentence"` for a SentenceSimilarity consumer of a text model: ask the consumer for an inference and
+wait for its callback, with a progress display.
 
 Works against any network the protocol is deployed on; the nodes (submitter, challenger) must be running.
 """
@@ -21,11 +22,15 @@ STAGES = ["requested", "result submitted", "finalized", "callback delivered"]
 @click.option("--consumer", required=True, help="Address of a DigitsClassifier consumer contract.")
 @click.option("--image-index", type=int, default=None, help="Use scikit-learn digits test image N as the input.")
 @click.option("--input-hex", default=None, help="The input bytes as hex (64 pixel bytes 0..16 for digits).")
+@click.option("--text", default=None, help="A sentence for a SentenceSimilarity consumer (sent as UTF-8).")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the callback.")
-def cli(provider, account, consumer, image_index, input_hex, timeout):
+def cli(provider, account, consumer, image_index, input_hex, text, timeout):
     console = Console()
-    if (image_index is None) == (input_hex is None):
-        raise click.UsageError("give exactly one of --image-index or --input-hex")
+    if sum(x is not None for x in (image_index, input_hex, text)) != 1:
+        raise click.UsageError("give exactly one of --image-index, --input-hex or --text")
+    if text is not None:
+        _embed(console, project.SentenceSimilarity.at(consumer), text, account, timeout)
+        return
     if image_index is not None:
         from offchain.models.digits import load_split
 
@@ -43,8 +48,32 @@ def cli(provider, account, consumer, image_index, input_hex, timeout):
     request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
     console.print(f"request {request_id}: paid {fee} wei, {receipt.gas_used} gas")
 
+    start = time.time()
+    _wait(console, oracle, request_id, lambda: classifier.classifications(request_id).done, timeout)
+    console.print(f"[green]label {classifier.classifications(request_id).label}[/] "
+                  f"delivered for request {request_id} after {time.time() - start:.1f} s")
+
+
+def _embed(console, similarity, text, account, timeout):
+    oracle = project.AIOracle.at(similarity.aiOracle())
+    fee = similarity.fee()
+    receipt = similarity.embed(text, sender=account, value=fee)
+    request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+    console.print(f"request {request_id}: {len(text.encode('utf-8'))} UTF-8 bytes, paid {fee} wei, "
+                  f"{receipt.gas_used} gas")
+    start = time.time()
+    _wait(console, oracle, request_id, lambda: similarity.embedding(request_id).done, timeout)
+    first = [similarity.valueAt(request_id, i) for i in range(4)]
+    console.print(f"[green]embedding stored[/] for request {request_id} after {time.time() - start:.1f} s "
+                  f"({similarity.dims()} int16 values, first {first}); compare two with "
+                  f"similarity(requestA, requestB)")
+
+
+def _wait(console, oracle, request_id, delivered, timeout):
+    """Progress display until `delivered()`; raises after `timeout` seconds."""
+
     def stage() -> int:
-        if classifier.classifications(request_id).done:
+        if delivered():
             return 4
         r = oracle.getRequest(request_id)
         return {1: 1, 2: 2, 3: 3}.get(r.status, 1)
@@ -58,5 +87,3 @@ def cli(provider, account, consumer, image_index, input_hex, timeout):
                 raise click.ClickException(f"no callback within {timeout} s (last stage: {STAGES[s - 1]})")
             time.sleep(0.5)
         progress.update(task, completed=4, description=STAGES[3])
-    console.print(f"[green]label {classifier.classifications(request_id).label}[/] "
-                  f"delivered for request {request_id} after {time.time() - start:.1f} s")
