@@ -67,6 +67,7 @@ class Node:
         self.logger = log or logging.getLogger(f"offchain.nodes.{name}")
         self._mine: dict[int, ExecutionCommitment] = {}
         self._honest: dict[int, ExecutionCommitment] = {}
+        self._keys: dict[int, dict] = {}
         self.stopping = False
 
     # ------------------------------------------------------------------ loop
@@ -76,7 +77,10 @@ class Node:
         self.logger.info(" ".join([f"node={self.name}", f"event={event}"] + [f"{k}={v}" for k, v in fields.items()]))
 
     def run_forever(self, interval: float = 0.5, until: Callable[[], bool] | None = None) -> None:
-        """Polls until `stopping` is set (SIGINT/SIGTERM handlers set it) or `until()` says so."""
+        """Polls until `stopping` is set (SIGINT/SIGTERM handlers set it) or `until()` says so. A submitter loads
+        its private models' proving keys first (seconds each), so requests do not wait for them."""
+        if self.roles.submit:
+            self._load_keys()
         self.log("started", address=self.account.address, models=sorted(self.models),
                  roles=",".join(k for k, v in vars(self.roles).items() if v))
         while not self.stopping and not (until and until()):
@@ -205,16 +209,26 @@ class Node:
 
     def _private_ios(self, served: ServedModel, mine: ExecutionCommitment) -> list[tuple]:
         """Groth16 proofs of the private nodes of this execution (keys: the dev setup cached under build/zk)."""
-        from offchain.zk.model_proofs import prove_private, setup_private
+        from offchain.zk.model_proofs import prove_private
         from offchain.zk.private import PrivateSpec
         from offchain.zk.submission import private_ios
 
         if served.view:
             raise ValueError(f"model {served.model_id} is a public view: only a holder of its private weights submits")
         spec = PrivateSpec(served.private)
-        proofs = prove_private(served.commitment.model, spec, mine.trace, setup_private(served.commitment.model, spec))
+        self._load_keys()   # no-op once loaded (run_forever loads them at start)
+        proofs = prove_private(served.commitment.model, spec, mine.trace, self._keys[served.model_id])
         self.log("proved", nodes=",".join(str(p.node) for p in proofs))
         return private_ios(mine, proofs)
+
+    def _load_keys(self) -> None:
+        from offchain.zk.model_proofs import setup_private
+        from offchain.zk.private import PrivateSpec
+
+        for served in self.models.values():
+            if served.private and not served.view and served.model_id not in self._keys:
+                self._keys[served.model_id] = setup_private(served.commitment.model, PrivateSpec(served.private))
+                self.log("keys-loaded", model=served.model_id)
 
     def _pairs(self, request_id: int, mine: ExecutionCommitment) -> list[int] | None:
         """The (inHash, outHash) pairs this node's claim proposed, for a private reveal."""
