@@ -8,7 +8,7 @@
    sentence embeddings, which the callback stores, and compares them on-chain by cosine similarity; a third asks
    llama-tiny with a private LoReFT intervention after every layer (opp/ai): the submitter proves both with
    Groth16, the game verifies them in one batch, and the challenger checks the public rest holding only the
-   model's public view;
+   model's public view; a fourth asks an owner's own digits-mlp whose last layer is private;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
    the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
 6. a summary: latency, gas, moves, bonds;
@@ -95,6 +95,29 @@ def build_private(full: Path, view: Path):
     return model, spec, keys, prompt
 
 
+def build_private_digits(full: Path, view: Path):
+    """An owner's own digits-mlp (trained with another seed) whose last Linear is private: keys, files."""
+    from offchain.engine.ops import OpCode
+    from offchain.models import digits
+    from offchain.zk.model_proofs import setup_private
+    from offchain.zk.private import PrivateSpec
+    from offchain.zk.public_view import public_view
+
+    model, module, data = digits.build("digits-mlp", seed=1)
+    model.meta["name"] = "digits-mlp-private"
+    last = max(i for i, n in enumerate(model.graph.nodes) if n.op == OpCode.LINEAR)
+    spec = PrivateSpec((last,))
+    keys = setup_private(model, spec)
+    save_model(model, full)
+    save_model(public_view(model, spec), view)
+    acc = digits.integer_accuracy(model, data.test_pixels, data.test_labels)
+    (k,) = keys.values()
+    console.print(f"digits-mlp-private: its own training (seed 1, integer test accuracy {acc:.2%}); node {last} (the "
+                  f"last Linear, 32 -> 10) private, circuit of {k.n_constraints:,} constraints -> {full}; public view "
+                  f"-> {view}")
+    return model, spec, keys
+
+
 SENTENCES = (
     "A smart contract asked for this embedding.",
     "Contracts on the blockchain can request sentence embeddings.",
@@ -150,6 +173,9 @@ def cli(provider):
         private_file = Path("build/models/llama-tiny-loreft.model")
         view_file = Path("build/models/llama-tiny-loreft.public.model")
         private_model, private_spec, private_keys, prompt = build_private(private_file, view_file)
+        pdigits_file = Path("build/models/digits-mlp-private.model")
+        pdigits_view = Path("build/models/digits-mlp-private.public.model")
+        pdigits_model, pdigits_spec, pdigits_keys = build_private_digits(pdigits_file, pdigits_view)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -186,11 +212,19 @@ def cli(provider):
         console.print(f"registered llama-tiny-loreft as model {private_id} with private nodes "
                       f"{[r[0] for r in records]} (Groth16 key {records[0][2]}, Poseidon weight commitments "
                       f"{', '.join(hex(r[3])[:14] + '…' for r in records)})")
+        drecords = private_node_records(pdigits_model, pdigits_spec, register_keys(verifier, pdigits_keys, owner))
+        pdigits_id = project.ModelRegistry.at(addresses["ModelRegistry"]).registerPrivateModel(
+            model_spec(pdigits_model, MODEL_FEE, model_owner.address), drecords, sender=owner).return_value
+        pdigits_classifier = owner.deploy(project.DigitsClassifier, oracle, pdigits_id)
+        console.print(f"registered digits-mlp-private as model {pdigits_id} (private node {drecords[0][0]}, Groth16 key "
+                      f"{drecords[0][2]}); consumer DigitsClassifier at {pdigits_classifier.address}")
 
         act("3. Start a submitter node and a challenger node")
-        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file], workdir, provider.uri)
-        # The challenger holds the private model's public view only: it never sees the private weights.
-        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file], workdir, provider.uri)
+        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file], workdir,
+                             provider.uri)
+        # The challenger holds the private models' public views only: it never sees their private weights.
+        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file, pdigits_view], workdir,
+                                 provider.uri)
         nodes += [honest, challenger]
         for node in nodes:
             node.wait_started()
@@ -270,6 +304,23 @@ def cli(provider):
         summary.append(dict(request=rid, model="llama-tiny-loreft", submitter="honest",
                             claimed=f"token {int(np.argmax(logits[-1]))}", label=f"token {int(np.argmax(logits[-1]))}",
                             truth="—", latency=latency, disputed="no; 2 Groth16 proofs verified in one batch"))
+
+        act("4d. digits-mlp with its last layer private")
+        pixels = data.test_pixels[2]
+        tx = pdigits_classifier.classify(pixels.astype(np.int8).tobytes(), sender=user, value=pdigits_classifier.fee())
+        rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+        asked = time.time()
+        wait_for(f"proof and submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+        latency = time.time() - asked
+        wait_for("challenge window (fast-forwarded), finalization, callback",
+                 lambda: pdigits_classifier.classifications(rid).done,
+                 on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+        label = pdigits_classifier.classifications(rid).label
+        console.print(f"[green]delivered[/] label {label} for image #2 (true digit {data.test_labels[2]}) by the "
+                      f"private digits model, {latency:.1f} s from request to the proven submission")
+        summary.append(dict(request=rid, model="digits-mlp-private", submitter="honest", claimed=str(label),
+                            label=str(label), truth=str(data.test_labels[2]), latency=latency,
+                            disputed="no; Groth16 proof verified on submission"))
 
         act("5. A faulty answer, disputed")
         honest.stop()
