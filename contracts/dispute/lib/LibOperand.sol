@@ -14,6 +14,14 @@ struct Operand {
     uint256 len;
 }
 
+/// @notice An int32 operand read in place from calldata, for operators that read many scattered elements
+///         (the tokenizer's stream scans) where copying the operand to memory on every call would dominate:
+///         the calldata address of element 0 and the element count.
+struct Int32View {
+    uint256 base;
+    uint256 len;
+}
+
 /// @title LibOperand
 /// @notice Reading elements of packed operands.
 library LibOperand {
@@ -72,6 +80,31 @@ library LibOperand {
                 pa := add(pa, wa)
                 pb := add(pb, wb)
             }
+        }
+    }
+
+    /// @dev A calldata operand as an Int32View; reverts unless it is int32 and its bytes hold `len` elements after
+    ///      `skip`.
+    function int32View(Operand calldata o) internal pure returns (Int32View memory v) {
+        if (o.width != 4) revert IStepErrors.BadWidth(o.width);
+        bytes calldata data = o.data;
+        if ((o.skip + o.len) * 4 > data.length) {
+            revert IStepErrors.OperandIndexOutOfRange(o.skip + o.len, data.length / 4);
+        }
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := data.offset
+        }
+        v.base = offset + o.skip * 4;
+        v.len = o.len;
+    }
+
+    /// @dev Element i of an Int32View (the value `at` gives on the same operand in memory).
+    function at(Int32View memory v, uint256 i) internal pure returns (int256 r) {
+        if (i >= v.len) revert IStepErrors.OperandIndexOutOfRange(i, v.len);
+        uint256 addr = v.base + i * 4;
+        assembly ("memory-safe") {
+            r := signextend(3, shr(224, calldataload(addr)))
         }
     }
 }

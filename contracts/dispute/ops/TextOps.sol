@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {NodeDesc} from "../lib/LibDescriptor.sol";
 import {LibDescriptor} from "../lib/LibDescriptor.sol";
-import {LibOperand, Operand} from "../lib/LibOperand.sol";
+import {Int32View, LibOperand, Operand} from "../lib/LibOperand.sol";
 import {OperatorBase} from "./OperatorBase.sol";
 
 /// @title TextOps
@@ -64,7 +64,7 @@ contract TextOps is OperatorBase {
         }
         if (r > 1 + uint256(d.params[3]) || loaded.length != r) revert BadNode("range index");
         // The window of path step r - 1 follows from the stream alone (node ids are path hashes).
-        (bool exists, uint256 home) = _pathHome(d, _i32(loaded[0]), e / 2, r - 1);
+        (bool exists, uint256 home) = _pathHome(d, LibOperand.int32View(loaded[0]), e / 2, r - 1);
         if (!exists) return (1, 0, 0);
         return (1, home * ROW, uint256(d.params[2]) * ROW);
     }
@@ -80,7 +80,7 @@ contract TextOps is OperatorBase {
             (int256 end, int256 token) = _walk(d, operands, e / 2);
             return e % 2 == 0 ? end : token;
         }
-        return _wordpiece(d, _i32(operands[0]), _i32(operands[1]), e);
+        return _wordpiece(d, LibOperand.int32View(operands[0]), LibOperand.int32View(operands[1]), e);
     }
 
     // ------------------------------------------------------------------------------------------- UTF-8
@@ -153,17 +153,17 @@ contract TextOps is OperatorBase {
     ///      (node, character) is in its window; keeps the last node that is a piece.
     function _walk(NodeDesc calldata d, Operand[] calldata ops, uint256 i) internal pure returns (int256 end, int256 token) {
         (end, token) = (int256(i), -1);
-        I32 memory s = _i32(ops[0]);
+        Int32View memory s = LibOperand.int32View(ops[0]);
         if (!_holdsWord(s, i)) return (end, token);
-        bool punct = _ld(s, i) & 3 == 3;
+        bool punct = LibOperand.at(s, i) & 3 == 3;
         int256 node = _wordStart(s, i) ? d.params[0] : d.params[1];
         int256 salt = d.params[4];
         uint256 pos = i;
         for (uint256 k; k <= uint256(d.params[3]); ++k) {
             uint256 q = _nextChar(s, i, pos, punct);
             if (q == NONE) break;
-            int256 cp = _ld(s, q) >> 2;
-            int256 tok = _findEdge(_i32(ops[k + 1]), node, cp);
+            int256 cp = LibOperand.at(s, q) >> 2;
+            int256 tok = _findEdge(LibOperand.int32View(ops[k + 1]), node, cp);
             if (tok == MISSING) break;
             node = _child(node, cp, salt);
             pos = q + 1;
@@ -171,27 +171,27 @@ contract TextOps is OperatorBase {
         }
     }
 
-    function _holdsWord(I32 memory s, uint256 i) internal pure returns (bool) {
-        int256 c = _ld(s, i) & 3;
+    function _holdsWord(Int32View memory s, uint256 i) internal pure returns (bool) {
+        int256 c = LibOperand.at(s, i) & 3;
         return c == 1 || c == 3;
     }
 
     /// @dev Home row of path step `k` of slot i (the edge from the node after k characters by character k), or
     ///      exists = false when the word has no character k (or slot i none at all).
-    function _pathHome(NodeDesc calldata d, I32 memory s, uint256 i, uint256 k)
+    function _pathHome(NodeDesc calldata d, Int32View memory s, uint256 i, uint256 k)
         internal
         pure
         returns (bool exists, uint256 home)
     {
         if (!_holdsWord(s, i)) return (false, 0);
-        bool punct = _ld(s, i) & 3 == 3;
+        bool punct = LibOperand.at(s, i) & 3 == 3;
         int256 node = _wordStart(s, i) ? d.params[0] : d.params[1];
         int256 salt = d.params[4];
         uint256 pos = i;
         for (uint256 step;; ++step) {
             uint256 q = _nextChar(s, i, pos, punct);
             if (q == NONE) return (false, 0);
-            int256 cp = _ld(s, q) >> 2;
+            int256 cp = LibOperand.at(s, q) >> 2;
             if (step == k) {
                 uint256 homes = d.inputs[1].shape[0] - uint256(d.params[2]) + 1;
                 return (true, uint256(_child(node, cp, salt)) % homes);
@@ -209,12 +209,12 @@ contract TextOps is OperatorBase {
         }
     }
 
-    function _wordStart(I32 memory s, uint256 i) internal pure returns (bool) {
-        if (_ld(s, i) & 3 == 3) return true;
+    function _wordStart(Int32View memory s, uint256 i) internal pure returns (bool) {
+        if (LibOperand.at(s, i) & 3 == 3) return true;
         uint256 j = i;
         while (j > 0) {
             --j;
-            int256 c = _ld(s, j) & 3;
+            int256 c = LibOperand.at(s, j) & 3;
             if (c != 0) return c == 2 || c == 3;
         }
         return true;
@@ -222,7 +222,7 @@ contract TextOps is OperatorBase {
 
     /// @dev Slot of the next character of slot i's word at or after `pos`, NONE if there is none. The scan over
     ///      empty slots reads calldata directly: it runs once per path step in every `range` call.
-    function _nextChar(I32 memory s, uint256 i, uint256 pos, bool punct) internal pure returns (uint256 q) {
+    function _nextChar(Int32View memory s, uint256 i, uint256 pos, bool punct) internal pure returns (uint256 q) {
         if (punct) return pos == i ? i : NONE;
         uint256 n = s.len;
         uint256 base = s.base;
@@ -238,47 +238,17 @@ contract TextOps is OperatorBase {
     }
 
     /// @dev Token of the window's row whose (parent, char) is (node, cp); MISSING when no row matches.
-    function _findEdge(I32 memory w, int256 node, int256 cp) internal pure returns (int256) {
+    function _findEdge(Int32View memory w, int256 node, int256 cp) internal pure returns (int256) {
         for (uint256 r; r + ROW <= w.len; r += ROW) {
-            if (_ld(w, r) == node && _ld(w, r + 1) == cp) return _ld(w, r + 2);
+            if (LibOperand.at(w, r) == node && LibOperand.at(w, r + 1) == cp) return LibOperand.at(w, r + 2);
         }
         return MISSING;
-    }
-
-    /// @dev An int32 operand read in place from calldata: the calldata address of its element 0 and its length.
-    struct I32 {
-        uint256 base;
-        uint256 len;
-    }
-
-    /// @dev Checks that `o` is int32 and its bytes hold `len` elements after `skip`, without copying it.
-    function _i32(Operand calldata o) internal pure returns (I32 memory v) {
-        if (o.width != 4) revert BadWidth(o.width);
-        bytes calldata data = o.data;
-        if ((o.skip + o.len) * 4 > data.length) revert OperandIndexOutOfRange(o.skip + o.len, data.length / 4);
-        v.base = _offset(data) + o.skip * 4;
-        v.len = o.len;
-    }
-
-    function _offset(bytes calldata data) private pure returns (uint256 off) {
-        assembly ("memory-safe") {
-            off := data.offset
-        }
-    }
-
-    /// @dev Element i (LibOperand.at's value, read from calldata).
-    function _ld(I32 memory v, uint256 i) internal pure returns (int256 r) {
-        if (i >= v.len) revert OperandIndexOutOfRange(i, v.len);
-        uint256 at = v.base + i * 4;
-        assembly ("memory-safe") {
-            r := signextend(3, shr(224, calldataload(at)))
-        }
     }
 
     // ---------------------------------------------------------------------------------------- wordpiece
 
     /// @dev Element t of `[cls] pieces[:T-2] [sep] [pad]...` (params: cls, sep, pad, unk, max_word_chars).
-    function _wordpiece(NodeDesc calldata d, I32 memory s, I32 memory m, uint256 t)
+    function _wordpiece(NodeDesc calldata d, Int32View memory s, Int32View memory m, uint256 t)
         internal
         pure
         returns (int256)
@@ -294,7 +264,7 @@ contract TextOps is OperatorBase {
     }
 
     /// @dev The first pieces (at least `goal` of them when the text has them; more may follow from the last word).
-    function _pieces(NodeDesc calldata d, I32 memory s, I32 memory m, uint256 room, uint256 goal)
+    function _pieces(NodeDesc calldata d, Int32View memory s, Int32View memory m, uint256 room, uint256 goal)
         internal
         pure
         returns (int256[] memory pieces, uint256 count)
@@ -302,7 +272,7 @@ contract TextOps is OperatorBase {
         pieces = new int256[](room);
         uint256 p;
         while (p < s.len && count < goal) {
-            int256 c = _ld(s, p) & 3;
+            int256 c = LibOperand.at(s, p) & 3;
             if (c == 0 || c == 2) {
                 ++p;
                 continue;
@@ -316,11 +286,11 @@ contract TextOps is OperatorBase {
     }
 
     /// @dev End slot (exclusive) and character count of the word of class-1 and empty slots starting at p.
-    function _wordEnd(I32 memory s, uint256 p) internal pure returns (uint256 wEnd, uint256 chars) {
+    function _wordEnd(Int32View memory s, uint256 p) internal pure returns (uint256 wEnd, uint256 chars) {
         wEnd = p;
         uint256 n = s.len;
         while (wEnd < n) {
-            int256 c = _ld(s, wEnd) & 3;
+            int256 c = LibOperand.at(s, wEnd) & 3;
             if (c != 0 && c != 1) break;
             if (c == 1) ++chars;
             ++wEnd;
@@ -330,8 +300,8 @@ contract TextOps is OperatorBase {
     /// @dev Appends one word's pieces (or one [UNK] if a piece is missing) after `count`; returns the new count.
     function _wordPieces(
         NodeDesc calldata d,
-        I32 memory s,
-        I32 memory m,
+        Int32View memory s,
+        Int32View memory m,
         int256[] memory pieces,
         uint256 count,
         uint256 p,
@@ -340,14 +310,14 @@ contract TextOps is OperatorBase {
         uint256 start = count;
         uint256 q = p;
         while (q < wEnd) {
-            int256 end = _ld(m, 2 * q);
-            int256 token = _ld(m, 2 * q + 1);
+            int256 end = LibOperand.at(m, 2 * q);
+            int256 token = LibOperand.at(m, 2 * q + 1);
             if (token < 0) return _push(pieces, start, d.params[3]);
             count = _push(pieces, count, token);
             // INVARIANT: A piece ends after it starts (TRIE_MATCH gives end > i with a token), so this terminates.
             if (end <= int256(q)) revert BadNode("match end");
             q = uint256(end);
-            while (q < wEnd && _ld(s, q) & 3 == 0) {
+            while (q < wEnd && LibOperand.at(s, q) & 3 == 0) {
                 ++q;
             }
         }
