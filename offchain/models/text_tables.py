@@ -37,8 +37,7 @@ from offchain.engine.dtypes import DType
 from offchain.engine.graph import DEFAULT_CHUNK_LOG2, Graph, Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
-from offchain.engine.ops.text import (CLS_PUNCT, CLS_SPACE, CLS_WORD, HASH_MASK, MAX_CODE_POINT, ROW, char_entry,
-                                      trie_child, trie_home)
+from offchain.engine.ops.text import CLS_PUNCT, CLS_SPACE, CLS_WORD, MAX_CODE_POINT, ROW, char_entry, trie_child
 from offchain.models import wordpiece
 
 #: Code points per stage-2 block.
@@ -154,18 +153,16 @@ def build_trie(vocab: dict[str, int], window: int = WINDOW, spread: int = 2) -> 
         edges[(root, text)] = tid
     rows_count = 1 << max(4, (spread * len(edges) - 1).bit_length())
     homes = rows_count - window + 1
-    ordered = sorted(edges.items())
+    by_depth = sorted(edges, key=lambda e: (e[0], len(e[1]), e[1]))   # every prefix after its parent
     for salt in range(64):
         ids: dict[tuple[int, str], int] = {}
-        for root, text in sorted(edges, key=lambda e: (e[0], len(e[1]), e[1])):
+        placed = []
+        for root, text in by_depth:
             parent = ids[(root, text[:-1])] if len(text) > 1 else root
-            ids[(root, text)] = trie_child(parent, ord(text[-1]), salt)
+            ids[(root, text)] = child = trie_child(parent, ord(text[-1]), salt)
+            placed.append((child % homes, parent, ord(text[-1]), edges[(root, text)]))   # trie_home's row
         if len(set(ids.values()) | {0, 1}) != len(ids) + 2:
             continue
-        placed = []
-        for (root, text), tid in ordered:
-            parent = ids[(root, text[:-1])] if len(text) > 1 else root
-            placed.append((trie_home(parent, ord(text[-1]), salt, homes), parent, ord(text[-1]), tid))
         placed.sort()
         # Edges in order of home row, each in the first free row at or after its home: the earliest-deadline
         # greedy, which places every edge within its window whenever any placement does.
@@ -262,5 +259,5 @@ def text_input(text: str | bytes, max_bytes: int) -> np.ndarray:
     return np.frombuffer(data + bytes(max_bytes - len(data)), dtype=np.uint8).astype(np.int8)
 
 
-__all__ = ["HASH_MASK", "SHIFT", "SLOTS", "WINDOW", "TableError", "Trie", "build_trie", "char_tables",
+__all__ = ["SHIFT", "SLOTS", "WINDOW", "TableError", "Trie", "build_trie", "char_tables",
            "splice", "text_input", "tokenizer_graph", "tokenizer_model"]

@@ -57,7 +57,7 @@ WORDPIECE (25)
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -331,8 +331,8 @@ class TrieMatch(Op):
         cache: dict[tuple[int, int], list[int]] = {}
 
         def window_of(node_id: int, cp: int) -> list[int]:
-            h = trie_home(node_id, cp, salt, homes)
             if (node_id, cp) not in cache:
+                h = trie_home(node_id, cp, salt, homes)
                 cache[(node_id, cp)] = [int(v) for v in trie[h:h + window].reshape(-1)]
             return cache[(node_id, cp)]
 
