@@ -134,7 +134,7 @@ class Node:
     def _execute(self, request_id: int, faulty: bool, claim_id: int | None = None) -> ExecutionCommitment:
         """This node's execution of the request: its own (faulty if so configured) as a submitter, the honest
         one as a challenger. A challenger holding a private model's public view takes the private nodes' outputs
-        that claim ``claim_id`` published (see ``_published``)."""
+        that claim ``claim_id`` published (see ``_run_public_view``)."""
         cache = self._mine if faulty else self._honest
         key = request_id if claim_id is None else (request_id, claim_id)
         if key not in cache:
@@ -147,38 +147,39 @@ class Node:
             elif served.view:
                 if claim_id is None:
                     raise ValueError(f"model {model_id} is a public view: its private outputs come with a claim")
-                trace = run(model, [x], given=self._published(served, claim_id, x))
+                trace = self._run_public_view(served, claim_id, x)
             else:
                 trace = run(model, [x])
             cache[key] = ExecutionCommitment(served.commitment, trace)
         return cache[key]
 
-    def _published(self, served: ServedModel, claim_id: int, x) -> dict:
-        """The private outputs claim ``claim_id`` published, as node outputs. One whose Poseidon hash (or whose
-        input's hash) is not what the claim's proof is about is perturbed, so that the descent lands on that
-        private node and the submitter must reveal what it proved, which it cannot."""
+    def _run_public_view(self, served: ServedModel, claim_id: int, x):
+        """Runs the public view with the private outputs claim ``claim_id`` published. A private node whose output
+        (or input) does not Poseidon-hash to what the claim's proof is about gets a perturbed output instead, and
+        the model is run again from it (only then), so that the descent lands on that private node and the
+        submitter must reveal what it proved, which it cannot."""
         from offchain.commit import unpack_tensor
         from offchain.zk.private import tensor_hash
 
         log = event_logs(self.game.PrivateOutputsPublished, self.start_block, claimId=claim_id)[0]
         model = served.commitment.model
         given: dict[int, np.ndarray] = {}
-        partial = {}
-        for k, (node, data) in enumerate(zip(log.nodes, log.outputs)):
+        for node, data in zip(log.nodes, log.outputs):
             spec = model.graph.nodes[node].output
-            out = unpack_tensor(bytes(data), spec.dtype.numpy, spec.shape)
-            given[int(node)] = out
-            partial[int(node)] = (out, int(log.pairs[2 * k]), int(log.pairs[2 * k + 1]))
+            given[int(node)] = unpack_tensor(bytes(data), spec.dtype.numpy, spec.shape)
         trace = run(model, [x], given=given)
-        for node, (out, in_hash, out_hash) in partial.items():
-            operand = trace.operands(model, node)[0]
-            bits_in, bits_out = operand.dtype.itemsize * 8, out.dtype.itemsize * 8
-            if tensor_hash(operand, bits_in) != in_hash or tensor_hash(out, bits_out) != out_hash:
+        mismatched = False
+        for k, node in enumerate(int(n) for n in log.nodes):
+            operand, out = trace.operands(model, node)[0], given[node]
+            in_hash, out_hash = int(log.pairs[2 * k]), int(log.pairs[2 * k + 1])
+            if (tensor_hash(operand, operand.dtype.itemsize * 8) != in_hash
+                    or tensor_hash(out, out.dtype.itemsize * 8) != out_hash):
                 wrong = out.copy().reshape(-1)
                 wrong[0] = wrong[0] + 1 if wrong[0] < np.iinfo(out.dtype).max else wrong[0] - 1
                 given[node] = wrong.reshape(out.shape)
+                mismatched = True
                 self.log("private-mismatch", claim=claim_id, node=node)
-        return given
+        return run(model, [x], given=given) if mismatched else trace
 
     # ------------------------------------------------------------------ responders
 
