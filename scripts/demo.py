@@ -75,47 +75,51 @@ def build_minilm(path: Path):
     return model
 
 
-def build_private(full: Path, view: Path):
-    """llama-tiny with a private LoReFT intervention after every layer: one Groth16 dev key for both, the owner's
-    file and the public view."""
-    from offchain.models.llama_loreft import llama_tiny_loreft, private_spec
+def save_private(model, spec, name: str):
+    """Dev Groth16 keys for the private nodes (cached under build/zk), the owner's model file and the public view
+    (private weights zeroed, committed by root) under build/models/; returns (keys, owner's file, view file)."""
     from offchain.zk.model_proofs import setup_private
     from offchain.zk.public_view import public_view
+
+    with console.status(f"Groth16 dev setup for {name}'s private nodes (cached under build/zk)"):
+        keys = setup_private(model, spec)
+    full, view = Path(f"build/models/{name}.model"), Path(f"build/models/{name}.public.model")
+    save_model(model, full)
+    save_model(public_view(model, spec), view)
+    return keys, full, view
+
+
+def build_private_llama():
+    """llama-tiny with a private LoReFT intervention after every layer (one key for both)."""
+    from offchain.models.llama_loreft import llama_tiny_loreft, private_spec
 
     model, prompt = llama_tiny_loreft()
     spec = private_spec(model)
-    with console.status("Groth16 dev setup of the LoReFT circuit (cached under build/zk)"):
-        keys = setup_private(model, spec)
-    save_model(model, full)
-    save_model(public_view(model, spec), view)
+    keys, full, view = save_private(model, spec, "llama-tiny-loreft")
     (k,) = keys.values()
     console.print(f"llama-tiny-loreft: {len(model.graph.nodes)} nodes; LoReFT (rank 4) after each of its 2 layers, "
                   f"nodes {list(spec.node_indices)} private, one circuit of {k.n_constraints:,} constraints -> {full}; "
-                  f"public view (LoReFT weights zeroed, committed by root) -> {view}")
-    return model, spec, keys, prompt
+                  f"public view -> {view}")
+    return model, spec, keys, full, view, prompt
 
 
-def build_private_digits(full: Path, view: Path):
-    """An owner's own digits-mlp (trained with another seed) whose last Linear is private: keys, files."""
+def build_private_digits():
+    """An owner's own digits-mlp (trained with another seed) whose last Linear is private."""
     from offchain.engine.ops import OpCode
     from offchain.models import digits
-    from offchain.zk.model_proofs import setup_private
     from offchain.zk.private import PrivateSpec
-    from offchain.zk.public_view import public_view
 
-    model, module, data = digits.build("digits-mlp", seed=1)
+    model, _, data = digits.build("digits-mlp", seed=1)
     model.meta["name"] = "digits-mlp-private"
     last = max(i for i, n in enumerate(model.graph.nodes) if n.op == OpCode.LINEAR)
     spec = PrivateSpec((last,))
-    keys = setup_private(model, spec)
-    save_model(model, full)
-    save_model(public_view(model, spec), view)
+    keys, full, view = save_private(model, spec, "digits-mlp-private")
     acc = digits.integer_accuracy(model, data.test_pixels, data.test_labels)
     (k,) = keys.values()
     console.print(f"digits-mlp-private: its own training (seed 1, integer test accuracy {acc:.2%}); node {last} (the "
                   f"last Linear, 32 -> 10) private, circuit of {k.n_constraints:,} constraints -> {full}; public view "
                   f"-> {view}")
-    return model, spec, keys
+    return model, spec, keys, full, view
 
 
 SENTENCES = (
@@ -170,12 +174,8 @@ def cli(provider):
         model, data = build_model(model_file)
         text_file = Path("build/models/minilm.model")
         text_model = build_minilm(text_file)
-        private_file = Path("build/models/llama-tiny-loreft.model")
-        view_file = Path("build/models/llama-tiny-loreft.public.model")
-        private_model, private_spec, private_keys, prompt = build_private(private_file, view_file)
-        pdigits_file = Path("build/models/digits-mlp-private.model")
-        pdigits_view = Path("build/models/digits-mlp-private.public.model")
-        pdigits_model, pdigits_spec, pdigits_keys = build_private_digits(pdigits_file, pdigits_view)
+        private_model, private_spec, private_keys, private_file, view_file, prompt = build_private_llama()
+        pdigits_model, pdigits_spec, pdigits_keys, pdigits_file, pdigits_view = build_private_digits()
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -200,21 +200,17 @@ def cli(provider):
         embedder = owner.deploy(project.SentenceSimilarity, oracle, text_id, dims)
         console.print(f"launched minilm as model {text_id} (graph root 0x{graph_root(text_model.graph).hex()[:16]}…; "
                       f"its token MINI at {text_token}); consumer SentenceSimilarity at {embedder.address}")
-        from offchain.chain.registration import model_spec
-        from offchain.zk.submission import private_node_records, register_keys
+        from offchain.zk.submission import register_private_model
 
         verifier = project.Groth16Registry.at(addresses["Groth16Registry"])
-        key_ids = register_keys(verifier, private_keys, owner)
-        records = private_node_records(private_model, private_spec, key_ids)
-        receipt = project.ModelRegistry.at(addresses["ModelRegistry"]).registerPrivateModel(
-            model_spec(private_model, MODEL_FEE, model_owner.address), records, sender=owner)
-        private_id = receipt.return_value
+        registry = project.ModelRegistry.at(addresses["ModelRegistry"])
+        private_id, records = register_private_model(registry, verifier, private_model, private_spec, private_keys,
+                                                     MODEL_FEE, model_owner.address, owner)
         console.print(f"registered llama-tiny-loreft as model {private_id} with private nodes "
                       f"{[r[0] for r in records]} (Groth16 key {records[0][2]}, Poseidon weight commitments "
                       f"{', '.join(hex(r[3])[:14] + '…' for r in records)})")
-        drecords = private_node_records(pdigits_model, pdigits_spec, register_keys(verifier, pdigits_keys, owner))
-        pdigits_id = project.ModelRegistry.at(addresses["ModelRegistry"]).registerPrivateModel(
-            model_spec(pdigits_model, MODEL_FEE, model_owner.address), drecords, sender=owner).return_value
+        pdigits_id, drecords = register_private_model(registry, verifier, pdigits_model, pdigits_spec, pdigits_keys,
+                                                      MODEL_FEE, model_owner.address, owner)
         pdigits_classifier = owner.deploy(project.DigitsClassifier, oracle, pdigits_id)
         console.print(f"registered digits-mlp-private as model {pdigits_id} (private node {drecords[0][0]}, Groth16 key "
                       f"{drecords[0][2]}); consumer DigitsClassifier at {pdigits_classifier.address}")

@@ -1,8 +1,8 @@
 """What a private model's registration and every submission carry on-chain (contracts/zk/PrivateNodeJudge.sol).
 
 Who calls what:
-  model owner / registrar: ``register_keys`` (verifying keys into Groth16Registry), ``private_node_records``
-      -> ``ModelRegistry.registerPrivateModel(model_spec, records)``;
+  model owner / registrar: ``register_private_model`` (its keys into Groth16Registry, then
+      ``ModelRegistry.registerPrivateModel(model_spec, private_node_records(...))``);
   submitter: ``private_ios(execution, proofs)`` -> ``AIOracle.submitPrivate(..., ios)`` (or the game's
       ``proposePrivate``), and ``pairs_of(proofs)`` for ``honest_submitter(mine, pairs)`` should a game land on a
       private node;
@@ -34,6 +34,16 @@ def private_node_records(model: Model, spec: PrivateSpec, key_ids: dict[Descript
     descs = descriptors(model, spec)
     coms = commitments(model, spec)
     return [(i, model.graph.nodes[i].output.chunk_log2, key_ids[descs[i]], coms[i]) for i in sorted(descs)]
+
+
+def register_private_model(registry: Any, verifier: Any, model: Model, spec: PrivateSpec,
+                           keys: dict[Descriptor, Keys], fee: int, owner: str, sender: Any) -> tuple[int, list[tuple]]:
+    """Registers the verifying keys, then the model with its private nodes; returns (model id, the records)."""
+    from offchain.chain.registration import model_spec
+
+    records = private_node_records(model, spec, register_keys(verifier, keys, sender))
+    model_id = registry.registerPrivateModel(model_spec(model, fee, owner), records, sender=sender).return_value
+    return model_id, records
 
 
 def private_ios(execution: ExecutionCommitment, proofs: Sequence[NodeProof]) -> list[tuple]:

@@ -109,11 +109,15 @@ def element_gas(contract, node: Node, inputs: Sequence[np.ndarray], idx: int, se
     return total, total - 21000 - calldata_gas(bytes(data))
 
 
-def revert_data(chain, call, *args) -> bytes | None:
-    """Revert data of a view call, None when it returns. Raw eth_call: ape's revert decoding traces every
-    call, which takes seconds each."""
+def revert_data(chain, call, *args, sender=None, value: int = 0) -> bytes | None:
+    """Revert data of a call (from ``sender`` with ``value`` wei, if given), None when it returns. Raw eth_call:
+    ape's revert decoding traces every call, which takes seconds each, and re-sends a failed transaction later,
+    when a game clock may have run out."""
+    tx = {"to": call.contract.address, "data": call.encode_input(*args), "value": value}
+    if sender is not None:
+        tx["from"] = sender.address
     try:
-        chain.provider.web3.eth.call({"to": call.contract.address, "data": call.encode_input(*args)})
+        chain.provider.web3.eth.call(tx)
     except (ContractCustomError, ContractLogicError) as exc:
         raw = getattr(exc, "data", None) or ""
         return bytes.fromhex(str(raw).removeprefix("0x")) if raw else b""

@@ -12,7 +12,7 @@ import pytest
 from ape import chain
 
 from offchain.chain.deployments import deploy_protocol
-from offchain.chain.encoding import input_tensor, output_bytes
+from offchain.chain.encoding import output_bytes
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.claimed_tree import ClaimedTree
@@ -24,9 +24,9 @@ from offchain.dispute.solver import GameStatus, Phase, RevealPrivate, private_re
 from offchain.engine.executor import run
 from offchain.zk.model_proofs import prove_private, setup_private
 from offchain.zk.private import PrivateSpec
-from offchain.zk.submission import pairs_of, private_ios, private_node_records, register_keys
+from offchain.zk.submission import pairs_of, private_ios, register_private_model
 
-from dispute_ops._harness import custom_error  # tests/ is on sys.path (rootdir-relative packages)
+from dispute_ops._harness import custom_error, revert_data  # tests/ is on sys.path (rootdir-relative packages)
 from .test_model_proofs import tiny_mlp
 
 PARAMS = ProtocolParams(challenge_window=60, clock_budget=120, request_timeout=600)
@@ -53,26 +53,9 @@ def honest(keys):
 def deployed(project, owner, tmp_path, keys):
     a = deploy_protocol(project, chain.provider, owner, directory=tmp_path, params=PARAMS)
     registry = project.ModelRegistry.at(a["ModelRegistry"])
-    key_ids = register_keys(project.Groth16Registry.at(a["Groth16Registry"]), keys, owner)
-    model = tiny_mlp()
-    records = private_node_records(model, SPEC, key_ids)
-    model_id = registry.registerPrivateModel(model_spec(model, 10**15, owner.address), records,
-                                             sender=owner).return_value
+    model_id, _ = register_private_model(registry, project.Groth16Registry.at(a["Groth16Registry"]), tiny_mlp(), SPEC,
+                                         keys, 10**15, owner.address, owner)
     return project.DisputeGame.at(a["DisputeGame"]), project.AIOracle.at(a["AIOracle"]), registry, model_id
-
-
-def _revert(call, sender, *args, value: int = 0) -> bytes | None:
-    """Revert data of ``call(*args)`` sent by ``sender`` as a raw eth_call (ape's revert matching traces and
-    re-sends failed transactions, which takes seconds and runs the chain's clock on)."""
-    from web3.exceptions import ContractCustomError, ContractLogicError
-
-    tx = {"to": call.contract.address, "from": sender.address, "data": call.encode_input(*args), "value": value}
-    try:
-        chain.provider.web3.eth.call(tx)
-    except (ContractCustomError, ContractLogicError) as exc:
-        raw = getattr(exc, "data", None) or ""
-        return bytes.fromhex(str(raw).removeprefix("0x")) if raw else b""
-    return None
 
 
 def _propose(game, model_id, execution, ios, sender):
@@ -136,9 +119,9 @@ def test_bad_private_submissions_revert_with_named_errors(deployed, honest, subm
     ]
     for bad, error, args in cases:
         types = error[error.index("(") + 1:-1].split(",")
-        data = _revert(game.proposePrivate, submitter, model_id, execution.input_root, execution.output_root,
-                       execution.trace_root, execution.output_proof(), submitter.address, bad,
-                       value=game.submitterBond())
+        data = revert_data(chain, game.proposePrivate, model_id, execution.input_root, execution.output_root,
+                           execution.trace_root, execution.output_proof(), submitter.address, bad,
+                           sender=submitter, value=game.submitterBond())
         assert data == custom_error(error, types, args), (error, data)
     assert _propose(game, model_id, execution, ios, submitter) == 1   # the honest one goes through
 
@@ -172,8 +155,7 @@ def test_a_dispute_on_a_private_node_resolves_against_a_dishonest_submitter(depl
     state = read_game(game, game_id)
     assert (state.phase, state.node_index) == (Phase.PRIVATE_REVEAL, 2)
     # Its own output does not hash to the proven outHash; the true output is not the disputed leaf; the pairs must
-    # be the proposed ones. (Raw eth_call: ape's revert matching re-runs a failed transaction later, when the
-    # submitter's clock may have run out.)
+    # be the proposed ones.
     own = private_reveal(faulty, 2, pairs_of(proofs))
     true = private_reveal(execution, 2, pairs_of(proofs))
     attempts = [
@@ -186,7 +168,7 @@ def test_a_dispute_on_a_private_node_resolves_against_a_dishonest_submitter(depl
         (private_reveal(faulty, 2, pairs_of(proofs)[::-1]), "PrivateIOMismatch()", []),
     ]
     for reveal, error, args in attempts:
-        data = _revert(game.revealPrivate, submitter, game_id, reveal.as_tuple())
+        data = revert_data(chain, game.revealPrivate, game_id, reveal.as_tuple(), sender=submitter)
         assert data == custom_error(error, ["string"] * len(args), args), (error, data)
     chain.pending_timestamp += PARAMS.clock_budget + 1
     game.timeout(game_id, sender=challenger)
@@ -242,14 +224,14 @@ def test_llama_with_loreft_at_every_layer_proves_in_one_batch(project, owner, su
     spec = private_spec(model)
     keys = setup_private(model, spec)
     assert len(keys) == 1 and len(spec.node_indices) == 2
-    key_ids = register_keys(project.Groth16Registry.at(a["Groth16Registry"]), keys, owner)
-    records = private_node_records(model, spec, key_ids)
-    model_id = registry.registerPrivateModel(model_spec(model, 0, owner.address), records, sender=owner).return_value
+    model_id, _ = register_private_model(registry, project.Groth16Registry.at(a["Groth16Registry"]), model, spec, keys,
+                                         0, owner.address, owner)
     execution = ExecutionCommitment(ModelCommitment(model), run(model, [prompt]))
     ios = private_ios(execution, prove_private(model, spec, execution.trace, keys))
     bad = [ios[0], (*ios[1][:2], ios[0][2], *ios[1][3:])]     # the first layer's proof for the second
-    data = _revert(game.proposePrivate, submitter, model_id, execution.input_root, execution.output_root,
-                   execution.trace_root, execution.output_proof(), submitter.address, bad, value=game.submitterBond())
+    data = revert_data(chain, game.proposePrivate, model_id, execution.input_root, execution.output_root,
+                       execution.trace_root, execution.output_proof(), submitter.address, bad, sender=submitter,
+                       value=game.submitterBond())
     assert data == custom_error("PrivateProofInvalid(uint32)", ["uint32"], [spec.node_indices[0]])
     receipt = game.proposePrivate(model_id, execution.input_root, execution.output_root, execution.trace_root,
                                   execution.output_proof(), submitter, ios, sender=submitter,
