@@ -31,7 +31,6 @@ Cases, each measured here in one run:
 from __future__ import annotations
 
 import json
-import os
 import resource
 import statistics
 import subprocess

@@ -14,7 +14,7 @@ from offchain.engine.ops import OpCode
 from offchain.zk.private import PrivateSpec
 
 RANK = 4
-#: R and W frac bits (int8 values of magnitude <= 1/2^... ), b frac = h frac + FW.
+#: R and W frac bits (int8 values up to 40, i.e. |R|, |W| <= 0.31); b's frac is h's frac + FW.
 FW = 7
 
 
@@ -46,9 +46,9 @@ def insert_interventions(model: Model, after: list[int], rank: int = RANK, seed:
         if i in after:
             h = node.output
             d = h.shape[-1]
-            r_spec = TensorSpec((rank, d), DType.INT8, FW, 5, f"loreft{len(after)}.R")
-            w_spec = TensorSpec((rank, d), DType.INT8, FW, 5, f"loreft.W")
-            b_spec = TensorSpec((rank,), DType.INT32, h.frac + FW, 5, "loreft.b")
+            r_spec = TensorSpec((rank, d), DType.INT8, FW, 5, f"loreft{i}.R")
+            w_spec = TensorSpec((rank, d), DType.INT8, FW, 5, f"loreft{i}.W")
+            b_spec = TensorSpec((rank,), DType.INT32, h.frac + FW, 5, f"loreft{i}.b")
             refs = []
             for spec, values in ((r_spec, rng.integers(-40, 41, (rank, d))), (w_spec, rng.integers(-40, 41, (rank, d))),
                                  (b_spec, rng.integers(-(1 << (h.frac + FW - 4)), 1 << (h.frac + FW - 4), rank))):

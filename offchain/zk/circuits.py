@@ -20,7 +20,7 @@ from offchain.zk.gadgets import Saturation, chain_gadget, pack_lcs, pack_values,
 from offchain.zk.loreft import check_loreft
 from offchain.zk.private import Descriptor, LinearDescriptor, LoreftDescriptor, PrivateNodeError, dtype_of_bits
 from offchain.zk.poseidon import TENSOR_RATE, WEIGHT_RATE
-from offchain.zk.r1cs import LC, ConstraintSystem, const, lc_add
+from offchain.zk.r1cs import LC, ConstraintSystem, lc_add
 
 
 @dataclass

@@ -3,7 +3,6 @@ including saturated outputs, at a small size and at Llama-2-7B's width (d = 4096
 
 from __future__ import annotations
 
-import numpy as np
 
 from offchain.engine.executor import run
 from offchain.models.loreft_block import loreft_block, loreft_input

@@ -54,6 +54,7 @@ def test_off_by_one_rounding_is_rejected(acc):
 def test_unsaturated_or_wrongly_saturated_value_is_rejected(acc):
     s = 4
     q = (acc + 8) >> 4
+    assert not -128 <= q <= 127   # the rounded quotient itself does not fit int8
     # The honest system saturates ...
     cs, out = _requant_system(acc, s)
     assert out == (127 if acc > 0 else -128) and cs.unsatisfied() == []

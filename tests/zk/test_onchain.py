@@ -10,7 +10,7 @@ from offchain.zk.evm_artifacts import contract_type, poseidon_artifact, snarkjs_
 from offchain.zk.field import P
 from offchain.zk.poseidon import TENSOR_RATE, poseidon, poseidon_chain
 from offchain.zk.private import tensor_hash
-from offchain.zk.prover import proof_words, prove, setup
+from offchain.zk.prover import proof_words, prove
 
 from .conftest import LINEAR, linear_operands
 

@@ -1,6 +1,5 @@
 """Groth16 proofs of private nodes: honest ones verify (groth16py and snarkjs), every kind of cheat does not."""
 
-import numpy as np
 import pytest
 
 from offchain.zk.circuits import build_linear
