@@ -6,14 +6,11 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from offchain.engine.dtypes import DType
+from engine.op_draws import dtypes, fracs, small
 
 #: Every call goes to anvil, so examples are few; each one checks several output elements.
 SETTINGS = settings(max_examples=5, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-dtypes = st.sampled_from([DType.INT8, DType.INT16, DType.INT32])
-small = st.sampled_from([DType.INT8, DType.INT16])
-fracs = st.integers(-4, 14)
 
 
 def indices(data, n: int, count: int = 4) -> list[int]:
@@ -31,3 +28,6 @@ def rng(data) -> np.random.Generator:
 def skip(data) -> int:
     """Leading filler elements in each operand (proven chunks start before the range)."""
     return data.draw(st.sampled_from([0, 0, 3]))
+
+
+__all__ = ["SETTINGS", "dtypes", "fracs", "indices", "rng", "skip", "small"]

@@ -15,31 +15,17 @@ from offchain.dispute.operators import descriptor_tuple, operand_tuple
 from offchain.engine.descriptor import encode_node
 from offchain.engine.dtypes import DType
 from offchain.engine.ops import OpCode
-from offchain.engine.ops.conv import conv_output_hw
+from engine.op_draws import binary_node, conv2d_node, embedding_node, mean_node, rope_node
 from engine.op_harness import make_node, random_tensor, spec
 
 from ._harness import check_against_contract, custom_error, revert_data
-from ._strategies import SETTINGS, dtypes, fracs, indices, rng, skip, small
+from ._strategies import SETTINGS, dtypes, fracs, indices, rng, skip
 
 
 @SETTINGS
 @given(data=st.data(), code=st.sampled_from([OpCode.ADD, OpCode.SUB, OpCode.MUL]))
 def test_binary_broadcast(deploy, data, code):
-    out_shape = data.draw(st.lists(st.integers(1, 4), min_size=0, max_size=4))
-
-    def operand_shape():
-        drop = data.draw(st.integers(0, len(out_shape)))
-        return [1 if data.draw(st.booleans()) else d for d in out_shape[drop:]]
-
-    a_shape, b_shape = operand_shape(), operand_shape()
-    full = list(np.broadcast_shapes(tuple(a_shape), tuple(b_shape)))
-    fa, fb = data.draw(fracs), data.draw(fracs)
-    base = fa + fb if code == OpCode.MUL else max(fa, fb)
-    # MUL of two int32 minima is 2^62, past the engine's accumulator limit: keep one factor narrower.
-    a_dt = data.draw(dtypes)
-    b_dt = data.draw(small) if code == OpCode.MUL and a_dt == DType.INT32 else data.draw(dtypes)
-    ins = [spec(a_shape, a_dt, fa), spec(b_shape, b_dt, fb)]
-    node = make_node(code, ins, spec(full, data.draw(dtypes), base - data.draw(st.integers(-8, 16))))
+    node, ins = binary_node(data, code, min_dim=1, narrow_mul=True)
     g = rng(data)
     arrays = [random_tensor(g, s, True) for s in ins]
     check_against_contract(deploy("ElementwiseOps"), node, arrays, indices(data, node.output.size), skip(data))
@@ -108,16 +94,7 @@ def test_shape_ops_reject_what_the_engine_rejects(chain, deploy):
 @SETTINGS
 @given(data=st.data())
 def test_mean(deploy, data):
-    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
-    n = shape[-1] if data.draw(st.booleans()) else 300  # a longer row now and then
-    shape[-1] = n
-    k = data.draw(st.integers(0, 24))
-    mult = round((1 << k) / n)
-    fx = data.draw(fracs)
-    x_spec = spec(shape, data.draw(dtypes), fx)
-    out_shape = shape[:-1] + ([1] if data.draw(st.booleans()) else [])
-    node = make_node(OpCode.MEAN, [x_spec], spec(out_shape, data.draw(dtypes), fx + data.draw(st.integers(-4, 4))),
-                     (mult, k))
+    node, x_spec = mean_node(data, long_rows=True)
     x = random_tensor(rng(data), x_spec, True)
     check_against_contract(deploy("ReduceOps"), node, [x], indices(data, node.output.size), skip(data))
 
@@ -125,11 +102,7 @@ def test_mean(deploy, data):
 @SETTINGS
 @given(data=st.data())
 def test_rope(deploy, data):
-    lead = data.draw(st.lists(st.integers(1, 3), max_size=2))
-    t, d = data.draw(st.integers(1, 6)), 2 * data.draw(st.integers(1, 5))
-    fx, fc = data.draw(fracs), data.draw(st.integers(0, 14))
-    ins = [spec(lead + [t, d], data.draw(dtypes), fx), spec((t, d), DType.INT16, fc), spec((t, d), DType.INT16, fc)]
-    node = make_node(OpCode.ROPE, ins, spec(lead + [t, d], data.draw(small), fx + fc - data.draw(st.integers(0, 16))))
+    node, ins = rope_node(data, x_dtypes=dtypes)
     g = rng(data)
     check_against_contract(deploy("RopeOps"), node, [random_tensor(g, s, True) for s in ins],
                            indices(data, node.output.size), skip(data))
@@ -138,12 +111,8 @@ def test_rope(deploy, data):
 @SETTINGS
 @given(data=st.data())
 def test_embedding(deploy, data):
-    vocab, dim = data.draw(st.integers(1, 20)), data.draw(st.integers(1, 8))
-    ids_shape = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))
-    ft = data.draw(fracs)
-    ins = [spec(ids_shape, DType.INT32, 0), spec((vocab, dim), data.draw(small), ft)]
-    node = make_node(OpCode.EMBEDDING, ins,
-                     spec(ids_shape + [dim], data.draw(dtypes), ft - data.draw(st.integers(-3, 5))))
+    node, ins = embedding_node(data, min_ids=1)
+    vocab, ids_shape = ins[1].shape[0], ins[0].shape
     g = rng(data)
     ids = g.integers(0, vocab, size=ids_shape).astype(np.int32)
     check_against_contract(deploy("EmbeddingOps"), node, [ids, random_tensor(g, ins[1], True)],
@@ -163,19 +132,7 @@ def test_embedding_rejects_out_of_vocab_id(deploy):
 @SETTINGS
 @given(data=st.data())
 def test_conv2d(deploy, data):
-    b, c, o = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    h, w = data.draw(st.integers(1, 7)), data.draw(st.integers(1, 7))
-    ph, pw = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
-    kh, kw = data.draw(st.integers(1, h + 2 * ph)), data.draw(st.integers(1, w + 2 * pw))
-    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    params = (sh, sw, ph, pw)
-    oh, ow = conv_output_hw(h, w, kh, kw, params)
-    fx, fw = data.draw(fracs), data.draw(fracs)
-    ins = [spec((b, c, h, w), data.draw(small), fx), spec((o, c, kh, kw), DType.INT8, fw)]
-    if data.draw(st.booleans()):
-        ins.append(spec((o,), DType.INT32, fx + fw))
-    fo = fx + fw - data.draw(st.integers(0, 12))
-    node = make_node(OpCode.CONV2D, ins, spec((b, o, oh, ow), data.draw(dtypes), fo), params)
+    node, ins = conv2d_node(data, max_out=3, max_hw=7)
     g = rng(data)
     arrays = [random_tensor(g, s, True) for s in ins]
     check_against_contract(deploy("ConvOps"), node, arrays, indices(data, node.output.size, 6), skip(data))

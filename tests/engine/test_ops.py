@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import InputRangeError, ParamError, ShapeMismatchError
 from offchain.engine.ops import OpCode, get_op
-from offchain.engine.ops.conv import conv_output_hw
+from .op_draws import binary_node, conv2d_node, dtypes, embedding_node, fracs, mean_node, rope_node, small
 from .op_harness import check_elements, make_node, random_tensor, spec
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-dtypes = st.sampled_from([DType.INT8, DType.INT16, DType.INT32])
-small = st.sampled_from([DType.INT8, DType.INT16])
-fracs = st.integers(-4, 14)
 
 
 def _indices(data, n: int) -> list[int]:
@@ -72,19 +69,9 @@ def test_matmul(data):
 @SETTINGS
 @given(st.data())
 def test_conv2d(data):
-    b, c, o = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4))
-    h, w = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9))
-    ph, pw = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
-    kh, kw = data.draw(st.integers(1, h + 2 * ph)), data.draw(st.integers(1, w + 2 * pw))
-    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    params = (sh, sw, ph, pw)
-    oh, ow = conv_output_hw(h, w, kh, kw, params)
-    fx, fw = data.draw(fracs), data.draw(fracs)
-    ins = [spec((b, c, h, w), data.draw(small), fx), spec((o, c, kh, kw), DType.INT8, fw)]
-    if data.draw(st.booleans()):
-        ins.append(spec((o,), DType.INT32, fx + fw))
-    fo = fx + fw - data.draw(st.integers(0, 12))
-    node = make_node(OpCode.CONV2D, ins, spec((b, o, oh, ow), data.draw(dtypes), fo), params)
+    node, ins = conv2d_node(data, max_out=4, max_hw=9)
+    fx, fw, fo = ins[0].frac, ins[1].frac, node.output.frac
+    sh, sw, ph, pw = node.params
     rng = _rng(data)
     arrays = [random_tensor(rng, s, data.draw(st.booleans())) for s in ins]
     out = check_elements(node, arrays, _indices(data, node.output.size))
@@ -99,18 +86,7 @@ def test_conv2d(data):
 @SETTINGS
 @given(st.data(), st.sampled_from([OpCode.ADD, OpCode.SUB, OpCode.MUL]))
 def test_binary_broadcast(data, code):
-    out_shape = data.draw(st.lists(st.integers(0, 4), min_size=0, max_size=4))
-
-    def operand_shape():
-        drop = data.draw(st.integers(0, len(out_shape)))
-        return [1 if data.draw(st.booleans()) else d for d in out_shape[drop:]]
-
-    a_shape, b_shape = operand_shape(), operand_shape()
-    full = list(np.broadcast_shapes(tuple(a_shape), tuple(b_shape)))
-    fa, fb = data.draw(fracs), data.draw(fracs)
-    base = fa + fb if code == OpCode.MUL else max(fa, fb)
-    ins = [spec(a_shape, data.draw(dtypes), fa), spec(b_shape, data.draw(dtypes), fb)]
-    node = make_node(code, ins, spec(full, data.draw(dtypes), base - data.draw(st.integers(-8, 16))))
+    node, ins = binary_node(data, code)
     rng = _rng(data)
     arrays = [random_tensor(rng, s, True) for s in ins]
     check_elements(node, arrays, _indices(data, node.output.size))
@@ -180,27 +156,15 @@ def test_shape_ops(data):
 @SETTINGS
 @given(st.data())
 def test_mean(data):
-    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
-    n = shape[-1]
-    k = data.draw(st.integers(0, 24))
-    mult = round((1 << k) / n)
-    fx = data.draw(fracs)
-    x_spec = spec(shape, data.draw(dtypes), fx)
-    keep = data.draw(st.booleans())
-    out_shape = shape[:-1] + ([1] if keep else [])
-    node = make_node(OpCode.MEAN, [x_spec], spec(out_shape, data.draw(dtypes), fx + data.draw(st.integers(-4, 4))),
-                     (mult, k))
+    node, x_spec = mean_node(data)
     check_elements(node, [random_tensor(_rng(data), x_spec, True)], _indices(data, node.output.size))
 
 
 @SETTINGS
 @given(st.data())
 def test_embedding(data):
-    vocab, dim = data.draw(st.integers(1, 20)), data.draw(st.integers(1, 8))
-    ids_shape = data.draw(st.lists(st.integers(0, 5), min_size=1, max_size=2))
-    ft = data.draw(fracs)
-    ins = [spec(ids_shape, DType.INT32, 0), spec((vocab, dim), data.draw(small), ft)]
-    node = make_node(OpCode.EMBEDDING, ins, spec(ids_shape + [dim], data.draw(dtypes), ft - data.draw(st.integers(-3, 5))))
+    node, ins = embedding_node(data)
+    vocab, ids_shape = ins[1].shape[0], ins[0].shape
     rng = _rng(data)
     ids = rng.integers(0, vocab, size=ids_shape).astype(np.int32)
     check_elements(node, [ids, random_tensor(rng, ins[1], True)], _indices(data, node.output.size))
@@ -216,11 +180,7 @@ def test_embedding_rejects_out_of_vocab_ids():
 @SETTINGS
 @given(st.data())
 def test_rope(data):
-    lead = data.draw(st.lists(st.integers(1, 3), max_size=2))
-    t, d = data.draw(st.integers(1, 6)), 2 * data.draw(st.integers(1, 5))
-    fx, fc = data.draw(fracs), data.draw(st.integers(0, 14))
-    ins = [spec(lead + [t, d], data.draw(small), fx), spec((t, d), DType.INT16, fc), spec((t, d), DType.INT16, fc)]
-    node = make_node(OpCode.ROPE, ins, spec(lead + [t, d], data.draw(small), fx + fc - data.draw(st.integers(0, 16))))
+    node, ins = rope_node(data)
     rng = _rng(data)
     check_elements(node, [random_tensor(rng, s, True) for s in ins], _indices(data, node.output.size))
 

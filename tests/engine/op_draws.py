@@ -1,0 +1,90 @@
+"""Hypothesis draws of operator nodes, shared by the engine's op tests (forward == element) and the operator
+contract tests (Solidity == Python): one definition of what a random CONV2D, ADD/SUB/MUL, MEAN, ROPE or EMBEDDING
+node looks like, with the bounds each suite wants as arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from offchain.engine.dtypes import DType
+from offchain.engine.graph import Node, TensorSpec
+from offchain.engine.ops import OpCode
+from offchain.engine.ops.conv import conv_output_hw
+
+from .op_harness import make_node, spec
+
+dtypes = st.sampled_from([DType.INT8, DType.INT16, DType.INT32])
+small = st.sampled_from([DType.INT8, DType.INT16])
+fracs = st.integers(-4, 14)
+
+
+def binary_node(data, code: int, min_dim: int = 0, narrow_mul: bool = False) -> tuple[Node, list[TensorSpec]]:
+    """ADD/SUB/MUL with numpy broadcasting. ``narrow_mul``: never int32 x int32 for MUL (two int32 minima
+    multiply to 2^62, past the accumulator limit)."""
+    out_shape = data.draw(st.lists(st.integers(min_dim, 4), min_size=0, max_size=4))
+
+    def operand_shape():
+        drop = data.draw(st.integers(0, len(out_shape)))
+        return [1 if data.draw(st.booleans()) else d for d in out_shape[drop:]]
+
+    a_shape, b_shape = operand_shape(), operand_shape()
+    full = list(np.broadcast_shapes(tuple(a_shape), tuple(b_shape)))
+    fa, fb = data.draw(fracs), data.draw(fracs)
+    base = fa + fb if code == OpCode.MUL else max(fa, fb)
+    a_dt = data.draw(dtypes)
+    b_dt = data.draw(small) if narrow_mul and code == OpCode.MUL and a_dt == DType.INT32 else data.draw(dtypes)
+    ins = [spec(a_shape, a_dt, fa), spec(b_shape, b_dt, fb)]
+    return make_node(code, ins, spec(full, data.draw(dtypes), base - data.draw(st.integers(-8, 16)))), ins
+
+
+def conv2d_node(data, max_out: int, max_hw: int) -> tuple[Node, list[TensorSpec]]:
+    """CONV2D with random stride and padding, with or without bias."""
+    b, c, o = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, max_out))
+    h, w = data.draw(st.integers(1, max_hw)), data.draw(st.integers(1, max_hw))
+    ph, pw = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+    kh, kw = data.draw(st.integers(1, h + 2 * ph)), data.draw(st.integers(1, w + 2 * pw))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    params = (sh, sw, ph, pw)
+    oh, ow = conv_output_hw(h, w, kh, kw, params)
+    fx, fw = data.draw(fracs), data.draw(fracs)
+    ins = [spec((b, c, h, w), data.draw(small), fx), spec((o, c, kh, kw), DType.INT8, fw)]
+    if data.draw(st.booleans()):
+        ins.append(spec((o,), DType.INT32, fx + fw))
+    fo = fx + fw - data.draw(st.integers(0, 12))
+    return make_node(OpCode.CONV2D, ins, spec((b, o, oh, ow), data.draw(dtypes), fo), params), ins
+
+
+def mean_node(data, long_rows: bool = False) -> tuple[Node, TensorSpec]:
+    """MEAN over the last axis (kept or dropped); ``long_rows``: now and then a 300-long row."""
+    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    if long_rows and not data.draw(st.booleans()):
+        shape[-1] = 300
+    n = shape[-1]
+    k = data.draw(st.integers(0, 24))
+    mult = round((1 << k) / n)
+    fx = data.draw(fracs)
+    x_spec = spec(shape, data.draw(dtypes), fx)
+    out_shape = shape[:-1] + ([1] if data.draw(st.booleans()) else [])
+    node = make_node(OpCode.MEAN, [x_spec], spec(out_shape, data.draw(dtypes), fx + data.draw(st.integers(-4, 4))),
+                     (mult, k))
+    return node, x_spec
+
+
+def rope_node(data, x_dtypes=small) -> tuple[Node, list[TensorSpec]]:
+    """ROPE on [..., t, d] with int16 cos/sin tables."""
+    lead = data.draw(st.lists(st.integers(1, 3), max_size=2))
+    t, d = data.draw(st.integers(1, 6)), 2 * data.draw(st.integers(1, 5))
+    fx, fc = data.draw(fracs), data.draw(st.integers(0, 14))
+    ins = [spec(lead + [t, d], data.draw(x_dtypes), fx), spec((t, d), DType.INT16, fc), spec((t, d), DType.INT16, fc)]
+    return make_node(OpCode.ROPE, ins, spec(lead + [t, d], data.draw(small), fx + fc - data.draw(st.integers(0, 16)))), ins
+
+
+def embedding_node(data, min_ids: int = 0) -> tuple[Node, list[TensorSpec]]:
+    """EMBEDDING of an int32 id tensor into a [V, D] table."""
+    vocab, dim = data.draw(st.integers(1, 20)), data.draw(st.integers(1, 8))
+    ids_shape = data.draw(st.lists(st.integers(min_ids, 5), min_size=1, max_size=2))
+    ft = data.draw(fracs)
+    ins = [spec(ids_shape, DType.INT32, 0), spec((vocab, dim), data.draw(small), ft)]
+    out = spec(ids_shape + [dim], data.draw(dtypes), ft - data.draw(st.integers(-3, 5)))
+    return make_node(OpCode.EMBEDDING, ins, out), ins
