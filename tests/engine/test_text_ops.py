@@ -99,10 +99,22 @@ def test_utf8_decoding_rules():
         assert decode_at(list(chr(cp).encode("utf-8"))) == cp
 
 
+def test_unicode_table_shares_blocks():
+    """1.1 M code points in 8704 blocks of 128, of which only 266 differ (Unicode 14.0: README's figure)."""
+    import unicodedata
+
+    from offchain.models.text_tables import char_tables
+
+    stage1, stage2 = char_tables()
+    assert stage1.shape == (8704,) and stage2.shape[0] % 128 == 0
+    assert unicodedata.unidata_version == "14.0.0" and stage2.shape[0] // 128 == 266
+    assert int(stage1.max()) == 265
+
+
 def test_trie_placement_and_bad_tables(tokenizer):
     trie = build_trie(tokenizer.vocab)
     assert trie.depth == 18 and trie.window == 8
-    assert int((trie.rows[:, 0] >= 0).sum()) > 70_000
+    assert int((trie.rows[:, 0] >= 0).sum()) == 72_445   # one row per vocabulary prefix (README's figure)
     with pytest.raises(TableError, match="no salt"):
         build_trie(tokenizer.vocab, window=1)
     with pytest.raises(TableError, match="max_bytes"):
