@@ -200,20 +200,26 @@ def cli(provider):
         embedder = owner.deploy(project.SentenceSimilarity, oracle, text_id, dims)
         console.print(f"launched minilm as model {text_id} (graph root 0x{graph_root(text_model.graph).hex()[:16]}…; "
                       f"its token MINI at {text_token}); consumer SentenceSimilarity at {embedder.address}")
-        from offchain.zk.submission import register_private_model
+        from offchain.zk.submission import launch_private_model
 
         verifier = project.Groth16Registry.at(addresses["Groth16Registry"])
-        registry = project.ModelRegistry.at(addresses["ModelRegistry"])
-        private_id, records = register_private_model(registry, verifier, private_model, private_spec, private_keys,
-                                                     MODEL_FEE, model_owner.address, owner)
-        console.print(f"registered llama-tiny-loreft as model {private_id} with private nodes "
+        private_offering = Offering("llama-tiny-loreft revenue share", "LORFT", [model_owner.address],
+                                    [1_000_000 * 10**18], snapshot_interval=60)
+        private_id, private_token, records = launch_private_model(
+            launcher, verifier, private_model, private_spec, private_keys, MODEL_FEE, model_owner.address,
+            private_offering, owner)
+        console.print(f"launched llama-tiny-loreft as model {private_id} with private nodes "
                       f"{[r[0] for r in records]} (Groth16 key {records[0][2]}, Poseidon weight commitments "
-                      f"{', '.join(hex(r[3])[:14] + '…' for r in records)})")
-        pdigits_id, drecords = register_private_model(registry, verifier, pdigits_model, pdigits_spec, pdigits_keys,
-                                                      MODEL_FEE, model_owner.address, owner)
+                      f"{', '.join(hex(r[3])[:14] + '…' for r in records)}); its token LORFT at {private_token}")
+        pdigits_offering = Offering("digits-mlp-private revenue share", "PDIGIT", [model_owner.address],
+                                    [1_000_000 * 10**18], snapshot_interval=60)
+        pdigits_id, pdigits_token, drecords = launch_private_model(
+            launcher, verifier, pdigits_model, pdigits_spec, pdigits_keys, MODEL_FEE, model_owner.address,
+            pdigits_offering, owner)
         pdigits_classifier = owner.deploy(project.DigitsClassifier, oracle, pdigits_id)
-        console.print(f"registered digits-mlp-private as model {pdigits_id} (private node {drecords[0][0]}, Groth16 key "
-                      f"{drecords[0][2]}); consumer DigitsClassifier at {pdigits_classifier.address}")
+        console.print(f"launched digits-mlp-private as model {pdigits_id} (private node {drecords[0][0]}, Groth16 key "
+                      f"{drecords[0][2]}; its token PDIGIT at {pdigits_token}); consumer DigitsClassifier at "
+                      f"{pdigits_classifier.address}")
 
         act("3. Start a submitter node and a challenger node")
         honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file], workdir,
@@ -381,6 +387,11 @@ def cli(provider):
         act("7. Model revenue reaches the token holders")
         console.print(f"the DIGIT token received {token.totalRevenueReceived()} wei of model fees "
                       f"({MODEL_FEE} wei per finalized request)")
+        for symbol, address in (("MINI", text_token), ("LORFT", private_token), ("PDIGIT", pdigits_token)):
+            console.print(f"the {symbol} token received "
+                          f"{project.ModelRevenueToken.at(address).totalRevenueReceived()} wei"
+                          + (" (private model: fees of proven inferences flow like any other model's)"
+                             if symbol != "MINI" else ""))
         chain.pending_timestamp = max(chain.pending_timestamp, token.nextSnapshotAt())
         chain.mine()
         snapshot_id = snapshot_if_due(token, owner, chain.blocks.head.timestamp)

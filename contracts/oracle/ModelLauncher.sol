@@ -42,11 +42,37 @@ contract ModelLauncher is AccessControl {
         onlyRole(LAUNCHER_ROLE)
         returns (uint256 modelId, address token)
     {
+        IModelRegistry.PrivateNode[] memory none;
+        return _launch(model, none, offering);
+    }
+
+    /// @notice Registers a model with private nodes (opp/ai: each node's Groth16 key and Poseidon weight
+    ///         commitment, see IModelRegistry.registerPrivateModel) with a new revenue token as its revenue receiver,
+    ///         so the fees of proven private inferences reach the token's holders like any other model's.
+    /// @dev Reverts as registerPrivateModel does (e.g. BadPrivateNode), and then no token is created either.
+    function launchPrivate(
+        IModelRegistry.Model calldata model,
+        IModelRegistry.PrivateNode[] calldata privateNodes,
+        IModelTokenFactory.Offering calldata offering
+    ) external onlyRole(LAUNCHER_ROLE) returns (uint256 modelId, address token) {
+        // INVARIANT: A private launch registers private nodes; an empty list would launch a public model under a
+        //            private launch's name (the registry rejects it too).
+        if (privateNodes.length == 0) revert IModelRegistry.BadPrivateNode(0);
+        return _launch(model, privateNodes, offering);
+    }
+
+    function _launch(
+        IModelRegistry.Model calldata model,
+        IModelRegistry.PrivateNode[] memory privateNodes,
+        IModelTokenFactory.Offering calldata offering
+    ) private returns (uint256 modelId, address token) {
         uint256 expected = registry.modelCount() + 1;
         token = factory.createToken(expected, offering);
         IModelRegistry.Model memory spec = model;
         spec.revenueReceiver = token;
-        modelId = registry.registerModel(spec);
+        modelId = privateNodes.length == 0
+            ? registry.registerModel(spec)
+            : registry.registerPrivateModel(spec, privateNodes);
         // INVARIANT: The token belongs to the id the model got, or fees would flow to another model's holders.
         if (modelId != expected) revert ModelIdMismatch(expected, modelId);
         emit ModelLaunched(modelId, token, model.owner);

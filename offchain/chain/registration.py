@@ -39,8 +39,15 @@ class Offering:
                 self.snapshot_interval, self.snapshot_lifetime)
 
 
-def launch(launcher: Any, model: Model, fee: int, owner: str, offering: Offering, sender: Any) -> tuple[int, str]:
-    """Registers `model` and creates its revenue token in one transaction; returns (model id, token address)."""
-    receipt = launcher.launch(model_spec(model, fee, owner), offering.as_tuple(), sender=sender)
+def launch(launcher: Any, model: Model, fee: int, owner: str, offering: Offering, sender: Any,
+           private_nodes: list[tuple] | None = None) -> tuple[int, str]:
+    """Registers `model` and creates its revenue token in one transaction; returns (model id, token address).
+    With ``private_nodes`` (IModelRegistry.PrivateNode tuples, see offchain.zk.submission) the model is launched
+    as a private (opp/ai) model through ``launchPrivate``."""
+    spec = model_spec(model, fee, owner)
+    if private_nodes is None:
+        receipt = launcher.launch(spec, offering.as_tuple(), sender=sender)
+    else:
+        receipt = launcher.launchPrivate(spec, private_nodes, offering.as_tuple(), sender=sender)
     event = receipt.decode_logs(launcher.ModelLaunched)[0]
     return event.modelId, event.token

@@ -2,7 +2,8 @@
 
 Who calls what:
   model owner / registrar: ``register_private_model`` (its keys into Groth16Registry, then
-      ``ModelRegistry.registerPrivateModel(model_spec, private_node_records(...))``);
+      ``ModelRegistry.registerPrivateModel(model_spec, private_node_records(...))``), or
+      ``launch_private_model`` (the same through ModelLauncher.launchPrivate, with a revenue token);
   submitter: ``private_ios(execution, proofs)`` -> ``AIOracle.submitPrivate(..., ios)`` (or the game's
       ``proposePrivate``), and ``pairs_of(proofs)`` for ``honest_submitter(mine, pairs)`` should a game land on a
       private node;
@@ -38,12 +39,26 @@ def private_node_records(model: Model, spec: PrivateSpec, key_ids: dict[Descript
 
 def register_private_model(registry: Any, verifier: Any, model: Model, spec: PrivateSpec,
                            keys: dict[Descriptor, Keys], fee: int, owner: str, sender: Any) -> tuple[int, list[tuple]]:
-    """Registers the verifying keys, then the model with its private nodes; returns (model id, the records)."""
+    """Registers the verifying keys, then the model with its private nodes; returns (model id, the records).
+    The model's fees go to ``owner``; ``launch_private_model`` gives it a revenue token instead."""
     from offchain.chain.registration import model_spec
 
     records = private_node_records(model, spec, register_keys(verifier, keys, sender))
     model_id = registry.registerPrivateModel(model_spec(model, fee, owner), records, sender=sender).return_value
     return model_id, records
+
+
+def launch_private_model(launcher: Any, verifier: Any, model: Model, spec: PrivateSpec,
+                         keys: dict[Descriptor, Keys], fee: int, owner: str, offering: Any,
+                         sender: Any) -> tuple[int, str, list[tuple]]:
+    """Initial Model Offering of a private model: its verifying keys registered, then the model, its private
+    nodes and its ERC-7641 revenue token (``offering``, offchain.chain.registration.Offering; the token becomes the
+    revenue receiver) in one transaction (ModelLauncher.launchPrivate); returns (model id, token, the records)."""
+    from offchain.chain.registration import launch
+
+    records = private_node_records(model, spec, register_keys(verifier, keys, sender))
+    model_id, token = launch(launcher, model, fee, owner, offering, sender, private_nodes=records)
+    return model_id, token, records
 
 
 def private_ios(execution: ExecutionCommitment, proofs: Sequence[NodeProof]) -> list[tuple]:

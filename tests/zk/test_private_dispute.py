@@ -14,7 +14,7 @@ from ape import chain
 from offchain.chain.deployments import deploy_protocol
 from offchain.chain.encoding import output_bytes
 from offchain.chain.params import ProtocolParams
-from offchain.chain.registration import model_spec
+from offchain.chain.registration import Offering, model_spec
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.dispute.faults import run_with_fault
@@ -24,7 +24,7 @@ from offchain.dispute.solver import GameStatus, Phase, RevealPrivate, private_re
 from offchain.engine.executor import run
 from offchain.zk.model_proofs import prove_private, setup_private
 from offchain.zk.private import PrivateSpec
-from offchain.zk.submission import pairs_of, private_ios, register_private_model
+from offchain.zk.submission import launch_private_model, pairs_of, private_ios, register_private_model
 
 from dispute_ops._harness import custom_error, revert_data  # tests/ is on sys.path (rootdir-relative packages)
 from .test_model_proofs import tiny_mlp
@@ -77,6 +77,48 @@ def test_registration_records_the_private_nodes_and_rejects_bad_lists(deployed, 
         registry.registerPrivateModel(other, [(3, 8, 1, 5)], sender=owner)                 # no node 3
     with ape.reverts(registry.BadPrivateNode, position=0):
         registry.registerPrivateModel(other, [], sender=owner)
+
+
+def test_a_private_model_launched_with_its_token_pays_proven_inferences_fees_to_it(
+    project, owner, model_owner, user, submitter, stranger, tmp_path, keys, honest
+):
+    """launchPrivate: one transaction registers the private nodes and the model with a new ERC-7641 token as its
+    revenue receiver; a proven private inference's model fee reaches the token. A bad node list, an empty one or
+    a caller without the launcher role reverts with its named error, and then no token or model exists."""
+    a = deploy_protocol(project, chain.provider, owner, directory=tmp_path, params=PARAMS)
+    launcher, factory = project.ModelLauncher.at(a["ModelLauncher"]), project.ModelTokenFactory.at(a["ModelTokenFactory"])
+    registry, verifier = project.ModelRegistry.at(a["ModelRegistry"]), project.Groth16Registry.at(a["Groth16Registry"])
+    oracle, game = project.AIOracle.at(a["AIOracle"]), project.DisputeGame.at(a["DisputeGame"])
+    offering = Offering("private mlp revenue", "PMLP", [model_owner.address], [10**24], snapshot_interval=60)
+    spec = model_spec(tiny_mlp(), 10**15, model_owner.address)
+
+    with ape.reverts(launcher.BadPrivateNode, position=0):
+        launcher.launchPrivate(spec, [], offering.as_tuple(), sender=owner)
+    with ape.reverts(launcher.BadPrivateNode, position=0):   # the registry's revert, bubbled up
+        launcher.launchPrivate(spec, [(9, 8, 1, 5)], offering.as_tuple(), sender=owner)   # the model has no node 9
+    with ape.reverts(launcher.AccessControlUnauthorizedAccount):
+        launcher.launchPrivate(spec, [(0, 8, 1, 5)], offering.as_tuple(), sender=stranger)
+    assert registry.modelCount() == 0 and factory.tokenOf(1) == ape.utils.ZERO_ADDRESS
+
+    model_id, token_address, records = launch_private_model(launcher, verifier, tiny_mlp(), SPEC, keys, 10**15,
+                                                            model_owner.address, offering, owner)
+    assert factory.tokenOf(model_id) == token_address
+    assert registry.getModel(model_id).revenueReceiver == token_address
+    assert [tuple(n) for n in registry.privateNodes(model_id)] == [tuple(r) for r in records]
+    assert [r[0] for r in records] == [0, 2]
+
+    execution, proofs = honest
+    receipt = oracle.requestCallback(model_id, X.tobytes(), "0x" + "00" * 20, 0, b"", sender=user,
+                                     value=oracle.estimateFee(model_id, 0))
+    request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+    output = output_bytes(execution.trace.output)
+    oracle.submitPrivate(request_id, output, execution.trace_root, execution.output_proof(),
+                         private_ios(execution, proofs), sender=submitter, value=game.submitterBond())
+    token = project.ModelRevenueToken.at(token_address)
+    assert token.totalRevenueReceived() == 0
+    chain.pending_timestamp += PARAMS.challenge_window
+    oracle.finalize(request_id, output, b"", sender=stranger)
+    assert token.totalRevenueReceived() == 10**15 and token.balance == 10**15
 
 
 def test_results_need_proofs_and_publish_the_private_outputs(deployed, honest, user, submitter, stranger):
