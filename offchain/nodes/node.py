@@ -228,7 +228,10 @@ class Node:
 
         for served in self.models.values():
             if served.private and not served.view and served.model_id not in self._keys:
-                self._keys[served.model_id] = setup_private(served.commitment.model, PrivateSpec(served.private))
+                keys = setup_private(served.commitment.model, PrivateSpec(served.private))
+                for k in keys.values():
+                    k.load_pk()                 # now, not on the first request (lazy otherwise)
+                self._keys[served.model_id] = keys
                 self.log("keys-loaded", model=served.model_id)
 
     def _pairs(self, request_id: int, mine: ExecutionCommitment) -> list[int] | None:

@@ -4,11 +4,14 @@ Keys live in ``build/zk/<descriptor hash>/`` (``circuit.r1cs``, ``pk.bin``,
 ``vk.bin``, ``vk.json`` in snarkjs' format, ``meta.json``). The circuit's
 structure depends only on the descriptor, so setup builds it from zero values.
 
-Setup here is a single-party DEV setup: groth16py draws its toxic waste from
-the OS's secure RNG and discards it, so a dev key is reproducible only through
-the cache (commit or ship the folder), not from a seed. A production key comes
-from a multi-party ceremony instead: run ``snarkjs powersoftau`` (or reuse a
-public phase-1 transcript such as the Hermez/perpetual powers of tau),
+Setup here is a single-party DEV setup reproducible from a seed
+(``dev_setup.py``: groth16py's setup run with its OS randomness replaced by a
+ChaCha20 stream keyed by the seed and the circuit; default seed public, set
+$ZK_DEV_SEED to change it, ``ZK_DEV_SEED=os`` for OS randomness). Anyone who
+knows the seed can forge proofs, so dev keys are for tests and demos only. A
+production key comes from a multi-party ceremony instead: run ``snarkjs
+powersoftau`` (or reuse a public phase-1 transcript such as the
+Hermez/perpetual powers of tau),
 ``snarkjs groth16 setup build/zk/<h>/circuit.r1cs pot.ptau c0.zkey``, one
 ``snarkjs zkey contribute`` per participant and a final ``zkey beacon``, then
 ``groth16py.import_zkey(final.zkey)`` replaces ``pk.bin`` and
@@ -33,6 +36,7 @@ import groth16py
 import numpy as np
 
 from offchain.zk.circuits import Built, build
+from offchain.zk.dev_setup import DevSetupError, dev_seed, seeded_setup
 from offchain.zk.private import Descriptor, LinearDescriptor, descriptor_hash, io_bits, weight_bits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,14 +49,23 @@ class ProofError(RuntimeError):
     """Setup or proving failed (e.g. the witness does not satisfy the circuit)."""
 
 
-@dataclass
 class Keys:
-    """A circuit's keys: ``pk`` (prover only), ``vk``, and the folder they are cached in."""
+    """A circuit's keys: ``vk``, ``pk`` (prover only; loaded from the folder on first use, since loading a large
+    proving key takes longer than a proof) and the folder they are cached in."""
 
-    folder: Path
-    pk: groth16py.ProvingKey
-    vk: groth16py.VerifyingKey
-    n_constraints: int
+    def __init__(self, folder: Path, vk: groth16py.VerifyingKey, n_constraints: int,
+                 pk: groth16py.ProvingKey | None = None):
+        self.folder, self.vk, self.n_constraints, self._pk = folder, vk, n_constraints, pk
+
+    @property
+    def pk(self) -> groth16py.ProvingKey:
+        return self.load_pk()
+
+    def load_pk(self) -> groth16py.ProvingKey:
+        """The proving key, loaded now if it was not yet (a prover process does this at start)."""
+        if self._pk is None:
+            self._pk = groth16py.ProvingKey.load(str(self.folder / "pk.bin"))
+        return self._pk
 
 
 @dataclass
@@ -83,31 +96,44 @@ def zero_operands(desc: Descriptor) -> tuple[np.ndarray, list[np.ndarray]]:
     return x.astype(np_dt[x_bits]), [np.zeros(s, dtype=np_dt[b]) for s, b in zip(shapes, weight_bits(desc))]
 
 
-def setup(desc: Descriptor, folder: Path | None = None) -> Keys:
-    """Keys for ``desc``: loaded from the cache, else a dev setup written to it (see module docstring)."""
+def setup(desc: Descriptor, folder: Path | None = None, seed: str | None = None) -> Keys:
+    """Keys for ``desc``: loaded from the cache, else a dev setup written to it (see module docstring).
+    ``seed`` defaults to ``dev_setup.dev_seed()`` (None there: OS randomness). A cached key made with another
+    seed is replaced."""
+    seed = seed if seed is not None else dev_seed()
     folder = folder or key_dir() / descriptor_hash(desc)
     meta_path = folder / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        return Keys(folder, groth16py.ProvingKey.load(str(folder / "pk.bin")),
-                    groth16py.VerifyingKey.load(str(folder / "vk.bin")), meta["constraints"])
+        if meta.get("seed") == seed:
+            return Keys(folder, groth16py.VerifyingKey.load(str(folder / "vk.bin")), meta["constraints"])
     folder.mkdir(parents=True, exist_ok=True)
+    meta_path.unlink(missing_ok=True)     # a partial setup never looks cached
     x, weights = zero_operands(desc)
     built = build(desc, x, weights)
     r1cs = built.cs.write_r1cs(folder / "circuit.r1cs")
     t0 = time.perf_counter()
+    pk = None
     try:
-        pk, vk = groth16py.setup(str(r1cs))
+        if seed is None:
+            pk, vk = groth16py.setup(str(r1cs))
+            pk.save(str(folder / "pk.bin"))
+            vk.save(str(folder / "vk.bin"))
+            (folder / "vk.json").write_text(vk.to_json())
+        else:
+            seeded_setup(r1cs, folder, seed)
+            vk = groth16py.VerifyingKey.load(str(folder / "vk.bin"))
+    except DevSetupError as exc:
+        raise ProofError(str(exc)) from exc
     except Exception as exc:  # groth16py raises its own SetupError family
         raise ProofError(f"setup of {desc} failed: {exc}") from exc
-    pk.save(str(folder / "pk.bin"))
-    vk.save(str(folder / "vk.bin"))
-    (folder / "vk.json").write_text(vk.to_json())
     meta = {"descriptor": repr(desc), "constraints": built.cs.n_constraints, "wires": built.cs.n_wires,
             "setup_s": round(time.perf_counter() - t0, 3), "backend": f"groth16py {groth16py.__version__}",
-            "ceremony": "single-party dev setup (toxic waste from OS RNG)"}
+            "seed": seed,
+            "ceremony": ("single-party dev setup, toxic waste from the OS RNG" if seed is None else
+                         "single-party dev setup, toxic waste derived from the seed (offchain/zk/dev_setup.py)")}
     meta_path.write_text(json.dumps(meta, indent=2))
-    return Keys(folder, pk, vk, built.cs.n_constraints)
+    return Keys(folder, vk, built.cs.n_constraints, pk)
 
 
 def prove_built(keys: Keys, built: Built) -> bytes:

@@ -1,5 +1,8 @@
 """Groth16 proofs of private nodes: honest ones verify (groth16py and snarkjs), every kind of cheat does not."""
 
+import hashlib
+import json
+
 import pytest
 
 from offchain.zk.circuits import build_linear
@@ -66,7 +69,7 @@ def test_tampered_proof_is_rejected(linear_case, byte):
 
 
 def test_proof_for_another_key_is_rejected(linear_case, key_root):
-    other = setup(LINEAR, key_root / "linear-second-ceremony")
+    other = setup(LINEAR, key_root / "linear-second-ceremony", seed="another ceremony")
     assert not verify(other.vk, linear_case.proof.proof, [linear_case.proof.signal])
 
 
@@ -86,3 +89,40 @@ def test_key_cache_reloads_the_same_key(linear_case, key_root):
     assert again.vk.to_json() == linear_case.keys.vk.to_json()
     assert verify(again.vk, prove(again, LINEAR, linear_case.x, linear_case.weights).proof,
                   [linear_case.proof.signal])
+
+
+def _digests(folder):
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("pk.bin", "vk.bin")}
+
+
+def test_dev_setups_are_reproducible_from_a_seed(linear_case, loreft_case, key_root, monkeypatch):
+    """Same seed and circuit: byte-identical proving and verifying keys (the default seed gave linear_case's);
+    another seed or another circuit: other toxic waste; ZK_DEV_SEED=os: OS randomness, a new key each time."""
+    from offchain.zk.dev_setup import DEFAULT_SEED, derive_key
+
+    assert json.loads((linear_case.keys.folder / "meta.json").read_text())["seed"] == DEFAULT_SEED
+    again = setup(LINEAR, key_root / "linear-reproduced", seed=DEFAULT_SEED)
+    assert _digests(again.folder) == _digests(linear_case.keys.folder)
+    assert verify(again.vk, linear_case.proof.proof, [linear_case.proof.signal])
+    other = setup(LINEAR, key_root / "linear-other-seed", seed="other")
+    assert _digests(other.folder)["vk.bin"] != _digests(again.folder)["vk.bin"]
+    r1cs = linear_case.keys.folder / "circuit.r1cs"
+    assert derive_key("s", r1cs) != derive_key("s", key_root / "loreft" / "circuit.r1cs")
+    assert derive_key("s", r1cs) != derive_key("t", r1cs)
+
+    monkeypatch.setenv("ZK_DEV_SEED", "os")
+    first, second = setup(LINEAR, key_root / "linear-os-1"), setup(LINEAR, key_root / "linear-os-2")
+    assert json.loads((first.folder / "meta.json").read_text())["seed"] is None
+    assert _digests(first.folder)["vk.bin"] != _digests(second.folder)["vk.bin"]
+    assert verify(first.vk, prove(first, LINEAR, linear_case.x, linear_case.weights).proof, [linear_case.proof.signal])
+
+
+def test_a_cached_key_of_another_seed_is_replaced(linear_case, key_root):
+    folder = key_root / "linear-reseeded"
+    setup(LINEAR, folder, seed="first")
+    before = _digests(folder)
+    setup(LINEAR, folder, seed="first")                       # cached: untouched
+    assert _digests(folder) == before
+    setup(LINEAR, folder, seed="second")
+    assert _digests(folder) != before
+    assert json.loads((folder / "meta.json").read_text())["seed"] == "second"
