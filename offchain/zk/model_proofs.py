@@ -24,7 +24,7 @@ from offchain.zk.private import (
     private_weights,
     weight_commitment,
 )
-from offchain.zk.prover import Keys, prove, setup
+from offchain.zk.prover import Keys, prove_all, setup
 
 
 @dataclass
@@ -55,12 +55,14 @@ def setup_private(model: Model, spec: PrivateSpec) -> dict[Descriptor, Keys]:
     return {d: setup(d) for d in set(descriptors(model, spec).values())}
 
 
-def prove_private(model: Model, spec: PrivateSpec, trace: Trace, keys: dict[Descriptor, Keys]) -> list[NodeProof]:
-    """Prove every private node of ``trace``; each proof's output is checked against the trace first."""
+def prove_private(model: Model, spec: PrivateSpec, trace: Trace, keys: dict[Descriptor, Keys],
+                  workers: int | None = None) -> list[NodeProof]:
+    """Prove every private node of ``trace`` (``workers`` proofs at a time, default one per core); each proof's
+    output is checked against the trace."""
+    descs = descriptors(model, spec)
+    jobs = [(keys[desc], desc, trace.operands(model, i)[0], private_weights(model, i)) for i, desc in descs.items()]
     out = []
-    for i, desc in descriptors(model, spec).items():
-        x = trace.operands(model, i)[0]
-        p = prove(keys[desc], desc, x, private_weights(model, i))
+    for (i, desc), p in zip(descs.items(), prove_all(jobs, workers)):
         if not np.array_equal(p.output.reshape(-1), trace.outputs[i].reshape(-1)):
             raise AssertionError(f"node {i}: circuit output differs from the engine's trace")
         out.append(NodeProof(i, desc, p.proof, p.signal, p.in_hash, p.out_hash, p.commitment))

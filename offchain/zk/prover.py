@@ -28,6 +28,7 @@ import os
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -151,6 +152,21 @@ def prove(keys: Keys, desc: Descriptor, inputs: np.ndarray, weights: Sequence[np
     built = build(desc, inputs, weights, witness_only=True)
     return Proof(prove_built(keys, built), built.signal, built.in_hash, built.out_hash, built.commitment,
                  built.output)
+
+
+def prove_all(jobs: Sequence[tuple[Keys, Descriptor, np.ndarray, Sequence[np.ndarray]]],
+              workers: int | None = None) -> list[Proof]:
+    """Prove many private nodes, ``workers`` at a time (default: one per core), in the order given.
+
+    groth16py releases the GIL while proving and proves on one core, so threads sharing the loaded proving keys
+    use every core without a second copy of a key in memory (the witness, built in Python, is the serial part)."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if workers == 1:
+        return [prove(*job) for job in jobs]
+    for keys, *_ in jobs:
+        keys.load_pk()                 # once, before the threads race to load it
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda job: prove(*job), jobs))
 
 
 def verify(vk: groth16py.VerifyingKey, proof: bytes, signals: Sequence[int]) -> bool:

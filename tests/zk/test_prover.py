@@ -126,3 +126,18 @@ def test_a_cached_key_of_another_seed_is_replaced(linear_case, key_root):
     setup(LINEAR, folder, seed="second")
     assert _digests(folder) != before
     assert json.loads((folder / "meta.json").read_text())["seed"] == "second"
+
+
+def test_prove_all_on_two_threads_gives_each_job_its_own_valid_proof_in_order(linear_case, loreft_case):
+    from offchain.zk.prover import prove_all
+
+    x2, w2 = linear_operands(5)
+    jobs = [(linear_case.keys, LINEAR, linear_case.x, linear_case.weights),
+            (loreft_case.keys, loreft_case.desc, loreft_case.x, loreft_case.weights),
+            (linear_case.keys, LINEAR, x2, w2)]
+    proofs = prove_all(jobs, workers=2)
+    expected = [linear_case.proof.signal, loreft_case.proof.signal, prove(*jobs[2]).signal]
+    assert [p.signal for p in proofs] == expected
+    for (keys, *_), p in zip(jobs, proofs):
+        assert verify(keys.vk, p.proof, [p.signal])
+    assert not verify(linear_case.keys.vk, proofs[2].proof, [expected[0]])
