@@ -51,3 +51,58 @@ def launch(launcher: Any, model: Model, fee: int, owner: str, offering: Offering
         receipt = launcher.launchPrivate(spec, private_nodes, offering.as_tuple(), sender=sender)
     event = receipt.decode_logs(launcher.ModelLaunched)[0]
     return event.modelId, event.token
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What ``register`` did: the model's id, its revenue receiver (the token when launched with one), its private
+    nodes, and whether this call registered it (False: it was registered before, under the same roots)."""
+
+    model_id: int
+    revenue_receiver: str
+    private_nodes: tuple[int, ...]
+    new: bool
+
+
+def registered_id(registry: Any, model: Model) -> int | None:
+    """The id under which ``model`` (its graph and weights roots) is registered, if it is."""
+    roots = (graph_root(model.graph), weights_root(model))
+    for i in range(1, registry.modelCount() + 1):
+        m = registry.getModel(i)
+        if (bytes(m.graphRoot), bytes(m.weightsRoot)) == roots:
+            return i
+    return None
+
+
+def register(contracts: dict[str, Any], model: Model, fee: int, owner: str, sender: Any,
+             private: tuple[int, ...] = (), offering: Offering | None = None) -> Registered:
+    """Registers ``model`` (idempotent: a model already registered keeps its id). ``contracts`` maps names to the
+    deployed ModelRegistry, and ModelLauncher / Groth16Registry when needed. With ``offering`` the model is launched
+    with its ERC-7641 token as revenue receiver; with ``private`` node indices it is a private (opp/ai) model: their
+    Groth16 keys are set up (dev keys, ``offchain/zk/dev_setup.py``) and registered with their Poseidon weight
+    commitments. The public view for challengers is ``python -m offchain public-view``."""
+    registry = contracts["ModelRegistry"]
+    existing = registered_id(registry, model)
+    if existing is not None:
+        return Registered(existing, registry.getModel(existing).revenueReceiver,
+                          tuple(int(n.node) for n in registry.privateNodes(existing)), False)
+    if private:
+        from offchain.zk.model_proofs import setup_private
+        from offchain.zk.private import PrivateSpec
+        from offchain.zk.submission import launch_private_model, register_private_model
+
+        spec = PrivateSpec(tuple(private))
+        keys = setup_private(model, spec)
+        verifier = contracts["Groth16Registry"]
+        if offering is not None:
+            model_id, _, records = launch_private_model(contracts["ModelLauncher"], verifier, model, spec, keys, fee,
+                                                        owner, offering, sender)
+        else:
+            model_id, records = register_private_model(registry, verifier, model, spec, keys, fee, owner, sender)
+        nodes = tuple(r[0] for r in records)
+    elif offering is not None:
+        model_id, _ = launch(contracts["ModelLauncher"], model, fee, owner, offering, sender)
+        nodes = ()
+    else:
+        model_id, nodes = registry.registerModel(model_spec(model, fee, owner), sender=sender).return_value, ()
+    return Registered(model_id, registry.getModel(model_id).revenueReceiver, nodes, True)

@@ -121,6 +121,29 @@ def test_a_private_model_launched_with_its_token_pays_proven_inferences_fees_to_
     assert token.totalRevenueReceived() == 10**15 and token.balance == 10**15
 
 
+def test_register_sets_up_keys_and_launches_a_private_model_once(project, owner, model_owner, tmp_path, keys):
+    """offchain.chain.registration.register (behind `ape run register --private ... --token ...`): a node that cannot
+    be private fails before any transaction; a private launch records the nodes and the token; a second call finds
+    the model by its roots and registers nothing."""
+    from offchain.chain.registration import register
+    from offchain.zk.private import PrivateNodeError
+
+    a = deploy_protocol(project, chain.provider, owner, directory=tmp_path, params=PARAMS)
+    contracts = {n: getattr(project, n).at(a[n]) for n in ("ModelRegistry", "ModelLauncher", "Groth16Registry")}
+    registry, factory = contracts["ModelRegistry"], project.ModelTokenFactory.at(a["ModelTokenFactory"])
+    offering = Offering("tiny private revenue", "TPRIV", [model_owner.address], [10**24])
+    with pytest.raises(PrivateNodeError, match="node 1 is op"):
+        register(contracts, tiny_mlp(), 10**15, model_owner.address, owner, private=(1,), offering=offering)
+    assert registry.modelCount() == 0
+
+    done = register(contracts, tiny_mlp(), 10**15, model_owner.address, owner, private=(0, 2), offering=offering)
+    assert done.new and done.private_nodes == (0, 2) and done.model_id == 1
+    assert done.revenue_receiver == factory.tokenOf(1) != ape.utils.ZERO_ADDRESS
+    assert [n.node for n in registry.privateNodes(1)] == [0, 2]
+    again = register(contracts, tiny_mlp(), 1, owner.address, owner, private=(0, 2), offering=offering)
+    assert again == type(done)(1, done.revenue_receiver, (0, 2), False) and registry.modelCount() == 1
+
+
 def test_results_need_proofs_and_publish_the_private_outputs(deployed, honest, user, submitter, stranger):
     game, oracle, _, model_id = deployed
     execution, proofs = honest
