@@ -152,6 +152,11 @@ contract Groth16Registry is IProofVerifier, AccessControl {
         return (key.nPublic, _vkHashes[keyId], key.pointer);
     }
 
+    /// @inheritdoc IProofVerifier
+    function keyIdOf(bytes32 vkHash) external view returns (uint256) {
+        return _idByHash[vkHash];
+    }
+
     /// @dev Writes the pair (-(r * A), B) of `proof` at memory `dst`; false if A is not a curve point.
     function _writeProofPair(uint256 dst, bytes calldata proof, uint256 r) private view returns (bool) {
         uint256 ax = _word(proof, 0);

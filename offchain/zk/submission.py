@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from eth_utils import keccak
 
 from offchain.commit import pack_tensor
 from offchain.dispute.commitment import ExecutionCommitment
@@ -26,8 +27,13 @@ from offchain.zk.prover import Keys
 
 
 def register_keys(verifier: Any, keys: dict[Descriptor, Keys], sender: Any) -> dict[Descriptor, int]:
-    """Registers each verifying key with the Groth16Registry (registrar role); returns the key ids."""
-    return {desc: verifier.registerKey(encode_vk(k.vk), sender=sender).return_value for desc, k in keys.items()}
+    """Registers each verifying key with the Groth16Registry (registrar role) unless it already is (another model
+    with a node of the same circuit registered it); returns the key ids."""
+    ids = {}
+    for desc, k in keys.items():
+        vk = encode_vk(k.vk)
+        ids[desc] = verifier.keyIdOf(keccak(vk)) or verifier.registerKey(vk, sender=sender).return_value
+    return ids
 
 
 def private_node_records(model: Model, spec: PrivateSpec, key_ids: dict[Descriptor, int]) -> list[tuple]:

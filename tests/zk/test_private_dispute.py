@@ -120,6 +120,16 @@ def test_a_private_model_launched_with_its_token_pays_proven_inferences_fees_to_
     oracle.finalize(request_id, output, b"", sender=stranger)
     assert token.totalRevenueReceived() == 10**15 and token.balance == 10**15
 
+    # Another owner's model with layers of the same shapes (other weights): its nodes reuse the registered keys.
+    base = tiny_mlp()
+    other = type(base)(base.graph, [w.copy() for w in base.weights])
+    other.weights[0][0, 0] ^= 1
+    assert verifier.keyIdOf(b"\x01" * 32) == 0                            # an unknown hash has no key
+    other_id, _, other_records = launch_private_model(launcher, verifier, other, SPEC, keys, 10**15, stranger.address,
+                                                      Offering("other", "OTH", [stranger.address], [10**24]), owner)
+    assert other_id == model_id + 1 and [r[2] for r in other_records] == [r[2] for r in records]
+    assert [r[3] for r in other_records][0] != records[0][3]               # other weights, other commitment
+
 
 def test_register_sets_up_keys_and_launches_a_private_model_once(project, owner, model_owner, tmp_path, keys):
     """offchain.chain.registration.register (behind `ape run register --private ... --token ...`): a node that cannot

@@ -50,4 +50,8 @@ interface IProofVerifier {
 
     /// @notice The key's number of public inputs, keccak of its bytes and the data contract holding them.
     function keyInfo(uint256 keyId) external view returns (uint256 nPublic, bytes32 vkHash, address pointer);
+
+    /// @notice The id of the key whose bytes hash to `vkHash`, 0 if none is registered (keys are registered once,
+    ///         so models whose private nodes share a circuit share its key).
+    function keyIdOf(bytes32 vkHash) external view returns (uint256);
 }
