@@ -28,6 +28,9 @@ Cases, each measured here in one run:
   ``ezkl_prove_s``: the same float model through EZKL 23 (Halo2/KZG, params
   private but NOT hashed, unlike our Poseidon commitments (hashing needs 2^19
   rows here), input/output public, SRS generated locally and cached).
+* ``reveal``: gas of Poseidon-hashing one revealed 4096-value int16 tensor on-chain
+  (PrivateNodeHasher.tensorHash, what a dispute on a 4096-wide private node pays
+  per tensor) and of one circomlibjs Poseidon6 call.
 ``--cases`` reruns some cases; the others' results already in zk.json are kept.
 """
 
@@ -189,6 +192,44 @@ def bench_verify(p: dict) -> list[Result]:
     ]
 
 
+def bench_reveal() -> list[Result]:
+    """What a dispute on a 4096-wide private node pays to Poseidon-hash one revealed int16 tensor on-chain
+    (PrivateNodeHasher.tensorHash), and one circomlibjs Poseidon6 call, as transactions on anvil."""
+    import ape
+    from ape.contracts import ContractContainer
+
+    from offchain.zk.evm_artifacts import contract_type, poseidon_artifact
+    from offchain.zk.gadgets import per_element
+    from offchain.zk.poseidon import TENSOR_RATE, chain_blocks
+    from offchain.zk.private import tensor_hash
+
+    values = np.random.default_rng(SEED).integers(-(1 << 15), 1 << 15, 4096)
+    with ape.networks.parse_network_choice("ethereum:local:foundry"):
+        owner = ape.accounts.test_accounts[0]
+        p6 = owner.deploy(ContractContainer(contract_type(poseidon_artifact(6))))
+        p3 = owner.deploy(ContractContainer(contract_type(poseidon_artifact(3))))
+        hasher = owner.deploy(ape.project.PrivateNodeHasher, p6, p3)
+        assert hasher.tensorHash(values.tolist(), 16) == tensor_hash(values, 16)
+        web3 = ape.chain.provider.web3
+
+        def tx_gas(method, *args) -> tuple[int, int]:
+            data = bytes(method.as_transaction(*args, sender=owner).data)
+            tx = web3.eth.send_transaction({"from": owner.address, "to": method.contract.address, "data": data,
+                                            "gas": 30_000_000})
+            gas = web3.eth.wait_for_transaction_receipt(tx)["gasUsed"]
+            return gas, gas - 21000 - _calldata_gas(data)
+
+        tensor, tensor_exec = tx_gas(hasher.tensorHash, values.tolist(), 16)
+        single, single_exec = tx_gas(p6.poseidon, [1, 2, 3, 4, 5, 6])
+    calls = chain_blocks(-(-values.size // per_element(16)), TENSOR_RATE)
+    return [
+        Result("reveal", "tensor_hash_gas_4096_int16", tensor, "gas", compared_with="block gas limit",
+               baseline=30_000_000, note=f"tx; {tensor_exec} without intrinsic and calldata; {calls} Poseidon6 calls"),
+        Result("reveal", "poseidon6_call_gas", single_exec, "gas",
+               note=f"circomlibjs Poseidon6, inside a caller ({single} as a tx)"),
+    ]
+
+
 def bench_digits(tmp: Path) -> list[Result]:
     """digits-mlp: all LINEARs private vs only the last; EZKL on the same float model."""
     from offchain.engine.executor import run
@@ -261,8 +302,8 @@ def ezkl_prove(module, pixels: np.ndarray, tmp: Path) -> tuple[float, str]:
 @click.command()
 @click.option("--interventions", default=32, show_default=True, help="LoReFT interventions to prove sequentially.")
 @click.option("--quick", is_flag=True, help="d = 512 instead of 4096 (smoke run).")
-@click.option("--cases", default="loreft,digits", show_default=True,
-              help="Comma list of loreft (loreft-7b + verify) and digits; other cases in zk.json are kept.")
+@click.option("--cases", default="loreft,digits,reveal", show_default=True,
+              help="Comma list of loreft (loreft-7b + verify), digits and reveal; other cases in zk.json are kept.")
 @click.option("--worker", type=click.Choice(["setup", "prove", "prove-cores"]), default=None, hidden=True)
 @click.option("--d", default=4096, hidden=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, hidden=True)
@@ -281,6 +322,8 @@ def cli(interventions: int, quick: bool, cases: str, worker: str | None, d: int,
             results += loreft + bench_verify(proofs)
         if "digits" in chosen:
             results += bench_digits(tmp)
+        if "reveal" in chosen:
+            results += bench_reveal()
     write_results("zk", _kept(results) + results)
 
 

@@ -102,9 +102,7 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         return _propose(modelId, inputRoot, outputRoot, traceRoot, outputProof, submitter);
     }
 
-    /// @notice `propose` for a model with private nodes: `ios` carries, per private node (in the registry's order),
-    ///         the Poseidon hashes its Groth16 proof is about, the proof, and the node's output with its trace proof.
-    ///         Reverts unless every proof verifies and every output is its trace leaf (IPrivateNodeJudge errors).
+    /// @inheritdoc IDisputeGame
     function proposePrivate(
         uint256 modelId,
         bytes32 inputRoot,
@@ -115,14 +113,13 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         PrivateIO[] calldata ios
     ) external payable returns (uint256 claimId) {
         if (address(privateJudge) == address(0)) revert PrivateJudgeUnavailable();
-        (bytes32 ioHash, uint32[] memory nodes) = privateJudge.checkProposal(modelId, traceRoot, ios);
+        (bytes32 ioHash, uint32[] memory nodes, uint256[] memory pairs) =
+            privateJudge.checkProposal(modelId, traceRoot, ios);
         claimId = _propose(modelId, inputRoot, outputRoot, traceRoot, outputProof, submitter);
         privateIOHash[claimId] = ioHash;
         bytes[] memory outputs = new bytes[](ios.length);
-        uint256[] memory pairs = new uint256[](2 * ios.length);
         for (uint256 k; k < ios.length; ++k) {
             outputs[k] = ios[k].output;
-            (pairs[2 * k], pairs[2 * k + 1]) = (ios[k].inHash, ios[k].outHash);
         }
         emit PrivateOutputsPublished(claimId, nodes, outputs, pairs);
     }
@@ -266,26 +263,28 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     function openNode(uint256 gameId, bytes calldata descriptor, bytes32[] calldata proof) external {
         Game storage g = _move(gameId, Turn.Challenger);
         if (g.phase != Phase.OpenNode) revert WrongPhase(Phase.OpenNode, g.phase);
-        IModelRegistry.Model memory model = registry.getModel(_claims[g.claimId].modelId);
         uint256 nodeIndex = g.index;
-        // INVARIANT: The disputed node's descriptor is the one the model registered.
-        if (!LibMerkle.verifyLeaf(model.graphRoot, model.nodeCount, nodeIndex, keccak256(descriptor), proof)) {
-            revert DescriptorNotInGraph(nodeIndex);
-        }
-        if (privateIOHash[g.claimId] != 0 && _isPrivate(_claims[g.claimId].modelId, nodeIndex)) {
-            // A private node cannot be recomputed on-chain: the submitter must reveal what its proof is about.
+        {
+            uint256 modelId = _claims[g.claimId].modelId;
+            IModelRegistry.Model memory model = registry.getModel(modelId);
+            bytes32 descriptorHash = keccak256(descriptor);
+            // INVARIANT: The disputed node's descriptor is the one the model registered.
+            if (!LibMerkle.verifyLeaf(model.graphRoot, model.nodeCount, nodeIndex, descriptorHash, proof)) {
+                revert DescriptorNotInGraph(nodeIndex);
+            }
             g.nodeIndex = uint32(nodeIndex);
-            g.descriptorHash = keccak256(descriptor);
-            g.phase = Phase.PrivateReveal;
-            g.turn = Turn.Submitter;
-            emit NodeOpened(gameId, uint32(nodeIndex), 0, descriptor);
-            return;
+            g.descriptorHash = descriptorHash;
+            if (privateIOHash[g.claimId] != 0 && _isPrivate(modelId, nodeIndex)) {
+                // A private node cannot be recomputed on-chain: the submitter must reveal what its proof is about.
+                g.phase = Phase.PrivateReveal;
+                g.turn = Turn.Submitter;
+                emit NodeOpened(gameId, uint32(nodeIndex), 0, descriptor);
+                return;
+            }
         }
         (uint256 numel, uint256 width, uint256 chunkLog2) = prover.outputLayout(descriptor);
         uint256 chunkCount = (numel * width + (1 << chunkLog2) - 1) >> chunkLog2;
-        g.nodeIndex = uint32(nodeIndex);
         g.chunkLog2 = uint8(chunkLog2);
-        g.descriptorHash = keccak256(descriptor);
         emit NodeOpened(gameId, uint32(nodeIndex), uint64(chunkCount), descriptor);
         if (chunkCount == 0) {
             // INVARIANT: An empty tensor has the fixed root keccak256(""); any other claim is wrong.
@@ -301,9 +300,7 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         g.turn = Turn.Submitter;
     }
 
-    /// @notice The submitter's move when the game landed on a private node: the node's input and output, which the
-    ///         judge checks against the trace, the disputed leaf and the proven Poseidon hashes. The submitter wins if
-    ///         they match; otherwise this reverts (naming the mismatch) and its clock keeps running.
+    /// @inheritdoc IDisputeGame
     function revealPrivate(uint256 gameId, PrivateReveal calldata r) external {
         Game storage g = _move(gameId, Turn.Submitter);
         if (g.phase != Phase.PrivateReveal) revert WrongPhase(Phase.PrivateReveal, g.phase);

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {LibGroth16} from "../zk/lib/LibGroth16.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 
 /// @title ModelRegistry
@@ -16,8 +17,6 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     mapping(bytes32 commitment => uint256 modelId) private _idByCommitment;
     uint256 private _count;
     mapping(uint256 modelId => PrivateNode[]) private _private;
-    /// @dev The BN254 scalar field order: commitments are field elements.
-    uint256 private constant FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     /// @param admin Receives the admin and registrar roles.
     constructor(address admin) {
@@ -47,8 +46,8 @@ contract ModelRegistry is IModelRegistry, AccessControl {
             //            commitment the circuit can take as a field element.
             bool ordered = k == 0 || p.node > nodes[k - 1].node;
             if (
-                !ordered || p.node >= model.nodeCount || p.keyId == 0 || p.commitment >= FIELD || p.outChunkLog2 < 5
-                    || p.outChunkLog2 > 20
+                !ordered || p.node >= model.nodeCount || p.keyId == 0 || p.commitment >= LibGroth16.R
+                    || p.outChunkLog2 < 5 || p.outChunkLog2 > 20
             ) revert BadPrivateNode(k);
             _private[modelId].push(p);
             indices[k] = p.node;

@@ -6,6 +6,7 @@ import {LibMerkle} from "../dispute/lib/LibMerkle.sol";
 import {IModelRegistry} from "../oracle/interfaces/IModelRegistry.sol";
 import {IPrivateNodeJudge, PrivateIO, PrivateReveal, RevealContext} from "./interfaces/IPrivateNodeJudge.sol";
 import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
+import {LibGroth16} from "./lib/LibGroth16.sol";
 import {PrivateNodeHasher} from "./PrivateNodeHasher.sol";
 
 /// @title PrivateNodeJudge
@@ -17,8 +18,6 @@ import {PrivateNodeHasher} from "./PrivateNodeHasher.sol";
 ///         that cannot (it posted a leaf other than the proven output) runs out of clock and loses.
 /// @dev Stateless: the game stores the pairs' hash and passes the context.
 contract PrivateNodeJudge is IPrivateNodeJudge {
-    uint256 internal constant FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
-
     IModelRegistry public immutable registry;
     IProofVerifier public immutable verifier;
     PrivateNodeHasher public immutable hasher;
@@ -33,12 +32,12 @@ contract PrivateNodeJudge is IPrivateNodeJudge {
     function checkProposal(uint256 modelId, bytes32 traceRoot, PrivateIO[] calldata ios)
         external
         view
-        returns (bytes32 ioHash, uint32[] memory nodes)
+        returns (bytes32 ioHash, uint32[] memory nodes, uint256[] memory pairs)
     {
         IModelRegistry.PrivateNode[] memory priv = registry.privateNodes(modelId);
         uint256 nodeCount = registry.getModel(modelId).nodeCount;
         if (ios.length != priv.length || priv.length == 0) revert PrivateProofCount(ios.length, priv.length);
-        uint256[] memory pairs = new uint256[](2 * ios.length);
+        pairs = new uint256[](2 * ios.length);
         uint256[] memory signals = new uint256[](ios.length);
         nodes = new uint32[](ios.length);
         for (uint256 k; k < ios.length; ++k) {
@@ -49,8 +48,8 @@ contract PrivateNodeJudge is IPrivateNodeJudge {
             if (!LibMerkle.verifyLeaf(traceRoot, nodeCount, priv[k].node, root, io.leafProof)) {
                 revert PrivateOutputNotInTrace(priv[k].node);
             }
-            if (io.inHash >= FIELD) revert HashNotInField(io.inHash);
-            if (io.outHash >= FIELD) revert HashNotInField(io.outHash);
+            if (io.inHash >= LibGroth16.R) revert HashNotInField(io.inHash);
+            if (io.outHash >= LibGroth16.R) revert HashNotInField(io.outHash);
             signals[k] = hasher.publicSignal(io.inHash, io.outHash, priv[k].commitment);
             (pairs[2 * k], pairs[2 * k + 1]) = (io.inHash, io.outHash);
         }

@@ -64,14 +64,18 @@ class Registered:
     new: bool
 
 
+def registered_models(registry: Any) -> dict[tuple[bytes, bytes], int]:
+    """Every registered model's id by its (graph root, weights root)."""
+    out = {}
+    for model_id in range(1, registry.modelCount() + 1):
+        m = registry.getModel(model_id)
+        out[(bytes(m.graphRoot), bytes(m.weightsRoot))] = model_id
+    return out
+
+
 def registered_id(registry: Any, model: Model) -> int | None:
     """The id under which ``model`` (its graph and weights roots) is registered, if it is."""
-    roots = (graph_root(model.graph), weights_root(model))
-    for i in range(1, registry.modelCount() + 1):
-        m = registry.getModel(i)
-        if (bytes(m.graphRoot), bytes(m.weightsRoot)) == roots:
-            return i
-    return None
+    return registered_models(registry).get((graph_root(model.graph), weights_root(model)))
 
 
 def register(contracts: dict[str, Any], model: Model, fee: int, owner: str, sender: Any,

@@ -5,6 +5,8 @@ so a submission's proofs verify in one batch."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from offchain.engine.dtypes import DType
@@ -40,8 +42,7 @@ def insert_interventions(model: Model, after: list[int], rank: int = RANK, seed:
         return TensorRef(TensorKind.ACTIVATION, moved[ref.index]) if ref.kind == TensorKind.ACTIVATION else ref
 
     for i, node in enumerate(g.nodes):
-        nodes.append(Node(node.op, tuple(remap(r) for r in node.inputs), node.in_specs, node.output, node.params,
-                          node.source))
+        nodes.append(dataclasses.replace(node, inputs=tuple(remap(r) for r in node.inputs)))
         moved[i] = len(nodes) - 1
         if i in after:
             h = node.output

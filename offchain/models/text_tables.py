@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -242,7 +243,7 @@ def splice(front: Model, back: Model) -> Model:
         return TensorRef(TensorKind.ACTIVATION, ref.index + n_nodes)
 
     nodes = list(fg.nodes) + [
-        Node(n.op, tuple(move(r) for r in n.inputs), n.in_specs, n.output, n.params, n.source) for n in bg.nodes
+        dataclasses.replace(n, inputs=tuple(move(r) for r in n.inputs)) for n in bg.nodes
     ]
     graph = Graph(list(fg.inputs), list(fg.weights) + list(bg.weights), nodes)
     model = Model(graph, list(front.weights) + list(back.weights), {**back.meta, "input_encoding": "utf-8"})

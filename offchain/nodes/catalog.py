@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offchain.chain.registration import registered_models
 from offchain.dispute.commitment import ModelCommitment
 from offchain.engine.modelfile import load_model
 from offchain.engine.roots import OPAQUE_WEIGHT_ROOTS, graph_root, weights_root
@@ -32,10 +33,7 @@ def load_catalog(paths: list[Path], registry: Any) -> dict[int, ServedModel]:
 
     Raises CatalogError for a file that cannot be loaded or whose roots no registered model has.
     """
-    registered: dict[tuple[bytes, bytes], int] = {}
-    for model_id in range(1, registry.modelCount() + 1):
-        m = registry.getModel(model_id)
-        registered[(bytes(m.graphRoot), bytes(m.weightsRoot))] = model_id
+    registered = registered_models(registry)
     served: dict[int, ServedModel] = {}
     for path in paths:
         try:

@@ -21,7 +21,7 @@ from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment
 from offchain.dispute.faults import run_with_fault
 from offchain.dispute.responder import event_logs, read_game, send
-from offchain.dispute.solver import GameStatus, challenger_action, submitter_action
+from offchain.dispute.solver import GameStatus, Phase, challenger_action, submitter_action
 from offchain.engine.executor import run
 from offchain.nodes.catalog import ServedModel
 from offchain.nodes.store import NodeStore
@@ -159,7 +159,7 @@ class Node:
         the model is run again from it (only then), so that the descent lands on that private node and the
         submitter must reveal what it proved, which it cannot."""
         from offchain.commit import unpack_tensor
-        from offchain.zk.private import tensor_hash
+        from offchain.zk.private import io_hashes
 
         log = event_logs(self.game.PrivateOutputsPublished, self.start_block, claimId=claim_id)[0]
         model = served.commitment.model
@@ -170,10 +170,8 @@ class Node:
         trace = run(model, [x], given=given)
         mismatched = False
         for k, node in enumerate(int(n) for n in log.nodes):
-            operand, out = trace.operands(model, node)[0], given[node]
-            in_hash, out_hash = int(log.pairs[2 * k]), int(log.pairs[2 * k + 1])
-            if (tensor_hash(operand, operand.dtype.itemsize * 8) != in_hash
-                    or tensor_hash(out, out.dtype.itemsize * 8) != out_hash):
+            out = given[node]
+            if io_hashes(trace.operands(model, node)[0], out) != (int(log.pairs[2 * k]), int(log.pairs[2 * k + 1])):
                 wrong = out.copy().reshape(-1)
                 wrong[0] = wrong[0] + 1 if wrong[0] < np.iinfo(out.dtype).max else wrong[0] - 1
                 given[node] = wrong.reshape(out.shape)
@@ -236,17 +234,14 @@ class Node:
 
     def _pairs(self, request_id: int, mine: ExecutionCommitment) -> list[int] | None:
         """The (inHash, outHash) pairs this node's claim proposed, for a private reveal."""
-        from offchain.zk.private import tensor_hash
+        from offchain.zk.private import io_hashes
 
         served = self.models[self.store.request(request_id)[0]]
         if not served.private:
             return None
         model = served.commitment.model
-        pairs = []
-        for node in served.private:
-            x, y = mine.trace.operands(model, node)[0], mine.trace.outputs[node]
-            pairs += [tensor_hash(x, x.dtype.itemsize * 8), tensor_hash(y, y.dtype.itemsize * 8)]
-        return pairs
+        return [h for node in served.private
+                for h in io_hashes(mine.trace.operands(model, node)[0], mine.trace.outputs[node])]
 
     def _record_result(self, request_id: int, claim_id: int) -> None:
         mine = self._execute(request_id, faulty=self.roles.submit and self.fault is not None)
@@ -290,7 +285,9 @@ class Node:
             return
         if role == "submitter":
             mine = self._mine.get(request_id) or self._execute(request_id, faulty=True)
-            action = submitter_action(state, mine, self._pairs(request_id, mine))
+            # Only a reveal needs the Poseidon pairs: hashing them on every poll would cost ~0.1 s per private node.
+            pairs = self._pairs(request_id, mine) if state.phase == Phase.PRIVATE_REVEAL else None
+            action = submitter_action(state, mine, pairs)
         else:
             claim_id = self.game.getGame(game_id).claimId
             honest = self._execute(request_id, faulty=False, claim_id=self._claim_key(request_id, claim_id))

@@ -7,8 +7,8 @@ preloaded: once activated, that library answers the process's ``getrandom`` call
 
     key = sha256("voai-groth16-dev-setup" 0x00 seed 0x00 sha256(circuit.r1cs))
 
-so the same seed and circuit give byte-identical ``pk.bin`` / ``vk.bin`` on any
-machine, and distinct circuits never share toxic waste. The library is compiled
+so the same seed and circuit give byte-identical ``pk.bin`` / ``vk.bin`` (the
+stream depends on nothing else), and distinct circuits never share toxic waste. The library is compiled
 on first use with the system C compiler into ``build/zk/`` (keyed by its source
 hash).
 
@@ -91,11 +91,14 @@ def _child(r1cs: str, folder: str, key_hex: str) -> None:
     lib = ctypes.CDLL(shim)          # the preloaded instance: the same state the interposed calls use
     key = bytes.fromhex(key_hex)
     lib.voai_seed_activate(ctypes.create_string_buffer(key, 32))
-    pk, vk = groth16py.setup(r1cs)
-    out = Path(folder)
-    pk.save(str(out / "pk.bin"))
-    vk.save(str(out / "vk.bin"))
-    (out / "vk.json").write_text(vk.to_json())
+    save_keys(*groth16py.setup(r1cs), Path(folder))
+
+
+def save_keys(pk, vk, folder: Path) -> None:
+    """A key folder's files: ``pk.bin``, ``vk.bin`` and ``vk.json`` (snarkjs' verification_key.json)."""
+    pk.save(str(folder / "pk.bin"))
+    vk.save(str(folder / "vk.bin"))
+    (folder / "vk.json").write_text(vk.to_json())
 
 
 if __name__ == "__main__":

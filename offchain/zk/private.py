@@ -146,6 +146,12 @@ def tensor_hash(values: np.ndarray, bits: int) -> int:
     return poseidon_chain(pack_values(np.asarray(values).reshape(-1).tolist(), bits), TENSOR_RATE)
 
 
+def io_hashes(operand: np.ndarray, output: np.ndarray) -> tuple[int, int]:
+    """(in_hash, out_hash) of a private node's input and output, each hashed at its dtype's width: the pair its
+    proof binds and a reveal must match."""
+    return tensor_hash(operand, operand.dtype.itemsize * 8), tensor_hash(output, output.dtype.itemsize * 8)
+
+
 def public_signal(in_hash: int, out_hash: int, commitment: int) -> int:
     """The proof's one public input: ``Poseidon(in_hash, out_hash, commitment)``."""
     return poseidon([in_hash, out_hash, commitment])

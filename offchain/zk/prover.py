@@ -37,7 +37,7 @@ import groth16py
 import numpy as np
 
 from offchain.zk.circuits import Built, build
-from offchain.zk.dev_setup import DevSetupError, dev_seed, seeded_setup
+from offchain.zk.dev_setup import DevSetupError, dev_seed, save_keys, seeded_setup
 from offchain.zk.private import Descriptor, LinearDescriptor, descriptor_hash, io_bits, weight_bits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,9 +118,7 @@ def setup(desc: Descriptor, folder: Path | None = None, seed: str | None = None)
     try:
         if seed is None:
             pk, vk = groth16py.setup(str(r1cs))
-            pk.save(str(folder / "pk.bin"))
-            vk.save(str(folder / "vk.bin"))
-            (folder / "vk.json").write_text(vk.to_json())
+            save_keys(pk, vk, folder)
         else:
             seeded_setup(r1cs, folder, seed)
             vk = groth16py.VerifyingKey.load(str(folder / "vk.bin"))

@@ -29,6 +29,7 @@ def test_mul_of_int32_minimums_is_refused_by_both(deploy):
     # One step inside the bound still computes: (-2^31) * (2^31 - 1) >> 8, saturated like Python.
     inside = [[INT32_MIN], [(1 << 31) - 1]]
     expected = get_op(OpCode.MUL).element(node, inside, 0)
+    assert expected == INT32_MIN
     got = ops.element(descriptor_tuple(encode_node(node, 0)),
                       [operand_tuple(inside[0], 4), operand_tuple(inside[1], 4)], 0)
     assert got == expected

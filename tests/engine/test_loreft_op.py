@@ -1,5 +1,6 @@
-"""LOREFT (offchain/engine/ops/intervention.py): forward equals the element rule and the zk package's reference,
-saturates at the dtype's bounds, and rejects malformed nodes with named errors."""
+"""LOREFT (offchain/engine/ops/intervention.py): forward equals the element rule and satisfies the private-node
+circuit's constraints, saturates at the dtype's bounds, tracks the real intervention, and rejects malformed nodes
+with named errors."""
 
 from __future__ import annotations
 
@@ -11,26 +12,23 @@ from offchain.engine.executor import run
 from offchain.engine.graph import Node, TensorSpec
 from offchain.engine.ops import get_op
 from offchain.models.loreft_block import loreft_block, loreft_input
-from offchain.zk.loreft import loreft_float, loreft_int
+from offchain.zk.circuits import build
+from offchain.zk.loreft import loreft_float
+from offchain.zk.private import node_descriptor
 
-
-def _elements(model, x):
-    node = model.graph.nodes[0]
-    op = get_op(node.op)
-    inputs = [x] + model.weights
-    flats = [np.asarray(a).reshape(-1) for a in inputs]
-    return [op.element(node, [[int(v) for v in flats[s][a:a + n]] for s, a, n in op.operand_ranges(node, e, inputs)], e)
-            for e in range(node.output.size)]
+from .op_harness import check_elements
 
 
 @pytest.mark.parametrize("scale", [100, 6000, 32767])   # 32767: saturates at the int16 bounds
-def test_forward_equals_elements_and_the_reference(scale):
+def test_forward_equals_elements_and_the_circuit(scale):
     model = loreft_block()
     x = loreft_input(scale=scale)
     out = run(model, [x]).outputs[0]
-    r_mat, w_mat, b = model.weights
-    assert np.array_equal(out, loreft_int(x, r_mat, w_mat, b, 6, model.graph.nodes[0].output.dtype))
-    assert _elements(model, x) == [int(v) for v in out.reshape(-1)]
+    node = model.graph.nodes[0]
+    assert np.array_equal(check_elements(node, [x] + model.weights, range(node.output.size)), out)
+    # The private-node circuit (offchain/zk/circuits.py, its own in-circuit arithmetic) is satisfied by this output.
+    built = build(node_descriptor(model, 0), x, model.weights)
+    assert not built.cs.unsatisfied() and np.array_equal(built.output.reshape(out.shape), out)
     if scale == 32767:
         assert out.min() == -32768 or out.max() == 32767
 

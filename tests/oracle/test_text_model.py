@@ -10,17 +10,15 @@ import ape
 import numpy as np
 import pytest
 
-from offchain.chain.encoding import input_tensor, output_bytes
+from offchain.chain.encoding import output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
-from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
-from offchain.dispute.faults import run_with_fault
+from offchain.dispute.commitment import ModelCommitment
 from offchain.dispute.match import honest_challenger, honest_submitter, play
 from offchain.dispute.solver import GameStatus
-from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
 
 from .conftest import PARAMS, register_model
-from .test_oracle import conserved, submit
+from .test_oracle import conserved, execute, submit
 
 MAX_BYTES, SEQ = 64, 32
 SENTENCES = ("Smart contracts can ask for embeddings.", "Contracts request sentence embeddings.", "Der Hund schläft.")
@@ -39,12 +37,6 @@ def embedder(project, protocol, owner, model_owner, text_model):
     return owner.deploy(project.SentenceSimilarity, protocol.oracle, model_id, text_model.model.graph.output.size)
 
 
-def execute(text_model, sentence: str, fault=None) -> ExecutionCommitment:
-    x = input_tensor(text_model.model.graph, sentence.encode("utf-8"))
-    trace = run_with_fault(text_model.model, [x], *fault) if fault else run(text_model.model, [x])
-    return ExecutionCommitment(text_model, trace)
-
-
 def _cosine_e18(a: np.ndarray, b: np.ndarray) -> int:
     dot = int(np.dot(a.astype(np.int64), b.astype(np.int64)))
     norm = math.isqrt(int(np.dot(a.astype(np.int64), a)) * int(np.dot(b.astype(np.int64), b)))
@@ -59,7 +51,7 @@ def test_sentences_are_embedded_and_compared_on_chain(protocol, embedder, text_m
     for sentence in SENTENCES:
         receipt = embedder.embed(sentence, sender=user, value=embedder.fee())
         request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
-        honest = execute(text_model, sentence)
+        honest = execute(text_model, sentence.encode())
         # The input root is computed on-chain from the UTF-8 bytes, zero-padded to the model's 64 bytes.
         assert bytes(oracle.getRequest(request_id).inputRoot) == honest.input_root
         submit(oracle, game, request_id, honest, submitter)
@@ -87,7 +79,7 @@ def test_the_integer_text_model_tracks_the_float_encoder(text_model):
     floats = minilm.embed(minilm.load_minilm(SEQ), minilm.load_tokenizer(), list(SENTENCES)).numpy()
     frac = text_model.model.graph.output.frac
     for sentence, f in zip(SENTENCES, floats):
-        q = execute(text_model, sentence).trace.output.reshape(-1) / 2.0**frac
+        q = execute(text_model, sentence.encode()).trace.output.reshape(-1) / 2.0**frac
         assert float(q @ f / np.linalg.norm(q) / np.linalg.norm(f)) >= 0.99, sentence
 
 
@@ -117,8 +109,8 @@ def test_a_wrong_token_loses_at_the_tokenizer_and_the_right_embedding_is_deliver
     request_id = oracle.requestCount()
     nodes = text_model.model.graph.nodes
     wordpiece = next(i for i, n in enumerate(nodes) if n.op == OpCode.WORDPIECE)
-    honest = execute(text_model, sentence)
-    faulty = execute(text_model, sentence, fault=(wordpiece, 2, 1))   # the second piece's id + 1
+    honest = execute(text_model, sentence.encode())
+    faulty = execute(text_model, sentence.encode(), fault=(wordpiece, 2, 1))   # the second piece's id + 1
     bad_output, claim_id = submit(oracle, game, request_id, faulty, submitter)
     assert bad_output != output_bytes(honest.trace.output)
 

@@ -85,7 +85,9 @@ def test_unsatisfied_witness_cannot_be_proven(linear_case):
 
 
 def test_key_cache_reloads_the_same_key(linear_case, key_root):
+    written = (key_root / "linear" / "pk.bin").stat().st_mtime_ns
     again = setup(LINEAR, key_root / "linear")
+    assert (key_root / "linear" / "pk.bin").stat().st_mtime_ns == written   # loaded, not set up again
     assert again.vk.to_json() == linear_case.keys.vk.to_json()
     assert verify(again.vk, prove(again, LINEAR, linear_case.x, linear_case.weights).proof,
                   [linear_case.proof.signal])
@@ -120,9 +122,9 @@ def test_dev_setups_are_reproducible_from_a_seed(linear_case, loreft_case, key_r
 def test_a_cached_key_of_another_seed_is_replaced(linear_case, key_root):
     folder = key_root / "linear-reseeded"
     setup(LINEAR, folder, seed="first")
-    before = _digests(folder)
-    setup(LINEAR, folder, seed="first")                       # cached: untouched
-    assert _digests(folder) == before
+    before, written = _digests(folder), (folder / "pk.bin").stat().st_mtime_ns
+    setup(LINEAR, folder, seed="first")                       # cached: not set up again
+    assert (folder / "pk.bin").stat().st_mtime_ns == written
     setup(LINEAR, folder, seed="second")
     assert _digests(folder) != before
     assert json.loads((folder / "meta.json").read_text())["seed"] == "second"

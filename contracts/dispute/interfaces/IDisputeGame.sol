@@ -68,8 +68,9 @@ interface IDisputeGame is IDisputeErrors {
         address submitter
     ) external payable returns (uint256 claimId);
 
-    /// @notice `propose` for a model with private nodes, with one PrivateIO per private node (registry order):
-    ///         the game verifies every Groth16 proof and that every published output is its trace leaf.
+    /// @notice `propose` for a model with private nodes: `ios` carries, per private node (in the registry's order),
+    ///         the Poseidon hashes its Groth16 proof is about, the proof, and the node's output with its trace proof.
+    ///         Reverts unless every proof verifies and every output is its trace leaf (IPrivateNodeJudge errors).
     function proposePrivate(
         uint256 modelId,
         bytes32 inputRoot,
@@ -80,7 +81,9 @@ interface IDisputeGame is IDisputeErrors {
         PrivateIO[] calldata ios
     ) external payable returns (uint256 claimId);
 
-    /// @notice The submitter's answer to a game that landed on a private node (see PrivateNodeJudge).
+    /// @notice The submitter's move when the game landed on a private node: the node's input and output, which the
+    ///         judge checks against the trace, the disputed leaf and the proven Poseidon hashes. The submitter wins if
+    ///         they match; otherwise this reverts (naming the mismatch) and its clock keeps running.
     function revealPrivate(uint256 gameId, PrivateReveal calldata r) external;
 
     /// @notice Opens a game against a pending claim, with the challenger's bond (exactly `challengerBond()`).

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
-import {NodeDesc} from "../lib/LibDescriptor.sol";
-import {LibDescriptor} from "../lib/LibDescriptor.sol";
+import {LibDescriptor, NodeDesc} from "../lib/LibDescriptor.sol";
 import {Int32View, LibOperand, Operand} from "../lib/LibOperand.sol";
 import {OperatorBase} from "./OperatorBase.sol";
 
@@ -154,9 +153,13 @@ contract TextOps is OperatorBase {
     function _walk(NodeDesc calldata d, Operand[] calldata ops, uint256 i) internal pure returns (int256 end, int256 token) {
         (end, token) = (int256(i), -1);
         Int32View memory s = LibOperand.int32View(ops[0]);
-        if (!_holdsWord(s, i)) return (end, token);
-        bool punct = LibOperand.at(s, i) & 3 == 3;
-        int256 node = _wordStart(s, i) ? d.params[0] : d.params[1];
+        bool punct;
+        int256 node;
+        {
+            bool word;
+            (word, punct, node) = _pathStart(d, s, i);
+            if (!word) return (end, token);
+        }
         int256 salt = d.params[4];
         uint256 pos = i;
         for (uint256 k; k <= uint256(d.params[3]); ++k) {
@@ -171,9 +174,19 @@ contract TextOps is OperatorBase {
         }
     }
 
-    function _holdsWord(Int32View memory s, uint256 i) internal pure returns (bool) {
+    /// @dev Where slot i's path starts (shared by _walk and _pathHome, which must follow the same path): whether
+    ///      the slot holds a word at all, whether that word is a single punctuation character, and its root node
+    ///      (params[0] at a word's start, params[1] for a continuation).
+    function _pathStart(NodeDesc calldata d, Int32View memory s, uint256 i)
+        internal
+        pure
+        returns (bool word, bool punct, int256 node)
+    {
         int256 c = LibOperand.at(s, i) & 3;
-        return c == 1 || c == 3;
+        if (c != 1 && c != 3) return (false, false, 0);
+        punct = c == 3;
+        node = punct || _wordStart(s, i) ? d.params[0] : d.params[1];
+        word = true;
     }
 
     /// @dev Home row of path step `k` of slot i (the edge from the node after k characters by character k), or
@@ -183,9 +196,8 @@ contract TextOps is OperatorBase {
         pure
         returns (bool exists, uint256 home)
     {
-        if (!_holdsWord(s, i)) return (false, 0);
-        bool punct = LibOperand.at(s, i) & 3 == 3;
-        int256 node = _wordStart(s, i) ? d.params[0] : d.params[1];
+        (bool word, bool punct, int256 node) = _pathStart(d, s, i);
+        if (!word) return (false, 0);
         int256 salt = d.params[4];
         uint256 pos = i;
         for (uint256 step;; ++step) {
@@ -209,8 +221,8 @@ contract TextOps is OperatorBase {
         }
     }
 
+    /// @dev Whether letter slot i starts a word: the nearest non-empty slot before it ends one (or there is none).
     function _wordStart(Int32View memory s, uint256 i) internal pure returns (bool) {
-        if (LibOperand.at(s, i) & 3 == 3) return true;
         uint256 j = i;
         while (j > 0) {
             --j;

@@ -59,11 +59,12 @@ interface IPrivateNodeJudge {
 
     /// @notice Checks every private node's published output against the trace and its Groth16 proof (consecutive
     ///         nodes with the same key in one batch); reverts with the errors above, else returns
-    ///         keccak256(abi.encodePacked(inHash_0, outHash_0, inHash_1, ...)) and the private node indices.
+    ///         the private node indices, the pairs (inHash_0, outHash_0, inHash_1, ...) and ioHash, their
+    ///         keccak256(abi.encodePacked(pairs)).
     function checkProposal(uint256 modelId, bytes32 traceRoot, PrivateIO[] calldata ios)
         external
         view
-        returns (bytes32 ioHash, uint32[] memory nodes);
+        returns (bytes32 ioHash, uint32[] memory nodes, uint256[] memory pairs);
 
     /// @notice Passes iff the revealed input is the node's agreed operand, the revealed output is the disputed leaf,
     ///         and both Poseidon-hash to the proven pair; reverts naming the first check that fails.

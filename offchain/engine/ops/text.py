@@ -287,10 +287,10 @@ def find_edge(window: Sequence[int], node_id: int, cp: int) -> int | None:
     return None
 
 
-def walk(stream: Sequence[int], i: int, params: Sequence[int], windows: Sequence[Sequence[int]]) -> tuple[int, int]:
-    """(end, token) of slot i, given the probe window of each step of its path (``windows[k]`` for step k)."""
+def walk(path: Sequence[tuple[int, int, int]], i: int, windows: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """(end, token) of slot i along its ``walk_path``, given the probe window of each step (``windows[k]``)."""
     best = (i, -1)
-    for k, (q, cp, node_id) in enumerate(walk_path(stream, i, params)):
+    for k, (q, cp, node_id) in enumerate(path):
         token = find_edge(windows[k], node_id, cp)
         if token is None:
             break
@@ -339,7 +339,7 @@ class TrieMatch(Op):
         out = []
         for i in range(len(stream)):
             path = walk_path(stream, i, node.params)
-            out.append(walk(stream, i, node.params, [window_of(n, cp) for _, cp, n in path]))
+            out.append(walk(path, i, [window_of(n, cp) for _, cp, n in path]))
         return np.array(out, dtype=np.int32).reshape(len(stream), 2)
 
     def operand_ranges(self, node: Node, out_index: int, inputs=None) -> list[Range]:
@@ -359,7 +359,7 @@ class TrieMatch(Op):
 
     def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
         i, column = divmod(out_index, 2)
-        return walk(operands[0], i, node.params, operands[1:])[column]
+        return walk(walk_path(operands[0], i, node.params), i, operands[1:])[column]
 
 
 # ---------------------------------------------------------------------------------------------- wordpiece
