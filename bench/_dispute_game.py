@@ -24,7 +24,7 @@ from offchain.dispute.responder import event_logs
 
 #: Clocks long enough that no side can time out while the other builds its proofs: the benchmark measures
 #: the moves, it never waits a clock out.
-BENCH_PARAMS = ProtocolParams(challenge_window=3600, clock_budget=3600, request_timeout=7200)
+BENCH_PARAMS = ProtocolParams(challenge_window=3600, clock_budget=3600, request_timeout=14400)
 MODEL_FEE = 10**15
 
 

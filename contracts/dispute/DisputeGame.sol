@@ -33,6 +33,10 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     uint8 public immutable revealDepth;
     /// @notice Share of a loser's bond that is burned, in basis points.
     uint16 public immutable burnBps;
+    /// @notice Most a game that turns moot (its claim voided by another game) receives from the voided claim's
+    ///         bond besides its own bond: the honest challenger's gas (state it as gas x gas price when deploying).
+    ///         Every game open at the void gets min(mootCompensation, pot / (open games + 1)); the winner the rest.
+    uint256 public immutable mootCompensation;
 
     mapping(uint256 claimId => Claim) internal _claims;
     mapping(uint256 gameId => Game) internal _games;
@@ -59,6 +63,7 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         uint64 clockBudget;
         uint8 revealDepth;
         uint16 burnBps;
+        uint256 mootCompensation;
     }
 
     constructor(Config memory config, address admin) {
@@ -74,6 +79,11 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (config.revealDepth == 0 || config.revealDepth > 8) revert BadConfig("revealDepth");
         // INVARIANT: Some of a loser's bond must be burned (self-challenges never profit), never all of it.
         if (config.burnBps == 0 || config.burnBps >= BPS) revert BadConfig("burnBps");
+        // INVARIANT: A moot game's compensation is paid from the voided claim's bond after the burn; more could never
+        //            be paid to even one game.
+        if (config.mootCompensation > config.submitterBond - (config.submitterBond * config.burnBps) / BPS) {
+            revert BadConfig("mootCompensation");
+        }
         if (admin == address(0)) revert BadConfig("admin");
         registry = config.registry;
         prover = config.prover;
@@ -83,6 +93,7 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         clockBudget = config.clockBudget;
         revealDepth = config.revealDepth;
         burnBps = config.burnBps;
+        mootCompensation = config.mootCompensation;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -205,8 +216,12 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         }
         c.status = ClaimStatus.Finalized;
         c.bondSettled = true;
-        openBonds -= c.bond;
-        _credit(c.submitter, c.bond);
+        // The bonds of the games the submitter won, held until now, are paid with its own bond (less the burn).
+        uint256 escrow = c.escrow;
+        uint256 burned = (escrow * burnBps) / BPS;
+        openBonds -= uint256(c.bond) + escrow;
+        _burn(burned);
+        _credit(c.submitter, uint256(c.bond) + escrow - burned);
         emit ClaimFinalized(claimId);
     }
 
@@ -358,6 +373,10 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     /// @inheritdoc IDisputeGame
     function timeout(uint256 gameId) external {
         Game storage g = _inProgress(gameId);
+        Claim storage c = _claims[g.claimId];
+        // INVARIANT: Nobody wins on time against a claim that is already void: its games can only be settled moot
+        //            (moves there revert, so a clock running out says nothing about the side to move).
+        if (c.status != ClaimStatus.Pending) revert ClaimNotPending(g.claimId, c.status);
         uint256 used = _usedWithCurrentTurn(g);
         if (used <= clockBudget) revert ClockNotExpired(used, clockBudget);
         if (g.turn == Turn.Submitter) {
@@ -369,14 +388,30 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
 
     /// @inheritdoc IDisputeGame
     function settleMoot(uint256 gameId) external {
-        Game storage g = _inProgress(gameId);
+        Game storage g = _games[gameId];
+        if (g.status == GameStatus.None) revert UnknownGame(gameId);
         Claim storage c = _claims[g.claimId];
+        // INVARIANT: Only the games of a voided claim are settled here; a pending claim's games are played out.
         if (c.status != ClaimStatus.Void) revert ClaimNotPending(g.claimId, c.status);
-        g.status = GameStatus.Moot;
-        c.openGames -= 1;
-        openBonds -= g.bond;
-        _credit(g.challenger, g.bond);
-        emit GameResolved(gameId, g.claimId, false, "claim already void");
+        if (g.status == GameStatus.InProgress) {
+            g.status = GameStatus.Moot;
+            c.openGames -= 1;
+            uint256 share = c.mootShare;
+            openBonds -= uint256(g.bond) + share;
+            _credit(g.challenger, uint256(g.bond) + share);
+            emit GameResolved(gameId, g.claimId, false, "claim already void");
+            return;
+        }
+        // INVARIANT: A claim proven false keeps nothing it won: a challenger that lost on time to it (its bond held
+        //            in the claim's escrow) gets its bond back, once.
+        if (g.status == GameStatus.SubmitterWon && !g.refunded) {
+            g.refunded = true;
+            openBonds -= g.bond;
+            _credit(g.challenger, g.bond);
+            emit GameRefunded(gameId, g.claimId, g.bond);
+            return;
+        }
+        revert GameNotInProgress(gameId, g.status);
     }
 
     /// @inheritdoc IDisputeGame
@@ -509,16 +544,19 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         g.status = GameStatus.ChallengerWon;
         c.openGames -= 1;
         c.status = ClaimStatus.Void;
-        openBonds -= g.bond;
-        uint256 payout = g.bond;
-        if (!c.bondSettled) {
-            c.bondSettled = true;
-            openBonds -= c.bond;
-            uint256 burned = (uint256(c.bond) * burnBps) / BPS;
-            payout += c.bond - burned;
-            _burn(burned);
-        }
-        _credit(g.challenger, payout);
+        // Every path here starts from a pending claim (moves and timeouts require one), so the submitter's bond is
+        // still held: the pot is that bond less the burn. Each game still open gets a bounded share of it when
+        // settled moot (the honest challengers' gas); the winner gets the rest.
+        uint256 burned = (uint256(c.bond) * burnBps) / BPS;
+        uint256 pot = c.bond - burned;
+        uint256 share = pot / (uint256(c.openGames) + 1);
+        if (share > mootCompensation) share = mootCompensation;
+        uint256 reserved = share * c.openGames;
+        c.mootShare = uint128(share);
+        c.bondSettled = true;
+        openBonds -= uint256(g.bond) + c.bond - reserved;
+        _burn(burned);
+        _credit(g.challenger, uint256(g.bond) + pot - reserved);
         emit GameResolved(gameId, g.claimId, true, reason);
         emit ClaimVoided(g.claimId, gameId);
     }
@@ -527,10 +565,9 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         Claim storage c = _claims[g.claimId];
         g.status = GameStatus.SubmitterWon;
         c.openGames -= 1;
-        openBonds -= g.bond;
-        uint256 burned = (uint256(g.bond) * burnBps) / BPS;
-        _burn(burned);
-        _credit(c.submitter, g.bond - burned);
+        // INVARIANT: A game won against a pending claim pays the submitter only if the claim stands: the bond is
+        //            held in the claim's escrow (still in openBonds) until `finalize`, or refunded if it is voided.
+        c.escrow += g.bond;
         emit GameResolved(gameId, g.claimId, false, reason);
     }
 

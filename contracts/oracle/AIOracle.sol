@@ -132,8 +132,12 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     constructor(Config memory config, address admin) {
         if (address(config.registry) == address(0)) revert BadOracleConfig("registry");
         if (address(config.game) == address(0)) revert BadOracleConfig("game");
-        // INVARIANT: A request must outlive a claim's challenge window, or honest results could never finalize.
-        if (config.requestTimeout == 0) revert BadOracleConfig("requestTimeout");
+        // INVARIANT: A request outlives a claim made when it is: the challenge window plus a game opened at the
+        //            window's end and played out on both clocks. Otherwise a submitter could run a request into its
+        //            refund deadline with games it never meant to win, and no honest result could finalize.
+        if (config.requestTimeout <= uint256(config.game.challengeWindow()) + 2 * uint256(config.game.clockBudget())) {
+            revert BadOracleConfig("requestTimeout");
+        }
         if (admin == address(0)) revert BadOracleConfig("admin");
         registry = config.registry;
         game = config.game;

@@ -276,6 +276,14 @@ class Node:
 
     def _play(self, game_id: int, request_id: int, role: str) -> None:
         state = read_game(self.game, game_id, self.start_block)
+        claim_id = self.game.getGame(game_id).claimId
+        if state.status == GameStatus.IN_PROGRESS and self.game.claimStatus(claim_id) == CLAIM_VOID:
+            # Another game voided the claim: no more moves here and no win on time; settle it (the challenger gets
+            # its bond and a share of the voided claim's bond) and stop playing.
+            self.game.settleMoot(game_id, sender=self.account)
+            self.store.set_game_status(game_id, "moot")
+            self.log("game-moot", game=game_id, role=role, claim=claim_id)
+            return
         if state.status != GameStatus.IN_PROGRESS:
             won = (state.status == GameStatus.CHALLENGER_WON) == (role == "challenger")
             self.store.set_game_status(game_id, "won" if won else state.status.name.lower())
@@ -289,7 +297,6 @@ class Node:
             pairs = self._pairs(request_id, mine) if state.phase == Phase.PRIVATE_REVEAL else None
             action = submitter_action(state, mine, pairs)
         else:
-            claim_id = self.game.getGame(game_id).claimId
             honest = self._execute(request_id, faulty=False, claim_id=self._claim_key(request_id, claim_id))
             claim = self.game.getClaim(claim_id)
             action = challenger_action(state, honest, self._claimed_tree(game_id, honest, bytes(claim.traceRoot)))

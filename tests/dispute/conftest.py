@@ -17,6 +17,7 @@ CHALLENGER_BOND = 5 * 10**17
 WINDOW = 3600
 CLOCK = 1800
 BURN_BPS = 1000
+MOOT_COMPENSATION = 10**16          # 500,000 gas at 20 gwei
 
 
 @dataclass
@@ -33,7 +34,7 @@ def deploy_dispute(project, owner, reveal_depth: int = 2) -> Deployed:
     codes = [OpCode.LINEAR, OpCode.MATMUL, OpCode.RELU, OpCode.NEG, OpCode.RESCALE]
     impls = [linear, linear, unary, unary, unary]
     prover = owner.deploy(project.OneStepProver, [int(c) for c in codes], impls)
-    config = (registry, prover, SUBMITTER_BOND, CHALLENGER_BOND, WINDOW, CLOCK, reveal_depth, BURN_BPS)
+    config = (registry, prover, SUBMITTER_BOND, CHALLENGER_BOND, WINDOW, CLOCK, reveal_depth, BURN_BPS, MOOT_COMPENSATION)
     game = owner.deploy(project.DisputeGame, config, owner)
     return Deployed(registry, prover, game)
 

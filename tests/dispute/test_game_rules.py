@@ -19,7 +19,7 @@ from offchain.dispute.proofs import PROOF_ABI, build_step_proof
 from offchain.dispute.responder import read_game, send
 from offchain.dispute.solver import GameStatus, OpenNode, Phase, Pick, Reveal, Step, Turn, submitter_action
 
-from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, SUBMITTER_BOND, WINDOW
+from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, MOOT_COMPENSATION, SUBMITTER_BOND, WINDOW
 from offchain.models.tiny import tiny_input
 
 VOID, FINALIZED = 2, 3
@@ -103,7 +103,9 @@ def test_honest_submitter_beats_a_challenger_of_a_correct_claim(
     game.timeout(game_id, sender=challenger)
     assert game.getGame(game_id).status == GameStatus.SUBMITTER_WON
     burned = CHALLENGER_BOND * BURN_BPS // 10_000
-    assert game.credit(submitter) == CHALLENGER_BOND - burned
+    # The won bond is held in the claim's escrow until the claim is decided.
+    assert game.credit(submitter) == 0
+    assert game.getClaim(claim_id).escrow == CHALLENGER_BOND
     conserved(game)
 
     # The claim then finalizes after its window and the submitter's bond comes back.
@@ -259,8 +261,11 @@ def test_parallel_games_a_dishonest_challenger_cannot_block_an_honest_one(
         send(game, stalled, submitter_action(read_game(game, stalled), faulty), submitter)
     game.settleMoot(stalled, sender=stranger)
     assert game.getGame(stalled).status == GameStatus.MOOT
-    assert game.credit(stranger) == CHALLENGER_BOND
+    # The moot game gets its bond back and a bounded share of the voided claim's bond; the winner the rest.
     burned = SUBMITTER_BOND * BURN_BPS // 10_000
-    assert game.credit(challenger) == CHALLENGER_BOND + SUBMITTER_BOND - burned
+    share = min(MOOT_COMPENSATION, (SUBMITTER_BOND - burned) // 2)
+    assert game.getClaim(claim_id).mootShare == share
+    assert game.credit(stranger) == CHALLENGER_BOND + share
+    assert game.credit(challenger) == CHALLENGER_BOND + SUBMITTER_BOND - burned - share
     assert game.openBonds() == 0
     conserved(game)

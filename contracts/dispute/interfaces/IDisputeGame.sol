@@ -18,8 +18,12 @@ import {IDisputeErrors} from "./IDisputeErrors.sol";
 ///   4. the submitter reveals the chunk's bytes; the challenger names one element and the one-step prover
 ///      recomputes it from proven operands. A different value wins the game for the challenger.
 /// Each side has a chess clock; the side to move that exceeds its budget loses on `timeout`.
-/// Payouts are credited and withdrawn (pull payments): winner gets its bond back plus the loser's bond
-/// less a burn, so that colluding self-challenges never profit.
+/// Payouts are credited and withdrawn (pull payments). A claim proven false never pays its submitter: the
+/// challenger that voids it gets its bond back plus the submitter's bond less a burn (so colluding
+/// self-challenges never profit), less a bounded share (`mootCompensation`) for each other game still open,
+/// which turns moot and gets its bond back plus that share. Bonds the submitter wins on a pending claim are held
+/// in the claim's escrow: paid (less the burn) when the claim finalizes, returned to their challengers if it is
+/// voided later. A submitter that loses a game loses its whole bond; a challenger that loses loses its bond.
 interface IDisputeGame is IDisputeErrors {
     /// @dev A claim was created.
     event ClaimProposed(
@@ -42,6 +46,8 @@ interface IDisputeGame is IDisputeErrors {
     event ChunkRevealed(uint256 indexed gameId, uint64 chunkIndex, bytes chunk);
     /// @dev The game ended.
     event GameResolved(uint256 indexed gameId, uint256 indexed claimId, bool challengerWon, string reason);
+    /// @dev A game the submitter won was refunded to its challenger because the claim was voided afterwards.
+    event GameRefunded(uint256 indexed gameId, uint256 indexed claimId, uint256 amount);
     /// @dev The claim lost a game and is void.
     event ClaimVoided(uint256 indexed claimId, uint256 indexed gameId);
     /// @dev The claim's window passed with no game lost.
@@ -105,10 +111,13 @@ interface IDisputeGame is IDisputeErrors {
     function step(uint256 gameId, bytes calldata chunk, uint256 element, bytes calldata descriptor, bytes calldata proof)
         external;
 
-    /// @notice Anyone: ends a game whose side to move has exceeded its clock; the other side wins.
+    /// @notice Anyone: ends a game of a pending claim whose side to move has exceeded its clock; the other side
+    ///         wins. Reverts ClaimNotPending once the claim is void (its games are settled with `settleMoot`).
     function timeout(uint256 gameId) external;
 
-    /// @notice Anyone: ends a game whose claim was voided by another game; the challenger's bond is returned.
+    /// @notice Anyone: settles a game of a voided claim. A game still in progress turns moot: its challenger gets
+    ///         its bond back plus the claim's `mootShare`. A game the submitter had won (bond in the claim's escrow)
+    ///         is refunded to its challenger, once.
     function settleMoot(uint256 gameId) external;
 
     /// @notice Anyone: finalizes a claim whose window has passed with no game open or lost.
@@ -116,6 +125,12 @@ interface IDisputeGame is IDisputeErrors {
 
     /// @notice Sends the caller everything credited to it.
     function withdraw() external;
+
+    /// @notice Seconds after a claim's creation during which it may be challenged.
+    function challengeWindow() external view returns (uint64);
+
+    /// @notice Seconds of thinking time each side has in one game.
+    function clockBudget() external view returns (uint64);
 
     function getClaim(uint256 claimId) external view returns (Claim memory);
     function getGame(uint256 gameId) external view returns (Game memory);

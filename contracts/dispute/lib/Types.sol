@@ -19,7 +19,8 @@ enum GameStatus {
     InProgress,
     ChallengerWon,
     SubmitterWon,
-    /// The claim was voided by another game first; the challenger's bond is returned.
+    /// The claim was voided by another game first; the challenger's bond is returned with a share of the
+    /// submitter's bond.
     Moot
 }
 
@@ -64,6 +65,12 @@ struct Claim {
     ClaimStatus status;
     /// True once the submitter's bond has gone to a winning challenger (or back to the submitter).
     bool bondSettled;
+    /// Challenger bonds of games the submitter won while the claim was pending: held until the claim is decided
+    /// (paid to the submitter, less the burn, when it finalizes; returned to those challengers if it is voided).
+    uint128 escrow;
+    /// Set when the claim is voided: what each game still open then receives on `settleMoot` besides its bond
+    /// (a share of the submitter's bond for the honest challengers' gas).
+    uint128 mootShare;
 }
 
 /// @notice One bisection game. The current position is a node of the tree being descended:
@@ -92,6 +99,8 @@ struct Game {
     uint64 submitterUsed;
     uint64 challengerUsed;
     uint64 turnStartedAt;
+    /// True once a game the submitter won is refunded to its challenger because the claim was voided later.
+    bool refunded;
 }
 
 /// @notice What the one-step prover needs to recompute one element of one node's output.
