@@ -18,6 +18,7 @@ from offchain.engine.executor import run
 from .conftest import CALLBACK_GAS, MODEL_FEE, PARAMS, tiny_image
 
 OPEN, SUBMITTED, FINALIZED, REFUNDED = 1, 2, 3, 4
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def execute(tiny_model, data: bytes, fault=None) -> ExecutionCommitment:
@@ -131,7 +132,7 @@ def test_misbehaving_callbacks_never_block_finalization_or_fees(
     chain.pending_timestamp += PARAMS.challenge_window
     callback_data = __import__("eth_abi").encode(["uint8"], [mode])
     with ape.reverts(oracle.InsufficientGasForCallback):
-        oracle.finalize(request_id, output, callback_data, sender=stranger, gas_limit=CALLBACK_GAS)
+        oracle.finalize(request_id, output, callback_data, sender=stranger, gas_limit=CALLBACK_GAS + 120_000)
     receipt = oracle.finalize(request_id, output, callback_data, sender=stranger)
     assert oracle.isFinalized(request_id)
     failed = receipt.decode_logs(oracle.CallbackFailed)
@@ -194,3 +195,38 @@ def test_a_voided_result_reopens_the_request_and_the_correct_one_is_delivered(
     assert classifier.classifications(request_id).label == int(np.argmax(honest.trace.output.reshape(-1)))
     assert oracle.credit(challenger) >= PARAMS.node_reward
     conserved(protocol)
+
+
+def test_a_consumer_ignores_callbacks_for_requests_it_did_not_make(
+    protocol, classifier, model_id, tiny_model, user, submitter, stranger, chain
+):
+    """Anyone may name a consumer as a request's callback (for any model, with any input): the consumer must not
+    store that answer as one of its own classifications, nor one of its answers twice."""
+    oracle, game = protocol.oracle, protocol.game
+    image = tiny_image(7)
+    fee = oracle.estimateFee(model_id, classifier.CALLBACK_GAS_LIMIT())
+    oracle.requestCallback(model_id, image, classifier, classifier.CALLBACK_GAS_LIMIT(), b"", sender=stranger,
+                           value=fee)
+    foreign = oracle.requestCount()
+    output, _ = submit(oracle, game, foreign, execute(tiny_model, image), submitter)
+    chain.pending_timestamp += PARAMS.challenge_window
+    receipt = oracle.finalize(foreign, output, b"", sender=stranger)
+    # The oracle finalizes (fees paid); the consumer's callback refused it (NotMyRequest) and stored nothing.
+    assert [log.requestId for log in receipt.decode_logs(oracle.CallbackFailed)] == [foreign]
+    assert oracle.isFinalized(foreign)
+    assert classifier.classifications(foreign).requester == ZERO_ADDRESS
+    assert not classifier.classifications(foreign).done
+    conserved(protocol)
+
+
+def test_the_oracle_refuses_a_request_timeout_shorter_than_a_game(project, protocol, owner):
+    """The request deadline must outlive a claim's window plus a game opened at its end (both clocks)."""
+    game = protocol.game
+    longest = game.challengeWindow() + 2 * game.clockBudget()
+    args = (protocol.registry, game, PARAMS.node_reward, PARAMS.callback_gas_price, PARAMS.max_callback_gas)
+    with ape.reverts(protocol.oracle.BadOracleConfig, field="requestTimeout"):
+        owner.deploy(project.AIOracle, (*args, longest), owner)
+    oracle = owner.deploy(project.AIOracle, (*args, longest + 1), owner)
+    assert oracle.requestTimeout() == longest + 1
+    with pytest.raises(ValueError, match="challenge window plus both clocks"):
+        type(PARAMS)(challenge_window=60, clock_budget=120, request_timeout=300)

@@ -27,6 +27,9 @@ contract DigitsClassifier is AIOracleCallbackReceiver {
     error EmptyOutput();
     /// @dev The output length is not a whole number of logits.
     error MalformedOutput(uint256 length);
+    /// @dev A callback for a request this contract did not make (anyone may name it as a request's callback,
+    ///      for any model) or one already delivered.
+    error NotMyRequest(uint256 requestId);
 
     event ClassificationRequested(uint256 indexed requestId, address indexed requester);
     event Classified(uint256 indexed requestId, uint8 label);
@@ -53,6 +56,9 @@ contract DigitsClassifier is AIOracleCallbackReceiver {
         override
         onlyAIOracleCallback
     {
+        Classification storage c = classifications[requestId];
+        // INVARIANT: Only answers to this contract's own requests (made with `modelId`) are stored, each once.
+        if (c.requester == address(0) || c.done) revert NotMyRequest(requestId);
         if (output.length == 0) revert EmptyOutput();
         if (output.length % LOGIT_BYTES != 0) revert MalformedOutput(output.length);
         uint256 best;
@@ -61,7 +67,6 @@ contract DigitsClassifier is AIOracleCallbackReceiver {
             int256 v = int16(uint16(bytes2(output[i * 2:i * 2 + 2])));
             if (v > bestValue) (best, bestValue) = (i, v);
         }
-        Classification storage c = classifications[requestId];
         c.done = true;
         c.label = uint8(best);
         emit Classified(requestId, uint8(best));

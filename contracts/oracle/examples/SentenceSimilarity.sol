@@ -34,6 +34,9 @@ contract SentenceSimilarity is AIOracleCallbackReceiver {
 
     /// @dev The output is not `dims` int16 values.
     error MalformedOutput(uint256 length, uint256 expected);
+    /// @dev A callback for a request this contract did not make (anyone may name it as a request's callback,
+    ///      for any model) or one already delivered.
+    error NotMyRequest(uint256 requestId);
     /// @dev The request has no stored embedding yet.
     error NotEmbedded(uint256 requestId);
     /// @dev An embedding is all zeros, so it has no direction.
@@ -75,8 +78,10 @@ contract SentenceSimilarity is AIOracleCallbackReceiver {
         override
         onlyAIOracleCallback
     {
-        if (output.length != dims * VALUE_BYTES) revert MalformedOutput(output.length, dims * VALUE_BYTES);
         Embedding storage e = _embeddings[requestId];
+        // INVARIANT: Only answers to this contract's own requests (made with `modelId`) are stored, each once.
+        if (e.requester == address(0) || e.done) revert NotMyRequest(requestId);
+        if (output.length != dims * VALUE_BYTES) revert MalformedOutput(output.length, dims * VALUE_BYTES);
         e.done = true;
         e.values = output;
         emit Embedded(requestId, e.textHash);
