@@ -33,10 +33,12 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     uint8 public immutable revealDepth;
     /// @notice Share of a loser's bond that is burned, in basis points.
     uint16 public immutable burnBps;
-    /// @notice Most a game that turns moot (its claim voided by another game) receives from the voided claim's
-    ///         bond besides its own bond: the honest challenger's gas (state it as gas x gas price when deploying).
-    ///         Every game open at the void gets min(mootCompensation, pot / (open games + 1)); the winner the rest.
-    uint256 public immutable mootCompensation;
+    /// @notice What a game that turns moot (its claim voided by another game) receives from the voided claim's
+    ///         bond besides its own bond: `mootBaseCompensation` (challenge + settleMoot) plus
+    ///         `mootMoveCompensation` per move its challenger made, i.e. its gas at a stated gas price, capped at
+    ///         pot / (games open at the void + 1) so the shares never exceed the pot. The winner gets the rest.
+    uint256 public immutable mootBaseCompensation;
+    uint256 public immutable mootMoveCompensation;
 
     mapping(uint256 claimId => Claim) internal _claims;
     mapping(uint256 gameId => Game) internal _games;
@@ -63,7 +65,8 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         uint64 clockBudget;
         uint8 revealDepth;
         uint16 burnBps;
-        uint256 mootCompensation;
+        uint256 mootBaseCompensation;
+        uint256 mootMoveCompensation;
     }
 
     constructor(Config memory config, address admin) {
@@ -79,11 +82,6 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (config.revealDepth == 0 || config.revealDepth > 8) revert BadConfig("revealDepth");
         // INVARIANT: Some of a loser's bond must be burned (self-challenges never profit), never all of it.
         if (config.burnBps == 0 || config.burnBps >= BPS) revert BadConfig("burnBps");
-        // INVARIANT: A moot game's compensation is paid from the voided claim's bond after the burn; more could never
-        //            be paid to even one game.
-        if (config.mootCompensation > config.submitterBond - (config.submitterBond * config.burnBps) / BPS) {
-            revert BadConfig("mootCompensation");
-        }
         if (admin == address(0)) revert BadConfig("admin");
         registry = config.registry;
         prover = config.prover;
@@ -93,7 +91,8 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         clockBudget = config.clockBudget;
         revealDepth = config.revealDepth;
         burnBps = config.burnBps;
-        mootCompensation = config.mootCompensation;
+        mootBaseCompensation = config.mootBaseCompensation;
+        mootMoveCompensation = config.mootMoveCompensation;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -396,9 +395,13 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (g.status == GameStatus.InProgress) {
             g.status = GameStatus.Moot;
             c.openGames -= 1;
-            uint256 share = c.mootShare;
-            openBonds -= uint256(g.bond) + share;
+            // The cap was reserved at the void; the challenger's gas comes out of it, the winner gets what is left.
+            uint256 cap = c.mootCap;
+            uint256 share = mootBaseCompensation + mootMoveCompensation * g.challengerMoves;
+            if (share > cap) share = cap;
+            openBonds -= uint256(g.bond) + cap;
             _credit(g.challenger, uint256(g.bond) + share);
+            _credit(c.voidedBy, cap - share);
             emit GameResolved(gameId, g.claimId, false, "claim already void");
             return;
         }
@@ -483,8 +486,13 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         uint256 used = _usedWithCurrentTurn(g);
         // INVARIANT: A side that has run out of clock can no longer move; it can only lose by timeout.
         if (used > clockBudget) revert ClockExpired(used, clockBudget);
-        if (side == Turn.Submitter) g.submitterUsed = uint64(used);
-        else g.challengerUsed = uint64(used);
+        if (side == Turn.Submitter) {
+            g.submitterUsed = uint64(used);
+        } else {
+            g.challengerUsed = uint64(used);
+            // Counted for the moot compensation; no game has 65,535 challenger moves (depth <= 2 x 64 levels).
+            g.challengerMoves += 1;
+        }
         g.turnStartedAt = uint64(block.timestamp);
     }
 
@@ -545,14 +553,14 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         c.openGames -= 1;
         c.status = ClaimStatus.Void;
         // Every path here starts from a pending claim (moves and timeouts require one), so the submitter's bond is
-        // still held: the pot is that bond less the burn. Each game still open gets a bounded share of it when
-        // settled moot (the honest challengers' gas); the winner gets the rest.
+        // still held: the pot is that bond less the burn. For each game still open a cap of pot / (open + 1) is
+        // reserved: its challenger's gas (at the stated price) when settled moot, the rest to the winner then.
         uint256 burned = (uint256(c.bond) * burnBps) / BPS;
         uint256 pot = c.bond - burned;
-        uint256 share = pot / (uint256(c.openGames) + 1);
-        if (share > mootCompensation) share = mootCompensation;
-        uint256 reserved = share * c.openGames;
-        c.mootShare = uint128(share);
+        uint256 cap = pot / (uint256(c.openGames) + 1);
+        uint256 reserved = cap * c.openGames;
+        c.mootCap = uint128(cap);
+        c.voidedBy = g.challenger;
         c.bondSettled = true;
         openBonds -= uint256(g.bond) + c.bond - reserved;
         _burn(burned);

@@ -52,7 +52,8 @@ def protocol_contracts(params: ProtocolParams | None = None) -> list[ContractSpe
         ContractSpec("OneStepProver", lambda _, a: list(prover_args(a))),
         ContractSpec("DisputeGame", lambda deployer, a: [
             (a["ModelRegistry"], a["OneStepProver"], p.submitter_bond, p.challenger_bond,
-             p.challenge_window, p.clock_budget, p.reveal_depth, p.burn_bps, p.moot_compensation),
+             p.challenge_window, p.clock_budget, p.reveal_depth, p.burn_bps, p.moot_base_compensation,
+             p.moot_move_compensation),
             deployer.address,
         ]),
         ContractSpec("AIOracle", lambda deployer, a: [

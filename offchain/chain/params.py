@@ -9,6 +9,10 @@ from dataclasses import dataclass, fields
 
 ETHER = 10**18
 GWEI = 10**9
+#: The gas price at which a moot game's compensation covers its challenger's gas, and the gas it covers.
+MOOT_GAS_PRICE = 20 * GWEI
+MOOT_BASE_GAS = 250_000
+MOOT_MOVE_GAS = 200_000
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,11 @@ class ProtocolParams:
     clock_budget: int = 120                    # seconds of thinking time per side per game
     reveal_depth: int = 4                      # j: each reveal shows 2^j children
     burn_bps: int = 1000                       # share of a loser's bond burned (10%)
-    # most a game that turns moot (its claim voided by another game) gets from the voided claim's bond besides its
-    # own: 400,000 gas (challenge + a few picks + settleMoot) at 20 gwei
-    moot_compensation: int = 400_000 * 20 * GWEI
+    # what a game that turns moot (its claim voided by another game) gets from the voided claim's bond besides its
+    # own bond: its challenger's gas at MOOT_GAS_PRICE, as a base (challenge + settleMoot + withdraw) plus an
+    # amount per move (the costliest non-step move, openNode, with room), capped by the pot (see README)
+    moot_base_compensation: int = MOOT_BASE_GAS * MOOT_GAS_PRICE
+    moot_move_compensation: int = MOOT_MOVE_GAS * MOOT_GAS_PRICE
     node_reward: int = ETHER // 1000           # wei to the submitter of each finalized result
     callback_gas_price: int = GWEI             # wei per unit of callback gas limit
     max_callback_gas: int = 3_000_000          # largest callback gas limit a request may ask for
@@ -36,7 +42,3 @@ class ProtocolParams:
             raise ValueError(f"request_timeout ({self.request_timeout} s) must exceed the challenge window plus both "
                              f"clocks ({self.challenge_window} + 2 x {self.clock_budget} s), or a game opened at the "
                              f"window's end could outlast the request")
-        pot = self.submitter_bond - self.submitter_bond * self.burn_bps // 10_000
-        if self.moot_compensation > pot:
-            raise ValueError(f"moot_compensation ({self.moot_compensation} wei) exceeds a voided claim's bond after "
-                             f"the burn ({pot} wei)")

@@ -17,7 +17,8 @@ CHALLENGER_BOND = 5 * 10**17
 WINDOW = 3600
 CLOCK = 1800
 BURN_BPS = 1000
-MOOT_COMPENSATION = 10**16          # 500,000 gas at 20 gwei
+MOOT_BASE = 250_000 * 20 * 10**9     # a moot game's challenger gas at 20 gwei: challenge + settleMoot + withdraw
+MOOT_MOVE = 200_000 * 20 * 10**9     # ... plus this per move it made
 
 
 @dataclass
@@ -27,14 +28,15 @@ class Deployed:
     game: object
 
 
-def deploy_dispute(project, owner, reveal_depth: int = 2) -> Deployed:
+def deploy_dispute(project, owner, reveal_depth: int = 2, moot_base: int = MOOT_BASE) -> Deployed:
     registry = owner.deploy(project.ModelRegistry, owner)
     linear = owner.deploy(project.LinearOps)
     unary = owner.deploy(project.UnaryOps)
     codes = [OpCode.LINEAR, OpCode.MATMUL, OpCode.RELU, OpCode.NEG, OpCode.RESCALE]
     impls = [linear, linear, unary, unary, unary]
     prover = owner.deploy(project.OneStepProver, [int(c) for c in codes], impls)
-    config = (registry, prover, SUBMITTER_BOND, CHALLENGER_BOND, WINDOW, CLOCK, reveal_depth, BURN_BPS, MOOT_COMPENSATION)
+    config = (registry, prover, SUBMITTER_BOND, CHALLENGER_BOND, WINDOW, CLOCK, reveal_depth, BURN_BPS, moot_base,
+              MOOT_MOVE)
     game = owner.deploy(project.DisputeGame, config, owner)
     return Deployed(registry, prover, game)
 

@@ -13,8 +13,8 @@ from offchain.dispute.solver import submitter_action
 from .conftest import CHALLENGER_BOND, CLOCK, SUBMITTER_BOND, WINDOW
 
 ACTIONS = st.lists(
-    st.sampled_from(["propose", "challenge", "reveal", "wait_clock", "wait_window", "timeout", "finalize",
-                     "withdraw"]),
+    st.sampled_from(["propose", "challenge", "challenge_sybil", "reveal", "wait_clock", "wait_window", "timeout",
+                     "settle", "finalize", "withdraw"]),
     min_size=4, max_size=14,
 )
 
@@ -22,7 +22,7 @@ ACTIONS = st.lists(
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(actions=ACTIONS)
 def test_game_balance_always_equals_open_bonds_plus_credit(
-    deployed, tiny_honest, tiny_model_id, submitter, challenger, chain, actions
+    deployed, tiny_honest, tiny_model_id, submitter, challenger, stranger, chain, actions
 ):
     game = deployed.game
     paid_in = 0
@@ -37,8 +37,9 @@ def test_game_balance_always_equals_open_bonds_plus_credit(
                                  tiny_honest.trace_root, tiny_honest.output_proof(), submitter,
                                  sender=submitter, value=SUBMITTER_BOND)
                     paid_in += SUBMITTER_BOND
-                elif action == "challenge" and claims:
-                    game.challenge(claims, sender=challenger, value=CHALLENGER_BOND)
+                elif action in ("challenge", "challenge_sybil") and claims:
+                    account = challenger if action == "challenge" else stranger
+                    game.challenge(claims, sender=account, value=CHALLENGER_BOND)
                     paid_in += CHALLENGER_BOND
                 elif action == "reveal" and games:
                     move = submitter_action(read_game(game, games), tiny_honest)
@@ -52,10 +53,12 @@ def test_game_balance_always_equals_open_bonds_plus_credit(
                     chain.mine()
                 elif action == "timeout" and games:
                     game.timeout(games, sender=challenger)
+                elif action == "settle" and games:
+                    game.settleMoot(games, sender=challenger)
                 elif action == "finalize" and claims:
                     game.finalize(claims, sender=challenger)
                 elif action == "withdraw":
-                    for account in (submitter, challenger):
+                    for account in (submitter, challenger, stranger):
                         owed = game.credit(account)
                         if owed:
                             game.withdraw(sender=account)

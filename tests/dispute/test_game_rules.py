@@ -19,7 +19,7 @@ from offchain.dispute.proofs import PROOF_ABI, build_step_proof
 from offchain.dispute.responder import read_game, send
 from offchain.dispute.solver import GameStatus, OpenNode, Phase, Pick, Reveal, Step, Turn, submitter_action
 
-from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, MOOT_COMPENSATION, SUBMITTER_BOND, WINDOW
+from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, MOOT_BASE, SUBMITTER_BOND, WINDOW
 from offchain.models.tiny import tiny_input
 
 VOID, FINALIZED = 2, 3
@@ -261,10 +261,10 @@ def test_parallel_games_a_dishonest_challenger_cannot_block_an_honest_one(
         send(game, stalled, submitter_action(read_game(game, stalled), faulty), submitter)
     game.settleMoot(stalled, sender=stranger)
     assert game.getGame(stalled).status == GameStatus.MOOT
-    # The moot game gets its bond back and a bounded share of the voided claim's bond; the winner the rest.
+    # The moot game (no moves made) gets its bond back and the base compensation; the winner the rest.
     burned = SUBMITTER_BOND * BURN_BPS // 10_000
-    share = min(MOOT_COMPENSATION, (SUBMITTER_BOND - burned) // 2)
-    assert game.getClaim(claim_id).mootShare == share
+    share = MOOT_BASE
+    assert game.getClaim(claim_id).mootCap == (SUBMITTER_BOND - burned) // 2
     assert game.credit(stranger) == CHALLENGER_BOND + share
     assert game.credit(challenger) == CHALLENGER_BOND + SUBMITTER_BOND - burned - share
     assert game.openBonds() == 0

@@ -21,7 +21,7 @@ from offchain.dispute.responder import read_game, send
 from offchain.dispute.solver import GameStatus, Turn, challenger_action, submitter_action
 from offchain.models.tiny import tiny_input
 
-from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, MOOT_COMPENSATION, SUBMITTER_BOND, WINDOW
+from .conftest import BURN_BPS, CHALLENGER_BOND, CLOCK, MOOT_BASE, MOOT_MOVE, SUBMITTER_BOND, WINDOW
 
 VOID, FINALIZED = 2, 3
 BURN = SUBMITTER_BOND * BURN_BPS // 10_000
@@ -80,7 +80,8 @@ def test_a_voided_claim_cannot_win_its_other_games_on_time(
         game.timeout(game_b, sender=submitter)
     game.settleMoot(game_b, sender=submitter)  # anyone may settle it; the credit goes to B's challenger
 
-    share = min(MOOT_COMPENSATION, (SUBMITTER_BOND - BURN) // 2)
+    share = MOOT_BASE  # B's challenger made no move before the void
+    assert game.getClaim(claim_id).mootCap == (SUBMITTER_BOND - BURN) // 2
     assert game.getGame(game_b).status == GameStatus.MOOT
     assert game.credit(submitter) == 0                            # a claim proven false pays nothing
     assert game.credit(challenger) == CHALLENGER_BOND + share     # the honest challenger: bond + its share
@@ -168,8 +169,8 @@ def test_self_challenge_censorship_pays_the_honest_challenger_and_costs_the_atta
     settle = game.settleMoot(game_b, sender=challenger)
     honest_gas += settle.gas_used
 
-    share = game.getClaim(claim_id).mootShare
-    assert share == min(MOOT_COMPENSATION, (SUBMITTER_BOND - BURN) // 2)
+    share = MOOT_BASE + MOOT_MOVE  # one pick before the void
+    assert game.getGame(game_b).challengerMoves == 1
     assert game.credit(challenger) == CHALLENGER_BOND + share
     # The honest challenger's gas, at the stated gas price, is covered (withdraw included, ~30k gas).
     assert share >= (honest_gas + 50_000) * STATED_GAS_PRICE
@@ -183,8 +184,8 @@ def test_self_challenge_censorship_pays_the_honest_challenger_and_costs_the_atta
 def test_many_sybil_games_cannot_take_more_than_the_pot(
     deployed, tiny_honest, tiny_model_id, faulty, submitter, challenger, accounts, chain
 ):
-    """Open games at the void each get min(mootCompensation, pot / (games + 1)); the shares and the winner's rest
-    never exceed the pot, whatever the number of games."""
+    """Open games at the void each get their compensation, capped at pot / (games + 1); the shares and the
+    winner's rest add up to the pot exactly, whatever the number of games."""
     game = deployed.game
     claim_id = propose(game, tiny_model_id, faulty, submitter)
     sybils = [accounts[k] for k in (5, 6, 7, 8)]
@@ -193,11 +194,34 @@ def test_many_sybil_games_cannot_take_more_than_the_pot(
     void_with(game, winner, submitter, challenger, faulty, tiny_honest)
     for g in moot:
         game.settleMoot(g, sender=challenger)
-    share = game.getClaim(claim_id).mootShare
     pot = SUBMITTER_BOND - BURN
-    assert share == min(MOOT_COMPENSATION, pot // 5)
+    assert game.getClaim(claim_id).mootCap == pot // 5
+    share = min(MOOT_BASE, pot // 5)
+    assert all(game.credit(a) == CHALLENGER_BOND + share for a in sybils)
     paid = sum(game.credit(a) - CHALLENGER_BOND for a in sybils) + game.credit(challenger) - CHALLENGER_BOND
     assert paid == pot
     assert game.credit(challenger) - CHALLENGER_BOND >= share
+    assert game.openBonds() == 0
+    conserved(game)
+
+
+def test_the_moot_compensation_is_capped_so_the_pot_is_never_overdrawn(
+    project, owner, model_owner, tiny, tiny_honest, faulty, submitter, challenger, stranger
+):
+    """A compensation larger than the pot's share (here 1 ETH per moot game) is cut to pot / (open games + 1)."""
+    from .conftest import deploy_dispute, register
+
+    deployed = deploy_dispute(project, owner, moot_base=SUBMITTER_BOND)
+    game = deployed.game
+    model_id = register(deployed.registry, owner, model_owner, tiny)
+    claim_id = propose(game, model_id, faulty, submitter)
+    moot = game.challenge(claim_id, sender=stranger, value=CHALLENGER_BOND).return_value
+    winner = game.challenge(claim_id, sender=challenger, value=CHALLENGER_BOND).return_value
+    void_with(game, winner, submitter, challenger, faulty, tiny_honest)
+    cap = (SUBMITTER_BOND - BURN) // 2
+    assert game.credit(challenger) == CHALLENGER_BOND + (SUBMITTER_BOND - BURN) - cap
+    game.settleMoot(moot, sender=stranger)
+    assert game.credit(stranger) == CHALLENGER_BOND + cap
+    assert game.credit(challenger) == CHALLENGER_BOND + (SUBMITTER_BOND - BURN) - cap  # nothing left over for it
     assert game.openBonds() == 0
     conserved(game)

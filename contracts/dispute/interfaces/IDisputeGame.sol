@@ -20,8 +20,9 @@ import {IDisputeErrors} from "./IDisputeErrors.sol";
 /// Each side has a chess clock; the side to move that exceeds its budget loses on `timeout`.
 /// Payouts are credited and withdrawn (pull payments). A claim proven false never pays its submitter: the
 /// challenger that voids it gets its bond back plus the submitter's bond less a burn (so colluding
-/// self-challenges never profit), less a bounded share (`mootCompensation`) for each other game still open,
-/// which turns moot and gets its bond back plus that share. Bonds the submitter wins on a pending claim are held
+/// self-challenges never profit), less, for each other game still open, that game's compensation: it turns moot
+/// and gets its bond back plus its challenger's gas at a stated price (base + per move, capped so all shares fit
+/// in the pot). Bonds the submitter wins on a pending claim are held
 /// in the claim's escrow: paid (less the burn) when the claim finalizes, returned to their challengers if it is
 /// voided later. A submitter that loses a game loses its whole bond; a challenger that loses loses its bond.
 interface IDisputeGame is IDisputeErrors {
@@ -116,7 +117,8 @@ interface IDisputeGame is IDisputeErrors {
     function timeout(uint256 gameId) external;
 
     /// @notice Anyone: settles a game of a voided claim. A game still in progress turns moot: its challenger gets
-    ///         its bond back plus the claim's `mootShare`. A game the submitter had won (bond in the claim's escrow)
+    ///         its bond back plus min(base + moves x per-move compensation, the claim's `mootCap`), the winner the
+    ///         rest of the cap. A game the submitter had won (bond in the claim's escrow)
     ///         is refunded to its challenger, once.
     function settleMoot(uint256 gameId) external;
 

@@ -68,9 +68,12 @@ struct Claim {
     /// Challenger bonds of games the submitter won while the claim was pending: held until the claim is decided
     /// (paid to the submitter, less the burn, when it finalizes; returned to those challengers if it is voided).
     uint128 escrow;
-    /// Set when the claim is voided: what each game still open then receives on `settleMoot` besides its bond
-    /// (a share of the submitter's bond for the honest challengers' gas).
-    uint128 mootShare;
+    /// Set when the claim is voided: the most each game still open then may receive on `settleMoot` besides its
+    /// bond (its challenger's gas at the stated price, from the submitter's bond); what it does not take goes to
+    /// the winner.
+    uint128 mootCap;
+    /// The challenger whose game voided the claim.
+    address voidedBy;
 }
 
 /// @notice One bisection game. The current position is a node of the tree being descended:
@@ -101,6 +104,8 @@ struct Game {
     uint64 turnStartedAt;
     /// True once a game the submitter won is refunded to its challenger because the claim was voided later.
     bool refunded;
+    /// Moves the challenger made (its gas is compensated if the game turns moot).
+    uint16 challengerMoves;
 }
 
 /// @notice What the one-step prover needs to recompute one element of one node's output.
