@@ -281,14 +281,14 @@ class Node:
             # Another game voided the claim: no more moves here and no win on time; settle it (the challenger gets
             # its bond and a share of the voided claim's bond) and stop playing.
             self.game.settleMoot(game_id, sender=self.account)
-            self.store.set_game_status(game_id, "moot")
             self.log("game-moot", game=game_id, role=role, claim=claim_id)
-            return
+            state = read_game(self.game, game_id, self.start_block)
         if state.status != GameStatus.IN_PROGRESS:
             won = (state.status == GameStatus.CHALLENGER_WON) == (role == "challenger")
             self.store.set_game_status(game_id, "won" if won else state.status.name.lower())
             self.log("game-over", game=game_id, role=role, result=state.status.name)
-            if role == "challenger" and state.status == GameStatus.CHALLENGER_WON and self.roles.correct:
+            voided = state.status in (GameStatus.CHALLENGER_WON, GameStatus.MOOT)
+            if role == "challenger" and voided and self.roles.correct:
                 self.store.set_request_status(request_id, "new")  # post the correct result
             return
         if role == "submitter":
