@@ -96,6 +96,30 @@ def test_an_out_of_vocabulary_request_reverts_naming_the_element(protocol, embed
     assert (info.value.index, info.value.value, info.value.lo, info.value.hi) == (index, value, 0, V - 1)
 
 
+def test_the_chain_and_the_engine_refuse_the_same_inputs(protocol, embedding, embedding_id, user):
+    """Random requests (ids around the vocabulary's edges, some cut mid-element): each is accepted by the oracle iff
+    the engine's rule accepts it, and refused with the same error and arguments otherwise."""
+    oracle, graph = protocol.oracle, embedding.model.graph
+    rng = np.random.default_rng(11)
+    accepted = 0
+    for _ in range(24):
+        data = ids_bytes(rng.integers(-2, V + 2, size=T))[: int(rng.integers(1, T + 1)) * 4]
+        if rng.random() < 0.25:
+            data = data[: -int(rng.integers(1, 4))] or data[:1]
+        try:
+            input_tensor(graph, data)
+        except InputNotWholeElementsError as exc:
+            with ape.reverts(oracle.InputNotWholeElements, length=exc.length, width=exc.width):
+                request(oracle, embedding_id, data, user)
+        except InputOutOfDomainError as exc:
+            with ape.reverts(oracle.InputOutOfDomain, index=exc.index, value=exc.value, min=exc.lo, max=exc.hi):
+                request(oracle, embedding_id, data, user)
+        else:
+            request(oracle, embedding_id, data, user)
+            accepted += 1
+    assert oracle.requestCount() == accepted and 0 < accepted < 24
+
+
 def test_a_partial_element_reverts(protocol, embedding, embedding_id, user):
     with ape.reverts(protocol.oracle.InputNotWholeElements, length=5, width=4):
         request(protocol.oracle, embedding_id, ids_bytes([3]) + b"\x00", user)
