@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +21,7 @@ from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.dispute.match import MatchResult, honest_challenger, honest_submitter, play
 from offchain.dispute.solver import Action, GameState, GameStatus
 from offchain.dispute.responder import event_logs
+from offchain.engine.domain import input_domain
 
 #: Clocks long enough that no side can time out while the other builds its proofs: the benchmark measures
 #: the moves, it never waits a clock out.
@@ -100,8 +101,8 @@ def register(protocol: Protocol, commitment: ModelCommitment) -> int:
     graph = commitment.model.graph
     spec = (
         commitment.graph_tree.root, commitment.weights_tree.root, len(graph.nodes), len(graph.weights),
-        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
-        MODEL_FEE, protocol.deployer, protocol.deployer,
+        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, *astuple(input_domain(graph)),
+        graph.output.nbytes, graph.output.chunk_log2, MODEL_FEE, protocol.deployer, protocol.deployer,
     )
     return protocol.registry.registerModel(spec, sender=protocol.deployer).return_value
 

@@ -13,7 +13,7 @@ contract ModelRegistryFuzzTest {
     }
 
     function _model(bytes32 g, bytes32 w, uint32 len, uint256 fee) internal pure returns (IModelRegistry.Model memory) {
-        return IModelRegistry.Model(g, w, 7, 2, len, 5, 10, 5, fee, address(0xBEEF), address(0xFEE));
+        return IModelRegistry.Model(g, w, 7, 2, len, 5, 1, -128, 127, 10, 5, fee, address(0xBEEF), address(0xFEE));
     }
 
     /// Ids count up from 1, storage round-trips, and the same commitments never get a second id.
@@ -38,6 +38,32 @@ contract ModelRegistryFuzzTest {
             );
         }
         require(registry.modelCount() == 2, "count changed by a failed registration");
+    }
+
+    /// A domain is accepted iff its width is 1, 2 or 4, the input length is whole elements, and
+    /// width-min <= min <= max <= width-max; otherwise the registry names the first broken rule.
+    function testFuzz_inputDomainIsValidated(uint8 width, uint32 len, int32 lo, int32 hi) public {
+        if (len == 0) return;
+        IModelRegistry.Model memory m = _model(bytes32(uint256(1)), bytes32(uint256(2)), len, 0);
+        (m.inputWidth, m.inputMin, m.inputMax) = (width, lo, hi);
+        bytes memory expected;
+        if (width != 1 && width != 2 && width != 4) {
+            expected = abi.encodeWithSelector(IModelRegistry.BadInputWidth.selector, width);
+        } else if (len % width != 0) {
+            expected = abi.encodeWithSelector(IModelRegistry.InputLengthNotWhole.selector, len, width);
+        } else {
+            int256 half = int256(1) << (8 * uint256(width) - 1);
+            if (lo > hi || lo < -half || hi >= half) {
+                expected = abi.encodeWithSelector(IModelRegistry.BadInputDomain.selector, lo, hi, width);
+            }
+        }
+        try registry.registerModel(m) {
+            require(expected.length == 0, "an inconsistent domain was registered");
+            IModelRegistry.Model memory stored = registry.getModel(1);
+            require(stored.inputWidth == width && stored.inputMin == lo && stored.inputMax == hi, "domain not stored");
+        } catch (bytes memory reason) {
+            require(expected.length != 0 && keccak256(reason) == keccak256(expected), "wrong revert for a domain");
+        }
     }
 
     /// Any id outside 1..modelCount reverts with UnknownModel(id).

@@ -11,7 +11,9 @@ import {ClaimStatus} from "../dispute/lib/Types.sol";
 import {AIOracleCallbackReceiver} from "./AIOracleCallbackReceiver.sol";
 import {IAIOracle} from "./interfaces/IAIOracle.sol";
 import {IInferenceResults} from "../token/interfaces/IInferenceResults.sol";
+import {IInputDomainErrors} from "./interfaces/IInputDomainErrors.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {LibInputDomain} from "./lib/LibInputDomain.sol";
 
 /// @title AIOracle
 /// @notice ORA-compatible AI oracle whose answers are secured by the dispute game (opML).
@@ -24,7 +26,7 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 ///
 /// Gas design: only hashes of the input, callback data and output are stored; `finalize` takes the output and
 /// callback data back as calldata (both are in this contract's events) and checks them against the hashes.
-contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl, ReentrancyGuard {
+contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainErrors, AccessControl, ReentrancyGuard {
     enum RequestStatus {
         None,
         Open,
@@ -162,6 +164,10 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (input.length == 0) revert EmptyInput();
         // INVARIANT: The input fits the model's static input tensor (shorter inputs are zero-padded).
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
+        // INVARIANT: Every accepted input has one result a dispute can reach: it lies in the model's input domain
+        //            (an EMBEDDING has no row for an id outside its vocabulary, so no honest node could answer it
+        //            and no one-step proof could refute any answer).
+        LibInputDomain.check(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
         if ((callbackContract == address(0)) != (gasLimit == 0)) revert CallbackGasMismatch(callbackContract, gasLimit);
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;

@@ -69,6 +69,16 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         // INVARIANT: Chunks are whole EVM words and small enough to reveal in one transaction.
         if (model.inputChunkLog2 < 5 || model.inputChunkLog2 > 20) revert BadChunkSize(model.inputChunkLog2);
         if (model.outputChunkLog2 < 5 || model.outputChunkLog2 > 20) revert BadChunkSize(model.outputChunkLog2);
+        uint8 width = model.inputWidth;
+        // INVARIANT: Input elements have one of the engine's widths (int8, int16, int32), and the input tensor is
+        //            whole elements, so the oracle's request check and the engine's agree on every input.
+        if (width != 1 && width != 2 && width != 4) revert BadInputWidth(width);
+        if (model.inputLength % width != 0) revert InputLengthNotWhole(model.inputLength, width);
+        int256 half = int256(1) << (8 * uint256(width) - 1);
+        // INVARIANT: The input range is non-empty and within the width's signed range.
+        if (model.inputMin > model.inputMax || model.inputMin < -half || model.inputMax >= half) {
+            revert BadInputDomain(model.inputMin, model.inputMax, width);
+        }
         if (model.owner == address(0) || model.revenueReceiver == address(0)) revert ZeroAddress();
         bytes32 commitment = keccak256(abi.encode(model.graphRoot, model.weightsRoot));
         // INVARIANT: The same commitments never get two ids, so a model's fee stream cannot be split or hijacked.

@@ -2,7 +2,8 @@
 
 A model's input is one tensor whose packed bytes (big-endian two's complement, row-major) are the request's
 input bytes, zero-padded to the model's input length (so a digits image is its 64 pixel bytes and a text is
-its UTF-8 bytes). Its output is the packed output tensor. The oracle contract computes the input root from
+its UTF-8 bytes); the bytes are whole elements within the model's input domain (``offchain.engine.domain``),
+which the oracle checks at request time. Its output is the packed output tensor. The oracle contract computes the input root from
 the same padded bytes, so both sides commit to the same tensor.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from offchain.commit import pack_tensor
+from offchain.engine.domain import input_domain
 from offchain.engine.graph import Graph
 
 
@@ -19,7 +21,11 @@ class EncodingError(ValueError):
 
 
 def input_tensor(graph: Graph, data: bytes) -> np.ndarray:
-    """The model's input tensor from a request's input bytes (zero-padded to the tensor's packed size)."""
+    """The model's input tensor from a request's input bytes (zero-padded to the tensor's packed size).
+
+    Applies the oracle's request-time rules: not empty, not longer than the tensor (EncodingError), whole
+    elements and every element in the model's input domain (``offchain.engine.domain``: InputNotWholeElementsError,
+    InputOutOfDomainError). A request failing them cannot exist on a chain whose oracle checks them."""
     if len(graph.inputs) != 1:
         raise EncodingError(f"the protocol's models take one input tensor; this graph declares {len(graph.inputs)}")
     spec = graph.inputs[0]
@@ -27,6 +33,7 @@ def input_tensor(graph: Graph, data: bytes) -> np.ndarray:
         raise EncodingError("the input is empty")
     if len(data) > spec.nbytes:
         raise EncodingError(f"the input has {len(data)} bytes; the model's input tensor holds {spec.nbytes}")
+    input_domain(graph).check_request(data, spec.nbytes)
     padded = data + bytes(spec.nbytes - len(data))
     return np.frombuffer(padded, dtype=spec.dtype.big_endian).astype(spec.dtype.numpy).reshape(spec.shape)
 

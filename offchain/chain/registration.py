@@ -5,19 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from offchain.engine.domain import input_domain
 from offchain.engine.model import Model
 from offchain.engine.roots import graph_root, weights_root
 
 
 def model_spec(model: Model, fee: int, owner: str, receiver: str | None = None) -> tuple:
-    """The IModelRegistry.Model tuple of `model`: its roots, counts, input/output layout, fee and payees."""
+    """The IModelRegistry.Model tuple of `model`: its roots, counts, input layout and input domain (element width,
+    inclusive [min, max]: what every node reading the input accepts, ``offchain.engine.domain``), output layout,
+    fee and payees."""
     graph = model.graph
     if len(graph.inputs) != 1:
         raise ValueError(f"the protocol's models take one input tensor; this graph declares {len(graph.inputs)}")
+    domain = input_domain(graph)
     return (
         graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
-        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, graph.output.nbytes, graph.output.chunk_log2,
-        fee, owner, receiver or owner,
+        graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, domain.width, domain.lo, domain.hi,
+        graph.output.nbytes, graph.output.chunk_log2, fee, owner, receiver or owner,
     )
 
 

@@ -54,6 +54,22 @@ class InputRangeError(InputError):
     """An input value lies outside its dtype's range (or outside a vocabulary for token ids)."""
 
 
+class InputNotWholeElementsError(InputRangeError):
+    """The request's byte length is not a multiple of the input element width (chain: InputNotWholeElements)."""
+
+    def __init__(self, length: int, width: int):
+        super().__init__(f"input of {length} bytes is not a whole number of {width}-byte elements")
+        self.length, self.width = length, width
+
+
+class InputOutOfDomainError(InputRangeError):
+    """An input element lies outside the model's declared input domain (chain: InputOutOfDomain)."""
+
+    def __init__(self, index: int, value: int, lo: int, hi: int, what: str = "input"):
+        super().__init__(f"{what}: element {index} = {value} is outside the model's input domain [{lo}, {hi}]")
+        self.index, self.value, self.lo, self.hi = index, value, lo, hi
+
+
 class InputNaNError(InputError):
     """A float input holds NaN or infinity, which has no fixed-point value."""
 

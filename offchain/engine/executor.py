@@ -12,11 +12,11 @@ from typing import Sequence
 
 import numpy as np
 
+from offchain.engine.domain import input_domain
 from offchain.engine.errors import InputCountError, InputShapeError
 from offchain.engine.graph import TensorKind, TensorRef
 from offchain.engine.model import Model
-from offchain.engine.ops import OpCode, get_op
-from offchain.engine.ops.embedding import check_ids
+from offchain.engine.ops import get_op
 from offchain.engine.quantise import quantise_input
 
 
@@ -46,16 +46,16 @@ def _lookup(model: Model, trace: Trace, ref: TensorRef) -> np.ndarray:
 
 
 def prepare_inputs(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Quantise and check the request's inputs (count, shape, dtype, range, token ids) before running."""
+    """Quantise and check the request's inputs (count, shape, dtype range, the model's input domain) before
+    running; raises an InputError subclass (InputOutOfDomainError for a value outside the domain)."""
     graph = model.graph
     if len(inputs) != len(graph.inputs):
         raise InputCountError(f"got {len(inputs)} inputs, graph declares {len(graph.inputs)}")
     prepared = [quantise_input(value, spec, f"input[{j}] {spec.name}".rstrip())
                 for j, (value, spec) in enumerate(zip(inputs, graph.inputs))]
-    for node in graph.nodes:
-        if node.op == OpCode.EMBEDDING and node.inputs[0].kind == TensorKind.INPUT:
-            j = node.inputs[0].index
-            check_ids(prepared[j], node.in_specs[1].shape[0], f"input[{j}] {graph.inputs[j].name}".rstrip())
+    # The oracle refuses the same inputs at request time (engine/domain.py): one rule on both sides.
+    for j, (value, spec) in enumerate(zip(prepared, graph.inputs)):
+        input_domain(graph, j).check(value, f"input[{j}] {spec.name}".rstrip())
     return prepared
 
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from offchain.chain.encoding import input_tensor, output_bytes
+from offchain.chain.encoding import EncodingError, input_tensor, output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment
 from offchain.dispute.faults import run_with_fault
 from offchain.dispute.responder import event_logs, read_game, send
 from offchain.dispute.solver import GameStatus, Phase, challenger_action, submitter_action
+from offchain.engine.errors import InputError
 from offchain.engine.executor import run
 from offchain.nodes.catalog import ServedModel
 from offchain.nodes.store import NodeStore
@@ -110,6 +111,14 @@ class Node:
     def _ingest(self, first: int, last: int) -> None:
         for log in self.oracle.AICallbackRequest.range(first, last + 1):
             if log.modelId in self.models:
+                try:
+                    input_tensor(self.models[log.modelId].commitment.model.graph, bytes(log.input))
+                except (EncodingError, InputError) as exc:
+                    # The oracle refuses such inputs at request time (LibInputDomain), so this means a chain whose
+                    # rule differs from the engine's: skip it, loudly, rather than retry it every poll.
+                    self.log("refused", request=log.requestId, model=log.modelId, error=type(exc).__name__,
+                             detail=str(exc))
+                    continue
                 self.store.add_request(log.requestId, log.modelId, bytes(log.input), bytes(log.callbackData),
                                        "new" if self.roles.submit else "watch")
                 self.log("request", request=log.requestId, model=log.modelId)

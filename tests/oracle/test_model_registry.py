@@ -16,14 +16,15 @@ def spec(
     node_count=5,
     input_length=64,
     input_chunk_log2=5,
+    input_domain=(4, 0, 999),
     output_chunk_log2=5,
     fee=10**15,
     receiver=None,
 ):
-    """An IModelRegistry.Model tuple: 5 nodes, 3 weights, 64-byte input, 20-byte output."""
+    """An IModelRegistry.Model tuple: 5 nodes, 3 weights, 64-byte input of int32 ids in [0, 999], 20-byte output."""
     return (
-        graph_root, weights_root, node_count, 3, input_length, input_chunk_log2, 20, output_chunk_log2,
-        fee, owner, receiver or owner,
+        graph_root, weights_root, node_count, 3, input_length, input_chunk_log2, *input_domain, 20,
+        output_chunk_log2, fee, owner, receiver or owner,
     )
 
 
@@ -41,6 +42,7 @@ def test_register_assigns_ids_from_one_and_stores_the_model(registry, owner, mod
     assert model.weightsRoot == WEIGHTS_ROOT
     assert (model.nodeCount, model.weightCount) == (5, 3)
     assert (model.inputLength, model.inputChunkLog2, model.outputLength, model.outputChunkLog2) == (64, 5, 20, 5)
+    assert (model.inputWidth, model.inputMin, model.inputMax) == (4, 0, 999)
     assert model.fee == 10**15
     assert model.owner == model_owner.address
     assert model.revenueReceiver == model_owner.address
@@ -75,6 +77,27 @@ def test_bad_specs_revert_with_named_errors(registry, owner, model_owner, bad, e
     with ape.reverts(getattr(registry, error)):
         registry.registerModel(spec(model_owner, **bad), sender=owner)
     assert registry.modelCount() == 0
+
+
+@pytest.mark.parametrize(
+    "domain, error, args",
+    [
+        ((3, 0, 9), "BadInputWidth", {"width": 3}),
+        ((0, 0, 9), "BadInputWidth", {"width": 0}),
+        ((4, 10, 9), "BadInputDomain", {"min": 10, "max": 9, "width": 4}),        # min > max: no input is valid
+        ((1, -129, 127), "BadInputDomain", {"min": -129, "max": 127, "width": 1}),  # below int8
+        ((2, 0, 32768), "BadInputDomain", {"min": 0, "max": 32768, "width": 2}),    # above int16
+    ],
+)
+def test_inconsistent_input_domains_revert_with_named_errors(registry, owner, model_owner, domain, error, args):
+    with ape.reverts(getattr(registry, error), **args):
+        registry.registerModel(spec(model_owner, input_domain=domain), sender=owner)
+    assert registry.modelCount() == 0
+
+
+def test_an_input_length_of_partial_elements_reverts(registry, owner, model_owner):
+    with ape.reverts(registry.InputLengthNotWhole, inputLength=66, width=4):
+        registry.registerModel(spec(model_owner, input_length=66), sender=owner)
 
 
 def test_only_registrars_register(registry, stranger, model_owner):

@@ -13,6 +13,13 @@ interface IModelRegistry {
     /// @param weightCount Public weight tensors: the number of leaves of the weights tree.
     /// @param inputLength Exact byte length of a request's input in the model's declared encoding.
     /// @param inputChunkLog2 Chunk size (log2 bytes) of the input tensor's commitment.
+    /// @param inputWidth Bytes per input element (1, 2 or 4): the input tensor's dtype, each element packed as a
+    ///        signed big-endian two's-complement integer. A request is a whole number of elements.
+    /// @param inputMin Smallest value an input element may hold (inclusive), e.g. 0 for token ids.
+    /// @param inputMax Largest value an input element may hold (inclusive), e.g. vocabulary size - 1. The range is
+    ///        what every node reading the input gives a result for (offchain/engine/domain.py); the oracle refuses
+    ///        any other request, so every accepted input has a result a dispute can reach. The width's full range
+    ///        means any bytes.
     /// @param outputLength Byte length of the packed output tensor.
     /// @param outputChunkLog2 Chunk size (log2 bytes) of the output tensor's commitment.
     /// @param fee Model fee in wei per request, paid to the revenue receiver at finalization.
@@ -25,6 +32,9 @@ interface IModelRegistry {
         uint32 weightCount;
         uint32 inputLength;
         uint8 inputChunkLog2;
+        uint8 inputWidth;
+        int32 inputMin;
+        int32 inputMax;
         uint32 outputLength;
         uint8 outputChunkLog2;
         uint256 fee;
@@ -55,6 +65,12 @@ interface IModelRegistry {
     error ZeroNodeCount();
     /// @dev Chunk sizes are 2^5 .. 2^20 bytes.
     error BadChunkSize(uint8 chunkLog2);
+    /// @dev Input elements are 1, 2 or 4 bytes wide.
+    error BadInputWidth(uint8 width);
+    /// @dev The input length is not a whole number of `width`-byte elements.
+    error InputLengthNotWhole(uint32 inputLength, uint8 width);
+    /// @dev The input range is empty (min > max) or exceeds what a `width`-byte signed integer holds.
+    error BadInputDomain(int32 min, int32 max, uint8 width);
     /// @dev The owner or revenue receiver was the zero address.
     error ZeroAddress();
     /// @dev Only the model's owner may do this.

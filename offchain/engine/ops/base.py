@@ -61,6 +61,16 @@ class Op:
         """
         raise NotImplementedError
 
+    def input_domain(self, node: Node, slot: int) -> tuple[int, int] | None:
+        """The inclusive range of values operand ``slot`` may hold for this op to have a result (the forward
+        and the one-step proof refuse any other value), or None when every value of its dtype is accepted.
+
+        Called for the operands that are the request input (``offchain.engine.domain.input_domain``), whose
+        domain the oracle then enforces at request time. An op that refuses values no range describes raises
+        GraphError here, so a model feeding it the request input cannot be registered.
+        """
+        return None
+
 
 def expect_inputs(node: Node, counts: Sequence[int]) -> None:
     """Raise ParamError unless the node has one of the allowed numbers of inputs."""

@@ -1,7 +1,8 @@
 """EMBEDDING: table lookup by token id.
 
-inputs: ids [...] (INT32, frac 0; ids must lie in [0, V), checked by the
-executor before anything runs), table [V, D] (frac ft).  params: none.
+inputs: ids [...] (INT32, frac 0; ids must lie in [0, V): when the ids are
+the request input, that is the model's input domain, refused by the oracle at
+request time and by the executor before anything runs, see engine/domain.py), table [V, D] (frac ft).  params: none.
 out [..., D]:  out[..., d] = rescale(table[ids[...], d], ft - fo)
 Data-dependent: the table range one output element reads is found from its id,
 so ``operand_ranges`` needs the inputs (on-chain: the id is proved first).
@@ -53,6 +54,9 @@ class Embedding(Op):
         ids, table = inputs
         check_ids(ids, table.shape[0], f"embedding {node.source}")
         return rescale(table[ids.astype(np.int64)], self._shift(node), node.output.dtype)
+
+    def input_domain(self, node: Node, slot: int) -> tuple[int, int] | None:
+        return (0, node.in_specs[1].shape[0] - 1) if slot == 0 else None
 
     def operand_ranges(self, node: Node, out_index: int,
                        inputs: Sequence[np.ndarray] | None = None) -> list[Range]:

@@ -60,6 +60,15 @@ class Loreft(Op):
         if (node.output.shape, node.output.dtype, node.output.frac) != (h.shape, h.dtype, h.frac):
             raise DtypeMismatchError(f"output {node.output} must have h's shape, dtype and frac")
         check_shift(r_mat.frac, "requantisation")
+        # Both accumulators must stay inside +-2^62 for every value of h (as LINEAR's do), or the engines would
+        # refuse (AccumulatorOutOfRange) an honest activation, and numpy's int64 shift would wrap first.
+        h_max = 1 << (h.dtype.bits - 1)
+        r, d = r_mat.shape
+        z_max = d * 255 * h_max + (1 << 31)                  # |W - R| <= 255, |b| <= 2^31
+        acc_max = (h_max << r_mat.frac) + r * 128 * h_max    # |e| <= h_max (saturated), |R| <= 128
+        if max(z_max, acc_max) >= 1 << 62:
+            raise DtypeMismatchError(f"LOREFT accumulators may reach {max(z_max, acc_max).bit_length()} bits "
+                                     f"(h {h.dtype.name}, fw {r_mat.frac}, r {r}, d {d}); the limit is 62")
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         h, r_mat, w_mat, b = inputs

@@ -62,7 +62,7 @@ from typing import Sequence
 import numpy as np
 
 from offchain.engine.dtypes import DType
-from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatchError
+from offchain.engine.errors import DtypeMismatchError, GraphError, ParamError, ShapeMismatchError
 from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
@@ -203,6 +203,10 @@ class CharMap(Op):
         out = 4 * ((e >> 3) + ((e >> 2) & 1) * safe[:, None]) + (e & 3)
         out[(e == 0) | ~valid[:, None]] = 0
         return out.astype(np.int32)
+
+    def input_domain(self, node: Node, slot: int) -> tuple[int, int] | None:
+        # Any code point has a result (none outside the Unicode range); a stage-1 block must lie in stage 2.
+        return (0, (node.in_specs[2].shape[0] >> node.params[0]) - 1) if slot == 1 else None
 
     def operand_ranges(self, node: Node, out_index: int, inputs=None) -> list[Range]:
         if inputs is None:
@@ -432,6 +436,13 @@ class WordPiece(Op):
         match = [int(v) for v in np.asarray(inputs[1]).reshape(-1)]
         ids = wordpiece_ids(stream, match, node.params, node.output.size)
         return np.array(ids, dtype=np.int32).reshape(node.output.shape)
+
+    def input_domain(self, node: Node, slot: int) -> tuple[int, int] | None:
+        if slot == 1:
+            raise GraphError("WORDPIECE refuses match tensors with a piece that does not end after it starts; no "
+                             "value range describes the valid ones, so its match operand must be a TRIE_MATCH "
+                             "output, not the request input")
+        return None
 
     def operand_ranges(self, node: Node, out_index: int, inputs=None) -> list[Range]:
         s = node.in_specs[0].size
