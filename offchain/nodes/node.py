@@ -20,7 +20,8 @@ from offchain.chain.encoding import input_tensor, output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment
 from offchain.dispute.faults import run_with_fault
-from offchain.dispute.responder import event_logs, read_game, send
+from offchain.chain.transactions import Transactor
+from offchain.dispute.responder import call_of, event_logs, read_game
 from offchain.dispute.solver import GameStatus, Phase, challenger_action, submitter_action
 from offchain.engine.executor import run
 from offchain.nodes.catalog import ServedModel
@@ -68,7 +69,15 @@ class Node:
         self._mine: dict[int, ExecutionCommitment] = {}
         self._honest: dict[int, ExecutionCommitment] = {}
         self._keys: dict[int, dict] = {}
+        self._transactor: Transactor | None = None
         self.stopping = False
+
+    @property
+    def tx(self) -> Transactor:
+        """Sends this node's transactions: estimate + margin, reverts logged and skipped, failures counted."""
+        if self._transactor is None:
+            self._transactor = Transactor(self.chain.provider, self.account, self.log, self.store)
+        return self._transactor
 
     # ------------------------------------------------------------------ loop
 
@@ -194,11 +203,14 @@ class Node:
         served = self.models[self.store.request(request_id)[0]]
         if served.private:
             ios = self._private_ios(served, mine)
-            receipt = self.oracle.submitPrivate(request_id, output, mine.trace_root, mine.output_proof(), ios,
-                                                sender=self.account, value=self.game.submitterBond())
+            sent = self.tx.send(self.oracle, "submitPrivate", request_id, output, mine.trace_root,
+                                mine.output_proof(), ios, value=self.game.submitterBond())
         else:
-            receipt = self.oracle.submit(request_id, output, mine.trace_root, mine.output_proof(),
-                                         sender=self.account, value=self.game.submitterBond())
+            sent = self.tx.send(self.oracle, "submit", request_id, output, mine.trace_root, mine.output_proof(),
+                                value=self.game.submitterBond())
+        if not sent.ok:
+            return   # logged; the next poll re-reads the request
+        receipt = sent.receipt
         claim_id = receipt.decode_logs(self.oracle.ResultSubmitted)[0].claimId
         self._mine[request_id] = mine
         self.store.add_result(request_id, claim_id, self.account.address, output, mine.trace_root)
@@ -259,7 +271,10 @@ class Node:
         if mine:  # challenged before a crash
             game_id = mine[0].gameId
         else:
-            receipt = self.game.challenge(claim_id, sender=self.account, value=self.game.challengerBond())
+            sent = self.tx.send(self.game, "challenge", claim_id, value=self.game.challengerBond())
+            if not sent.ok:
+                return
+            receipt = sent.receipt
             game_id = receipt.decode_logs(self.game.GameStarted)[0].gameId
         self.store.add_game(game_id, claim_id, request_id, "challenger")
         self.log("disputed", request=request_id, claim=claim_id, game=game_id)
@@ -295,12 +310,14 @@ class Node:
             action = challenger_action(state, honest, self._claimed_tree(game_id, honest, bytes(claim.traceRoot)))
         if action is None:
             if self.game.clockUsed(game_id) > self.game.clockBudget():
-                self.game.timeout(game_id, sender=self.account)
-                self.log("timeout-claimed", game=game_id)
+                if self.tx.send(self.game, "timeout", game_id).ok:
+                    self.log("timeout-claimed", game=game_id)
             return
-        receipt = send(self.game, game_id, action, self.account)
-        self.log("move", game=game_id, role=role, action=type(action).__name__, phase=state.phase.name,
-                 gas=receipt.gas_used)
+        method, args = call_of(action)
+        sent = self.tx.send(self.game, method, game_id, *args, action=type(action).__name__)
+        if sent.ok:
+            self.log("move", game=game_id, role=role, action=type(action).__name__, phase=state.phase.name,
+                     gas=sent.receipt.gas_used)
 
     def _claim_key(self, request_id: int, claim_id: int) -> int | None:
         """The claim whose published private outputs a public view needs; None for models run in full."""
@@ -320,6 +337,9 @@ class Node:
         if not self.game.canFinalize(claim_id):
             return
         _, _, callback_data = self.store.request(request_id)
-        receipt = self.oracle.finalize(request_id, output, callback_data, sender=self.account)
+        sent = self.tx.send(self.oracle, "finalize", request_id, output, callback_data)
+        if not sent.ok:
+            return
+        receipt = sent.receipt
         self.store.set_result_status(request_id, "finalized")
         self.log("finalized", request=request_id, claim=claim_id, gas=receipt.gas_used)
