@@ -112,7 +112,8 @@ def decode_revert(data: bytes | None, error_abis: list[Any]) -> str:
 
 @dataclass
 class Sent:
-    """What ``Transactor.send`` did: the receipt (None when nothing was sent), and the revert it logged."""
+    """What ``Transactor.send`` did: the receipt (None when nothing was sent), and why nothing was sent (the
+    decoded revert, or an estimate beyond the block gas limit)."""
 
     receipt: Any = None
     error: str | None = None
@@ -133,6 +134,19 @@ class Transactor:
                  receipt_timeout: float = 120):
         self.provider, self.account, self.log, self.ledger = provider, account, log, ledger
         self.receipt_timeout = receipt_timeout
+        self._project_errors: list[Any] | None = None
+
+    def _project_error_abis(self) -> list[Any]:
+        """Every project contract's errors (loaded once, seconds): an error can bubble up from a callee
+        (PrivateNodeJudge's PrivateProofInvalid through AIOracle.submitPrivate) whose ABI the caller lacks."""
+        if self._project_errors is None:
+            try:
+                from ape import project
+
+                self._project_errors = [e for c in project.contracts.values() for e in c.contract_type.errors]
+            except Exception:  # noqa: BLE001 - outside an ape project only the called contract's ABI is known
+                self._project_errors = []
+        return self._project_errors
 
     def send(self, contract: Any, method: str, *args: Any, value: int = 0, action: str | None = None) -> Sent:
         """Calls ``contract.method(*args)`` with ``value`` wei as a transaction. Returns ``Sent`` with the mined
@@ -145,14 +159,23 @@ class Transactor:
         try:
             estimate = web3.eth.estimate_gas(call)
         except Exception as exc:  # noqa: BLE001 - any failed estimate means the call would not succeed now
-            error = decode_revert(revert_data(exc), list(contract.contract_type.errors))
+            data = revert_data(exc)
+            error = decode_revert(data, list(contract.contract_type.errors))
+            if error.startswith("0x"):   # not the called contract's error: one bubbled up from a callee
+                error = decode_revert(data, self._project_error_abis())
             if error == "revert(no data)":
                 error = f"{type(exc).__name__}({_short(str(exc).splitlines()[0] if str(exc) else '', 120)})"
             self.log("reverted", action=action, error=error)
             if self.ledger is not None:
                 self.ledger.record_tx(action, "reverted", detail=error)
             return Sent(error=error)
-        limit = gas_limit(estimate, int(web3.eth.get_block("latest")["gasLimit"]))
+        try:
+            limit = gas_limit(estimate, int(web3.eth.get_block("latest")["gasLimit"]))
+        except TransactionRejected as exc:
+            self.log("rejected", action=action, error=_short(str(exc), 200))
+            if self.ledger is not None:
+                self.ledger.record_tx(action, "rejected", detail=str(exc))
+            return Sent(error=str(exc))
         txn = handler.as_transaction(*args, sender=self.account, value=value, gas=limit, sign=True)
         tx_hash = web3.eth.send_raw_transaction(txn.serialize_transaction())
         web3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)

@@ -95,8 +95,8 @@ class NodeStore:
 
     def record_tx(self, action: str, status: str, tx_hash: str | None = None, gas_limit: int | None = None,
                   gas_used: int | None = None, detail: str = "") -> None:
-        """Logs one transaction the node sent ('ok' / 'failed': its receipt's status) or a call it did not send
-        because its gas estimate reverted ('reverted', ``detail`` the decoded error)."""
+        """Logs one transaction the node sent ('ok' / 'failed': its receipt's status) or a call it did not send:
+        its gas estimate reverted ('reverted', ``detail`` the decoded error) or exceeded a block ('rejected')."""
         self.db.execute("INSERT INTO transactions (action, status, tx_hash, gas_limit, gas_used, detail) "
                         "VALUES (?,?,?,?,?,?)", (action, status, tx_hash, gas_limit, gas_used, detail))
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import socket
-import subprocess
 import time
 import urllib.request
 
@@ -31,7 +28,7 @@ from offchain.nodes.store import NodeStore
 
 from .conftest import PARAMS, register_model, tiny_image
 
-STANDIN_CHAIN_ID = 11155111   # ape-config.yaml's stand-in-sepolia network
+STANDIN_CHAIN_ID = 11155111   # ape-config.yaml's stand-in-sepolia network (tests/conftest.py: standin_chain)
 
 
 def _rpc(url: str, method: str, params: list) -> object:
@@ -39,31 +36,6 @@ def _rpc(url: str, method: str, params: list) -> object:
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["result"]
-
-
-@pytest.fixture
-def interval_chain(networks):
-    """A separate anvil with the stand-in's chain id, connected through `ethereum:stand-in-sepolia:<uri>`."""
-    anvil = shutil.which("anvil")
-    if anvil is None:
-        pytest.fail("anvil is not on PATH (node_modules/.bin)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([anvil, "--port", str(port), "--chain-id", str(STANDIN_CHAIN_ID), "--silent"])
-    try:
-        for _ in range(100):
-            try:
-                _rpc(url, "eth_chainId", [])
-                break
-            except OSError:
-                time.sleep(0.1)
-        with networks.parse_network_choice(f"ethereum:stand-in-sepolia:{url}") as provider:
-            yield provider, url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _poll(node: Node, errors: list[str]) -> None:
@@ -89,9 +61,9 @@ def _node_txs(url: str, first_block: int, senders: set[str]) -> list[tuple[str, 
 
 
 def test_every_node_transaction_succeeds_first_time_on_an_interval_mining_chain(
-    interval_chain, project, owner, user, submitter, challenger, model_owner, tiny_model, tmp_path
+    standin_chain, project, owner, user, submitter, challenger, model_owner, tiny_model, tmp_path
 ):
-    provider, url = interval_chain
+    provider, url = standin_chain
     assert provider.chain_id == STANDIN_CHAIN_ID
     a = deploy_protocol(project, provider, owner, directory=tmp_path, params=PARAMS)   # automine: quick
     oracle, game = project.AIOracle.at(a["AIOracle"]), project.DisputeGame.at(a["DisputeGame"])
