@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,10 +62,11 @@ class Node:
 
     def __init__(self, oracle: Any, game: Any, account: Any, models: dict[int, ServedModel], store: NodeStore,
                  roles: Roles, fault: Fault | None = None, start_block: int = 0, name: str = "node",
-                 chain: Any = None, log: logging.Logger | None = None):
+                 chain: Any = None, log: logging.Logger | None = None, keys_dir: Path | None = None):
         self.oracle, self.game, self.account = oracle, game, account
         self.models, self.store, self.roles, self.fault = models, store, roles, fault
         self.start_block, self.name, self.chain = start_block, name, chain
+        self.keys_dir = keys_dir   # private models' keys from a ceremony; None: dev keys cached under build/zk
         self.logger = log or logging.getLogger(f"offchain.nodes.{name}")
         self._mine: dict[int, ExecutionCommitment] = {}
         self._honest: dict[int, ExecutionCommitment] = {}
@@ -219,7 +221,8 @@ class Node:
                  faulty=self.fault is not None and self.roles.submit)
 
     def _private_ios(self, served: ServedModel, mine: ExecutionCommitment) -> list[tuple]:
-        """Groth16 proofs of the private nodes of this execution (keys: the dev setup cached under build/zk)."""
+        """Groth16 proofs of the private nodes of this execution (keys: ``keys_dir``'s, else the dev setup cached
+        under build/zk)."""
         from offchain.zk.model_proofs import prove_private
         from offchain.zk.private import PrivateSpec
         from offchain.zk.submission import private_ios
@@ -238,7 +241,7 @@ class Node:
 
         for served in self.models.values():
             if served.private and not served.view and served.model_id not in self._keys:
-                keys = setup_private(served.commitment.model, PrivateSpec(served.private))
+                keys = setup_private(served.commitment.model, PrivateSpec(served.private), self.keys_dir)
                 for k in keys.values():
                     k.load_pk()                 # now, not on the first request (lazy otherwise)
                 self._keys[served.model_id] = keys
