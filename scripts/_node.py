@@ -30,7 +30,7 @@ def node_options(f):
 
 
 def run_node(role: str, provider, account, models, state, interval, from_block, deployments,
-             roles: Roles, fault: Fault | None = None) -> None:
+             roles: Roles, fault: Fault | None = None, keys_dir: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     record = load_record(provider.chain_id, Path(deployments))
     try:
@@ -43,7 +43,7 @@ def run_node(role: str, provider, account, models, state, interval, from_block, 
     served = load_catalog([Path(m) for m in models], registry)
     path = state or f"state/{role}-{provider.chain_id}-{account.address}.sqlite"
     node = Node(oracle, game, account, served, NodeStore(path), roles, fault=fault, start_block=from_block,
-                name=role, chain=chain)
+                name=role, chain=chain, keys_dir=Path(keys_dir) if keys_dir else None)
 
     def stop(signum, _frame):
         node.stopping = True

@@ -1,9 +1,12 @@
 """`ape run register --network ... --account ... --model FILE [--fee WEI] [--token SYMBOL] [--private NODES]
 [--consumer]`: register a model file's commitments in the deployed ModelRegistry (idempotent: an already registered
 model keeps its id). `--token SYMBOL` launches it through ModelLauncher with an ERC-7641 revenue token (whole supply
-to the owner) as its revenue receiver; `--private 30,60` makes those nodes private (opp/ai): their Groth16 dev keys
-are set up and registered with the Poseidon commitments of their weights (give challengers the public view from
-`python -m offchain public-view`). `--consumer` also deploys a consumer bound to the model (a SentenceSimilarity for
+to the owner) as its revenue receiver; `--private 30,60` makes those nodes private (opp/ai): their Groth16 keys
+are registered with the Poseidon commitments of their weights (give challengers the public view from
+`python -m offchain public-view`). The keys come from `--keys DIR` (a ceremony's, DIR/<descriptor hash>/vk.bin and
+pk.bin as under build/zk); without it they are dev keys from a seed, set up unasked only on a local dev chain
+(chain id 31337 or 1337): on any other chain anyone could forge proofs with them, so the command refuses (exit
+code 1) unless `--unsafe-dev-keys` is given. `--consumer` also deploys a consumer bound to the model (a SentenceSimilarity for
 a text model, whose input is UTF-8; a DigitsClassifier otherwise). Prints the model id, its revenue receiver and the
 consumer address.
 """
@@ -15,9 +18,10 @@ from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
 from offchain.chain.deployments import load_record
-from offchain.chain.registration import Offering, register
+from offchain.chain.registration import DevKeysRefused, Offering, register
 from offchain.engine.modelfile import load_model
 from offchain.zk.private import PrivateNodeError
+from offchain.zk.prover import ProofError
 
 CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry")
 
@@ -31,10 +35,17 @@ CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry")
               help="Launch with an ERC-7641 revenue token of this symbol (1,000,000 tokens to the owner).")
 @click.option("--private", "private_nodes", default="", metavar="NODES",
               help="Comma-separated node indices whose weights stay private (LINEAR or LOREFT nodes).")
+@click.option("--keys", "keys_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="With --private: the private nodes' Groth16 keys from a ceremony (DIR/<descriptor hash>/vk.bin, "
+                   "pk.bin, the layout of build/zk) instead of dev keys.")
+@click.option("--unsafe-dev-keys", is_flag=True, default=False,
+              help="With --private on a chain that is not a local dev chain (31337, 1337): register dev keys from "
+                   "a seed anyway. Anyone who knows the seed (the default is public) can forge proofs with them.")
 @click.option("--consumer/--no-consumer", default=False,
               help="Also deploy a consumer: SentenceSimilarity for a text model, DigitsClassifier otherwise.")
 @click.option("--deployments", type=click.Path(file_okay=False), default="deployments", show_default=True)
-def cli(provider, account, model_file, fee, owner, token, private_nodes, consumer, deployments):
+def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_dir, unsafe_dev_keys, consumer,
+        deployments):
     record = load_record(provider.chain_id, Path(deployments))
     if "ModelRegistry" not in record["contracts"]:
         raise click.ClickException(f"no ModelRegistry in {deployments}/{provider.chain_id}.json: run `ape run deploy`")
@@ -45,14 +56,23 @@ def cli(provider, account, model_file, fee, owner, token, private_nodes, consume
     except ValueError:
         raise click.BadParameter(f"{private_nodes!r} is not a comma-separated list of node indices",
                                  param_hint="--private") from None
+    if (keys_dir or unsafe_dev_keys) and not private:
+        raise click.UsageError("--keys and --unsafe-dev-keys only apply with --private")
     model = load_model(model_file)
     name = model.meta.get("name", Path(model_file).stem)
     owner = owner or account.address
     offering = Offering(f"{name} revenue share", token, [owner], [1_000_000 * 10**18]) if token else None
     try:
-        done = register(contracts, model, fee, owner, account, private=private, offering=offering)
+        done = register(contracts, model, fee, owner, account, private=private, offering=offering,
+                        keys_dir=Path(keys_dir) if keys_dir else None, unsafe_dev_keys=unsafe_dev_keys)
     except PrivateNodeError as exc:   # e.g. a node that is not a LINEAR/LOREFT with weights
         raise click.BadParameter(str(exc), param_hint="--private") from None
+    except DevKeysRefused as exc:     # a real chain, no --keys, no --unsafe-dev-keys: nothing was sent
+        raise click.ClickException(str(exc)) from None
+    except ProofError as exc:         # --keys DIR lacks a circuit's keys or holds dev keys; or a dev setup failed
+        if keys_dir:
+            raise click.BadParameter(str(exc), param_hint="--keys") from None
+        raise click.ClickException(str(exc)) from None
     if done.new:
         click.echo(f"registered {name} as model {done.model_id}; revenue receiver {done.revenue_receiver}"
                    + (f"; private nodes {list(done.private_nodes)}" if done.private_nodes else ""))

@@ -37,3 +37,35 @@ def model_owner(accounts):
 def stranger(accounts):
     """Holds no role anywhere: every permissioned call from it must revert."""
     return accounts[5]
+
+
+@pytest.fixture
+def standin_chain(networks):
+    """A second anvil with Sepolia's chain id (11155111, not a local dev chain), connected the way a real RPC is:
+    through ape-config.yaml's custom `ethereum:stand-in-sepolia:<uri>` network (ape's node provider). Yields
+    (provider, uri); it mines on demand until a test switches it to interval mining."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    anvil = shutil.which("anvil")
+    if anvil is None:
+        pytest.fail("anvil is not on PATH (node_modules/.bin)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([anvil, "--port", str(port), "--chain-id", "11155111", "--silent"])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        uri = f"http://127.0.0.1:{port}"
+        with networks.parse_network_choice(f"ethereum:stand-in-sepolia:{uri}") as provider:
+            yield provider, uri
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

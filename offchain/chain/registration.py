@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from offchain.engine.domain import input_domain
 from offchain.engine.model import Model
 from offchain.engine.roots import graph_root, weights_root
+
+
+#: Chain ids of local development chains (anvil / hardhat 31337, geth --dev / ganache 1337): the only chains on
+#: which a private model's Groth16 keys are set up from a dev seed without being asked. Every other chain id,
+#: Sepolia's 11155111 (the README's stand-in) included, is treated as a real network.
+LOCAL_CHAIN_IDS = frozenset({31337, 1337})
+
+
+class DevKeysRefused(RuntimeError):
+    """A private model was about to be registered on a real chain with Groth16 dev keys: whoever knows a dev
+    setup's seed (the default one is public) rebuilds its toxic waste and forges proofs, so the private nodes'
+    outputs would be whatever a forger wants. Give keys from a ceremony, or opt in to dev keys explicitly."""
+
+
+def dev_keys_refusal(chain_id: int) -> str:
+    """Why dev keys are refused on ``chain_id``: the message of DevKeysRefused."""
+    from offchain.zk.dev_setup import DEFAULT_SEED, dev_seed
+
+    seed = dev_seed()
+    origin = (f"their toxic waste is derived from the public seed {seed!r} (offchain/zk/dev_setup.py), so anyone "
+              f"can rebuild it" if seed == DEFAULT_SEED else
+              "a single-party dev setup's toxic waste is known to whoever ran it (or holds $ZK_DEV_SEED)")
+    return (f"refusing Groth16 dev keys on chain {chain_id}, which is not a local dev chain "
+            f"({', '.join(map(str, sorted(LOCAL_CHAIN_IDS)))}): {origin} and forge proofs for this model's private "
+            f"nodes. Give keys from a multi-party ceremony (--keys DIR: DIR/<descriptor hash>/vk.bin and pk.bin per "
+            f"circuit, the layout of build/zk; see offchain/zk/prover.py), or pass --unsafe-dev-keys to register "
+            f"forgeable keys anyway (tests and demos only)")
 
 
 def model_spec(model: Model, fee: int, owner: str, receiver: str | None = None) -> tuple:
@@ -83,24 +111,31 @@ def registered_id(registry: Any, model: Model) -> int | None:
 
 
 def register(contracts: dict[str, Any], model: Model, fee: int, owner: str, sender: Any,
-             private: tuple[int, ...] = (), offering: Offering | None = None) -> Registered:
+             private: tuple[int, ...] = (), offering: Offering | None = None, keys_dir: Path | None = None,
+             unsafe_dev_keys: bool = False) -> Registered:
     """Registers ``model`` (idempotent: a model already registered keeps its id). ``contracts`` maps names to the
     deployed ModelRegistry, and ModelLauncher / Groth16Registry when needed. With ``offering`` the model is launched
     with its ERC-7641 token as revenue receiver; with ``private`` node indices it is a private (opp/ai) model: their
-    Groth16 keys are set up (dev keys, ``offchain/zk/dev_setup.py``) and registered with their Poseidon weight
-    commitments. The public view for challengers is ``python -m offchain public-view``."""
+    Groth16 keys are registered with their Poseidon weight commitments. The keys are those in ``keys_dir`` (from a
+    ceremony, ``offchain.zk.prover.load_keys``); without it they are dev keys (``offchain/zk/dev_setup.py``), which
+    only a local dev chain (LOCAL_CHAIN_IDS) gets unasked: elsewhere DevKeysRefused is raised before any
+    transaction unless ``unsafe_dev_keys``. The public view for challengers is ``python -m offchain public-view``."""
     registry = contracts["ModelRegistry"]
     existing = registered_id(registry, model)
     if existing is not None:
         return Registered(existing, registry.getModel(existing).revenueReceiver,
                           tuple(int(n.node) for n in registry.privateNodes(existing)), False)
     if private:
+        chain_id = registry.provider.chain_id
+        if keys_dir is None and not unsafe_dev_keys and chain_id not in LOCAL_CHAIN_IDS:
+            # Keys that anyone may forge proofs with never reach a real chain unless asked for by name.
+            raise DevKeysRefused(dev_keys_refusal(chain_id))
         from offchain.zk.model_proofs import setup_private
         from offchain.zk.private import PrivateSpec
         from offchain.zk.submission import launch_private_model, register_private_model
 
         spec = PrivateSpec(tuple(private))
-        keys = setup_private(model, spec)
+        keys = setup_private(model, spec, keys_dir)
         verifier = contracts["Groth16Registry"]
         if offering is not None:
             model_id, _, records = launch_private_model(contracts["ModelLauncher"], verifier, model, spec, keys, fee,

@@ -70,18 +70,25 @@ def read_game(game: Any, game_id: int, start_block: int = 0) -> GameState:
     )
 
 
-def send(game: Any, game_id: int, action: Action, sender: Any) -> Any:
-    """Sends ``action`` for ``game_id`` from ``sender``; returns the receipt."""
+def call_of(action: Action) -> tuple[str, tuple]:
+    """The DisputeGame method that plays ``action`` and its arguments after the game id."""
     if isinstance(action, Reveal):
-        return game.reveal(game_id, action.children, sender=sender)
+        return "reveal", (action.children,)
     if isinstance(action, Pick):
-        return game.pick(game_id, action.children, action.index, sender=sender)
+        return "pick", (action.children, action.index)
     if isinstance(action, OpenNode):
-        return game.openNode(game_id, action.descriptor, action.proof, sender=sender)
+        return "openNode", (action.descriptor, action.proof)
     if isinstance(action, RevealChunk):
-        return game.revealChunk(game_id, action.chunk, sender=sender)
+        return "revealChunk", (action.chunk,)
     if isinstance(action, RevealPrivate):
-        return game.revealPrivate(game_id, action.as_tuple(), sender=sender)
+        return "revealPrivate", (action.as_tuple(),)
     if isinstance(action, Step):
-        return game.step(game_id, action.chunk, action.element, action.descriptor, action.proof, sender=sender)
+        return "step", (action.chunk, action.element, action.descriptor, action.proof)
     raise TypeError(f"not an action: {action!r}")
+
+
+def send(game: Any, game_id: int, action: Action, sender: Any) -> Any:
+    """Sends ``action`` for ``game_id`` from ``sender`` with ape's defaults; returns the receipt (tests and
+    ``match.play``; nodes send through ``offchain.chain.transactions.Transactor`` with ``call_of``)."""
+    method, args = call_of(action)
+    return getattr(game, method)(game_id, *args, sender=sender)

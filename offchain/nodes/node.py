@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ from offchain.chain.encoding import EncodingError, input_tensor, output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment
 from offchain.dispute.faults import run_with_fault
-from offchain.dispute.responder import event_logs, read_game, send
+from offchain.chain.transactions import Transactor
+from offchain.dispute.responder import call_of, event_logs, read_game
 from offchain.dispute.solver import GameStatus, Phase, challenger_action, submitter_action
 from offchain.engine.errors import InputError
 from offchain.engine.executor import run
@@ -61,15 +63,24 @@ class Node:
 
     def __init__(self, oracle: Any, game: Any, account: Any, models: dict[int, ServedModel], store: NodeStore,
                  roles: Roles, fault: Fault | None = None, start_block: int = 0, name: str = "node",
-                 chain: Any = None, log: logging.Logger | None = None):
+                 chain: Any = None, log: logging.Logger | None = None, keys_dir: Path | None = None):
         self.oracle, self.game, self.account = oracle, game, account
         self.models, self.store, self.roles, self.fault = models, store, roles, fault
         self.start_block, self.name, self.chain = start_block, name, chain
+        self.keys_dir = keys_dir   # private models' keys from a ceremony; None: dev keys cached under build/zk
         self.logger = log or logging.getLogger(f"offchain.nodes.{name}")
         self._mine: dict[int, ExecutionCommitment] = {}
         self._honest: dict[int, ExecutionCommitment] = {}
         self._keys: dict[int, dict] = {}
+        self._transactor: Transactor | None = None
         self.stopping = False
+
+    @property
+    def tx(self) -> Transactor:
+        """Sends this node's transactions: estimate + margin, reverts logged and skipped, failures counted."""
+        if self._transactor is None:
+            self._transactor = Transactor(self.chain.provider, self.account, self.log, self.store)
+        return self._transactor
 
     # ------------------------------------------------------------------ loop
 
@@ -203,11 +214,14 @@ class Node:
         served = self.models[self.store.request(request_id)[0]]
         if served.private:
             ios = self._private_ios(served, mine)
-            receipt = self.oracle.submitPrivate(request_id, output, mine.trace_root, mine.output_proof(), ios,
-                                                sender=self.account, value=self.game.submitterBond())
+            sent = self.tx.send(self.oracle, "submitPrivate", request_id, output, mine.trace_root,
+                                mine.output_proof(), ios, value=self.game.submitterBond())
         else:
-            receipt = self.oracle.submit(request_id, output, mine.trace_root, mine.output_proof(),
-                                         sender=self.account, value=self.game.submitterBond())
+            sent = self.tx.send(self.oracle, "submit", request_id, output, mine.trace_root, mine.output_proof(),
+                                value=self.game.submitterBond())
+        if not sent.ok:
+            return   # logged; the next poll re-reads the request
+        receipt = sent.receipt
         claim_id = receipt.decode_logs(self.oracle.ResultSubmitted)[0].claimId
         self._mine[request_id] = mine
         self.store.add_result(request_id, claim_id, self.account.address, output, mine.trace_root)
@@ -216,7 +230,8 @@ class Node:
                  faulty=self.fault is not None and self.roles.submit)
 
     def _private_ios(self, served: ServedModel, mine: ExecutionCommitment) -> list[tuple]:
-        """Groth16 proofs of the private nodes of this execution (keys: the dev setup cached under build/zk)."""
+        """Groth16 proofs of the private nodes of this execution (keys: ``keys_dir``'s, else the dev setup cached
+        under build/zk)."""
         from offchain.zk.model_proofs import prove_private
         from offchain.zk.private import PrivateSpec
         from offchain.zk.submission import private_ios
@@ -235,7 +250,7 @@ class Node:
 
         for served in self.models.values():
             if served.private and not served.view and served.model_id not in self._keys:
-                keys = setup_private(served.commitment.model, PrivateSpec(served.private))
+                keys = setup_private(served.commitment.model, PrivateSpec(served.private), self.keys_dir)
                 for k in keys.values():
                     k.load_pk()                 # now, not on the first request (lazy otherwise)
                 self._keys[served.model_id] = keys
@@ -268,7 +283,10 @@ class Node:
         if mine:  # challenged before a crash
             game_id = mine[0].gameId
         else:
-            receipt = self.game.challenge(claim_id, sender=self.account, value=self.game.challengerBond())
+            sent = self.tx.send(self.game, "challenge", claim_id, value=self.game.challengerBond())
+            if not sent.ok:
+                return
+            receipt = sent.receipt
             game_id = receipt.decode_logs(self.game.GameStarted)[0].gameId
         self.store.add_game(game_id, claim_id, request_id, "challenger")
         self.log("disputed", request=request_id, claim=claim_id, game=game_id)
@@ -311,12 +329,14 @@ class Node:
             action = challenger_action(state, honest, self._claimed_tree(game_id, honest, bytes(claim.traceRoot)))
         if action is None:
             if self.game.clockUsed(game_id) > self.game.clockBudget():
-                self.game.timeout(game_id, sender=self.account)
-                self.log("timeout-claimed", game=game_id)
+                if self.tx.send(self.game, "timeout", game_id).ok:
+                    self.log("timeout-claimed", game=game_id)
             return
-        receipt = send(self.game, game_id, action, self.account)
-        self.log("move", game=game_id, role=role, action=type(action).__name__, phase=state.phase.name,
-                 gas=receipt.gas_used)
+        method, args = call_of(action)
+        sent = self.tx.send(self.game, method, game_id, *args, action=type(action).__name__)
+        if sent.ok:
+            self.log("move", game=game_id, role=role, action=type(action).__name__, phase=state.phase.name,
+                     gas=sent.receipt.gas_used)
 
     def _claim_key(self, request_id: int, claim_id: int) -> int | None:
         """The claim whose published private outputs a public view needs; None for models run in full."""
@@ -336,6 +356,9 @@ class Node:
         if not self.game.canFinalize(claim_id):
             return
         _, _, callback_data = self.store.request(request_id)
-        receipt = self.oracle.finalize(request_id, output, callback_data, sender=self.account)
+        sent = self.tx.send(self.oracle, "finalize", request_id, output, callback_data)
+        if not sent.ok:
+            return
+        receipt = sent.receipt
         self.store.set_result_status(request_id, "finalized")
         self.log("finalized", request=request_id, claim=claim_id, gas=receipt.gas_used)

@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS games (
     game_id INTEGER PRIMARY KEY, claim_id INTEGER NOT NULL, request_id INTEGER NOT NULL,
     role TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open');
+CREATE TABLE IF NOT EXISTS transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, status TEXT NOT NULL, tx_hash TEXT,
+    gas_limit INTEGER, gas_used INTEGER, detail TEXT NOT NULL DEFAULT '');
 """
 
 
@@ -89,3 +92,14 @@ class NodeStore:
 
     def game_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM games GROUP BY status"))
+
+    def record_tx(self, action: str, status: str, tx_hash: str | None = None, gas_limit: int | None = None,
+                  gas_used: int | None = None, detail: str = "") -> None:
+        """Logs one transaction the node sent ('ok' / 'failed': its receipt's status) or a call it did not send:
+        its gas estimate reverted ('reverted', ``detail`` the decoded error) or exceeded a block ('rejected')."""
+        self.db.execute("INSERT INTO transactions (action, status, tx_hash, gas_limit, gas_used, detail) "
+                        "VALUES (?,?,?,?,?,?)", (action, status, tx_hash, gas_limit, gas_used, detail))
+
+    def tx_counts(self) -> dict[str, int]:
+        """Transactions by status; ``tx_counts().get('failed', 0)`` is the node's failed_node_txs."""
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM transactions GROUP BY status"))

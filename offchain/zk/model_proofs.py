@@ -12,6 +12,7 @@ Nodes with equal descriptors share one key (and so one batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from offchain.zk.private import (
     private_weights,
     weight_commitment,
 )
-from offchain.zk.prover import Keys, prove_all, setup
+from offchain.zk.prover import Keys, load_keys, prove_all, setup
 
 
 @dataclass
@@ -50,9 +51,13 @@ def commitments(model: Model, spec: PrivateSpec) -> dict[int, int]:
     return {i: weight_commitment(d, private_weights(model, i)) for i, d in descriptors(model, spec).items()}
 
 
-def setup_private(model: Model, spec: PrivateSpec) -> dict[Descriptor, Keys]:
-    """Keys for each distinct descriptor among the private nodes (cached under build/zk/)."""
-    return {d: setup(d) for d in set(descriptors(model, spec).values())}
+def setup_private(model: Model, spec: PrivateSpec, keys_dir: Path | None = None) -> dict[Descriptor, Keys]:
+    """Keys for each distinct descriptor among the private nodes: dev setups cached under build/zk/, or with
+    ``keys_dir`` the keys found there (from a ceremony; ``prover.load_keys``), with nothing set up."""
+    descs = set(descriptors(model, spec).values())
+    if keys_dir is not None:
+        return {d: load_keys(d, keys_dir) for d in descs}
+    return {d: setup(d) for d in descs}
 
 
 def prove_private(model: Model, spec: PrivateSpec, trace: Trace, keys: dict[Descriptor, Keys],

@@ -135,6 +135,27 @@ def setup(desc: Descriptor, folder: Path | None = None, seed: str | None = None)
     return Keys(folder, vk, built.cs.n_constraints, pk)
 
 
+def load_keys(desc: Descriptor, root: Path) -> Keys:
+    """Keys for ``desc`` made elsewhere (a multi-party ceremony, see the module docstring), in the cache's layout:
+    ``root/<descriptor hash>/`` holding ``vk.bin`` and ``pk.bin``. Nothing is set up. A folder whose
+    ``meta.json`` records a dev setup (what ``setup`` writes) is refused: those keys are not from a ceremony."""
+    folder = Path(root) / descriptor_hash(desc)
+    missing = [name for name in ("vk.bin", "pk.bin") if not (folder / name).is_file()]
+    if missing:
+        raise ProofError(f"no keys for {desc} in {folder}: {', '.join(missing)} missing (a keys folder holds "
+                         f"<descriptor hash>/vk.bin and pk.bin per circuit, the layout of build/zk)")
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if "dev setup" in str(meta.get("ceremony", "")):
+        raise ProofError(f"{folder} holds a {meta['ceremony']} (seed {meta.get('seed')!r}), not keys from a "
+                         f"ceremony: whoever knows its toxic waste can forge proofs")
+    try:
+        vk = groth16py.VerifyingKey.load(str(folder / "vk.bin"))
+    except Exception as exc:  # groth16py raises its own error family
+        raise ProofError(f"{folder / 'vk.bin'} is not a groth16py verifying key: {exc}") from exc
+    return Keys(folder, vk, int(meta.get("constraints", 0)))
+
+
 def prove_built(keys: Keys, built: Built) -> bytes:
     """Prove a built witness with ``keys``; raises ProofError if groth16py refuses it."""
     with tempfile.TemporaryDirectory() as tmp:
