@@ -307,7 +307,8 @@ class Node:
         if state.status == GameStatus.IN_PROGRESS and self.game.claimStatus(claim_id) == CLAIM_VOID:
             # Another game voided the claim: no more moves here and no win on time; settle it (the challenger gets
             # its bond and a share of the voided claim's bond) and stop playing.
-            self.game.settleMoot(game_id, sender=self.account)
+            if not self.tx.send(self.game, "settleMoot", game_id).ok:
+                return  # logged; tried again at the next poll
             self.log("game-moot", game=game_id, role=role, claim=claim_id)
             state = read_game(self.game, game_id, self.start_block)
         if state.status != GameStatus.IN_PROGRESS:
