@@ -114,16 +114,38 @@ FEE = 10**15
 
 
 @pytest.fixture
-def launched(project, registry, owner, model_owner, stranger):
-    """A model launched through ModelLauncher (its token is the revenue receiver), fee 10^15 wei: (id, token)."""
+def launcher(project, registry, owner):
+    """A ModelLauncher with the registrar role on the registry and on its own token factory."""
     factory = owner.deploy(project.ModelTokenFactory, owner)
     launcher = owner.deploy(project.ModelLauncher, registry, factory, owner)
     registry.grantRole(REGISTRAR_ROLE, launcher, sender=owner)
     factory.grantRole(REGISTRAR_ROLE, launcher, sender=owner)
-    offering = ("Model", "MDL", [model_owner.address, stranger.address], [9 * 10**18, 10**18], 6000, 3600, 2)
-    receipt = launcher.launch(spec(model_owner, fee=FEE), offering, sender=owner)
+    return launcher
+
+
+def offering(model_owner, stranger):
+    return ("Model", "MDL", [model_owner.address, stranger.address], [9 * 10**18, 10**18], 6000, 3600, 2)
+
+
+@pytest.fixture
+def launched(launcher, owner, model_owner, stranger):
+    """A model launched through ModelLauncher (its token is the revenue receiver), fee 10^15 wei: (id, token)."""
+    receipt = launcher.launch(spec(model_owner, fee=FEE), offering(model_owner, stranger), sender=owner)
     event = receipt.decode_logs(launcher.ModelLaunched)[0]
     return event.modelId, event.token
+
+
+def test_a_model_without_a_fee_cannot_be_launched(
+    project, registry, launcher, owner, model_owner, stranger, tiny_model
+):
+    with ape.reverts(registry.ZeroLaunchFee, modelId=1):
+        launcher.launch(spec(model_owner, fee=0), offering(model_owner, stranger), sender=owner)
+    assert registry.modelCount() == 0
+    assert project.ModelTokenFactory.at(launcher.factory()).tokenOf(1) == ape.utils.ZERO_ADDRESS
+    from offchain.chain.registration import Offering, launch
+
+    with pytest.raises(ValueError, match="fee=0 wei"):
+        launch(launcher, tiny_model.model, 0, model_owner.address, Offering("M", "M", [owner.address], [1]), owner)
 
 
 def test_the_owner_of_a_launched_model_cannot_redirect_its_revenue(registry, owner, model_owner, launched):
