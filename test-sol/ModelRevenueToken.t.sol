@@ -194,6 +194,22 @@ contract ModelRevenueTokenInvariantTest {
         targets[0] = address(handler);
     }
 
+    /// The handler's attack path, fixed: the attacker (1 % of the supply) gets another 5 % by a transfer in the
+    /// snapshot's block, borrows the lender's 90 % and claims: it is paid for its 1 % only. In the next block the
+    /// 6 % counts.
+    function test_flashAttackEarnsOnlyThePriorBlocksShare() public {
+        handler.deposit(10 ether);
+        handler.transfer(0, 3, 5e18); // actor 0 -> attacker, same block as the attack
+        handler.flashSnapshot(type(uint256).max, false);
+        // 6 ETH claimable (60 %) over a supply of 100 tokens; the attacker held 1 token at the end of the last block.
+        require(handler.flashClaimed() == 6 ether / 100, "not the prior 1 % share");
+        handler.deposit(10 ether);
+        handler.nextBlock(0);
+        handler.flashSnapshot(type(uint256).max, true);
+        require(handler.flashClaimed() == 6 ether / 100 + 6 ether * 6 / 100, "the 6 % held before the block");
+        require(!handler.flashOverclaimed() && !handler.payoutMismatch(), "handler flagged a payout");
+    }
+
     /// The token's ETH covers the burn pool plus every live snapshot's unclaimed revenue.
     function invariant_ethCoversPoolAndOutstanding() public view {
         require(address(token).balance >= token.redemptionPool() + token.outstandingClaims(), "ETH short");
