@@ -132,8 +132,11 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     function lockRevenueReceiver(uint256 modelId) external onlyRole(REGISTRAR_ROLE) {
         Model storage model = _existing(modelId);
         if (_locked[modelId]) revert RevenueReceiverLocked(modelId);
+        model.fee = _feeInForce(modelId, model);
+        // An announcement not yet in force was not bounded; the owner may announce again, within the bounds.
+        delete _pendingFees[modelId];
         // INVARIANT: A launched model charges a fee; with the multiplicative bounds a zero fee could never rise.
-        if (_feeInForce(modelId, model) == 0) revert ZeroLaunchFee(modelId);
+        if (model.fee == 0) revert ZeroLaunchFee(modelId);
         _locked[modelId] = true;
         emit RevenueReceiverFixed(modelId, model.revenueReceiver);
     }

@@ -186,6 +186,15 @@ def test_a_launched_models_fee_moves_at_most_twofold_and_never_to_zero(registry,
         assert registry.pendingFee(model_id) == (0, 0)
 
 
+def test_locking_drops_an_unbounded_announcement(chain, registry, owner, model_owner):
+    registry.registerModel(spec(model_owner, fee=FEE), sender=owner)
+    registry.announceFee(1, 0, sender=model_owner)  # not launched yet: no bounds
+    registry.lockRevenueReceiver(1, sender=owner)
+    assert registry.pendingFee(1) == (0, 0)
+    chain.mine(deltatime=registry.FEE_DELAY())
+    assert registry.getModel(1).fee == FEE
+
+
 def test_the_lower_bound_rounds_up_so_one_wei_stays_one_wei(registry, owner, model_owner):
     registry.registerModel(spec(model_owner, fee=3), sender=owner)
     registry.lockRevenueReceiver(1, sender=owner)

@@ -121,8 +121,8 @@ interface IModelRegistry {
 
     /// @notice Fixes model `modelId`'s current revenue receiver for good and bounds its fee changes: the model
     ///         was launched with its revenue token as receiver. Only registrars (the launcher, in the launch
-    ///         transaction); reverts with ZeroLaunchFee if the model charges no fee, RevenueReceiverLocked if
-    ///         already locked.
+    ///         transaction); drops a fee announced and not yet in force (it was not bounded); reverts with
+    ///         ZeroLaunchFee if the model charges no fee, RevenueReceiverLocked if already locked.
     function lockRevenueReceiver(uint256 modelId) external;
 
     /// @notice Whether model `modelId` was launched: its revenue receiver fixed and its fee changes bounded.
