@@ -9,6 +9,9 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 /// @notice Initial Model Offering: registers a model and creates its ERC-7641 revenue-share token in one
 ///         transaction, with the token as the model's revenue receiver, so every finalized request's model fee
 ///         flows to the token's holders from the first request on.
+///         The registry then locks the model: its revenue receiver stays the token for good and its fee can move
+///         only within bounds, after a delay (IModelRegistry.lockRevenueReceiver). A model with no fee cannot be
+///         launched (ZeroLaunchFee).
 /// @dev Needs the registry's and the factory's REGISTRAR_ROLE.
 contract ModelLauncher is AccessControl {
     /// @notice May launch models.
@@ -75,6 +78,8 @@ contract ModelLauncher is AccessControl {
             : registry.registerPrivateModel(spec, privateNodes);
         // INVARIANT: The token belongs to the id the model got, or fees would flow to another model's holders.
         if (modelId != expected) revert ModelIdMismatch(expected, modelId);
+        // INVARIANT: A launched model's fees go to its token for good; its owner cannot redirect or zero them.
+        registry.lockRevenueReceiver(modelId);
         emit ModelLaunched(modelId, token, model.owner);
     }
 }

@@ -10,6 +10,15 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 contract ModelRegistry is IModelRegistry, AccessControl {
     /// @notice Role allowed to register models.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    /// @inheritdoc IModelRegistry
+    /// @dev One day: long enough for users, wallets and token holders to see a change coming.
+    uint256 public constant FEE_DELAY = 1 days;
+
+    /// @dev A fee announced and not yet in force (kept apart from Model, whose layout other contracts share).
+    struct PendingFee {
+        uint256 fee;
+        uint64 effectiveAt;
+    }
 
     /// @dev Models by id; ids start at 1 so that 0 means "none" in `_idByCommitment`.
     mapping(uint256 modelId => Model) private _models;
@@ -17,6 +26,9 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     mapping(bytes32 commitment => uint256 modelId) private _idByCommitment;
     uint256 private _count;
     mapping(uint256 modelId => PrivateNode[]) private _private;
+    mapping(uint256 modelId => PendingFee) private _pendingFees;
+    /// @dev Launched models: revenue receiver fixed, fee changes bounded.
+    mapping(uint256 modelId => bool) private _locked;
 
     /// @param admin Receives the admin and registrar roles.
     constructor(address admin) {
@@ -92,21 +104,64 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     }
 
     /// @inheritdoc IModelRegistry
-    function setFee(uint256 modelId, uint256 fee) external {
-        _onlyModelOwner(modelId).fee = fee;
-        emit ModelFeeChanged(modelId, fee);
+    function announceFee(uint256 modelId, uint256 fee) external {
+        Model storage model = _onlyModelOwner(modelId);
+        uint256 current = _feeInForce(modelId, model);
+        model.fee = current;
+        // INVARIANT: A launched model's fee moves by at most a factor of two per announcement and never to 0,
+        //            measured from the fee in force (so announcements made before one takes effect cannot compound).
+        //            (Differences instead of products, so no fee can overflow the check.)
+        bool outOfBounds = fee > current ? fee - current > current : current - fee > fee;
+        if (_locked[modelId] && outOfBounds) revert FeeChangeOutOfBounds(modelId, current, fee);
+        // INVARIANT: A fee takes effect FEE_DELAY after its announcement, so no request pays a fee it could not
+        //            have seen coming.
+        uint256 effectiveAt = block.timestamp + FEE_DELAY;
+        _pendingFees[modelId] = PendingFee(fee, uint64(effectiveAt));
+        emit ModelFeeAnnounced(modelId, fee, effectiveAt);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function pendingFee(uint256 modelId) external view returns (uint256 fee, uint256 effectiveAt) {
+        _existing(modelId);
+        PendingFee storage pending = _pendingFees[modelId];
+        if (pending.effectiveAt == 0 || block.timestamp >= pending.effectiveAt) return (0, 0);
+        return (pending.fee, pending.effectiveAt);
     }
 
     /// @inheritdoc IModelRegistry
     function setRevenueReceiver(uint256 modelId, address revenueReceiver) external {
         if (revenueReceiver == address(0)) revert ZeroAddress();
-        _onlyModelOwner(modelId).revenueReceiver = revenueReceiver;
+        Model storage model = _onlyModelOwner(modelId);
+        // INVARIANT: A launched model's fees go to its token's holders for good.
+        if (_locked[modelId]) revert RevenueReceiverLocked(modelId);
+        model.revenueReceiver = revenueReceiver;
         emit RevenueReceiverChanged(modelId, revenueReceiver);
     }
 
     /// @inheritdoc IModelRegistry
-    function getModel(uint256 modelId) external view returns (Model memory) {
-        return _existing(modelId);
+    function lockRevenueReceiver(uint256 modelId) external onlyRole(REGISTRAR_ROLE) {
+        Model storage model = _existing(modelId);
+        if (_locked[modelId]) revert RevenueReceiverLocked(modelId);
+        model.fee = _feeInForce(modelId, model);
+        // An announcement not yet in force was not bounded; the owner may announce again, within the bounds.
+        delete _pendingFees[modelId];
+        // INVARIANT: A launched model charges a fee; with the multiplicative bounds a zero fee could never rise.
+        if (model.fee == 0) revert ZeroLaunchFee(modelId);
+        _locked[modelId] = true;
+        emit RevenueReceiverFixed(modelId, model.revenueReceiver);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function isRevenueReceiverLocked(uint256 modelId) external view returns (bool) {
+        _existing(modelId);
+        return _locked[modelId];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function getModel(uint256 modelId) external view returns (Model memory model) {
+        Model storage stored = _existing(modelId);
+        model = stored;
+        model.fee = _feeInForce(modelId, stored);
     }
 
     /// @inheritdoc IModelRegistry
@@ -117,6 +172,13 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     function _existing(uint256 modelId) internal view returns (Model storage model) {
         model = _models[modelId];
         if (model.owner == address(0)) revert UnknownModel(modelId);
+    }
+
+    /// @dev The announced fee once its time has come, else the stored one. Announcements write it through.
+    function _feeInForce(uint256 modelId, Model storage model) internal view returns (uint256) {
+        PendingFee storage pending = _pendingFees[modelId];
+        if (pending.effectiveAt != 0 && block.timestamp >= pending.effectiveAt) return pending.fee;
+        return model.fee;
     }
 
     function _onlyModelOwner(uint256 modelId) internal view returns (Model storage model) {

@@ -17,19 +17,24 @@ import {IModelRevenueToken} from "./interfaces/IModelRevenueToken.sol";
 ///      `_pool` is the burn-redemption pool, `_outstanding` what live snapshots still owe their holders, and the
 ///      pending remainder is revenue not yet allocated (including any ETH forced in without a call). Claims and
 ///      redemptions round down and subtract exactly what they pay, so neither term can go negative and the
-///      balance always covers both. Balances per snapshot are OpenZeppelin `Checkpoints` keyed by the id of the
-///      next snapshot: a change made after snapshot n is written at key n + 1, so snapshot s reads the last
-///      checkpoint with key <= s.
+///      balance always covers both.
+///
+///      Balances and the supply are OpenZeppelin `Checkpoints` keyed by block number (as ERC20Votes keys votes), and
+///      a snapshot taken in block b reads them at the end of block b - 1. Tokens that arrive in the snapshot's own
+///      block, such as a flash loan that snapshots, claims and repays in one transaction, therefore carry no
+///      weight in it: a holder's share is fixed by what it held before anyone could see the snapshot coming in
+///      that block. Two snapshots never share a block (they are at least one second apart).
 contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard {
     using Checkpoints for Checkpoints.Trace208;
 
     /// @dev 100 % in basis points.
     uint256 private constant BPS = 10_000;
 
-    /// @dev A snapshot's allocation; timestamp and supply share one slot.
+    /// @dev A snapshot's allocation; its balances are those at the end of block `balanceBlock`.
     struct Snapshot {
         uint48 timestamp;
-        uint208 totalSupply;
+        uint48 balanceBlock;
+        uint256 totalSupply;
         uint256 claimable;
         uint256 claimed;
     }
@@ -42,6 +47,7 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
     uint256 public immutable snapshotLifetime;
 
     mapping(address account => Checkpoints.Trace208) private _balanceCheckpoints;
+    Checkpoints.Trace208 private _supplyCheckpoints;
     mapping(uint256 snapshotId => Snapshot) private _snapshots;
     mapping(uint256 snapshotId => mapping(address account => bool)) private _claimed;
     uint256 private _currentSnapshotId;
@@ -114,7 +120,10 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
         // Cannot underflow: the balance covers _pool + _outstanding (see the contract's @dev), and `rolled` was
         // part of _outstanding until the line above.
         uint256 newRevenue = address(this).balance - _pool - _outstanding - rolled;
-        uint256 supply = totalSupply();
+        // INVARIANT: A snapshot weighs the balances of the block before its own, so tokens borrowed for the
+        //            snapshot's transaction (or block) earn nothing from it.
+        uint48 balanceBlock = SafeCast.toUint48(block.number - 1);
+        uint256 supply = _supplyCheckpoints.upperLookupRecent(balanceBlock);
         uint256 toPool;
         uint256 claimable;
         if (supply != 0) {
@@ -128,7 +137,8 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
         }
         _snapshots[snapshotId] = Snapshot({
             timestamp: SafeCast.toUint48(block.timestamp),
-            totalSupply: SafeCast.toUint208(supply),
+            balanceBlock: balanceBlock,
+            totalSupply: supply,
             claimable: claimable,
             claimed: 0
         });
@@ -169,7 +179,7 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
     function claimableRevenue(address account, uint256 snapshotId) public view returns (uint256) {
         Snapshot storage snap = _taken(snapshotId);
         if (isExpired(snapshotId) || _claimed[snapshotId][account]) return 0;
-        uint256 balance = _balanceCheckpoints[account].upperLookupRecent(SafeCast.toUint48(snapshotId));
+        uint256 balance = _balanceCheckpoints[account].upperLookupRecent(snap.balanceBlock);
         if (balance == 0) return 0;
         // Rounds down, so the claims on one snapshot sum to at most its `claimable` (balances sum to the supply).
         return Math.mulDiv(snap.claimable, balance, snap.totalSupply);
@@ -198,14 +208,17 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
     function snapshotInfo(uint256 snapshotId) external view returns (SnapshotInfo memory) {
         Snapshot storage snap = _taken(snapshotId);
         return SnapshotInfo({
-            timestamp: snap.timestamp, totalSupply: snap.totalSupply, claimable: snap.claimable, claimed: snap.claimed
+            timestamp: snap.timestamp,
+            balanceBlock: snap.balanceBlock,
+            totalSupply: snap.totalSupply,
+            claimable: snap.claimable,
+            claimed: snap.claimed
         });
     }
 
     /// @inheritdoc IModelRevenueToken
     function balanceOfAt(address account, uint256 snapshotId) external view returns (uint256) {
-        _taken(snapshotId);
-        return _balanceCheckpoints[account].upperLookupRecent(SafeCast.toUint48(snapshotId));
+        return _balanceCheckpoints[account].upperLookupRecent(_taken(snapshotId).balanceBlock);
     }
 
     /// @inheritdoc IModelRevenueToken
@@ -260,10 +273,12 @@ contract ModelRevenueToken is IModelRevenueToken, ERC20, ERC165, ReentrancyGuard
         return interfaceId == type(IERC7641).interfaceId || super.supportsInterface(interfaceId);
     }
 
-    /// @dev Records each changed balance at the key of the next snapshot (see the contract's @dev).
+    /// @dev Records each changed balance, and the supply on mint and burn, at the current block number (see the
+    ///      contract's notes); a later change in the same block overwrites that block's checkpoint.
     function _update(address from, address to, uint256 value) internal override {
         super._update(from, to, value);
-        uint48 key = SafeCast.toUint48(_currentSnapshotId + 1);
+        uint48 key = SafeCast.toUint48(block.number);
+        if (from == address(0) || to == address(0)) _supplyCheckpoints.push(key, SafeCast.toUint208(totalSupply()));
         if (from != address(0)) _balanceCheckpoints[from].push(key, SafeCast.toUint208(balanceOf(from)));
         if (to != address(0)) _balanceCheckpoints[to].push(key, SafeCast.toUint208(balanceOf(to)));
     }

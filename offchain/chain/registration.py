@@ -75,7 +75,10 @@ def launch(launcher: Any, model: Model, fee: int, owner: str, offering: Offering
            private_nodes: list[tuple] | None = None) -> tuple[int, str]:
     """Registers `model` and creates its revenue token in one transaction; returns (model id, token address).
     With ``private_nodes`` (IModelRegistry.PrivateNode tuples, see offchain.zk.submission) the model is launched
-    as a private (opp/ai) model through ``launchPrivate``."""
+    as a private (opp/ai) model through ``launchPrivate``. A launched model's receiver is locked and its fee can
+    only move by a factor of two per announcement, so it must start above zero (the registry's ZeroLaunchFee)."""
+    if fee <= 0:
+        raise ValueError(f"a launched model must charge a fee: its token holders' revenue (got fee={fee} wei)")
     spec = model_spec(model, fee, owner)
     if private_nodes is None:
         receipt = launcher.launch(spec, offering.as_tuple(), sender=sender)

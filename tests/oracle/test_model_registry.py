@@ -110,21 +110,147 @@ def test_unknown_model_reverts(registry):
         registry.getModel(7)
 
 
-def test_only_the_model_owner_changes_fee_and_receiver(registry, owner, model_owner, stranger):
+def test_only_the_model_owner_changes_fee_and_receiver(chain, registry, owner, model_owner, stranger):
     registry.registerModel(spec(model_owner), sender=owner)
     with ape.reverts(registry.NotModelOwner, modelId=1, caller=stranger.address):
-        registry.setFee(1, 0, sender=stranger)
+        registry.announceFee(1, 0, sender=stranger)
     with ape.reverts(registry.NotModelOwner):
         registry.setRevenueReceiver(1, stranger, sender=stranger)
     with ape.reverts(registry.ZeroAddress):
         registry.setRevenueReceiver(1, "0x" + "00" * 20, sender=model_owner)
 
-    registry.setFee(1, 5, sender=model_owner)
+    # A model that was not launched: its owner is paid directly; it may redirect and set any fee, 0 included, but
+    # a fee still waits FEE_DELAY, so users never pay a fee that was not announced a day before.
+    registry.announceFee(1, 0, sender=model_owner)
     registry.setRevenueReceiver(1, stranger, sender=model_owner)
-    model = registry.getModel(1)
-    assert (model.fee, model.revenueReceiver) == (5, stranger.address)
+    assert registry.getModel(1).revenueReceiver == stranger.address
+    assert registry.getModel(1).fee == 10**15
+    chain.mine(deltatime=registry.FEE_DELAY())
+    assert registry.getModel(1).fee == 0
+    assert not registry.isRevenueReceiverLocked(1)
     with ape.reverts(registry.UnknownModel, modelId=2):
-        registry.setFee(2, 5, sender=model_owner)
+        registry.announceFee(2, 5, sender=model_owner)
+
+
+REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
+FEE = 10**15
+
+
+@pytest.fixture
+def launcher(project, registry, owner):
+    """A ModelLauncher with the registrar role on the registry and on its own token factory."""
+    factory = owner.deploy(project.ModelTokenFactory, owner)
+    launcher = owner.deploy(project.ModelLauncher, registry, factory, owner)
+    registry.grantRole(REGISTRAR_ROLE, launcher, sender=owner)
+    factory.grantRole(REGISTRAR_ROLE, launcher, sender=owner)
+    return launcher
+
+
+def offering(model_owner, stranger):
+    return ("Model", "MDL", [model_owner.address, stranger.address], [9 * 10**18, 10**18], 6000, 3600, 2)
+
+
+@pytest.fixture
+def launched(launcher, owner, model_owner, stranger):
+    """A model launched through ModelLauncher (its token is the revenue receiver), fee 10^15 wei: (id, token)."""
+    receipt = launcher.launch(spec(model_owner, fee=FEE), offering(model_owner, stranger), sender=owner)
+    event = receipt.decode_logs(launcher.ModelLaunched)[0]
+    return event.modelId, event.token
+
+
+def test_a_model_without_a_fee_cannot_be_launched(
+    project, registry, launcher, owner, model_owner, stranger, tiny_model
+):
+    with ape.reverts(registry.ZeroLaunchFee, modelId=1):
+        launcher.launch(spec(model_owner, fee=0), offering(model_owner, stranger), sender=owner)
+    assert registry.modelCount() == 0
+    assert project.ModelTokenFactory.at(launcher.factory()).tokenOf(1) == ape.utils.ZERO_ADDRESS
+    from offchain.chain.registration import Offering, launch
+
+    with pytest.raises(ValueError, match="fee=0 wei"):
+        launch(launcher, tiny_model.model, 0, model_owner.address, Offering("M", "M", [owner.address], [1]), owner)
+
+
+def test_the_owner_of_a_launched_model_cannot_redirect_its_revenue(registry, owner, model_owner, launched):
+    model_id, token = launched
+    assert registry.isRevenueReceiverLocked(model_id)
+    assert registry.getModel(model_id).revenueReceiver == token
+    # The attack: the owner points the fees of its launched model at itself. It reverted with nothing before.
+    with ape.reverts(registry.RevenueReceiverLocked, modelId=model_id):
+        registry.setRevenueReceiver(model_id, model_owner, sender=model_owner)
+    assert registry.getModel(model_id).revenueReceiver == token
+    with ape.reverts(registry.RevenueReceiverLocked, modelId=model_id):
+        registry.lockRevenueReceiver(model_id, sender=owner)  # locked once, for good
+
+
+def test_only_registrars_lock_and_a_launched_model_needs_a_fee(project, registry, owner, model_owner, stranger):
+    registry.registerModel(spec(model_owner, fee=0), sender=owner)
+    with ape.reverts(registry.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=REGISTRAR_ROLE):
+        registry.lockRevenueReceiver(1, sender=stranger)
+    with ape.reverts(registry.ZeroLaunchFee, modelId=1):
+        registry.lockRevenueReceiver(1, sender=owner)
+    with ape.reverts(registry.UnknownModel, modelId=2):
+        registry.lockRevenueReceiver(2, sender=owner)
+    assert not registry.isRevenueReceiverLocked(1)
+
+
+@pytest.mark.parametrize(
+    "fee, ok",
+    [(0, False), (FEE // 2 - 1, False), (FEE // 2, True), (2 * FEE, True), (2 * FEE + 1, False), (2**256 - 1, False)],
+)
+def test_a_launched_models_fee_moves_at_most_twofold_and_never_to_zero(registry, model_owner, launched, fee, ok):
+    model_id, _ = launched
+    if ok:
+        registry.announceFee(model_id, fee, sender=model_owner)
+        assert registry.pendingFee(model_id)[0] == fee
+    else:
+        with ape.reverts(registry.FeeChangeOutOfBounds, modelId=model_id, currentFee=FEE, newFee=fee):
+            registry.announceFee(model_id, fee, sender=model_owner)
+        assert registry.pendingFee(model_id) == (0, 0)
+
+
+def test_locking_drops_an_unbounded_announcement(chain, registry, owner, model_owner):
+    registry.registerModel(spec(model_owner, fee=FEE), sender=owner)
+    registry.announceFee(1, 0, sender=model_owner)  # not launched yet: no bounds
+    registry.lockRevenueReceiver(1, sender=owner)
+    assert registry.pendingFee(1) == (0, 0)
+    chain.mine(deltatime=registry.FEE_DELAY())
+    assert registry.getModel(1).fee == FEE
+
+
+def test_the_lower_bound_rounds_up_so_one_wei_stays_one_wei(registry, owner, model_owner):
+    registry.registerModel(spec(model_owner, fee=3), sender=owner)
+    registry.lockRevenueReceiver(1, sender=owner)
+    registry.announceFee(1, 2, sender=model_owner)  # 2 * 2 >= 3
+    with ape.reverts(registry.FeeChangeOutOfBounds, modelId=1, currentFee=3, newFee=1):
+        registry.announceFee(1, 1, sender=model_owner)
+
+
+def test_a_fee_takes_effect_only_after_the_delay_announced_by_its_event(chain, registry, model_owner, launched):
+    model_id, _ = launched
+    delay = registry.FEE_DELAY()
+    assert delay == 86_400
+    receipt = registry.announceFee(model_id, FEE // 2, sender=model_owner)
+    effective_at = receipt.timestamp + delay
+    event = registry.ModelFeeAnnounced.from_receipt(receipt)[0]
+    assert (event.modelId, event.fee, event.effectiveAt) == (model_id, FEE // 2, effective_at)
+    assert registry.pendingFee(model_id) == (FEE // 2, effective_at)
+    assert registry.getModel(model_id).fee == FEE
+    # A second announcement before the first takes effect is bounded by the fee in force, not the announced one,
+    # so halvings cannot compound within one delay.
+    with ape.reverts(registry.FeeChangeOutOfBounds, modelId=model_id, currentFee=FEE, newFee=FEE // 4):
+        registry.announceFee(model_id, FEE // 4, sender=model_owner)
+
+    chain.mine(timestamp=effective_at - 1)
+    assert registry.getModel(model_id).fee == FEE
+    chain.mine(timestamp=effective_at)
+    assert registry.getModel(model_id).fee == FEE // 2
+    assert registry.pendingFee(model_id) == (0, 0)
+    # Once in force, the halved fee is the base of the next change.
+    registry.announceFee(model_id, FEE // 4, sender=model_owner)
+    assert registry.getModel(model_id).fee == FEE // 2
+    with ape.reverts(registry.FeeChangeOutOfBounds, modelId=model_id, currentFee=FEE // 2, newFee=FEE // 8):
+        registry.announceFee(model_id, FEE // 8, sender=model_owner)
 
 
 def test_constructor_rejects_a_zero_admin(project, owner, chain):

@@ -82,3 +82,34 @@ def test_a_receiver_that_refuses_eth_is_credited_not_blocking(
         oracle.pushCredit(refuser, sender=stranger)
     assert oracle.credit(refuser) == MODEL_FEE
     assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+
+def test_a_request_made_before_a_fee_change_pays_the_fee_it_was_made_at(
+    project, protocol, tiny_model, owner, model_owner, user, submitter, stranger, chain, tmp_path
+):
+    """The oracle pins the model fee at request time: an announced rise that takes effect while the request is in
+    flight neither charges its user more nor pays the token more; requests after it pay the new fee."""
+    from offchain.chain.deployments import load_record
+
+    record = load_record(chain.provider.chain_id, tmp_path)
+    launcher = project.ModelLauncher.at(record["contracts"]["ModelLauncher"]["address"])
+    offering = Offering("tiny revenue", "TINY", [model_owner.address], [10**18], snapshot_interval=60)
+    model_id, token_address = launch(launcher, tiny_model.model, MODEL_FEE, model_owner.address, offering, owner)
+    token = project.ModelRevenueToken.at(token_address)
+    oracle, game, registry = protocol.oracle, protocol.game, protocol.registry
+
+    image = tiny_image(7)
+    old_price = oracle.estimateFee(model_id, 0)
+    oracle.requestCallback(model_id, image, ape.utils.ZERO_ADDRESS, 0, b"", sender=user, value=old_price)
+    request_id = oracle.requestCount()
+    output, _ = submit(oracle, game, request_id, execute(tiny_model, image), submitter)
+    registry.announceFee(model_id, 2 * MODEL_FEE, sender=model_owner)
+    assert oracle.estimateFee(model_id, 0) == old_price, "an announced fee is not in force yet"
+    chain.mine(deltatime=registry.FEE_DELAY())
+    assert oracle.estimateFee(model_id, 0) == old_price + MODEL_FEE
+
+    oracle.finalize(request_id, output, b"", sender=stranger)
+    assert token.totalRevenueReceived() == MODEL_FEE, "the request pays the fee in force when it was made"
+    assert oracle.credit(user) == 0, "and its user was charged exactly that"
+    with ape.reverts(oracle.Underpaid, paid=old_price, fee=old_price + MODEL_FEE):
+        oracle.requestCallback(model_id, image, ape.utils.ZERO_ADDRESS, 0, b"", sender=user, value=old_price)

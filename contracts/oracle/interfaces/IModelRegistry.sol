@@ -5,6 +5,14 @@ pragma solidity ^0.8.24;
 /// @notice Models that the oracle can serve. A model is fixed by its commitments: the graph root (Merkle root
 ///         over the integer graph's node descriptors) and the weights root (Merkle root over its weight tensors'
 ///         roots). Both are what the dispute game's one-step proofs are checked against.
+///
+///         Fees. A model's owner changes its fee by announcing it: the new fee is in force FEE_DELAY seconds after
+///         the announcement (event ModelFeeAnnounced), so the fee a user reads can change only at a time announced
+///         a day before (the oracle charges the fee in force at the request and pins it in the request). A
+///         launched model (an Initial Model Offering, whose revenue receiver is its ERC-7641 token) is locked: its
+///         revenue receiver can never change, and each announced fee is within [ceil(f / 2), 2 f] of the fee f in
+///         force when it is announced, never 0, so the token's holders see any fall coming and it takes at least
+///         log2(f) days of announcements to reach 1 wei.
 interface IModelRegistry {
     /// @notice What a model is and who is paid for it.
     /// @param graphRoot Merkle root over the canonical node descriptors, in execution order.
@@ -23,8 +31,8 @@ interface IModelRegistry {
     /// @param outputLength Byte length of the packed output tensor.
     /// @param outputChunkLog2 Chunk size (log2 bytes) of the output tensor's commitment.
     /// @param fee Model fee in wei per request, paid to the revenue receiver at finalization.
-    /// @param owner May change the fee and the revenue receiver.
-    /// @param revenueReceiver Where model fees go (the model's ERC-7641 token once it exists).
+    /// @param owner May announce fee changes and, until the model is launched, change the revenue receiver.
+    /// @param revenueReceiver Where model fees go (the model's ERC-7641 token once launched, for good).
     struct Model {
         bytes32 graphRoot;
         bytes32 weightsRoot;
@@ -78,6 +86,12 @@ interface IModelRegistry {
     /// @dev Private node `position` of the list is not a node of the model, not after the previous one, has chunk
     ///      size outside 2^5 .. 2^20, no key or a commitment outside the BN254 scalar field (or the list is empty).
     error BadPrivateNode(uint256 position);
+    /// @dev Model `modelId` was launched with a revenue token: its revenue receiver is fixed for good.
+    error RevenueReceiverLocked(uint256 modelId);
+    /// @dev A launched model's fee may change only to between half and twice the fee in force (`currentFee`).
+    error FeeChangeOutOfBounds(uint256 modelId, uint256 currentFee, uint256 newFee);
+    /// @dev A launched model must charge a fee: its holders' revenue, and the base every later change is bounded by.
+    error ZeroLaunchFee(uint256 modelId);
 
     /// @dev A model was registered.
     event ModelRegistered(
@@ -85,10 +99,12 @@ interface IModelRegistry {
     );
     /// @dev Model `modelId` has private nodes (`nodes`, ascending), each proven with a Groth16 proof.
     event PrivateNodesRegistered(uint256 indexed modelId, uint32[] nodes);
-    /// @dev A model's fee changed.
-    event ModelFeeChanged(uint256 indexed modelId, uint256 fee);
+    /// @dev Model `modelId`'s fee will be `fee` wei from `effectiveAt` (seconds) on, unless announced again before.
+    event ModelFeeAnnounced(uint256 indexed modelId, uint256 fee, uint256 effectiveAt);
     /// @dev A model's revenue receiver changed.
     event RevenueReceiverChanged(uint256 indexed modelId, address revenueReceiver);
+    /// @dev Model `modelId` was launched: `revenueReceiver` (its token) receives its fees for good.
+    event RevenueReceiverFixed(uint256 indexed modelId, address revenueReceiver);
 
     /// @notice Registers a model. Only accounts holding the registrar role may call.
     /// @return modelId The new model's id, counting from 1 (0 is never a model).
@@ -104,13 +120,32 @@ interface IModelRegistry {
     /// @notice The private nodes of a model (empty for a public one), ascending by node index.
     function privateNodes(uint256 modelId) external view returns (PrivateNode[] memory);
 
-    /// @notice Sets a model's fee in wei. Only the model's owner may call.
-    function setFee(uint256 modelId, uint256 fee) external;
+    /// @notice Seconds between a fee announcement and the fee taking effect.
+    function FEE_DELAY() external view returns (uint256);
 
-    /// @notice Sets where a model's fees go. Only the model's owner may call.
+    /// @notice Announces model `modelId`'s fee in wei, in force FEE_DELAY seconds from now; replaces an announced
+    ///         fee not yet in force. Only the model's owner may call. For a launched model `fee` must lie in
+    ///         [ceil(f / 2), 2 f] for the fee f in force now (FeeChangeOutOfBounds otherwise).
+    function announceFee(uint256 modelId, uint256 fee) external;
+
+    /// @notice The fee announced for `modelId` and not yet in force, and when it will be; (0, 0) if none.
+    function pendingFee(uint256 modelId) external view returns (uint256 fee, uint256 effectiveAt);
+
+    /// @notice Sets where a model's fees go. Only the model's owner may call, and only until the model is
+    ///         launched (RevenueReceiverLocked afterwards).
     function setRevenueReceiver(uint256 modelId, address revenueReceiver) external;
 
-    /// @notice The registered model; reverts with UnknownModel for an id never registered.
+    /// @notice Fixes model `modelId`'s current revenue receiver for good and bounds its fee changes: the model
+    ///         was launched with its revenue token as receiver. Only registrars (the launcher, in the launch
+    ///         transaction); drops a fee announced and not yet in force (it was not bounded); reverts with
+    ///         ZeroLaunchFee if the model charges no fee, RevenueReceiverLocked if already locked.
+    function lockRevenueReceiver(uint256 modelId) external;
+
+    /// @notice Whether model `modelId` was launched: its revenue receiver fixed and its fee changes bounded.
+    function isRevenueReceiverLocked(uint256 modelId) external view returns (bool);
+
+    /// @notice The registered model, with the fee in force now (an announced fee once its time has come);
+    ///         reverts with UnknownModel for an id never registered.
     function getModel(uint256 modelId) external view returns (Model memory);
 
     /// @notice Number of models registered; ids are 1..modelCount().

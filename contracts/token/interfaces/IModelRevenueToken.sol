@@ -8,7 +8,9 @@ import {IERC7641} from "./IERC7641.sol";
 ///         (inference fees from the oracle, ERC-7007 mint fees, anyone's deposit). Each `snapshot()` takes the
 ///         revenue received since the previous one and splits it: `percentClaimable` basis points are claimable
 ///         by the holders of that snapshot pro rata to their balances; the rest joins the burn-redemption pool,
-///         which any holder can redeem from pro rata by burning tokens.
+///         which any holder can redeem from pro rata by burning tokens. A snapshot weighs the balances at the end
+///         of the block before the one it is taken in, so tokens borrowed, snapshotted with and repaid within a
+///         transaction or block (a flash loan) earn nothing.
 ///
 ///         Snapshot `s` stays claimable until snapshot `s + snapshotLifetime` is taken; what its holders left
 ///         unclaimed (including the rounding dust of every claim) is then added, whole, to that new snapshot's
@@ -17,11 +19,14 @@ import {IERC7641} from "./IERC7641.sol";
 interface IModelRevenueToken is IERC7641 {
     /// @notice One snapshot's allocation.
     /// @param timestamp Block timestamp at which it was taken (seconds).
-    /// @param totalSupply Token supply at the snapshot: the denominator of every claim on it.
+    /// @param balanceBlock The block whose closing balances and supply the snapshot weighs: the one before the
+    ///        block it was taken in, so that tokens moved in that block (a flash loan) carry no weight.
+    /// @param totalSupply Token supply at the end of `balanceBlock`: the denominator of every claim on it.
     /// @param claimable Wei allocated to its holders (its share of new revenue plus the rolled-forward amount).
     /// @param claimed Wei claimed from it so far.
     struct SnapshotInfo {
         uint48 timestamp;
+        uint48 balanceBlock;
         uint256 totalSupply;
         uint256 claimable;
         uint256 claimed;
@@ -98,10 +103,12 @@ interface IModelRevenueToken is IERC7641 {
     /// @notice A taken snapshot's allocation; reverts with UnknownSnapshot otherwise.
     function snapshotInfo(uint256 snapshotId) external view returns (SnapshotInfo memory);
 
-    /// @notice `account`'s balance at a taken snapshot; reverts with UnknownSnapshot otherwise.
+    /// @notice `account`'s balance at a taken snapshot (at the end of its `balanceBlock`, the block before the one it
+    ///         was taken in); reverts with UnknownSnapshot otherwise.
     function balanceOfAt(address account, uint256 snapshotId) external view returns (uint256);
 
-    /// @notice The supply at a taken snapshot; reverts with UnknownSnapshot otherwise.
+    /// @notice The supply at a taken snapshot (at the end of its `balanceBlock`); reverts with UnknownSnapshot
+    ///         otherwise.
     function totalSupplyAt(uint256 snapshotId) external view returns (uint256);
 
     /// @notice Whether `account` has claimed at `snapshotId`.
