@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offchain.engine.model import Model
+from offchain.engine.move_gas import check_move_gas
 from offchain.engine.roots import graph_root, weights_root
 
 
@@ -84,7 +85,9 @@ def register(contracts: dict[str, Any], model: Model, fee: int, owner: str, send
     deployed ModelRegistry, and ModelLauncher / Groth16Registry when needed. With ``offering`` the model is launched
     with its ERC-7641 token as revenue receiver; with ``private`` node indices it is a private (opp/ai) model: their
     Groth16 keys are set up (dev keys, ``offchain/zk/dev_setup.py``) and registered with their Poseidon weight
-    commitments. The public view for challengers is ``python -m offchain public-view``."""
+    commitments. The public view for challengers is ``python -m offchain public-view``. Raises MoveGasError, before
+    any transaction, if an honest dispute move at some node may exceed MAX_MOVE_GAS."""
+    check_move_gas(model, private)
     registry = contracts["ModelRegistry"]
     existing = registered_id(registry, model)
     if existing is not None:

@@ -1,0 +1,291 @@
+"""Worst-case gas of every move an honest party may have to make in a dispute over a model, and the check that
+refuses a model whose honest moves would not fit a block.
+
+An honest party that cannot afford or fit its move loses on its clock, so a model is only safe to serve if, for
+every node, the costliest move either side may be forced into stays under a bound:
+
+* ``step``: the challenger's one-step proof of one output element (``DisputeGame.step`` → ``OneStepProver``:
+  operand roots, a range proof per operand range, the operator's ``element``);
+* ``revealChunk``: the submitter's reveal of one output chunk;
+* ``openNode``: the challenger's opening of the node's descriptor;
+* ``revealPrivate`` (private nodes only, instead of a step): the submitter's reveal of the node's whole input
+  and output, keccak-rooted and Poseidon-hashed on-chain.
+
+The estimates come from a gas model fitted to transactions measured on anvil against the real contracts
+(``bench/bench_move_gas.py`` measures and fits; ``tests/dispute_ops/test_move_gas.py`` re-measures and checks
+``measured <= estimate <= 1.5 x measured + 100k``). A step's gas is modelled from the proof's structure, which the
+op's ``operand_ranges`` fixes::
+
+    step = STEP_BASE + RANGE * R + CHUNK_BYTE * B + SIBLING * S + DESCRIPTOR_BYTE * D + op_fixed + op_per_element * E
+
+R: operand ranges; B: bytes of the chunks they carry (whole chunks, worst alignment); S: Merkle siblings (range
+proofs, worst alignment, plus the operand roots' proofs against the trace / weights roots); D: descriptor bytes;
+E: operand elements (what ``element`` loops over). Every count is an upper bound over the node's elements (the
+worst element is searched; ranges are taken at their worst chunk alignment), so the estimate bounds any step of
+the node. Data-dependent ops (EMBEDDING and the tokenizer's CHAR_MAP, TRIE_MATCH) use their largest possible
+ranges instead of the ones some input gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from offchain.engine.descriptor import encode_node
+from offchain.engine.errors import EngineError
+from offchain.engine.graph import Node, TensorKind, TensorSpec
+from offchain.engine.model import Model
+from offchain.engine.ops import OpCode, get_op
+
+#: The most gas one honest move may need. A third of Ethereum's 30 M block gas limit: a move must be includable
+#: while its clock runs even when blocks are busy, and most builders will not give one transaction a whole block.
+MAX_MOVE_GAS = 10_000_000
+
+
+class MoveGasError(EngineError):
+    """A node of the model needs an honest move costlier than the bound: its party could not make it in time."""
+
+
+@dataclass(frozen=True)
+class StepShape:
+    """What a one-step proof of the node's worst element carries (each an upper bound over its elements)."""
+
+    ranges: int            # R: operand ranges
+    chunk_bytes: int       # B: bytes of whole chunks the ranges carry
+    siblings: int          # S: Merkle siblings (range proofs and operand-root proofs)
+    descriptor_bytes: int  # D
+    elements: int          # E: operand elements
+    element: int           # the output element (flat) whose step the search found costliest
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """The operator's own share of a step: ``fixed + per_element * E`` (its ``element`` and ``range`` calls)."""
+
+    fixed: int
+    per_element: int
+
+
+# ---- fitted constants: `python -m bench.bench_move_gas` (56 one-node games on anvil, eth_estimateGas of the step;
+# non-negative least squares, then each op's fixed cost lifted above its largest residual plus 15k) ----
+STEP_BASE = 165_556         # tx base, game bookkeeping (move, chunk and descriptor checks, payout), prover setup
+RANGE = 31_023              # per range: the op's `range` call (descriptor re-encoded), proof decoding, leaf hashing
+CHUNK_BYTE = 7              # per chunk byte: calldata, keccak, copies into the `element` call
+SIBLING = 893               # per Merkle sibling: calldata and one keccak
+DESCRIPTOR_BYTE = 11        # per descriptor byte: calldata, keccak, decoding
+
+#: Each op's own share: (fixed, per operand element). An op measured at one operand count only (the one-element
+#: ops) has its whole share in the per-element term.
+OP_COSTS: dict[OpCode, OpCost] = {
+    OpCode.LINEAR: OpCost(55_000, 71),
+    OpCode.CONV2D: OpCost(166_000, 61),
+    OpCode.MATMUL: OpCost(18_000, 119),
+    OpCode.ADD: OpCost(16_000, 2_359),
+    OpCode.SUB: OpCost(19_000, 1_934),
+    OpCode.MUL: OpCost(19_000, 1_923),
+    OpCode.RELU: OpCost(17_000, 8_404),
+    OpCode.GELU: OpCost(16_000, 12_199),
+    OpCode.SILU: OpCost(18_000, 11_103),
+    OpCode.NEG: OpCost(17_000, 8_664),
+    OpCode.RESCALE: OpCost(16_000, 10_889),
+    OpCode.SOFTMAX: OpCost(30_000, 495),
+    OpCode.LAYERNORM: OpCost(18_000, 335),
+    OpCode.RMSNORM: OpCost(22_000, 340),
+    OpCode.EMBEDDING: OpCost(17_000, 23_885),
+    OpCode.ROPE: OpCost(16_000, 0),
+    OpCode.RESHAPE: OpCost(16_000, 11_150),
+    OpCode.PERMUTE: OpCost(16_000, 18_496),
+    OpCode.SLICE: OpCost(16_000, 16_883),
+    OpCode.CONCAT: OpCost(16_000, 21_242),
+    OpCode.MEAN: OpCost(25_000, 119),
+    OpCode.UTF8_DECODE: OpCost(16_000, 2_184),
+    OpCode.CHAR_MAP: OpCost(16_000, 3_251),
+    OpCode.TRIE_MATCH: OpCost(16_000, 353),
+    OpCode.WORDPIECE: OpCost(16_000, 361),
+    OpCode.LOREFT: OpCost(17_000, 105),
+}
+
+# ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
+REVEAL_CHUNK_BASE = 60_000   # revealChunk: tx base, move bookkeeping, chunk hash check, event
+REVEAL_CHUNK_BYTE = 40       # per chunk byte: calldata, keccak, event data
+OPEN_NODE_BASE = 130_000     # openNode: registry read, descriptor hash, output layout, game state
+OPEN_NODE_BYTE = 20          # per descriptor byte
+OPEN_NODE_SIBLING = 1_500    # per graph-proof sibling
+# revealPrivate (zk/README `reveal` case: 4,096 int16 values hash in 9.8 M gas inside a caller, 55 Poseidon(6)
+# calls of 134k; the rest is unpacking and the int256[] handed to the hasher, ~590 gas per value)
+PRIVATE_REVEAL_BASE = 400_000  # tx base, judge call, registry reads, descriptor and trace proof, payout
+POSEIDON6 = 140_000          # one Poseidon(6) permutation in PrivateNodeHasher (circomlibjs bytecode)
+PRIVATE_VALUE = 700          # per revealed value: unpacking, the int256[] call data, packing into field elements
+PRIVATE_BYTE = 50            # per revealed byte: calldata, chunk keccak for the tensor root
+TENSOR_RATE = 5              # field elements absorbed per Poseidon(6) call
+PACK_BITS = 248              # bits packed per field element
+
+
+@dataclass(frozen=True)
+class MoveEstimate:
+    """Worst-case gas of one move at one node."""
+
+    node: int
+    op: str
+    move: str   # "step", "revealChunk", "openNode" or "revealPrivate"
+    gas: int
+
+    def __str__(self) -> str:
+        return f"node {self.node} ({self.op}) {self.move}: {self.gas:,} gas"
+
+
+def depth(leaves: int) -> int:
+    """Depth of a Merkle tree over ``leaves`` leaves (LibMerkle.depth)."""
+    return max(0, (leaves - 1).bit_length())
+
+
+def _chunks(spec: TensorSpec) -> int:
+    return max(1, -(-spec.nbytes // (1 << spec.chunk_log2)))
+
+
+def _range_cost(spec: TensorSpec, length: int) -> tuple[int, int]:
+    """(chunk bytes, siblings) of a range of ``length`` elements of ``spec`` at its worst chunk alignment."""
+    if length == 0:
+        return 0, 0
+    chunk = 1 << spec.chunk_log2
+    per_chunk = chunk // (spec.dtype.bits // 8)
+    total = _chunks(spec)
+    count = min(total, (length - 1) // per_chunk + 2 if per_chunk > 1 else length)
+    d = depth(total)
+    # A run of leaves needs at most one sibling per side per level: d for one leaf, 2d for more.
+    return count * chunk, d if count == 1 else 2 * d
+
+
+def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
+    """Operand ranges of ``element``; for data-dependent ops the largest ranges any input could give."""
+    op = OpCode(node.op)
+    if op == OpCode.EMBEDDING:
+        return [(0, 0, 1), (1, 0, 1)]
+    if op == OpCode.CHAR_MAP:
+        return [(0, 0, 1), (1, 0, 1), (2, 0, 1)]
+    if op == OpCode.TRIE_MATCH:
+        from offchain.engine.ops.text import ROW
+
+        window, trie_depth = node.params[2], node.params[3]
+        return [(0, 0, node.in_specs[0].size)] + [(1, 0, window * ROW)] * (trie_depth + 1)
+    return get_op(node.op).operand_ranges(node, element)
+
+
+def _candidate_elements(node: Node) -> Iterable[int]:
+    """Elements searched for the costliest step: all of a small output, else a spread that includes the last
+    element (the longest causal row), the first and, for convolutions, one at the centre of each corner's plane."""
+    size = node.output.size
+    if size <= 2048:
+        return range(size)
+    picks = {0, size - 1, size // 2}
+    picks.update(range(0, size, max(1, size // 1021)))
+    if node.op == OpCode.CONV2D:
+        _, c, h, w = node.output.shape
+        plane = h * w
+        for ch in (0, c - 1):
+            picks.add(ch * plane + (h // 2) * w + w // 2)
+    return sorted(picks)
+
+
+def step_shape(model: Model, index: int) -> StepShape:
+    """Upper bounds of what a step proof of any element of node ``index`` carries."""
+    graph = model.graph
+    node = graph.nodes[index]
+    root_siblings = 0
+    for ref in node.inputs:
+        if ref.kind == TensorKind.WEIGHT:
+            root_siblings += depth(len(graph.weights))
+        elif ref.kind == TensorKind.ACTIVATION:
+            root_siblings += depth(len(graph.nodes))
+    worst: tuple[int, ...] = (0, 0, 0, 0, 0)
+    worst_gas = -1
+    seen: set[tuple] = set()
+    for e in _candidate_elements(node):
+        ranges = _worst_ranges(node, e)
+        key = tuple(length for _, _, length in ranges) + (len(ranges),)
+        if key in seen:
+            continue
+        seen.add(key)
+        r, b, s, n = len(ranges), 0, root_siblings, 0
+        for slot, _, length in ranges:
+            cb, sib = _range_cost(node.in_specs[slot], length)
+            b, s, n = b + cb, s + sib, n + length
+        gas = RANGE * r + CHUNK_BYTE * b + SIBLING * s + _op_cost(node).per_element * n
+        if gas > worst_gas:
+            worst, worst_gas = (r, b, s, n, e), gas
+    r, b, s, n, e = worst
+    return StepShape(r, b, s, len(encode_node(node, index)), n, e)
+
+
+def _op_cost(node: Node) -> OpCost:
+    return OP_COSTS[OpCode(node.op)]
+
+
+def step_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the challenger's ``step`` at node ``index``."""
+    shape = step_shape(model, index)
+    cost = _op_cost(model.graph.nodes[index])
+    return (STEP_BASE + RANGE * shape.ranges + CHUNK_BYTE * shape.chunk_bytes + SIBLING * shape.siblings
+            + DESCRIPTOR_BYTE * shape.descriptor_bytes + cost.fixed + cost.per_element * shape.elements)
+
+
+def reveal_chunk_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the submitter's ``revealChunk`` of one chunk of node ``index``'s output."""
+    return REVEAL_CHUNK_BASE + REVEAL_CHUNK_BYTE * (1 << model.graph.nodes[index].output.chunk_log2)
+
+
+def open_node_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the challenger's ``openNode`` of node ``index``."""
+    descriptor = len(encode_node(model.graph.nodes[index], index))
+    return OPEN_NODE_BASE + OPEN_NODE_BYTE * descriptor + OPEN_NODE_SIBLING * depth(len(model.graph.nodes))
+
+
+def tensor_hash_gas(spec: TensorSpec) -> int:
+    """Gas of Poseidon-hashing ``spec``'s values on-chain (PrivateNodeHasher.tensorHash) plus carrying them."""
+    bits = spec.dtype.bits
+    elements = -(-spec.size // (PACK_BITS // bits))
+    calls = max(1, -(-elements // TENSOR_RATE))
+    return POSEIDON6 * calls + PRIVATE_VALUE * spec.size + PRIVATE_BYTE * spec.nbytes
+
+
+def reveal_private_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the submitter's ``revealPrivate`` of node ``index`` (its input and output)."""
+    node = model.graph.nodes[index]
+    descriptor = len(encode_node(node, index))
+    return (PRIVATE_REVEAL_BASE + DESCRIPTOR_BYTE * descriptor + SIBLING * depth(len(model.graph.nodes))
+            + tensor_hash_gas(node.in_specs[0]) + tensor_hash_gas(node.output))
+
+
+def node_moves(model: Model, index: int, private: bool = False) -> list[MoveEstimate]:
+    """Every move an honest party may have to make at node ``index``. A private node is revealed instead of
+    stepped; a public one is stepped after its chunk is revealed."""
+    name = OpCode(model.graph.nodes[index].op).name
+    moves = [MoveEstimate(index, name, "openNode", open_node_gas(model, index))]
+    if private:
+        moves.append(MoveEstimate(index, name, "revealPrivate", reveal_private_gas(model, index)))
+    else:
+        moves.append(MoveEstimate(index, name, "revealChunk", reveal_chunk_gas(model, index)))
+        moves.append(MoveEstimate(index, name, "step", step_gas(model, index)))
+    return moves
+
+
+def model_moves(model: Model, private: Sequence[int] = ()) -> list[MoveEstimate]:
+    """Every node's moves (``private``: indices of the nodes proven in zk)."""
+    hidden = set(private)
+    return [m for i in range(len(model.graph.nodes)) for m in node_moves(model, i, i in hidden)]
+
+
+def worst_move(model: Model, private: Sequence[int] = ()) -> MoveEstimate:
+    """The costliest honest move anywhere in the model."""
+    return max(model_moves(model, private), key=lambda m: m.gas)
+
+
+def check_move_gas(model: Model, private: Sequence[int] = (), bound: int = MAX_MOVE_GAS) -> MoveEstimate:
+    """Raises :class:`MoveGasError` naming every node whose worst-case honest move exceeds ``bound`` gas
+    (node index, op, move, estimated gas, bound); returns the model's worst move otherwise."""
+    moves = model_moves(model, private)
+    over = [m for m in moves if m.gas > bound]
+    if over:
+        listed = "; ".join(str(m) for m in over[:8]) + (f"; and {len(over) - 8} more" if len(over) > 8 else "")
+        raise MoveGasError(f"{len(over)} honest move(s) exceed the bound of {bound:,} gas per move: {listed}")
+    return max(moves, key=lambda m: m.gas)
