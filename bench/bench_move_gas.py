@@ -21,14 +21,25 @@ from rich.console import Console
 
 from bench._results import Result, write_results
 from bench.bench_ops_gas import Case, _ints, _spec, cases as op_cases
+from offchain.chain.params import ProtocolParams
+from offchain.chain.registration import model_spec, registered_id
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.faults import run_with_fault
+from offchain.dispute.match import honest_challenger, honest_submitter, play
+from offchain.dispute.solver import Step
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
+from offchain.engine.model import Model
 from offchain.engine.move_gas import depth
 from offchain.engine.ops import OpCode, get_op
 from offchain.engine.descriptor import encode_node
 
 SEED = 7
+PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
 MARGIN = 15_000  # gas added to each op's fixed cost above its largest residual
+CHUNK_BYTE_FLOOR = 17  # gas per chunk byte the fit may not go below (see fit)
+DESCRIPTOR_BYTE_FLOOR = 4
 
 
 def extra_cases() -> list[Case]:
@@ -142,36 +153,34 @@ def measure(cases: list[Case], console: Console) -> list[dict]:
     from ape import accounts, chain, networks, project
 
     from offchain.chain.deployments import deploy_protocol
-    from offchain.chain.params import ProtocolParams
-    from offchain.chain.registration import model_spec
-    from offchain.dispute.claimed_tree import ClaimedTree
-    from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
-    from offchain.dispute.faults import run_with_fault
-    from offchain.dispute.match import honest_challenger, honest_submitter, play
 
     rows = []
-    params = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
     with networks.parse_network_choice("ethereum:local:foundry"):
         owner, submitter, challenger = accounts.test_accounts[0], accounts.test_accounts[1], accounts.test_accounts[2]
-        a = deploy_protocol(project, chain.provider, owner, directory=Path(tempfile.mkdtemp()), params=params)
+        a = deploy_protocol(project, chain.provider, owner, directory=Path(tempfile.mkdtemp()), params=PARAMS)
         registry, game = project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
         for case in cases:
-            rows.append(play_case(case, registry, game, owner, submitter, challenger, ModelCommitment,
-                                  ExecutionCommitment, ClaimedTree, run_with_fault, honest_submitter,
-                                  honest_challenger, play, model_spec))
+            model = case.model()
+            gas = play_to_step(model, case.x, 0, case.element % model.graph.nodes[0].output.size, registry, game,
+                               owner, submitter, challenger)
+            inputs = [case.x] + [w for w, _ in case.weights]
+            element = case.element % model.graph.nodes[0].output.size
+            rows.append({"name": case.name, "op": OpCode(case.op).name, "step": gas["Step"], "open": gas["OpenNode"],
+                         "reveal_chunk": gas["RevealChunk"],
+                         "shape": element_shape(case, 0, element, inputs, len(case.weights))})
             console.print(f"{case.name}: step {rows[-1]['step']:,} gas")
     return rows
 
 
-def play_case(case, registry, game, owner, submitter, challenger, ModelCommitment, ExecutionCommitment, ClaimedTree,
-              run_with_fault, honest_submitter, honest_challenger, play, model_spec) -> dict:
-    model = case.model()
+def play_to_step(model: Model, x: np.ndarray, node_index: int, element: int, registry, game, owner, submitter,
+                 challenger) -> dict[str, int]:
+    """Registers ``model`` (once), lets a submitter corrupt ``element`` of node ``node_index`` and an honest
+    challenger dispute it through the real game; returns each move's gas by action name. The closing step is
+    priced with eth_estimateGas (the gas limit the challenger must give it) and not sent: anvil on a busy machine
+    may take longer than ape's receipt timeout to execute a multi-million-gas step."""
     commitment = ModelCommitment(model)
-    element = case.element % model.graph.nodes[0].output.size
-    honest = ExecutionCommitment(commitment, run(model, [case.x]))
-    faulty = ExecutionCommitment(commitment, run_with_fault(model, [case.x], 0, element, delta=1))
-    from offchain.chain.registration import registered_id
-
+    honest = ExecutionCommitment(commitment, run(model, [x]))
+    faulty = ExecutionCommitment(commitment, run_with_fault(model, [x], node_index, element, delta=1))
     model_id = registered_id(registry, model)  # two cases may be the same one-node model
     if model_id is None:
         model_id = registry.registerModel(model_spec(model, 0, owner.address), sender=owner).return_value
@@ -179,29 +188,27 @@ def play_case(case, registry, game, owner, submitter, challenger, ModelCommitmen
                             submitter, sender=submitter, value=game.submitterBond()).return_value
     game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
     claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
-    steps: list = []
+    steps: list[Step] = []
     challenger_policy = honest_challenger(honest, claimed)
 
     def hold_step(state):
-        # The step is priced with eth_estimateGas (the gas limit the challenger must give it), not sent: anvil
-        # on a busy machine may take longer than ape's receipt timeout to execute a multi-million-gas step.
         action = challenger_policy(state)
-        if type(action).__name__ == "Step":
+        if isinstance(action, Step):
             steps.append(action)
             return None
         return action
 
     result = play(game, game_id, submitter, challenger, honest_submitter(faulty), hold_step, claimed=claimed)
-    if len(steps) != 1:
-        raise AssertionError(f"{case.name}: the game ended with {result.moves[-1].action}, not at the step")
+    if len(steps) != 1 or game.getGame(game_id).nodeIndex != node_index:
+        raise AssertionError(f"the game did not reach a step at node {node_index}: {result.moves}")
     step = steps[0]
+    if step.element != element % (len(step.chunk) // (model.graph.nodes[node_index].output.dtype.bits // 8)):
+        raise AssertionError(f"the step proves element {step.element} of its chunk, not element {element}")
     gas = {m.action: m.gas for m in result.moves}
-    gas["Step"] = game.step.estimate_gas_cost(game_id, step.chunk, step.element, step.descriptor, step.proof,
-                                              sender=challenger)
-    inputs = [case.x] + [w for w, _ in case.weights]
-    shape = element_shape(case, 0, element, inputs, len(case.weights))
-    return {"name": case.name, "op": OpCode(case.op).name, "step": gas["Step"], "open": gas["OpenNode"],
-            "reveal_chunk": gas["RevealChunk"], "shape": shape}
+    args = (game_id, step.chunk, step.element, step.descriptor, step.proof)
+    gas["Step"] = game.step.estimate_gas_cost(*args, sender=challenger)
+    gas["StepCalldata"] = len(bytes(game.step.as_transaction(*args, sender=challenger).data))
+    return gas
 
 
 def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
@@ -217,7 +224,14 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]
         rr, b, s, d, e = r["shape"]
         a[i, :5] = (1, rr, b, s, d)
         a[i, 5 + ops.index(r["op"])] = e
-    coef, _ = nnls(a / y[:, None], np.ones(len(rows)))  # relative error: small and large steps weigh alike
+    # A chunk byte costs at least its calldata as a non-zero byte (16) plus hashing and copying: the fitted cases'
+    # chunks are partly zero padding (4 gas a byte), a real model's are not, so the fit gets that floor and may
+    # only add to it.
+    # Likewise a descriptor byte costs at least a zero calldata byte (4).
+    floor = y - CHUNK_BYTE_FLOOR * a[:, 2] - DESCRIPTOR_BYTE_FLOOR * a[:, 4]
+    coef, _ = nnls(a / y[:, None], floor / y)  # relative error: small and large steps weigh alike
+    coef[2] += CHUNK_BYTE_FLOOR
+    coef[4] += DESCRIPTOR_BYTE_FLOOR
     shared = dict(zip(("base", "range", "chunk_byte", "sibling", "descriptor_byte"), coef[:5]))
     per_op: dict[str, tuple[int, int]] = {}
     for k, op in enumerate(ops):

@@ -69,7 +69,7 @@ def compile_cmd(name: str, out: str | None, max_move_gas: int) -> None:
         "output": {"shape": list(graph.output.shape), "dtype": graph.output.dtype.name.lower(),
                    "frac": graph.output.frac},
         "worst_move": {"node": worst.node, "op": worst.op, "move": worst.move, "gas": worst.gas,
-                       "bound": max_move_gas},
+                       "calldata": worst.calldata, "bound": max_move_gas},
         **roots, "seconds": round(time.perf_counter() - start, 3),
     }, indent=2))
 

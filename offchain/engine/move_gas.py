@@ -40,6 +40,9 @@ from offchain.engine.ops import OpCode, get_op
 #: The most gas one honest move may need. A third of Ethereum's 30 M block gas limit: a move must be includable
 #: while its clock runs even when blocks are busy, and most builders will not give one transaction a whole block.
 MAX_MOVE_GAS = 10_000_000
+#: The most calldata one honest move may carry: geth's transaction pool refuses transactions over 128 KiB
+#: (txMaxSize), so a larger move would never reach a block whatever its gas; 8 KiB are left for the envelope.
+MAX_MOVE_CALLDATA = 120 * 1024
 
 
 class MoveGasError(EngineError):
@@ -68,41 +71,41 @@ class OpCost:
 
 # ---- fitted constants: `python -m bench.bench_move_gas` (56 one-node games on anvil, eth_estimateGas of the step;
 # non-negative least squares, then each op's fixed cost lifted above its largest residual plus 15k) ----
-STEP_BASE = 165_556         # tx base, game bookkeeping (move, chunk and descriptor checks, payout), prover setup
-RANGE = 31_023              # per range: the op's `range` call (descriptor re-encoded), proof decoding, leaf hashing
-CHUNK_BYTE = 7              # per chunk byte: calldata, keccak, copies into the `element` call
-SIBLING = 893               # per Merkle sibling: calldata and one keccak
-DESCRIPTOR_BYTE = 11        # per descriptor byte: calldata, keccak, decoding
+STEP_BASE = 176_763         # tx base, game bookkeeping (move, chunk and descriptor checks, payout), prover setup
+RANGE = 24_180              # per range: the op's `range` call (descriptor re-encoded), proof decoding, leaf hashing
+CHUNK_BYTE = 17             # per chunk byte: calldata, keccak, copies into the `element` call
+SIBLING = 1_547             # per Merkle sibling: calldata and one keccak
+DESCRIPTOR_BYTE = 4         # per descriptor byte: calldata, keccak, decoding
 
 #: Each op's own share: (fixed, per operand element). An op measured at one operand count only (the one-element
 #: ops) has its whole share in the per-element term.
 OP_COSTS: dict[OpCode, OpCost] = {
-    OpCode.LINEAR: OpCost(55_000, 71),
-    OpCode.CONV2D: OpCost(166_000, 61),
-    OpCode.MATMUL: OpCost(18_000, 119),
-    OpCode.ADD: OpCost(16_000, 2_359),
-    OpCode.SUB: OpCost(19_000, 1_934),
-    OpCode.MUL: OpCost(19_000, 1_923),
-    OpCode.RELU: OpCost(17_000, 8_404),
-    OpCode.GELU: OpCost(16_000, 12_199),
-    OpCode.SILU: OpCost(18_000, 11_103),
-    OpCode.NEG: OpCost(17_000, 8_664),
-    OpCode.RESCALE: OpCost(16_000, 10_889),
-    OpCode.SOFTMAX: OpCost(30_000, 495),
-    OpCode.LAYERNORM: OpCost(18_000, 335),
-    OpCode.RMSNORM: OpCost(22_000, 340),
-    OpCode.EMBEDDING: OpCost(17_000, 23_885),
+    OpCode.LINEAR: OpCost(39_000, 59),
+    OpCode.CONV2D: OpCost(60_000, 378),
+    OpCode.MATMUL: OpCost(26_000, 99),
+    OpCode.ADD: OpCost(16_000, 4_770),
+    OpCode.SUB: OpCost(18_000, 3_243),
+    OpCode.MUL: OpCost(18_000, 3_231),
+    OpCode.RELU: OpCost(17_000, 5_736),
+    OpCode.GELU: OpCost(16_000, 12_227),
+    OpCode.SILU: OpCost(16_000, 9_291),
+    OpCode.NEG: OpCost(17_000, 5_995),
+    OpCode.RESCALE: OpCost(16_000, 8_101),
+    OpCode.SOFTMAX: OpCost(31_000, 454),
+    OpCode.LAYERNORM: OpCost(31_000, 300),
+    OpCode.RMSNORM: OpCost(32_000, 302),
+    OpCode.EMBEDDING: OpCost(16_000, 3_930),
     OpCode.ROPE: OpCost(16_000, 0),
-    OpCode.RESHAPE: OpCost(16_000, 11_150),
-    OpCode.PERMUTE: OpCost(16_000, 18_496),
-    OpCode.SLICE: OpCost(16_000, 16_883),
-    OpCode.CONCAT: OpCost(16_000, 21_242),
-    OpCode.MEAN: OpCost(25_000, 119),
-    OpCode.UTF8_DECODE: OpCost(16_000, 2_184),
-    OpCode.CHAR_MAP: OpCost(16_000, 3_251),
-    OpCode.TRIE_MATCH: OpCost(16_000, 353),
-    OpCode.WORDPIECE: OpCost(16_000, 361),
-    OpCode.LOREFT: OpCost(17_000, 105),
+    OpCode.RESHAPE: OpCost(16_000, 8_362),
+    OpCode.PERMUTE: OpCost(16_000, 16_312),
+    OpCode.SLICE: OpCost(16_000, 14_699),
+    OpCode.CONCAT: OpCost(16_000, 21_071),
+    OpCode.MEAN: OpCost(27_000, 99),
+    OpCode.UTF8_DECODE: OpCost(16_000, 1_872),
+    OpCode.CHAR_MAP: OpCost(16_000, 2_525),
+    OpCode.TRIE_MATCH: OpCost(16_000, 251),
+    OpCode.WORDPIECE: OpCost(16_000, 323),
+    OpCode.LOREFT: OpCost(50_000, 92),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -129,9 +132,10 @@ class MoveEstimate:
     op: str
     move: str   # "step", "revealChunk", "openNode" or "revealPrivate"
     gas: int
+    calldata: int = 0   # bytes of the transaction's calldata (an upper bound)
 
     def __str__(self) -> str:
-        return f"node {self.node} ({self.op}) {self.move}: {self.gas:,} gas"
+        return f"node {self.node} ({self.op}) {self.move}: {self.gas:,} gas, {self.calldata:,} calldata bytes"
 
 
 def depth(leaves: int) -> int:
@@ -143,15 +147,23 @@ def _chunks(spec: TensorSpec) -> int:
     return max(1, -(-spec.nbytes // (1 << spec.chunk_log2)))
 
 
-def _range_cost(spec: TensorSpec, length: int) -> tuple[int, int]:
-    """(chunk bytes, siblings) of a range of ``length`` elements of ``spec`` at its worst chunk alignment."""
+def _range_cost(spec: TensorSpec, start: int, length: int, exact: bool) -> tuple[int, int]:
+    """(chunk bytes, siblings) of the range ``[start, start + length)`` of ``spec``: exactly as the proof builder
+    lays it out, or (``exact`` False) at the worst chunk alignment any start could have."""
     if length == 0:
         return 0, 0
     chunk = 1 << spec.chunk_log2
     per_chunk = chunk // (spec.dtype.bits // 8)
     total = _chunks(spec)
-    count = min(total, (length - 1) // per_chunk + 2 if per_chunk > 1 else length)
     d = depth(total)
+    if exact:
+        lo, hi = start // per_chunk, (start + length - 1) // per_chunk
+        count, siblings = hi - lo + 1, 0
+        for _ in range(d):   # MerkleTree.prove_range: a left sibling if lo is odd, a right one if hi is even
+            siblings += (lo & 1) + (1 - (hi & 1))
+            lo, hi = lo >> 1, hi >> 1
+        return count * chunk, siblings
+    count = min(total, (length - 1) // per_chunk + 2 if per_chunk > 1 else length)
     # A run of leaves needs at most one sibling per side per level: d for one leaf, 2d for more.
     return count * chunk, d if count == 1 else 2 * d
 
@@ -171,11 +183,17 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
     return get_op(node.op).operand_ranges(node, element)
 
 
-def _candidate_elements(node: Node) -> Iterable[int]:
-    """Elements searched for the costliest step: all of a small output, else a spread that includes the last
-    element (the longest causal row), the first and, for convolutions, one at the centre of each corner's plane."""
+#: Outputs up to this many elements have every element's step priced at its exact chunk alignment; larger ones
+#: are sampled and priced at the worst alignment, which bounds every element they did not sample.
+EXACT_ELEMENTS = 4096
+
+
+def _candidate_elements(node: Node, exact: bool) -> Iterable[int]:
+    """Elements searched for the costliest step: all of them when ``exact``, else a spread that includes the
+    last element (the longest causal row), the first and, for convolutions, the centre of the first and last
+    output planes (a window with no padding)."""
     size = node.output.size
-    if size <= 2048:
+    if exact:
         return range(size)
     picks = {0, size - 1, size // 2}
     picks.update(range(0, size, max(1, size // 1021)))
@@ -197,18 +215,19 @@ def step_shape(model: Model, index: int) -> StepShape:
             root_siblings += depth(len(graph.weights))
         elif ref.kind == TensorKind.ACTIVATION:
             root_siblings += depth(len(graph.nodes))
+    exact = node.output.size <= EXACT_ELEMENTS and not get_op(node.op).data_dependent
     worst: tuple[int, ...] = (0, 0, 0, 0, 0)
     worst_gas = -1
     seen: set[tuple] = set()
-    for e in _candidate_elements(node):
+    for e in _candidate_elements(node, exact):
         ranges = _worst_ranges(node, e)
-        key = tuple(length for _, _, length in ranges) + (len(ranges),)
+        key = tuple(ranges) if exact else tuple(length for _, _, length in ranges) + (len(ranges),)
         if key in seen:
             continue
         seen.add(key)
         r, b, s, n = len(ranges), 0, root_siblings, 0
-        for slot, _, length in ranges:
-            cb, sib = _range_cost(node.in_specs[slot], length)
+        for slot, start, length in ranges:
+            cb, sib = _range_cost(node.in_specs[slot], start, length, exact)
             b, s, n = b + cb, s + sib, n + length
         gas = RANGE * r + CHUNK_BYTE * b + SIBLING * s + _op_cost(node).per_element * n
         if gas > worst_gas:
@@ -256,36 +275,57 @@ def reveal_private_gas(model: Model, index: int) -> int:
             + tensor_hash_gas(node.in_specs[0]) + tensor_hash_gas(node.output))
 
 
-def node_moves(model: Model, index: int, private: bool = False) -> list[MoveEstimate]:
+def step_calldata(model: Model, index: int) -> int:
+    """Upper bound of a ``step`` transaction's calldata at node ``index``: the output chunk, the descriptor and
+    the proof (``abi.encode(OperandRoot[], RangeProof[])``: a root, an offset, a length and the siblings per
+    operand; offsets, lengths, whole chunks and siblings per range), with their ABI heads."""
+    node = model.graph.nodes[index]
+    shape = step_shape(model, index)
+    return (512 + shape.descriptor_bytes + (1 << node.output.chunk_log2) + shape.chunk_bytes + 32 * shape.siblings
+            + 192 * shape.ranges + 128 * len(node.inputs))
+
+
+def reveal_private_calldata(model: Model, index: int, private_count: int = 1) -> int:
+    """Upper bound of a ``revealPrivate`` transaction's calldata: the node's whole input and output, the
+    descriptor, the input's trace proof and the claim's hash pairs (two per private node)."""
+    node = model.graph.nodes[index]
+    return (1024 + len(encode_node(node, index)) + node.in_specs[0].nbytes + node.output.nbytes
+            + 32 * depth(len(model.graph.nodes)) + 64 * private_count)
+
+
+def node_moves(model: Model, index: int, private: bool = False, private_count: int = 1) -> list[MoveEstimate]:
     """Every move an honest party may have to make at node ``index``. A private node is revealed instead of
     stepped; a public one is stepped after its chunk is revealed."""
-    name = OpCode(model.graph.nodes[index].op).name
-    moves = [MoveEstimate(index, name, "openNode", open_node_gas(model, index))]
+    node = model.graph.nodes[index]
+    name = OpCode(node.op).name
+    descriptor = len(encode_node(node, index))
+    moves = [MoveEstimate(index, name, "openNode", open_node_gas(model, index),
+                          256 + descriptor + 32 * depth(len(model.graph.nodes)))]
     if private:
-        moves.append(MoveEstimate(index, name, "revealPrivate", reveal_private_gas(model, index)))
+        moves.append(MoveEstimate(index, name, "revealPrivate", reveal_private_gas(model, index),
+                                  reveal_private_calldata(model, index, private_count)))
     else:
-        moves.append(MoveEstimate(index, name, "revealChunk", reveal_chunk_gas(model, index)))
-        moves.append(MoveEstimate(index, name, "step", step_gas(model, index)))
+        moves.append(MoveEstimate(index, name, "revealChunk", reveal_chunk_gas(model, index),
+                                  128 + (1 << node.output.chunk_log2)))
+        moves.append(MoveEstimate(index, name, "step", step_gas(model, index), step_calldata(model, index)))
     return moves
 
 
 def model_moves(model: Model, private: Sequence[int] = ()) -> list[MoveEstimate]:
     """Every node's moves (``private``: indices of the nodes proven in zk)."""
     hidden = set(private)
-    return [m for i in range(len(model.graph.nodes)) for m in node_moves(model, i, i in hidden)]
+    return [m for i in range(len(model.graph.nodes)) for m in node_moves(model, i, i in hidden, len(hidden))]
 
 
-def worst_move(model: Model, private: Sequence[int] = ()) -> MoveEstimate:
-    """The costliest honest move anywhere in the model."""
-    return max(model_moves(model, private), key=lambda m: m.gas)
-
-
-def check_move_gas(model: Model, private: Sequence[int] = (), bound: int = MAX_MOVE_GAS) -> MoveEstimate:
-    """Raises :class:`MoveGasError` naming every node whose worst-case honest move exceeds ``bound`` gas
-    (node index, op, move, estimated gas, bound); returns the model's worst move otherwise."""
+def check_move_gas(model: Model, private: Sequence[int] = (), bound: int = MAX_MOVE_GAS,
+                   max_calldata: int = MAX_MOVE_CALLDATA) -> MoveEstimate:
+    """Raises :class:`MoveGasError` naming every node whose worst-case honest move exceeds ``bound`` gas or
+    ``max_calldata`` bytes (node index, op, move, estimated gas and calldata, the bounds); returns the model's
+    costliest move otherwise."""
     moves = model_moves(model, private)
-    over = [m for m in moves if m.gas > bound]
+    over = [m for m in moves if m.gas > bound or m.calldata > max_calldata]
     if over:
         listed = "; ".join(str(m) for m in over[:8]) + (f"; and {len(over) - 8} more" if len(over) > 8 else "")
-        raise MoveGasError(f"{len(over)} honest move(s) exceed the bound of {bound:,} gas per move: {listed}")
+        raise MoveGasError(f"{len(over)} honest move(s) exceed the bound of {bound:,} gas or {max_calldata:,} "
+                           f"calldata bytes per move: {listed}")
     return max(moves, key=lambda m: m.gas)

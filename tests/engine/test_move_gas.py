@@ -19,11 +19,13 @@ from offchain.engine.dtypes import DType
 from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.move_gas import (
+    MAX_MOVE_CALLDATA,
     MAX_MOVE_GAS,
     MoveGasError,
     check_move_gas,
     node_moves,
     reveal_private_gas,
+    step_calldata,
     step_gas,
 )
 from offchain.engine.ops import OpCode
@@ -61,12 +63,30 @@ def test_a_node_over_the_bound_is_refused_naming_node_op_gas_and_bound():
 
 def test_the_bound_is_configurable():
     model = _conv_model(128)
-    worst = check_move_gas(model, bound=step_gas(model, 1))
+    room = step_calldata(model, 1)
+    worst = check_move_gas(model, bound=step_gas(model, 1), max_calldata=room)
     assert (worst.node, worst.op, worst.move) == (1, "CONV2D", "step")
     with pytest.raises(MoveGasError, match=r"node 1 \(CONV2D\)"):
-        check_move_gas(model, bound=step_gas(model, 1) - 1)
+        check_move_gas(model, bound=step_gas(model, 1) - 1, max_calldata=room)
     small = _conv_model(8)
     assert check_move_gas(small).gas < MAX_MOVE_GAS
+
+
+def test_a_step_whose_calldata_the_mempool_would_refuse_is_refused():
+    """A 60,000-long int8 dot product fits the gas bound, but its proof (the row of x and of W, 4 KiB weight
+    chunks) is over geth's 128 KiB transaction limit: no block would ever include it."""
+    k = 60_000
+    x = TensorSpec((1, k), DType.INT8, 4, 5)
+    w = TensorSpec((2, k), DType.INT8, 6, 12)
+    node = Node(int(OpCode.LINEAR), (TensorRef(TensorKind.INPUT, 0), TensorRef(TensorKind.WEIGHT, 0)), (x, w),
+                TensorSpec((1, 2), DType.INT16, 8, 5), (), "long_dot")
+    model = Model(Graph([x], [w], [node]), [np.zeros(w.shape, np.int8)], {"name": "long-dot"})
+    model.validate()
+    assert step_gas(model, 0) < MAX_MOVE_GAS
+    assert step_calldata(model, 0) > MAX_MOVE_CALLDATA
+    with pytest.raises(MoveGasError, match=r"node 0 \(LINEAR\) step: [\d,]+ gas, [\d,]+ calldata bytes"):
+        check_move_gas(model)
+    assert check_move_gas(model, max_calldata=step_calldata(model, 0)).move == "step"
 
 
 def test_a_private_node_is_refused_when_its_reveal_is_over_the_bound():
