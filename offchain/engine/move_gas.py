@@ -69,7 +69,7 @@ class OpCost:
     per_element: int
 
 
-# ---- fitted constants: `python -m bench.bench_move_gas` (56 one-node games on anvil, eth_estimateGas of the step;
+# ---- fitted constants: `python -m bench.bench_move_gas` (63 one-node games on anvil, eth_estimateGas of the step;
 # non-negative least squares, then each op's fixed cost lifted above its largest residual plus 15k) ----
 STEP_BASE = 176_763         # tx base, game bookkeeping (move, chunk and descriptor checks, payout), prover setup
 RANGE = 24_180              # per range: the op's `range` call (descriptor re-encoded), proof decoding, leaf hashing

@@ -22,9 +22,12 @@ from ape.contracts import ContractContainer
 from bench.bench_move_gas import PARAMS, _ints, _spec, all_cases, play_to_step
 from bench.bench_ops_gas import Case
 from offchain.chain.deployments import deploy_protocol
+from offchain.chain.registration import register
 from offchain.engine.dtypes import DType
 from offchain.engine.graph import TensorSpec
 from offchain.engine.move_gas import (
+    MAX_MOVE_GAS,
+    MoveGasError,
     open_node_gas,
     reveal_chunk_gas,
     step_calldata,
@@ -127,3 +130,20 @@ def test_tensor_hash_estimate_bounds_the_on_chain_poseidon(project, owner, n):
     estimate = tensor_hash_gas(TensorSpec((n,), DType.INT16, 8, 5))
     print(f"\ntensorHash of {n} int16: execution {execution:,} gas, estimate {estimate:,}")
     assert execution <= estimate <= LOOSENESS * execution + SLACK
+
+
+def test_registration_refuses_an_over_bound_model_before_any_transaction(protocol, owner):
+    """registration.register checks the moves first: a conv 3x3x128 node (~18 M gas per step) is refused naming
+    node 0, and the registry records nothing."""
+    registry, _ = protocol
+    rng = np.random.default_rng(3)
+    x = _ints(rng, (1, 128, 8, 8), -128, 128, DType.INT8)
+    w = (_ints(rng, (4, 128, 3, 3), -128, 128, DType.INT8), _spec((4, 128, 3, 3), DType.INT8, 6, 12))
+    model = Case("conv 3x3x128", OpCode.CONV2D, x, _spec((1, 128, 8, 8), DType.INT8, 4), [w],
+                 _spec((1, 4, 8, 8), DType.INT8, 4), (1, 1, 1, 1)).model()
+    assert step_gas(model, 0) > MAX_MOVE_GAS
+    before = registry.modelCount()
+    nonce = owner.nonce
+    with pytest.raises(MoveGasError, match=r"node 0 \(CONV2D\) step: [\d,]+ gas"):
+        register({"ModelRegistry": registry}, model, 10**15, owner.address, owner)
+    assert registry.modelCount() == before and owner.nonce == nonce
