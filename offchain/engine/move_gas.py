@@ -18,12 +18,12 @@ op's ``operand_ranges`` fixes::
 
     step = STEP_BASE + RANGE * R + CHUNK_BYTE * B + SIBLING * S + DESCRIPTOR_BYTE * D + op_fixed + op_per_element * E
 
-R: operand ranges; B: bytes of the chunks they carry (whole chunks, worst alignment); S: Merkle siblings (range
-proofs, worst alignment, plus the operand roots' proofs against the trace / weights roots); D: descriptor bytes;
-E: operand elements (what ``element`` loops over). Every count is an upper bound over the node's elements (the
-worst element is searched; ranges are taken at their worst chunk alignment), so the estimate bounds any step of
-the node. Data-dependent ops (EMBEDDING and the tokenizer's CHAR_MAP, TRIE_MATCH) use their largest possible
-ranges instead of the ones some input gives.
+R: operand ranges; B: bytes of the whole chunks they carry; S: Merkle siblings (range proofs plus the operand
+roots' proofs against the trace / weights roots); D: descriptor bytes; E: operand elements (what ``element`` loops
+over). The costliest element is searched: every element of an output of at most ``EXACT_ELEMENTS``, priced at its
+exact chunk alignment; a sample of a larger output, priced at the worst alignment any element could have. Data-
+dependent ops (EMBEDDING and the tokenizer's CHAR_MAP, TRIE_MATCH) take the largest ranges any input could give.
+Each move's calldata is bounded the same way and checked against ``MAX_MOVE_CALLDATA``.
 """
 
 from __future__ import annotations
