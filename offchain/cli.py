@@ -16,6 +16,7 @@ from rich.console import Console
 
 from offchain.engine.executor import run
 from offchain.engine.modelfile import load_model, save_model
+from offchain.engine.move_gas import MAX_MOVE_GAS, MoveGasError, check_move_gas
 from offchain.engine.roots import graph_root, input_root, model_id, trace_root, weights_root
 
 err = Console(stderr=True)
@@ -39,7 +40,9 @@ def main() -> None:
 @click.argument("name")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Model file to write (default: build/models/<name>.model).")
-def compile_cmd(name: str, out: str | None) -> None:
+@click.option("--max-move-gas", type=click.IntRange(min=1), default=MAX_MOVE_GAS, show_default=True,
+              help="Refuse the model if an honest dispute move at any node may cost more gas than this.")
+def compile_cmd(name: str, out: str | None, max_move_gas: int) -> None:
     """Build reference model NAME (see offchain.models) and write its integer model file."""
     from offchain.models import REFERENCE_MODELS, build_reference
 
@@ -48,6 +51,10 @@ def compile_cmd(name: str, out: str | None) -> None:
     start = time.perf_counter()
     with err.status(f"building {name}"):
         built = build_reference(name)
+        try:
+            worst = check_move_gas(built.model, bound=max_move_gas)
+        except MoveGasError as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
         path = Path(out or f"build/models/{name}.model")
         path.parent.mkdir(parents=True, exist_ok=True)
         roots = _model_roots(built.model)
@@ -61,6 +68,8 @@ def compile_cmd(name: str, out: str | None) -> None:
         "inputs": [{"shape": list(s.shape), "dtype": s.dtype.name.lower(), "frac": s.frac} for s in graph.inputs],
         "output": {"shape": list(graph.output.shape), "dtype": graph.output.dtype.name.lower(),
                    "frac": graph.output.frac},
+        "worst_move": {"node": worst.node, "op": worst.op, "move": worst.move, "gas": worst.gas,
+                       "calldata": worst.calldata, "bound": max_move_gas},
         **roots, "seconds": round(time.perf_counter() - start, 3),
     }, indent=2))
 

@@ -19,6 +19,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 
 from offchain.chain.deployments import load_record
 from offchain.chain.registration import DevKeysRefused, Offering, register
+from offchain.engine.move_gas import MoveGasError
 from offchain.engine.modelfile import load_model
 from offchain.zk.private import PrivateNodeError
 from offchain.zk.prover import ProofError
@@ -73,6 +74,8 @@ def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_di
         if keys_dir:
             raise click.BadParameter(str(exc), param_hint="--keys") from None
         raise click.ClickException(str(exc)) from None
+    except MoveGasError as exc:       # an honest dispute move at some node would not fit a block
+        raise click.ClickException(f"{name}: {exc}") from None
     if done.new:
         click.echo(f"registered {name} as model {done.model_id}; revenue receiver {done.revenue_receiver}"
                    + (f"; private nodes {list(done.private_nodes)}" if done.private_nodes else ""))

@@ -8,6 +8,7 @@ from typing import Any
 
 from offchain.engine.domain import input_domain
 from offchain.engine.model import Model
+from offchain.engine.move_gas import check_move_gas
 from offchain.engine.roots import graph_root, weights_root
 
 
@@ -122,7 +123,9 @@ def register(contracts: dict[str, Any], model: Model, fee: int, owner: str, send
     Groth16 keys are registered with their Poseidon weight commitments. The keys are those in ``keys_dir`` (from a
     ceremony, ``offchain.zk.prover.load_keys``); without it they are dev keys (``offchain/zk/dev_setup.py``), which
     only a local dev chain (LOCAL_CHAIN_IDS) gets unasked: elsewhere DevKeysRefused is raised before any
-    transaction unless ``unsafe_dev_keys``. The public view for challengers is ``python -m offchain public-view``."""
+    transaction unless ``unsafe_dev_keys``. The public view for challengers is ``python -m offchain public-view``.
+    Raises MoveGasError, before any transaction, if an honest dispute move at some node may exceed MAX_MOVE_GAS."""
+    check_move_gas(model, private)
     registry = contracts["ModelRegistry"]
     existing = registered_id(registry, model)
     if existing is not None:

@@ -214,6 +214,13 @@ def test_a_dispute_on_a_private_node_resolves_for_an_honest_submitter(deployed, 
     assert [m.action for m in result.moves][-2:] == ["OpenNode", "RevealPrivate"]
     assert game.getGame(game_id).nodeIndex == 2
     assert game.balance == game.openBonds() + game.totalCredit()
+    # The submitter's reveal stays under what the compile/registration-time move-gas check budgeted for it.
+    from offchain.engine.move_gas import open_node_gas, reveal_private_gas
+
+    estimate = reveal_private_gas(execution.model.model, 2)
+    print(f"\nrevealPrivate of node 2: {result.moves[-1].gas:,} gas, estimated {estimate:,}")
+    assert result.moves[-1].gas <= estimate
+    assert result.moves[-2].gas <= open_node_gas(execution.model.model, 2)
 
 
 def test_a_dispute_on_a_private_node_resolves_against_a_dishonest_submitter(deployed, honest, submitter, challenger):

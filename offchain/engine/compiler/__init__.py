@@ -20,6 +20,7 @@ from offchain.engine.compiler.capture import capture
 from offchain.engine.compiler.config import CompileConfig
 from offchain.engine.compiler.lower import HANDLERS, Lowerer
 from offchain.engine.model import Model
+from offchain.engine.move_gas import check_move_gas
 
 
 def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
@@ -30,6 +31,7 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
     ``calibration_samples``: tuples of inputs shaped like ``example_inputs``
     (default: the example itself). Float inputs become fixed-point inputs
     (``config.input_specs`` or calibrated); integer inputs become INT32 token ids.
+    Raises MoveGasError when an honest dispute move at some node may exceed ``config.max_move_gas``.
     """
     config = config or CompileConfig()
     gm = capture(module, example_inputs)
@@ -41,7 +43,10 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
             "activation_dtype": config.activation_dtype.name.lower(),
             "weight_dtype": config.weight_dtype.name.lower(),
             "widened_to_int16": lowerer.widened}
-    return builder.model(meta)
+    model = builder.model(meta)
+    if config.max_move_gas is not None:
+        check_move_gas(model, bound=config.max_move_gas)
+    return model
 
 
 __all__ = ["Calibration", "CompileConfig", "HANDLERS", "calibrate", "capture", "compile_module"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from offchain.engine.dtypes import DType
+from offchain.engine.move_gas import MAX_MOVE_GAS
 
 
 @dataclass
@@ -31,3 +32,6 @@ class CompileConfig:
     max_activation_frac: int = 24  # and <= 24 on their inputs
     softmax_out: tuple[DType, int] = (DType.INT16, 14)  # 1.0 = 16384
     mean_reciprocal_bits: int = 20  # k in MEAN's mult = round(2^k / n)
+    # Refuse a model one of whose honest dispute moves may cost more gas than this (offchain/engine/move_gas.py);
+    # None skips the check (a model whose costly nodes will be private: registration checks it with them).
+    max_move_gas: int | None = MAX_MOVE_GAS

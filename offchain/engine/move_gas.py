@@ -1,0 +1,331 @@
+"""Worst-case gas of every move an honest party may have to make in a dispute over a model, and the check that
+refuses a model whose honest moves would not fit a block.
+
+An honest party that cannot afford or fit its move loses on its clock, so a model is only safe to serve if, for
+every node, the costliest move either side may be forced into stays under a bound:
+
+* ``step``: the challenger's one-step proof of one output element (``DisputeGame.step`` → ``OneStepProver``:
+  operand roots, a range proof per operand range, the operator's ``element``);
+* ``revealChunk``: the submitter's reveal of one output chunk;
+* ``openNode``: the challenger's opening of the node's descriptor;
+* ``revealPrivate`` (private nodes only, instead of a step): the submitter's reveal of the node's whole input
+  and output, keccak-rooted and Poseidon-hashed on-chain.
+
+The estimates come from a gas model fitted to transactions measured on anvil against the real contracts
+(``bench/bench_move_gas.py`` measures and fits; ``tests/dispute_ops/test_move_gas.py`` re-measures and checks
+``measured <= estimate <= 1.5 x measured + 100k``). A step's gas is modelled from the proof's structure, which the
+op's ``operand_ranges`` fixes::
+
+    step = STEP_BASE + RANGE * R + CHUNK_BYTE * B + SIBLING * S + DESCRIPTOR_BYTE * D + op_fixed + op_per_element * E
+
+R: operand ranges; B: bytes of the whole chunks they carry; S: Merkle siblings (range proofs plus the operand
+roots' proofs against the trace / weights roots); D: descriptor bytes; E: operand elements (what ``element`` loops
+over). The costliest element is searched: every element of an output of at most ``EXACT_ELEMENTS``, priced at its
+exact chunk alignment; a sample of a larger output, priced at the worst alignment any element could have. Data-
+dependent ops (EMBEDDING and the tokenizer's CHAR_MAP, TRIE_MATCH) take the largest ranges any input could give.
+Each move's calldata is bounded the same way and checked against ``MAX_MOVE_CALLDATA``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from offchain.engine.descriptor import encode_node
+from offchain.engine.errors import EngineError
+from offchain.engine.graph import Node, TensorKind, TensorSpec
+from offchain.engine.model import Model
+from offchain.engine.ops import OpCode, get_op
+
+#: The most gas one honest move may need. A third of Ethereum's 30 M block gas limit: a move must be includable
+#: while its clock runs even when blocks are busy, and most builders will not give one transaction a whole block.
+MAX_MOVE_GAS = 10_000_000
+#: The most calldata one honest move may carry: geth's transaction pool refuses transactions over 128 KiB
+#: (txMaxSize), so a larger move would never reach a block whatever its gas; 8 KiB are left for the envelope.
+MAX_MOVE_CALLDATA = 120 * 1024
+
+
+class MoveGasError(EngineError):
+    """A node of the model needs an honest move costlier than the bound: its party could not make it in time."""
+
+
+@dataclass(frozen=True)
+class StepShape:
+    """What a one-step proof of the node's worst element carries (each an upper bound over its elements)."""
+
+    ranges: int            # R: operand ranges
+    chunk_bytes: int       # B: bytes of whole chunks the ranges carry
+    siblings: int          # S: Merkle siblings (range proofs and operand-root proofs)
+    descriptor_bytes: int  # D
+    elements: int          # E: operand elements
+    element: int           # the output element (flat) whose step the search found costliest
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """The operator's own share of a step: ``fixed + per_element * E`` (its ``element`` and ``range`` calls)."""
+
+    fixed: int
+    per_element: int
+
+
+# ---- fitted constants: `python -m bench.bench_move_gas` (63 one-node games on anvil, eth_estimateGas of the step;
+# non-negative least squares, then each op's fixed cost lifted above its largest residual plus 15k) ----
+STEP_BASE = 176_763         # tx base, game bookkeeping (move, chunk and descriptor checks, payout), prover setup
+RANGE = 24_180              # per range: the op's `range` call (descriptor re-encoded), proof decoding, leaf hashing
+CHUNK_BYTE = 17             # per chunk byte: calldata, keccak, copies into the `element` call
+SIBLING = 1_547             # per Merkle sibling: calldata and one keccak
+DESCRIPTOR_BYTE = 4         # per descriptor byte: calldata, keccak, decoding
+
+#: Each op's own share: (fixed, per operand element). An op measured at one operand count only (the one-element
+#: ops) has its whole share in the per-element term.
+OP_COSTS: dict[OpCode, OpCost] = {
+    OpCode.LINEAR: OpCost(39_000, 59),
+    OpCode.CONV2D: OpCost(60_000, 378),
+    OpCode.MATMUL: OpCost(26_000, 99),
+    OpCode.ADD: OpCost(16_000, 4_770),
+    OpCode.SUB: OpCost(18_000, 3_243),
+    OpCode.MUL: OpCost(18_000, 3_231),
+    OpCode.RELU: OpCost(17_000, 5_736),
+    OpCode.GELU: OpCost(16_000, 12_227),
+    OpCode.SILU: OpCost(16_000, 9_291),
+    OpCode.NEG: OpCost(17_000, 5_995),
+    OpCode.RESCALE: OpCost(16_000, 8_101),
+    OpCode.SOFTMAX: OpCost(31_000, 454),
+    OpCode.LAYERNORM: OpCost(31_000, 300),
+    OpCode.RMSNORM: OpCost(32_000, 302),
+    OpCode.EMBEDDING: OpCost(16_000, 3_930),
+    OpCode.ROPE: OpCost(16_000, 0),
+    OpCode.RESHAPE: OpCost(16_000, 8_362),
+    OpCode.PERMUTE: OpCost(16_000, 16_312),
+    OpCode.SLICE: OpCost(16_000, 14_699),
+    OpCode.CONCAT: OpCost(16_000, 21_071),
+    OpCode.MEAN: OpCost(27_000, 99),
+    OpCode.UTF8_DECODE: OpCost(16_000, 1_872),
+    OpCode.CHAR_MAP: OpCost(16_000, 2_525),
+    OpCode.TRIE_MATCH: OpCost(16_000, 251),
+    OpCode.WORDPIECE: OpCost(16_000, 323),
+    OpCode.LOREFT: OpCost(50_000, 92),
+}
+
+# ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
+REVEAL_CHUNK_BASE = 60_000   # revealChunk: tx base, move bookkeeping, chunk hash check, event
+REVEAL_CHUNK_BYTE = 40       # per chunk byte: calldata, keccak, event data
+OPEN_NODE_BASE = 130_000     # openNode: registry read, descriptor hash, output layout, game state
+OPEN_NODE_BYTE = 20          # per descriptor byte
+OPEN_NODE_SIBLING = 1_500    # per graph-proof sibling
+# revealPrivate (zk/README `reveal` case: 4,096 int16 values hash in 9.8 M gas inside a caller, 55 Poseidon(6)
+# calls of 134k; the rest is unpacking and the int256[] handed to the hasher, ~590 gas per value)
+PRIVATE_REVEAL_BASE = 400_000  # tx base, judge call, registry reads, descriptor and trace proof, payout
+POSEIDON6 = 140_000          # one Poseidon(6) permutation in PrivateNodeHasher (circomlibjs bytecode)
+PRIVATE_VALUE = 700          # per revealed value: unpacking, the int256[] call data, packing into field elements
+PRIVATE_BYTE = 50            # per revealed byte: calldata, chunk keccak for the tensor root
+TENSOR_RATE = 5              # field elements absorbed per Poseidon(6) call
+PACK_BITS = 248              # bits packed per field element
+
+
+@dataclass(frozen=True)
+class MoveEstimate:
+    """Worst-case gas of one move at one node."""
+
+    node: int
+    op: str
+    move: str   # "step", "revealChunk", "openNode" or "revealPrivate"
+    gas: int
+    calldata: int = 0   # bytes of the transaction's calldata (an upper bound)
+
+    def __str__(self) -> str:
+        return f"node {self.node} ({self.op}) {self.move}: {self.gas:,} gas, {self.calldata:,} calldata bytes"
+
+
+def depth(leaves: int) -> int:
+    """Depth of a Merkle tree over ``leaves`` leaves (LibMerkle.depth)."""
+    return max(0, (leaves - 1).bit_length())
+
+
+def _chunks(spec: TensorSpec) -> int:
+    return max(1, -(-spec.nbytes // (1 << spec.chunk_log2)))
+
+
+def _range_cost(spec: TensorSpec, start: int, length: int, exact: bool) -> tuple[int, int]:
+    """(chunk bytes, siblings) of the range ``[start, start + length)`` of ``spec``: exactly as the proof builder
+    lays it out, or (``exact`` False) at the worst chunk alignment any start could have."""
+    if length == 0:
+        return 0, 0
+    chunk = 1 << spec.chunk_log2
+    per_chunk = chunk // (spec.dtype.bits // 8)
+    total = _chunks(spec)
+    d = depth(total)
+    if exact:
+        lo, hi = start // per_chunk, (start + length - 1) // per_chunk
+        count, siblings = hi - lo + 1, 0
+        for _ in range(d):   # MerkleTree.prove_range: a left sibling if lo is odd, a right one if hi is even
+            siblings += (lo & 1) + (1 - (hi & 1))
+            lo, hi = lo >> 1, hi >> 1
+        return count * chunk, siblings
+    count = min(total, (length - 1) // per_chunk + 2 if per_chunk > 1 else length)
+    # A run of leaves needs at most one sibling per side per level: d for one leaf, 2d for more.
+    return count * chunk, d if count == 1 else 2 * d
+
+
+def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
+    """Operand ranges of ``element``; for data-dependent ops the largest ranges any input could give."""
+    op = OpCode(node.op)
+    if op == OpCode.EMBEDDING:
+        return [(0, 0, 1), (1, 0, 1)]
+    if op == OpCode.CHAR_MAP:
+        return [(0, 0, 1), (1, 0, 1), (2, 0, 1)]
+    if op == OpCode.TRIE_MATCH:
+        from offchain.engine.ops.text import ROW
+
+        window, trie_depth = node.params[2], node.params[3]
+        return [(0, 0, node.in_specs[0].size)] + [(1, 0, window * ROW)] * (trie_depth + 1)
+    return get_op(node.op).operand_ranges(node, element)
+
+
+#: Outputs up to this many elements have every element's step priced at its exact chunk alignment; larger ones
+#: are sampled and priced at the worst alignment, which bounds every element they did not sample.
+EXACT_ELEMENTS = 4096
+
+
+def _candidate_elements(node: Node, exact: bool) -> Iterable[int]:
+    """Elements searched for the costliest step: all of them when ``exact``, else a spread that includes the
+    last element (the longest causal row), the first and, for convolutions, the centre of the first and last
+    output planes (a window with no padding)."""
+    size = node.output.size
+    if exact:
+        return range(size)
+    picks = {0, size - 1, size // 2}
+    picks.update(range(0, size, max(1, size // 1021)))
+    if node.op == OpCode.CONV2D:
+        _, c, h, w = node.output.shape
+        plane = h * w
+        for ch in (0, c - 1):
+            picks.add(ch * plane + (h // 2) * w + w // 2)
+    return sorted(picks)
+
+
+def step_shape(model: Model, index: int) -> StepShape:
+    """Upper bounds of what a step proof of any element of node ``index`` carries."""
+    graph = model.graph
+    node = graph.nodes[index]
+    root_siblings = 0
+    for ref in node.inputs:
+        if ref.kind == TensorKind.WEIGHT:
+            root_siblings += depth(len(graph.weights))
+        elif ref.kind == TensorKind.ACTIVATION:
+            root_siblings += depth(len(graph.nodes))
+    exact = node.output.size <= EXACT_ELEMENTS and not get_op(node.op).data_dependent
+    worst: tuple[int, ...] = (0, 0, 0, 0, 0)
+    worst_gas = -1
+    seen: set[tuple] = set()
+    for e in _candidate_elements(node, exact):
+        ranges = _worst_ranges(node, e)
+        key = tuple(ranges) if exact else tuple(length for _, _, length in ranges) + (len(ranges),)
+        if key in seen:
+            continue
+        seen.add(key)
+        r, b, s, n = len(ranges), 0, root_siblings, 0
+        for slot, start, length in ranges:
+            cb, sib = _range_cost(node.in_specs[slot], start, length, exact)
+            b, s, n = b + cb, s + sib, n + length
+        gas = RANGE * r + CHUNK_BYTE * b + SIBLING * s + _op_cost(node).per_element * n
+        if gas > worst_gas:
+            worst, worst_gas = (r, b, s, n, e), gas
+    r, b, s, n, e = worst
+    return StepShape(r, b, s, len(encode_node(node, index)), n, e)
+
+
+def _op_cost(node: Node) -> OpCost:
+    return OP_COSTS[OpCode(node.op)]
+
+
+def step_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the challenger's ``step`` at node ``index``."""
+    shape = step_shape(model, index)
+    cost = _op_cost(model.graph.nodes[index])
+    return (STEP_BASE + RANGE * shape.ranges + CHUNK_BYTE * shape.chunk_bytes + SIBLING * shape.siblings
+            + DESCRIPTOR_BYTE * shape.descriptor_bytes + cost.fixed + cost.per_element * shape.elements)
+
+
+def reveal_chunk_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the submitter's ``revealChunk`` of one chunk of node ``index``'s output."""
+    return REVEAL_CHUNK_BASE + REVEAL_CHUNK_BYTE * (1 << model.graph.nodes[index].output.chunk_log2)
+
+
+def open_node_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the challenger's ``openNode`` of node ``index``."""
+    descriptor = len(encode_node(model.graph.nodes[index], index))
+    return OPEN_NODE_BASE + OPEN_NODE_BYTE * descriptor + OPEN_NODE_SIBLING * depth(len(model.graph.nodes))
+
+
+def tensor_hash_gas(spec: TensorSpec) -> int:
+    """Gas of Poseidon-hashing ``spec``'s values on-chain (PrivateNodeHasher.tensorHash) plus carrying them."""
+    bits = spec.dtype.bits
+    elements = -(-spec.size // (PACK_BITS // bits))
+    calls = max(1, -(-elements // TENSOR_RATE))
+    return POSEIDON6 * calls + PRIVATE_VALUE * spec.size + PRIVATE_BYTE * spec.nbytes
+
+
+def reveal_private_gas(model: Model, index: int) -> int:
+    """Worst-case gas of the submitter's ``revealPrivate`` of node ``index`` (its input and output)."""
+    node = model.graph.nodes[index]
+    descriptor = len(encode_node(node, index))
+    return (PRIVATE_REVEAL_BASE + DESCRIPTOR_BYTE * descriptor + SIBLING * depth(len(model.graph.nodes))
+            + tensor_hash_gas(node.in_specs[0]) + tensor_hash_gas(node.output))
+
+
+def step_calldata(model: Model, index: int) -> int:
+    """Upper bound of a ``step`` transaction's calldata at node ``index``: the output chunk, the descriptor and
+    the proof (``abi.encode(OperandRoot[], RangeProof[])``: a root, an offset, a length and the siblings per
+    operand; offsets, lengths, whole chunks and siblings per range), with their ABI heads."""
+    node = model.graph.nodes[index]
+    shape = step_shape(model, index)
+    return (512 + shape.descriptor_bytes + (1 << node.output.chunk_log2) + shape.chunk_bytes + 32 * shape.siblings
+            + 192 * shape.ranges + 128 * len(node.inputs))
+
+
+def reveal_private_calldata(model: Model, index: int, private_count: int = 1) -> int:
+    """Upper bound of a ``revealPrivate`` transaction's calldata: the node's whole input and output, the
+    descriptor, the input's trace proof and the claim's hash pairs (two per private node)."""
+    node = model.graph.nodes[index]
+    return (1024 + len(encode_node(node, index)) + node.in_specs[0].nbytes + node.output.nbytes
+            + 32 * depth(len(model.graph.nodes)) + 64 * private_count)
+
+
+def node_moves(model: Model, index: int, private: bool = False, private_count: int = 1) -> list[MoveEstimate]:
+    """Every move an honest party may have to make at node ``index``. A private node is revealed instead of
+    stepped; a public one is stepped after its chunk is revealed."""
+    node = model.graph.nodes[index]
+    name = OpCode(node.op).name
+    descriptor = len(encode_node(node, index))
+    moves = [MoveEstimate(index, name, "openNode", open_node_gas(model, index),
+                          256 + descriptor + 32 * depth(len(model.graph.nodes)))]
+    if private:
+        moves.append(MoveEstimate(index, name, "revealPrivate", reveal_private_gas(model, index),
+                                  reveal_private_calldata(model, index, private_count)))
+    else:
+        moves.append(MoveEstimate(index, name, "revealChunk", reveal_chunk_gas(model, index),
+                                  128 + (1 << node.output.chunk_log2)))
+        moves.append(MoveEstimate(index, name, "step", step_gas(model, index), step_calldata(model, index)))
+    return moves
+
+
+def model_moves(model: Model, private: Sequence[int] = ()) -> list[MoveEstimate]:
+    """Every node's moves (``private``: indices of the nodes proven in zk)."""
+    hidden = set(private)
+    return [m for i in range(len(model.graph.nodes)) for m in node_moves(model, i, i in hidden, len(hidden))]
+
+
+def check_move_gas(model: Model, private: Sequence[int] = (), bound: int = MAX_MOVE_GAS,
+                   max_calldata: int = MAX_MOVE_CALLDATA) -> MoveEstimate:
+    """Raises :class:`MoveGasError` naming every node whose worst-case honest move exceeds ``bound`` gas or
+    ``max_calldata`` bytes (node index, op, move, estimated gas and calldata, the bounds); returns the model's
+    costliest move otherwise."""
+    moves = model_moves(model, private)
+    over = [m for m in moves if m.gas > bound or m.calldata > max_calldata]
+    if over:
+        listed = "; ".join(str(m) for m in over[:8]) + (f"; and {len(over) - 8} more" if len(over) > 8 else "")
+        raise MoveGasError(f"{len(over)} honest move(s) exceed the bound of {bound:,} gas or {max_calldata:,} "
+                           f"calldata bytes per move: {listed}")
+    return max(moves, key=lambda m: m.gas)
