@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {DisputeGame} from "../../contracts/dispute/DisputeGame.sol";
 import {IOneStepProver} from "../../contracts/dispute/interfaces/IOneStepProver.sol";
-import {Game, GameStatus, Phase, Turn, ClaimStatus} from "../../contracts/dispute/lib/Types.sol";
+import {Claim, Game, GameStatus, Phase, Turn, ClaimStatus} from "../../contracts/dispute/lib/Types.sol";
 import {LibMerkle} from "../../contracts/dispute/lib/LibMerkle.sol";
 import {AIOracle} from "../../contracts/oracle/AIOracle.sol";
 import {ModelRegistry} from "../../contracts/oracle/ModelRegistry.sol";
@@ -104,6 +104,13 @@ contract DisputeOracleHandler {
     mapping(uint256 gameId => bytes32[]) internal _revealed;
     mapping(uint256 gameId => bytes) internal _chunk;
     uint256[] internal _active;
+    /// Live sets, so that per-call work and checks scale with what is still open, not with the run's length.
+    uint256[] internal _pending; // claims still pending
+    uint256[] internal _holding; // games whose bond may still be in openBonds
+    uint256[] internal _unsettled; // requests open or submitted
+    uint256[] internal _honestGameIds;
+    /// Sum of every credit the handler attributed to a claim's submitter or a game's challenger.
+    uint256 public attributed;
 
     uint256 public now_;
     uint256 public calls;
@@ -217,10 +224,12 @@ contract DisputeOracleHandler {
         require(requestId == _requests.length + 1, "request ids are not sequential");
         AIOracle.Request memory r = oracle.getRequest(requestId);
         _requests.push(RequestInfo(s, r.inputRoot, fee, uint64(block.timestamp), "", 0));
+        _unsettled.push(requestId);
         _end();
     }
 
-    /// @notice A submitter answers an open (or reopened) request through the oracle.
+    /// @notice A submitter answers a request through the oracle (taken if the request is open or its result was
+    ///         voided, refused while its result is pending).
     function submit(uint256 actorSeed, uint256 requestSeed, uint256 faultSeed) external {
         _begin("submit");
         (uint256 requestId, bool found) = _pickSubmittable(requestSeed);
@@ -233,10 +242,19 @@ contract DisputeOracleHandler {
 
     function _submit(uint256 requestId, address submitter, Fault memory f) internal {
         RequestInfo storage r = _requests[requestId - 1];
+        // Open, or reopened by a voided claim: the submission must be taken. A pending claim must not be replaced.
+        bool reopened = r.claimId == 0 || game.claimStatus(r.claimId) == ClaimStatus.Void;
         Commitment memory m = _commit(r.shape, r.inputRoot, f);
         bytes memory output = book.output(_shapes[r.shape], r.inputRoot, f);
         VM.prank(submitter);
-        uint256 claimId = oracle.submit{value: SUBMITTER_BOND}(requestId, output, m.traceRoot, m.outputProof);
+        uint256 claimId;
+        try oracle.submit{value: SUBMITTER_BOND}(requestId, output, m.traceRoot, m.outputProof) returns (uint256 id) {
+            claimId = id;
+        } catch (bytes memory err) {
+            if (reopened) _violationBytes("a submission to a reopened request reverted", err);
+            return;
+        }
+        if (!reopened) _violation("a pending result was replaced");
         gamePaidIn += SUBMITTER_BOND;
         r.output = output;
         r.claimId = claimId;
@@ -263,13 +281,7 @@ contract DisputeOracleHandler {
             VM.prank(challenger);
             uint256 gameId = game.challenge{value: CHALLENGER_BOND}(claimId);
             gamePaidIn += CHALLENGER_BOND;
-            require(gameId == _games.length + 1, "game ids are not sequential");
-            _games.push(GameInfo(claimId, challenger, honest, !honest && (seed >> 8) % 2 == 0, 0));
-            _active.push(gameId);
-            if (honest) {
-                c.honestGames += 1;
-                honestGames += 1;
-            }
+            _addGame(gameId, GameInfo(claimId, challenger, honest, !honest && (seed >> 8) % 2 == 0, 0));
         }
         _end();
     }
@@ -344,30 +356,33 @@ contract DisputeOracleHandler {
     /// @notice Anyone settles a game of a voided claim (moot, or a refund of a game the submitter had won).
     function settleMoot(uint256 gameSeed, uint256 callerSeed) external {
         _begin("settleMoot");
-        if (_games.length != 0) _settle(1 + gameSeed % _games.length, users[callerSeed % users.length], false);
+        // Mostly games that may still hold a bond; a quarter of the time any game (settled ones must revert).
+        uint256 gameId = _pickLive(_holding, _games.length, gameSeed);
+        if (gameId != 0) _settle(gameId, users[callerSeed % users.length], false);
         _end();
     }
 
     /// @notice Anyone finalizes a claim in the game directly.
     function finalizeClaim(uint256 claimSeed) external {
         _begin("finalizeClaim");
-        if (_claims.length != 0) _finalizeClaim(1 + claimSeed % _claims.length, false);
+        uint256 claimId = _pickLive(_pending, _claims.length, claimSeed);
+        if (claimId != 0) _finalizeClaim(claimId, false);
         _end();
     }
 
     /// @notice Anyone finalizes a submitted request in the oracle.
     function finalizeRequest(uint256 requestSeed, uint256 callerSeed) external {
         _begin("finalizeRequest");
-        if (_requests.length != 0) {
-            _finalizeRequest(1 + requestSeed % _requests.length, users[callerSeed % users.length], false);
-        }
+        uint256 requestId = _pickLive(_unsettled, _requests.length, requestSeed);
+        if (requestId != 0) _finalizeRequest(requestId, users[callerSeed % users.length], false);
         _end();
     }
 
     /// @notice Anyone asks for a request's refund.
     function refund(uint256 requestSeed) external {
         _begin("refund");
-        if (_requests.length != 0) _refund(1 + requestSeed % _requests.length, false);
+        uint256 requestId = _pickLive(_unsettled, _requests.length, requestSeed);
+        if (requestId != 0) _refund(requestId, false);
         _end();
     }
 
@@ -399,9 +414,7 @@ contract DisputeOracleHandler {
         VM.prank(challenger);
         gameId = game.challenge{value: CHALLENGER_BOND}(claimId);
         gamePaidIn += CHALLENGER_BOND;
-        _games.push(GameInfo(claimId, challenger, honest, playsToWin && !honest, 0));
-        _active.push(gameId);
-        if (honest) _claims[claimId - 1].honestGames += 1;
+        _addGame(gameId, GameInfo(claimId, challenger, honest, playsToWin && !honest, 0));
     }
 
     /// @notice Both sides of game `gameId` move until nobody can (the challenger by its strategy).
@@ -512,7 +525,8 @@ contract DisputeOracleHandler {
         require(balance == oracle.heldFees() + oracle.totalCredit(), "oracle balance != heldFees + totalCredit");
         require(oraclePaidIn == balance + oraclePaidOut + revenueReceived, "oracle: paid in != held + paid out");
         uint256 held;
-        for (uint256 r = 1; r <= _requests.length; ++r) {
+        for (uint256 k; k < _unsettled.length; ++k) {
+            uint256 r = _unsettled[k];
             AIOracle.RequestStatus status = oracle.getRequest(r).status;
             if (status == AIOracle.RequestStatus.Open || status == AIOracle.RequestStatus.Submitted) {
                 held += _requests[r - 1].fee;
@@ -522,17 +536,18 @@ contract DisputeOracleHandler {
     }
 
     /// @notice openBonds recomputed claim by claim: a pending claim holds its bond, its escrow and its games' bonds;
-    ///         a voided one each game still open (bond + moot share) and each won game not yet refunded.
+    ///         a voided one each game still open (bond + moot share) and each won game not yet refunded. (Over the
+    ///         live sets: a claim or game leaves them only once it holds nothing, for good.)
     function checkOpenBonds() external view {
         uint256 expected;
-        for (uint256 c = 1; c <= _claims.length; ++c) {
-            ClaimStatus status = game.claimStatus(c);
-            if (status == ClaimStatus.Pending) {
-                expected += uint256(game.getClaim(c).bond) + game.getClaim(c).escrow;
+        for (uint256 k; k < _pending.length; ++k) {
+            if (game.claimStatus(_pending[k]) == ClaimStatus.Pending) {
+                Claim memory c = game.getClaim(_pending[k]);
+                expected += uint256(c.bond) + c.escrow;
             }
         }
-        for (uint256 g = 1; g <= _games.length; ++g) {
-            Game memory gm = game.getGame(g);
+        for (uint256 k; k < _holding.length; ++k) {
+            Game memory gm = game.getGame(_holding[k]);
             ClaimStatus status = game.claimStatus(gm.claimId);
             if (gm.status == GameStatus.InProgress) {
                 expected += gm.bond;
@@ -550,13 +565,6 @@ contract DisputeOracleHandler {
     /// @notice Every wei the game credited went to a claim's submitter (finalize) or a game's challenger, as the
     ///         handler attributed it call by call: nobody else is ever paid.
     function checkCreditsAttributed() external view {
-        uint256 attributed;
-        for (uint256 c; c < _claims.length; ++c) {
-            attributed += _claims[c].submitterGot;
-        }
-        for (uint256 g; g < _games.length; ++g) {
-            attributed += _games[g].got;
-        }
         require(attributed == game.totalCredit() + gamePaidOut, "credit went to an account outside claims/games");
     }
 
@@ -566,7 +574,7 @@ contract DisputeOracleHandler {
     function checkSoundness() external view {
         for (uint256 k; k < _claims.length; ++k) {
             ClaimInfo storage c = _claims[k];
-            ClaimStatus status = game.claimStatus(k + 1);
+            ClaimStatus status = c.lastStatus; // refreshed after every action
             if (status == ClaimStatus.Void) {
                 require(c.submitterGot == 0 && c.nodeRewardGot == 0, "a voided claim credited its submitter");
             }
@@ -581,9 +589,9 @@ contract DisputeOracleHandler {
 
     /// @notice No game of an honest challenger is lost, and each one resolved paid back at least its bond.
     function checkHonestChallengers() external view {
-        for (uint256 g = 1; g <= _games.length; ++g) {
+        for (uint256 k; k < _honestGameIds.length; ++k) {
+            uint256 g = _honestGameIds[k];
             GameInfo storage gi = _games[g - 1];
-            if (!gi.honest) continue;
             GameStatus status = game.getGame(g).status;
             require(status != GameStatus.SubmitterWon, "an honest challenger lost its game");
             if (status != GameStatus.InProgress) require(gi.got >= CHALLENGER_BOND, "an honest challenger got < bond");
@@ -599,6 +607,20 @@ contract DisputeOracleHandler {
         require(oracle.totalCredit() == 0 && address(oracle).balance == 0, "ETH left in the oracle");
         for (uint256 c = 1; c <= _claims.length; ++c) {
             require(game.claimStatus(c) != ClaimStatus.Pending, "a claim is still pending");
+            require(game.claimStatus(c) == _claims[c - 1].lastStatus, "a decided claim changed status");
+        }
+        require(_holding.length == 0 && _unsettled.length == 0, "something still holds funds");
+        // A result that stood is the one its request delivered (with the node reward); a request refunded or
+        // answered by another claim never had a standing result.
+        for (uint256 c = 1; c <= _claims.length; ++c) {
+            ClaimInfo storage ci = _claims[c - 1];
+            if (ci.requestId == 0 || ci.lastStatus != ClaimStatus.Finalized) continue;
+            RequestInfo storage r = _requests[ci.requestId - 1];
+            require(
+                oracle.getRequest(ci.requestId).status == AIOracle.RequestStatus.Finalized && r.claimId == c,
+                "a finalized claim's request was not finalized with it"
+            );
+            require(ci.nodeRewardGot == NODE_REWARD, "a finalized result's submitter missed its node reward");
         }
         for (uint256 g = 1; g <= _games.length; ++g) {
             Game memory gm = game.getGame(g);
@@ -904,15 +926,45 @@ contract DisputeOracleHandler {
         _observe();
     }
 
+    /// @dev Records claims that were decided (their status is final; `checkNothingStuck` checks it stayed so)
+    ///      and drops what no longer holds anything from the live sets.
     function _observe() internal {
-        for (uint256 k; k < _claims.length; ++k) {
-            ClaimInfo storage c = _claims[k];
-            ClaimStatus current = game.claimStatus(k + 1);
-            if (current == c.lastStatus) continue;
-            if (c.lastStatus != ClaimStatus.Pending) _violation("a decided claim changed status");
+        uint256 k;
+        while (k < _pending.length) {
+            uint256 id = _pending[k];
+            ClaimStatus current = game.claimStatus(id);
+            if (current == ClaimStatus.Pending) {
+                ++k;
+                continue;
+            }
             if (current == ClaimStatus.Void) claimsVoided += 1;
-            if (current == ClaimStatus.Finalized) claimsFinalized += 1;
-            c.lastStatus = current;
+            else claimsFinalized += 1;
+            _claims[id - 1].lastStatus = current;
+            _pending[k] = _pending[_pending.length - 1];
+            _pending.pop();
+        }
+        k = 0;
+        while (k < _holding.length) {
+            Game memory g = game.getGame(_holding[k]);
+            ClaimStatus claim = game.claimStatus(g.claimId);
+            bool done = g.status == GameStatus.ChallengerWon || g.status == GameStatus.Moot
+                || (g.status == GameStatus.SubmitterWon && (g.refunded || claim == ClaimStatus.Finalized));
+            if (!done) {
+                ++k;
+                continue;
+            }
+            _holding[k] = _holding[_holding.length - 1];
+            _holding.pop();
+        }
+        k = 0;
+        while (k < _unsettled.length) {
+            AIOracle.RequestStatus status = oracle.getRequest(_unsettled[k]).status;
+            if (status == AIOracle.RequestStatus.Open || status == AIOracle.RequestStatus.Submitted) {
+                ++k;
+                continue;
+            }
+            _unsettled[k] = _unsettled[_unsettled.length - 1];
+            _unsettled.pop();
         }
     }
 
@@ -932,7 +984,11 @@ contract DisputeOracleHandler {
     function _record(uint256 claimId, uint256 gameId, uint256 sub0, uint256 chal0) internal {
         (uint256 sub1, uint256 chal1) = _credits(claimId, gameId);
         _claims[claimId - 1].submitterGot += sub1 - sub0;
-        if (gameId != 0) _games[gameId - 1].got += chal1 - chal0;
+        attributed += sub1 - sub0;
+        if (gameId != 0) {
+            _games[gameId - 1].got += chal1 - chal0;
+            attributed += chal1 - chal0;
+        }
     }
 
     function _addClaim(
@@ -946,6 +1002,7 @@ contract DisputeOracleHandler {
     ) internal {
         require(claimId == _claims.length + 1, "claim ids are not sequential");
         if (traceRoot != book.root(book.traceLeaves(_shapes[s], inputRoot, _noFault()))) falseClaims += 1;
+        _pending.push(claimId);
         _claims.push(
             ClaimInfo({
                 shape: s,
@@ -962,6 +1019,18 @@ contract DisputeOracleHandler {
                 nodeRewardGot: 0
             })
         );
+    }
+
+    function _addGame(uint256 gameId, GameInfo memory gi) internal {
+        require(gameId == _games.length + 1, "game ids are not sequential");
+        _games.push(gi);
+        _active.push(gameId);
+        _holding.push(gameId);
+        if (gi.honest) {
+            _claims[gi.claimId - 1].honestGames += 1;
+            _honestGameIds.push(gameId);
+            honestGames += 1;
+        }
     }
 
     function _violation(string memory reason) internal {
@@ -1000,10 +1069,17 @@ contract DisputeOracleHandler {
         return _active[seed % _active.length];
     }
 
+    /// @dev An id from `live` three times in four, else any id in 1..total; 0 when there is none.
+    function _pickLive(uint256[] storage live, uint256 total, uint256 seed) internal view returns (uint256) {
+        if (total == 0) return 0;
+        if (seed % 4 == 0 || live.length == 0) return 1 + (seed >> 2) % total;
+        return live[(seed >> 2) % live.length];
+    }
+
     function _pickChallengeable(uint256 seed) internal view returns (uint256 claimId, bool found) {
-        uint256 n = _claims.length;
+        uint256 n = _pending.length;
         for (uint256 k; k < n; ++k) {
-            uint256 id = 1 + (seed % n + k) % n;
+            uint256 id = _pending[(seed % n + k) % n];
             if (
                 game.claimStatus(id) == ClaimStatus.Pending
                     && block.timestamp < uint256(_claims[id - 1].createdAt) + WINDOW
@@ -1012,16 +1088,13 @@ contract DisputeOracleHandler {
     }
 
     function _pickSubmittable(uint256 seed) internal view returns (uint256 requestId, bool found) {
-        uint256 n = _requests.length;
+        uint256 n = _unsettled.length;
         for (uint256 k; k < n; ++k) {
-            uint256 id = 1 + (seed % n + k) % n;
+            uint256 id = _unsettled[(seed % n + k) % n];
             RequestInfo storage r = _requests[id - 1];
             if (block.timestamp >= uint256(r.createdAt) + REQUEST_TIMEOUT) continue;
             AIOracle.RequestStatus status = oracle.getRequest(id).status;
-            if (
-                status == AIOracle.RequestStatus.Open
-                    || (status == AIOracle.RequestStatus.Submitted && game.claimStatus(r.claimId) == ClaimStatus.Void)
-            ) return (id, true);
+            if (status == AIOracle.RequestStatus.Open || status == AIOracle.RequestStatus.Submitted) return (id, true);
         }
     }
 
