@@ -114,7 +114,6 @@ contract DisputeOracleHandler {
 
     uint256 public now_;
     uint256 public calls;
-    mapping(bytes32 action => uint256) public actionCalls;
     uint256 public gamePaidIn;
     uint256 public gamePaidOut;
     uint256 public oraclePaidIn;
@@ -190,7 +189,7 @@ contract DisputeOracleHandler {
     /// @notice A submitter proposes a claim to the game directly (honest: the true trace; dishonest: a fault
     ///         drawn from `faultSeed`, sometimes none).
     function propose(uint256 actorSeed, uint256 shapeSeed, uint256 inputSeed, uint256 faultSeed) external {
-        _begin("propose");
+        _begin();
         (address submitter, bool honest) = _submitter(actorSeed);
         uint256 s = _mix(shapeSeed) % _shapes.length;
         bytes32 inputRoot = keccak256(abi.encode("input", inputSeed % 8));
@@ -207,7 +206,7 @@ contract DisputeOracleHandler {
 
     /// @notice A user requests an inference from the oracle, sometimes paying more than the fee.
     function request(uint256 actorSeed, uint256 shapeSeed, uint256 inputSeed, uint256 overpay) external {
-        _begin("request");
+        _begin();
         address user = users[actorSeed % users.length];
         uint256 s = _mix(shapeSeed) % _shapes.length;
         bytes memory input = new bytes(1 + inputSeed % INPUT_LENGTH);
@@ -231,7 +230,7 @@ contract DisputeOracleHandler {
     /// @notice A submitter answers a request through the oracle (taken if the request is open or its result was
     ///         voided, refused while its result is pending).
     function submit(uint256 actorSeed, uint256 requestSeed, uint256 faultSeed) external {
-        _begin("submit");
+        _begin();
         (uint256 requestId, bool found) = _pickSubmittable(requestSeed);
         if (!found) return _end();
         (address submitter, bool honest) = _submitter(actorSeed);
@@ -266,7 +265,7 @@ contract DisputeOracleHandler {
     ///         whether it will play the winning strategy (a sybil of the submitter voiding its own claim) or
     ///         random moves.
     function challenge(uint256 actorSeed, uint256 claimSeed, uint256 count) external {
-        _begin("challenge");
+        _begin();
         (uint256 claimId, bool found) = _pickChallengeable(claimSeed);
         if (!found) return _end();
         ClaimInfo storage c = _claims[claimId - 1];
@@ -288,7 +287,7 @@ contract DisputeOracleHandler {
 
     /// @notice The submitter of a game in progress makes its move (from its own claimed trace), if it can.
     function submitterMove(uint256 gameSeed) external {
-        _begin("submitterMove");
+        _begin();
         uint256 gameId = _pickActive(gameSeed);
         if (gameId != 0) _submitterMove(gameId, _claims[_games[gameId - 1].claimId - 1].honestSubmitter);
         _end();
@@ -297,7 +296,7 @@ contract DisputeOracleHandler {
     /// @notice The challenger of a game in progress moves: honest ones (and dishonest ones that chose to) play the
     ///         winning strategy, other dishonest ones a random pick, node or element.
     function challengerMove(uint256 gameSeed, uint256 moveSeed) external {
-        _begin("challengerMove");
+        _begin();
         uint256 gameId = _pickActive(gameSeed);
         if (gameId != 0) {
             GameInfo storage gi = _games[gameId - 1];
@@ -311,7 +310,7 @@ contract DisputeOracleHandler {
     /// @notice Up to 8 moves of one game in a row, both sides: the submitter from its claimed trace (it may
     ///         stall), the challenger as in `challengerMove`. Stops when the game ends or nobody moved.
     function play(uint256 gameSeed, uint256 moves, uint256 moveSeed) external {
-        _begin("play");
+        _begin();
         uint256 gameId = _pickActive(gameSeed);
         if (gameId != 0) {
             GameInfo storage gi = _games[gameId - 1];
@@ -336,7 +335,7 @@ contract DisputeOracleHandler {
 
     /// @notice Time passes. The honest actors act first, so their clocks never run.
     function warp(uint256 seconds_) external {
-        _begin("warp");
+        _begin();
         _keep();
         uint256 r = _mix(seconds_);
         // Mostly short steps (claims stay challengeable a while), sometimes past a clock or a window.
@@ -347,7 +346,7 @@ contract DisputeOracleHandler {
 
     /// @notice Anyone claims a timeout in a game in progress.
     function timeout(uint256 gameSeed, uint256 callerSeed) external {
-        _begin("timeout");
+        _begin();
         uint256 gameId = _pickActive(gameSeed);
         if (gameId != 0) _timeout(gameId, users[callerSeed % users.length], false);
         _end();
@@ -355,7 +354,7 @@ contract DisputeOracleHandler {
 
     /// @notice Anyone settles a game of a voided claim (moot, or a refund of a game the submitter had won).
     function settleMoot(uint256 gameSeed, uint256 callerSeed) external {
-        _begin("settleMoot");
+        _begin();
         // Mostly games that may still hold a bond; a quarter of the time any game (settled ones must revert).
         uint256 gameId = _pickLive(_holding, _games.length, gameSeed);
         if (gameId != 0) _settle(gameId, users[callerSeed % users.length], false);
@@ -364,7 +363,7 @@ contract DisputeOracleHandler {
 
     /// @notice Anyone finalizes a claim in the game directly.
     function finalizeClaim(uint256 claimSeed) external {
-        _begin("finalizeClaim");
+        _begin();
         uint256 claimId = _pickLive(_pending, _claims.length, claimSeed);
         if (claimId != 0) _finalizeClaim(claimId, false);
         _end();
@@ -372,7 +371,7 @@ contract DisputeOracleHandler {
 
     /// @notice Anyone finalizes a submitted request in the oracle.
     function finalizeRequest(uint256 requestSeed, uint256 callerSeed) external {
-        _begin("finalizeRequest");
+        _begin();
         uint256 requestId = _pickLive(_unsettled, _requests.length, requestSeed);
         if (requestId != 0) _finalizeRequest(requestId, users[callerSeed % users.length], false);
         _end();
@@ -380,7 +379,7 @@ contract DisputeOracleHandler {
 
     /// @notice Anyone asks for a request's refund.
     function refund(uint256 requestSeed) external {
-        _begin("refund");
+        _begin();
         uint256 requestId = _pickLive(_unsettled, _requests.length, requestSeed);
         if (requestId != 0) _refund(requestId, false);
         _end();
@@ -388,7 +387,7 @@ contract DisputeOracleHandler {
 
     /// @notice An actor withdraws its credit from the game or from the oracle.
     function withdraw(uint256 actorSeed, bool fromOracle) external {
-        _begin("withdraw");
+        _begin();
         _withdraw(_everyone[actorSeed % _everyone.length], fromOracle);
         _end();
     }
@@ -915,9 +914,8 @@ contract DisputeOracleHandler {
 
     // ------------------------------------------------------------------ bookkeeping
 
-    function _begin(bytes32 action) internal {
+    function _begin() internal {
         calls += 1;
-        actionCalls[action] += 1;
         VM.warp(now_);
     }
 
