@@ -20,11 +20,12 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
 	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
+	@echo "make fuzz      long fuzz campaigns (forge invariant suite: 100,000 handler calls)"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
@@ -71,6 +72,10 @@ test-solidity: bootstrap
 
 test-python: bootstrap
 	ape test tests
+
+# Long campaigns; `make test` runs the same suites briefly (foundry.toml: [invariant] vs [profile.fuzz.invariant]).
+fuzz: bootstrap
+	FOUNDRY_PROFILE=fuzz forge test --use tools/solc --offline --match-contract Invariant
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 
