@@ -71,7 +71,8 @@ class OpCost:
 
 # ---- fitted constants: `python -m bench.bench_move_gas` (63 one-node games on anvil, eth_estimateGas of the step;
 # non-negative least squares, then each op's fixed cost lifted above its largest residual plus 15k) ----
-STEP_BASE = 176_763         # tx base, game bookkeeping (move, chunk and descriptor checks, payout), prover setup
+STEP_BASE = 221_763         # tx base, game bookkeeping (move, chunk and descriptor checks, payout, and the void
+                            # record: mootCap and voidedBy, two fresh slots = 44.2k), prover setup
 RANGE = 24_180              # per range: the op's `range` call (descriptor re-encoded), proof decoding, leaf hashing
 CHUNK_BYTE = 17             # per chunk byte: calldata, keccak, copies into the `element` call
 SIBLING = 1_547             # per Merkle sibling: calldata and one keccak
