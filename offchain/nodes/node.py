@@ -93,10 +93,13 @@ class Node:
 
     def poll_once(self) -> None:
         """One round: read new events, then act on every request, result and game that needs it."""
-        head = self.chain.blocks.head.number
+        block = self.chain.blocks.head
+        head = block.number
+        self._check_reorg(head)
         first = self.store.cursor("events", self.start_block - 1) + 1
         if first <= head:
             self._ingest(first, head)
+            self.store.remember_block(head, bytes(block.hash))   # before the cursor: a crash between re-reads
             self.store.set_cursor("events", head)
         for request_id in self.store.requests_with_status("new"):
             self._post(request_id)
@@ -123,6 +126,53 @@ class Node:
             if result is not None:
                 self.store.add_game(log.gameId, log.claimId, result, "submitter")
                 self.log("challenged", game=log.gameId, claim=log.claimId, challenger=log.challenger)
+
+    def _check_reorg(self, head: int) -> None:
+        """If the last head the cursor moved to is no longer on the chain (a reorg, or a revert to a lower
+        height), rewinds the cursor to the newest remembered head that still is, and drops or reopens every row
+        whose chain facts the reorg took away (:meth:`_reconcile`). Re-reading the events then re-adds what the
+        new chain holds (a dropped challenge is found missing and sent again, a dropped submission re-posted)."""
+        remembered = self.store.remembered_blocks()
+        if not remembered or self._on_chain(*remembered[0], head):
+            return
+        ancestor = next((n for n, h in remembered[1:] if self._on_chain(n, h, head)), self.start_block - 1)
+        self.store.forget_blocks_after(ancestor)
+        self.store.set_cursor("events", min(ancestor, self.store.cursor("events", ancestor)))
+        self.log("reorg", last_seen=remembered[0][0], head=head, rewound_to=ancestor)
+        self._reconcile()
+
+    def _on_chain(self, number: int, block_hash: bytes, head: int) -> bool:
+        return number <= head and bytes(self.chain.blocks[number].hash) == bytes(block_hash)
+
+    def _reconcile(self) -> None:
+        """After a reorg: SQLite rows keyed to events the chain no longer holds are dropped (games gone or now
+        another claim's, results whose claim is gone: their request is posted again) or reopened (a game or
+        result a dropped step or finalize had closed)."""
+        me = self.account.address
+        self._mine.clear()
+        self._honest.clear()
+        requests, games = self.oracle.requestCount(), self.game.gameCount()   # (the getters revert on unknown ids)
+        for request_id, _status in self.store.requests():
+            if request_id > requests:                                 # the request itself was dropped
+                self.store.delete_request(request_id)
+        for game_id, claim_id, _request_id, role, status in self.store.games():
+            g = self.game.getGame(game_id) if game_id <= games else None
+            if g is None or g.claimId != claim_id or (role == "challenger" and g.challenger != me):
+                self.store.delete_game(game_id)
+            elif g.status == GameStatus.IN_PROGRESS and status != "open":
+                self.store.set_game_status(game_id, "open")
+        for request_id, claim_id, status in self.store.results():
+            if self.game.claimStatus(claim_id) == 0 or self.game.getClaim(claim_id).submitter != me:  # dropped
+                self.store.delete_result(request_id)
+                if self.store.request(request_id):
+                    self.store.set_request_status(request_id, "new")
+            elif status != "pending" and not self.oracle.isFinalized(request_id) \
+                    and self.game.claimStatus(claim_id) != CLAIM_VOID:
+                self.store.set_result_status(request_id, "pending")
+        if self.roles.submit:
+            for request_id, status in self.store.requests():
+                if status == "taken" and self.oracle.getRequest(request_id).status == REQUEST_OPEN:
+                    self.store.set_request_status(request_id, "new")
 
     def _our_result_for_claim(self, claim_id: int) -> int | None:
         row = self.store.db.execute("SELECT request_id FROM results WHERE claim_id = ? AND submitter = ?",
@@ -275,9 +325,12 @@ class Node:
         return claimed
 
     def _play(self, game_id: int, request_id: int, role: str) -> None:
-        state = read_game(self.game, game_id, self.start_block)
         claim_id = self.game.getGame(game_id).claimId
-        if state.status == GameStatus.IN_PROGRESS and self.game.claimStatus(claim_id) == CLAIM_VOID:
+        # The claim before the game: a step landing between the two reads ends the game and voids the claim, and
+        # read in the other order that looked like a moot game (a settleMoot that reverts).
+        claim_void = self.game.claimStatus(claim_id) == CLAIM_VOID
+        state = read_game(self.game, game_id, self.start_block)
+        if state.status == GameStatus.IN_PROGRESS and claim_void:
             # Another game voided the claim: no more moves here and no win on time; settle it (the challenger gets
             # its bond and a share of the voided claim's bond) and stop playing.
             self.game.settleMoot(game_id, sender=self.account)
