@@ -20,13 +20,14 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity compile testnet-standin fuzz-faults bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
 	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
+	@echo "make fuzz-faults  node processes under SIGKILL (20 per role), a 12%-faulty RPC and reorgs (tens of minutes)"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
 	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
 
@@ -71,6 +72,12 @@ test-solidity: bootstrap
 
 test-python: bootstrap
 	ape test tests
+
+# Real node processes SIGKILLed at every phase, behind a seeded faulty RPC proxy, with reorgs under them; writes
+# bench/results/reliability-faults.json. Options: make fuzz-faults FAULT_ARGS="--kills 20 --reorgs 5 --rate 0.12"
+FAULT_ARGS ?=
+fuzz-faults: bootstrap
+	python -m bench.fault_trials $(FAULT_ARGS)
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 
