@@ -103,6 +103,39 @@ def test_nodes_recover_when_a_reorg_drops_the_submission_and_the_challenge(
     assert game.balance == game.openBonds() + game.totalCredit()
 
 
+def test_nodes_recover_when_the_chain_reverts_below_their_cursor(
+    protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
+):
+    """evm_revert to a snapshot taken right after the request: the chain ends lower than both nodes' cursors
+    (the submission, the challenge and the first moves are gone); both detect it, rewind, and play again."""
+    oracle, game = protocol.oracle, protocol.game
+    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
+                    fault=Fault(3, 2, 7), name="submitter")
+    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
+                     Roles(challenge=True, correct=True), name="challenger")
+    first_block = chain.blocks.height + 1
+    image = tiny_image(51)
+    classifier.classify(image, sender=user, value=classifier.fee())
+    rid = oracle.requestCount()
+    snapshot = chain.provider.make_request("evm_snapshot", [])
+    for _ in range(3):
+        bad.poll_once()
+        good.poll_once()
+    height = chain.blocks.height
+    assert game.gameCount() == 1 and height >= first_block + 3
+    chain.provider.make_request("evm_revert", [snapshot])
+    assert chain.blocks.height < height and game.gameCount() == 0
+
+    play_out(protocol, [bad, good], [rid], challenger)
+
+    assert oracle.isFinalized(rid) and oracle.getRequest(rid).submitter == challenger.address
+    expected = run(tiny_model.model, [input_tensor(tiny_model.model.graph, image)]).output
+    assert classifier.classifications(rid).label == int(np.argmax(expected.reshape(-1)))
+    assert game.getGame(1).status == GameStatus.CHALLENGER_WON
+    assert [t for t in node_txs(first_block, submitter, challenger) if t[2] != 1] == []
+    assert game.openBonds() == 0
+
+
 def test_a_submitter_does_not_settle_a_game_that_the_step_just_ended(
     protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
 ):
