@@ -188,10 +188,13 @@ def _trigger(world: World, nodes: Nodes, scenario: str, key: str, phase: str, ri
         return any(e.startswith(prefix) and needle in e + " " for e in new)
 
     g = world.game.getGame(game_id) if world.game.gameCount() >= game_id else None
-    submitted = world.oracle.getRequest(rid).status >= REQUEST_SUBMITTED
+    r = world.oracle.getRequest(rid)
+    submitted = r.status >= REQUEST_SUBMITTED
+    corrected = submitted and r.submitter == world.addresses["challenger"]
     return {
         "before-submit": lambda: logged("request", req),
-        "after-submit": lambda: logged("submitted", req),
+        # on the chain: a submission whose answer the proxy lost is recorded after the restart without a log line
+        "after-submit": lambda: submitted,
         "before-dispute": lambda: submitted,
         "before-check": lambda: submitted,
         "after-dispute": lambda: logged("disputed", req),
@@ -199,7 +202,7 @@ def _trigger(world: World, nodes: Nodes, scenario: str, key: str, phase: str, ri
         "mid-descent": lambda: logged("move"),
         "at-step": lambda: g is not None and (g.phase == Phase.STEP or g.status != GameStatus.IN_PROGRESS),
         "before-correction": lambda: logged("game-over"),
-        "before-finalize": lambda: (logged("submitted", req) if key == "challenger" and scenario == "dispute"
+        "before-finalize": lambda: (corrected if key == "challenger" and scenario == "dispute"
                                     else logged("game-over") if scenario == "dispute" else fast_forwarded),
     }[phase]()
 
