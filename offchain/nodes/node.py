@@ -101,12 +101,18 @@ class Node:
             self._ingest(first, head)
             self.store.remember_block(head, bytes(block.hash))   # before the cursor: a crash between re-reads
             self.store.set_cursor("events", head)
+        for game_id, claim_id, request_id in self.store.games_with_status("recheck"):
+            self._recheck(game_id, claim_id, request_id)
         for request_id in self.store.requests_with_status("new"):
             self._post(request_id)
         for game_id, claim_id, request_id, role in self.store.open_games():
             self._play(game_id, request_id, role)
         for request_id in self.store.results_with_status("pending"):
             self._finalize(request_id)
+        # The head after this poll's transactions: a reorg that drops one of them (and nothing the cursor passed)
+        # changes this block's hash, so the next poll notices.
+        block = self.chain.blocks.head
+        self.store.remember_block(block.number, bytes(block.hash))
 
     # ------------------------------------------------------------------ monitor
 
@@ -141,6 +147,16 @@ class Node:
         self.log("reorg", last_seen=remembered[0][0], head=head, rewound_to=ancestor)
         self._reconcile()
 
+    def _recheck(self, game_id: int, claim_id: int, request_id: int) -> None:
+        """A game this challenger started that a reorg took away: checks its claim again if it is still pending
+        (``_check`` finds a challenge of ours already on the chain or sends one), then drops or reopens the row."""
+        if self.game.claimStatus(claim_id) == CLAIM_PENDING and self.store.request(request_id):
+            log = event_logs(self.oracle.ResultSubmitted, self.start_block, claimId=claim_id)[-1]
+            if self._check(request_id, claim_id, bytes(log.output), bytes(log.traceRoot)) == game_id:
+                self.store.set_game_status(game_id, "open")   # the new game took the same id
+                return
+        self.store.delete_game(game_id)
+
     def _on_chain(self, number: int, block_hash: bytes, head: int) -> bool:
         return number <= head and bytes(self.chain.blocks[number].hash) == bytes(block_hash)
 
@@ -158,7 +174,10 @@ class Node:
         for game_id, claim_id, _request_id, role, status in self.store.games():
             g = self.game.getGame(game_id) if game_id <= games else None
             if g is None or g.claimId != claim_id or (role == "challenger" and g.challenger != me):
-                self.store.delete_game(game_id)
+                # A challenge of ours gone while the submission may have stayed (its block before the rewind
+                # point): check the claim again (_recheck) instead of waiting for an event already read.
+                self.store.set_game_status(game_id, "recheck") if role == "challenger" else \
+                    self.store.delete_game(game_id)
             elif g.status == GameStatus.IN_PROGRESS and status != "open":
                 self.store.set_game_status(game_id, "open")
         for request_id, claim_id, status in self.store.results():
@@ -299,11 +318,12 @@ class Node:
         self.store.add_result(request_id, claim_id, self.account.address, output_bytes(mine.trace.output),
                               mine.trace_root)
 
-    def _check(self, request_id: int, claim_id: int, output: bytes, trace_root: bytes) -> None:
+    def _check(self, request_id: int, claim_id: int, output: bytes, trace_root: bytes) -> int | None:
+        """Disputes the claim unless it matches this node's execution; returns the game (None: agreed)."""
         honest = self._execute(request_id, faulty=False, claim_id=self._claim_key(request_id, claim_id))
         if trace_root == honest.trace_root and output == output_bytes(honest.trace.output):
             self.log("agreed", request=request_id, claim=claim_id)
-            return
+            return None
         mine = [log for log in event_logs(self.game.GameStarted, self.start_block, claimId=claim_id)
                 if log.challenger == self.account.address]
         if mine:  # challenged before a crash
@@ -313,6 +333,7 @@ class Node:
             game_id = receipt.decode_logs(self.game.GameStarted)[0].gameId
         self.store.add_game(game_id, claim_id, request_id, "challenger")
         self.log("disputed", request=request_id, claim=claim_id, game=game_id)
+        return game_id
 
     def _claimed_tree(self, game_id: int, honest: ExecutionCommitment, claim_root: bytes) -> ClaimedTree:
         """The submitter's trace tree as its trace-level reveals show it (rebuilt from events: crash-safe)."""

@@ -116,6 +116,10 @@ class NodeStore:
         """(game_id, claim_id, request_id, role, status) of every game, open or not."""
         return list(self.db.execute("SELECT game_id, claim_id, request_id, role, status FROM games ORDER BY game_id"))
 
+    def games_with_status(self, status: str) -> list[tuple[int, int, int]]:
+        return list(self.db.execute("SELECT game_id, claim_id, request_id FROM games WHERE status = ? ORDER BY game_id",
+                                    (status,)))
+
     def delete_game(self, game_id: int) -> None:
         self.db.execute("DELETE FROM games WHERE game_id = ?", (game_id,))
 

@@ -103,6 +103,37 @@ def test_nodes_recover_when_a_reorg_drops_the_submission_and_the_challenge(
     assert game.balance == game.openBonds() + game.totalCredit()
 
 
+def test_a_challenge_dropped_by_a_reorg_is_sent_again_though_the_submission_stayed(
+    protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
+):
+    """Found by the revert test: a reorg that drops only the challenger's challenge keeps the block with the
+    submission, which the challenger's cursor had passed; rewinding to the last block still on the chain never
+    re-reads it, so the challenger forgot the claim and the faulty result would have finalized."""
+    oracle, game = protocol.oracle, protocol.game
+    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
+                    fault=Fault(3, 2, 7), name="submitter")
+    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
+                     Roles(challenge=True, correct=True), name="challenger")
+    first_block = chain.blocks.height + 1
+    image = tiny_image(61)
+    classifier.classify(image, sender=user, value=classifier.fee())
+    rid = oracle.requestCount()
+    bad.poll_once()        # submits
+    good.poll_once()       # reads the submission (its cursor passes that block) and challenges
+    assert game.gameCount() == 1
+    chain.provider.make_request("anvil_reorg", [1, []])   # only the challenge's block is replaced
+    assert game.gameCount() == 0 and oracle.getRequest(rid).status == 2
+
+    play_out(protocol, [bad, good], [rid], challenger)
+
+    assert oracle.isFinalized(rid) and oracle.getRequest(rid).submitter == challenger.address
+    expected = run(tiny_model.model, [input_tensor(tiny_model.model.graph, image)]).output
+    assert classifier.classifications(rid).label == int(np.argmax(expected.reshape(-1)))
+    assert game.getGame(1).status == GameStatus.CHALLENGER_WON and game.gameCount() == 1
+    assert [t for t in node_txs(first_block, submitter, challenger) if t[2] != 1] == []
+    assert game.openBonds() == 0
+
+
 def test_nodes_recover_when_the_chain_reverts_below_their_cursor(
     protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
 ):
