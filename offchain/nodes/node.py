@@ -142,10 +142,10 @@ class Node:
         if not remembered or self._on_chain(*remembered[0], head):
             return
         ancestor = next((n for n, h in remembered[1:] if self._on_chain(n, h, head)), self.start_block - 1)
-        self.store.forget_blocks_after(ancestor)
-        self.store.set_cursor("events", min(ancestor, self.store.cursor("events", ancestor)))
         self.log("reorg", last_seen=remembered[0][0], head=head, rewound_to=ancestor)
-        self._reconcile()
+        self._reconcile()   # first: if it fails or the node dies here, the next poll sees the same reorg again
+        self.store.set_cursor("events", min(ancestor, self.store.cursor("events", ancestor)))
+        self.store.forget_blocks_after(ancestor)
 
     def _recheck(self, game_id: int, claim_id: int, request_id: int) -> None:
         """A game this challenger started that a reorg took away: checks its claim again if it is still pending
@@ -176,7 +176,9 @@ class Node:
             if g is None or g.claimId != claim_id or (role == "challenger" and g.challenger != me):
                 # A challenge of ours gone while the submission may have stayed (its block before the rewind
                 # point): check the claim again (_recheck) instead of waiting for an event already read.
-                self.store.set_game_status(game_id, "recheck") if role == "challenger" else \
+                if role == "challenger":
+                    self.store.set_game_status(game_id, "recheck")
+                else:
                     self.store.delete_game(game_id)
             elif g.status == GameStatus.IN_PROGRESS and status != "open":
                 self.store.set_game_status(game_id, "open")
