@@ -129,6 +129,8 @@ class Node:
                 self._check(log.requestId, log.claimId, bytes(log.output), bytes(log.traceRoot))
         for log in self.game.GameStarted.range(first, last + 1):
             result = self._our_result_for_claim(log.claimId)
+            if result is None and (self.roles.submit or self.roles.correct):
+                result = self._adopt_claim(log.claimId)
             if result is not None:
                 self.store.add_game(log.gameId, log.claimId, result, "submitter")
                 self.log("challenged", game=log.gameId, claim=log.claimId, challenger=log.challenger)
@@ -194,6 +196,21 @@ class Node:
             for request_id, status in self.store.requests():
                 if status == "taken" and self.oracle.getRequest(request_id).status == REQUEST_OPEN:
                     self.store.set_request_status(request_id, "new")
+
+    def _adopt_claim(self, claim_id: int) -> int | None:
+        """A claim of ours that SQLite does not hold: posted just before a crash, its result not yet written
+        (``_post`` re-records it, but only after this poll's events, too late for a game already started on it).
+        Records it now; returns its request, or None if the claim is not ours."""
+        if self.game.getClaim(claim_id).submitter != self.account.address:
+            return None
+        posted = event_logs(self.oracle.ResultSubmitted, self.start_block, claimId=claim_id)
+        if not posted or not self.store.request(posted[-1].requestId):
+            return None
+        request_id = posted[-1].requestId
+        self._record_result(request_id, claim_id)
+        self.store.set_request_status(request_id, "posted")
+        self.log("adopted", request=request_id, claim=claim_id)
+        return request_id
 
     def _our_result_for_claim(self, claim_id: int) -> int | None:
         row = self.store.db.execute("SELECT request_id FROM results WHERE claim_id = ? AND submitter = ?",

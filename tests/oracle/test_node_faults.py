@@ -134,6 +134,42 @@ def test_a_challenge_dropped_by_a_reorg_is_sent_again_though_the_submission_stay
     assert game.openBonds() == 0
 
 
+def test_a_submitter_killed_between_its_submission_and_its_bookkeeping_still_plays_the_game(
+    protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
+):
+    """Found by the kill trials ('after-submit'): the submitter died after its submission was mined but before it
+    wrote the result to SQLite, and the challenge came before it restarted. On restart it read the GameStarted
+    event first (no result of its own for that claim yet: ignored, cursor moved past it) and recorded the result
+    only afterwards, so it never played the game and lost it on time: an honest submitter would lose its bond."""
+    oracle, game = protocol.oracle, protocol.game
+    path = tmp_path / "s.sqlite"
+    bad = make_node(protocol, submitter, tiny_model, model_id, path, Roles(submit=True), fault=Fault(3, 2, 7),
+                    name="submitter")
+    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
+                     Roles(challenge=True, correct=True), name="challenger")
+    classifier.classify(tiny_image(71), sender=user, value=classifier.fee())
+    rid = oracle.requestCount()
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt("killed after the submission was mined")
+
+    bad.store.add_result = crash
+    with pytest.raises(KeyboardInterrupt):
+        bad.poll_once()
+    assert oracle.getRequest(rid).submitter == submitter.address and NodeStore(path).result(rid) is None
+    good.poll_once()       # the challenge lands while the submitter is down
+    assert game.gameCount() == 1
+    bad = make_node(protocol, submitter, tiny_model, model_id, path, Roles(submit=True), fault=Fault(3, 2, 7),
+                    name="submitter")   # restarted on the same SQLite file
+
+    play_out(protocol, [bad, good], [rid], challenger)
+
+    assert oracle.isFinalized(rid)
+    reveals = list(game.Revealed.range(0, chain.blocks.height + 1, search_topics={"gameId": 1}))
+    assert reveals, "the restarted submitter never answered the game"
+    assert NodeStore(path).game_counts() == {"challenger_won": 1}
+
+
 def test_nodes_recover_when_the_chain_reverts_below_their_cursor(
     protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
 ):
