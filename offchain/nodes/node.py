@@ -109,8 +109,8 @@ class Node:
             self._play(game_id, request_id, role)
         for request_id in self.store.results_with_status("pending"):
             self._finalize(request_id)
-        # The head after this poll's transactions: a reorg that drops one of them (and nothing the cursor passed)
-        # changes this block's hash, so the next poll notices.
+        # The head after this poll's transactions: a reorg that later drops one of them changes its hash. (One that
+        # lands before this read is caught by _store_ahead_of_chain: the game or claim the transaction made is gone.)
         block = self.chain.blocks.head
         self.store.remember_block(block.number, bytes(block.hash))
 
@@ -141,13 +141,22 @@ class Node:
         whose chain facts the reorg took away (:meth:`_reconcile`). Re-reading the events then re-adds what the
         new chain holds (a dropped challenge is found missing and sent again, a dropped submission re-posted)."""
         remembered = self.store.remembered_blocks()
-        if not remembered or self._on_chain(*remembered[0], head):
+        dropped_tx = self._store_ahead_of_chain()
+        if not remembered or (self._on_chain(*remembered[0], head) and not dropped_tx):
             return
-        ancestor = next((n for n, h in remembered[1:] if self._on_chain(n, h, head)), self.start_block - 1)
-        self.log("reorg", last_seen=remembered[0][0], head=head, rewound_to=ancestor)
+        ancestor = next((n for n, h in remembered if self._on_chain(n, h, head)), self.start_block - 1)
+        self.log("reorg", last_seen=remembered[0][0], head=head, rewound_to=ancestor, dropped_tx=dropped_tx)
         self._reconcile()   # first: if it fails or the node dies here, the next poll sees the same reorg again
         self.store.set_cursor("events", min(ancestor, self.store.cursor("events", ancestor)))
         self.store.forget_blocks_after(ancestor)
+
+    def _store_ahead_of_chain(self) -> bool:
+        """Whether SQLite names an open game or a pending claim the chain does not have (the transaction that made
+        it was dropped by a reorg, possibly one that landed inside the poll that sent it)."""
+        games = self.game.gameCount()
+        if any(game_id > games for game_id, *_ in self.store.open_games()):
+            return True
+        return any(self.game.claimStatus(self.store.result(r)[0]) == 0 for r in self.store.results_with_status("pending"))
 
     def _recheck(self, game_id: int, claim_id: int, request_id: int) -> None:
         """A game this challenger started that a reorg took away: checks its claim again if it is still pending

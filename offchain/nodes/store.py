@@ -46,7 +46,8 @@ class NodeStore:
 
     # Reorg detection: the hash of each head the event cursor moved to (the last KEEP_BLOCKS of them).
     def remember_block(self, number: int, block_hash: bytes) -> None:
-        self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (number, block_hash))
+        # The first hash seen at a height stays: a different one later means a reorg, which the next check finds.
+        self.db.execute("INSERT OR IGNORE INTO blocks VALUES (?, ?)", (number, block_hash))
         self.db.execute("DELETE FROM blocks WHERE number <= ?", (number - KEEP_BLOCKS,))
 
     def remembered_blocks(self) -> list[tuple[int, bytes]]:

@@ -170,6 +170,40 @@ def test_a_submitter_killed_between_its_submission_and_its_bookkeeping_still_pla
     assert NodeStore(path).game_counts() == {"challenger_won": 1}
 
 
+def test_a_reorg_landing_inside_a_poll_after_the_challenge_is_still_noticed(
+    protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
+):
+    """Found by the long fault run (reorg trial 'after-dispute'): the reorg landed after the node's transaction
+    and before it read the head at the end of its poll, so the head it remembered was already the new chain's and
+    no later poll saw a difference: the dropped challenge was never sent again (and the submitter, whose dropped
+    claim id was reused by the next request, answered that game with the other request's trace)."""
+    oracle, game = protocol.oracle, protocol.game
+    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
+                    fault=Fault(3, 2, 7), name="submitter")
+    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
+                     Roles(challenge=True, correct=True), name="challenger")
+    image = tiny_image(81)
+    classifier.classify(image, sender=user, value=classifier.fee())
+    rid = oracle.requestCount()
+    bad.poll_once()
+    inner = good.store.results_with_status
+
+    def reorg_then(status):   # the call after the poll's transactions, before its last read of the head
+        if game.gameCount() == 1:
+            good.store.results_with_status = inner
+            chain.provider.make_request("anvil_reorg", [1, []])
+        return inner(status)
+
+    good.store.results_with_status = reorg_then
+    good.poll_once()          # challenges; the challenge's block is replaced before the poll ends
+    assert game.gameCount() == 0 and oracle.getRequest(rid).status == 2
+
+    play_out(protocol, [bad, good], [rid], challenger)
+
+    assert oracle.isFinalized(rid) and oracle.getRequest(rid).submitter == challenger.address
+    assert game.getGame(1).status == GameStatus.CHALLENGER_WON
+
+
 def test_nodes_recover_when_the_chain_reverts_below_their_cursor(
     protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
 ):
