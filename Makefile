@@ -20,14 +20,15 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-sol fuzz-faults compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
 	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
-	@echo "make fuzz      long fuzz campaigns (forge invariant suite: 100,000 handler calls)"
+	@echo "make fuzz      long fuzz campaigns: fuzz-sol (forge invariants, 100,000 calls) and fuzz-faults"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
+	@echo "make fuzz-faults  node processes under SIGKILL (20 per role), a 12%-faulty RPC and reorgs (tens of minutes)"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
 	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
 
@@ -73,9 +74,18 @@ test-solidity: bootstrap
 test-python: bootstrap
 	ape test tests
 
-# Long campaigns; `make test` runs the same suites briefly (foundry.toml: [invariant] vs [profile.fuzz.invariant]).
-fuzz: bootstrap
+# Long campaigns; `make test` runs each briefly. fuzz-sol: the forge invariant suite (foundry.toml: [invariant] vs
+# [profile.fuzz.invariant], 100,000 handler calls).
+fuzz: fuzz-sol fuzz-faults
+
+fuzz-sol: bootstrap
 	FOUNDRY_PROFILE=fuzz forge test --use tools/solc --offline --match-contract Invariant
+
+# Real node processes SIGKILLed at every phase, behind a seeded faulty RPC proxy, with reorgs under them; writes
+# bench/results/reliability-faults.json. Options: make fuzz-faults FAULT_ARGS="--kills 20 --reorgs 5 --rate 0.12"
+FAULT_ARGS ?=
+fuzz-faults: bootstrap
+	python -m bench.fault_trials $(FAULT_ARGS)
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

@@ -12,6 +12,7 @@ from ape import chain, project
 from offchain.chain.deployments import load_record
 from offchain.nodes.catalog import load_catalog
 from offchain.nodes.node import Fault, Node, Roles
+from offchain.nodes.rpc_retry import install_read_retries
 from offchain.nodes.store import NodeStore
 
 
@@ -32,6 +33,7 @@ def node_options(f):
 def run_node(role: str, provider, account, models, state, interval, from_block, deployments,
              roles: Roles, fault: Fault | None = None, keys_dir: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    install_read_retries(provider.web3.provider)
     record = load_record(provider.chain_id, Path(deployments))
     try:
         addresses = {name: entry["address"] for name, entry in record["contracts"].items()}

@@ -105,17 +105,26 @@ class Node:
 
     def poll_once(self) -> None:
         """One round: read new events, then act on every request, result and game that needs it."""
-        head = self.chain.blocks.head.number
+        block = self.chain.blocks.head
+        head = block.number
+        self._check_reorg(head)
         first = self.store.cursor("events", self.start_block - 1) + 1
         if first <= head:
             self._ingest(first, head)
+            self.store.remember_block(head, bytes(block.hash))   # before the cursor: a crash between re-reads
             self.store.set_cursor("events", head)
+        for game_id, claim_id, request_id in self.store.games_with_status("recheck"):
+            self._recheck(game_id, claim_id, request_id)
         for request_id in self.store.requests_with_status("new"):
             self._post(request_id)
         for game_id, claim_id, request_id, role in self.store.open_games():
             self._play(game_id, request_id, role)
         for request_id in self.store.results_with_status("pending"):
             self._finalize(request_id)
+        # The head after this poll's transactions: a reorg that later drops one of them changes its hash. (One that
+        # lands before this read is caught by _store_ahead_of_chain: the game or claim the transaction made is gone.)
+        block = self.chain.blocks.head
+        self.store.remember_block(block.number, bytes(block.hash))
 
     # ------------------------------------------------------------------ monitor
 
@@ -140,9 +149,97 @@ class Node:
                 self._check(log.requestId, log.claimId, bytes(log.output), bytes(log.traceRoot))
         for log in self.game.GameStarted.range(first, last + 1):
             result = self._our_result_for_claim(log.claimId)
+            if result is None and (self.roles.submit or self.roles.correct):
+                result = self._adopt_claim(log.claimId)
             if result is not None:
                 self.store.add_game(log.gameId, log.claimId, result, "submitter")
                 self.log("challenged", game=log.gameId, claim=log.claimId, challenger=log.challenger)
+
+    def _check_reorg(self, head: int) -> None:
+        """If the last head the cursor moved to is no longer on the chain (a reorg, or a revert to a lower
+        height), rewinds the cursor to the newest remembered head that still is, and drops or reopens every row
+        whose chain facts the reorg took away (:meth:`_reconcile`). Re-reading the events then re-adds what the
+        new chain holds (a dropped challenge is found missing and sent again, a dropped submission re-posted)."""
+        remembered = self.store.remembered_blocks()
+        dropped_tx = self._store_ahead_of_chain()
+        if not remembered or (self._on_chain(*remembered[0], head) and not dropped_tx):
+            return
+        ancestor = next((n for n, h in remembered if self._on_chain(n, h, head)), self.start_block - 1)
+        self.log("reorg", last_seen=remembered[0][0], head=head, rewound_to=ancestor, dropped_tx=dropped_tx)
+        self._reconcile()   # first: if it fails or the node dies here, the next poll sees the same reorg again
+        self.store.set_cursor("events", min(ancestor, self.store.cursor("events", ancestor)))
+        self.store.forget_blocks_after(ancestor)
+
+    def _store_ahead_of_chain(self) -> bool:
+        """Whether SQLite names an open game or a pending claim the chain does not have (the transaction that made
+        it was dropped by a reorg, possibly one that landed inside the poll that sent it)."""
+        games = self.game.gameCount()
+        if any(game_id > games for game_id, *_ in self.store.open_games()):
+            return True
+        return any(self.game.claimStatus(self.store.result(r)[0]) == 0 for r in self.store.results_with_status("pending"))
+
+    def _recheck(self, game_id: int, claim_id: int, request_id: int) -> None:
+        """A game this challenger started that a reorg took away: checks its claim again if it is still pending
+        (``_check`` finds a challenge of ours already on the chain or sends one), then drops or reopens the row."""
+        if self.game.claimStatus(claim_id) == CLAIM_PENDING and self.store.request(request_id):
+            log = event_logs(self.oracle.ResultSubmitted, self.start_block, claimId=claim_id)[-1]
+            if self._check(request_id, claim_id, bytes(log.output), bytes(log.traceRoot)) == game_id:
+                self.store.set_game_status(game_id, "open")   # the new game took the same id
+                return
+        self.store.delete_game(game_id)
+
+    def _on_chain(self, number: int, block_hash: bytes, head: int) -> bool:
+        return number <= head and bytes(self.chain.blocks[number].hash) == bytes(block_hash)
+
+    def _reconcile(self) -> None:
+        """After a reorg: SQLite rows keyed to events the chain no longer holds are dropped (games gone or now
+        another claim's, results whose claim is gone: their request is posted again) or reopened (a game or
+        result a dropped step or finalize had closed)."""
+        me = self.account.address
+        self._mine.clear()
+        self._honest.clear()
+        requests, games = self.oracle.requestCount(), self.game.gameCount()   # (the getters revert on unknown ids)
+        for request_id, _status in self.store.requests():
+            if request_id > requests:                                 # the request itself was dropped
+                self.store.delete_request(request_id)
+        for game_id, claim_id, _request_id, role, status in self.store.games():
+            g = self.game.getGame(game_id) if game_id <= games else None
+            if g is None or g.claimId != claim_id or (role == "challenger" and g.challenger != me):
+                # A challenge of ours gone while the submission may have stayed (its block before the rewind
+                # point): check the claim again (_recheck) instead of waiting for an event already read.
+                if role == "challenger":
+                    self.store.set_game_status(game_id, "recheck")
+                else:
+                    self.store.delete_game(game_id)
+            elif g.status == GameStatus.IN_PROGRESS and status != "open":
+                self.store.set_game_status(game_id, "open")
+        for request_id, claim_id, status in self.store.results():
+            if self.game.claimStatus(claim_id) == 0 or self.game.getClaim(claim_id).submitter != me:  # dropped
+                self.store.delete_result(request_id)
+                if self.store.request(request_id):
+                    self.store.set_request_status(request_id, "new")
+            elif status != "pending" and not self.oracle.isFinalized(request_id) \
+                    and self.game.claimStatus(claim_id) != CLAIM_VOID:
+                self.store.set_result_status(request_id, "pending")
+        if self.roles.submit:
+            for request_id, status in self.store.requests():
+                if status == "taken" and self.oracle.getRequest(request_id).status == REQUEST_OPEN:
+                    self.store.set_request_status(request_id, "new")
+
+    def _adopt_claim(self, claim_id: int) -> int | None:
+        """A claim of ours that SQLite does not hold: posted just before a crash, its result not yet written
+        (``_post`` re-records it, but only after this poll's events, too late for a game already started on it).
+        Records it now; returns its request, or None if the claim is not ours."""
+        if self.game.getClaim(claim_id).submitter != self.account.address:
+            return None
+        posted = event_logs(self.oracle.ResultSubmitted, self.start_block, claimId=claim_id)
+        if not posted or not self.store.request(posted[-1].requestId):
+            return None
+        request_id = posted[-1].requestId
+        self._record_result(request_id, claim_id)
+        self.store.set_request_status(request_id, "posted")
+        self.log("adopted", request=request_id, claim=claim_id)
+        return request_id
 
     def _our_result_for_claim(self, claim_id: int) -> int | None:
         row = self.store.db.execute("SELECT request_id FROM results WHERE claim_id = ? AND submitter = ?",
@@ -273,11 +370,12 @@ class Node:
         self.store.add_result(request_id, claim_id, self.account.address, output_bytes(mine.trace.output),
                               mine.trace_root)
 
-    def _check(self, request_id: int, claim_id: int, output: bytes, trace_root: bytes) -> None:
+    def _check(self, request_id: int, claim_id: int, output: bytes, trace_root: bytes) -> int | None:
+        """Disputes the claim unless it matches this node's execution; returns the game (None: agreed)."""
         honest = self._execute(request_id, faulty=False, claim_id=self._claim_key(request_id, claim_id))
         if trace_root == honest.trace_root and output == output_bytes(honest.trace.output):
             self.log("agreed", request=request_id, claim=claim_id)
-            return
+            return None
         mine = [log for log in event_logs(self.game.GameStarted, self.start_block, claimId=claim_id)
                 if log.challenger == self.account.address]
         if mine:  # challenged before a crash
@@ -290,6 +388,7 @@ class Node:
             game_id = receipt.decode_logs(self.game.GameStarted)[0].gameId
         self.store.add_game(game_id, claim_id, request_id, "challenger")
         self.log("disputed", request=request_id, claim=claim_id, game=game_id)
+        return game_id
 
     def _claimed_tree(self, game_id: int, honest: ExecutionCommitment, claim_root: bytes) -> ClaimedTree:
         """The submitter's trace tree as its trace-level reveals show it (rebuilt from events: crash-safe)."""
@@ -302,9 +401,12 @@ class Node:
         return claimed
 
     def _play(self, game_id: int, request_id: int, role: str) -> None:
-        state = read_game(self.game, game_id, self.start_block)
         claim_id = self.game.getGame(game_id).claimId
-        if state.status == GameStatus.IN_PROGRESS and self.game.claimStatus(claim_id) == CLAIM_VOID:
+        # The claim before the game: a step landing between the two reads ends the game and voids the claim, and
+        # read in the other order that looked like a moot game (a settleMoot that reverts).
+        claim_void = self.game.claimStatus(claim_id) == CLAIM_VOID
+        state = read_game(self.game, game_id, self.start_block)
+        if state.status == GameStatus.IN_PROGRESS and claim_void:
             # Another game voided the claim: no more moves here and no win on time; settle it (the challenger gets
             # its bond and a share of the voided claim's bond) and stop playing.
             if not self.tx.send(self.game, "settleMoot", game_id).ok:

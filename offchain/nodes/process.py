@@ -19,12 +19,14 @@ class NodeProcessError(RuntimeError):
 class NodeProcess:
     """One `ape run <role>` process talking to the demo's anvil; its log goes to a file."""
 
-    def __init__(self, role: str, account: str, model_file: Path | list[Path], workdir: Path, uri: str, *extra: str):
-        """``model_file``: the model file to serve, or a list of them."""
+    def __init__(self, role: str, account: str, model_file: Path | list[Path], workdir: Path, uri: str, *extra: str,
+                 instance: int = 0):
+        """``model_file``: the model file to serve, or a list of them. ``instance`` > 0 names a restart's log
+        (``<role>-<account>.<instance>.log``); the SQLite state file is the same for every instance."""
         self.role = role
         files = model_file if isinstance(model_file, list) else [model_file]
         model_args = [arg for f in files for arg in ("--model", str(f))]
-        self.log_path = workdir / f"{role}-{account.replace(':', '')}.log"
+        self.log_path = workdir / f"{role}-{account.replace(':', '')}{f'.{instance}' if instance else ''}.log"
         env = dict(os.environ, APE_FOUNDRY_HOST=uri, PYTHONUNBUFFERED="1")
         cmd = ["ape", "run", role, "--network", "ethereum:local:foundry", "--account", account,
                *model_args, "--state", str(workdir / f"{role}-{account.replace(':', '')}.sqlite"),
@@ -44,6 +46,13 @@ class NodeProcess:
                 raise NodeProcessError(f"{self.role} exited early:\n{self.log_path.read_text()[-2000:]}")
             time.sleep(0.3)
         raise NodeProcessError(f"{self.role} did not start within {timeout} s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or closed by the node (a crash)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -23,7 +23,10 @@ CREATE TABLE IF NOT EXISTS games (
 CREATE TABLE IF NOT EXISTS transactions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, status TEXT NOT NULL, tx_hash TEXT,
     gas_limit INTEGER, gas_used INTEGER, detail TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 """
+
+KEEP_BLOCKS = 256  # heads remembered for reorg detection: a reorg deeper than this many polls rewinds to the start
 
 
 class NodeStore:
@@ -44,6 +47,19 @@ class NodeStore:
         self.db.execute("INSERT INTO cursor VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block",
                         (name, block))
 
+    # Reorg detection: the hash of each head the event cursor moved to (the last KEEP_BLOCKS of them).
+    def remember_block(self, number: int, block_hash: bytes) -> None:
+        # The first hash seen at a height stays: a different one later means a reorg, which the next check finds.
+        self.db.execute("INSERT OR IGNORE INTO blocks VALUES (?, ?)", (number, block_hash))
+        self.db.execute("DELETE FROM blocks WHERE number <= ?", (number - KEEP_BLOCKS,))
+
+    def remembered_blocks(self) -> list[tuple[int, bytes]]:
+        """(number, hash), newest first."""
+        return list(self.db.execute("SELECT number, hash FROM blocks ORDER BY number DESC"))
+
+    def forget_blocks_after(self, number: int) -> None:
+        self.db.execute("DELETE FROM blocks WHERE number > ?", (number,))
+
     def add_request(self, request_id: int, model_id: int, input_: bytes, callback_data: bytes,
                     status: str = "new") -> None:
         """Records a request; `status` 'new' means "post a result", 'watch' means "only check results"."""
@@ -57,6 +73,12 @@ class NodeStore:
     def requests_with_status(self, status: str) -> list[int]:
         return [r[0] for r in self.db.execute(
             "SELECT request_id FROM requests WHERE status = ? ORDER BY request_id", (status,))]
+
+    def requests(self) -> list[tuple[int, str]]:
+        return list(self.db.execute("SELECT request_id, status FROM requests ORDER BY request_id"))
+
+    def delete_request(self, request_id: int) -> None:
+        self.db.execute("DELETE FROM requests WHERE request_id = ?", (request_id,))
 
     def set_request_status(self, request_id: int, status: str) -> None:
         self.db.execute("UPDATE requests SET status = ? WHERE request_id = ?", (status, request_id))
@@ -76,6 +98,13 @@ class NodeStore:
         return [r[0] for r in self.db.execute(
             "SELECT request_id FROM results WHERE status = ? ORDER BY request_id", (status,))]
 
+    def results(self) -> list[tuple[int, int, str]]:
+        """(request_id, claim_id, status) of every result this node posted."""
+        return list(self.db.execute("SELECT request_id, claim_id, status FROM results ORDER BY request_id"))
+
+    def delete_result(self, request_id: int) -> None:
+        self.db.execute("DELETE FROM results WHERE request_id = ?", (request_id,))
+
     def set_result_status(self, request_id: int, status: str) -> None:
         self.db.execute("UPDATE results SET status = ? WHERE request_id = ?", (status, request_id))
 
@@ -86,6 +115,17 @@ class NodeStore:
     def open_games(self) -> list[tuple[int, int, int, str]]:
         return list(self.db.execute(
             "SELECT game_id, claim_id, request_id, role FROM games WHERE status = 'open' ORDER BY game_id"))
+
+    def games(self) -> list[tuple[int, int, int, str, str]]:
+        """(game_id, claim_id, request_id, role, status) of every game, open or not."""
+        return list(self.db.execute("SELECT game_id, claim_id, request_id, role, status FROM games ORDER BY game_id"))
+
+    def games_with_status(self, status: str) -> list[tuple[int, int, int]]:
+        return list(self.db.execute("SELECT game_id, claim_id, request_id FROM games WHERE status = ? ORDER BY game_id",
+                                    (status,)))
+
+    def delete_game(self, game_id: int) -> None:
+        self.db.execute("DELETE FROM games WHERE game_id = ?", (game_id,))
 
     def set_game_status(self, game_id: int, status: str) -> None:
         self.db.execute("UPDATE games SET status = ? WHERE game_id = ?", (status, game_id))
