@@ -154,6 +154,14 @@ class Transactor:
         action = action or method
         handler = getattr(contract, method)
         web3 = self.provider.web3
+        # One transaction in flight at a time: when the answer to an earlier send (or to its receipt wait) was lost,
+        # that transaction may still be mined; the chain does not show its effect yet, so the same action would be
+        # sent again and revert once the first lands (seen under a faulty RPC). Wait for it instead.
+        in_flight = (web3.eth.get_transaction_count(self.account.address, "pending")
+                     - web3.eth.get_transaction_count(self.account.address, "latest"))
+        if in_flight > 0:
+            self.log("waiting", action=action, in_flight=in_flight)
+            return Sent(error=f"{in_flight} earlier transaction(s) not mined yet")
         call = {"from": self.account.address, "to": contract.address,
                 "data": "0x" + bytes(handler.encode_input(*args)).hex(), "value": value}
         try:

@@ -129,6 +129,33 @@ def test_a_call_whose_estimate_reverts_is_not_sent_and_logged_as_one_line(protoc
     assert store.tx_counts() == {"reverted": 1}
 
 
+def test_no_second_transaction_while_one_is_in_flight(protocol, owner, stranger, tmp_path):
+    """A send whose answer was lost leaves a transaction in the pool that the chain does not show yet; the node's
+    next poll would send the same action again (it reverted once the first was mined). While an own transaction is
+    pending, nothing more is sent."""
+    from ape import chain as ape_chain
+
+    lines: list[str] = []
+    sender = Transactor(ape_chain.provider, owner, lambda event, **f: lines.append(event),
+                        NodeStore(tmp_path / "n.sqlite"))
+    web3 = ape_chain.provider.web3
+    ape_chain.provider.make_request("evm_setAutomine", [False])
+    try:
+        # The lost send: in the pool, not mined.
+        web3.eth.send_transaction({"from": owner.address, "to": stranger.address, "value": 1})
+        nonce = web3.eth.get_transaction_count(owner.address, "pending")
+        sent = sender.send(protocol.game, "timeout", 77)
+        assert not sent.ok and sent.receipt is None and "not mined yet" in sent.error
+        assert lines == ["waiting"]
+        assert web3.eth.get_transaction_count(owner.address, "pending") == nonce   # nothing more was sent
+    finally:
+        ape_chain.provider.make_request("evm_setAutomine", [True])
+        ape_chain.mine()
+    assert web3.eth.get_transaction_count(owner.address, "pending") == web3.eth.get_transaction_count(
+        owner.address, "latest")
+    assert sender.send(protocol.game, "timeout", 77).error == "UnknownGame(gameId=77)"   # sends again once mined
+
+
 def test_gas_limit_is_the_estimate_plus_the_larger_margin_capped_by_the_block():
     assert gas_limit(50_000, 30_000_000) == 50_000 + MIN_MARGIN            # 20% = 10k < 25k floor
     assert gas_limit(1_000_000, 30_000_000) == 1_200_000                   # 20% = 200k > floor
