@@ -20,11 +20,12 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-games compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
 	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
+	@echo "make fuzz      run the long randomized runs (fuzz-games: $(FUZZ_GAMES) full dispute games on anvil)"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
@@ -71,6 +72,17 @@ test-solidity: bootstrap
 
 test-python: bootstrap
 	ape test tests
+
+# Randomized full dispute games through the nodes' solver (offchain/dispute/fuzz.py); fails if any guarantee to an
+# honest player breaks. `make test` plays a short seeded run (tests/dispute/test_game_fuzz.py).
+FUZZ_GAMES ?= 1000
+FUZZ_SEED ?= 7641
+
+fuzz-games: compile
+	python -m bench.fuzz_games --games $(FUZZ_GAMES) --seed $(FUZZ_SEED)
+
+# Every long randomized run; other fuzz targets (e.g. forge invariant runs) join as prerequisites.
+fuzz: fuzz-games
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

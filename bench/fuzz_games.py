@@ -9,18 +9,43 @@ with ``--seed S --first-trial T --games 1``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import time
+from collections.abc import Iterator
 
 from rich.console import Console
 
 from offchain.dispute.fuzz import FuzzStats, TrialOutcome, deploy, fuzz, fuzz_models, prepare_cases
 
-console = Console()
+#: Progress goes to stderr: stdout is silenced during the run (see _call_traces_silenced).
+console = Console(stderr=True)
 
 
-def run(games: int, seed: int, first_trial: int = 0, progress: bool = True) -> FuzzStats:
+@contextlib.contextmanager
+def _call_traces_silenced(silence: bool) -> Iterator[None]:
+    """ape-foundry prints the call trace of every reverted transaction to the stdout it bound at import; the
+    dishonest players' refused moves would bury the summary, so file descriptor 1 goes to /dev/null meanwhile.
+    Exceptions still reach stderr."""
+    if not silence:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def run(games: int, seed: int, first_trial: int = 0, progress: bool = True, show_reverts: bool = False) -> FuzzStats:
     """Starts anvil through ape's network context, deploys, and fuzzes ``games`` games."""
     from ape import accounts, networks, project
     from ape.logging import logger
@@ -28,7 +53,7 @@ def run(games: int, seed: int, first_trial: int = 0, progress: bool = True) -> F
     logger.set_level(logging.ERROR)
     t = time.perf_counter()
     cases = prepare_cases(fuzz_models())
-    with networks.parse_network_choice("ethereum:local:foundry") as provider:
+    with _call_traces_silenced(not show_reverts), networks.parse_network_choice("ethereum:local:foundry") as provider:
         protocol = deploy(project, provider, list(accounts.test_accounts), cases)
         console.print(f"models and deployment ready in {time.perf_counter() - t:.1f} s; fuzzing {games} games "
                       f"(seed {seed})")
@@ -60,8 +85,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--games", type=int, default=1000, help="play at least this many games (default 1000)")
     parser.add_argument("--seed", type=int, default=7641, help="run seed (default 7641)")
     parser.add_argument("--first-trial", type=int, default=0, help="first trial number (to replay one)")
+    parser.add_argument("--show-reverts", action="store_true", help="print ape's call trace of each refused move")
     args = parser.parse_args(argv)
-    stats = run(args.games, args.seed, args.first_trial)
+    stats = run(args.games, args.seed, args.first_trial, show_reverts=args.show_reverts)
     return 1 if stats.honest_losses else 0
 
 

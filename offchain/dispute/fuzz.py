@@ -192,7 +192,8 @@ def _draw_fault(rng: np.random.Generator, cases: dict[str, FuzzCase]) -> tuple[s
 
 
 def _stall_after(rng: np.random.Generator) -> int | None:
-    return None if rng.random() < 0.4 else int(rng.integers(0, 8))
+    """Moves before a dishonest player stops: often never (so games reach the one-step proof), else 0-7."""
+    return None if rng.random() < 0.6 else int(rng.integers(0, 8))
 
 
 def plan_trial(seed: int, trial: int, cases: dict[str, FuzzCase]) -> TrialPlan:
@@ -270,6 +271,7 @@ class GameRun:
     claimed: ClaimedTree
     game_id: int | None = None
     refused_open: bool = False
+    ended_by: str = ""  # "move" (a step, padding or empty-tensor win), "time", "moot" or "" (never opened)
 
 
 @dataclass
@@ -279,6 +281,7 @@ class TrialOutcome:
     plan: TrialPlan
     claim_status: int
     game_status: list[int]
+    ended_by: list[str]
     challenger_credit: list[int]
     submitter_credit: int
     moot_share: int
@@ -298,18 +301,18 @@ class TrialOutcome:
         return sum(1 for s in self.game_status if s != 0)
 
 
-def _error_name(error: Exception) -> str:
-    return type(error).__name__
-
-
 def _reverted(call: Callable[[], Any]) -> str | None:
-    """Runs a transaction; None if it went through, else the revert's error name."""
-    from ape.exceptions import ContractLogicError
+    """Runs a transaction; None if it went through, else the revert's error name (a custom error's name, or
+    the panic or revert message)."""
+    from ape.exceptions import ContractLogicError, VirtualMachineError
 
     try:
         call()
     except ContractLogicError as error:
-        return _error_name(error)
+        name = type(error).__name__
+        return name if name != "ContractLogicError" else str(error)
+    except VirtualMachineError as error:  # a panic (arithmetic, assert): never expected from the game
+        return str(error)
     return None
 
 
@@ -409,6 +412,7 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
                     violations.append(f"honest challenge refused: {error}")
         elif kind == "timeout":
             error = _reverted(lambda: game.timeout(r.game_id, sender=protocol.keeper))
+            r.ended_by = "time"
             if error is not None:
                 violations.append(f"timeout of game {r.game_id} with an expired clock refused: {error}")
         else:
@@ -432,6 +436,8 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
             if error is None:
                 moves += 1
                 player.accepted()
+                if game.getGame(r.game_id).status != GameStatus.IN_PROGRESS:
+                    r.ended_by = "move"
                 if isinstance(action, Reveal) and state.phase == Phase.TRACE_DESCENT:
                     for x in runs:  # the reveal is public: every challenger of the claim learns it
                         x.claimed.add_reveal(state.level, state.index, action.children)
@@ -462,9 +468,13 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
                     error = _reverted(lambda: game.timeout(r.game_id, sender=protocol.submitter))
                     if error != "ClaimNotPending":
                         violations.append(f"timeout on void claim's game {r.game_id}: {error or 'accepted'}")
-                game.settleMoot(r.game_id, sender=protocol.keeper)
-            elif g.status == GameStatus.SUBMITTER_WON:
-                game.settleMoot(r.game_id, sender=protocol.keeper)
+                    g = game.getGame(r.game_id)
+                r.ended_by = "moot"
+            if g.status not in (GameStatus.IN_PROGRESS, GameStatus.SUBMITTER_WON):
+                continue
+            error = _reverted(lambda: game.settleMoot(r.game_id, sender=protocol.keeper))
+            if error is not None:
+                violations.append(f"settleMoot of game {r.game_id} ({GameStatus(g.status).name}) refused: {error}")
     elif status == PENDING:
         if now() < window_end:
             advance(window_end - now())
@@ -477,6 +487,7 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
         plan=plan,
         claim_status=int(claim.status),
         game_status=[0 if r.game_id is None else int(game.getGame(r.game_id).status) for r in runs],
+        ended_by=[r.ended_by for r in runs],
         challenger_credit=[game.credit(r.account) for r in runs],
         submitter_credit=game.credit(protocol.submitter),
         moot_share=int(claim.mootShare),
@@ -489,8 +500,11 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
     for account in [protocol.submitter] + [r.account for r in runs]:
         owed = game.credit(account)
         if owed:
-            game.withdraw(sender=account)
-            outcome.paid_out += owed
+            error = _reverted(lambda: game.withdraw(sender=account))
+            if error is None:
+                outcome.paid_out += owed
+            else:
+                violations.append(f"withdraw of {owed} wei refused: {error}")
     outcome.burned = game.totalBurned() - burned0
     outcome.balance = game.balance
     check_trial(outcome, params)
@@ -572,10 +586,10 @@ class FuzzStats:
         if outcome.plan.fault:
             self.faulty_claims += 1
             self.ops_faulted[OpCode(outcome.plan.fault.op).name] += 1
-        for gp, status in zip(outcome.plan.games, outcome.game_status):
+        for gp, status, by in zip(outcome.plan.games, outcome.game_status, outcome.ended_by):
             if status:
                 self.roles[gp.role] += 1
-                self.endings[f"{gp.role}:{GameStatus(status).name}"] += 1
+                self.endings[f"{gp.role}:{GameStatus(status).name}:{by}"] += 1
         for violation in outcome.violations:
             self.failures.append(f"seed {outcome.plan.seed} trial {outcome.plan.trial}: {violation}")
 
