@@ -52,7 +52,7 @@ from offchain.dispute.adversaries import (
     HonestSubmitter,
     SubmitterPlan,
 )
-from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.claimed_tree import ClaimedTree, ClaimedTreeError
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.dispute.faults import run_with_fault
 from offchain.dispute.responder import read_game, send
@@ -361,9 +361,10 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
         """Seconds the fuzzer may advance without an honest side to move coming near its clock's end."""
         slack = params.clock_budget
         for r in runs:
-            if r.game_id is None or r.refused_open:
-                if not r.refused_open and r.game_id is None:
-                    slack = min(slack, window_end - now() - HONEST_MARGIN_S)  # the challenge must still fit
+            if r.refused_open:
+                continue
+            if r.game_id is None:
+                slack = min(slack, window_end - now())  # a challenge still to come must fit in the window
                 continue
             g = game.getGame(r.game_id)
             if g.status != GameStatus.IN_PROGRESS:
@@ -412,8 +413,9 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
                     violations.append(f"honest challenge refused: {error}")
         elif kind == "timeout":
             error = _reverted(lambda: game.timeout(r.game_id, sender=protocol.keeper))
-            r.ended_by = "time"
-            if error is not None:
+            if error is None:
+                r.ended_by = "time"
+            else:
                 violations.append(f"timeout of game {r.game_id} with an expired clock refused: {error}")
         else:
             state = read_game(game, r.game_id, start_block)
@@ -421,7 +423,7 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
             player = r.submitter if side == "submitter" else r.challenger
             try:
                 action = player.act(state)
-            except SolverError as error:
+            except (SolverError, ClaimedTreeError) as error:
                 # the honest strategy must always have a move on its turn; the game then goes on without it
                 if player.honest:
                     violations.append(f"honest {side} of game {r.game_id} has no move: {error}")
