@@ -8,6 +8,8 @@ bench/results/reliability.json:
 * ``games_fuzzed``   games played to their end and settled;
 * ``honest_losses``  broken guarantees to honest players (0 expected);
 * ``funds_lost_wei`` wei honest players ended short of what the protocol guarantees them (0 expected);
+* ``op_kinds_proven`` operator kinds (of every op code) whose injected fault an honest strategy proved by a
+                      one-step proof in this run;
 * ``games_per_s``    throughput (ape transactions on anvil dominate).
 
 Other tools add their figures as parts: every ``bench/results/reliability-*.json`` (same format, e.g. forge's
@@ -23,6 +25,7 @@ import sys
 
 from bench import fuzz_games
 from bench._results import RESULTS_DIR, Result, write_results
+from offchain.engine.ops import OpCode
 
 DEFAULT_GAMES = 200
 SEED = 7007
@@ -54,6 +57,8 @@ def main(argv: list[str]) -> int:
         Result(case, "games_fuzzed", stats.games_fuzzed, "games", note=note),
         Result(case, "honest_losses", stats.honest_losses, "violations", "expected (DESIGN.md section 4)", 0),
         Result(case, "funds_lost_wei", stats.funds_lost_wei, "wei", "expected", 0),
+        Result(case, "op_kinds_proven", len(stats.ops_proven), "op kinds", "op codes in the engine", len(OpCode),
+               note="operator kinds whose injected fault was voided by the honest strategy's one-step proof"),
         Result(case, "games_per_s", round(stats.games_per_s, 3), "games/s", note=f"{stats.wall_s:.0f} s wall"),
     ]
     write_results("reliability", results + parts())

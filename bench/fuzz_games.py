@@ -76,6 +76,7 @@ def summarize(stats: FuzzStats) -> None:
                   f"claims), {stats.moves} moves, {stats.wall_s:.1f} s, {stats.games_per_s:.2f} games/s")
     console.print(f"honest_losses {stats.honest_losses} (0 expected), funds_lost_wei {stats.funds_lost_wei}")
     console.print(f"faults by operator: {dict(sorted(stats.ops_faulted.items()))}")
+    console.print(f"faulty claims voided by a one-step proof, by operator: {dict(sorted(stats.ops_proven.items()))}")
     console.print(f"games by ending: {dict(sorted(stats.endings.items()))}")
     console.print(f"dishonest moves refused: {dict(sorted(stats.rejected.items()))}")
 

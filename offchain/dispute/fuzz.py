@@ -196,6 +196,14 @@ def _stall_after(rng: np.random.Generator) -> int | None:
     return None if rng.random() < 0.6 else int(rng.integers(0, 8))
 
 
+def _submitter_plan(rng: np.random.Generator) -> SubmitterPlan:
+    """A faulty claim's submitter in one game: plays its trace to the end (so the game reaches the one-step
+    proof), stalls after 0-7 moves, or sends a reveal or its chunk altered so that it does not hash up."""
+    kind = rng.choice(["full", "stall", "bad-reveal", "bad-chunk"], p=[0.6, 0.2, 0.1, 0.1])
+    return SubmitterPlan(int(rng.integers(0, 8)) if kind == "stall" else None,
+                         int(rng.integers(0, 6)) if kind == "bad-reveal" else None, bool(kind == "bad-chunk"))
+
+
 def plan_trial(seed: int, trial: int, cases: dict[str, FuzzCase]) -> TrialPlan:
     """What trial ``trial`` of run ``seed`` plays: deterministic in (seed, trial) and the cases' names."""
     rng = trial_rng(seed, trial)
@@ -212,13 +220,7 @@ def plan_trial(seed: int, trial: int, cases: dict[str, FuzzCase]) -> TrialPlan:
             challenger = ChallengerPlan(str(rng.choice(PICKS)), str(rng.choice(FORGES)), _stall_after(rng))
         elif role == "sybil-stall":
             challenger = ChallengerPlan(str(rng.choice(PICKS)), str(rng.choice(FORGES)), int(rng.integers(0, 3)))
-        submitter = None
-        if fault:
-            submitter = SubmitterPlan(
-                _stall_after(rng),
-                int(rng.integers(0, 6)) if rng.random() < 0.2 else None,
-                bool(rng.random() < 0.15),
-            )
+        submitter = _submitter_plan(rng) if fault else None
         games.append(GamePlan(role, challenger, submitter))
     return TrialPlan(seed, trial, name, fault, tuple(games))
 
@@ -573,6 +575,8 @@ class FuzzStats:
     wall_s: float = 0.0
     faulty_claims: int = 0
     ops_faulted: Counter = field(default_factory=Counter)
+    #: faulty claims voided by a one-step proof (or padding) win of the honest strategy, by the faulted op
+    ops_proven: Counter = field(default_factory=Counter)
     roles: Counter = field(default_factory=Counter)
     endings: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
@@ -588,7 +592,11 @@ class FuzzStats:
         if outcome.plan.fault:
             self.faulty_claims += 1
             self.ops_faulted[OpCode(outcome.plan.fault.op).name] += 1
-        for gp, status, by in zip(outcome.plan.games, outcome.game_status, outcome.ended_by):
+        endings = list(zip(outcome.plan.games, outcome.game_status, outcome.ended_by))
+        if outcome.plan.fault and any(gp.challenger is None and status == GameStatus.CHALLENGER_WON and by == "move"
+                                      for gp, status, by in endings):
+            self.ops_proven[OpCode(outcome.plan.fault.op).name] += 1
+        for gp, status, by in endings:
             if status:
                 self.roles[gp.role] += 1
                 self.endings[f"{gp.role}:{GameStatus(status).name}:{by}"] += 1
