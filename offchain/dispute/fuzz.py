@@ -11,7 +11,8 @@ accounts, each played by a random kind of player (see offchain/dispute/adversari
 
 A faulty claim's submitter answers from its faulty trace but may stall or send reveals and chunks that do not
 hash up; a correct claim's submitter is the honest node. All games are played interleaved in a random order
-with random clock advances that never push an honest side past its clock (dishonest sides may run theirs out),
+with random clock advances that never push a side that still plays near its clock's end (a stalled dishonest
+side runs its clock out),
 then settled: timeouts, ``settleMoot`` (with a win on time tried on the void claim first, which must revert),
 ``finalize`` and every account's ``withdraw``.
 
@@ -360,7 +361,8 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
             chain.mine()
 
     def honest_slack() -> int:
-        """Seconds the fuzzer may advance without an honest side to move coming near its clock's end."""
+        """Seconds the fuzzer may advance without a side to move that still plays (every honest one, and a
+        dishonest one until it stalls) coming near its clock's end: only stalled clocks run out."""
         slack = params.clock_budget
         for r in runs:
             if r.refused_open:
@@ -372,7 +374,7 @@ def run_trial(protocol: Protocol, cases: dict[str, FuzzCase], plan: TrialPlan) -
             if g.status != GameStatus.IN_PROGRESS:
                 continue
             mover = r.submitter if g.turn == Turn.SUBMITTER else r.challenger
-            if mover.honest:
+            if not mover.stalling():
                 slack = min(slack, params.clock_budget - game.clockUsed(r.game_id))
         return slack - HONEST_MARGIN_S
 
