@@ -20,12 +20,12 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-sol fuzz-faults compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
 	@echo "make test      run every test (Solidity fuzz tests with forge, then the Python/ape suite)"
-	@echo "make fuzz      long fuzz campaigns: fuzz-sol (forge invariants, 100,000 calls) and fuzz-faults"
+	@echo "make fuzz      the long campaigns: fuzz-sol (forge invariants, 100,000 calls), fuzz-games ($(FUZZ_GAMES) full games), fuzz-faults"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
 	@echo "make fuzz-faults  node processes under SIGKILL (20 per role), a 12%-faulty RPC and reorgs (tens of minutes)"
@@ -76,7 +76,7 @@ test-python: bootstrap
 
 # Long campaigns; `make test` runs each briefly. fuzz-sol: the forge invariant suite (foundry.toml: [invariant] vs
 # [profile.fuzz.invariant], 100,000 handler calls).
-fuzz: fuzz-sol fuzz-faults
+fuzz: fuzz-sol fuzz-games fuzz-faults
 
 fuzz-sol: bootstrap
 	FOUNDRY_PROFILE=fuzz forge test --use tools/solc --offline --match-contract Invariant
@@ -86,6 +86,15 @@ fuzz-sol: bootstrap
 FAULT_ARGS ?=
 fuzz-faults: bootstrap
 	python -m bench.fault_trials $(FAULT_ARGS)
+
+# Randomized full dispute games through the nodes' solver (offchain/dispute/fuzz.py); fails if any guarantee to an
+# honest player breaks. `make test` plays a short seeded run (tests/dispute/test_game_fuzz.py).
+FUZZ_GAMES ?= 1000
+FUZZ_SEED ?= 7641
+
+fuzz-games: compile
+	python -m bench.fuzz_games --games $(FUZZ_GAMES) --seed $(FUZZ_SEED)
+
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

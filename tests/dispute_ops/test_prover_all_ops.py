@@ -18,7 +18,7 @@ from offchain.dispute.proofs import build_step_proof
 from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
 
-from ._all_ops_model import all_ops_input, all_ops_model
+from offchain.models.all_ops import all_ops_input, all_ops_model
 from ._harness import custom_error, revert_data
 
 
