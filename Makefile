@@ -79,7 +79,7 @@ test-python: bootstrap
 fuzz: fuzz-sol fuzz-games fuzz-faults
 
 fuzz-sol: bootstrap
-	FOUNDRY_PROFILE=fuzz forge test --use tools/solc --offline --match-contract Invariant
+	FOUNDRY_PROFILE=fuzz python -m bench.forge_invariants
 
 # Real node processes SIGKILLed at every phase, behind a seeded faulty RPC proxy, with reorgs under them; writes
 # bench/results/reliability-faults.json. Options: make fuzz-faults FAULT_ARGS="--kills 20 --reorgs 5 --rate 0.12"
