@@ -5,7 +5,7 @@ Starts an anvil (ape-foundry), deploys the protocol with the tiny MLP, runs the 
 `--kills` kill trials per node role (cycling through every phase of both scenarios), `--reorgs` reorg trials
 (the last one an evm_revert to a snapshot); then audits the whole chain (offchain/nodes/fault_trials.py).
 Writes bench/results/reliability-faults.json (metrics kill_trials, kill_recovered, rpc_fault_rate, rpc_calls,
-reorgs, duplicate_txs, funds_lost_wei, wall_s) and bench/results/reliability-faults-trials.json (every trial).
+reorgs, duplicate_txs, funds_lost_wei, wall_s) and bench/results/fault-trials-detail.json (every trial).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
     write_results("reliability-faults", figures)
     detail = {"args": vars(args), "proxy": stats, "audit": report, "workdir": str(workdir),
               "trials": [vars(r) for r in results]}
-    (RESULTS_DIR / "reliability-faults-trials.json").write_text(json.dumps(detail, indent=2, default=str) + "\n")
+    (RESULTS_DIR / "fault-trials-detail.json").write_text(json.dumps(detail, indent=2, default=str) + "\n")
     failed = [r for r in results if not r.ok]
     print(f"{len(results) - len(failed)}/{len(results)} trials ok; duplicates {report['duplicates']}; "
           f"reverted {report['reverted']}; funds lost {report['funds_lost_wei']} wei; wall {wall:.0f} s")
