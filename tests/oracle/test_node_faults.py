@@ -8,7 +8,6 @@ the last one runs the real `ape run` node processes behind the RPC fault proxy (
 from __future__ import annotations
 
 import json
-import random
 import urllib.error
 import urllib.request
 
@@ -243,7 +242,7 @@ def test_a_submitter_does_not_settle_a_game_that_the_step_just_ended(
     """Found by the kill trials (a reverted settleMoot on chain): the submitter read the game in progress, the
     challenger's step then ended it and voided the claim, and the submitter, reading the claim second, took it
     for a moot game and sent settleMoot, which reverted (GameNotInProgress)."""
-    oracle, game = protocol.oracle, protocol.game
+    game = protocol.game
     bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
                     fault=Fault(3, 2, 7), name="submitter")
     good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",

@@ -2,7 +2,7 @@
 the borrower nothing beyond the share of the balance it held before the snapshot's block."""
 
 import ape
-from revenue_setup import INTERVAL, paid_to, take_snapshot
+from revenue_setup import INTERVAL, paid_to
 
 E18 = 10**18
 LENT = 99 * E18  # the lender pool holds 99 % of the supply
