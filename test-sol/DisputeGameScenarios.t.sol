@@ -89,7 +89,7 @@ contract DisputeGameScenariosTest {
     }
 
     /// Four games on one false claim: D loses on time first (escrowed), sybil B voids the claim while honest A and
-    /// random C are open. A and C get bond + min(base + moves x per-move, pot / 3), B the rest of the pot, D its bond
+    /// random C are open. A and C get bond + min(base + moves x per-move, pot / 4), B the rest of the pot, D its bond
     /// back, the liar nothing.
     function test_mootSharesAndRefundAfterAVoid() public {
         address liar = h.dishonestSubmitters(0);
@@ -106,7 +106,7 @@ contract DisputeGameScenariosTest {
         uint256 c = h.challengeExact(claimId, h.dishonestChallengers(1), false);
         h.playOut(b);
         require(game.getGame(b).status == GameStatus.ChallengerWon, "sybil did not void the claim");
-        uint256 cap = pot / 3;
+        uint256 cap = pot / 4; // two games open at the void: pot / (2 x 2)
         require(game.getClaim(claimId).mootCap == cap, "moot cap");
         require(game.getClaim(claimId).voidedBy == h.dishonestChallengers(0), "voidedBy");
         uint256 shareA = _share(a, cap);

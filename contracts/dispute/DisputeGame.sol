@@ -36,7 +36,7 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
     /// @notice What a game that turns moot (its claim voided by another game) receives from the voided claim's
     ///         bond besides its own bond: `mootBaseCompensation` (challenge + settleMoot) plus
     ///         `mootMoveCompensation` per move its challenger made, i.e. its gas at a stated gas price, capped at
-    ///         pot / (games open at the void + 1) so the shares never exceed the pot. The winner gets the rest.
+    ///         pot / (2 x games open at the void) so the winner keeps at least half the pot. The winner gets the rest.
     uint256 public immutable mootBaseCompensation;
     uint256 public immutable mootMoveCompensation;
 
@@ -82,6 +82,10 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (config.revealDepth == 0 || config.revealDepth > 8) revert BadConfig("revealDepth");
         // INVARIANT: Some of a loser's bond must be burned (self-challenges never profit), never all of it.
         if (config.burnBps == 0 || config.burnBps >= BPS) revert BadConfig("burnBps");
+        // INVARIANT: A moot game's compensation (base + per move x at most 65,535 moves) cannot overflow, so a
+        //            void claim's games can always be settled.
+        if (config.mootBaseCompensation > config.submitterBond) revert BadConfig("mootBaseCompensation");
+        if (config.mootMoveCompensation > config.submitterBond) revert BadConfig("mootMoveCompensation");
         if (admin == address(0)) revert BadConfig("admin");
         registry = config.registry;
         prover = config.prover;
@@ -214,7 +218,6 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
             revert ClaimNotFinalizable(claimId, windowEndsAt, c.openGames);
         }
         c.status = ClaimStatus.Finalized;
-        c.bondSettled = true;
         // The bonds of the games the submitter won, held until now, are paid with its own bond (less the burn).
         uint256 escrow = c.escrow;
         uint256 burned = (escrow * burnBps) / BPS;
@@ -371,11 +374,9 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
 
     /// @inheritdoc IDisputeGame
     function timeout(uint256 gameId) external {
-        Game storage g = _inProgress(gameId);
-        Claim storage c = _claims[g.claimId];
         // INVARIANT: Nobody wins on time against a claim that is already void: its games can only be settled moot
         //            (moves there revert, so a clock running out says nothing about the side to move).
-        if (c.status != ClaimStatus.Pending) revert ClaimNotPending(g.claimId, c.status);
+        (Game storage g,) = _pendingGame(gameId);
         uint256 used = _usedWithCurrentTurn(g);
         if (used <= clockBudget) revert ClockNotExpired(used, clockBudget);
         if (g.turn == Turn.Submitter) {
@@ -391,7 +392,7 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (g.status == GameStatus.None) revert UnknownGame(gameId);
         Claim storage c = _claims[g.claimId];
         // INVARIANT: Only the games of a voided claim are settled here; a pending claim's games are played out.
-        if (c.status != ClaimStatus.Void) revert ClaimNotPending(g.claimId, c.status);
+        if (c.status != ClaimStatus.Void) revert ClaimNotVoid(g.claimId, c.status);
         if (g.status == GameStatus.InProgress) {
             g.status = GameStatus.Moot;
             c.openGames -= 1;
@@ -405,10 +406,11 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
             emit GameResolved(gameId, g.claimId, false, "claim already void");
             return;
         }
-        // INVARIANT: A claim proven false keeps nothing it won: a challenger that lost on time to it (its bond held
-        //            in the claim's escrow) gets its bond back, once.
+        // INVARIANT: A claim proven false keeps nothing it won: a challenger that lost to it while it was pending
+        //            (on time, or to a private reveal; its bond held in the claim's escrow) gets its bond back, once.
         if (g.status == GameStatus.SubmitterWon && !g.refunded) {
             g.refunded = true;
+            c.escrow -= g.bond;
             openBonds -= g.bond;
             _credit(g.challenger, g.bond);
             emit GameRefunded(gameId, g.claimId, g.bond);
@@ -473,15 +475,20 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         if (g.status != GameStatus.InProgress) revert GameNotInProgress(gameId, g.status);
     }
 
+    /// @dev A game in progress whose claim is still pending, and that claim.
+    function _pendingGame(uint256 gameId) internal view returns (Game storage g, Claim storage c) {
+        g = _inProgress(gameId);
+        c = _claims[g.claimId];
+        // INVARIANT: A game whose claim was voided elsewhere is moot; it cannot be played on or won.
+        if (c.status != ClaimStatus.Pending) revert ClaimNotPending(g.claimId, c.status);
+    }
+
     /// @dev Checks that `side` may move now and charges its clock for the time since the turn began.
     function _move(uint256 gameId, Turn side) internal returns (Game storage g) {
-        g = _inProgress(gameId);
-        // INVARIANT: A game whose claim was voided elsewhere is moot; it cannot be played on.
-        if (_claims[g.claimId].status != ClaimStatus.Pending) {
-            revert ClaimNotPending(g.claimId, _claims[g.claimId].status);
-        }
+        Claim storage c;
+        (g, c) = _pendingGame(gameId);
         if (g.turn != side) revert NotYourTurn(g.turn);
-        address expected = side == Turn.Submitter ? _claims[g.claimId].submitter : g.challenger;
+        address expected = side == Turn.Submitter ? c.submitter : g.challenger;
         if (msg.sender != expected) revert WrongCaller(msg.sender, expected);
         uint256 used = _usedWithCurrentTurn(g);
         // INVARIANT: A side that has run out of clock can no longer move; it can only lose by timeout.
@@ -553,15 +560,15 @@ contract DisputeGame is IDisputeGame, IStepErrors, AccessControl, ReentrancyGuar
         c.openGames -= 1;
         c.status = ClaimStatus.Void;
         // Every path here starts from a pending claim (moves and timeouts require one), so the submitter's bond is
-        // still held: the pot is that bond less the burn. For each game still open a cap of pot / (open + 1) is
-        // reserved: its challenger's gas (at the stated price) when settled moot, the rest to the winner then.
+        // still held: the pot is that bond less the burn. For each of the n games still open a cap of pot / (2n) is
+        // reserved: its challenger's gas (at the stated price) when settled moot, the rest to the winner then. So
+        // the winner keeps at least half the pot however many games the submitter's own accounts opened.
         uint256 burned = (uint256(c.bond) * burnBps) / BPS;
         uint256 pot = c.bond - burned;
-        uint256 cap = pot / (uint256(c.openGames) + 1);
+        uint256 cap = c.openGames == 0 ? 0 : pot / (2 * uint256(c.openGames));
         uint256 reserved = cap * c.openGames;
         c.mootCap = uint128(cap);
         c.voidedBy = g.challenger;
-        c.bondSettled = true;
         openBonds -= uint256(g.bond) + c.bond - reserved;
         _burn(burned);
         _credit(g.challenger, uint256(g.bond) + pot - reserved);

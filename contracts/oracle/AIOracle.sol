@@ -134,9 +134,10 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     constructor(Config memory config, address admin) {
         if (address(config.registry) == address(0)) revert BadOracleConfig("registry");
         if (address(config.game) == address(0)) revert BadOracleConfig("game");
-        // INVARIANT: A request outlives a claim made when it is: the challenge window plus a game opened at the
-        //            window's end and played out on both clocks. Otherwise a submitter could run a request into its
-        //            refund deadline with games it never meant to win, and no honest result could finalize.
+        // INVARIANT: A claim submitted when the request is made is decided before the request's deadline (the
+        //            challenge window plus a game opened at the window's end and played out on both clocks), so a
+        //            request whose first answer is voided reopens for a correct one while submissions are still
+        //            accepted, instead of sitting under a pending claim past its deadline.
         if (config.requestTimeout <= uint256(config.game.challengeWindow()) + 2 * uint256(config.game.clockBudget())) {
             revert BadOracleConfig("requestTimeout");
         }

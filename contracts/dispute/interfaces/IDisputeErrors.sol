@@ -21,6 +21,8 @@ interface IDisputeErrors {
     error UnknownClaim(uint256 claimId);
     /// @dev The claim is not in the status this call needs.
     error ClaimNotPending(uint256 claimId, ClaimStatus status);
+    /// @dev Only a voided claim's games can be settled with settleMoot.
+    error ClaimNotVoid(uint256 claimId, ClaimStatus status);
     /// @dev Challenges are only accepted inside the window.
     error ChallengeWindowClosed(uint256 claimId, uint256 closedAt);
     /// @dev A submitter cannot challenge its own claim.

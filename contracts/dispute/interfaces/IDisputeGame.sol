@@ -21,10 +21,9 @@ import {IDisputeErrors} from "./IDisputeErrors.sol";
 /// Payouts are credited and withdrawn (pull payments). A claim proven false never pays its submitter: the
 /// challenger that voids it gets its bond back plus the submitter's bond less a burn (so colluding
 /// self-challenges never profit), less, for each other game still open, that game's compensation: it turns moot
-/// and gets its bond back plus its challenger's gas at a stated price (base + per move, capped so all shares fit
-/// in the pot). Bonds the submitter wins on a pending claim are held
-/// in the claim's escrow: paid (less the burn) when the claim finalizes, returned to their challengers if it is
-/// voided later. A submitter that loses a game loses its whole bond; a challenger that loses loses its bond.
+/// and gets its bond back plus its challenger's gas at a stated price (base + per move, capped so that the winner
+/// keeps at least half the pot). Bonds the submitter wins on a pending claim are held in the claim's escrow: paid
+/// (less the burn) when the claim finalizes, returned to their challengers if it is voided later. A submitter that loses a game loses its whole bond; a challenger that loses loses its bond.
 interface IDisputeGame is IDisputeErrors {
     /// @dev A claim was created.
     event ClaimProposed(
@@ -117,8 +116,8 @@ interface IDisputeGame is IDisputeErrors {
     function timeout(uint256 gameId) external;
 
     /// @notice Anyone: settles a game of a voided claim. A game still in progress turns moot: its challenger gets
-    ///         its bond back plus min(base + moves x per-move compensation, the claim's `mootCap`), the winner the
-    ///         rest of the cap. A game the submitter had won (bond in the claim's escrow)
+    ///         its bond back plus min(base + moves x per-move compensation, the claim's `mootCap` = pot / (2 x games
+    ///         open at the void)), the winner the rest of the cap. Reverts ClaimNotVoid unless the claim is void. A game the submitter had won (bond in the claim's escrow)
     ///         is refunded to its challenger, once.
     function settleMoot(uint256 gameId) external;
 

@@ -63,10 +63,9 @@ struct Claim {
     /// Games not yet resolved.
     uint32 openGames;
     ClaimStatus status;
-    /// True once the submitter's bond has gone to a winning challenger (or back to the submitter).
-    bool bondSettled;
     /// Challenger bonds of games the submitter won while the claim was pending: held until the claim is decided
-    /// (paid to the submitter, less the burn, when it finalizes; returned to those challengers if it is voided).
+    /// (paid to the submitter, less the burn, when it finalizes; returned to those challengers if it is voided,
+    /// and taken off here as each is returned).
     uint128 escrow;
     /// Set when the claim is voided: the most each game still open then may receive on `settleMoot` besides its
     /// bond (its challenger's gas at the stated price, from the submitter's bond); what it does not take goes to

@@ -136,8 +136,8 @@ interface IModelRegistry {
     function setRevenueReceiver(uint256 modelId, address revenueReceiver) external;
 
     /// @notice Fixes model `modelId`'s current revenue receiver for good and bounds its fee changes: the model
-    ///         was launched with its revenue token as receiver. Only registrars (the launcher, in the launch
-    ///         transaction); drops a fee announced and not yet in force (it was not bounded); reverts with
+    ///         was launched with its revenue token as receiver. Only registrars (trusted: they register models);
+    ///         the launcher calls it in the launch transaction. Drops a fee announced and not yet in force (it was not bounded); reverts with
     ///         ZeroLaunchFee if the model charges no fee, RevenueReceiverLocked if already locked.
     function lockRevenueReceiver(uint256 modelId) external;
 
