@@ -40,8 +40,9 @@ def main() -> None:
 @click.argument("name")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Model file to write (default: build/models/<name>.model).")
-@click.option("--max-move-gas", type=click.IntRange(min=1), default=MAX_MOVE_GAS, show_default=True,
-              help="Refuse the model if an honest dispute move at any node may cost more gas than this.")
+@click.option("--max-move-gas", type=click.IntRange(min=1, max=MAX_MOVE_GAS), default=MAX_MOVE_GAS,
+              show_default=True, help="Refuse the model if an honest dispute move at any node may cost more gas "
+              "than this (a tighter bound than the compiler's own, which refuses beyond the default).")
 def compile_cmd(name: str, out: str | None, max_move_gas: int) -> None:
     """Build reference model NAME (see offchain.models) and write its integer model file."""
     from offchain.models import REFERENCE_MODELS, build_reference
@@ -50,8 +51,8 @@ def compile_cmd(name: str, out: str | None, max_move_gas: int) -> None:
         raise click.BadParameter(f"unknown model {name!r}; known: {', '.join(REFERENCE_MODELS)}", param_hint="NAME")
     start = time.perf_counter()
     with err.status(f"building {name}"):
-        built = build_reference(name)
         try:
+            built = build_reference(name)
             worst = check_move_gas(built.model, bound=max_move_gas)
         except MoveGasError as exc:
             raise click.ClickException(f"{name}: {exc}") from None

@@ -124,13 +124,14 @@ def register(contracts: dict[str, Any], model: Model, fee: int, owner: str, send
     ceremony, ``offchain.zk.prover.load_keys``); without it they are dev keys (``offchain/zk/dev_setup.py``), which
     only a local dev chain (LOCAL_CHAIN_IDS) gets unasked: elsewhere DevKeysRefused is raised before any
     transaction unless ``unsafe_dev_keys``. The public view for challengers is ``python -m offchain public-view``.
-    Raises MoveGasError, before any transaction, if an honest dispute move at some node may exceed MAX_MOVE_GAS."""
-    check_move_gas(model, private)
+    Raises MoveGasError, before any transaction, if an honest dispute move at some node of a model not registered
+    yet may exceed MAX_MOVE_GAS."""
     registry = contracts["ModelRegistry"]
     existing = registered_id(registry, model)
     if existing is not None:
         return Registered(existing, registry.getModel(existing).revenueReceiver,
                           tuple(int(n.node) for n in registry.privateNodes(existing)), False)
+    check_move_gas(model, private)
     if private:
         chain_id = registry.provider.chain_id
         if keys_dir is None and not unsafe_dev_keys and chain_id not in LOCAL_CHAIN_IDS:

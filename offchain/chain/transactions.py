@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eth_abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
+from web3.exceptions import ContractLogicError
 
 #: Proportional margin on the estimate, in percent.
 MARGIN_PERCENT = 20
@@ -105,7 +107,7 @@ def decode_revert(data: bytes | None, error_abis: list[Any]) -> str:
                 values = abi_decode([i.canonical_type for i in abi.inputs], body)
                 args = ",".join(f"{i.name}={_short(v)}" if i.name else _short(v) for i, v in zip(abi.inputs, values))
                 return f"{abi.name}({args})"
-    except Exception:  # noqa: BLE001 - malformed revert data is reported raw below
+    except (DecodingError, ValueError):  # malformed revert data is reported raw below
         pass
     return f"0x{selector.hex()}({_short(body)})"
 
@@ -135,6 +137,7 @@ class Transactor:
         self.provider, self.account, self.log, self.ledger = provider, account, log, ledger
         self.receipt_timeout = receipt_timeout
         self._project_errors: list[Any] | None = None
+        self._unsure = True   # whether an own transaction may be in flight unseen (see send)
 
     def _project_error_abis(self) -> list[Any]:
         """Every project contract's errors (loaded once, seconds): an error can bubble up from a callee
@@ -156,17 +159,20 @@ class Transactor:
         web3 = self.provider.web3
         # One transaction in flight at a time: when the answer to an earlier send (or to its receipt wait) was lost,
         # that transaction may still be mined; the chain does not show its effect yet, so the same action would be
-        # sent again and revert once the first lands (seen under a faulty RPC). Wait for it instead.
-        in_flight = (web3.eth.get_transaction_count(self.account.address, "pending")
-                     - web3.eth.get_transaction_count(self.account.address, "latest"))
-        if in_flight > 0:
-            self.log("waiting", action=action, in_flight=in_flight)
-            return Sent(error=f"{in_flight} earlier transaction(s) not mined yet")
+        # sent again and revert once the first lands (seen under a faulty RPC). Wait for it instead. Checked only
+        # when this process cannot know (at start, or after a send that raised): two reads, not two per send.
+        if self._unsure:
+            in_flight = (web3.eth.get_transaction_count(self.account.address, "pending")
+                         - web3.eth.get_transaction_count(self.account.address, "latest"))
+            if in_flight > 0:
+                self.log("waiting", action=action, in_flight=in_flight)
+                return Sent(error=f"{in_flight} earlier transaction(s) not mined yet")
+            self._unsure = False
         call = {"from": self.account.address, "to": contract.address,
                 "data": "0x" + bytes(handler.encode_input(*args)).hex(), "value": value}
         try:
             estimate = web3.eth.estimate_gas(call)
-        except Exception as exc:  # noqa: BLE001 - any failed estimate means the call would not succeed now
+        except ContractLogicError as exc:  # a revert; transport and other RPC errors reach the node's poll loop
             data = revert_data(exc)
             error = decode_revert(data, list(contract.contract_type.errors))
             if error.startswith("0x"):   # not the called contract's error: one bubbled up from a callee
@@ -185,9 +191,11 @@ class Transactor:
                 self.ledger.record_tx(action, "rejected", detail=str(exc))
             return Sent(error=str(exc))
         txn = handler.as_transaction(*args, sender=self.account, value=value, gas=limit, sign=True)
+        self._unsure = True   # until its receipt is in hand
         tx_hash = web3.eth.send_raw_transaction(txn.serialize_transaction())
         web3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
         receipt = self.provider.get_receipt("0x" + bytes(tx_hash).hex())
+        self._unsure = False
         status = "failed" if receipt.failed else "ok"
         if self.ledger is not None:
             self.ledger.record_tx(action, status, receipt.txn_hash, limit, receipt.gas_used)

@@ -241,9 +241,9 @@ def _op_cost(node: Node) -> OpCost:
     return OP_COSTS[OpCode(node.op)]
 
 
-def step_gas(model: Model, index: int) -> int:
-    """Worst-case gas of the challenger's ``step`` at node ``index``."""
-    shape = step_shape(model, index)
+def step_gas(model: Model, index: int, shape: StepShape | None = None) -> int:
+    """Worst-case gas of the challenger's ``step`` at node ``index`` (``shape``: its step_shape, if known)."""
+    shape = shape or step_shape(model, index)
     cost = _op_cost(model.graph.nodes[index])
     return (STEP_BASE + RANGE * shape.ranges + CHUNK_BYTE * shape.chunk_bytes + SIBLING * shape.siblings
             + DESCRIPTOR_BYTE * shape.descriptor_bytes + cost.fixed + cost.per_element * shape.elements)
@@ -276,12 +276,13 @@ def reveal_private_gas(model: Model, index: int) -> int:
             + tensor_hash_gas(node.in_specs[0]) + tensor_hash_gas(node.output))
 
 
-def step_calldata(model: Model, index: int) -> int:
+def step_calldata(model: Model, index: int, shape: StepShape | None = None) -> int:
     """Upper bound of a ``step`` transaction's calldata at node ``index``: the output chunk, the descriptor and
     the proof (``abi.encode(OperandRoot[], RangeProof[])``: a root, an offset, a length and the siblings per
-    operand; offsets, lengths, whole chunks and siblings per range), with their ABI heads."""
+    operand; offsets, lengths, whole chunks and siblings per range), with their ABI heads. ``shape``: the node's
+    step_shape, if known."""
     node = model.graph.nodes[index]
-    shape = step_shape(model, index)
+    shape = shape or step_shape(model, index)
     return (512 + shape.descriptor_bytes + (1 << node.output.chunk_log2) + shape.chunk_bytes + 32 * shape.siblings
             + 192 * shape.ranges + 128 * len(node.inputs))
 
@@ -308,7 +309,9 @@ def node_moves(model: Model, index: int, private: bool = False, private_count: i
     else:
         moves.append(MoveEstimate(index, name, "revealChunk", reveal_chunk_gas(model, index),
                                   128 + (1 << node.output.chunk_log2)))
-        moves.append(MoveEstimate(index, name, "step", step_gas(model, index), step_calldata(model, index)))
+        shape = step_shape(model, index)   # the costly part: searched once for both figures
+        moves.append(MoveEstimate(index, name, "step", step_gas(model, index, shape),
+                                  step_calldata(model, index, shape)))
     return moves
 
 
