@@ -13,6 +13,9 @@ from offchain.dispute.commitment import ModelCommitment
 from offchain.chain.registration import model_spec
 
 from offchain.models.tiny import tiny_mlp
+from offchain.nodes.catalog import ServedModel
+from offchain.nodes.node import Fault, Node, Roles
+from offchain.nodes.store import NodeStore
 
 PARAMS = ProtocolParams(challenge_window=60, clock_budget=120, request_timeout=600)
 MODEL_FEE = 10**15
@@ -55,3 +58,26 @@ def classifier(project, protocol, owner, model_id):
 
 def tiny_image(seed: int = 3) -> bytes:
     return np.random.default_rng(seed).integers(-100, 101, size=16).astype(np.int8).tobytes()
+
+
+#: The fault the tests' faulty submitter nodes inject: element 2 of node 3's output, off by 7.
+NODE_FAULT = Fault(3, 2, 7)
+
+
+def make_node(protocol, account, tiny_model, model_id, path, roles, fault=None, name="node"):
+    """A node (in this process, polled by the test) serving the tiny model, its state in SQLite file ``path``."""
+    from ape import chain
+
+    return Node(protocol.oracle, protocol.game, account, {model_id: ServedModel(model_id, "tiny", tiny_model)},
+                NodeStore(path), roles, fault=fault, name=name, chain=chain)
+
+
+def faulty_submitter_node(protocol, account, tiny_model, model_id, path, fault=NODE_FAULT):
+    return make_node(protocol, account, tiny_model, model_id, path, Roles(submit=True), fault=fault,
+                     name="submitter")
+
+
+def honest_challenger_node(protocol, account, tiny_model, model_id, path):
+    """Disputes wrong results and posts the correct one after its game."""
+    return make_node(protocol, account, tiny_model, model_id, path, Roles(challenge=True, correct=True),
+                     name="challenger")

@@ -18,17 +18,12 @@ from ape import chain
 from offchain.chain.encoding import input_tensor
 from offchain.dispute.solver import GameStatus
 from offchain.engine.executor import run
-from offchain.nodes.catalog import ServedModel
-from offchain.nodes.node import CLAIM_VOID, Fault, Node, Roles
+from offchain.nodes.node import CLAIM_VOID
 from offchain.nodes.rpc_proxy import RpcFaultProxy
 from offchain.nodes.store import NodeStore
 
-from .conftest import PARAMS, tiny_image
+from .conftest import PARAMS, faulty_submitter_node, honest_challenger_node, tiny_image
 
-
-def make_node(protocol, account, tiny_model, model_id, path, roles, fault=None, name="node"):
-    return Node(protocol.oracle, protocol.game, account, {model_id: ServedModel(model_id, "tiny", tiny_model)},
-                NodeStore(path), roles, fault=fault, name=name, chain=chain)
 
 
 def node_txs(first_block, *accounts):
@@ -69,10 +64,8 @@ def test_nodes_recover_when_a_reorg_drops_the_submission_and_the_challenge(
     its stale claim id: the next request got that id and the submitter answered the game on it with the other
     request's trace (reverted reveals every poll), while the dropped request was never answered again."""
     oracle, game = protocol.oracle, protocol.game
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=Fault(3, 2, 7), name="submitter")
-    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
-                     Roles(challenge=True, correct=True), name="challenger")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
     first_block = chain.blocks.height + 1
     images = [tiny_image(31), tiny_image(32)]
     classifier.classify(images[0], sender=user, value=classifier.fee())
@@ -109,10 +102,8 @@ def test_a_challenge_dropped_by_a_reorg_is_sent_again_though_the_submission_stay
     submission, which the challenger's cursor had passed; rewinding to the last block still on the chain never
     re-reads it, so the challenger forgot the claim and the faulty result would have finalized."""
     oracle, game = protocol.oracle, protocol.game
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=Fault(3, 2, 7), name="submitter")
-    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
-                     Roles(challenge=True, correct=True), name="challenger")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
     first_block = chain.blocks.height + 1
     image = tiny_image(61)
     classifier.classify(image, sender=user, value=classifier.fee())
@@ -142,10 +133,8 @@ def test_a_submitter_killed_between_its_submission_and_its_bookkeeping_still_pla
     only afterwards, so it never played the game and lost it on time: an honest submitter would lose its bond."""
     oracle, game = protocol.oracle, protocol.game
     path = tmp_path / "s.sqlite"
-    bad = make_node(protocol, submitter, tiny_model, model_id, path, Roles(submit=True), fault=Fault(3, 2, 7),
-                    name="submitter")
-    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
-                     Roles(challenge=True, correct=True), name="challenger")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, path)
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
     classifier.classify(tiny_image(71), sender=user, value=classifier.fee())
     rid = oracle.requestCount()
 
@@ -158,8 +147,7 @@ def test_a_submitter_killed_between_its_submission_and_its_bookkeeping_still_pla
     assert oracle.getRequest(rid).submitter == submitter.address and NodeStore(path).result(rid) is None
     good.poll_once()       # the challenge lands while the submitter is down
     assert game.gameCount() == 1
-    bad = make_node(protocol, submitter, tiny_model, model_id, path, Roles(submit=True), fault=Fault(3, 2, 7),
-                    name="submitter")   # restarted on the same SQLite file
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, path)   # restarted on the same SQLite file
 
     play_out(protocol, [bad, good], [rid], challenger)
 
@@ -177,10 +165,8 @@ def test_a_reorg_landing_inside_a_poll_after_the_challenge_is_still_noticed(
     no later poll saw a difference: the dropped challenge was never sent again (and the submitter, whose dropped
     claim id was reused by the next request, answered that game with the other request's trace)."""
     oracle, game = protocol.oracle, protocol.game
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=Fault(3, 2, 7), name="submitter")
-    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
-                     Roles(challenge=True, correct=True), name="challenger")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
     image = tiny_image(81)
     classifier.classify(image, sender=user, value=classifier.fee())
     rid = oracle.requestCount()
@@ -209,10 +195,8 @@ def test_nodes_recover_when_the_chain_reverts_below_their_cursor(
     """evm_revert to a snapshot taken right after the request: the chain ends lower than both nodes' cursors
     (the submission, the challenge and the first moves are gone); both detect it, rewind, and play again."""
     oracle, game = protocol.oracle, protocol.game
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=Fault(3, 2, 7), name="submitter")
-    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
-                     Roles(challenge=True, correct=True), name="challenger")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
     first_block = chain.blocks.height + 1
     image = tiny_image(51)
     classifier.classify(image, sender=user, value=classifier.fee())
@@ -243,10 +227,8 @@ def test_a_submitter_does_not_settle_a_game_that_the_step_just_ended(
     challenger's step then ended it and voided the claim, and the submitter, reading the claim second, took it
     for a moot game and sent settleMoot, which reverted (GameNotInProgress)."""
     game = protocol.game
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=Fault(3, 2, 7), name="submitter")
-    good = make_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite",
-                     Roles(challenge=True, correct=True), name="challenger")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
     classifier.classify(tiny_image(41), sender=user, value=classifier.fee())
     for _ in range(20):
         bad.poll_once()

@@ -12,26 +12,19 @@ from ape import chain
 
 from offchain.chain.encoding import input_tensor
 from offchain.engine.executor import run
-from offchain.nodes.catalog import ServedModel
-from offchain.nodes.node import Fault, Node, Roles
+from offchain.nodes.node import Fault
 from offchain.nodes.store import NodeStore
 
-from .conftest import PARAMS, tiny_image
-
-def make_node(protocol, account, tiny_model, model_id, path, roles, fault=None, name="node"):
-    return Node(protocol.oracle, protocol.game, account, {model_id: ServedModel(model_id, "tiny", tiny_model)},
-                NodeStore(path), roles, fault=fault, name=name, chain=chain)
+from .conftest import PARAMS, faulty_submitter_node, honest_challenger_node, tiny_image
 
 
 def test_challenger_node_defeats_a_faulty_submitter_node_even_after_a_crash(
     protocol, classifier, tiny_model, model_id, user, submitter, challenger, tmp_path
 ):
     oracle, game = protocol.oracle, protocol.game
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=Fault(3, 2, 7), name="submitter")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite")
     good_path = tmp_path / "c.sqlite"
-    good = make_node(protocol, challenger, tiny_model, model_id, good_path, Roles(challenge=True, correct=True),
-                     name="challenger")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, good_path)
     image = tiny_image(21)
     classifier.classify(image, sender=user, value=classifier.fee())
     request_id = oracle.requestCount()
@@ -47,8 +40,7 @@ def test_challenger_node_defeats_a_faulty_submitter_node_even_after_a_crash(
 
     # Crash: the challenger's memory is gone; a new process opens the same SQLite file.
     del good
-    good = make_node(protocol, challenger, tiny_model, model_id, good_path, Roles(challenge=True, correct=True),
-                     name="challenger")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, good_path)
     for _ in range(40):
         bad.poll_once()
         good.poll_once()
@@ -78,11 +70,9 @@ def test_an_honest_challenger_node_settles_a_game_made_moot_by_a_sybil_and_answe
 
     oracle, game = protocol.oracle, protocol.game
     fault = Fault(3, 2, 7)
-    bad = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Roles(submit=True),
-                    fault=fault, name="submitter")
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", fault)
     good_path = tmp_path / "c.sqlite"
-    good = make_node(protocol, challenger, tiny_model, model_id, good_path, Roles(challenge=True, correct=True),
-                     name="challenger")
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, good_path)
     image = tiny_image(22)
     classifier.classify(image, sender=user, value=classifier.fee())
     request_id = oracle.requestCount()

@@ -198,7 +198,7 @@ def test_a_voided_result_reopens_the_request_and_the_correct_one_is_delivered(
 
 
 def test_a_consumer_ignores_callbacks_for_requests_it_did_not_make(
-    protocol, classifier, model_id, tiny_model, user, submitter, stranger, chain
+    protocol, classifier, model_id, tiny_model, user, submitter, stranger, chain, accounts
 ):
     """Anyone may name a consumer as a request's callback (for any model, with any input): the consumer must not
     store that answer as one of its own classifications, nor one of its answers twice."""
@@ -217,6 +217,19 @@ def test_a_consumer_ignores_callbacks_for_requests_it_did_not_make(
     assert classifier.classifications(foreign).requester == ZERO_ADDRESS
     assert not classifier.classifications(foreign).done
     conserved(protocol)
+
+    # Why it failed, and the "once" rule: the oracle's own call is refused for the foreign request, and for one of
+    # the consumer's requests that was already delivered.
+    mine = classifier.classify(image, sender=user, value=classifier.fee()).return_value
+    output, _ = submit(oracle, game, mine, execute(tiny_model, image), submitter)
+    chain.pending_timestamp += PARAMS.challenge_window
+    oracle.finalize(mine, output, b"", sender=stranger)
+    assert classifier.classifications(mine).done
+    chain.set_balance(oracle.address, 10**18)
+    as_oracle = accounts[oracle.address]          # impersonated: the only caller onlyAIOracleCallback lets in
+    for request_id in (foreign, mine):
+        with ape.reverts(classifier.NotMyRequest, requestId=request_id):
+            classifier.aiOracleCallback(request_id, output, b"", sender=as_oracle)
 
 
 def test_the_oracle_refuses_a_request_timeout_shorter_than_a_game(project, protocol, owner):
