@@ -11,7 +11,7 @@ ETHER = 10**18
 GWEI = 10**9
 #: The gas price at which a moot game's compensation covers its challenger's gas, and the gas it covers.
 MOOT_GAS_PRICE = 20 * GWEI
-MOOT_BASE_GAS = 250_000
+MOOT_BASE_GAS = 350_000      # measured: challenge 219k + settleMoot 83k + withdraw 36k (tests/dispute)
 MOOT_MOVE_GAS = 200_000
 
 

@@ -9,6 +9,7 @@ import pytest
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
+from offchain.chain.params import MOOT_BASE_GAS, MOOT_GAS_PRICE, MOOT_MOVE_GAS
 from offchain.chain.registration import model_spec
 from offchain.models.tiny import tiny_input, tiny_mlp
 
@@ -17,8 +18,10 @@ CHALLENGER_BOND = 5 * 10**17
 WINDOW = 3600
 CLOCK = 1800
 BURN_BPS = 1000
-MOOT_BASE = 250_000 * 20 * 10**9     # a moot game's challenger gas at 20 gwei: challenge + settleMoot + withdraw
-MOOT_MOVE = 200_000 * 20 * 10**9     # ... plus this per move it made
+# A moot game's compensation as the protocol states it: its challenger's gas (challenge + settleMoot + withdraw,
+# plus each move) at MOOT_GAS_PRICE.
+MOOT_BASE = MOOT_BASE_GAS * MOOT_GAS_PRICE
+MOOT_MOVE = MOOT_MOVE_GAS * MOOT_GAS_PRICE
 
 
 @dataclass
