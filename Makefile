@@ -87,7 +87,7 @@ FAULT_ARGS ?=
 fuzz-faults: bootstrap
 	python -m bench.fault_trials $(FAULT_ARGS)
 
-# Randomized full dispute games through the nodes' solver (offchain/dispute/fuzz.py); fails if any guarantee to an
+# Randomized full dispute games through the nodes' solver (bench/_game_fuzz.py); fails if any guarantee to an
 # honest player breaks. `make test` plays a short seeded run (tests/dispute/test_game_fuzz.py).
 FUZZ_GAMES ?= 1000
 FUZZ_SEED ?= 7641

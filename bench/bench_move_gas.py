@@ -31,7 +31,7 @@ from offchain.dispute.solver import Step
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
 from offchain.engine.model import Model
-from offchain.engine.move_gas import depth
+from offchain.engine.move_gas import depth, range_cost
 from offchain.engine.ops import OpCode, get_op
 from offchain.engine.descriptor import encode_node
 
@@ -132,19 +132,9 @@ def element_shape(case: Case, index: int, element: int, inputs, weights: int) ->
         s += depth(weights) if ref.kind.name == "WEIGHT" else 0
     for slot, start, length in ranges:
         e += length
-        if length == 0:
-            continue
-        spec = node.in_specs[slot]
-        chunk = 1 << spec.chunk_log2
-        per = chunk // (spec.dtype.bits // 8)
-        first, last = start // per, (start + length - 1) // per
-        b += (last - first + 1) * chunk
-        total = max(1, -(-spec.nbytes // chunk))
-        lo, hi = first, last
-        for _ in range(depth(total)):
-            s += (lo & 1) + (not hi & 1)
-            lo >>= 1
-            hi >>= 1
+        chunk_bytes, siblings = range_cost(node.in_specs[slot], start, length, exact=True)
+        b += chunk_bytes
+        s += siblings
     return r, b, s, len(encode_node(node, index)), e
 
 

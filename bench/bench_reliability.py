@@ -1,7 +1,7 @@
 """Reliability of the dispute protocol for honest players: randomized full games on a local anvil.
 
 Run: ``python -m bench.bench_reliability [--games N] [--seed S]`` (``make bench-reliability``; N defaults to
-$RELIABILITY_GAMES or 200). Plays N games with offchain/dispute/fuzz.py (1-4 games per claim, faults in every
+$RELIABILITY_GAMES or 200). Plays N games with bench/_game_fuzz.py (1-4 games per claim, faults in every
 operator kind, honest, dishonest and sybil challengers, stalling and non-hashing submitters) and writes
 bench/results/reliability.json:
 

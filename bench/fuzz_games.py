@@ -1,4 +1,4 @@
-"""Randomized full dispute games on a local anvil (offchain/dispute/fuzz.py): ``make fuzz-games``.
+"""Randomized full dispute games on a local anvil (bench/_game_fuzz.py): ``make fuzz-games``.
 
 Run: ``python -m bench.fuzz_games [--games N] [--seed S] [--first-trial T]``. Deploys once, plays trials of
 1-4 games each until N games were played, prints a line per trial with a violation and a summary, and exits
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from rich.console import Console
 
-from offchain.dispute.fuzz import FuzzStats, TrialOutcome, deploy, fuzz, fuzz_models, prepare_cases
+from bench._game_fuzz import FuzzStats, TrialOutcome, deploy, fuzz, fuzz_models, prepare_cases
 
 #: Progress goes to stderr: stdout is silenced during the run (see _call_traces_silenced).
 console = Console(stderr=True)

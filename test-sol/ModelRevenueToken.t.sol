@@ -5,20 +5,12 @@ import {ModelRevenueToken} from "../contracts/token/ModelRevenueToken.sol";
 import {IModelRevenueToken} from "../contracts/token/interfaces/IModelRevenueToken.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {FlashLender, FlashSnapshotAttacker} from "../contracts/test/FlashSnapshot.sol";
-
-/// forge's cheatcodes (forge-std is not vendored; these four are all the handler needs).
-interface Vm {
-    function warp(uint256 timestamp) external;
-    function roll(uint256 blockNumber) external;
-    function deal(address account, uint256 balance) external;
-    function prank(address sender) external;
-}
+import {VM} from "./invariant/Cheats.sol";
 
 /// Drives one ModelRevenueToken through random deposits, transfers, snapshots, claims, burns, new blocks and
 /// flash-loan attacks (borrow, snapshot, claim, repay in one call), and keeps its own record of the balances at the
 /// end of every block, so that every payout is checked against a figure the token did not compute.
 contract RevenueTokenHandler {
-    Vm private constant VM = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 private constant BPS = 10_000;
     uint256 private constant INTERVAL = 3600;
     uint256 private constant ACTORS = 4; // three EOAs and the attacker contract; the lender never acts

@@ -1,4 +1,4 @@
-"""Players for randomized games (offchain/dispute/fuzz.py): the honest ones the nodes run, and dishonest ones.
+"""Players for randomized games (bench/_game_fuzz.py): the honest ones the nodes run, and dishonest ones.
 
 A player answers ``act(state)`` with its next action, or None when it stalls (only dishonest players stall);
 ``accepted()`` tells it that its last action went through, ``rejected(error)`` that it reverted. Dishonest

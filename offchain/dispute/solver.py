@@ -40,6 +40,15 @@ class GameStatus(enum.IntEnum):
     MOOT = 4
 
 
+class ClaimStatus(enum.IntEnum):
+    """DisputeGame's ClaimStatus (contracts/dispute/lib/Types.sol)."""
+
+    NONE = 0
+    PENDING = 1
+    VOID = 2
+    FINALIZED = 3
+
+
 @dataclass(frozen=True)
 class GameState:
     """What the chain says about one game, plus the reveal the side to move must answer."""

@@ -148,7 +148,7 @@ def _chunks(spec: TensorSpec) -> int:
     return max(1, -(-spec.nbytes // (1 << spec.chunk_log2)))
 
 
-def _range_cost(spec: TensorSpec, start: int, length: int, exact: bool) -> tuple[int, int]:
+def range_cost(spec: TensorSpec, start: int, length: int, exact: bool) -> tuple[int, int]:
     """(chunk bytes, siblings) of the range ``[start, start + length)`` of ``spec``: exactly as the proof builder
     lays it out, or (``exact`` False) at the worst chunk alignment any start could have."""
     if length == 0:
@@ -228,7 +228,7 @@ def step_shape(model: Model, index: int) -> StepShape:
         seen.add(key)
         r, b, s, n = len(ranges), 0, root_siblings, 0
         for slot, start, length in ranges:
-            cb, sib = _range_cost(node.in_specs[slot], start, length, exact)
+            cb, sib = range_cost(node.in_specs[slot], start, length, exact)
             b, s, n = b + cb, s + sib, n + length
         gas = RANGE * r + CHUNK_BYTE * b + SIBLING * s + _op_cost(node).per_element * n
         if gas > worst_gas:

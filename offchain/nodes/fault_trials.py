@@ -35,14 +35,13 @@ from offchain.chain.encoding import input_tensor
 from offchain.chain.params import ProtocolParams
 from offchain.dispute.solver import GameStatus, Phase
 from offchain.engine.executor import run
+from offchain.nodes.node import CLAIM_PENDING, CLAIM_VOID, REQUEST_SUBMITTED
 from offchain.nodes.process import NodeProcess
 
 # A long window and clocks: a node being restarted must not lose its game on time; the harness skips the
 # window explicitly (a block with a later timestamp) once the honest side's result stands unchallenged.
 PARAMS = ProtocolParams(challenge_window=600, clock_budget=600, request_timeout=3000)
 FAULT = "3:2:7"   # tiny MLP node 3, element 2, +7 (as tests/oracle/test_nodes.py)
-REQUEST_SUBMITTED = 2
-CLAIM_PENDING, CLAIM_VOID = 1, 2
 
 # (scenario, role) -> phases a kill can target
 PHASES = {

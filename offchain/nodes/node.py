@@ -23,7 +23,7 @@ from offchain.dispute.commitment import ExecutionCommitment
 from offchain.dispute.faults import run_with_fault
 from offchain.chain.transactions import Transactor
 from offchain.dispute.responder import call_of, event_logs, read_game
-from offchain.dispute.solver import GameStatus, Phase, challenger_action, submitter_action
+from offchain.dispute.solver import ClaimStatus, GameStatus, Phase, challenger_action, submitter_action
 from offchain.engine.errors import InputError
 from offchain.engine.executor import run
 from offchain.nodes.catalog import ServedModel
@@ -31,7 +31,7 @@ from offchain.nodes.store import NodeStore
 
 # Mirrors of the contracts' enums (contracts/oracle/AIOracle.sol, contracts/dispute/lib/Types.sol).
 REQUEST_OPEN, REQUEST_SUBMITTED, REQUEST_FINALIZED, REQUEST_REFUNDED = 1, 2, 3, 4
-CLAIM_PENDING, CLAIM_VOID, CLAIM_FINALIZED = 1, 2, 3
+CLAIM_PENDING, CLAIM_VOID, CLAIM_FINALIZED = ClaimStatus.PENDING, ClaimStatus.VOID, ClaimStatus.FINALIZED
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 /// @notice The few forge cheatcodes the invariant suite uses (the project ships no forge-std: it is offline).
 interface Vm {
     function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
     function deal(address account, uint256 balance) external;
     function prank(address sender) external;
 }

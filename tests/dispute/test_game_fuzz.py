@@ -1,4 +1,4 @@
-"""Randomized full games (offchain/dispute/fuzz.py): a short seeded run on anvil, plus the fuzzer's own parts.
+"""Randomized full games (bench/_game_fuzz.py): a short seeded run on anvil, plus the fuzzer's own parts.
 
 The long run (>= 1,000 games) is ``make fuzz-games``; this one plays about 40 games so that ``make test``
 exercises every kind of player against the real solver and contract on each run.
@@ -13,7 +13,7 @@ import pytest
 from ape import chain
 
 from offchain.dispute.adversaries import FORGES, PICKS
-from offchain.dispute.fuzz import (
+from bench._game_fuzz import (
     FUZZ_PARAMS,
     GamePlan,
     TrialOutcome,

@@ -58,7 +58,7 @@ from offchain.dispute.claimed_tree import ClaimedTree, ClaimedTreeError
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.dispute.faults import run_with_fault
 from offchain.dispute.responder import read_game, send
-from offchain.dispute.solver import GameStatus, Phase, Reveal, SolverError, Turn
+from offchain.dispute.solver import ClaimStatus, GameStatus, Phase, Reveal, SolverError, Turn
 from offchain.engine.errors import EngineError
 from offchain.engine.executor import run
 from offchain.engine.model import Model
@@ -76,7 +76,7 @@ FAULTY_SHARE = 0.6
 #: Anything past this many scheduler steps in one trial means a player loops: the trial fails loudly.
 MAX_STEPS = 400
 
-PENDING, VOID, FINALIZED = 1, 2, 3
+PENDING, VOID, FINALIZED = ClaimStatus.PENDING, ClaimStatus.VOID, ClaimStatus.FINALIZED
 
 
 class FuzzError(Exception):
