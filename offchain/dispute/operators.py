@@ -56,6 +56,14 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.TRIE_MATCH: "TextOps",
     OpCode.WORDPIECE: "TextOps",
     OpCode.LOREFT: "InterventionOps",
+    # activations (issue 13)
+    OpCode.TANH: "ActivationOps",
+    OpCode.SIGMOID: "ActivationOps",
+    OpCode.SOFTPLUS: "ActivationOps",
+    OpCode.CLAMP: "PiecewiseOps",
+    OpCode.LEAKY_RELU: "PiecewiseOps",
+    OpCode.HARDSWISH: "PiecewiseOps",
+    OpCode.HARDSIGMOID: "PiecewiseOps",
 })
 
 

@@ -55,6 +55,10 @@ from offchain.engine.intmath_act import (
     sigmoid_element,
     silu,
     silu_element,
+    softplus,
+    softplus_element,
+    tanh,
+    tanh_element,
 )
 from offchain.engine.intmath_core import (
     ACC_LIMIT,
@@ -133,4 +137,8 @@ __all__ = [
     "silu_element",
     "softmax",
     "softmax_element",
+    "softplus",
+    "softplus_element",
+    "tanh",
+    "tanh_element",
 ]

@@ -1,4 +1,5 @@
-"""Integer-only elementwise non-linearities: exp (x <= 0), sigmoid, SiLU, GELU (erf and tanh forms).
+"""Integer-only elementwise non-linearities: exp (x <= 0), sigmoid, tanh, SiLU, GELU (erf and tanh forms),
+softplus.
 
 Inputs are int32-range integers q with real value q / 2^f_in, 0 <= f_in <= 24; outputs are
 round(f(q / 2^f_in) * 2^f_out) up to the stated approximation error, saturated to ``dtype``
@@ -8,6 +9,8 @@ exp: 2^-t with t = -x * log2(e) >= 0 split into an integer part z and a fraction
 2^-r comes from a degree-6 polynomial (Horner, Q30, p(0) = 1 exactly) and 2^-z is a rounding right
 shift. sigmoid and SiLU divide by 1 + e^-|x|. GELU(erf) uses Abramowitz & Stegun 7.1.26
 (|erf error| <= 1.5e-7): 1 - erf(a) = t*(A1 + t*(A2 + ...)) * e^-a^2 with t = 1 / (1 + P*a).
+tanh(x) = sign(x) (1 - e^-2|x|) / (1 + e^-2|x|), one division; softplus(x) = max(x, 0) + log1p(e^-|x|)
+with log1p on [0, 1] a degree-10 polynomial (LOG1P_POLY_Q30).
 
 Every ``*_element`` function is the scalar reference the Solidity one-step prover mirrors; the
 vectorised function must agree with it bit for bit (tests/intmath).
@@ -55,6 +58,10 @@ ERF_A_Q30 = (273621191, -305476044, 1526231383, -1560310108, 1139675401)
 # GELU (tanh form): 0.5 * (1 + tanh(u)) = sigmoid(2u), 2u = 2*sqrt(2/pi) * (x + 0.044715 x^3).
 TANH_C_Q30 = 48012366
 TANH_K_Q30 = 1713444047
+# log1p(t) ~= t*(L1 + t*(L2 + ... + t*L10)) on t in [0, 1], Q30; iteratively reweighted least-squares fit
+# (near minimax), max error 7.7e-10 before the Horner roundings (0.82 Q30 units), p(0) = 0 exactly.
+LOG1P_POLY_Q30 = (1073741689, -536863906, 357786731, -267277129, 208556835, -157747304, 104059111,
+                  -52448800, 17057455, -2603565)
 
 
 def _check_scales(f_in: int, f_out: int, dtype: DTypeLike) -> str:
@@ -329,3 +336,77 @@ def gelu_tanh_element(x: int, f_in: int, f_out: int, dtype: DTypeLike) -> int:
     x = check_int("x", x, INT32_MIN, INT32_MAX)
     s = sigmoid_q30_element(_gelu_tanh_arg_q24_element(x, f_in), 24)
     return saturate_element(_rshift_round_int(x * s, 30 + f_in - f_out), name)
+
+
+# ---------------------------------------------------------------------------------------------
+# tanh and softplus (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+
+def tanh(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarray:
+    """tanh(x / 2^f_in) * 2^f_out: sign(x) * div_round((2^30 - e) * 2^f_out, 2^30 + e) with e =
+    exp_neg_q30(2|x|) (Q30), saturated; exactly odd (the magnitude is rounded, then signed).
+
+    |x| <= 2^31, so 2|x| <= 2^32 before exp's clamp at 64 (exact, see EXP_CLAMP); the numerator is
+    <= 2^60. Error <= 0.5 LSB + 2^(f_out - 26) LSB (e's error, at most 4.2 Q30 units plus its rounding,
+    enters the quotient with a factor <= 2). Recommended f_out = 15 (int16) or 7 (int8).
+    """
+    name = _check_scales(f_in, f_out, dtype)
+    xx = as_int64("x", x, INT32_MIN, INT32_MAX)
+    e = exp_neg_q30(2 * np.abs(xx), f_in)
+    mag = div_round((ONE_Q30 - e) << f_out, ONE_Q30 + e)
+    return saturate(np.where(xx < 0, -mag, mag), name)
+
+
+def tanh_element(x: int, f_in: int, f_out: int, dtype: DTypeLike) -> int:
+    """Scalar reference of tanh."""
+    name = _check_scales(f_in, f_out, dtype)
+    x = check_int("x", x, INT32_MIN, INT32_MAX)
+    e = exp_neg_q30_element(2 * (x if x >= 0 else -x), f_in)
+    mag = div_round_element((ONE_Q30 - e) << f_out, ONE_Q30 + e)
+    return saturate_element(-mag if x < 0 else mag, name)
+
+
+def log1p_q30(t: np.ndarray) -> np.ndarray:
+    """log(1 + t / 2^30) in Q30 for 0 <= t <= 2^30 (degree-10 Horner, LOG1P_POLY_Q30); internal, no checks.
+
+    Every Horner partial sum stays below 2^31 in magnitude and t <= 2^30, so each product is < 2^61."""
+    c = LOG1P_POLY_Q30
+    acc = np.full(np.shape(t), c[9], dtype=np.int64)
+    for k in range(8, -1, -1):
+        acc = c[k] + ((acc * t + (1 << 29)) >> 30)
+    return (acc * t + (1 << 29)) >> 30
+
+
+def log1p_q30_element(t: int) -> int:
+    """Scalar reference of log1p_q30."""
+    c = LOG1P_POLY_Q30
+    acc = c[9]
+    for k in range(8, -1, -1):
+        acc = c[k] + ((acc * t + (1 << 29)) >> 30)
+    return (acc * t + (1 << 29)) >> 30
+
+
+def softplus(x: np.ndarray, f_in: int, f_out: int, dtype: DTypeLike) -> np.ndarray:
+    """softplus log(1 + e^x) = max(x, 0) + log1p(e^-|x|): rshift_round(max(x, 0) * 2^(30 - f_in)
+    + log1p_q30(exp_neg_q30(|x|)), 30 - f_out), saturated.
+
+    The Q30 sum is < 2^61 + 2^30 (x < 2^31, f_in >= 0). Error <= 0.5 LSB + 2^(f_out - 27) LSB (exp's error
+    passes through log1p with a factor <= 1, the polynomial adds <= 0.82 Q30 units and its roundings
+    <= 5). torch's Softplus(beta=1, threshold=20) returns x itself past x = 20, where this definition
+    differs from x by log1p(e^-20) < 2^-28.
+    """
+    name = _check_scales(f_in, f_out, dtype)
+    xx = as_int64("x", x, INT32_MIN, INT32_MAX)
+    lg = log1p_q30(exp_neg_q30(np.abs(xx), f_in))
+    acc = (np.maximum(xx, 0) << (30 - f_in)) + lg
+    return saturate(rshift_round_var(acc, np.int64(30 - f_out)), name)
+
+
+def softplus_element(x: int, f_in: int, f_out: int, dtype: DTypeLike) -> int:
+    """Scalar reference of softplus."""
+    name = _check_scales(f_in, f_out, dtype)
+    x = check_int("x", x, INT32_MIN, INT32_MAX)
+    lg = log1p_q30_element(exp_neg_q30_element(x if x >= 0 else -x, f_in))
+    acc = ((x if x > 0 else 0) << (30 - f_in)) + lg
+    return saturate_element(_rshift_round_int(acc, 30 - f_out), name)

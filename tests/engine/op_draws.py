@@ -88,3 +88,27 @@ def embedding_node(data, min_ids: int = 0) -> tuple[Node, list[TensorSpec]]:
     ins = [spec(ids_shape, DType.INT32, 0), spec((vocab, dim), data.draw(small), ft)]
     out = spec(ids_shape + [dim], data.draw(dtypes), ft - data.draw(st.integers(-3, 5)))
     return make_node(OpCode.EMBEDDING, ins, out), ins
+
+
+# ---------------------------------------------------------------- activations (issue 13)
+
+
+def act_node(data, code: int) -> Node:
+    """One of TANH, SIGMOID, SOFTPLUS, CLAMP, LEAKY_RELU, HARDSWISH, HARDSIGMOID on a random shape, dtypes and
+    fracs within the op's limits, with random legal params (clamp bounds in the input dtype, slope m / 2^k)."""
+    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    x_dt, out_dt = data.draw(dtypes), data.draw(dtypes)
+    params: tuple[int, ...] = ()
+    if code in (OpCode.CLAMP, OpCode.LEAKY_RELU):
+        fx = data.draw(fracs)
+        fo = fx - data.draw(st.integers(-8, 16)) if code == OpCode.CLAMP else None
+        if code == OpCode.CLAMP:
+            lo = data.draw(st.integers(x_dt.qmin, x_dt.qmax))
+            params = (lo, data.draw(st.integers(lo, x_dt.qmax)))
+        else:
+            k = data.draw(st.integers(0, 24))
+            params = (data.draw(st.integers(-(1 << 24), 1 << 24)), k)
+            fo = fx + k - data.draw(st.integers(-8, 30))
+    else:
+        fx, fo = data.draw(st.integers(0, 24)), data.draw(st.integers(0, 30))
+    return make_node(code, [spec(shape, x_dt, fx)], spec(shape, out_dt, fo), params)

@@ -36,4 +36,12 @@ interface IStepErrors {
     error UnsupportedOp(uint256 op);
     /// @dev The descriptor breaks the op's rules (the reason names which).
     error BadNode(string reason);
+
+    // ---------------------------------------------------------------- activations (issue 13)
+    /// @dev CLAMP bounds outside `min <= lo <= hi <= max` (the input dtype's range).
+    error ClampBoundsOutOfRange(int256 lo, int256 hi, int256 min, int256 max);
+    /// @dev LEAKY_RELU slope m / 2^k with k outside [0, 24] or |m| > 2^24.
+    error SlopeOutOfRange(int256 m, int256 k);
+    /// @dev Frac bits outside an op's limits: input in [0, fInMax], output in [0, fOutMax].
+    error FracOutOfRange(int256 fIn, int256 fOut, int256 fInMax, int256 fOutMax);
 }

@@ -6,7 +6,7 @@ import {Operand} from "./LibOperand.sol";
 import {LibRow} from "./LibRow.sol";
 
 /// @title LibIntMath
-/// @notice Integer-only exp, sigmoid, SiLU and GELU (erf and tanh forms), mirroring the scalar references
+/// @notice Integer-only exp, sigmoid, tanh, softplus, SiLU and GELU (erf and tanh forms), mirroring the scalar references
 ///         `*_element` of offchain/engine/intmath_act.py line by line (same constants, same rounding, same
 ///         order of operations), plus the primitives of intmath_core.py they and the norms use (div_round,
 ///         isqrt, bit_length). Internal values are Q30 (real = v / 2^30) unless a name says otherwise.
@@ -46,6 +46,17 @@ library LibIntMath {
     /// GELU tanh form: 2u = TANH_K * (x + TANH_C x^3), Q30.
     int256 internal constant TANH_C_Q30 = 48012366;
     int256 internal constant TANH_K_Q30 = 1713444047;
+    /// @dev log1p(t) on [0, 1], Q30 (intmath_act.LOG1P_POLY_Q30): t (L1 + t (L2 + ... + t L10)).
+    int256 internal constant LOG1P_L1 = 1073741689;
+    int256 internal constant LOG1P_L2 = -536863906;
+    int256 internal constant LOG1P_L3 = 357786731;
+    int256 internal constant LOG1P_L4 = -267277129;
+    int256 internal constant LOG1P_L5 = 208556835;
+    int256 internal constant LOG1P_L6 = -157747304;
+    int256 internal constant LOG1P_L7 = 104059111;
+    int256 internal constant LOG1P_L8 = -52448800;
+    int256 internal constant LOG1P_L9 = 17057455;
+    int256 internal constant LOG1P_L10 = -2603565;
 
     /// @dev (v + 2^(s-1)) >> s for s > 0, v for s == 0 (`_rshift_round_int`); `>>` on int256 floors.
     function roundShift(int256 v, uint256 s) internal pure returns (int256) {
@@ -231,6 +242,49 @@ library LibIntMath {
             int256 x3 = (x2 * x24 + (1 << 23)) >> 24;
             int256 v = x24 + ((x3 * TANH_C_Q30 + (1 << 29)) >> 30);
             return (v * TANH_K_Q30 + (1 << 29)) >> 30;
+        }
+    }
+
+    // ---------------------------------------------------------------- activations (issue 13)
+
+    /// @dev Logistic sigmoid (`sigmoid_element`): divRound(num 2^fOut, 2^30 + e^-|x|), saturated to `width`.
+    function sigmoid(int256 x, uint256 fIn, uint256 fOut, uint256 width) internal pure returns (int256) {
+        int256 e = expNegQ30(x >= 0 ? x : -x, fIn);
+        return LibFixed.saturate(divRound((x >= 0 ? ONE_Q30 : e) << fOut, ONE_Q30 + e), width);
+    }
+
+    /// @dev tanh (`tanh_element`): sign(x) divRound((2^30 - e) 2^fOut, 2^30 + e), e = e^-2|x| in Q30, saturated.
+    function tanh(int256 x, uint256 fIn, uint256 fOut, uint256 width) internal pure returns (int256) {
+        int256 e = expNegQ30(2 * (x >= 0 ? x : -x), fIn);
+        int256 mag = divRound((ONE_Q30 - e) << fOut, ONE_Q30 + e);
+        return LibFixed.saturate(x < 0 ? -mag : mag, width);
+    }
+
+    /// @dev softplus (`softplus_element`): roundShift(max(x, 0) 2^(30 - fIn) + log1pQ30(e^-|x|), 30 - fOut),
+    ///      saturated to `width`.
+    function softplus(int256 x, uint256 fIn, uint256 fOut, uint256 width) internal pure returns (int256) {
+        int256 lg = log1pQ30(expNegQ30(x >= 0 ? x : -x, fIn));
+        // Safe without checks: 0 <= x < 2^31 and fIn >= 0, so the sum is < 2^61 + 2^30.
+        unchecked {
+            return LibFixed.saturate(roundShift(((x > 0 ? x : int256(0)) << (30 - fIn)) + lg, 30 - fOut), width);
+        }
+    }
+
+    /// @dev log(1 + t / 2^30) in Q30 for 0 <= t <= 2^30 (`log1p_q30_element`): degree-10 Horner, each step
+    ///      rounded half up by `+ 2^29 >> 30`.
+    function log1pQ30(int256 t) internal pure returns (int256 acc) {
+        unchecked {
+            // Safe: every partial sum is below 2^31 in magnitude and 0 <= t <= 2^30, so acc * t < 2^61.
+            acc = LOG1P_L9 + ((LOG1P_L10 * t + (1 << 29)) >> 30);
+            acc = LOG1P_L8 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L7 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L6 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L5 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L4 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L3 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L2 + ((acc * t + (1 << 29)) >> 30);
+            acc = LOG1P_L1 + ((acc * t + (1 << 29)) >> 30);
+            acc = (acc * t + (1 << 29)) >> 30;
         }
     }
 }

@@ -7,14 +7,18 @@ import {LibOperand, Operand} from "../lib/LibOperand.sol";
 import {OperatorBase} from "./OperatorBase.sol";
 
 /// @title ActivationOps
-/// @notice GELU (params (0,) erf form, (1,) tanh form) and SILU, mirroring offchain/engine/ops/activation.py:
-///         out[e] = intmath gelu / gelu_tanh / silu (x[e], fx, fo, out dtype), with 0 <= fx <= 24 and
-///         0 <= fo <= 30. One output element reads one input element.
+/// @notice GELU (params (0,) erf form, (1,) tanh form), SILU, TANH, SIGMOID and SOFTPLUS, mirroring
+///         offchain/engine/ops/activation.py: out[e] = intmath gelu / gelu_tanh / silu / tanh / sigmoid /
+///         softplus (x[e], fx, fo, out dtype), with 0 <= fx <= 24 and 0 <= fo <= 30. One output element reads
+///         one input element.
 contract ActivationOps is OperatorBase {
     using LibOperand for Operand;
 
     uint256 internal constant GELU = 8;
     uint256 internal constant SILU = 9;
+    uint256 internal constant TANH = 27;
+    uint256 internal constant SIGMOID = 28;
+    uint256 internal constant SOFTPLUS = 33;
 
     function rangeCount(NodeDesc calldata d, uint256) external pure returns (uint256) {
         _check(d);
@@ -35,13 +39,18 @@ contract ActivationOps is OperatorBase {
         (uint256 fIn, uint256 fOut) = _check(d);
         int256 x = _m(operands[0]).at(0);
         if (d.op == SILU) return LibIntMath.silu(x, fIn, fOut, d.out.width);
+        if (d.op == TANH) return LibIntMath.tanh(x, fIn, fOut, d.out.width);
+        if (d.op == SIGMOID) return LibIntMath.sigmoid(x, fIn, fOut, d.out.width);
+        if (d.op == SOFTPLUS) return LibIntMath.softplus(x, fIn, fOut, d.out.width);
         if (d.params[0] == 0) return LibIntMath.gelu(x, fIn, fOut, d.out.width);
         return LibIntMath.geluTanh(x, fIn, fOut, d.out.width);
     }
 
     /// @dev The op, its params and the frac bits the intmath references accept; returns (fIn, fOut).
     function _check(NodeDesc calldata d) internal pure returns (uint256, uint256) {
-        if (d.op != GELU && d.op != SILU) revert UnsupportedOp(d.op);
+        if (d.op != GELU && d.op != SILU && d.op != TANH && d.op != SIGMOID && d.op != SOFTPLUS) {
+            revert UnsupportedOp(d.op);
+        }
         _expectInputs(d, 1, 1);
         if (d.op == GELU) {
             if (d.params.length != 1 || (d.params[0] != 0 && d.params[0] != 1)) revert BadNode("gelu form");

@@ -7,7 +7,7 @@ docstring states its inputs, params and exact integer rule.
 from __future__ import annotations
 
 from offchain.engine.errors import UnknownOpError
-from offchain.engine.ops.activation import Gelu, Silu
+from offchain.engine.ops.activation import Gelu, Sigmoid, Silu, Softplus, Tanh
 from offchain.engine.ops.base import Op, Range
 from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.conv import Conv2d
@@ -16,6 +16,7 @@ from offchain.engine.ops.embedding import Embedding
 from offchain.engine.ops.intervention import Loreft
 from offchain.engine.ops.linear import Linear, Matmul
 from offchain.engine.ops.norm import LayerNorm, RmsNorm
+from offchain.engine.ops.piecewise import Clamp, Hardsigmoid, Hardswish, LeakyRelu
 from offchain.engine.ops.reduce import Mean
 from offchain.engine.ops.rope import Rope
 from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
@@ -28,6 +29,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Softmax(), LayerNorm(), RmsNorm(),
     Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
     Utf8Decode(), CharMap(), TrieMatch(), WordPiece(), Loreft(),
+    # activations (issue 13)
+    Tanh(), Sigmoid(), Clamp(), LeakyRelu(), Hardswish(), Hardsigmoid(), Softplus(),
 )}
 
 

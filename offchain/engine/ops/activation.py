@@ -1,10 +1,19 @@
-"""GELU and SILU: integer-only activations wrapped from ``offchain.engine.intmath``.
+"""GELU, SILU, TANH, SIGMOID, SOFTPLUS: integer-only activations wrapped from ``offchain.engine.intmath``.
 
 inputs: x (frac fx, 0 <= fx <= 24), output same shape (frac fo, 0 <= fo <= 30).
 GELU params: (approximate,) 0 = erf form (torch default), 1 = tanh form.
-SILU params: none.
-out = intmath.gelu / gelu_tanh / silu(x, fx, fo, out dtype): the algorithms and
-their error bounds are documented there. Each output element reads one x element.
+SILU, TANH, SIGMOID, SOFTPLUS params: none.
+out = intmath.gelu / gelu_tanh / silu / tanh / sigmoid / softplus(x, fx, fo, out dtype): the algorithms
+and their error bounds are documented there. Each output element reads one x element.
+
+The three added for issue 13, with their error against the real function at the output's LSB:
+TANH     sign(x) * div_round((2^30 - e) 2^fo, 2^30 + e), e = e^-2|x| in Q30 (intmath exp): one exp, one
+         division; <= 0.5 LSB + 2^(fo - 26) LSB (measured 0.50 LSB at fo = 15, 3.4 LSB at fo = 30).
+SIGMOID  div_round(num 2^fo, 2^30 + e), num = 2^30 (x >= 0) or e, e = e^-|x|; <= 0.5 + 2^(fo - 27) LSB.
+SOFTPLUS max(x, 0) + log1p(e^-|x|) (log1p a degree-10 polynomial on [0, 1], Q30), one rounding shift to
+         fo; <= 0.5 LSB + 2^(fo - 27) LSB. Equals torch's Softplus(beta=1, threshold=20) to that bound plus
+         log1p(e^-20) < 2^-28 (torch returns x itself past the threshold); other beta / threshold < 20 are
+         refused by the compiler.
 """
 
 from __future__ import annotations
@@ -74,3 +83,36 @@ class Silu(_IntmathUnary):
 
     def _fns(self, node: Node) -> tuple[Callable, Callable]:
         return intmath_act.silu, intmath_act.silu_element
+
+
+# ---------------------------------------------------------------- activations (issue 13)
+
+
+class Tanh(_IntmathUnary):
+    """tanh(x)."""
+
+    code = OpCode.TANH
+    name = "TANH"
+
+    def _fns(self, node: Node) -> tuple[Callable, Callable]:
+        return intmath_act.tanh, intmath_act.tanh_element
+
+
+class Sigmoid(_IntmathUnary):
+    """Logistic sigmoid 1 / (1 + e^-x)."""
+
+    code = OpCode.SIGMOID
+    name = "SIGMOID"
+
+    def _fns(self, node: Node) -> tuple[Callable, Callable]:
+        return intmath_act.sigmoid, intmath_act.sigmoid_element
+
+
+class Softplus(_IntmathUnary):
+    """softplus log(1 + e^x), torch's beta = 1."""
+
+    code = OpCode.SOFTPLUS
+    name = "SOFTPLUS"
+
+    def _fns(self, node: Node) -> tuple[Callable, Callable]:
+        return intmath_act.softplus, intmath_act.softplus_element

@@ -38,3 +38,11 @@ class OpCode(enum.IntEnum):
     TRIE_MATCH = 24   # ops/text.py   longest vocabulary piece per stream slot
     WORDPIECE = 25    # ops/text.py   framed, padded token ids
     LOREFT = 26       # ops/intervention.py  LoReFT h + R^T (W h + b - R h)
+    # ---------------------------------------------------------------- activations (issue 13)
+    TANH = 27         # ops/activation.py (intmath)
+    SIGMOID = 28      # ops/activation.py (intmath)
+    CLAMP = 29        # ops/piecewise.py  x clamped to [lo, hi] (input LSBs), rescaled
+    LEAKY_RELU = 30   # ops/piecewise.py  x * (x >= 0 ? 2^k : m), rescaled by fx + k - fo
+    HARDSWISH = 31    # ops/piecewise.py  x * relu6(x + 3) / 6
+    HARDSIGMOID = 32  # ops/piecewise.py  relu6(x + 3) / 6
+    SOFTPLUS = 33     # ops/activation.py (intmath)
