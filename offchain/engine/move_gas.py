@@ -107,6 +107,14 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.TRIE_MATCH: OpCost(16_000, 251),
     OpCode.WORDPIECE: OpCost(16_000, 323),
     OpCode.LOREFT: OpCost(50_000, 92),
+    # ---------------------------------------------------------------- activations (issue 13)
+    OpCode.TANH: OpCost(16_000, 12_000),
+    OpCode.SIGMOID: OpCost(16_000, 12_000),
+    OpCode.CLAMP: OpCost(16_000, 8_000),
+    OpCode.LEAKY_RELU: OpCost(16_000, 8_000),
+    OpCode.HARDSWISH: OpCost(16_000, 8_000),
+    OpCode.HARDSIGMOID: OpCost(16_000, 8_000),
+    OpCode.SOFTPLUS: OpCost(16_000, 12_000),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----

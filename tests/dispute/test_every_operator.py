@@ -107,7 +107,9 @@ OP_MODEL = {
 
 
 def test_every_op_code_is_covered():
-    assert set(OP_MODEL) == set(OpCode)
+    from .test_ops_act import ACT_OPS  # issue 13's activations are disputed in their own file
+
+    assert set(OP_MODEL) | set(ACT_OPS) == set(OpCode)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ the method that emits its integer nodes; anything else is an
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Callable
 
@@ -26,7 +27,8 @@ from offchain.engine.errors import CompileError, UnsupportedOpError
 from offchain.engine.intmath_norm import EPS_TERM_LIMIT
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.elementwise import MAX_ALIGN_SHIFT
-from offchain.engine.ops.fixed import MAX_LEFT_SHIFT
+from offchain.engine.ops.fixed import MAX_LEFT_SHIFT, MAX_RIGHT_SHIFT
+from offchain.engine.ops.piecewise import HARD_FRAC_IN_MAX, HARD_FRAC_OUT_MAX, LEAKY_MULT_MAX, LEAKY_SHIFT_MAX
 
 aten = torch.ops.aten
 # Bounds on the frac bits of gamma / beta (intmath norm) and of norm outputs.
@@ -37,6 +39,9 @@ SOFTMAX_IN_FRAC_MAX = 24
 # this many frac bits, so the penalty (MASK_PENALTY, about 2^13.3) stays exact
 # and the softmax sees it as a huge negative logit instead of a saturated small one.
 MASK_FRAC = 16
+# softplus: torch returns x itself past the threshold; SOFTPLUS's log(1 + e^x) is within e^-20 of that only
+# from 20 on.
+SOFTPLUS_THRESHOLD_MIN = 20.0
 
 
 class _Wrapped:
@@ -561,6 +566,79 @@ class Lowerer:
                                     name=f"{self.node.name}.{i}"))
         return parts
 
+    # ---------------------------------------------------------------- activations (issue 13)
+
+    def tanh(self, x) -> Act:
+        return self._intmath_unary(OpCode.TANH, x)
+
+    def sigmoid(self, x) -> Act:
+        return self._intmath_unary(OpCode.SIGMOID, x)
+
+    def softplus(self, x, beta=1.0, threshold=20.0) -> Act:
+        """torch's softplus: log(1 + e^x), or x itself past ``threshold``. SOFTPLUS computes log(1 + e^x)
+        everywhere, which is within log1p(e^-20) < 2^-28 of torch's only for beta = 1 and threshold >= 20."""
+        if beta != 1 or threshold < SOFTPLUS_THRESHOLD_MIN:
+            raise UnsupportedOpError(f"{self.src}: softplus supports beta=1 and threshold >= "
+                                     f"{SOFTPLUS_THRESHOLD_MIN} (got beta={beta}, threshold={threshold})")
+        return self._intmath_unary(OpCode.SOFTPLUS, x)
+
+    def _clamp(self, x, lo: Any, hi: Any) -> Act:
+        """CLAMP with constant bounds (None: unbounded) in the input's LSBs, round half up and limited to its
+        dtype (which changes nothing: x cannot pass a dtype end); the output keeps the input's scale. torch's
+        clamp(x, lo, hi) with lo > hi is hi everywhere, so is CLAMP(hi, hi)."""
+        xa = self._act(x, "input")
+        d, f = xa.spec.dtype, xa.spec.frac
+
+        def bound(v: Any, default: int) -> int:
+            if v is None:
+                return default
+            if isinstance(v, (torch.Tensor, Act, _Tuple)):
+                raise UnsupportedOpError(f"{self.src}: {self.node.target} needs constant scalar bounds")
+            return int(min(max(math.floor(float(v) * 2.0 ** f + 0.5), d.qmin), d.qmax))
+
+        lo_q, hi_q = bound(lo, d.qmin), bound(hi, d.qmax)
+        return self._emit(OpCode.CLAMP, [xa], xa.spec.shape, d, f, (min(lo_q, hi_q), hi_q))
+
+    def hardtanh(self, x, min_val=-1.0, max_val=1.0) -> Act:
+        return self._clamp(x, min_val, max_val)
+
+    def relu6(self, x) -> Act:
+        return self._clamp(x, 0.0, 6.0)
+
+    def clamp(self, x, min=None, max=None) -> Act:  # noqa: A002 - ATen's argument names
+        return self._clamp(x, min, max)
+
+    def clamp_min(self, x, min) -> Act:  # noqa: A002
+        return self._clamp(x, min, None)
+
+    def clamp_max(self, x, max) -> Act:  # noqa: A002
+        return self._clamp(x, None, max)
+
+    def leaky_relu(self, x, negative_slope=0.01) -> Act:
+        """LEAKY_RELU with the slope as m / 2^k: the largest k <= 24 with |m| = |round(slope 2^k)| <= 2^24, so
+        the slope is off by at most 2^-25. The output frac comes from calibration (a slope above 1 widens it)."""
+        xa = self._act(x, "input")
+        slope = float(negative_slope)
+        k = LEAKY_SHIFT_MAX
+        while k > 0 and abs(math.floor(slope * 2.0 ** k + 0.5)) > LEAKY_MULT_MAX:
+            k -= 1
+        m = math.floor(slope * 2.0 ** k + 0.5)
+        if abs(m) > LEAKY_MULT_MAX:
+            raise UnsupportedOpError(f"{self.src}: leaky_relu slope {slope} is beyond +-{LEAKY_MULT_MAX}")
+        base = xa.spec.frac + k
+        frac = min(max(self._frac(xa.spec.dtype), base - MAX_RIGHT_SHIFT), base + MAX_LEFT_SHIFT)
+        return self._out(OpCode.LEAKY_RELU, [xa], params=(m, k), dtype=xa.spec.dtype, frac=frac)
+
+    def _hard(self, op: int, x) -> Act:
+        xa = self._fit(self._act(x, "input"), 0, HARD_FRAC_IN_MAX)
+        return self._out(op, [xa], lo=0, hi=HARD_FRAC_OUT_MAX)
+
+    def hardswish(self, x) -> Act:
+        return self._hard(OpCode.HARDSWISH, x)
+
+    def hardsigmoid(self, x) -> Act:
+        return self._hard(OpCode.HARDSIGMOID, x)
+
 
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
 CHECKS_ONLY = {aten._assert_tensor_metadata.default}
@@ -609,4 +687,25 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.detach.default: Lowerer._alias,
     aten.unbind.int: Lowerer.unbind,
     operator.getitem: Lowerer.getitem,
+    # ---------------------------------------------------------------- activations (issue 13)
+    aten.tanh.default: Lowerer.tanh,
+    aten.tanh_.default: Lowerer.tanh,
+    aten.sigmoid.default: Lowerer.sigmoid,
+    aten.sigmoid_.default: Lowerer.sigmoid,
+    aten.softplus.default: Lowerer.softplus,
+    aten.hardtanh.default: Lowerer.hardtanh,
+    aten.hardtanh_.default: Lowerer.hardtanh,
+    aten.relu6.default: Lowerer.relu6,
+    aten.clamp.default: Lowerer.clamp,
+    aten.clamp_.default: Lowerer.clamp,
+    aten.clamp_min.default: Lowerer.clamp_min,
+    aten.clamp_min_.default: Lowerer.clamp_min,
+    aten.clamp_max.default: Lowerer.clamp_max,
+    aten.clamp_max_.default: Lowerer.clamp_max,
+    aten.leaky_relu.default: Lowerer.leaky_relu,
+    aten.leaky_relu_.default: Lowerer.leaky_relu,
+    aten.hardswish.default: Lowerer.hardswish,
+    aten.hardswish_.default: Lowerer.hardswish,
+    aten.hardsigmoid.default: Lowerer.hardsigmoid,
+    aten.hardsigmoid_.default: Lowerer.hardsigmoid,
 }

@@ -1,0 +1,77 @@
+"""A dispute through each activation of issue 13: a submitter that corrupts one element of that op's output (and
+runs the rest of the model on it) loses the game to the honest challenger through that op's one-step proof
+(ActivationOps for TANH, SIGMOID, SOFTPLUS; PiecewiseOps for CLAMP, LEAKY_RELU, HARDSWISH, HARDSIGMOID).
+
+One small model compiled from PyTorch (tests/engine/act_models.py: Linear, the eight nn.* activations side by
+side, concatenated, Linear) holds all seven op codes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from ape import chain
+
+from engine.act_models import ActModules, quantised_input, samples
+from offchain.chain.deployments import deploy_protocol
+from offchain.chain.params import ProtocolParams
+from offchain.chain.registration import model_spec
+from offchain.dispute.claimed_tree import ClaimedTree
+from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+from offchain.dispute.faults import run_with_fault
+from offchain.dispute.match import honest_challenger, honest_submitter, play
+from offchain.dispute.solver import GameStatus
+from offchain.engine.compiler import compile_module
+from offchain.engine.executor import run
+from offchain.engine.ops import OpCode
+
+PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
+#: The op codes this file disputes (tests/dispute/test_every_operator.py counts them as covered).
+ACT_OPS = (OpCode.TANH, OpCode.SIGMOID, OpCode.CLAMP, OpCode.LEAKY_RELU, OpCode.HARDSWISH, OpCode.HARDSIGMOID,
+           OpCode.SOFTPLUS)
+
+
+@pytest.fixture(scope="module")
+def act_model():
+    module = ActModules().eval()
+    cal = samples()
+    model = compile_module(module, cal[0], cal)
+    commitment = ModelCommitment(model)
+    x = quantised_input(model, samples(seed=1)[0][0])
+    return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
+
+
+@pytest.fixture(scope="module")
+def protocol(project, accounts):
+    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
+    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
+
+
+def test_the_model_holds_every_act_op(act_model):
+    assert set(ACT_OPS) <= {n.op for n in act_model[0].model.graph.nodes}
+
+
+@pytest.mark.parametrize("op", ACT_OPS, ids=lambda op: OpCode(op).name)
+def test_a_corrupted_element_of_each_activation_loses_the_game(act_model, protocol, owner, submitter, challenger,
+                                                                op):
+    commitment, x, honest = act_model
+    registry, game = protocol
+    model_id = registry.registerModel(model_spec(commitment.model, 0, owner.address), sender=owner).return_value
+    nodes = commitment.model.graph.nodes
+    node_index = max(i for i, n in enumerate(nodes) if n.op == op)
+    element = nodes[node_index].output.size // 2 + 1
+    faulty = ExecutionCommitment(commitment, run_with_fault(commitment.model, [x], node_index, element, delta=3))
+    claim_id = game.propose(model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
+                            submitter, sender=submitter, value=game.submitterBond()).return_value
+    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
+    claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
+    credit_before = game.credit(challenger)
+    result = play(game, game_id, submitter, challenger, honest_submitter(faulty),
+                  honest_challenger(honest, claimed), claimed=claimed)
+    assert result.status == GameStatus.CHALLENGER_WON
+    assert game.getGame(game_id).nodeIndex == node_index
+    assert result.moves[-1].action == "Step"
+    assert game.credit(challenger) > credit_before + game.challengerBond()  # its bond back and part of the other
+    assert game.balance == game.openBonds() + game.totalCredit()
