@@ -20,7 +20,7 @@ import numpy as np
 from rich.console import Console
 
 from bench._results import Result, write_results
-from bench.bench_ops_gas import Case, _ints, _spec, cases as op_cases
+from bench.bench_ops_gas import ACT_OPS, Case, _ints, _spec, cases as op_cases
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec, registered_id
 from offchain.dispute.claimed_tree import ClaimedTree
@@ -115,6 +115,18 @@ def extra_cases() -> list[Case]:
     out.append(Case("slice", OpCode.SLICE, q, qs, [], _spec((1, 16, 32), DType.INT16, 8), (2, 1, 2)))
     out.append(Case("concat", OpCode.CONCAT, q, qs, [(q.copy(), qs)], _spec((1, 16, 128), DType.INT16, 8), (2,)))
     out.append(Case("rescale", OpCode.RESCALE, q, qs, [], _spec((1, 16, 64), DType.INT8, 4)))
+    return out + act_extra_cases()
+
+
+def act_extra_cases() -> list[Case]:
+    """Issue 13's activations at two more sizes (int16 rows of 64 and 16,384): one element read per step."""
+    rng = np.random.default_rng(SEED + 13)
+    out: list[Case] = []
+    for size in (64, 16384):
+        x = _ints(rng, (1, size), -(8 << 10), 8 << 10, DType.INT16)
+        for name, op, params, fx, fo in ACT_OPS:
+            out.append(Case(f"{name} n={size}", op, x, _spec((1, size), DType.INT16, fx), [],
+                            _spec((1, size), DType.INT16, fo), params))
     return out
 
 

@@ -118,7 +118,7 @@ def cases() -> list[Case]:
                     _spec((1, 16, 64), DType.INT16, 8)))
     out.append(Case("permute (0, 2, 1)", OpCode.PERMUTE, q, _spec((1, 16, 64), DType.INT16, 8), [],
                     _spec((1, 64, 16), DType.INT16, 8), (0, 2, 1)))
-    return out + text_cases()
+    return out + text_cases() + act_cases()
 
 
 def text_cases() -> list[Case]:
@@ -145,6 +145,25 @@ def text_cases() -> list[Case]:
         Case("wordpiece token 128 of 768 slots", OpCode.WORDPIECE, trace.outputs[1], act(1),
              [(trace.outputs[2], TensorSpec(act(2).shape, DType.INT32, 0, act(2).chunk_log2))], act(3), n[3].params),
     ]
+
+
+# ---------------------------------------------------------------- activations (issue 13)
+
+#: (name, op, params, x frac, out frac) of the issue-13 activations' cases: the params torch's defaults give.
+ACT_OPS = (("tanh", OpCode.TANH, (), 10, 14), ("sigmoid", OpCode.SIGMOID, (), 10, 14),
+           ("softplus", OpCode.SOFTPLUS, (), 10, 10), ("clamp relu6", OpCode.CLAMP, (0, 6 << 10), 10, 10),
+           ("leaky_relu 0.01", OpCode.LEAKY_RELU, (167772, 24), 10, 10), ("hardswish", OpCode.HARDSWISH, (), 10, 10),
+           ("hardsigmoid", OpCode.HARDSIGMOID, (), 10, 14))
+
+
+def act_cases() -> list[Case]:
+    """Issue 13's activations on a 4096-wide int32 row (the widest hidden state; int32 makes the chunk the
+    costliest to prove), at the last element. Each element reads one input element, so the width only adds
+    Merkle siblings."""
+    rng = np.random.default_rng(SEED + 13)
+    x = _ints(rng, (1, 4096), -(8 << 10), 8 << 10, DType.INT32)
+    return [Case(f"{name} n=4096 (int32 f{fx} -> int16 f{fo})", op, x, _spec((1, 4096), DType.INT32, fx), [],
+                 _spec((1, 4096), DType.INT16, fo), params) for name, op, params, fx, fo in ACT_OPS]
 
 
 def _calldata_gas(data: bytes) -> int:

@@ -69,7 +69,10 @@ def _unseen() -> list[Case]:
 CHOSEN = ("softmax n=4096", "softmax causal n=128", "layernorm n=384", "rmsnorm n=4096", "linear k=768",
           "linear k=11008", "conv2d 3x3x4 pad", "conv2d 3x3x64", "conv2d 1x1x64", "conv2d 5x5x8", "mean n=4096",
           "embedding V=32000 d=4096", "gelu erf", "silu n=16384", "rope", "add, broadcast", "permute", "concat",
-          "matmul k=4096", "loreft d=1024", "utf8_decode", "char_map", "trie_match", "wordpiece")
+          "matmul k=4096", "loreft d=1024", "utf8_decode", "char_map", "trie_match", "wordpiece",
+          # activations (issue 13)
+          "tanh n=4096", "sigmoid n=64", "softplus n=16384", "clamp relu6 n=4096", "leaky_relu 0.01 n=16384",
+          "hardswish n=4096", "hardsigmoid n=64")
 CASES = [c for c in all_cases() if c.name.startswith(CHOSEN)] + _unseen()
 
 

@@ -63,12 +63,24 @@ def _tokenizer():
     return tokenizer_model(32, 8, load_tokenizer()), text_input("Héllo, wörld! 東京 ok", 32)
 
 
+def _activations():
+    """Issue 13's activations (TANH .. SOFTPLUS), compiled from tests/engine/act_models.py."""
+    from engine.act_models import ActModules, quantised_input, samples
+    from offchain.engine.compiler import compile_module
+
+    cal = samples()
+    model = compile_module(ActModules().eval(), cal[0], cal)
+    return model, quantised_input(model, samples(seed=2)[0][0])
+
+
 def test_prover_recomputes_every_node(prover):
     seen: set[int] = set()
-    # all_ops_model has every numeric operator; the tokenizer model the four text operators; then LOREFT.
+    # all_ops_model has every numeric operator; the tokenizer model the four text operators; then LOREFT and
+    # the issue-13 activations.
     from offchain.models.loreft_block import loreft_block, loreft_input
 
-    for model, x in ((all_ops_model(), all_ops_input()), _tokenizer(), (loreft_block(), loreft_input())):
+    for model, x in ((all_ops_model(), all_ops_input()), _tokenizer(), (loreft_block(), loreft_input()),
+                     _activations()):
         seen |= _recompute_every_node(prover, ModelCommitment(model), x)
     assert seen == {int(c) for c in OpCode}
 
