@@ -106,3 +106,25 @@ def test_check_refuses_bad_nodes(code, params, x_dt, fx, fo):
     node = make_node(code, [spec((3,), x_dt, fx)], spec((3,), DType.INT8, fo), params)
     with pytest.raises(ParamError):
         get_op(code).check(node)
+
+
+@pytest.mark.parametrize("code", ACT_CODES, ids=lambda c: OpCode(c).name)
+@pytest.mark.parametrize("x_dt", [DType.INT8, DType.INT16, DType.INT32], ids=lambda d: d.name)
+def test_total_on_the_request_input(code, x_dt):
+    """Read straight from the request input, each op takes every value of the input dtype (no refusal to close),
+    and gives a result for all of int8 / int16 (every value) and int32 (its ends and a sweep)."""
+    from offchain.engine.domain import InputDomain, input_domain
+    from offchain.engine.graph import Graph
+    from offchain.engine.model import Model
+
+    fx = 8
+    if x_dt == DType.INT32:
+        x = np.concatenate([np.linspace(x_dt.qmin, x_dt.qmax, 65537).astype(np.int64), [x_dt.qmin, x_dt.qmax]])
+    else:
+        x = np.arange(x_dt.qmin, x_dt.qmax + 1)
+    x = x.astype(x_dt.numpy)
+    node = make_node(code, [spec(x.shape, x_dt, fx)], spec(x.shape, DType.INT16, 10), _params(code, x_dt))
+    model = Model(Graph([node.in_specs[0]], [], [node]), [], {})
+    model.validate()
+    assert input_domain(model.graph) == InputDomain(x_dt.bits // 8, x_dt.qmin, x_dt.qmax)
+    check_elements(node, [x], range(0, x.size, max(1, x.size // 4096)))
