@@ -118,7 +118,7 @@ def cases() -> list[Case]:
                     _spec((1, 16, 64), DType.INT16, 8)))
     out.append(Case("permute (0, 2, 1)", OpCode.PERMUTE, q, _spec((1, 16, 64), DType.INT16, 8), [],
                     _spec((1, 64, 16), DType.INT16, 8), (0, 2, 1)))
-    return out + text_cases()
+    return out + text_cases() + broadcast_cases()
 
 
 def text_cases() -> list[Case]:
@@ -145,6 +145,22 @@ def text_cases() -> list[Case]:
         Case("wordpiece token 128 of 768 slots", OpCode.WORDPIECE, trace.outputs[1], act(1),
              [(trace.outputs[2], TensorSpec(act(2).shape, DType.INT32, 0, act(2).chunk_log2))], act(3), n[3].params),
     ]
+
+
+# ---------------------------------------------------------------- attention and shape functions (issue 13)
+def broadcast_cases() -> list[Case]:
+    """EXPAND and WHERE at their widest: 4096-wide rows broadcast over 64 rows of 4 heads (rank 4, the deepest
+    unravel the compiler emits for attention), every operand in a tree of 2^20+ bytes."""
+    rng = np.random.default_rng(SEED + 37)
+    row = _ints(rng, (1, 1, 1, 4096), -(1 << 15), 1 << 15, DType.INT16)
+    cases_ = [Case("expand [1,1,1,4096] -> [4,64,1,4096] (int16)", OpCode.EXPAND, row,
+                   _spec((1, 1, 1, 4096), DType.INT16, 8), [], _spec((4, 64, 1, 4096), DType.INT16, 8))]
+    cond = _ints(rng, (4, 64, 4096), 0, 2, DType.INT8)
+    x = (_ints(rng, (4, 64, 4096), -(1 << 30), 1 << 30, DType.INT32), _spec((4, 64, 4096), DType.INT32, 16))
+    y = (_ints(rng, (64, 1), -(1 << 30), 1 << 30, DType.INT32), _spec((64, 1), DType.INT32, 16))
+    cases_.append(Case("where [4,64,4096] (int8 cond, int32 x, y [64,1])", OpCode.WHERE, cond,
+                       _spec((4, 64, 4096), DType.INT8, 0), [x, y], _spec((4, 64, 4096), DType.INT32, 16)))
+    return cases_
 
 
 def _calldata_gas(data: bytes) -> int:

@@ -56,6 +56,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.TRIE_MATCH: "TextOps",
     OpCode.WORDPIECE: "TextOps",
     OpCode.LOREFT: "InterventionOps",
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    OpCode.EXPAND: "BroadcastOps",
+    OpCode.WHERE: "BroadcastOps",
 })
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from offchain.engine.errors import UnknownOpError
 from offchain.engine.ops.activation import Gelu, Silu
 from offchain.engine.ops.base import Op, Range
+from offchain.engine.ops.broadcast import Expand, Where
 from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.conv import Conv2d
 from offchain.engine.ops.elementwise import Add, Mul, Sub
@@ -28,6 +29,7 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Softmax(), LayerNorm(), RmsNorm(),
     Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
     Utf8Decode(), CharMap(), TrieMatch(), WordPiece(), Loreft(),
+    Expand(), Where(),
 )}
 
 

@@ -38,3 +38,6 @@ class OpCode(enum.IntEnum):
     TRIE_MATCH = 24   # ops/text.py   longest vocabulary piece per stream slot
     WORDPIECE = 25    # ops/text.py   framed, padded token ids
     LOREFT = 26       # ops/intervention.py  LoReFT h + R^T (W h + b - R h)
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    EXPAND = 37       # ops/broadcast.py  broadcast copy (expand, expand_as, broadcast_to)
+    WHERE = 38        # ops/broadcast.py  cond != 0 ? x : y with broadcasting (where, masked_fill)
