@@ -106,8 +106,17 @@ OP_MODEL = {
 }
 
 
+#: Op codes whose games live in their slice's own file (issue 13), by that file's OP_MODEL.
+COVERED_ELSEWHERE: set[OpCode] = set()
+# ---------------------------------------------------------------- attention and shape functions (issue 13)
+from .test_ops_attn import OP_MODEL as _ATTN_OP_MODEL  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_ATTN_OP_MODEL)
+
+
 def test_every_op_code_is_covered():
-    assert set(OP_MODEL) == set(OpCode)
+    assert set(OP_MODEL) | COVERED_ELSEWHERE == set(OpCode)
+    assert not set(OP_MODEL) & COVERED_ELSEWHERE
 
 
 @pytest.fixture(scope="module")

@@ -88,3 +88,21 @@ def embedding_node(data, min_ids: int = 0) -> tuple[Node, list[TensorSpec]]:
     ins = [spec(ids_shape, DType.INT32, 0), spec((vocab, dim), data.draw(small), ft)]
     out = spec(ids_shape + [dim], data.draw(dtypes), ft - data.draw(st.integers(-3, 5)))
     return make_node(OpCode.EMBEDDING, ins, out), ins
+
+
+# ---------------------------------------------------------------- attention and shape functions (issue 13)
+def broadcast_node(data, code: int, x_dtypes=dtypes) -> tuple[Node, list[TensorSpec]]:
+    """EXPAND (x -> out) or WHERE (cond, x, y -> out): each input's shape a right-aligned broadcast of the output's
+    (dims dropped from the left, others set to 1 at random); cond of any dtype, x/y/out of one dtype and frac."""
+    out_shape = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+
+    def operand_shape():
+        drop = data.draw(st.integers(0, len(out_shape)))
+        return [1 if data.draw(st.booleans()) else d for d in out_shape[drop:]]
+
+    dt, f = data.draw(x_dtypes), data.draw(fracs)
+    if code == OpCode.EXPAND:
+        ins = [spec(operand_shape(), dt, f)]
+    else:
+        ins = [spec(operand_shape(), data.draw(dtypes), 0), spec(operand_shape(), dt, f), spec(operand_shape(), dt, f)]
+    return make_node(code, ins, spec(out_shape, dt, f)), ins
