@@ -115,6 +115,14 @@ def extra_cases() -> list[Case]:
     out.append(Case("slice", OpCode.SLICE, q, qs, [], _spec((1, 16, 32), DType.INT16, 8), (2, 1, 2)))
     out.append(Case("concat", OpCode.CONCAT, q, qs, [(q.copy(), qs)], _spec((1, 16, 128), DType.INT16, 8), (2,)))
     out.append(Case("rescale", OpCode.RESCALE, q, qs, [], _spec((1, 16, 64), DType.INT8, 4)))
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    out.append(Case("expand", OpCode.EXPAND, q[:, :1], _spec((1, 1, 64), DType.INT16, 8), [],
+                    _spec((1, 16, 64), DType.INT16, 8)))
+    # WHERE reads cond first, so its one-node model takes the mask as the input and x, y as weights.
+    cond = rng.integers(0, 2, size=(1, 16, 64)).astype(np.int8)
+    out.append(Case("where", OpCode.WHERE, cond, _spec((1, 16, 64), DType.INT8, 0),
+                    [(q.copy(), qs), (q[:, :1].copy(), _spec((1, 1, 64), DType.INT16, 8))],
+                    _spec((1, 16, 64), DType.INT16, 8)))
     return out + act_extra_cases()
 
 

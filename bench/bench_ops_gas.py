@@ -118,7 +118,7 @@ def cases() -> list[Case]:
                     _spec((1, 16, 64), DType.INT16, 8)))
     out.append(Case("permute (0, 2, 1)", OpCode.PERMUTE, q, _spec((1, 16, 64), DType.INT16, 8), [],
                     _spec((1, 64, 16), DType.INT16, 8), (0, 2, 1)))
-    return out + text_cases() + act_cases()
+    return out + text_cases() + act_cases() + broadcast_cases()
 
 
 def text_cases() -> list[Case]:
@@ -164,6 +164,20 @@ def act_cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(8 << 10), 8 << 10, DType.INT32)
     return [Case(f"{name} n=4096 (int32 f{fx} -> int16 f{fo})", op, x, _spec((1, 4096), DType.INT32, fx), [],
                  _spec((1, 4096), DType.INT16, fo), params) for name, op, params, fx, fo in ACT_OPS]
+# ---------------------------------------------------------------- attention and shape functions (issue 13)
+def broadcast_cases() -> list[Case]:
+    """EXPAND and WHERE at their widest: 4096-wide rows broadcast over 64 rows of 4 heads (rank 4, the deepest
+    unravel the compiler emits for attention), every operand in a tree of 2^20+ bytes."""
+    rng = np.random.default_rng(SEED + 37)
+    row = _ints(rng, (1, 1, 1, 4096), -(1 << 15), 1 << 15, DType.INT16)
+    cases_ = [Case("expand [1,1,1,4096] -> [4,64,1,4096] (int16)", OpCode.EXPAND, row,
+                   _spec((1, 1, 1, 4096), DType.INT16, 8), [], _spec((4, 64, 1, 4096), DType.INT16, 8))]
+    cond = _ints(rng, (4, 64, 4096), 0, 2, DType.INT8)
+    x = (_ints(rng, (4, 64, 4096), -(1 << 30), 1 << 30, DType.INT32), _spec((4, 64, 4096), DType.INT32, 16))
+    y = (_ints(rng, (64, 1), -(1 << 30), 1 << 30, DType.INT32), _spec((64, 1), DType.INT32, 16))
+    cases_.append(Case("where [4,64,4096] (int8 cond, int32 x, y [64,1])", OpCode.WHERE, cond,
+                       _spec((4, 64, 4096), DType.INT8, 0), [x, y], _spec((4, 64, 4096), DType.INT32, 16)))
+    return cases_
 
 
 def _calldata_gas(data: bytes) -> int:

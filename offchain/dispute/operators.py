@@ -64,6 +64,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.LEAKY_RELU: "PiecewiseOps",
     OpCode.HARDSWISH: "PiecewiseOps",
     OpCode.HARDSIGMOID: "PiecewiseOps",
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    OpCode.EXPAND: "BroadcastOps",
+    OpCode.WHERE: "BroadcastOps",
 })
 
 

@@ -120,6 +120,11 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.HARDSWISH: OpCost(16_000, 10_000),
     OpCode.HARDSIGMOID: OpCost(16_000, 11_000),
     OpCode.SOFTPLUS: OpCost(16_000, 11_000),
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    # Measured alone (bench_move_gas's "expand"/"where" and bench_ops_gas's broadcast cases): the largest residual
+    # over the shared terms per element, the 16,000 fixed margin as the other one-element moves.
+    OpCode.EXPAND: OpCost(16_000, 4_683),
+    OpCode.WHERE: OpCost(16_000, 6_431),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----

@@ -11,7 +11,9 @@ import pytest
 FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps", "ConvOps",
             "ActivationOps", "SoftmaxOps", "NormOps", "TextOps", "InterventionOps",
             # activations (issue 13)
-            "PiecewiseOps")
+            "PiecewiseOps",
+            # attention and shape functions (issue 13)
+            "BroadcastOps")
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,11 @@ def test_prover_recomputes_every_node(prover):
     for model, x in ((all_ops_model(), all_ops_input()), _tokenizer(), (loreft_block(), loreft_input()),
                      _activations()):
         seen |= _recompute_every_node(prover, ModelCommitment(model), x)
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    from offchain.models.attention_block import attention_block
+
+    attn_model, attn_x = attention_block()  # EXPAND, WHERE and a compiled nn.MultiheadAttention
+    seen |= _recompute_every_node(prover, ModelCommitment(attn_model), attn_x)
     assert seen == {int(c) for c in OpCode}
 
 

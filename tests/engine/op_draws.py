@@ -112,3 +112,19 @@ def act_node(data, code: int) -> Node:
     else:
         fx, fo = data.draw(st.integers(0, 24)), data.draw(st.integers(0, 30))
     return make_node(code, [spec(shape, x_dt, fx)], spec(shape, out_dt, fo), params)
+# ---------------------------------------------------------------- attention and shape functions (issue 13)
+def broadcast_node(data, code: int, x_dtypes=dtypes) -> tuple[Node, list[TensorSpec]]:
+    """EXPAND (x -> out) or WHERE (cond, x, y -> out): each input's shape a right-aligned broadcast of the output's
+    (dims dropped from the left, others set to 1 at random); cond of any dtype, x/y/out of one dtype and frac."""
+    out_shape = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+
+    def operand_shape():
+        drop = data.draw(st.integers(0, len(out_shape)))
+        return [1 if data.draw(st.booleans()) else d for d in out_shape[drop:]]
+
+    dt, f = data.draw(x_dtypes), data.draw(fracs)
+    if code == OpCode.EXPAND:
+        ins = [spec(operand_shape(), dt, f)]
+    else:
+        ins = [spec(operand_shape(), data.draw(dtypes), 0), spec(operand_shape(), dt, f), spec(operand_shape(), dt, f)]
+    return make_node(code, ins, spec(out_shape, dt, f)), ins

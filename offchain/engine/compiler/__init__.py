@@ -14,6 +14,7 @@ from typing import Sequence
 
 import torch
 
+from offchain.engine.compiler.attention import decompose_attention
 from offchain.engine.compiler.builder import GraphBuilder
 from offchain.engine.compiler.calibrate import Calibration, calibrate
 from offchain.engine.compiler.capture import capture
@@ -34,7 +35,7 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
     Raises MoveGasError when an honest dispute move at some node may exceed ``config.max_move_gas``.
     """
     config = config or CompileConfig()
-    gm = capture(module, example_inputs)
+    gm = decompose_attention(capture(module, example_inputs))
     calibration = calibrate(gm, calibration_samples or [tuple(example_inputs)])
     builder = GraphBuilder()
     lowerer = Lowerer(gm, calibration, config, builder)

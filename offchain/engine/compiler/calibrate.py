@@ -5,7 +5,8 @@ The range statistic is max |x| over all samples, ignoring values at or below
 to drive a softmax weight to 0, which saturating to the dtype's minimum does
 just as well; counting them would waste the scale of every score tensor.
 Nodes that held such values are listed in ``masked`` so the compiler can give
-them a dtype wide enough to keep the penalty (see lower.MASK_FRAC).
+them a dtype wide enough to keep the penalty (see lower.MASK_FRAC). -inf counts as such an entry (the
+compiler maps it to the finite penalty); NaN and +inf are calibration errors.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class _Recorder(torch.fx.Interpreter):
             self.calibration.first[n.name] = value
         # Parameters (get_attr) are quantised from their values, not from ranges.
         if n.op != "get_attr" and isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
-            if not torch.isfinite(value).all():
+            # -inf is a mask entry (masked_fill(mask, -inf), nn.MultiheadAttention's masks): counted below.
+            if torch.isnan(value).any() or torch.isposinf(value).any():
                 raise CalibrationError(f"node {n.name} produced NaN/inf during calibration")
             kept = value.detach()
             if float(kept.min()) <= MASK_FLOOR:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from offchain.engine.compiler.attention import additive_mask, causal_softmax
 from offchain.engine.compiler.builder import Act, GraphBuilder
 from offchain.engine.compiler.calibrate import Calibration
 from offchain.engine.compiler.capture import source_of
@@ -29,6 +30,7 @@ from offchain.engine.ops import OpCode
 from offchain.engine.ops.elementwise import MAX_ALIGN_SHIFT
 from offchain.engine.ops.fixed import MAX_LEFT_SHIFT, MAX_RIGHT_SHIFT
 from offchain.engine.ops.piecewise import HARD_FRAC_IN_MAX, HARD_FRAC_OUT_MAX, LEAKY_MULT_MAX, LEAKY_SHIFT_MAX
+from offchain.models._masking import MASK_PENALTY
 
 aten = torch.ops.aten
 # Bounds on the frac bits of gamma / beta (intmath norm) and of norm outputs.
@@ -638,6 +640,113 @@ class Lowerer:
 
     def hardsigmoid(self, x) -> Act:
         return self._hard(OpCode.HARDSIGMOID, x)
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+
+    def causal_softmax(self, x) -> Act:
+        """SOFTMAX with its causal flag (SDPA's is_causal, rewritten by compiler/attention.py)."""
+        xa = self._fit(self._act(x, "input"), 0, SOFTMAX_IN_FRAC_MAX)
+        dtype, frac = self.cfg.softmax_out
+        return self._emit(OpCode.SOFTMAX, [xa], xa.spec.shape, dtype, frac, (1,))
+
+    def attention_mask(self, mask) -> Act:
+        """An input-dependent float attention mask is added as it is (the penalty clamp only moves values no
+        fixed-point activation holds); a boolean one has no integer form."""
+        arg = self.node.args[0]
+        if isinstance(arg, torch.fx.Node) and self.cal.first[arg.name].dtype == torch.bool:
+            raise UnsupportedOpError(f"{self.src}: an input-dependent boolean attention mask; give it as a "
+                                     f"constant (buffer) or as an additive float mask")
+        return self._act(mask, "attention mask")
+
+    def expand(self, x, *_args, **_kwargs) -> Act:
+        """expand / expand_as / broadcast_to: EXPAND (nothing when the shape is unchanged)."""
+        xa = self._act(x, "input")
+        shape = self._shape()
+        if shape == xa.spec.shape:
+            return xa
+        return self._emit(OpCode.EXPAND, [xa], shape, xa.spec.dtype, xa.spec.frac)
+
+    def repeat(self, x, repeats) -> Act:
+        """x.repeat(r): x reshaped to [1, s0, 1, s1, ...], EXPANDed to [r0, s0, r1, s1, ...], reshaped to the
+        output [r0 * s0, r1 * s1, ...] (row-major order makes that the tiling)."""
+        xa = self._act(x, "input")
+        repeats = [int(r) for r in repeats]
+        dims = [1] * (len(repeats) - len(xa.spec.shape)) + list(xa.spec.shape)
+        spread = tuple(v for d in dims for v in (1, d))
+        tiled = tuple(v for r, d in zip(repeats, dims) for v in (r, d))
+        dtype, frac = xa.spec.dtype, xa.spec.frac
+        if spread != xa.spec.shape:
+            xa = self._emit(OpCode.RESHAPE, [xa], spread, dtype, frac, name=f"{self.node.name}.spread")
+        if tiled != spread:
+            xa = self._emit(OpCode.EXPAND, [xa], tiled, dtype, frac, name=f"{self.node.name}.tile")
+        return xa if xa.spec.shape == self._shape() else self._emit(OpCode.RESHAPE, [xa], self._shape(), dtype,
+                                                                     frac)
+
+    def _common_scale(self, values: list, what: str) -> tuple[list[Act], DType, int]:
+        """Acts and constants of one output brought to one dtype and frac: the calibrated output frac, at most
+        the finest input's (no input gains bits it does not have); constants are quantised at it, their -inf
+        entries first mapped to -MASK_PENALTY (calibration marks such outputs masked: INT32)."""
+        acts = [v for v in values if isinstance(v, Act)]
+        if not acts:
+            raise UnsupportedOpError(f"{self.src}: {what} needs an input-dependent operand")
+        dtype = self._dtype()
+        frac = min(self._frac(dtype), max(a.spec.frac for a in acts))
+        out = []
+        for k, v in enumerate(values):
+            if isinstance(v, Act):
+                out.append(self._to(v, dtype, frac))
+                continue
+            arr = np.asarray(v.detach().double().numpy() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
+            arr = np.maximum(arr, -MASK_PENALTY).reshape(arr.shape or (1,))
+            out.append(self.b.add_weight(quantise_array(arr, frac, dtype), dtype, frac, f"{self.node.name}.const{k}"))
+        return out, dtype, frac
+
+    def stack(self, tensors, dim=0) -> Act:
+        """torch.stack: CONCAT along dim then RESHAPE (row-major makes [.., k * n, ..] the stack [.., k, n, ..]);
+        stacking on a new last axis RESHAPEs each input to [.., 1] and CONCATs them."""
+        parts, dtype, frac = self._common_scale([self._val(t) for t in tensors], "stack")
+        shape = self._shape()
+        dim %= len(shape)
+        if dim < len(shape) - 1:
+            base = parts[0].spec.shape
+            joined = base[:dim] + (base[dim] * len(parts),) + base[dim + 1:]
+            cat = self._emit(OpCode.CONCAT, parts, joined, dtype, frac, (dim,), name=f"{self.node.name}.concat")
+            return self._emit(OpCode.RESHAPE, [cat], shape, dtype, frac)
+        ones = [self._emit(OpCode.RESHAPE, [p], p.spec.shape + (1,), dtype, frac, name=f"{self.node.name}.{k}")
+                for k, p in enumerate(parts)]
+        return self._emit(OpCode.CONCAT, ones, shape, dtype, frac, (dim,))
+
+    def split(self, x, _sizes, dim=0) -> _Tuple:
+        """chunk / split / split_with_sizes: one SLICE per part, sizes as torch produced them in calibration."""
+        xa = self._act(x, "input")
+        dim %= len(xa.spec.shape)
+        parts, start = _Tuple(), 0
+        for k, value in enumerate(self.cal.first[self.node.name]):
+            shape = tuple(int(d) for d in value.shape)
+            if shape == xa.spec.shape:
+                parts.append(xa)
+            else:
+                parts.append(self._emit(OpCode.SLICE, [xa], shape, xa.spec.dtype, xa.spec.frac, (dim, start, 1),
+                                        name=f"{self.node.name}.{k}"))
+            start += shape[dim]
+        return parts
+
+    def where(self, cond, x, y) -> Act:
+        """torch.where with a constant condition: WHERE(cond as int8 0/1, x, y)."""
+        return self._select(cond, self._val(x), self._val(y))
+
+    def masked_fill(self, x, mask, value) -> Act:
+        """x.masked_fill(mask, value) with a constant mask: WHERE(mask, value, x)."""
+        return self._select(mask, self._val(value), self._val(x))
+
+    def _select(self, cond, x, y) -> Act:
+        cv = self._val(cond)
+        if isinstance(cv, Act):
+            raise UnsupportedOpError(f"{self.src}: {self.node.target} with an input-dependent condition; only a "
+                                     f"constant mask compiles")
+        (xa, ya), dtype, frac = self._common_scale([x, y], str(self.node.target))
+        c = np.asarray(cv.detach().numpy() if isinstance(cv, torch.Tensor) else cv) != 0
+        ca = self.b.add_weight(c.reshape(c.shape or (1,)).astype(np.int8), DType.INT8, 0, f"{self.node.name}.cond")
+        return self._emit(OpCode.WHERE, [ca, xa, ya], self._shape(), dtype, frac)
 
 
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
@@ -708,4 +817,22 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.hardswish_.default: Lowerer.hardswish,
     aten.hardsigmoid.default: Lowerer.hardsigmoid,
     aten.hardsigmoid_.default: Lowerer.hardsigmoid,
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    causal_softmax: Lowerer.causal_softmax,
+    additive_mask: Lowerer.attention_mask,
+    aten.unflatten.int: Lowerer._reshape,
+    aten.expand.default: Lowerer.expand,
+    aten.expand_as.default: Lowerer.expand,
+    aten.broadcast_to.default: Lowerer.expand,
+    aten.repeat.default: Lowerer.repeat,
+    aten.stack.default: Lowerer.stack,
+    aten.chunk.default: Lowerer.split,
+    aten.split.Tensor: Lowerer.split,
+    aten.split_with_sizes.default: Lowerer.split,
+    aten.where.self: Lowerer.where,
+    aten.where.ScalarOther: Lowerer.where,
+    aten.where.ScalarSelf: Lowerer.where,
+    aten.where.Scalar: Lowerer.where,
+    aten.masked_fill.Scalar: Lowerer.masked_fill,
+    aten.masked_fill.Tensor: Lowerer.masked_fill,
 }

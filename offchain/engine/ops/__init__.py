@@ -9,6 +9,7 @@ from __future__ import annotations
 from offchain.engine.errors import UnknownOpError
 from offchain.engine.ops.activation import Gelu, Sigmoid, Silu, Softplus, Tanh
 from offchain.engine.ops.base import Op, Range
+from offchain.engine.ops.broadcast import Expand, Where
 from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.conv import Conv2d
 from offchain.engine.ops.elementwise import Add, Mul, Sub
@@ -31,6 +32,7 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Utf8Decode(), CharMap(), TrieMatch(), WordPiece(), Loreft(),
     # activations (issue 13)
     Tanh(), Sigmoid(), Clamp(), LeakyRelu(), Hardswish(), Hardsigmoid(), Softplus(),
+    Expand(), Where(),
 )}
 
 

@@ -46,3 +46,6 @@ class OpCode(enum.IntEnum):
     HARDSWISH = 31    # ops/piecewise.py  x * relu6(x + 3) / 6
     HARDSIGMOID = 32  # ops/piecewise.py  relu6(x + 3) / 6
     SOFTPLUS = 33     # ops/activation.py (intmath)
+    # ---------------------------------------------------------------- attention and shape functions (issue 13)
+    EXPAND = 37       # ops/broadcast.py  broadcast copy (expand, expand_as, broadcast_to)
+    WHERE = 38        # ops/broadcast.py  cond != 0 ? x : y with broadcasting (where, masked_fill)
