@@ -56,6 +56,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.TRIE_MATCH: "TextOps",
     OpCode.WORDPIECE: "TextOps",
     OpCode.LOREFT: "InterventionOps",
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    OpCode.MAXPOOL2D: "PoolOps",
+    OpCode.AVGPOOL2D: "PoolOps",
+    OpCode.AMAX: "ReduceOps",
 })
 
 

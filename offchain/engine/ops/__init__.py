@@ -16,6 +16,7 @@ from offchain.engine.ops.embedding import Embedding
 from offchain.engine.ops.intervention import Loreft
 from offchain.engine.ops.linear import Linear, Matmul
 from offchain.engine.ops.norm import LayerNorm, RmsNorm
+from offchain.engine.ops.pool import Amax, AvgPool2d, MaxPool2d
 from offchain.engine.ops.reduce import Mean
 from offchain.engine.ops.rope import Rope
 from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
@@ -28,6 +29,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Softmax(), LayerNorm(), RmsNorm(),
     Embedding(), Rope(), Reshape(), Permute(), Slice(), Concat(), Mean(),
     Utf8Decode(), CharMap(), TrieMatch(), WordPiece(), Loreft(),
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    MaxPool2d(), AvgPool2d(), Amax(),
 )}
 
 

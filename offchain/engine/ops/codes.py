@@ -38,3 +38,7 @@ class OpCode(enum.IntEnum):
     TRIE_MATCH = 24   # ops/text.py   longest vocabulary piece per stream slot
     WORDPIECE = 25    # ops/text.py   framed, padded token ids
     LOREFT = 26       # ops/intervention.py  LoReFT h + R^T (W h + b - R h)
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    MAXPOOL2D = 34    # ops/pool.py   NCHW max over windows
+    AVGPOOL2D = 35    # ops/pool.py   NCHW exact window sum / divisor, rounded half up
+    AMAX = 36         # ops/pool.py   max over the last axis
