@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 
 FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps", "ConvOps",
-            "ActivationOps", "SoftmaxOps", "NormOps", "TextOps", "InterventionOps")
+            "ActivationOps", "SoftmaxOps", "NormOps", "TextOps", "InterventionOps",
+            # ---------------------------------------------------------------- pooling and reductions (issue 13)
+            "PoolOps")
 
 
 @pytest.fixture(scope="module")
