@@ -107,6 +107,10 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.TRIE_MATCH: OpCost(16_000, 251),
     OpCode.WORDPIECE: OpCost(16_000, 323),
     OpCode.LOREFT: OpCost(50_000, 92),
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    OpCode.MAXPOOL2D: OpCost(30_000, 150),
+    OpCode.AVGPOOL2D: OpCost(30_000, 150),
+    OpCode.AMAX: OpCost(30_000, 150),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
