@@ -78,6 +78,7 @@ def test_average_rounds_negative_halves_up(deploy):
     ((3, 3, 1, 1, 1, 1, -1), "pool window/divisor"),
     ((3, 3, 1, 1, 1, 1, (1 << 24) + 1), "pool window/divisor"),
     ((3, 3, 1, 1, 1, 1), "param count"),
+    ((1 << 200, 1 << 200, 1, 1, 0, 0, 0), "pool window/divisor"),   # a product past 2^256: named, not a panic
 ])
 def test_bad_pool_descriptors_revert(deploy, chain, params, reason):
     """A descriptor the Python check refuses is refused on-chain too, by name (no element of it is computed)."""

@@ -110,8 +110,10 @@ contract PoolOps is OperatorBase {
             revert BadNode("pool kernel/strides/pads");
         }
         // INVARIANT: the window and divisor are bounded, so 2 S + D stays far inside int256.
-        if (uint256(p[0]) * uint256(p[1]) > MAX_WINDOW || (d.op == AVGPOOL2D && (p[6] < 0 || p[6] > int256(MAX_WINDOW))))
-        {
+        if (
+            p[0] > int256(MAX_WINDOW) || p[1] > int256(MAX_WINDOW) || uint256(p[0]) * uint256(p[1]) > MAX_WINDOW
+                || (d.op == AVGPOOL2D && (p[6] < 0 || p[6] > int256(MAX_WINDOW)))
+        ) {
             revert BadNode("pool window/divisor");
         }
         // INVARIANT: pooling keeps its input's element width and frac.
