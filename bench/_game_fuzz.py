@@ -104,7 +104,7 @@ class FuzzCase:
 def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     """The models the fuzzer disputes: together they contain every op code (checked by the tests).
 
-    all-ops (21 operator kinds in one small graph), the WordPiece tokenizer (text operators), a LoReFT block
+    all-ops (24 operator kinds in one small graph), the WordPiece tokenizer (text operators), a LoReFT block
     and the tiny MLP."""
     from offchain.models.all_ops import all_ops_input, all_ops_model
     from offchain.models.loreft_block import loreft_block, loreft_input

@@ -115,6 +115,19 @@ def extra_cases() -> list[Case]:
     out.append(Case("slice", OpCode.SLICE, q, qs, [], _spec((1, 16, 32), DType.INT16, 8), (2, 1, 2)))
     out.append(Case("concat", OpCode.CONCAT, q, qs, [(q.copy(), qs)], _spec((1, 16, 128), DType.INT16, 8), (2,)))
     out.append(Case("rescale", OpCode.RESCALE, q, qs, [], _spec((1, 16, 64), DType.INT8, 4)))
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    for k, c, hw in ((2, 8, 8), (3, 8, 8), (5, 4, 16), (7, 16, 7)):
+        x = _ints(rng, (1, c, hw, hw), -(1 << 15), 1 << 15, DType.INT16)
+        pad, oh = k // 2, hw if k > 2 else hw // 2
+        params = (k, k, 1, 1, pad, pad) if k > 2 else (2, 2, 2, 2, 0, 0)
+        centre = c * oh * oh - oh * (oh // 2) - oh // 2 - 1  # last channel, a window wholly inside the image
+        out.append(Case(f"maxpool2d {k}x{k} on {c}x{hw}x{hw}", OpCode.MAXPOOL2D, x, _spec((1, c, hw, hw), DType.INT16, 8),
+                        [], _spec((1, c, oh, oh), DType.INT16, 8), params, element=centre))
+        out.append(Case(f"avgpool2d {k}x{k} on {c}x{hw}x{hw}", OpCode.AVGPOOL2D, x, _spec((1, c, hw, hw), DType.INT16, 8),
+                        [], _spec((1, c, oh, oh), DType.INT16, 8), params + (0,), element=centre))
+    for n in (16, 1024):
+        x = _ints(rng, (2, n), -(1 << 15), 1 << 15, DType.INT16)
+        out.append(Case(f"amax n={n}", OpCode.AMAX, x, _spec((2, n), DType.INT16, 8), [], _spec((2,), DType.INT16, 8)))
     # ---------------------------------------------------------------- attention and shape functions (issue 13)
     out.append(Case("expand", OpCode.EXPAND, q[:, :1], _spec((1, 1, 64), DType.INT16, 8), [],
                     _spec((1, 16, 64), DType.INT16, 8)))
@@ -253,11 +266,40 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]
     return {k: float(np.ceil(v)) for k, v in shared.items()}, per_op
 
 
+def fit_ops(rows: list[dict]) -> dict[str, tuple[int, int]]:
+    """Per-op (fixed, per element) of the measured rows' ops against move_gas.py's shared constants as they
+    stand: for adding ops without refitting (and re-measuring) every other op. Same rule as ``fit``: the slope
+    by non-negative least squares on what the shared part leaves, the fixed cost lifted by the largest
+    residual plus the margin."""
+    from scipy.optimize import nnls
+
+    from offchain.engine import move_gas as mg
+
+    shared = np.array([mg.STEP_BASE, mg.RANGE, mg.CHUNK_BYTE, mg.SIBLING, mg.DESCRIPTOR_BYTE], dtype=float)
+    per_op: dict[str, tuple[int, int]] = {}
+    for op in sorted({r["op"] for r in rows}):
+        mine = [r for r in rows if r["op"] == op]
+        rest = np.array([r["step"] - np.array((1,) + tuple(r["shape"][:4])) @ shared for r in mine])
+        e = np.array([[r["shape"][4]] for r in mine], dtype=float)
+        slope = float(np.ceil(nnls(e, rest)[0][0]))
+        residual = max(0.0, float(np.max(rest - slope * e[:, 0])))
+        per_op[op] = (int(np.ceil(residual + MARGIN) / 1000) * 1000 + 1000, int(slope))
+    return per_op
+
+
 def main() -> None:
     import json
     import sys
 
     console = Console()
+    if "--ops" in sys.argv:  # --ops MAXPOOL2D,AMAX: measure and fit only these ops' cases
+        names = set(sys.argv[sys.argv.index("--ops") + 1].split(","))
+        rows = measure([c for c in all_cases() if OpCode(c.op).name in names], console)
+        for op, (fixed, slope) in fit_ops(rows).items():
+            console.print(f"    OpCode.{op}: OpCost({fixed:_}, {slope}),")
+        for r in rows:
+            console.print(r["name"], r["shape"], f"step {r['step']:,}")
+        return
     saved = Path("bench/results/move_gas_rows.json")
     if "--refit" in sys.argv and saved.exists():
         rows = json.loads(saved.read_text())

@@ -118,6 +118,21 @@ def cases() -> list[Case]:
                     _spec((1, 16, 64), DType.INT16, 8)))
     out.append(Case("permute (0, 2, 1)", OpCode.PERMUTE, q, _spec((1, 16, 64), DType.INT16, 8), [],
                     _spec((1, 64, 16), DType.INT16, 8), (0, 2, 1)))
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    # ResNet-50's shapes: the stem's 3x3/2 max pool over 64x112x112, a 7x7 average over the last 2048x7x7 map
+    # (the full window of the centre element: 7 rows of 7), and a 4096-wide amax row.
+    x = _ints(rng, (1, 64, 112, 112), -128, 128, DType.INT8)
+    out.append(Case("maxpool2d 3x3/2 pad 1 over 64x112x112 (int8)", OpCode.MAXPOOL2D, x,
+                    _spec((1, 64, 112, 112), DType.INT8, 4), [], _spec((1, 64, 56, 56), DType.INT8, 4),
+                    (3, 3, 2, 2, 1, 1), element=64 * 56 * 56 - 56 * 28 - 28))
+    x = _ints(rng, (1, 2048, 7, 7), -(1 << 15), 1 << 15, DType.INT16)
+    for name, op, params in (("maxpool2d", OpCode.MAXPOOL2D, (7, 7, 1, 1, 3, 3)),
+                             ("avgpool2d", OpCode.AVGPOOL2D, (7, 7, 1, 1, 3, 3, 0))):
+        out.append(Case(f"{name} 7x7 pad 3 over 2048x7x7 (int16)", op, x, _spec((1, 2048, 7, 7), DType.INT16, 8), [],
+                        _spec((1, 2048, 7, 7), DType.INT16, 8), params, element=2048 * 49 - 25))
+    x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
+    out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
+                    _spec((1,), DType.INT16, 8), element=0))
     return out + text_cases() + act_cases() + broadcast_cases()
 
 

@@ -67,6 +67,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---------------------------------------------------------------- attention and shape functions (issue 13)
     OpCode.EXPAND: "BroadcastOps",
     OpCode.WHERE: "BroadcastOps",
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    OpCode.MAXPOOL2D: "PoolOps",
+    OpCode.AVGPOOL2D: "PoolOps",
+    OpCode.AMAX: "ReduceOps",
 })
 
 

@@ -125,6 +125,11 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # over the shared terms per element, the 16,000 fixed margin as the other one-element moves.
     OpCode.EXPAND: OpCost(16_000, 4_683),
     OpCode.WHERE: OpCost(16_000, 6_431),
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops MAXPOOL2D,AVGPOOL2D,AMAX)
+    OpCode.MAXPOOL2D: OpCost(45_000, 632),
+    OpCode.AVGPOOL2D: OpCost(48_000, 682),
+    OpCode.AMAX: OpCost(16_000, 113),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -209,14 +214,14 @@ EXACT_ELEMENTS = 4096
 
 def _candidate_elements(node: Node, exact: bool) -> Iterable[int]:
     """Elements searched for the costliest step: all of them when ``exact``, else a spread that includes the
-    last element (the longest causal row), the first and, for convolutions, the centre of the first and last
-    output planes (a window with no padding)."""
+    last element (the longest causal row), the first and, for convolutions and pools, the centre of the first
+    and last output planes (a window with no padding)."""
     size = node.output.size
     if exact:
         return range(size)
     picks = {0, size - 1, size // 2}
     picks.update(range(0, size, max(1, size // 1021)))
-    if node.op == OpCode.CONV2D:
+    if node.op in (OpCode.CONV2D, OpCode.MAXPOOL2D, OpCode.AVGPOOL2D):  # pools: issue 13
         _, c, h, w = node.output.shape
         plane = h * w
         for ch in (0, c - 1):

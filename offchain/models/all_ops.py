@@ -37,7 +37,8 @@ class _Builder:
 
 def all_ops_model(seed: int = 3) -> Model:
     """ids int32 [1, T] -> embedding, RMSNorm, linear, RoPE, attention (reshape, permute, matmul, causal
-    softmax), GELU, SiLU, slice, concat, add/sub/mul with broadcasting, neg, LayerNorm, conv, ReLU, mean, rescale."""
+    softmax), GELU, SiLU, slice, concat, add/sub/mul with broadcasting, neg, LayerNorm, conv, ReLU, max and
+    average pooling, mean, amax, rescale."""
     b = _Builder(np.random.default_rng(seed))
     ids = (TensorRef(TensorKind.INPUT, 0), TensorSpec((1, T), DType.INT32, 0, 5))
     table = b.weight((V, D), DType.INT8, 4)
@@ -66,8 +67,11 @@ def all_ops_model(seed: int = 3) -> Model:
                                   b.weight((3,), DType.INT32, 16, -5000, 5000)], (1, 3, 3, 3), DType.INT16, 10,
                   (2, 2, 1, 1))
     conv = b.node(OpCode.RELU, [conv], (1, 3, 3, 3), DType.INT16, 10)
+    conv = b.node(OpCode.MAXPOOL2D, [conv], (1, 3, 3, 3), DType.INT16, 10, (3, 3, 1, 1, 1, 1))
+    conv = b.node(OpCode.AVGPOOL2D, [conv], (1, 3, 3, 3), DType.INT16, 10, (3, 3, 1, 1, 1, 1, 0))
     mean = b.node(OpCode.MEAN, [conv], (1, 3, 3), DType.INT16, 10, (round((1 << 12) / 3), 12))
-    b.node(OpCode.RESCALE, [mean], (1, 3, 3), DType.INT8, 4)
+    peak = b.node(OpCode.AMAX, [mean], (1, 3, 1), DType.INT16, 10)
+    b.node(OpCode.RESCALE, [peak], (1, 3, 1), DType.INT8, 4)
     model = Model(Graph([ids[1]], b.w_specs, b.nodes), b.weights, {"name": "all-ops"})
     model.validate()
     return model

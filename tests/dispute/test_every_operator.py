@@ -116,6 +116,10 @@ COVERED_ELSEWHERE |= set(_ATTN_OP_MODEL)
 from .test_ops_act import ACT_OPS as _ACT_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_ACT_OPS)
+# ---------------------------------------------------------------- pooling and reductions (issue 13)
+from .test_ops_pool import POOL_OPS as _POOL_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_POOL_OPS)
 
 
 def test_every_op_code_is_covered():

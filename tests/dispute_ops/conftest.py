@@ -13,7 +13,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # activations (issue 13)
             "PiecewiseOps",
             # attention and shape functions (issue 13)
-            "BroadcastOps")
+            "BroadcastOps",
+            # pooling and reductions (issue 13)
+            "PoolOps")
 
 
 @pytest.fixture(scope="module")

@@ -76,6 +76,24 @@ CHOSEN = ("softmax n=4096", "softmax causal n=128", "layernorm n=384", "rmsnorm 
 CASES = [c for c in all_cases() if c.name.startswith(CHOSEN)] + _unseen()
 
 
+# ---------------------------------------------------------------- pooling and reductions (issue 13)
+def _unseen_pool() -> list[Case]:
+    """Pooling sizes the fit never measured: an int8 4x4/2 average with a fixed divisor, a 3000-wide amax."""
+    rng = np.random.default_rng(13)
+    x = _ints(rng, (1, 8, 12, 12), -128, 128, DType.INT8)
+    out = [Case("*avgpool2d 4x4/2 pad 1 on 8x12x12 (int8)", OpCode.AVGPOOL2D, x, _spec((1, 8, 12, 12), DType.INT8, 4),
+                [], _spec((1, 8, 6, 6), DType.INT8, 4), (4, 4, 2, 2, 1, 1, 16), element=8 * 36 - 9)]
+    x = _ints(rng, (1, 3000), -(1 << 15), 1 << 15, DType.INT16)
+    out.append(Case("*amax n=3000", OpCode.AMAX, x, _spec((1, 3000), DType.INT16, 8), [], _spec((1,), DType.INT16, 8),
+                    element=0))
+    return out
+
+
+POOL_CHOSEN = ("maxpool2d 7x7 on", "avgpool2d 3x3 on", "amax n=1024", "maxpool2d 3x3/2 pad 1 over 64x112x112",
+               "avgpool2d 7x7 pad 3 over 2048x7x7")
+CASES += [c for c in all_cases() if c.name.startswith(POOL_CHOSEN)] + _unseen_pool()
+
+
 @pytest.fixture(scope="module")
 def protocol(project, accounts):
     a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)

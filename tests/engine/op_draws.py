@@ -128,3 +128,32 @@ def broadcast_node(data, code: int, x_dtypes=dtypes) -> tuple[Node, list[TensorS
     else:
         ins = [spec(operand_shape(), data.draw(dtypes), 0), spec(operand_shape(), dt, f), spec(operand_shape(), dt, f)]
     return make_node(code, ins, spec(out_shape, dt, f)), ins
+# ---------------------------------------------------------------- pooling and reductions (issue 13)
+
+def pool2d_node(data, code: int, max_hw: int = 7) -> tuple[Node, TensorSpec]:
+    """MAXPOOL2D / AVGPOOL2D with random kernel, stride and padding (pads <= kernel // 2, as torch allows); for
+    AVGPOOL2D a divisor of 0 (count in-image elements), kh * kw (count_include_pad) or any override."""
+    from offchain.engine.ops.pool import pool_output_hw
+
+    b, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(1, max_hw)), data.draw(st.integers(1, max_hw))
+    kh, kw = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    ph, pw = data.draw(st.integers(0, kh // 2)), data.draw(st.integers(0, kw // 2))
+    kh, kw = min(kh, h + 2 * ph), min(kw, w + 2 * pw)
+    ph, pw = min(ph, kh // 2), min(pw, kw // 2)
+    params = [kh, kw, data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), ph, pw]
+    if code == OpCode.AVGPOOL2D:
+        params.append(data.draw(st.sampled_from([0, kh * kw, data.draw(st.integers(1, 20))])))
+    x_spec = spec((b, c, h, w), data.draw(dtypes), data.draw(fracs))
+    out = spec((b, c) + pool_output_hw(h, w, params), x_spec.dtype, x_spec.frac)
+    return make_node(code, [x_spec], out, params), x_spec
+
+
+def amax_node(data, long_rows: bool = False) -> tuple[Node, TensorSpec]:
+    """AMAX over the last axis (kept or dropped); ``long_rows``: now and then a 300-long row."""
+    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    if long_rows and not data.draw(st.booleans()):
+        shape[-1] = 300
+    x_spec = spec(shape, data.draw(dtypes), data.draw(fracs))
+    out_shape = shape[:-1] + ([1] if data.draw(st.booleans()) else [])
+    return make_node(OpCode.AMAX, [x_spec], spec(out_shape, x_spec.dtype, x_spec.frac)), x_spec

@@ -526,11 +526,7 @@ class Lowerer:
         return self._emit(OpCode.CONCAT, parts, self._shape(), dtype, frac, (dim % rank,))
 
     def _reduce(self, x, dims, keepdim: bool, mean: bool) -> Act:
-        xa = self._act(x, "input")
-        dims = list(dims) if dims is not None else []
-        if len(dims) != 1:
-            raise UnsupportedOpError(f"{self.src}: {self.node.target} over {dims}; one axis only")
-        moved, _ = self._last_axis(xa, int(dims[0]))
+        moved = self._merge_last(self._act(x, "input"), dims)
         n = moved.spec.shape[-1]
         k = self.cfg.mean_reciprocal_bits if mean else 0
         mult = round((1 << k) / n) if mean else 1
@@ -747,6 +743,118 @@ class Lowerer:
         c = np.asarray(cv.detach().numpy() if isinstance(cv, torch.Tensor) else cv) != 0
         ca = self.b.add_weight(c.reshape(c.shape or (1,)).astype(np.int8), DType.INT8, 0, f"{self.node.name}.cond")
         return self._emit(OpCode.WHERE, [ca, xa, ya], self._shape(), dtype, frac)
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+
+    def _merge_last(self, x: Act, dims) -> Act:
+        """x with the axes ``dims`` (all axes when None or empty) moved last, in order, and merged into one
+        (PERMUTE, then RESHAPE): a reduction over them is then one last-axis MEAN or AMAX."""
+        rank = len(x.spec.shape)
+        axes = sorted({int(d) % rank for d in dims}) if dims else list(range(rank))
+        if len(axes) == 1:
+            return self._last_axis(x, axes[0])[0]
+        kept = [i for i in range(rank) if i not in axes]
+        perm = tuple(kept + axes)
+        if perm != tuple(range(rank)):
+            x = self._emit(OpCode.PERMUTE, [x], tuple(x.spec.shape[p] for p in perm), x.spec.dtype, x.spec.frac,
+                           perm, name=f"{self.node.name}.moveaxes")
+        merged = tuple(x.spec.shape[:len(kept)]) + (int(np.prod(x.spec.shape[len(kept):], dtype=np.int64)),)
+        return self._emit(OpCode.RESHAPE, [x], merged, x.spec.dtype, x.spec.frac, name=f"{self.node.name}.merge")
+
+    def _amax_of(self, x: Act, dims, shape: tuple[int, ...]) -> Act:
+        """AMAX over ``dims`` of x (same dtype and frac), reshaped to ``shape`` (keepdim or not)."""
+        moved = self._merge_last(x, dims)
+        out = self._emit(OpCode.AMAX, [moved], moved.spec.shape[:-1], x.spec.dtype, x.spec.frac)
+        if out.spec.shape != shape:
+            out = self._emit(OpCode.RESHAPE, [out], shape, x.spec.dtype, x.spec.frac, name=f"{self.node.name}.keepdim")
+        return out
+
+    def amax(self, x, dim=(), keepdim=False) -> Act:
+        return self._amax_of(self._act(x, "input"), dim, self._shape())
+
+    def max_all(self, x) -> Act:
+        return self._amax_of(self._act(x, "input"), None, self._shape())
+
+    def max_dim(self, x, dim, keepdim=False) -> _Tuple:
+        """torch.max(x, dim): its values are an AMAX; the indices (an argmax) have no operator, so a graph that
+        uses them is refused here."""
+        used = [u for u in self.node.users if u.target is operator.getitem and u.args[1] == 1 and u.users]
+        if used:
+            raise UnsupportedOpError(f"{self.src}: the indices of torch.max(x, dim) (an argmax) are not supported; "
+                                     f"only its values are (or use torch.amax)")
+        xa = self._act(x, "input")
+        rank = len(xa.spec.shape)
+        shape = list(xa.spec.shape)
+        if keepdim:
+            shape[int(dim) % rank] = 1
+        else:
+            del shape[int(dim) % rank]
+        return _Tuple([self._amax_of(xa, [dim], tuple(shape)), _Const(None, f"{self.node.name}.indices")])
+
+    def _pool_input(self, x, what: str) -> tuple[Act, bool]:
+        """The pooled act as NCHW (a CHW input gains a batch axis) and whether it did."""
+        xa = self._act(x, "input")
+        if len(xa.spec.shape) == 3:
+            return self._emit(OpCode.RESHAPE, [xa], (1,) + xa.spec.shape, xa.spec.dtype, xa.spec.frac,
+                              name=f"{self.node.name}.batch"), True
+        if len(xa.spec.shape) != 4:
+            raise UnsupportedOpError(f"{self.src}: {what} of a rank-{len(xa.spec.shape)} tensor "
+                                     f"{xa.spec.shape}; NCHW or CHW only")
+        return xa, False
+
+    def _pool_params(self, xa: Act, kernel_size, stride, padding, ceil_mode: bool, what: str) -> tuple[int, ...]:
+        """(kh, kw, sh, sw, ph, pw); ceil_mode only where it gives the floor-mode output size."""
+        def pair(v):
+            return (int(v), int(v)) if isinstance(v, int) else tuple(int(a) for a in (v if len(v) == 2 else 2 * v))
+        kh, kw = pair(kernel_size)
+        sh, sw = pair(stride) if stride else (kh, kw)
+        ph, pw = pair(padding)
+        if ceil_mode:
+            h, w = xa.spec.shape[2:]
+            floor = ((h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+            if tuple(self._shape()[-2:]) != floor:
+                raise UnsupportedOpError(f"{self.src}: {what} with ceil_mode=True gives {tuple(self._shape()[-2:])} "
+                                         f"instead of floor mode's {floor}; only floor-mode windows are supported")
+        return kh, kw, sh, sw, ph, pw
+
+    def _pool_out(self, op: int, xa: Act, params: tuple[int, ...], batched: bool) -> Act:
+        """The pooling node (same dtype and frac as its input), back to CHW if the input was."""
+        kh, kw, sh, sw, ph, pw = params[:6]
+        b, c, h, w = xa.spec.shape
+        shape = (b, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+        out = self._emit(op, [xa], shape, xa.spec.dtype, xa.spec.frac, params)
+        if batched:
+            out = self._emit(OpCode.RESHAPE, [out], shape[1:], xa.spec.dtype, xa.spec.frac,
+                             name=f"{self.node.name}.unbatch")
+        return out
+
+    def max_pool2d(self, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False) -> Act:
+        if (dilation if isinstance(dilation, int) else tuple(dilation)) not in (1, (1,), (1, 1)):
+            raise UnsupportedOpError(f"{self.src}: max_pool2d with dilation {dilation}; only 1")
+        xa, batched = self._pool_input(x, "max_pool2d")
+        return self._pool_out(OpCode.MAXPOOL2D, xa, self._pool_params(xa, kernel_size, stride, padding, ceil_mode,
+                                                                       "max_pool2d"), batched)
+
+    def avg_pool2d(self, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+                   divisor_override=None) -> Act:
+        xa, batched = self._pool_input(x, "avg_pool2d")
+        params = self._pool_params(xa, kernel_size, stride, padding, ceil_mode, "avg_pool2d")
+        divisor = divisor_override or (params[0] * params[1] if count_include_pad else 0)
+        return self._pool_out(OpCode.AVGPOOL2D, xa, params + (int(divisor),), batched)
+
+    def adaptive_avg_pool2d(self, x, output_size) -> Act:
+        """Evenly dividing sizes: an AVGPOOL2D with kernel = stride = input / output; output (1, 1): a MEAN over
+        H * W (global pooling, one row per channel). Other sizes have overlapping uneven windows: refused."""
+        xa, batched = self._pool_input(x, "adaptive_avg_pool2d")
+        h, w = xa.spec.shape[2:]
+        oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        oh, ow = oh or h, ow or w
+        if h % oh or w % ow:
+            raise UnsupportedOpError(f"{self.src}: adaptive_avg_pool2d from {h}x{w} to {oh}x{ow}; only output sizes "
+                                     f"that divide the input evenly (uneven windows have no pooling operator)")
+        if (oh, ow) == (1, 1):
+            return self._reduce(xa, [2, 3], True, True)  # reshaped to this node's (N)C11 shape
+        kh, kw = h // oh, w // ow
+        return self._pool_out(OpCode.AVGPOOL2D, xa, (kh, kw, kh, kw, 0, 0, kh * kw), batched)
 
 
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
@@ -835,4 +943,11 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.where.Scalar: Lowerer.where,
     aten.masked_fill.Scalar: Lowerer.masked_fill,
     aten.masked_fill.Tensor: Lowerer.masked_fill,
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    aten.max_pool2d.default: Lowerer.max_pool2d,
+    aten.avg_pool2d.default: Lowerer.avg_pool2d,
+    aten.adaptive_avg_pool2d.default: Lowerer.adaptive_avg_pool2d,
+    aten.amax.default: Lowerer.amax,
+    aten.max.dim: Lowerer.max_dim,
+    aten.max.default: Lowerer.max_all,
 }

@@ -18,6 +18,7 @@ from offchain.engine.ops.intervention import Loreft
 from offchain.engine.ops.linear import Linear, Matmul
 from offchain.engine.ops.norm import LayerNorm, RmsNorm
 from offchain.engine.ops.piecewise import Clamp, Hardsigmoid, Hardswish, LeakyRelu
+from offchain.engine.ops.pool import Amax, AvgPool2d, MaxPool2d
 from offchain.engine.ops.reduce import Mean
 from offchain.engine.ops.rope import Rope
 from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
@@ -33,6 +34,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     # activations (issue 13)
     Tanh(), Sigmoid(), Clamp(), LeakyRelu(), Hardswish(), Hardsigmoid(), Softplus(),
     Expand(), Where(),
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    MaxPool2d(), AvgPool2d(), Amax(),
 )}
 
 

@@ -49,3 +49,7 @@ class OpCode(enum.IntEnum):
     # ---------------------------------------------------------------- attention and shape functions (issue 13)
     EXPAND = 37       # ops/broadcast.py  broadcast copy (expand, expand_as, broadcast_to)
     WHERE = 38        # ops/broadcast.py  cond != 0 ? x : y with broadcasting (where, masked_fill)
+    # ---------------------------------------------------------------- pooling and reductions (issue 13)
+    MAXPOOL2D = 34    # ops/pool.py   NCHW max over windows
+    AVGPOOL2D = 35    # ops/pool.py   NCHW exact window sum / divisor, rounded half up
+    AMAX = 36         # ops/pool.py   max over the last axis
