@@ -38,7 +38,8 @@ class _Builder:
 def all_ops_model(seed: int = 3) -> Model:
     """ids int32 [1, T] -> embedding, RMSNorm, linear, RoPE, attention (reshape, permute, matmul, causal
     softmax), GELU, SiLU, slice, concat, add/sub/mul with broadcasting, neg, LayerNorm, conv, ReLU, max and
-    average pooling, mean, amax, rescale."""
+    average pooling, mean, amax, tanh, sigmoid, softplus, clamp, leaky ReLU, hardswish, hardsigmoid, expand,
+    where (a constant mask), rescale."""
     b = _Builder(np.random.default_rng(seed))
     ids = (TensorRef(TensorKind.INPUT, 0), TensorSpec((1, T), DType.INT32, 0, 5))
     table = b.weight((V, D), DType.INT8, 4)
@@ -71,7 +72,17 @@ def all_ops_model(seed: int = 3) -> Model:
     conv = b.node(OpCode.AVGPOOL2D, [conv], (1, 3, 3, 3), DType.INT16, 10, (3, 3, 1, 1, 1, 1, 0))
     mean = b.node(OpCode.MEAN, [conv], (1, 3, 3), DType.INT16, 10, (round((1 << 12) / 3), 12))
     peak = b.node(OpCode.AMAX, [mean], (1, 3, 1), DType.INT16, 10)
-    b.node(OpCode.RESCALE, [peak], (1, 3, 1), DType.INT8, 4)
+    act = b.node(OpCode.TANH, [peak], (1, 3, 1), DType.INT16, 14)
+    act = b.node(OpCode.SIGMOID, [act], (1, 3, 1), DType.INT16, 14)
+    act = b.node(OpCode.SOFTPLUS, [act], (1, 3, 1), DType.INT16, 12)
+    act = b.node(OpCode.CLAMP, [act], (1, 3, 1), DType.INT16, 12, (-(1 << 11), 1 << 11))
+    act = b.node(OpCode.LEAKY_RELU, [act], (1, 3, 1), DType.INT16, 12, (167772, 24))
+    act = b.node(OpCode.HARDSWISH, [act], (1, 3, 1), DType.INT16, 12)
+    act = b.node(OpCode.HARDSIGMOID, [act], (1, 3, 1), DType.INT16, 14)
+    wide = b.node(OpCode.EXPAND, [act], (1, 3, 4), DType.INT16, 14)
+    cond = b.weight((1, 1, 4), DType.INT8, 0, 0, 1)
+    picked = b.node(OpCode.WHERE, [cond, wide, b.weight((1, 3, 1), DType.INT16, 14)], (1, 3, 4), DType.INT16, 14)
+    b.node(OpCode.RESCALE, [picked], (1, 3, 4), DType.INT8, 6)
     model = Model(Graph([ids[1]], b.w_specs, b.nodes), b.weights, {"name": "all-ops"})
     model.validate()
     return model
