@@ -23,7 +23,10 @@ def capture(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor]) -> 
     The graph is static: shapes are those of the example inputs.
     Raises CompileError (with torch's reason) when torch.export cannot trace the module.
     """
-    module = module.eval()
+    try:
+        module = module.eval()
+    except NotImplementedError:   # a loaded torch.export program's module: its train/eval mode was fixed at export
+        pass
     try:
         with torch.no_grad():
             program = torch.export.export(module, tuple(example_inputs))
