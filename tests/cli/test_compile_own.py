@@ -63,7 +63,7 @@ def sorts():
 
 
 @pytest.fixture
-def owner(tmp_path):
+def owner_file(tmp_path):
     path = tmp_path / "owner_model.py"
     path.write_text(OWNER_FILE)
     return path
@@ -94,10 +94,10 @@ def _net():
     return Net().eval()
 
 
-def test_module_file_compiles_to_the_library_model_and_reports_agreement(owner, tmp_path):
+def test_module_file_compiles_to_the_library_model_and_reports_agreement(owner_file, tmp_path):
     out = tmp_path / "own.model"
-    done = _compile("--module", f"{owner}:net", "--input-spec", "1x16:float:f10",
-                    "--calibration", f"{owner}:samples", "--out", str(out))
+    done = _compile("--module", f"{owner_file}:net", "--input-spec", "1x16:float:f10",
+                    "--calibration", f"{owner_file}:samples", "--out", str(out))
     assert done.exit_code == 0, done.output
     info = json.loads(done.stdout)
     module, samples = _net(), _samples()
@@ -118,7 +118,7 @@ def test_module_file_compiles_to_the_library_model_and_reports_agreement(owner, 
     assert np.array_equal(run(saved, [ints]).output, run(expected, [ints]).output)
 
 
-def test_package_factory_with_its_own_example_and_npz_calibration(owner, tmp_path, monkeypatch):
+def test_package_factory_with_its_own_example_and_npz_calibration(owner_file, tmp_path, monkeypatch):
     package = tmp_path / "ownerpkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -183,47 +183,61 @@ def test_token_id_inputs(tmp_path):
 
 @pytest.mark.parametrize("args, hint, says", [
     (["--module", "no/such/file.py:net", "--input-spec", "1x16:float"], "--module", "no such file: no/such/file.py"),
-    (["--module", "{owner}:nett", "--input-spec", "1x16:float"], "--module",
+    (["--module", "{owner_file}:nett", "--input-spec", "1x16:float"], "--module",
      "has no 'nett' (it defines: Net, Sorts, net, net_with_example, not_a_module, samples, sorts)"),
-    (["--module", "{owner}:not_a_module"], "--module",
+    (["--module", "{owner_file}:not_a_module"], "--module",
      "not_a_module() returned a int; expected an nn.Module or (nn.Module, example_inputs)"),
-    (["--module", "{owner}"], "--module", "is not FILE.py:NAME or package.module:NAME"),
+    (["--module", "{owner_file}"], "--module", "is not FILE.py:NAME or package.module:NAME"),
     (["--module", "no_such_package_xyz.models:net"], "--module", "cannot import no_such_package_xyz.models"),
-    (["--module", "{owner}:net", "--input-spec", "1x16"], "--input-spec", "'1x16' is not SHAPE:FORMAT"),
-    (["--module", "{owner}:net", "--input-spec", "1x16:int8"], "--input-spec",
+    (["--module", "{owner_file}:net", "--input-spec", "1x16"], "--input-spec", "'1x16' is not SHAPE:FORMAT"),
+    (["--module", "{owner_file}:net", "--input-spec", "1x16:int8"], "--input-spec",
      "token ids are int32; a real input in int8 needs its frac bits, e.g. 1x16:int8:f4"),
-    (["--module", "{owner}:net", "--input-spec", "1x0:float"], "--input-spec", "every dimension must be at least 1"),
-    (["--module", "{owner}:net"], "--input-spec", "the model came without example inputs"),
-    (["--module", "{owner}:net_with_example", "--input-spec", "1x8:float"], "--input-spec",
+    (["--module", "{owner_file}:net", "--input-spec", "1x0:float"], "--input-spec", "every dimension must be at least 1"),
+    (["--module", "{owner_file}:net"], "--input-spec", "the model came without example inputs"),
+    (["--module", "{owner_file}:net_with_example", "--input-spec", "1x8:float"], "--input-spec",
      "input 0: spec shape (1, 8) != example input shape (1, 16)"),
-    (["--module", "{owner}:net_with_example", "--input-spec", "1x16:float", "--input-spec", "1x2:int32"],
+    (["--module", "{owner_file}:net_with_example", "--input-spec", "1x16:float", "--input-spec", "1x2:int32"],
      "--input-spec", "2 input specs for a model of 1 inputs"),
-    (["--module", "{owner}:net_with_example", "--calibration", "{owner}:net"], "--calibration",
+    (["--module", "{owner_file}:net_with_example", "--calibration", "{owner_file}:net"], "--calibration",
      "net() must return a non-empty list of input tuples, got Net"),
-    (["--module", "{owner}:net_with_example", "--calibration", "{bad_npy}"], "--calibration",
+    (["--module", "{owner_file}:net_with_example", "--calibration", "{bad_npy}"], "--calibration",
      "array 0 has shape (5, 3); input 0 is (1, 16)"),
-    (["--exported", "{owner}"], "--exported", "is not a saved torch.export program"),
+    (["--exported", "{owner_file}"], "--exported", "is not a saved torch.export program"),
 ])
-def test_bad_owner_inputs_fail_naming_the_option(owner, tmp_path, args, hint, says):
+def test_bad_owner_inputs_fail_naming_the_option(owner_file, tmp_path, args, hint, says):
     bad_npy = tmp_path / "bad.npy"
     np.save(bad_npy, np.zeros((5, 3), np.float32))
-    done = _compile(*[a.format(owner=owner, bad_npy=bad_npy) for a in args])
+    done = _compile(*[a.format(owner_file=owner_file, bad_npy=bad_npy) for a in args])
     assert done.exit_code == 2, done.output
     assert f"Invalid value for {hint}" in done.output or f"Invalid value for '{hint}'" in done.output
     assert says in " ".join(done.output.split()), done.output
 
 
-def test_usage_errors_and_an_unsupported_model_lists_every_problem(owner):
-    both = _compile("tiny-mlp", "--module", f"{owner}:net")
+def test_usage_errors_and_an_unsupported_model_lists_every_problem(owner_file):
+    both = _compile("tiny-mlp", "--module", f"{owner_file}:net")
     assert both.exit_code == 2 and "exactly one of NAME" in both.output
     neither = _compile()
     assert neither.exit_code == 2 and "exactly one of NAME" in neither.output
     stray = _compile("tiny-mlp", "--input-spec", "1x16:float")
     assert stray.exit_code == 2 and "apply only with --module or --exported" in stray.output
-    refused = _compile("--module", f"{owner}:sorts", "--input-spec", "1x8:float")
+    refused = _compile("--module", f"{owner_file}:sorts", "--input-spec", "1x8:float")
     assert refused.exit_code == 1
     lines = refused.output.splitlines()
     assert lines[0] == "Error: sorts: cannot compile sorts: 2 unsupported op(s)"
     assert lines[1].startswith("  1. aten.sort.default at sort: module '<root>' (Sorts), ")
     assert lines[2].startswith("  2. aten.cumsum.default at cumsum: module '<root>' (Sorts), ")
-    assert f"{owner}:" in lines[1] and "in forward: y = torch.sort(x, dim=-1).values" in lines[1]
+    assert f"{owner_file}:" in lines[1] and "in forward: y = torch.sort(x, dim=-1).values" in lines[1]
+
+
+def test_a_zoo_model_by_package_reference_is_the_zoo_compile(tmp_path):
+    """The command a model owner types for offchain/models/zoo.py's mixer gives the model compile_zoo builds."""
+    from offchain.models import zoo
+
+    done = _compile("--module", "offchain.models.zoo:mixer", "--input-spec", zoo.DIGITS_INPUT_SPEC,
+                    "--calibration", "offchain.models.zoo:digits_calibration", "--name", "zoo-mixer",
+                    "--out", str(tmp_path / "mixer.model"))
+    assert done.exit_code == 0, done.output
+    info = json.loads(done.stdout)
+    assert info["model_id"] == "0x" + model_id(zoo.compile_zoo("mixer")).hex()
+    assert info["inputs"] == [{"shape": [1, 1, 8, 8], "dtype": "int8", "frac": 4}]
+    assert info["agreement"]["samples"] == zoo.CALIBRATION_SAMPLES and info["agreement"]["argmax_agreement"] >= 0.99
