@@ -134,7 +134,9 @@ def _compile_own(module_ref: str | None, exported: str | None, input_specs: tupl
         try:
             model = compile_module(module, example, samples, config, name=name)
             worst = check_move_gas(model, bound=max_move_gas)
-        except (CompileError, MoveGasError) as exc:
+        except CompileError as exc:   # its message names the model and lists every problem
+            raise click.ClickException(str(exc)) from None
+        except MoveGasError as exc:
             raise click.ClickException(f"{name}: {exc}") from None
         measured = agreement(module, model, samples)
         integer_example = [run(model, [t.numpy() for t in example]).inputs[j] for j in range(len(example))]

@@ -223,7 +223,7 @@ def test_usage_errors_and_an_unsupported_model_lists_every_problem(owner_file):
     refused = _compile("--module", f"{owner_file}:sorts", "--input-spec", "1x8:float")
     assert refused.exit_code == 1
     lines = refused.output.splitlines()
-    assert lines[0] == "Error: sorts: cannot compile sorts: 2 unsupported op(s)"
+    assert lines[0] == "Error: cannot compile sorts: 2 unsupported op(s)"
     assert lines[1].startswith("  1. aten.sort.default at sort: module '<root>' (Sorts), ")
     assert lines[2].startswith("  2. aten.cumsum.default at cumsum: module '<root>' (Sorts), ")
     assert f"{owner_file}:" in lines[1] and "in forward: y = torch.sort(x, dim=-1).values" in lines[1]
