@@ -139,8 +139,8 @@ def _compile_own(module_ref: str | None, exported: str | None, input_specs: tupl
         except MoveGasError as exc:
             raise click.ClickException(f"{name}: {exc}") from None
         measured = agreement(module, model, samples)
-        integer_example = [run(model, [t.numpy() for t in example]).inputs[j] for j in range(len(example))]
-        path, roots = _write_model(model, integer_example, out, name)
+        integer_example = run(model, [t.numpy() for t in example]).inputs   # quantised with the model's scales
+        path, roots = _write_model(model, list(integer_example), out, name)
     summary = _summary(name, model, path, roots, worst, max_move_gas, start)
     summary["agreement"] = measured.as_dict()
     click.echo(json.dumps(summary, indent=2))

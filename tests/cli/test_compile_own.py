@@ -148,6 +148,12 @@ def test_exported_program_compiles_like_its_module(tmp_path):
     assert info["model_id"] == "0x" + model_id(expected).hex()   # same graph, same weights, same scales
     assert info["name"] == "net"
     assert info["agreement"] == agreement(module, expected, samples).as_dict()
+    # Without --input-spec the program's own example inputs give the shapes; the input scale is calibrated.
+    plain = _compile("--exported", str(tmp_path / "net.pt2"), "--name", "plain", "--out", str(tmp_path / "p.model"))
+    assert plain.exit_code == 0, plain.output
+    calibrated = compile_module(module, example, [example], name="plain")
+    assert json.loads(plain.stdout)["model_id"] == "0x" + model_id(calibrated).hex()
+    assert json.loads(plain.stdout)["agreement"]["samples"] == 1
 
 
 def test_token_id_inputs(tmp_path):
@@ -220,6 +226,8 @@ def test_usage_errors_and_an_unsupported_model_lists_every_problem(owner_file):
     assert neither.exit_code == 2 and "exactly one of NAME" in neither.output
     stray = _compile("tiny-mlp", "--input-spec", "1x16:float")
     assert stray.exit_code == 2 and "apply only with --module or --exported" in stray.output
+    tight = _compile("--module", f"{owner_file}:net", "--input-spec", "1x16:float", "--max-move-gas", "1000")
+    assert tight.exit_code == 1 and tight.output.startswith("Error: net: 9 honest move(s) exceed the bound of 1,000 gas")
     refused = _compile("--module", f"{owner_file}:sorts", "--input-spec", "1x8:float")
     assert refused.exit_code == 1
     lines = refused.output.splitlines()
