@@ -198,7 +198,8 @@ def test_token_id_inputs(tmp_path):
     (["--module", "{owner_file}:net", "--input-spec", "1x16"], "--input-spec", "'1x16' is not SHAPE:FORMAT"),
     (["--module", "{owner_file}:net", "--input-spec", "1x16:int8"], "--input-spec",
      "token ids are int32; a real input in int8 needs its frac bits, e.g. 1x16:int8:f4"),
-    (["--module", "{owner_file}:net", "--input-spec", "1x0:float"], "--input-spec", "every dimension must be at least 1"),
+    (["--module", "{owner_file}:net", "--input-spec", "1x0:float"], "--input-spec",
+     "every dimension must be at least 1"),
     (["--module", "{owner_file}:net"], "--input-spec", "the model came without example inputs"),
     (["--module", "{owner_file}:net_with_example", "--input-spec", "1x8:float"], "--input-spec",
      "input 0: spec shape (1, 8) != example input shape (1, 16)"),
@@ -227,7 +228,8 @@ def test_usage_errors_and_an_unsupported_model_lists_every_problem(owner_file):
     stray = _compile("tiny-mlp", "--input-spec", "1x16:float")
     assert stray.exit_code == 2 and "apply only with --module or --exported" in stray.output
     tight = _compile("--module", f"{owner_file}:net", "--input-spec", "1x16:float", "--max-move-gas", "1000")
-    assert tight.exit_code == 1 and tight.output.startswith("Error: net: 9 honest move(s) exceed the bound of 1,000 gas")
+    assert tight.exit_code == 1
+    assert tight.output.startswith("Error: net: 9 honest move(s) exceed the bound of 1,000 gas")
     refused = _compile("--module", f"{owner_file}:sorts", "--input-spec", "1x8:float")
     assert refused.exit_code == 1
     lines = refused.output.splitlines()
