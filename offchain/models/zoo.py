@@ -212,9 +212,9 @@ def text_corpus() -> tuple[list[str], list[int]]:
             with warnings.catch_warnings():   # typing.io and friends warn when touched; reading them is harmless
                 warnings.simplefilter("ignore", DeprecationWarning)
                 obj = getattr(module, attr)
-            if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue
-            docs += _sentences(inspect.getdoc(obj) or "")
+                if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                    continue
+                docs += _sentences(inspect.getdoc(obj) or "")
     seen: set[str] = set()
     rng = np.random.default_rng(0)
     picked: list[tuple[str, int]] = []
