@@ -9,6 +9,9 @@ The issue's figures (cases and metric names fixed by issue 3):
   int8 weights, low-SNR tensors widened to int16).
 * ``llama-7b-layer-1tok`` / ``llama-7b-layer-128tok``: ``forward_ratio_vs_torch``.
 * ``commit``: ``commit_throughput_ratio_vs_keccak`` and ``weights_commit_s_7b``.
+* ``zoo`` (issue 13; cases ``zoo-<name>``, one per offchain/models/zoo.py model): ``compile_s``,
+  ``argmax_agreement`` and ``max_abs_logit_error`` on held-out data, ``accuracy_int`` beside ``accuracy_float``.
+  ``python -m bench.bench_engine --case zoo`` runs only these (bench/results/engine-zoo.json).
 
 Speed comparisons run side by side in this process: engine and torch float32
 calls alternate in every round (after one warm-up round), so load from other
@@ -166,6 +169,47 @@ def bench_digits() -> list[Result]:
             Result(name, "model_file_bytes", size, "B"),
             Result(name, "load_ms", load_s * 1e3, "ms"),
             Result(name, "nodes", len(model.graph.nodes), "nodes"),
+        ]
+    return out
+
+
+def bench_zoo() -> list[Result]:
+    """Issue 13's case ``zoo``: each zoo model (offchain/models/zoo.py, committed weights) compiled, against its float
+    self on held-out data. A model that does not compile yet is recorded as ``compiles`` = 0 with its problems."""
+    from offchain.engine.compiler.agreement import agreement
+    from offchain.engine.errors import CompileError
+    from offchain.models import zoo
+
+    out = []
+    for name in zoo.ZOO:
+        case = f"zoo-{name}"
+        module = zoo.load(name)
+        split = zoo.split_of(name)
+        held_out = f"held-out split, {len(split.test_x)} inputs"
+        with torch.no_grad():
+            float_accuracy = float((module(split.test_x).argmax(1) == split.test_y).float().mean())
+        t = time.perf_counter()
+        try:
+            model = zoo.compile_zoo(name, module)
+        except CompileError as exc:
+            out += [Result(case, "compiles", 0, "bool", note=" | ".join(str(p) for p in exc.problems) or str(exc)),
+                    Result(case, "accuracy_float", float_accuracy, "fraction", note=held_out)]
+            continue
+        compile_s = time.perf_counter() - t
+        measured = agreement(module, model, split.samples(split.test_x))
+        predictions = [int(np.argmax(run(model, [x.numpy()]).output)) for (x,) in split.samples(split.test_x)]
+        int_accuracy = float(np.mean(np.asarray(predictions) == split.test_y.numpy()))
+        out += [
+            Result(case, "compiles", 1, "bool"),
+            Result(case, "compile_s", compile_s, "s", note=f"torch.export + {zoo.CALIBRATION_SAMPLES}-sample "
+                   "calibration, single run"),
+            Result(case, "argmax_agreement", measured.argmax_agreement, "fraction", "issue target (at least)", 0.99,
+                   note=f"integer vs float argmax, {held_out}"),
+            Result(case, "max_abs_logit_error", measured.max_abs_logit_error, "logit", note=held_out),
+            Result(case, "accuracy_int", int_accuracy, "fraction", "accuracy_float (same split)", float_accuracy,
+                   note=held_out),
+            Result(case, "nodes", len(model.graph.nodes), "nodes"),
+            Result(case, "parameters", sum(p.numel() for p in module.parameters()), "parameters"),
         ]
     return out
 
@@ -345,15 +389,25 @@ def bench_weights_7b(console: Console) -> list[Result]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--case", choices=["zoo"], default=None,
+                        help="run only this case (writes bench/results/engine-<case>.json)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(TORCH_THREADS)
     console = Console(width=160)  # six columns; the 80-column default truncates names
-    results = bench_digits() + bench_matmul() + bench_llama_tiny() + bench_minilm()
+    if args.case == "zoo":
+        write_results("engine-zoo", bench_zoo(), console)
+        return
+    results = bench_digits() + bench_zoo() + bench_matmul() + bench_llama_tiny() + bench_minilm()
     results += bench_llama_7b_layer(1)
     results += bench_llama_7b_layer(128, commit_runs=3)
     results += bench_weights_7b(console)
     # The issue's cases first, each followed by its variant; the rest (matmul paths, llama-tiny) after.
-    order = ["digits-mlp", "digits-cnn", "minilm", "minilm-wint16", "llama-7b-layer-1tok", "llama-7b-layer-128tok",
+    order = ["digits-mlp", "digits-cnn", *(f"zoo-{n}" for n in ("resnet", "mobilenet", "vit", "mixer", "text")),
+             "minilm", "minilm-wint16", "llama-7b-layer-1tok", "llama-7b-layer-128tok",
              "commit"]
     results.sort(key=lambda r: order.index(r.case) if r.case in order else len(order))
     write_results("engine", results, console)

@@ -18,6 +18,7 @@ from offchain.engine.executor import run
 from offchain.engine.modelfile import load_model, save_model
 from offchain.engine.move_gas import MAX_MOVE_GAS, MoveGasError, check_move_gas
 from offchain.engine.roots import graph_root, input_root, model_id, trace_root, weights_root
+from offchain.input_spec import INPUT_SPEC_HELP
 
 err = Console(stderr=True)
 
@@ -36,15 +37,62 @@ def main() -> None:
     """Deterministic integer ML models: compile from PyTorch, run exactly, commit with Merkle roots."""
 
 
+def _write_model(model, example: list[np.ndarray], out: str | None, name: str) -> tuple[Path, dict[str, str]]:
+    path = Path(out or f"build/models/{name}.model")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    roots = _model_roots(model)
+    save_model(model, path, roots)
+    np.savez(path.with_suffix(".example.npz"), *example)
+    return path, roots
+
+
+def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: int, start: float) -> dict:
+    graph = model.graph
+    return {
+        "name": name, "path": str(path), "example_inputs": str(path.with_suffix(".example.npz")),
+        "nodes": len(graph.nodes), "weights": len(graph.weights),
+        "parameters": int(sum(w.size for w in model.weights)),
+        "inputs": [{"shape": list(s.shape), "dtype": s.dtype.name.lower(), "frac": s.frac} for s in graph.inputs],
+        "output": {"shape": list(graph.output.shape), "dtype": graph.output.dtype.name.lower(),
+                   "frac": graph.output.frac},
+        "worst_move": {"node": worst.node, "op": worst.op, "move": worst.move, "gas": worst.gas,
+                       "calldata": worst.calldata, "bound": bound},
+        **roots, "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
 @main.command("compile")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--module", "module_ref", default=None, metavar="FILE.py:FACTORY",
+              help="Compile your own PyTorch model: FILE.py:FACTORY or package.module:FACTORY, a function returning "
+                   "an nn.Module or (nn.Module, example_inputs).")
+@click.option("--exported", type=click.Path(dir_okay=False), default=None, metavar="MODEL.pt2",
+              help="Compile a program saved with torch.export.save.")
+@click.option("--input-spec", "input_specs", multiple=True, metavar="SHAPE:FORMAT",
+              help="With --module/--exported. " + INPUT_SPEC_HELP)
+@click.option("--calibration", default=None, metavar="FILE|FILE.py:FN",
+              help="With --module/--exported: calibration samples, a .npy (one input, [N, *shape]), an .npz (one "
+                   "array per input, in order) or FILE.py:FN / package.module:FN returning a list of input tuples. "
+                   "The agreement printed is measured on them (default: the example inputs only).")
+@click.option("--name", "model_name", default=None,
+              help="With --module/--exported: the model's name (default: the factory's or the file's).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Model file to write (default: build/models/<name>.model).")
 @click.option("--max-move-gas", type=click.IntRange(min=1, max=MAX_MOVE_GAS), default=MAX_MOVE_GAS,
               show_default=True, help="Refuse the model if an honest dispute move at any node may cost more gas "
               "than this (a tighter bound than the compiler's own, which refuses beyond the default).")
-def compile_cmd(name: str, out: str | None, max_move_gas: int) -> None:
-    """Build reference model NAME (see offchain.models) and write its integer model file."""
+def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, input_specs: tuple[str, ...],
+                calibration: str | None, model_name: str | None, out: str | None, max_move_gas: int) -> None:
+    """Compile reference model NAME (see offchain.models), or your own with --module / --exported, into an integer
+    model file (plus an .example.npz of integer inputs beside it); print its roots, size and, for your own model,
+    the integer-vs-float agreement on the calibration data."""
+    if sum(x is not None for x in (name, module_ref, exported)) != 1:
+        raise click.UsageError("give exactly one of NAME (a reference model), --module or --exported")
+    if name is None:
+        _compile_own(module_ref, exported, input_specs, calibration, model_name, out, max_move_gas)
+        return
+    if input_specs or calibration or model_name:
+        raise click.UsageError("--input-spec, --calibration and --name apply only with --module or --exported")
     from offchain.models import REFERENCE_MODELS, build_reference
 
     if name not in REFERENCE_MODELS:
@@ -56,23 +104,46 @@ def compile_cmd(name: str, out: str | None, max_move_gas: int) -> None:
             worst = check_move_gas(built.model, bound=max_move_gas)
         except MoveGasError as exc:
             raise click.ClickException(f"{name}: {exc}") from None
-        path = Path(out or f"build/models/{name}.model")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        roots = _model_roots(built.model)
-        save_model(built.model, path, roots)
-        np.savez(path.with_suffix(".example.npz"), *built.example_inputs)
-    graph = built.model.graph
-    click.echo(json.dumps({
-        "name": name, "path": str(path), "example_inputs": str(path.with_suffix(".example.npz")),
-        "nodes": len(graph.nodes), "weights": len(graph.weights),
-        "parameters": int(sum(w.size for w in built.model.weights)),
-        "inputs": [{"shape": list(s.shape), "dtype": s.dtype.name.lower(), "frac": s.frac} for s in graph.inputs],
-        "output": {"shape": list(graph.output.shape), "dtype": graph.output.dtype.name.lower(),
-                   "frac": graph.output.frac},
-        "worst_move": {"node": worst.node, "op": worst.op, "move": worst.move, "gas": worst.gas,
-                       "calldata": worst.calldata, "bound": max_move_gas},
-        **roots, "seconds": round(time.perf_counter() - start, 3),
-    }, indent=2))
+        path, roots = _write_model(built.model, built.example_inputs, out, name)
+    click.echo(json.dumps(_summary(name, built.model, path, roots, worst, max_move_gas, start), indent=2))
+
+
+def _compile_own(module_ref: str | None, exported: str | None, input_specs: tuple[str, ...],
+                 calibration: str | None, model_name: str | None, out: str | None, max_move_gas: int) -> None:
+    from offchain.engine.compiler import CompileConfig, compile_module
+    from offchain.engine.compiler.agreement import agreement
+    from offchain.engine.errors import CompileError
+    from offchain.model_source import (ModelSourceError, example_inputs, load_calibration, load_exported,
+                                       load_factory, parse_input_spec)
+
+    start = time.perf_counter()
+    try:
+        specs = [parse_input_spec(s) for s in input_specs]
+        if module_ref is not None:
+            module, given = load_factory(module_ref)
+            name = model_name or module_ref.rpartition(":")[2]
+        else:
+            module, given = load_exported(exported)
+            name = model_name or Path(exported).stem
+        example = example_inputs(specs, given)
+        samples = load_calibration(calibration, example) if calibration else [example]
+    except ModelSourceError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from None
+    config = CompileConfig(input_specs=[s.fixed for s in specs] or None)
+    with err.status(f"compiling {name}"):
+        try:
+            model = compile_module(module, example, samples, config, name=name)
+            worst = check_move_gas(model, bound=max_move_gas)
+        except CompileError as exc:   # its message names the model and lists every problem
+            raise click.ClickException(str(exc)) from None
+        except MoveGasError as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        measured = agreement(module, model, samples)
+        integer_example = run(model, [t.numpy() for t in example]).inputs   # quantised with the model's scales
+        path, roots = _write_model(model, list(integer_example), out, name)
+    summary = _summary(name, model, path, roots, worst, max_move_gas, start)
+    summary["agreement"] = measured.as_dict()
+    click.echo(json.dumps(summary, indent=2))
 
 
 def _load_inputs(model, input_json: str | None, npz: str | None) -> list[np.ndarray]:

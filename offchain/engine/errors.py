@@ -83,14 +83,21 @@ class DescriptorError(EngineError):
 
 
 class CompileError(EngineError):
-    """The compiler cannot turn a PyTorch module into an integer graph."""
+    """The compiler cannot turn a PyTorch module into an integer graph.
+
+    ``problems``: when lowering found several, each one (op, where, reason), in graph order; the message lists them.
+    """
+
+    def __init__(self, message: str, problems: list | tuple = ()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class UnsupportedOpError(CompileError):
     """The captured PyTorch graph uses an op the integer engine has no definition for.
 
-    The message names the op (the torch target) and where it came from (the
-    fx node name and the module path / source line when torch knows it).
+    The message names every such op of the model (the torch target) and where each came from (the fx node name,
+    the module path and class, and the model owner's own file:line when torch recorded it).
     """
 
 

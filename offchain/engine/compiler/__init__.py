@@ -3,8 +3,8 @@
 ``compile_module(module, example_inputs, calibration_samples, config)``:
 capture with torch.export, calibrate per-tensor power-of-two scales on the
 samples, quantise weights (int8 by default), emit and validate the integer
-graph. Unsupported ops raise :class:`UnsupportedOpError` naming the ATen op
-and the module path / source line it came from.
+graph. Unsupported ops raise one :class:`UnsupportedOpError` listing every
+such op of the model, each with the module path and the owner's source line.
 Who calls: model owners preparing a model for registration (CLI, scripts).
 """
 
@@ -38,7 +38,7 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
     gm = decompose_attention(capture(module, example_inputs))
     calibration = calibrate(gm, calibration_samples or [tuple(example_inputs)])
     builder = GraphBuilder()
-    lowerer = Lowerer(gm, calibration, config, builder)
+    lowerer = Lowerer(gm, calibration, config, builder, name or type(module).__name__)
     lowerer.run()
     meta = {"name": name or type(module).__name__, "compiler": "offchain.engine.compiler",
             "activation_dtype": config.activation_dtype.name.lower(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -82,11 +83,25 @@ def _eps_frac_limit(eps: float, multiplier: int) -> int:
     return f
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One reason the model cannot compile: the ATen op, where it came from (fx node, module path and class, the
+    user's file:line) and, when the op exists but these arguments or shapes do not fit, why."""
+
+    op: str
+    where: str
+    reason: str = ""
+    unsupported: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.op} at {self.where}" + (f": {self.reason}" if self.reason else "")
+
+
 class Lowerer:
     """Walks the fx graph once, in order, emitting integer nodes into a GraphBuilder."""
 
     def __init__(self, gm: torch.fx.GraphModule, calibration: Calibration, config: CompileConfig,
-                 builder: GraphBuilder):
+                 builder: GraphBuilder, model_name: str = "the model"):
         self.gm = gm
         self.cal = calibration
         self.cfg = config
@@ -98,6 +113,9 @@ class Lowerer:
         self.rms = find_rms_norms(gm, self._is_const_node)
         self.ropes = find_ropes(gm, self._is_const_node)
         self.absorbed = {n.name for m in (*self.rms.values(), *self.ropes.values()) for n in m.absorbed}
+        self.problems: list[Problem] = []  # every node that could not be lowered, in graph order
+        self.refused: set[str] = set()  # fx nodes whose value is a stand-in
+        self.model_name = model_name
 
     # ---------------------------------------------------------------- walking
 
@@ -109,18 +127,73 @@ class Lowerer:
         return all(self._is_const_node(a) for a in _flatten((n.args, n.kwargs)) if isinstance(a, torch.fx.Node))
 
     def run(self) -> Act:
+        """Lower every node; raises one error listing every problem found (see ``_refuse``)."""
         result = None
         for n in self.gm.graph.nodes:
             self.node = n
             if n.op == "output":
-                result = self._output(n)
+                if not self.problems:
+                    result = self._output(n)
             elif n.name in self.absorbed:
                 continue
             else:
-                self.env[n.name] = self._lower(n)
+                try:
+                    self.env[n.name] = self._lower(n)
+                except CompileError as exc:
+                    if self._reads_refused(n) and not isinstance(exc, UnsupportedOpError):
+                        self.env[n.name] = self._stand_in(n)   # a consequence of the stand-in it reads
+                    else:
+                        self.env[n.name] = self._refuse(n, exc)
+                except Exception:
+                    if not self._reads_refused(n):
+                        raise
+                    # A handler fed a stand-in may fail in any way; the refused node upstream is the problem.
+                    self.env[n.name] = self._stand_in(n)
+        if self.problems:
+            unsupported = sum(p.unsupported for p in self.problems)
+            kind = UnsupportedOpError if unsupported else CompileError
+            what = f"{unsupported} unsupported op(s)" if unsupported else f"{len(self.problems)} problem(s)"
+            raise kind(f"cannot compile {self.model_name}: {what}\n"
+                       + "\n".join(f"  {k}. {p}" for k, p in enumerate(self.problems, 1)),
+                       problems=self.problems)
         if result is None:
             raise CompileError("captured graph has no output")
         return result
+
+    def _refuse(self, n: torch.fx.Node, exc: CompileError) -> Act | _Tuple | _Const:
+        """Record why node ``n`` cannot be lowered and return a stand-in, so lowering goes on and every problem
+        of the model is reported at once. Nothing built after the first refusal is ever returned."""
+        reason = str(exc)
+        src = source_of(n)
+        if reason.startswith(src):
+            reason = reason[len(src):].lstrip(": ")
+        if reason.startswith(f"unsupported op {n.target} at"):
+            reason = ""
+        self.problems.append(Problem(str(n.target), src, reason, isinstance(exc, UnsupportedOpError)))
+        return self._stand_in(n)
+
+    def _reads_refused(self, n: torch.fx.Node) -> bool:
+        return any(a.name in self.refused for a in _flatten((n.args, n.kwargs)) if isinstance(a, torch.fx.Node))
+
+    def _stand_in(self, n: torch.fx.Node) -> Act | _Tuple | _Const:
+        """An extra graph input shaped like ``n``'s calibrated value (a _Tuple of them for several tensors): later
+        nodes read it like any activation, so their own problems are found too."""
+        self.refused.add(n.name)
+
+        def one(value: Any, k: int) -> Act | _Const:
+            if not isinstance(value, torch.Tensor):
+                return _Const(value, n.name)
+            shape = tuple(int(d) for d in value.shape)
+            if not value.is_floating_point():
+                return self.b.add_input(shape, DType.INT32, 0, f"{n.name}.{k}.stand-in")
+            frac = choose_frac(self.cal.maxabs.get(n.name, 0.0), self.cfg.activation_dtype, self.cfg.headroom,
+                               self.cfg.min_activation_frac, self.cfg.max_activation_frac)
+            return self.b.add_input(shape, self.cfg.activation_dtype, frac, f"{n.name}.{k}.stand-in")
+
+        value = self.cal.first.get(n.name)
+        if isinstance(value, (list, tuple)):
+            return _Tuple(one(v, k) for k, v in enumerate(value))
+        return one(value, 0)
 
     def _lower(self, n: torch.fx.Node) -> Act | _Const:
         if n.op == "placeholder":
