@@ -14,6 +14,7 @@ from typing import Sequence
 
 import torch
 
+from offchain.engine.compiler.batchnorm import fold_batch_norms
 from offchain.engine.compiler.builder import GraphBuilder
 from offchain.engine.compiler.calibrate import Calibration, calibrate
 from offchain.engine.compiler.capture import capture
@@ -35,6 +36,7 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
     """
     config = config or CompileConfig()
     gm = capture(module, example_inputs)
+    fold_batch_norms(gm)
     calibration = calibrate(gm, calibration_samples or [tuple(example_inputs)])
     builder = GraphBuilder()
     lowerer = Lowerer(gm, calibration, config, builder)
