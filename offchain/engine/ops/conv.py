@@ -82,7 +82,7 @@ def conv_output_hw(h: int, w: int, kh: int, kw: int, params: Sequence[int]) -> t
             (w + p.pad_left + p.pad_right - p.dilation_w * (kw - 1) - 1) // p.stride_w + 1)
 
 
-def _taps(start: int, k: int, dilation: int, size: int) -> tuple[int, int]:
+def conv_taps(start: int, k: int, dilation: int, size: int) -> tuple[int, int]:
     """[first, last + 1) of the kernel taps t < k whose position start + t dilation lies in [0, size)."""
     first = (-start + dilation - 1) // dilation if start < 0 else 0
     end = min(k, (size - 1 - start) // dilation + 1) if start < size else 0
@@ -153,8 +153,8 @@ class Conv2d(Op):
         b, o, y, x = unravel(out_index, node.output.shape)
         c_first = (o // (o_n // p.groups)) * cg
         y0, x0 = y * p.stride_h - p.pad_top, x * p.stride_w - p.pad_left
-        ky_lo, ky_hi = _taps(y0, kh, p.dilation_h, h)
-        kx_lo, kx_hi = _taps(x0, kw, p.dilation_w, wd)
+        ky_lo, ky_hi = conv_taps(y0, kh, p.dilation_h, h)
+        kx_lo, kx_hi = conv_taps(x0, kw, p.dilation_w, wd)
         taps = kx_hi - kx_lo
         runs = []
         if taps > 0:
