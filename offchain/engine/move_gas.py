@@ -87,7 +87,7 @@ DESCRIPTOR_BYTE = 4         # per descriptor byte: calldata, keccak, decoding
 #: ops) has its whole share in the per-element term.
 OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.LINEAR: OpCost(39_000, 59),
-    OpCode.CONV2D: OpCost(160_000, 80, 2_921),  # refit alone (`--op CONV2D`, 19 games) for the long form
+    OpCode.CONV2D: OpCost(128_000, 77, 2_729),  # refit alone (`--op CONV2D`, 19 games) for the long form
     OpCode.MATMUL: OpCost(26_000, 99),
     OpCode.ADD: OpCost(16_000, 4_770),
     OpCode.SUB: OpCost(18_000, 3_243),

@@ -111,29 +111,27 @@ contract ConvOps is OperatorBase {
         if (end < first) end = first;
     }
 
-    /// @dev The long form's (stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, groups) of either
-    ///      param form, checked.
-    function _params(NodeDesc calldata d) internal pure returns (int256[7] memory p) {
-        int256[] calldata q = d.params;
-        if (q.length == SHORT_PARAMS) {
-            p = [q[0], q[1], q[2], q[3], int256(1), int256(1), int256(1)];
-        } else if (q.length == LONG_PARAMS) {
-            if (q[4] < 0 || q[5] < 0) revert BadNode("conv pads");
-            p = [q[0], q[1], q[2], q[3], q[6], q[7], q[8]];
-        } else {
-            revert BadNode("conv params");
-        }
-        if (p[0] < 1 || p[1] < 1 || p[4] < 1 || p[5] < 1 || p[6] < 1) revert BadNode("conv strides/dilations/groups");
-        if (p[2] < 0 || p[3] < 0) revert BadNode("conv pads");
-    }
-
     function _window(NodeDesc calldata d, uint256 e) internal pure returns (Window memory w) {
         if (d.op != CONV2D) revert UnsupportedOp(d.op);
         _expectInputs(d, 2, 3);
         if (d.inputs[0].shape.length != 4 || d.inputs[1].shape.length != 4) revert BadNode("conv rank");
-        int256[7] memory p = _params(d);
+        int256[] calldata p = d.params;
+        // The short form (sh, sw, ph, pw) is the long form with bottom/right pads ph, pw and dilations, groups 1.
+        uint256 groups = 1;
+        w.dh = 1;
+        w.dw = 1;
+        if (p.length == LONG_PARAMS) {
+            if (p[4] < 0 || p[5] < 0) revert BadNode("conv pads");
+            if (p[6] < 1 || p[7] < 1 || p[8] < 1) revert BadNode("conv strides/dilations/groups");
+            w.dh = uint256(p[6]);
+            w.dw = uint256(p[7]);
+            groups = uint256(p[8]);
+        } else if (p.length != SHORT_PARAMS) {
+            revert BadNode("conv params");
+        }
+        if (p[0] < 1 || p[1] < 1) revert BadNode("conv strides/dilations/groups");
+        if (p[2] < 0 || p[3] < 0) revert BadNode("conv pads");
         uint256[] calldata ws = d.inputs[1].shape;
-        uint256 groups = uint256(p[6]);
         if (ws[0] == 0 || ws[0] % groups != 0 || ws[1] * groups != d.inputs[0].shape[1]) {
             revert BadNode("conv groups");
         }
@@ -143,8 +141,6 @@ contract ConvOps is OperatorBase {
         w.b = e / (os[3] * os[2] * os[1]);
         w.cg = ws[1];
         w.c0 = (w.o / (ws[0] / groups)) * w.cg;
-        w.dh = uint256(p[4]);
-        w.dw = uint256(p[5]);
         w.y0 = int256((e / os[3]) % os[2]) * p[0] - p[2];
         _place(d, w, int256(e % os[3]) * p[1] - p[3]);
     }
