@@ -103,3 +103,18 @@ def test_bad_params_revert(chain, deploy, params, w_shape, reason):
     want = custom_error("BadNode(string)", ["string"], [reason])
     assert revert_data(chain, contract.rangeCount, nd, 0) == want
     assert revert_data(chain, contract.element, nd, [], 0) == want
+
+
+def test_worst_conv_steps_fit_the_one_step_bound(project, owner):
+    """bench_ops_gas's conv cases (depthwise 3x3 over 1,024 channels, plain and dilated "same"; a 7x7 stride-2
+    stem on a 224x224 image): the whole one-step transaction through OneStepProver, checked against Python's
+    value, stays under 2,000,000 gas."""
+    from bench.bench_ops_gas import STEP_BOUND, conv_cases, one_step_tx_gas
+    from offchain.dispute.operators import operator_families, prover_args
+
+    families = {name: owner.deploy(getattr(project, name)) for name in operator_families()}
+    codes, addresses = prover_args({name: c.address for name, c in families.items()})
+    prover = owner.deploy(project.OneStepProver, codes, addresses)
+    for case in conv_cases():
+        total, inside = one_step_tx_gas(prover, case, owner)
+        assert 0 < inside < total < STEP_BOUND, (case.name, total, inside)
