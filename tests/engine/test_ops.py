@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import InputRangeError, ParamError, ShapeMismatchError
 from offchain.engine.ops import OpCode, get_op
-from .op_draws import binary_node, conv2d_long_node, conv2d_node, dtypes, embedding_node, fracs, mean_node, rope_node, small
+from .op_draws import (binary_node, conv2d_long_node, conv2d_node, dtypes, embedding_node, fracs, mean_node,
+                       rope_node, small)
 from .op_harness import check_elements, make_node, random_tensor, spec
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

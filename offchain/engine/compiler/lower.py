@@ -548,7 +548,6 @@ class Lowerer:
                                     name=f"{self.node.name}.{i}"))
         return parts
 
-
     # ---------------------------------------------------------------- conv and batchnorm (issue 13)
 
     def _conv(self, x, w, b, stride, padding, dilation, groups, rank: int) -> Act:
@@ -616,11 +615,13 @@ class Lowerer:
                                      f"normalises by batch statistics; compile it in eval mode with "
                                      f"track_running_stats=True")
         xa = self._act(x, "input")
-        mean = self._val(running_mean).detach().double()
+        def f64(a):
+            return self._val(a).detach().double()
+        mean = f64(running_mean)
         channels = mean.shape[0]
-        gamma = self._val(weight).detach().double() if weight is not None else torch.ones(channels, dtype=torch.float64)
-        beta = self._val(bias).detach().double() if bias is not None else torch.zeros(channels, dtype=torch.float64)
-        scale = gamma / torch.sqrt(self._val(running_var).detach().double() + eps)
+        gamma = f64(weight) if weight is not None else torch.ones(channels, dtype=torch.float64)
+        beta = f64(bias) if bias is not None else torch.zeros(channels, dtype=torch.float64)
+        scale = gamma / torch.sqrt(f64(running_var) + eps)
         shift = beta - mean * scale
         axes = (channels,) + (1,) * (len(xa.spec.shape) - 2)
         dtype = self._dtype()
@@ -636,6 +637,7 @@ class Lowerer:
         ta = self._const_operand(shift.reshape(axes), scaled, f"{self.node.name}.shift", align=True)
         frac = self._clamp_shift(self._frac(), max(scaled.spec.frac, ta.spec.frac))
         return self._out(OpCode.ADD, [scaled, ta], frac=frac)
+
 
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
 CHECKS_ONLY = {aten._assert_tensor_metadata.default}
