@@ -101,7 +101,8 @@ contract ConvOps is OperatorBase {
         pure
         returns (uint256 first, uint256 end)
     {
-        // Positions are below 2^64 (shapes and params of a registered graph), so no cast below wraps.
+        // The casts are exact for sizes and positions below 2^255; the graph check every node runs before
+        // serving a model (offchain/engine/ops/conv.py) allows only shapes it can execute, far below that.
         int256 dil = int256(dilation);
         first = start < 0 ? uint256((-start + dil - 1) / dil) : 0;
         if (start < int256(size)) {
@@ -114,6 +115,7 @@ contract ConvOps is OperatorBase {
     function _window(NodeDesc calldata d, uint256 e) internal pure returns (Window memory w) {
         if (d.op != CONV2D) revert UnsupportedOp(d.op);
         _expectInputs(d, 2, 3);
+        // INVARIANT: x and W are rank 4.
         if (d.inputs[0].shape.length != 4 || d.inputs[1].shape.length != 4) revert BadNode("conv rank");
         int256[] calldata p = d.params;
         // The short form (sh, sw, ph, pw) is the long form with bottom/right pads ph, pw and dilations, groups 1.
@@ -121,21 +123,28 @@ contract ConvOps is OperatorBase {
         w.dh = 1;
         w.dw = 1;
         if (p.length == LONG_PARAMS) {
+            // INVARIANT: bottom/right pads are not negative.
             if (p[4] < 0 || p[5] < 0) revert BadNode("conv pads");
+            // INVARIANT: dilations and groups are at least 1.
             if (p[6] < 1 || p[7] < 1 || p[8] < 1) revert BadNode("conv strides/dilations/groups");
             w.dh = uint256(p[6]);
             w.dw = uint256(p[7]);
             groups = uint256(p[8]);
         } else if (p.length != SHORT_PARAMS) {
+            // INVARIANT: params are the short (4) or the long (9) form.
             revert BadNode("conv params");
         }
+        // INVARIANT: strides are at least 1.
         if (p[0] < 1 || p[1] < 1) revert BadNode("conv strides/dilations/groups");
+        // INVARIANT: top/left pads are not negative.
         if (p[2] < 0 || p[3] < 0) revert BadNode("conv pads");
         uint256[] calldata ws = d.inputs[1].shape;
+        // INVARIANT: groups divide the out-channels, and W holds C / groups in-channels.
         if (ws[0] == 0 || ws[0] % groups != 0 || ws[1] * groups != d.inputs[0].shape[1]) {
             revert BadNode("conv groups");
         }
         uint256[] calldata os = d.out.shape;
+        // INVARIANT: the output is rank 4 and not empty.
         if (os.length != 4 || os[1] == 0 || os[2] == 0 || os[3] == 0) revert BadNode("output shape");
         w.o = (e / (os[3] * os[2])) % os[1];
         w.b = e / (os[3] * os[2] * os[1]);
