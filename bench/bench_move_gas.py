@@ -216,19 +216,22 @@ def play_to_step(model: Model, x: np.ndarray, node_index: int, element: int, reg
     return gas
 
 
-def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
+def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, OpCost]]:
     """Shared constants (base, per range, per chunk byte, per sibling, per descriptor byte) and per-op
-    (fixed, per element) such that every measured step is at most the model."""
+    (fixed, per element, and for PER_RANGE_OPS per range) such that every measured step is at most the model."""
     from scipy.optimize import nnls
 
     ops = sorted({r["op"] for r in rows})
-    cols = 5 + len(ops)
+    ranged = [op for op in ops if op in PER_RANGE_OPS]
+    cols = 5 + len(ops) + len(ranged)
     a = np.zeros((len(rows), cols))
     y = np.array([r["step"] for r in rows], dtype=float)
     for i, r in enumerate(rows):
         rr, b, s, d, e = r["shape"]
         a[i, :5] = (1, rr, b, s, d)
         a[i, 5 + ops.index(r["op"])] = e
+        if r["op"] in ranged:
+            a[i, 5 + len(ops) + ranged.index(r["op"])] = rr
     # A chunk byte costs at least its calldata as a non-zero byte (16) plus hashing and copying: the fitted cases'
     # chunks are partly zero padding (4 gas a byte), a real model's are not, so the fit gets that floor and may
     # only add to it.
@@ -238,13 +241,15 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]
     coef[2] += CHUNK_BYTE_FLOOR
     coef[4] += DESCRIPTOR_BYTE_FLOOR
     shared = dict(zip(("base", "range", "chunk_byte", "sibling", "descriptor_byte"), coef[:5]))
-    per_op: dict[str, tuple[int, int]] = {}
+    per_op: dict[str, OpCost] = {}
     for k, op in enumerate(ops):
         slope = coef[5 + k]
+        per_range = coef[5 + len(ops) + ranged.index(op)] if op in ranged else 0.0
         residuals = [y[i] - a[i] @ coef for i, r in enumerate(rows) if r["op"] == op]
         # Lifted by the largest residual plus a margin for what the fitted cases do not vary (calldata zero
         # bytes, operand values, storage warmth): every measured step stays below the model.
-        per_op[op] = (int(np.ceil(max(0.0, max(residuals)) + MARGIN) / 1000) * 1000 + 1000, int(np.ceil(slope)))
+        per_op[op] = OpCost(int(np.ceil(max(0.0, max(residuals)) + MARGIN) / 1000) * 1000 + 1000,
+                            int(np.ceil(slope)), int(np.ceil(per_range)))
     return {k: float(np.ceil(v)) for k, v in shared.items()}, per_op
 
 
@@ -295,8 +300,9 @@ def main() -> None:
         saved.write_text(json.dumps(rows))
     shared, per_op = fit(rows)
     console.print("shared:", shared)
-    for op, (fixed, slope) in per_op.items():
-        console.print(f"    OpCode.{op}: OpCost({fixed:_}, {slope}),")
+    for op, cost in per_op.items():
+        extra = f", {cost.per_range:_}" if op in PER_RANGE_OPS else ""
+        console.print(f"    OpCode.{op}: OpCost({cost.fixed:_}, {cost.per_element}{extra}),")
     results = []
     for r in rows:
         console.print(r["name"], r["shape"], f"step {r['step']:,} open {r['open']:,} reveal_chunk {r['reveal_chunk']:,}")
