@@ -1,6 +1,7 @@
 """Measures the gas of honest dispute moves on anvil and fits the move-gas model of offchain/engine/move_gas.py.
 
-Run: ``python -m bench.bench_move_gas`` (starts its own anvil; writes ``bench/results/move_gas.json``).
+Run: ``python -m bench.bench_move_gas`` (starts its own anvil; writes ``bench/results/move_gas.json``);
+``python -m bench.bench_move_gas --ops CONV2D,AMAX`` measures only those ops' cases and fits each OpCost against the shared constants.
 
 Each case is a one-node model (bench/bench_ops_gas.py's cases plus more sizes per op). A submitter corrupts the
 case's element, an honest challenger plays the whole game through the real DisputeGame and OneStepProver, and
@@ -31,7 +32,7 @@ from offchain.dispute.solver import Step
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
 from offchain.engine.model import Model
-from offchain.engine.move_gas import depth, range_cost
+from offchain.engine.move_gas import OpCost, depth, range_cost
 from offchain.engine.ops import OpCode, get_op
 from offchain.engine.descriptor import encode_node
 
@@ -40,6 +41,8 @@ PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, 
 MARGIN = 15_000  # gas added to each op's fixed cost above its largest residual
 CHUNK_BYTE_FLOOR = 17  # gas per chunk byte the fit may not go below (see fit)
 DESCRIPTOR_BYTE_FLOOR = 4
+#: Ops whose cost has a per-range term besides the per-element one (OpCost.per_range).
+PER_RANGE_OPS = {"CONV2D"}
 
 
 def extra_cases() -> list[Case]:
@@ -109,6 +112,18 @@ def extra_cases() -> list[Case]:
         bias = (_ints(rng, (4,), -5000, 5000, DType.INT32), _spec((4,), DType.INT32, 14))
         out.append(Case(f"loreft d={d} r=4", OpCode.LOREFT, h, _spec((1, 4, d), DType.INT16, 8), [r_mat, w_mat, bias],
                         _spec((1, 4, d), DType.INT16, 8)))
+    # ---------------------------------------------------------------- conv long form (issue 13)
+    for c, k, params in ((64, 3, (1, 1, 1, 1, 1, 1, 1, 1, 64)), (256, 3, (1, 1, 2, 2, 2, 2, 2, 2, 256)),
+                         (8, 4, (1, 1, 1, 1, 2, 2, 1, 1, 1)), (16, 2, (1, 1, 1, 2, 2, 0, 3, 2, 1)),
+                         (32, 3, (1, 1, 2, 2, 2, 2, 2, 2, 4))):
+        groups = params[-1]
+        x = _ints(rng, (1, c, 8, 8), -128, 128, DType.INT8)
+        w = (_ints(rng, (8 if groups == 1 else c, c // groups, k, k), -128, 128, DType.INT8),
+             _spec((8 if groups == 1 else c, c // groups, k, k), DType.INT8, 6, 12))
+        o = w[0].shape[0]
+        out.append(Case(f"conv2d {k}x{k}x{c} long form {params[2:]} (int8)", OpCode.CONV2D, x,
+                        _spec((1, c, 8, 8), DType.INT8, 4), [w], _spec((1, o, 8, 8), DType.INT8, 4), params,
+                        element=o * 64 - 1 - 8 * 4 - 4))
     q = _ints(rng, (1, 16, 64), -(1 << 15), 1 << 15, DType.INT16)
     qs = _spec((1, 16, 64), DType.INT16, 8)
     out.append(Case("reshape", OpCode.RESHAPE, q, qs, [], _spec((16, 64), DType.INT16, 8)))
@@ -234,19 +249,22 @@ def play_to_step(model: Model, x: np.ndarray, node_index: int, element: int, reg
     return gas
 
 
-def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
+def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, OpCost]]:
     """Shared constants (base, per range, per chunk byte, per sibling, per descriptor byte) and per-op
-    (fixed, per element) such that every measured step is at most the model."""
+    (fixed, per element, and for PER_RANGE_OPS per range) such that every measured step is at most the model."""
     from scipy.optimize import nnls
 
     ops = sorted({r["op"] for r in rows})
-    cols = 5 + len(ops)
+    ranged = [op for op in ops if op in PER_RANGE_OPS]
+    cols = 5 + len(ops) + len(ranged)
     a = np.zeros((len(rows), cols))
     y = np.array([r["step"] for r in rows], dtype=float)
     for i, r in enumerate(rows):
         rr, b, s, d, e = r["shape"]
         a[i, :5] = (1, rr, b, s, d)
         a[i, 5 + ops.index(r["op"])] = e
+        if r["op"] in ranged:
+            a[i, 5 + len(ops) + ranged.index(r["op"])] = rr
     # A chunk byte costs at least its calldata as a non-zero byte (16) plus hashing and copying: the fitted cases'
     # chunks are partly zero padding (4 gas a byte), a real model's are not, so the fit gets that floor and may
     # only add to it.
@@ -256,35 +274,41 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], dict[str, tuple[int, int]]]
     coef[2] += CHUNK_BYTE_FLOOR
     coef[4] += DESCRIPTOR_BYTE_FLOOR
     shared = dict(zip(("base", "range", "chunk_byte", "sibling", "descriptor_byte"), coef[:5]))
-    per_op: dict[str, tuple[int, int]] = {}
+    per_op: dict[str, OpCost] = {}
     for k, op in enumerate(ops):
         slope = coef[5 + k]
+        per_range = coef[5 + len(ops) + ranged.index(op)] if op in ranged else 0.0
         residuals = [y[i] - a[i] @ coef for i, r in enumerate(rows) if r["op"] == op]
         # Lifted by the largest residual plus a margin for what the fitted cases do not vary (calldata zero
         # bytes, operand values, storage warmth): every measured step stays below the model.
-        per_op[op] = (int(np.ceil(max(0.0, max(residuals)) + MARGIN) / 1000) * 1000 + 1000, int(np.ceil(slope)))
+        per_op[op] = OpCost(int(np.ceil(max(0.0, max(residuals)) + MARGIN) / 1000) * 1000 + 1000,
+                            int(np.ceil(slope)), int(np.ceil(per_range)))
     return {k: float(np.ceil(v)) for k, v in shared.items()}, per_op
 
 
-def fit_ops(rows: list[dict]) -> dict[str, tuple[int, int]]:
-    """Per-op (fixed, per element) of the measured rows' ops against move_gas.py's shared constants as they
-    stand: for adding ops without refitting (and re-measuring) every other op. Same rule as ``fit``: the slope
-    by non-negative least squares on what the shared part leaves, the fixed cost lifted by the largest
-    residual plus the margin."""
+def fit_one_op(rows: list[dict], op: str) -> OpCost:
+    """One op's cost against move_gas.py's shared constants as they stand, lifted like ``fit``'s: for a change to
+    one operator, without re-measuring every other op. Per element and (for PER_RANGE_OPS) per range minimise
+    the relative error of the shared-constant residuals, non-negative."""
     from scipy.optimize import nnls
 
-    from offchain.engine import move_gas as mg
+    from offchain.engine import move_gas
 
-    shared = np.array([mg.STEP_BASE, mg.RANGE, mg.CHUNK_BYTE, mg.SIBLING, mg.DESCRIPTOR_BYTE], dtype=float)
-    per_op: dict[str, tuple[int, int]] = {}
-    for op in sorted({r["op"] for r in rows}):
-        mine = [r for r in rows if r["op"] == op]
-        rest = np.array([r["step"] - np.array((1,) + tuple(r["shape"][:4])) @ shared for r in mine])
-        e = np.array([[r["shape"][4]] for r in mine], dtype=float)
-        slope = float(np.ceil(nnls(e, rest)[0][0]))
-        residual = max(0.0, float(np.max(rest - slope * e[:, 0])))
-        per_op[op] = (int(np.ceil(residual + MARGIN) / 1000) * 1000 + 1000, int(slope))
-    return per_op
+    mine = [r for r in rows if r["op"] == op]
+    shared = np.array([move_gas.STEP_BASE, move_gas.RANGE, move_gas.CHUNK_BYTE, move_gas.SIBLING,
+                       move_gas.DESCRIPTOR_BYTE], dtype=float)
+    y = np.array([r["step"] for r in mine], dtype=float)
+    shapes = np.array([r["shape"] for r in mine], dtype=float)
+    rest = y - np.column_stack([np.ones(len(mine)), shapes[:, :4]]) @ shared
+    cols = [np.ones(len(mine)), shapes[:, 4]] + ([shapes[:, 0]] if op in PER_RANGE_OPS else [])
+    a = np.column_stack(cols)
+    # the constant column only centres the fit: the fixed cost is then the largest residual, as in ``fit``
+    lifted = rest - rest.min() + 1.0
+    coef, _ = nnls(a / y[:, None], lifted / y)
+    slopes = np.append(coef[1:], 0.0) if op not in PER_RANGE_OPS else coef[1:]
+    residuals = rest - shapes[:, 4] * slopes[0] - shapes[:, 0] * slopes[1]
+    fixed = int(np.ceil(max(0.0, residuals.max()) + MARGIN) / 1000) * 1000 + 1000
+    return OpCost(fixed, int(np.ceil(slopes[0])), int(np.ceil(slopes[1])))
 
 
 def main() -> None:
@@ -292,11 +316,12 @@ def main() -> None:
     import sys
 
     console = Console()
-    if "--ops" in sys.argv:  # --ops MAXPOOL2D,AMAX: measure and fit only these ops' cases
-        names = set(sys.argv[sys.argv.index("--ops") + 1].split(","))
+    if "--ops" in sys.argv:  # --ops MAXPOOL2D,AMAX: measure only these ops' cases and fit each against the shared constants
+        names = sys.argv[sys.argv.index("--ops") + 1].split(",")
         rows = measure([c for c in all_cases() if OpCode(c.op).name in names], console)
-        for op, (fixed, slope) in fit_ops(rows).items():
-            console.print(f"    OpCode.{op}: OpCost({fixed:_}, {slope}),")
+        for op in names:
+            cost = fit_one_op(rows, op)
+            console.print(f"    OpCode.{op}: OpCost({cost.fixed:_}, {cost.per_element}, {cost.per_range}),")
         for r in rows:
             console.print(r["name"], r["shape"], f"step {r['step']:,}")
         return
@@ -309,8 +334,9 @@ def main() -> None:
         saved.write_text(json.dumps(rows))
     shared, per_op = fit(rows)
     console.print("shared:", shared)
-    for op, (fixed, slope) in per_op.items():
-        console.print(f"    OpCode.{op}: OpCost({fixed:_}, {slope}),")
+    for op, cost in per_op.items():
+        extra = f", {cost.per_range:_}" if op in PER_RANGE_OPS else ""
+        console.print(f"    OpCode.{op}: OpCost({cost.fixed:_}, {cost.per_element}{extra}),")
     results = []
     for r in rows:
         console.print(r["name"], r["shape"], f"step {r['step']:,} open {r['open']:,} reveal_chunk {r['reveal_chunk']:,}")

@@ -133,7 +133,29 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases()
+
+
+def conv_cases() -> list[Case]:
+    """CONV2D's long form at MobileNet/ResNet sizes: depthwise 3x3 over 1024 channels (plain and dilated "same"),
+    and a ResNet stem (7x7 stride 2 pad 3 over a 224x224 RGB image). A depthwise element reads 3 runs whatever
+    the channel count; the dense 3x3 over 512 channels is the ``conv2d 3x3x512`` case above (its 1,536 runs do
+    not fit a block)."""
+    rng = np.random.default_rng(SEED + 13)
+    out = []
+    c = 1024
+    x = _ints(rng, (1, c, 8, 8), -128, 128, DType.INT8)
+    w = (_ints(rng, (c, 1, 3, 3), -128, 128, DType.INT8), _spec((c, 1, 3, 3), DType.INT8, 6, 12))
+    b = (_ints(rng, (c,), -5000, 5000, DType.INT32), _spec((c,), DType.INT32, 10))
+    for name, params in (("pad 1", (1, 1, 1, 1, 1, 1, 1, 1, c)), ("dilation 2 same", (1, 1, 2, 2, 2, 2, 2, 2, c))):
+        out.append(Case(f"conv2d depthwise 3x3x{c} {name} (int8)", OpCode.CONV2D, x, _spec((1, c, 8, 8), DType.INT8, 4),
+                        [w, b], _spec((1, c, 8, 8), DType.INT8, 4), params, element=c * 64 - 1 - 8 * 4 - 4))
+    x = _ints(rng, (1, 3, 224, 224), -128, 128, DType.INT8)
+    w = (_ints(rng, (64, 3, 7, 7), -128, 128, DType.INT8), _spec((64, 3, 7, 7), DType.INT8, 6, 12))
+    out.append(Case("conv2d stem 7x7x3 stride 2 pad 3, 224x224 (int8)", OpCode.CONV2D, x,
+                    _spec((1, 3, 224, 224), DType.INT8, 4), [w], _spec((1, 64, 112, 112), DType.INT8, 4), (2, 2, 3, 3),
+                    element=64 * 112 * 112 - 1 - 56 * 112 - 56))
+    return out
 
 
 def text_cases() -> list[Case]:

@@ -16,7 +16,8 @@ The estimates come from a gas model fitted to transactions measured on anvil aga
 ``measured <= estimate <= 1.5 x measured + 100k``). A step's gas is modelled from the proof's structure, which the
 op's ``operand_ranges`` fixes::
 
-    step = STEP_BASE + RANGE * R + CHUNK_BYTE * B + SIBLING * S + DESCRIPTOR_BYTE * D + op_fixed + op_per_element * E
+    step = STEP_BASE + RANGE * R + CHUNK_BYTE * B + SIBLING * S + DESCRIPTOR_BYTE * D
+           + op_fixed + op_per_element * E + op_per_range * R
 
 R: operand ranges; B: bytes of the whole chunks they carry; S: Merkle siblings (range proofs plus the operand
 roots' proofs against the trace / weights roots); D: descriptor bytes; E: operand elements (what ``element`` loops
@@ -36,6 +37,7 @@ from offchain.engine.errors import EngineError
 from offchain.engine.graph import Node, TensorKind, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode, get_op
+from offchain.engine.ops.conv import conv_params, conv_taps
 
 #: The most gas one honest move may need. A third of Ethereum's 30 M block gas limit: a move must be includable
 #: while its clock runs even when blocks are busy, and most builders will not give one transaction a whole block.
@@ -63,10 +65,13 @@ class StepShape:
 
 @dataclass(frozen=True)
 class OpCost:
-    """The operator's own share of a step: ``fixed + per_element * E`` (its ``element`` and ``range`` calls)."""
+    """The operator's own share of a step: ``fixed + per_element * E + per_range * R`` (its ``element`` and
+    ``range`` calls). ``per_range`` is fitted only for ops whose ``range`` call itself is costly (CONV2D locates
+    its receptive field again on each of its many short ranges); 0 elsewhere."""
 
     fixed: int
     per_element: int
+    per_range: int = 0
 
 
 # ---- fitted constants: `python -m bench.bench_move_gas` (63 one-node games on anvil, eth_estimateGas of the step;
@@ -82,7 +87,7 @@ DESCRIPTOR_BYTE = 4         # per descriptor byte: calldata, keccak, decoding
 #: ops) has its whole share in the per-element term.
 OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.LINEAR: OpCost(39_000, 59),
-    OpCode.CONV2D: OpCost(60_000, 378),
+    OpCode.CONV2D: OpCost(128_000, 77, 2_729),  # refit alone (`--op CONV2D`, 19 games) for the long form
     OpCode.MATMUL: OpCost(26_000, 99),
     OpCode.ADD: OpCost(16_000, 4_770),
     OpCode.SUB: OpCost(18_000, 3_243),
@@ -224,9 +229,30 @@ def _candidate_elements(node: Node, exact: bool) -> Iterable[int]:
     if node.op in (OpCode.CONV2D, OpCode.MAXPOOL2D, OpCode.AVGPOOL2D):  # pools: issue 13
         _, c, h, w = node.output.shape
         plane = h * w
+        y, x = _widest_conv_window(node)
         for ch in (0, c - 1):
             picks.add(ch * plane + (h // 2) * w + w // 2)
+            picks.add(ch * plane + y * w + x)
     return sorted(picks)
+
+
+def _widest_conv_window(node: Node) -> tuple[int, int]:
+    """(y, x) of a CONV2D output whose receptive field holds the most in-image kernel rows and columns: the most
+    x runs and the longest (with asymmetric pads or a dilated kernel wider than the image this is not the centre).
+    Rows and columns are independent, so each axis is searched alone."""
+    p = conv_params(node.params)
+    _, _, ih, iw = node.in_specs[0].shape
+    _, _, kh, kw = node.in_specs[1].shape
+    _, _, oh, ow = node.output.shape
+
+    def best(count: int, stride: int, pad: int, k: int, dilation: int, size: int) -> int:
+        def taps(i: int) -> int:
+            first, end = conv_taps(i * stride - pad, k, dilation, size)
+            return end - first
+        return max(range(count), key=taps)
+
+    return (best(oh, p.stride_h, p.pad_top, kh, p.dilation_h, ih),
+            best(ow, p.stride_w, p.pad_left, kw, p.dilation_w, iw))
 
 
 def step_shape(model: Model, index: int) -> StepShape:
@@ -253,7 +279,8 @@ def step_shape(model: Model, index: int) -> StepShape:
         for slot, start, length in ranges:
             cb, sib = range_cost(node.in_specs[slot], start, length, exact)
             b, s, n = b + cb, s + sib, n + length
-        gas = RANGE * r + CHUNK_BYTE * b + SIBLING * s + _op_cost(node).per_element * n
+        cost = _op_cost(node)
+        gas = (RANGE + cost.per_range) * r + CHUNK_BYTE * b + SIBLING * s + cost.per_element * n
         if gas > worst_gas:
             worst, worst_gas = (r, b, s, n, e), gas
     r, b, s, n, e = worst
@@ -269,7 +296,8 @@ def step_gas(model: Model, index: int, shape: StepShape | None = None) -> int:
     shape = shape or step_shape(model, index)
     cost = _op_cost(model.graph.nodes[index])
     return (STEP_BASE + RANGE * shape.ranges + CHUNK_BYTE * shape.chunk_bytes + SIBLING * shape.siblings
-            + DESCRIPTOR_BYTE * shape.descriptor_bytes + cost.fixed + cost.per_element * shape.elements)
+            + DESCRIPTOR_BYTE * shape.descriptor_bytes + cost.fixed + cost.per_element * shape.elements
+            + cost.per_range * shape.ranges)
 
 
 def reveal_chunk_gas(model: Model, index: int) -> int:

@@ -157,3 +157,25 @@ def amax_node(data, long_rows: bool = False) -> tuple[Node, TensorSpec]:
     x_spec = spec(shape, data.draw(dtypes), data.draw(fracs))
     out_shape = shape[:-1] + ([1] if data.draw(st.booleans()) else [])
     return make_node(OpCode.AMAX, [x_spec], spec(out_shape, x_spec.dtype, x_spec.frac)), x_spec
+def conv2d_long_node(data, max_out: int, max_hw: int) -> tuple[Node, list[TensorSpec]]:
+    """CONV2D in the long param form: groups (depthwise among them), dilation, asymmetric pads (a "same" conv's
+    left/right split among them), with or without bias."""
+    g = data.draw(st.integers(1, 3))
+    cg, og = data.draw(st.integers(1, 2)), data.draw(st.integers(1, max(1, max_out // g)))
+    b, c, o = data.draw(st.integers(1, 2)), g * cg, g * og
+    h, w = data.draw(st.integers(1, max_hw)), data.draw(st.integers(1, max_hw))
+    dh, dw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    pads = [data.draw(st.integers(0, 3)) for _ in range(4)]
+    pt, pl, pb, pr = pads
+    # the largest kernel whose dilated extent fits the padded input
+    kh = data.draw(st.integers(1, (h + pt + pb - 1) // dh + 1))
+    kw = data.draw(st.integers(1, (w + pl + pr - 1) // dw + 1))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    params = (sh, sw, pt, pl, pb, pr, dh, dw, g)
+    oh, ow = conv_output_hw(h, w, kh, kw, params)
+    fx, fw = data.draw(fracs), data.draw(fracs)
+    ins = [spec((b, c, h, w), data.draw(small), fx), spec((o, cg, kh, kw), DType.INT8, fw)]
+    if data.draw(st.booleans()):
+        ins.append(spec((o,), DType.INT32, fx + fw))
+    fo = fx + fw - data.draw(st.integers(0, 12))
+    return make_node(OpCode.CONV2D, ins, spec((b, o, oh, ow), data.draw(dtypes), fo), params), ins

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import InputRangeError, ParamError, ShapeMismatchError
 from offchain.engine.ops import OpCode, get_op
-from .op_draws import binary_node, conv2d_node, dtypes, embedding_node, fracs, mean_node, rope_node, small
+from .op_draws import (binary_node, conv2d_long_node, conv2d_node, dtypes, embedding_node, fracs, mean_node,
+                       rope_node, small)
 from .op_harness import check_elements, make_node, random_tensor, spec
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -80,6 +81,26 @@ def test_conv2d(data):
         ref = torch.nn.functional.conv2d(torch.from_numpy(arrays[0].astype(np.float64)),
                                          torch.from_numpy(arrays[1].astype(np.float64)),
                                          stride=(sh, sw), padding=(ph, pw)).numpy()
+        np.testing.assert_array_equal(out, np.clip(ref, DType.INT32.qmin, DType.INT32.qmax))
+
+
+@SETTINGS
+@given(st.data())
+def test_conv2d_groups_dilation_asymmetric_pads(data):
+    """The long form: forward == element everywhere drawn, and equal to torch's conv (pads applied with F.pad,
+    as torch's padding="same" does for even kernels) when no rescale or saturation can intervene."""
+    node, ins = conv2d_long_node(data, max_out=6, max_hw=9)
+    sh, sw, pt, pl, pb, pr, dh, dw, g = node.params
+    rng = _rng(data)
+    arrays = [random_tensor(rng, s, data.draw(st.booleans())) for s in ins]
+    out = check_elements(node, arrays, _indices(data, node.output.size))
+    if node.output.frac == ins[0].frac + ins[1].frac and node.output.dtype == DType.INT32:
+        import torch
+        import torch.nn.functional as F
+        x = F.pad(torch.from_numpy(arrays[0].astype(np.float64)), (pl, pr, pt, pb))
+        bias = torch.from_numpy(arrays[2].astype(np.float64)) if len(arrays) == 3 else None
+        ref = F.conv2d(x, torch.from_numpy(arrays[1].astype(np.float64)), bias, stride=(sh, sw),
+                       dilation=(dh, dw), groups=g).numpy()
         np.testing.assert_array_equal(out, np.clip(ref, DType.INT32.qmin, DType.INT32.qmax))
 
 

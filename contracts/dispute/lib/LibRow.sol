@@ -64,34 +64,53 @@ library LibRow {
         }
     }
 
-    /// @dev dotSlice with `a` read straight from calldata: for operators that take many short ranges (CONV2D's
-    ///      x runs), where copying each operand to memory would cost more than its products.
-    function dotSliceCalldata(Operand calldata a, Operand memory b, uint256 bStart, uint256 n)
+    /// @dev sum_{j < n} a[j * aStep] * b[bStart + j], with `a` read straight from calldata: for operators that
+    ///      take many short ranges (CONV2D's x runs, every aStep-th value of a run under dilation aStep), where
+    ///      copying each operand to memory would cost more than its products. aStep >= 1.
+    function dotSliceCalldata(Operand calldata a, uint256 aStep, Operand memory b, uint256 bStart, uint256 n)
         internal
         pure
         returns (int256 acc)
     {
-        if (n > a.len) revert RowRangeOutOfOperand(n, a.len);
+        if (n == 0) return 0;
+        {
+            uint256 aEnd = (n - 1) * aStep + 1;
+            if (aEnd > a.len) revert RowRangeOutOfOperand(aEnd, a.len);
+            if ((a.skip + aEnd) * a.width > a.data.length) {
+                revert RowRangeOutOfOperand((a.skip + aEnd) * a.width, a.data.length);
+            }
+        }
         if (bStart + n > b.len) revert RowRangeOutOfOperand(bStart + n, b.len);
-        if ((a.skip + n) * a.width > a.data.length) revert RowRangeOutOfOperand((a.skip + n) * a.width, a.data.length);
-        bytes calldata da = a.data;
-        bytes memory db = b.data;
         uint256 wa = a.width;
         uint256 wb = b.width;
-        uint256 pa0 = a.skip * wa;
-        uint256 pb0 = (b.skip + bStart) * wb;
+        uint256 pa;
+        {
+            bytes calldata da = a.data;
+            uint256 skipBytes = a.skip * wa;
+            assembly ("memory-safe") {
+                pa := add(da.offset, skipBytes)
+            }
+        }
+        uint256 pb;
+        {
+            bytes memory db = b.data;
+            uint256 startBytes = (b.skip + bStart) * wb;
+            assembly ("memory-safe") {
+                pb := add(add(db, 0x20), startBytes)
+            }
+        }
+        uint256 stepA = aStep * wa;
         assembly ("memory-safe") {
-            let pa := add(da.offset, pa0)
-            let pb := add(add(db, 0x20), pb0)
             let sa := sub(256, mul(wa, 8))
             let sb := sub(256, mul(wb, 8))
             let ea := sub(wa, 1)
             let eb := sub(wb, 1)
-            let end := add(pa, mul(n, wa))
+            let end := add(pb, mul(n, wb))
             // Safe without overflow checks: |a|, |b| <= 2^31 and n < 2^32, so |acc| < 2^95. The calldata reads
-            // stay inside `a.data` (checked above); calldataload past calldata's end would read zeros anyway.
-            for {} lt(pa, end) {
-                pa := add(pa, wa)
+            // stay inside `a.data` (its last one is element (n - 1) aStep, checked above); calldataload past
+            // calldata's end would read zeros anyway.
+            for {} lt(pb, end) {
+                pa := add(pa, stepA)
                 pb := add(pb, wb)
             } {
                 acc := add(acc, mul(signextend(ea, shr(sa, calldataload(pa))), signextend(eb, shr(sb, mload(pb)))))

@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 
 from offchain.engine.compiler.attention import decompose_attention
+from offchain.engine.compiler.batchnorm import fold_batch_norms
 from offchain.engine.compiler.builder import GraphBuilder
 from offchain.engine.compiler.calibrate import Calibration, calibrate
 from offchain.engine.compiler.capture import capture
@@ -36,6 +37,7 @@ def compile_module(module: torch.nn.Module, example_inputs: Sequence[torch.Tenso
     """
     config = config or CompileConfig()
     gm = decompose_attention(capture(module, example_inputs))
+    fold_batch_norms(gm)
     calibration = calibrate(gm, calibration_samples or [tuple(example_inputs)])
     builder = GraphBuilder()
     lowerer = Lowerer(gm, calibration, config, builder, name or type(module).__name__)

@@ -28,6 +28,7 @@ from offchain.engine.dtypes import DType
 from offchain.engine.errors import CompileError, UnsupportedOpError
 from offchain.engine.intmath_norm import EPS_TERM_LIMIT
 from offchain.engine.ops import OpCode
+from offchain.engine.ops.conv import long_conv_params
 from offchain.engine.ops.elementwise import MAX_ALIGN_SHIFT
 from offchain.engine.ops.fixed import MAX_LEFT_SHIFT, MAX_RIGHT_SHIFT
 from offchain.engine.ops.piecewise import HARD_FRAC_IN_MAX, HARD_FRAC_OUT_MAX, LEAKY_MULT_MAX, LEAKY_SHIFT_MAX
@@ -365,20 +366,6 @@ class Lowerer:
             ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
         frac = self._clamp_shift(self._frac(), xa.spec.frac + wa.spec.frac)
         return self._out(OpCode.LINEAR, ops, frac=frac)
-
-    def conv2d(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1) -> Act:
-        def pair(v):
-            return (v, v) if isinstance(v, int) else tuple(v)
-        if isinstance(padding, str) or pair(dilation) != (1, 1) or groups != 1:
-            raise UnsupportedOpError(f"{self.src}: conv2d supports integer padding, dilation 1, groups 1 "
-                                     f"(got padding={padding!r}, dilation={dilation}, groups={groups})")
-        xa = self._act(x, "input")
-        wa = self._weight(self._val(w), self._weight_dtype(w), self._param_name(w))
-        ops = [xa, wa]
-        if b is not None:
-            ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
-        frac = self._clamp_shift(self._frac(), xa.spec.frac + wa.spec.frac)
-        return self._out(OpCode.CONV2D, ops, params=pair(stride) + pair(padding), frac=frac)
 
     def relu(self, x) -> Act:
         xa = self._act(x, "input")
@@ -928,6 +915,95 @@ class Lowerer:
             return self._reduce(xa, [2, 3], True, True)  # reshaped to this node's (N)C11 shape
         kh, kw = h // oh, w // ow
         return self._pool_out(OpCode.AVGPOOL2D, xa, (kh, kw, kh, kw, 0, 0, kh * kw), batched)
+    # ---------------------------------------------------------------- conv and batchnorm (issue 13)
+
+    def _conv(self, x, w, b, stride, padding, dilation, groups, rank: int) -> Act:
+        """A conv over ``rank`` spatial dims (1 or 2) as one CONV2D node; a 1-d conv runs on [B, C, 1, L]."""
+        def dims(v):
+            return (v,) * rank if isinstance(v, int) else tuple(v)
+        xa = self._act(x, "input")
+        wv = self._val(w)
+        if isinstance(wv, Act):
+            raise UnsupportedOpError(f"{self.src}: conv with an input-dependent weight")
+        if len(xa.spec.shape) != rank + 2:
+            raise UnsupportedOpError(f"{self.src}: conv{rank}d needs a batched input [B, C, ...] of rank "
+                                     f"{rank + 2}, got shape {xa.spec.shape}")
+        kernel = tuple(int(k) for k in wv.shape[2:])
+        stride, dilation = dims(stride), dims(dilation)
+        if padding == "same":
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            before, after = [t // 2 for t in totals], [t - t // 2 for t in totals]
+        elif padding == "valid":
+            before = after = [0] * rank
+        else:
+            before = after = list(dims(padding))
+        if rank == 1:
+            stride, dilation, before, after = (1,) + stride, (1,) + dilation, [0] + before, [0] + after
+            b_, c, length = xa.spec.shape
+            xa = self._emit(OpCode.RESHAPE, [xa], (b_, c, 1, length), xa.spec.dtype, xa.spec.frac,
+                            name=f"{self.node.name}.as2d")
+            wv = wv.unsqueeze(2)
+        wa = self._weight(wv, self._weight_dtype(w), self._param_name(w))
+        ops = [xa, wa]
+        if b is not None:
+            ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
+        params = long_conv_params(stride, (before[0], before[1], after[0], after[1]), dilation, groups)
+        frac = self._clamp_shift(self._frac(), xa.spec.frac + wa.spec.frac)
+        shape = self._shape()
+        out = self._emit(OpCode.CONV2D, ops, shape if rank == 2 else shape[:2] + (1,) + shape[2:], self._dtype(),
+                         frac, params)
+        if rank == 1:
+            out = self._emit(OpCode.RESHAPE, [out], shape, out.spec.dtype, out.spec.frac,
+                             name=f"{self.node.name}.as1d")
+        return out
+
+    def conv2d(self, x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> Act:
+        """aten.conv2d.default and .padding (padding "same" / "valid" / ints), any dilation and groups."""
+        return self._conv(x, w, b, stride, padding, dilation, groups, 2)
+
+    def conv1d(self, x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> Act:
+        """aten.conv1d.default and .padding: a CONV2D over [B, C, 1, L] with a 1-row kernel."""
+        return self._conv(x, w, b, stride, padding, dilation, groups, 1)
+
+    def convolution(self, x, w, b, stride, padding, dilation, transposed, output_padding, groups, *_flags) -> Act:
+        """aten.convolution / aten._convolution (what decomposed programs hold): 1-d and 2-d, not transposed."""
+        rank = len(self._val(w).shape) - 2
+        if transposed or rank not in (1, 2):
+            raise UnsupportedOpError(f"{self.src}: {'transposed ' if transposed else ''}conv over {rank} spatial "
+                                     f"dims; only Conv1d and Conv2d compile")
+        return self._conv(x, w, b, stride, padding, dilation, groups, rank)
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, eps, *_flags) -> Act:
+        """An eval-mode BatchNorm that no conv/linear absorbed (compiler/batchnorm.py): per-channel
+        x * scale + shift on axis 1, scale = gamma / sqrt(var + eps), shift = beta - mean * scale, as a MUL and an
+        ADD of constants shaped [C, 1, ...] that broadcast over the batch and the spatial axes."""
+        if training or running_mean is None or running_var is None:
+            raise UnsupportedOpError(f"{self.src}: BatchNorm in training mode (or without running statistics) "
+                                     f"normalises by batch statistics; compile it in eval mode with "
+                                     f"track_running_stats=True")
+        xa = self._act(x, "input")
+        def f64(a):
+            return self._val(a).detach().double()
+        mean = f64(running_mean)
+        channels = mean.shape[0]
+        gamma = f64(weight) if weight is not None else torch.ones(channels, dtype=torch.float64)
+        beta = f64(bias) if bias is not None else torch.zeros(channels, dtype=torch.float64)
+        scale = gamma / torch.sqrt(f64(running_var) + eps)
+        shift = beta - mean * scale
+        axes = (channels,) + (1,) * (len(xa.spec.shape) - 2)
+        dtype = self._dtype()
+        sa = self._const_operand(scale.reshape(axes), xa, f"{self.node.name}.scale", align=False)
+        # |x * scale| <= max|x| max|scale|, and = |y - shift| <= max|y| + max|shift|: the tighter bound.
+        out_max = self.cal.maxabs.get(self.node.name, 0.0)
+        in_max = self.cal.maxabs.get(x.name, 0.0) if isinstance(x, torch.fx.Node) else out_max
+        bound = min(in_max * float(scale.abs().max()), out_max + float(shift.abs().max()))
+        mul_frac = choose_frac(bound, dtype, self.cfg.headroom, self.cfg.min_activation_frac,
+                               self.cfg.max_activation_frac)
+        scaled = self._emit(OpCode.MUL, [xa, sa], xa.spec.shape, dtype,
+                            self._clamp_shift(mul_frac, xa.spec.frac + sa.spec.frac), name=f"{self.node.name}.mul")
+        ta = self._const_operand(shift.reshape(axes), scaled, f"{self.node.name}.shift", align=True)
+        frac = self._clamp_shift(self._frac(), max(scaled.spec.frac, ta.spec.frac))
+        return self._out(OpCode.ADD, [scaled, ta], frac=frac)
 
 
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
@@ -1023,4 +1099,11 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.amax.default: Lowerer.amax,
     aten.max.dim: Lowerer.max_dim,
     aten.max.default: Lowerer.max_all,
+    # ---------------------------------------------------------------- conv and batchnorm (issue 13)
+    aten.conv2d.padding: Lowerer.conv2d,
+    aten.conv1d.default: Lowerer.conv1d,
+    aten.conv1d.padding: Lowerer.conv1d,
+    aten.convolution.default: Lowerer.convolution,
+    aten._convolution.default: Lowerer.convolution,
+    aten.batch_norm.default: Lowerer.batch_norm,
 }
