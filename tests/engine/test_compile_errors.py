@@ -54,24 +54,23 @@ def test_every_unsupported_op_is_listed_once_with_module_and_the_owners_line():
     assert "torch/nn/modules" not in message
 
 
-class BadConv(nn.Module):
-    """An op that exists (conv2d) refused for its arguments, after an op that does not exist at all."""
+class BadPool(nn.Module):
+    """An op that exists (max_pool2d) refused for its arguments, after an op that does not exist at all."""
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(2, 2, 3, padding=1, dilation=2)
+        self.pool = nn.MaxPool2d(3, stride=1, padding=1, dilation=2)
 
     def forward(self, x):
-        return self.conv(torch.sort(x, dim=-1).values)
+        return self.pool(torch.sort(x, dim=-1).values)
 
 
 def test_an_argument_refusal_is_listed_with_its_reason_beside_missing_ops():
     with pytest.raises(UnsupportedOpError) as caught:
-        compile_module(BadConv(), (torch.randn(1, 2, 6, 6),))
+        compile_module(BadPool(), (torch.randn(1, 2, 6, 6),))
     ops = [(p.op, p.reason) for p in caught.value.problems]
     assert ops == [("aten.sort.default", ""),
-                   ("aten.conv2d.default", "conv2d supports integer padding, dilation 1, groups 1 "
-                                           "(got padding=[1, 1], dilation=[2, 2], groups=1)")]
+                   ("aten.max_pool2d.default", "max_pool2d with dilation [2, 2]; only 1")]
     assert all("test_compile_errors.py" in p.where for p in caught.value.problems)
 
 

@@ -23,7 +23,7 @@ from offchain.engine.compiler.calibrate import Calibration
 from offchain.engine.compiler.capture import source_of
 from offchain.engine.compiler.config import CompileConfig
 from offchain.engine.compiler.fusion import RmsMatch, RopeMatch, find_rms_norms, find_ropes
-from offchain.engine.compiler.scales import choose_frac, quantisation_snr_db, quantise_array, quantise_const
+from offchain.engine.compiler.scales import choose_frac, quantisation_snr_db, worst_channel_snr_db, quantise_array, quantise_const
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import CompileError, UnsupportedOpError
 from offchain.engine.intmath_norm import EPS_TERM_LIMIT
@@ -294,7 +294,12 @@ class Lowerer:
         return a.target if isinstance(a, torch.fx.Node) and a.op == "get_attr" else getattr(a, "name", str(a))
 
     def _weight_dtype(self, a: Any) -> DType:
-        """The configured dtype of weight ``a``; int8 is widened to int16 when its SNR is too low."""
+        """The configured dtype of weight ``a``; int8 is widened to int16 when its SNR is too low. A weight that
+        absorbed a BatchNorm (``*_bn_folded``, compiler/batchnorm.py) is also judged by its worst output channel:
+        folding scales each channel by its own gamma / sqrt(var + eps), so a channel can keep only a few int8 levels under
+        the tensor's one scale while the whole-tensor SNR still looks fine (the zoo's MobileNet depthwise conv:
+        35.6 dB whole, 21.5 dB in its worst channel); such a weight is widened when that channel's SNR is under
+        ``min_folded_channel_snr_db``."""
         name = self._param_name(a)
         if name in self.cfg.weight_dtypes:
             return self.cfg.weight_dtypes[name]
@@ -303,10 +308,25 @@ class Lowerer:
         if dtype == DType.INT8 and threshold is not None:
             value = self._val(a)
             arr = value.detach().double().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if quantisation_snr_db(arr, DType.INT8) < threshold:
+            folded = self.cfg.min_folded_channel_snr_db
+            if quantisation_snr_db(arr, DType.INT8) < threshold or (
+                    "_bn_folded" in name and folded is not None and worst_channel_snr_db(arr, DType.INT8) < folded):
                 self.widened.append(name)
                 return DType.INT16
         return dtype
+
+    def _bias_weight_frac_cap(self, b: Any, x_frac: int) -> int:
+        """The largest weight frac (<= 40, the _weight default) at which bias ``b`` (None: no bias) still fits int32
+        at frac ``x_frac`` + that frac: a widened (int16) weight would otherwise push its bias past int32 (a Linear
+        followed by a folded BatchNorm1d). Never lower than a frac at which the bias fits, so models whose biases
+        already fit keep their weights' scales."""
+        hi = 40
+        if b is None:
+            return hi
+        top = float(np.abs(np.asarray(self._val(b).detach().double().numpy())).max(initial=0.0))
+        while hi > -16 and math.floor(top * 2.0 ** (x_frac + hi) + 0.5) > DType.INT32.qmax:
+            hi -= 1
+        return hi
 
     def _bias(self, b: Any, frac: int, n: int) -> Act:
         values = np.asarray(self._val(b).detach().double().numpy())
@@ -360,7 +380,7 @@ class Lowerer:
         wv = self._val(w)
         if isinstance(wv, Act):
             raise UnsupportedOpError(f"{self.src}: linear with an input-dependent weight")
-        wa = self._weight(wv, self._weight_dtype(w), self._param_name(w))
+        wa = self._weight(wv, self._weight_dtype(w), self._param_name(w), hi=self._bias_weight_frac_cap(b, xa.spec.frac))
         ops = [xa, wa]
         if b is not None:
             ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))
@@ -943,7 +963,7 @@ class Lowerer:
             xa = self._emit(OpCode.RESHAPE, [xa], (b_, c, 1, length), xa.spec.dtype, xa.spec.frac,
                             name=f"{self.node.name}.as2d")
             wv = wv.unsqueeze(2)
-        wa = self._weight(wv, self._weight_dtype(w), self._param_name(w))
+        wa = self._weight(wv, self._weight_dtype(w), self._param_name(w), hi=self._bias_weight_frac_cap(b, xa.spec.frac))
         ops = [xa, wa]
         if b is not None:
             ops.append(self._bias(b, xa.spec.frac + wa.spec.frac, wa.spec.shape[0]))

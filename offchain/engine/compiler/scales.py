@@ -52,3 +52,19 @@ def quantisation_snr_db(values: np.ndarray, dtype: DType) -> float:
     if noise == 0.0:
         return math.inf
     return 10.0 * math.log10(signal / noise) if signal > 0 else -math.inf
+
+
+def worst_channel_snr_db(values: np.ndarray, dtype: DType) -> float:
+    """The lowest per-output-channel (axis 0) SNR (dB) of quantising ``values`` with one scale for the whole tensor,
+    as :func:`quantise_const` does: a channel whose values are much smaller than the tensor's largest keeps few
+    levels, which the whole-tensor SNR hides. Channels that are all zero are skipped (inf if none is left)."""
+    arr = np.asarray(values, dtype=np.float64)
+    q, frac = quantise_const(arr, dtype)
+    rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+    err = rows - q.reshape(rows.shape).astype(np.float64) / 2.0 ** frac
+    signal, noise = np.mean(rows ** 2, axis=1), np.mean(err ** 2, axis=1)
+    live = signal > 0
+    if not live.any():
+        return math.inf
+    with np.errstate(divide="ignore"):
+        return float(np.min(10.0 * np.log10(signal[live] / noise[live])))
