@@ -484,20 +484,54 @@ class Lowerer:
             out = self._emit(OpCode.PERMUTE, [out], self._shape(), dtype, frac, inv)
         return out
 
+    def _merge_norm_axes(self, x: Act, normalized_shape) -> Act:
+        """``x`` with the trailing axes ``normalized_shape`` names merged into one (a RESHAPE), so a norm over
+        several trailing axes (nn.LayerNorm([C, H, W]), nn.RMSNorm([T, D])) is the norm ops' last-axis norm."""
+        dims = [int(d) for d in normalized_shape]
+        k = len(dims)
+        if k == 0 or list(x.spec.shape[-k:]) != dims:
+            raise UnsupportedOpError(f"{self.src}: {self.node.target} over {dims} of a tensor shaped {x.spec.shape}; "
+                                     f"the normalised axes must be its trailing axes")
+        if k == 1:
+            return x
+        merged = x.spec.shape[:-k] + (int(np.prod(dims)),)
+        return self._emit(OpCode.RESHAPE, [x], merged, x.spec.dtype, x.spec.frac, name=f"{self.node.name}.merge")
+
+    def _norm_out(self, op: int, inputs: list[Act], params: tuple[int, ...], gamma_frac: int) -> Act:
+        """The norm node over the merged last axis, reshaped back to this node's shape when axes were merged."""
+        hi = min(NORM_FRAC_MAX, NORM_Z_FRAC + gamma_frac)
+        dtype = self._dtype()
+        out = self._emit(op, inputs, inputs[0].spec.shape, dtype, self._frac(dtype, 0, hi), params)
+        if out.spec.shape != self._shape():
+            out = self._emit(OpCode.RESHAPE, [out], self._shape(), dtype, out.spec.frac,
+                             name=f"{self.node.name}.unmerge")
+        return out
+
     def layer_norm(self, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True) -> Act:
-        xa = self._act(x, "input")
+        """LayerNorm over its trailing axes (one, or several merged by a RESHAPE)."""
+        xa = self._merge_norm_axes(self._act(x, "input"), normalized_shape)
         n = xa.spec.shape[-1]
         xa = self._fit(xa, 0, _eps_frac_limit(eps, n ** 3))
-        if list(normalized_shape) != [n]:
-            raise UnsupportedOpError(f"{self.src}: layer_norm over {list(normalized_shape)}; only the last axis")
-        gamma = self._val(weight) if weight is not None else torch.ones(n)
-        beta = self._val(bias) if bias is not None else torch.zeros(n)
+        gamma = self._val(weight).reshape(n) if weight is not None else torch.ones(n)
+        beta = self._val(bias).reshape(n) if bias is not None else torch.zeros(n)
         ga = self._weight(gamma, self.cfg.norm_param_dtype, self._param_name(weight), 0, NORM_FRAC_MAX)
         ba = self._weight(beta, self.cfg.norm_param_dtype, self._param_name(bias), 0,
                           min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
         eps_lsb2 = round(eps * 4.0 ** xa.spec.frac)
-        return self._out(OpCode.LAYERNORM, [xa, ga, ba], (eps_lsb2,), lo=0,
-                         hi=min(NORM_FRAC_MAX, NORM_Z_FRAC + ga.spec.frac))
+        return self._norm_out(OpCode.LAYERNORM, [xa, ga, ba], (eps_lsb2,), ga.spec.frac)
+
+    def rms_norm(self, x, normalized_shape, weight=None, eps=None) -> Act:
+        """nn.RMSNorm / F.rms_norm (aten.rms_norm): x / sqrt(mean(x^2) + eps) * weight over the trailing axes, the
+        RMSNORM op the hand-written pattern (compiler/fusion.py) also becomes; eps None is torch's float32 eps."""
+        xa = self._merge_norm_axes(self._act(x, "input"), normalized_shape)
+        n = xa.spec.shape[-1]
+        eps = float(torch.finfo(torch.float32).eps) if eps is None else float(eps)
+        xa = self._fit(xa, 0, _eps_frac_limit(eps, n))
+        gamma = (self._val(weight).double().reshape(n) if weight is not None
+                 else torch.ones(n, dtype=torch.float64))
+        name = self._param_name(weight) if weight is not None else f"{self.node.name}.gamma"
+        ga = self._weight(gamma, self.cfg.norm_param_dtype, name, 0, NORM_FRAC_MAX)
+        return self._norm_out(OpCode.RMSNORM, [xa, ga], (round(eps * 4.0 ** xa.spec.frac),), ga.spec.frac)
 
     def _rms_norm(self, m: RmsMatch) -> Act:
         xa = self._act(m.x, "input")
@@ -622,6 +656,20 @@ class Lowerer:
 
     def sum(self, x, dims=None, keepdim=False, dtype=None) -> Act:
         return self._reduce(x, dims, keepdim, False)
+
+    def _reduce_all(self, x, mean: bool) -> Act:
+        """x.mean() / x.sum() with no axes (aten.mean.default, aten.sum.default): over every axis, as a [1, N] row
+        so the reduction's output keeps rank 1; RESHAPE gives torch's rank-0 result."""
+        xa = self._act(x, "input")
+        row = self._emit(OpCode.RESHAPE, [xa], (1, int(np.prod(xa.spec.shape))), xa.spec.dtype, xa.spec.frac,
+                         name=f"{self.node.name}.row")
+        return self._reduce(row, [1], False, mean)
+
+    def mean_all(self, x, dtype=None) -> Act:
+        return self._reduce_all(x, True)
+
+    def sum_all(self, x, dtype=None) -> Act:
+        return self._reduce_all(x, False)
 
     def getitem(self, x, index) -> Act:
         parts = self._val(x)
@@ -1026,6 +1074,47 @@ class Lowerer:
         return self._out(OpCode.ADD, [scaled, ta], frac=frac)
 
 
+    def _pool1d(self, op: int, x, kernel_size, stride, padding, ceil_mode: bool, what: str,
+                divisor: int | None = None) -> Act:
+        """A 1-d pool over [B, C, L] (or [C, L]) as the 2-d pool over [B, C, 1, L] with a 1-row window."""
+        xa = self._act(x, "input")
+        if len(xa.spec.shape) not in (2, 3):
+            raise UnsupportedOpError(f"{self.src}: {what} of a rank-{len(xa.spec.shape)} tensor {xa.spec.shape}; "
+                                     f"NCL or CL only")
+        k = int(kernel_size[0] if not isinstance(kernel_size, int) else kernel_size)
+        st = int((stride[0] if not isinstance(stride, int) else stride) if stride else k)
+        pd = int(padding[0] if not isinstance(padding, int) else padding)
+        length = xa.spec.shape[-1]
+        if ceil_mode and self._shape()[-1] != (length + 2 * pd - k) // st + 1:
+            raise UnsupportedOpError(f"{self.src}: {what} with ceil_mode=True gives a longer output than floor mode; "
+                                     f"only floor-mode windows are supported")
+        lead = xa.spec.shape[:-1] if len(xa.spec.shape) == 3 else (1,) + xa.spec.shape[:-1]
+        as2d = self._emit(OpCode.RESHAPE, [xa], lead + (1, length), xa.spec.dtype, xa.spec.frac,
+                          name=f"{self.node.name}.as2d")
+        params = (1, k, 1, st, 0, pd) + (() if divisor is None else (divisor if divisor >= 0 else k,))
+        out = self._pool_out(op, as2d, params, False)
+        return self._emit(OpCode.RESHAPE, [out], self._shape(), out.spec.dtype, out.spec.frac,
+                          name=f"{self.node.name}.as1d")
+
+    def max_pool1d(self, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False) -> Act:
+        if (dilation if isinstance(dilation, int) else tuple(dilation)) not in (1, (1,)):
+            raise UnsupportedOpError(f"{self.src}: max_pool1d with dilation {dilation}; only 1")
+        return self._pool1d(OpCode.MAXPOOL2D, x, kernel_size, stride, padding, ceil_mode, "max_pool1d")
+
+    def avg_pool1d(self, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True) -> Act:
+        """count_include_pad: divisor = kernel (-1 here, resolved in _pool1d); else 0: the in-sequence count."""
+        return self._pool1d(OpCode.AVGPOOL2D, x, kernel_size, stride, padding, ceil_mode, "avg_pool1d",
+                            -1 if count_include_pad else 0)
+
+    def prelu(self, x, weight) -> Act:
+        """nn.PReLU with one shared slope (num_parameters=1, the default) is a LEAKY_RELU with that constant slope;
+        per-channel slopes have no operator and are refused."""
+        slope = self._val(weight)
+        if isinstance(slope, Act) or slope.numel() != 1:
+            raise UnsupportedOpError(f"{self.src}: PReLU with {getattr(slope, 'numel', lambda: '?')()} slopes; only "
+                                     f"one shared slope (num_parameters=1) compiles")
+        return self.leaky_relu(x, float(slope.detach().reshape(())))
+
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
 CHECKS_ONLY = {aten._assert_tensor_metadata.default}
 
@@ -1047,6 +1136,7 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.softmax.int: Lowerer.softmax,
     aten._softmax.default: Lowerer.softmax,
     aten.layer_norm.default: Lowerer.layer_norm,
+    aten.rms_norm.default: Lowerer.rms_norm,
     aten.embedding.default: Lowerer.embedding,
     aten.view.default: Lowerer._reshape,
     aten.reshape.default: Lowerer._reshape,
@@ -1064,6 +1154,8 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.cat.default: Lowerer.cat,
     aten.mean.dim: Lowerer.mean,
     aten.sum.dim_IntList: Lowerer.sum,
+    aten.mean.default: Lowerer.mean_all,
+    aten.sum.default: Lowerer.sum_all,
     aten._to_copy.default: Lowerer.to_dtype,
     aten.to.dtype: Lowerer.to_dtype,
     aten.contiguous.default: Lowerer._alias,
@@ -1119,6 +1211,9 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.amax.default: Lowerer.amax,
     aten.max.dim: Lowerer.max_dim,
     aten.max.default: Lowerer.max_all,
+    aten.max_pool1d.default: Lowerer.max_pool1d,
+    aten.avg_pool1d.default: Lowerer.avg_pool1d,
+    aten.prelu.default: Lowerer.prelu,
     # ---------------------------------------------------------------- conv and batchnorm (issue 13)
     aten.conv2d.padding: Lowerer.conv2d,
     aten.conv1d.default: Lowerer.conv1d,
