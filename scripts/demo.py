@@ -63,6 +63,30 @@ def build_model(path: Path):
     return model, data
 
 
+def compile_owner_module(path: Path):
+    """A model owner's own PyTorch module (the zoo's ResNet block: conv, BatchNorm, ReLU, a skip, adaptive average
+    pooling) compiled with the one command an owner runs; returns the loaded model."""
+    import json
+    import subprocess
+
+    from offchain.engine.modelfile import load_model
+    from offchain.models.zoo import DIGITS_INPUT_SPEC
+
+    command = [sys.executable, "-m", "offchain", "compile", "--module", "offchain.models.zoo:resnet",
+               "--input-spec", DIGITS_INPUT_SPEC, "--calibration", "offchain.models.zoo:digits_calibration",
+               "--name", "zoo-resnet", "--out", str(path)]
+    console.print("$ python -m offchain compile " + " ".join(command[3:]))
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise click.ClickException(f"compiling the owner's module failed:\n{done.stderr[-2000:]}")
+    info = json.loads(done.stdout)
+    agreement = info["agreement"]
+    console.print(f"zoo-resnet: {info['nodes']} integer nodes (BatchNorm folded into the convs), "
+                  f"{info['parameters']:,} parameters; integer vs float on the calibration images: argmax agreement "
+                  f"{agreement['argmax_agreement']:.3f}, max logit error {agreement['max_abs_logit_error']:.3f} -> {path}")
+    return load_model(path)
+
+
 def build_minilm(path: Path):
     from offchain.models import minilm
 
@@ -176,6 +200,8 @@ def cli(provider):
         text_model = build_minilm(text_file)
         private_model, private_spec, private_keys, private_file, view_file, prompt = build_private_llama()
         pdigits_model, pdigits_spec, pdigits_keys, pdigits_file, pdigits_view = build_private_digits()
+        owner_file = Path("build/models/zoo-resnet.model")
+        owner_model = compile_owner_module(owner_file)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -221,12 +247,19 @@ def cli(provider):
                       f"{drecords[0][2]}; its token PDIGIT at {pdigits_token}); consumer DigitsClassifier at "
                       f"{pdigits_classifier.address}")
 
+        owner_offering = Offering("zoo-resnet revenue share", "RSNT", [model_owner.address], [1_000_000 * 10**18],
+                                  snapshot_interval=60)
+        owner_id, owner_token = launch(launcher, owner_model, MODEL_FEE, model_owner.address, owner_offering, owner)
+        owner_classifier = owner.deploy(project.DigitsClassifier, oracle, owner_id)
+        console.print(f"launched the owner's zoo-resnet as model {owner_id} (its token RSNT at {owner_token}); "
+                      f"consumer DigitsClassifier at {owner_classifier.address}")
+
         act("3. Start a submitter node and a challenger node")
-        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file], workdir,
-                             provider.uri)
+        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file, owner_file],
+                             workdir, provider.uri)
         # The challenger holds the private models' public views only: it never sees their private weights.
-        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file, pdigits_view], workdir,
-                                 provider.uri)
+        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file, pdigits_view, owner_file],
+                                 workdir, provider.uri)
         nodes += [honest, challenger]
         for node in nodes:
             node.wait_started()
@@ -324,6 +357,22 @@ def cli(provider):
                             label=str(label), truth=str(data.test_labels[2]), latency=latency,
                             disputed="no; Groth16 proof verified on submission"))
 
+        act("4e. The owner's own module (compiled in step 1 with one command), served by the same nodes")
+        pixels = data.test_pixels[3]
+        tx = owner_classifier.classify(pixels.astype(np.int8).tobytes(), sender=user, value=owner_classifier.fee())
+        rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+        asked = time.time()
+        wait_for(f"submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+        latency = time.time() - asked
+        wait_for("challenge window (fast-forwarded), finalization, callback",
+                 lambda: owner_classifier.classifications(rid).done,
+                 on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+        label = owner_classifier.classifications(rid).label
+        console.print(f"[green]delivered[/] label {label} for image #3 (true digit {data.test_labels[3]}) by the "
+                      f"owner's zoo-resnet, {latency:.1f} s from request to submission")
+        summary.append(dict(request=rid, model="zoo-resnet (owner's module)", submitter="honest", claimed=str(label),
+                            label=str(label), truth=str(data.test_labels[3]), latency=latency, disputed="no"))
+
         act("5. A faulty answer, disputed")
         honest.stop()
         nodes.remove(honest)
@@ -387,11 +436,12 @@ def cli(provider):
         act("7. Model revenue reaches the token holders")
         console.print(f"the DIGIT token received {token.totalRevenueReceived()} wei of model fees "
                       f"({MODEL_FEE} wei per finalized request)")
-        for symbol, address in (("MINI", text_token), ("LORFT", private_token), ("PDIGIT", pdigits_token)):
+        for symbol, address in (("MINI", text_token), ("LORFT", private_token), ("PDIGIT", pdigits_token),
+                                ("RSNT", owner_token)):
             console.print(f"the {symbol} token received "
                           f"{project.ModelRevenueToken.at(address).totalRevenueReceived()} wei"
                           + (" (private model: fees of proven inferences flow like any other model's)"
-                             if symbol != "MINI" else ""))
+                             if symbol in ("LORFT", "PDIGIT") else ""))
         chain.pending_timestamp = max(chain.pending_timestamp, token.nextSnapshotAt())
         chain.mine()
         snapshot_id = snapshot_if_due(token, owner, chain.blocks.head.timestamp)
