@@ -340,17 +340,22 @@ def cli(provider):
                             claimed=f"token {int(np.argmax(logits[-1]))}", label=f"token {int(np.argmax(logits[-1]))}",
                             truth="—", latency=latency, disputed="no; 2 Groth16 proofs verified in one batch"))
 
+        def classify_and_deliver(consumer, image_index: int, what: str) -> tuple[int, int, float]:
+            """Request a label for test image ``image_index`` through ``consumer``; wait for the submission
+            (``what`` names it) and, fast-forwarding the window, for the callback. (request, label, latency)."""
+            pixels = data.test_pixels[image_index]
+            tx = consumer.classify(pixels.astype(np.int8).tobytes(), sender=user, value=consumer.fee())
+            rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+            asked = time.time()
+            wait_for(f"{what} of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+            latency = time.time() - asked
+            wait_for("challenge window (fast-forwarded), finalization, callback",
+                     lambda: consumer.classifications(rid).done,
+                     on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+            return rid, consumer.classifications(rid).label, latency
+
         act("4d. digits-mlp with its last layer private")
-        pixels = data.test_pixels[2]
-        tx = pdigits_classifier.classify(pixels.astype(np.int8).tobytes(), sender=user, value=pdigits_classifier.fee())
-        rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
-        asked = time.time()
-        wait_for(f"proof and submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
-        latency = time.time() - asked
-        wait_for("challenge window (fast-forwarded), finalization, callback",
-                 lambda: pdigits_classifier.classifications(rid).done,
-                 on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
-        label = pdigits_classifier.classifications(rid).label
+        rid, label, latency = classify_and_deliver(pdigits_classifier, 2, "proof and submission")
         console.print(f"[green]delivered[/] label {label} for image #2 (true digit {data.test_labels[2]}) by the "
                       f"private digits model, {latency:.1f} s from request to the proven submission")
         summary.append(dict(request=rid, model="digits-mlp-private", submitter="honest", claimed=str(label),
@@ -358,16 +363,7 @@ def cli(provider):
                             disputed="no; Groth16 proof verified on submission"))
 
         act("4e. The owner's own module (compiled in step 1 with one command), served by the same nodes")
-        pixels = data.test_pixels[3]
-        tx = owner_classifier.classify(pixels.astype(np.int8).tobytes(), sender=user, value=owner_classifier.fee())
-        rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
-        asked = time.time()
-        wait_for(f"submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
-        latency = time.time() - asked
-        wait_for("challenge window (fast-forwarded), finalization, callback",
-                 lambda: owner_classifier.classifications(rid).done,
-                 on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
-        label = owner_classifier.classifications(rid).label
+        rid, label, latency = classify_and_deliver(owner_classifier, 3, "submission")
         console.print(f"[green]delivered[/] label {label} for image #3 (true digit {data.test_labels[3]}) by the "
                       f"owner's zoo-resnet, {latency:.1f} s from request to submission")
         summary.append(dict(request=rid, model="zoo-resnet (owner's module)", submitter="honest", claimed=str(label),

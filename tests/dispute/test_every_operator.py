@@ -18,11 +18,7 @@ from torch import nn
 from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
-from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
-from offchain.dispute.faults import run_with_fault
-from offchain.dispute.match import honest_challenger, honest_submitter, play
-from offchain.dispute.solver import GameStatus
 from offchain.engine.compiler import compile_module
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
@@ -31,6 +27,11 @@ from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
 from offchain.models import build_reference
 from offchain.models.tiny import tiny_input, tiny_mlp
+
+from ._fault_game import a_fault_loses
+from .test_ops_act import ACT_OPS as _ACT_OPS
+from .test_ops_attn import OP_MODEL as _ATTN_OP_MODEL
+from .test_ops_pool import POOL_OPS as _POOL_OPS
 
 PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
 
@@ -106,20 +107,8 @@ OP_MODEL = {
 }
 
 
-#: Op codes whose games live in their slice's own file (issue 13), by that file's OP_MODEL.
-COVERED_ELSEWHERE: set[OpCode] = set()
-# ---------------------------------------------------------------- attention and shape functions (issue 13)
-from .test_ops_attn import OP_MODEL as _ATTN_OP_MODEL  # noqa: E402
-
-COVERED_ELSEWHERE |= set(_ATTN_OP_MODEL)
-# ---------------------------------------------------------------- activations (issue 13)
-from .test_ops_act import ACT_OPS as _ACT_OPS  # noqa: E402
-
-COVERED_ELSEWHERE |= set(_ACT_OPS)
-# ---------------------------------------------------------------- pooling and reductions (issue 13)
-from .test_ops_pool import POOL_OPS as _POOL_OPS  # noqa: E402
-
-COVERED_ELSEWHERE |= set(_POOL_OPS)
+#: Op codes whose games live in their slice's own file (issue 13: activations, pooling, attention and shapes).
+COVERED_ELSEWHERE: set[OpCode] = set(_ACT_OPS) | set(_POOL_OPS) | set(_ATTN_OP_MODEL)
 
 
 def test_every_op_code_is_covered():
@@ -162,14 +151,4 @@ def test_a_corrupted_element_of_each_operator_loses_the_game(models, protocol, o
     element = nodes[node_index].output.size // 2
     if op == OpCode.TRIE_MATCH:
         element |= 1  # a token column: a wrong piece end could make the rest of the faulty run loop
-    faulty = ExecutionCommitment(commitment, run_with_fault(commitment.model, [x], node_index, element, delta=3))
-    claim_id = game.propose(model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
-                            submitter, sender=submitter, value=game.submitterBond()).return_value
-    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
-    claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
-    result = play(game, game_id, submitter, challenger, honest_submitter(faulty),
-                  honest_challenger(honest, claimed), claimed=claimed)
-    assert result.status == GameStatus.CHALLENGER_WON
-    assert game.getGame(game_id).nodeIndex == node_index
-    assert result.moves[-1].action == "Step"
-    assert game.balance == game.openBonds() + game.totalCredit()
+    a_fault_loses(game, model_id, commitment, x, honest, node_index, element, submitter, challenger)

@@ -18,14 +18,12 @@ from engine.act_models import ActModules, quantised_input, samples
 from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
-from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
-from offchain.dispute.faults import run_with_fault
-from offchain.dispute.match import honest_challenger, honest_submitter, play
-from offchain.dispute.solver import GameStatus
 from offchain.engine.compiler import compile_module
 from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
+
+from ._fault_game import a_fault_loses
 
 PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
 #: The op codes this file disputes (tests/dispute/test_every_operator.py counts them as covered).
@@ -62,16 +60,6 @@ def test_a_corrupted_element_of_each_activation_loses_the_game(act_model, protoc
     nodes = commitment.model.graph.nodes
     node_index = max(i for i, n in enumerate(nodes) if n.op == op)
     element = nodes[node_index].output.size // 2 + 1
-    faulty = ExecutionCommitment(commitment, run_with_fault(commitment.model, [x], node_index, element, delta=3))
-    claim_id = game.propose(model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
-                            submitter, sender=submitter, value=game.submitterBond()).return_value
-    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
-    claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
     credit_before = game.credit(challenger)
-    result = play(game, game_id, submitter, challenger, honest_submitter(faulty),
-                  honest_challenger(honest, claimed), claimed=claimed)
-    assert result.status == GameStatus.CHALLENGER_WON
-    assert game.getGame(game_id).nodeIndex == node_index
-    assert result.moves[-1].action == "Step"
+    a_fault_loses(game, model_id, commitment, x, honest, node_index, element, submitter, challenger)
     assert game.credit(challenger) > credit_before + game.challengerBond()  # its bond back and part of the other
-    assert game.balance == game.openBonds() + game.totalCredit()

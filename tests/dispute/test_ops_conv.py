@@ -16,15 +16,13 @@ from torch import nn
 from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
-from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
-from offchain.dispute.faults import run_with_fault
-from offchain.dispute.match import honest_challenger, honest_submitter, play
-from offchain.dispute.solver import GameStatus
 from offchain.engine.compiler import compile_module
 from offchain.engine.executor import run
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.conv import conv_params
+
+from ._fault_game import a_fault_loses
 
 PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
 
@@ -83,14 +81,4 @@ def test_a_corrupted_conv_element_loses(compiled, project, accounts, submitter, 
     out = commitment.model.graph.nodes[node_index].output
     # corner: the last element (bottom-right of the last channel), where the asymmetric pads lie
     element = out.size - 1 if where == "corner" else out.size // 2
-    faulty = ExecutionCommitment(commitment, run_with_fault(commitment.model, [x], node_index, element, delta=3))
-    claim_id = game.propose(model_id, faulty.input_root, faulty.output_root, faulty.trace_root, faulty.output_proof(),
-                            submitter, sender=submitter, value=game.submitterBond()).return_value
-    game_id = game.challenge(claim_id, sender=challenger, value=game.challengerBond()).return_value
-    claimed = ClaimedTree(honest.trace_tree, faulty.trace_root)
-    result = play(game, game_id, submitter, challenger, honest_submitter(faulty),
-                  honest_challenger(honest, claimed), claimed=claimed)
-    assert result.status == GameStatus.CHALLENGER_WON
-    assert game.getGame(game_id).nodeIndex == node_index
-    assert result.moves[-1].action == "Step"
-    assert game.balance == game.openBonds() + game.totalCredit()
+    a_fault_loses(game, model_id, commitment, x, honest, node_index, element, submitter, challenger)
