@@ -237,13 +237,18 @@ def _candidate_elements(node: Node, exact: bool) -> Iterable[int]:
 
 
 def _widest_conv_window(node: Node) -> tuple[int, int]:
-    """(y, x) of a CONV2D output whose receptive field holds the most in-image kernel rows and columns: the most
-    x runs and the longest (with asymmetric pads or a dilated kernel wider than the image this is not the centre).
-    Rows and columns are independent, so each axis is searched alone."""
-    p = conv_params(node.params)
+    """(y, x) of a CONV2D or pooling output whose receptive field holds the most in-image kernel rows and columns:
+    the most x runs and the longest (with asymmetric pads or a dilated kernel wider than the image this is not the
+    centre). Rows and columns are independent, so each axis is searched alone."""
     _, _, ih, iw = node.in_specs[0].shape
-    _, _, kh, kw = node.in_specs[1].shape
     _, _, oh, ow = node.output.shape
+    if node.op == OpCode.CONV2D:
+        p = conv_params(node.params)
+        _, _, kh, kw = node.in_specs[1].shape
+        geometry = ((p.stride_h, p.pad_top, kh, p.dilation_h), (p.stride_w, p.pad_left, kw, p.dilation_w))
+    else:  # MAXPOOL2D / AVGPOOL2D: (kh, kw, sh, sw, ph, pw[, divisor]), dilation 1
+        kh, kw, sh, sw, ph, pw = node.params[:6]
+        geometry = ((sh, ph, kh, 1), (sw, pw, kw, 1))
 
     def best(count: int, stride: int, pad: int, k: int, dilation: int, size: int) -> int:
         def taps(i: int) -> int:
@@ -251,8 +256,7 @@ def _widest_conv_window(node: Node) -> tuple[int, int]:
             return end - first
         return max(range(count), key=taps)
 
-    return (best(oh, p.stride_h, p.pad_top, kh, p.dilation_h, ih),
-            best(ow, p.stride_w, p.pad_left, kw, p.dilation_w, iw))
+    return best(oh, *geometry[0], ih), best(ow, *geometry[1], iw)
 
 
 def step_shape(model: Model, index: int) -> StepShape:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from offchain.dispute.operators import descriptor_tuple
 from offchain.engine.descriptor import encode_node
 from offchain.engine.dtypes import DType
-from offchain.engine.ops import OpCode
+from offchain.engine.errors import ParamError, ShapeMismatchError
+from offchain.engine.ops import OpCode, get_op
 from offchain.engine.ops.conv import conv_output_hw
 from engine.op_draws import conv2d_long_node
 from engine.op_harness import make_node, random_tensor, spec
@@ -94,10 +95,18 @@ def test_short_form_still_means_symmetric_pads(deploy):
     ((1, 1, 0, 0, -1, 0, 1, 1, 1), (3, 3, 1, 1), "conv pads"),
     ((1, 1, 0, -1, 0, 0, 1, 1, 1), (3, 3, 1, 1), "conv pads"),
     ((1, 1, 0, 0, 0, 0, 1, 1), (3, 3, 1, 1), "conv params"),
+    # found by review: a 1-wide kernel passes every shape rule at any dilation, and with pad_left 2 the tap
+    # arithmetic overflowed int256 on-chain (a panic) while Python returned the bias: an unanswerable node
+    ((1, 1, 0, 2, 0, 0, 1, (1 << 255) - 1, 1), (3, 3, 1, 1), "conv param too large"),
+    ((1, 1, 0, 0, 0, 0, (1 << 32) + 1, 1, 1), (3, 3, 1, 1), "conv param too large"),
+    (((1 << 32) + 1, 1, 0, 0), (3, 3, 1, 1), "conv param too large"),
 ])
 def test_bad_params_revert(chain, deploy, params, w_shape, reason):
+    """Each refused param set reverts with its reason, and Python's graph check refuses the same node."""
     ins = [spec((1, 3, 2, 2), DType.INT8, 0), spec(w_shape, DType.INT8, 0)]
     node = make_node(OpCode.CONV2D, ins, spec((1, w_shape[0], 2, 2), DType.INT8, 0), params)
+    with pytest.raises((ParamError, ShapeMismatchError)):
+        get_op(OpCode.CONV2D).check(node)
     nd = descriptor_tuple(encode_node(node, 0))
     contract = deploy("ConvOps")
     want = custom_error("BadNode(string)", ["string"], [reason])

@@ -146,3 +146,18 @@ def test_every_built_in_model_fits_the_bound(name):
     worst = check_move_gas(build_reference(name).model)
     print(f"\n{name}: worst move {worst}")
     assert worst.gas < MAX_MOVE_GAS
+
+
+@pytest.mark.parametrize("op, params", [(OpCode.MAXPOOL2D, (3, 3, 2, 2, 1, 1)),
+                                        (OpCode.AVGPOOL2D, (3, 3, 2, 2, 1, 1, 0))])
+def test_pool_candidates_include_a_whole_window(op, params):
+    """Found by review: the candidate search read a pool's params as a conv's and raised for every pool with more
+    than 4,096 outputs (a ResNet stem's max pool could not be registered). It must search pools and include the
+    last channel's element whose 3x3 window lies wholly inside the image."""
+    from engine.op_harness import make_node, spec
+    from offchain.engine.move_gas import _candidate_elements, _widest_conv_window
+
+    node = make_node(op, [spec((1, 64, 112, 112), DType.INT8, 0)], spec((1, 64, 56, 56), DType.INT8, 0), params)
+    y, x = _widest_conv_window(node)
+    assert 1 <= 2 * y - 1 and 2 * y + 1 < 112 and 1 <= 2 * x - 1 and 2 * x + 1 < 112
+    assert 63 * 56 * 56 + y * 56 + x in set(_candidate_elements(node, False))

@@ -26,6 +26,7 @@ contract ConvOps is OperatorBase {
     uint256 internal constant CONV2D = 2;
     uint256 internal constant SHORT_PARAMS = 4;
     uint256 internal constant LONG_PARAMS = 9;
+    int256 internal constant MAX_PARAM = 1 << 32;
 
     /// @dev Where output element e's receptive field lies. Valid kernel rows are ky0 <= ky < ky0 + nky (input
     ///      row y0 + ky dh), valid kernel columns kx0 <= kx < kx0 + nkx (input column x0 + kx dw, the first of
@@ -138,6 +139,11 @@ contract ConvOps is OperatorBase {
         if (p[0] < 1 || p[1] < 1) revert BadNode("conv strides/dilations/groups");
         // INVARIANT: top/left pads are not negative.
         if (p[2] < 0 || p[3] < 0) revert BadNode("conv pads");
+        // INVARIANT: no stride, pad, dilation or group count exceeds MAX_PARAM (offchain/engine/ops/conv.py's
+        // MAX_CONV_PARAM), so window positions and tap counts cannot overflow int256.
+        for (uint256 i = 0; i < p.length; ++i) {
+            if (p[i] > MAX_PARAM) revert BadNode("conv param too large");
+        }
         uint256[] calldata ws = d.inputs[1].shape;
         // INVARIANT: groups divide the out-channels, and W holds C / groups in-channels.
         if (ws[0] == 0 || ws[0] % groups != 0 || ws[1] * groups != d.inputs[0].shape[1]) {

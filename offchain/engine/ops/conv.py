@@ -50,6 +50,11 @@ class ConvParams(NamedTuple):
     groups: int
 
 
+#: Largest stride, pad, dilation or group count (Python and ConvOps refuse more): with every value below 2^32 the
+#: receptive-field arithmetic (positions, first/last taps) stays far inside int256 on-chain.
+MAX_CONV_PARAM = 1 << 32
+
+
 def conv_params(params: Sequence[int]) -> ConvParams:
     """The long form of either param form; ParamError for any other length or an out-of-range value."""
     if len(params) == SHORT_PARAMS:
@@ -64,6 +69,9 @@ def conv_params(params: Sequence[int]) -> ConvParams:
                          f"{p.groups} must be >= 1")
     if min(p.pad_top, p.pad_left, p.pad_bottom, p.pad_right) < 0:
         raise ParamError(f"pads {p.pad_top, p.pad_left, p.pad_bottom, p.pad_right} must be >= 0")
+    if max(p) > MAX_CONV_PARAM:
+        raise ParamError(f"params {tuple(p)} above {MAX_CONV_PARAM}: the one-step contract's window arithmetic "
+                         f"is exact only below it (no real conv comes near)")
     return p
 
 
