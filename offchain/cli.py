@@ -82,6 +82,9 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
 @click.option("--prompt", "--prompts", "prompts", multiple=True, metavar="TEXT",
               help="With --hf: a calibration prompt, tokenized with the folder's tokenizer.json (repeatable; "
                    "default: a built-in English set). The agreement printed is measured on them.")
+@click.option("--weight-dtype", type=click.Choice(["int8", "int16"]), default=None,
+              help="With --hf: the dtype of the Linear/Embedding weights (default int8; int16 doubles their bytes and "
+                   "removes most of the integer model's error, see README).")
 @click.option("--all-positions", is_flag=True, default=False,
               help="With --hf: output the logits of every position [1, seq_len, vocab] (default: the last one).")
 @click.option("--name", "model_name", default=None,
@@ -94,18 +97,19 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
               "than this (a tighter bound than the compiler's own, which refuses beyond the default).")
 def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, input_specs: tuple[str, ...],
                 calibration: str | None, hf_dir: str | None, seq_len: int, prompts: tuple[str, ...],
-                all_positions: bool, model_name: str | None, out: str | None, max_move_gas: int) -> None:
+                all_positions: bool, weight_dtype: str | None, model_name: str | None, out: str | None,
+                max_move_gas: int) -> None:
     """Compile reference model NAME (see offchain.models), or your own with --module / --exported / --hf, into an
     integer model file (plus an .example.npz of integer inputs beside it); print its roots, size and, for your own
     model, the integer-vs-float agreement on the calibration data."""
     if sum(x is not None for x in (name, module_ref, exported, hf_dir)) != 1:
         raise click.UsageError("give exactly one of NAME (a reference model), --module, --exported or --hf")
-    if hf_dir is None and (prompts or all_positions or seq_len != 16):
-        raise click.UsageError("--seq-len, --prompt and --all-positions apply only with --hf")
+    if hf_dir is None and (prompts or all_positions or seq_len != 16 or weight_dtype):
+        raise click.UsageError("--seq-len, --prompt, --weight-dtype and --all-positions apply only with --hf")
     if hf_dir is not None:
         if input_specs or calibration:
             raise click.UsageError("--input-spec and --calibration do not apply to --hf (use --seq-len, --prompt)")
-        _compile_hf(hf_dir, seq_len, prompts, all_positions, model_name, out, max_move_gas)
+        _compile_hf(hf_dir, seq_len, prompts, all_positions, weight_dtype, model_name, out, max_move_gas)
         return
     if name is None:
         _compile_own(module_ref, exported, input_specs, calibration, model_name, out, max_move_gas)
@@ -165,9 +169,18 @@ def _compile_own(module_ref: str | None, exported: str | None, input_specs: tupl
     click.echo(json.dumps(summary, indent=2))
 
 
-def _compile_hf(folder: str, seq_len: int, prompts: tuple[str, ...], all_positions: bool, model_name: str | None,
-                out: str | None, max_move_gas: int) -> None:
+def _hf_compile_config(weight_dtype: str | None, max_move_gas: int):
     from offchain.engine.compiler import CompileConfig
+    from offchain.engine.dtypes import DType
+
+    config = CompileConfig(max_move_gas=max_move_gas)
+    if weight_dtype is not None:
+        config.weight_dtype = DType[weight_dtype.upper()]
+    return config
+
+
+def _compile_hf(folder: str, seq_len: int, prompts: tuple[str, ...], all_positions: bool, weight_dtype: str | None,
+                model_name: str | None, out: str | None, max_move_gas: int) -> None:
     from offchain.engine.compiler.agreement import agreement
     from offchain.engine.errors import CompileError
     from offchain.models.hf_config import HFCheckpointError
@@ -178,7 +191,7 @@ def _compile_hf(folder: str, seq_len: int, prompts: tuple[str, ...], all_positio
     with err.status(f"compiling {name}"):
         try:
             built = compile_hf(folder, seq_len, list(prompts) or None, all_positions,
-                               CompileConfig(max_move_gas=max_move_gas), name=name)
+                               _hf_compile_config(weight_dtype, max_move_gas), name=name)
             worst = check_move_gas(built.model, bound=max_move_gas)
         except HFCheckpointError as exc:   # names the field / tensor / file
             raise click.BadParameter(str(exc), param_hint="--hf") from None
