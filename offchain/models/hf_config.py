@@ -123,6 +123,9 @@ def _rope(raw: dict, read: set[str]) -> tuple[float, str, dict[str, float]]:
     read |= {"rope_parameters", "rope_theta", "rope_scaling"}
     params = raw.get("rope_parameters")
     field = "rope_parameters"
+    if params is not None and raw.get("rope_scaling") is not None:   # transformers lets rope_scaling win: ambiguous
+        raise UnsupportedConfigError("rope_scaling", raw["rope_scaling"], "give rope_parameters or rope_scaling, "
+                                                                          "not both")
     if params is None:
         params = dict(raw.get("rope_scaling") or {})
         field = "rope_scaling"
@@ -190,14 +193,15 @@ def parse_config(raw: dict) -> HFConfig:
         head_dim = _int(raw, "head_dim")
     if head_dim % 2:
         raise UnsupportedConfigError("head_dim", head_dim, "RoPE needs an even head dimension")
+    # As transformers builds them: Qwen2 always has q/k/v biases and no others, Mistral none, Llama per its flags.
     if model_type == "qwen2":
         qkv_bias, o_bias, mlp_bias = True, False, False
+    elif model_type == "mistral":
+        qkv_bias = o_bias = mlp_bias = False
     else:
         qkv_bias = o_bias = _flag(raw, "attention_bias", False)
-        mlp_bias = _flag(raw, "mlp_bias", False) if model_type == "llama" else False
+        mlp_bias = _flag(raw, "mlp_bias", False)
     read |= {"attention_bias", "mlp_bias"}
-    if model_type == "mistral" and raw.get("mlp_bias"):
-        raise UnsupportedConfigError("mlp_bias", raw["mlp_bias"], "Mistral has no MLP biases")
     theta, rope_type, rope_params = _rope(raw, read)
     sliding = raw.get("sliding_window")
     read |= {"sliding_window", "use_sliding_window", "layer_types"}

@@ -50,8 +50,6 @@ DEFAULT_PROMPTS = (
     "Water boils at 100 degrees Celsius at sea level.",
 )
 
-_FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-
 
 class Attention(nn.Module):
     """Causal grouped-query attention with RoPE on q and k; projection names and biases as in transformers."""
@@ -167,10 +165,13 @@ def _tensor_files(folder: Path) -> dict[str, Path]:
             files[name] = path
         return files
     if single.is_file():
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
-        with safe_open(str(single), framework="pt") as f:
-            return {name: single for name in f.keys()}
+        try:
+            with safe_open(str(single), framework="pt") as f:
+                return {name: single for name in f.keys()}
+        except SafetensorError as exc:
+            raise HFCheckpointError(f"{single}: not a safetensors file: {exc}") from exc
     raise HFCheckpointError(f"{folder}: neither model.safetensors nor model.safetensors.index.json "
                             "(only safetensors checkpoints are read)")
 
@@ -187,8 +188,6 @@ def _ignorable(name: str, cfg: HFConfig) -> bool:
 
 def _fill(module: HFLlama, folder: Path) -> None:
     """Replace every meta parameter by its checkpoint tensor (float32), reading one tensor at a time."""
-    from safetensors import safe_open
-
     cfg = module.config
     files = _tensor_files(folder)
     expected = _expected_names(module)
@@ -204,23 +203,38 @@ def _fill(module: HFLlama, folder: Path) -> None:
     for name in expected:
         by_file.setdefault(files[name], []).append(name)
     for path, names in by_file.items():
-        with safe_open(str(path), framework="pt") as f:
-            for name in names:
-                owner_name, _, leaf = name.rpartition(".")
-                owner = module.get_submodule(owner_name)
-                want = tuple(getattr(owner, leaf).shape)
-                sliced = f.get_slice(name)
-                dtype = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}.get(sliced.get_dtype())
-                if dtype is None:
-                    raise UnsupportedConfigError(f"tensor {name} dtype", sliced.get_dtype(),
-                                                 "only float32, float16 and bfloat16 weights are read")
-                if tuple(sliced.get_shape()) != want:
-                    raise HFCheckpointError(f"{path.name}: tensor {name} has shape {tuple(sliced.get_shape())}, "
-                                            f"the config implies {want}")
-                value = f.get_tensor(name).to(torch.float32)
-                setattr(owner, leaf, nn.Parameter(value, requires_grad=False))
+        _read_file(module, path, names)
     if cfg.tie_word_embeddings:
         module.lm_head.weight = module.model.embed_tokens.weight
+
+
+def _read_file(module: HFLlama, path: Path, names: list[str]) -> None:
+    """Place the tensors ``names`` of one safetensors file into ``module``, one at a time, as float32."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        handle = safe_open(str(path), framework="pt")
+    except SafetensorError as exc:
+        raise HFCheckpointError(f"{path}: not a safetensors file: {exc}") from exc
+    with handle as f:
+        present = set(f.keys())
+        for name in names:
+            if name not in present:
+                raise HFCheckpointError(f"{path.name}: the index places tensor {name} here, but the file lacks it")
+            owner_name, _, leaf = name.rpartition(".")
+            owner = module.get_submodule(owner_name)
+            want = tuple(getattr(owner, leaf).shape)
+            sliced = f.get_slice(name)
+            if sliced.get_dtype() not in ("F32", "F16", "BF16"):
+                raise UnsupportedConfigError(f"tensor {name} dtype", sliced.get_dtype(),
+                                             "only float32, float16 and bfloat16 weights are read")
+            if tuple(sliced.get_shape()) != want:
+                raise HFCheckpointError(f"{path.name}: tensor {name} has shape {tuple(sliced.get_shape())}, "
+                                        f"the config implies {want}")
+            value = f.get_tensor(name).to(torch.float32)
+            if not torch.isfinite(value).all():
+                raise HFCheckpointError(f"{path.name}: tensor {name} holds NaN or infinite values")
+            setattr(owner, leaf, nn.Parameter(value, requires_grad=False))
 
 
 def load_hf(folder: str | Path, seq_len: int = 16, all_positions: bool = False) -> HFLlama:

@@ -221,6 +221,8 @@ REFUSED = {
         "'longrope'"),
     "linear-without-factor": ("llama-gqa", _set(rope_parameters={"rope_type": "linear", "rope_theta": 1e4}), SEQ,
                               "rope_parameters.factor", "None"),
+    "rope-scaling-and-parameters": ("llama-gqa", _set(rope_scaling={"rope_type": "linear", "factor": 2.0}), SEQ,
+                                    "rope_scaling", "{'rope_type': 'linear', 'factor': 2.0}"),
     "partial-rotary": ("llama-gqa", _set(partial_rotary_factor=0.5), SEQ, "partial_rotary_factor", "0.5"),
     "qwen2-sliding-window": ("qwen2-biases-gqa4", _set(use_sliding_window=True, sliding_window=8), SEQ,
                              "use_sliding_window", "True"),
@@ -258,6 +260,8 @@ def test_tensor_problems_are_named(checkpoints, tmp_path):
                   "does not account for.*q_norm"),
         "int8": ({**tensors, "lm_head.weight": tensors["lm_head.weight"].to(torch.int8)}, UnsupportedConfigError,
                  "tensor lm_head.weight dtype = 'I8'"),
+        "nan": ({**tensors, "model.norm.weight": torch.full((64,), float("nan"))}, HFCheckpointError,
+                "model.norm.weight holds NaN or infinite values"),
     }
     for case, (edited, error, message) in cases.items():
         folder = tmp_path / case
@@ -268,6 +272,30 @@ def test_tensor_problems_are_named(checkpoints, tmp_path):
             load_hf(folder, seq_len=SEQ)
     with pytest.raises(HFCheckpointError, match="no config.json"):
         load_hf(tmp_path, seq_len=SEQ)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    shutil.copy(source / "config.json", garbage / "config.json")
+    (garbage / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json")
+    with pytest.raises(HFCheckpointError, match="not a safetensors file"):
+        load_hf(garbage, seq_len=SEQ)
+
+
+def test_shard_index_problems_are_named(checkpoints, tmp_path):
+    source = checkpoints["mistral-sharded-head-dim"]
+    for case, edit, message in [
+        ("wrong-shard", lambda m: m.update({"model.norm.weight": next(f for f in set(m.values())
+                                                                     if f != m["model.norm.weight"])}),
+         "the index places tensor model.norm.weight here, but the file lacks it"),
+        ("escape", lambda m: m.update({"model.norm.weight": "../model.safetensors"}),
+         "'model.norm.weight' is in '../model.safetensors', which is not a file of"),
+    ]:
+        folder = tmp_path / case
+        shutil.copytree(source, folder)
+        index = json.loads((folder / "model.safetensors.index.json").read_text())
+        edit(index["weight_map"])
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+        with pytest.raises(HFCheckpointError, match=message):
+            load_hf(folder, seq_len=SEQ)
 
 
 # --- a dispute through a compiled checkpoint ----------------------------------------------------------------------
