@@ -115,7 +115,8 @@ def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, 
         _compile_own(module_ref, exported, input_specs, calibration, model_name, out, max_move_gas)
         return
     if input_specs or calibration or model_name:
-        raise click.UsageError("--input-spec, --calibration and --name apply only with --module or --exported")
+        raise click.UsageError("--input-spec, --calibration and --name apply only with --module or --exported "
+                               "(--name also with --hf)")
     from offchain.models import REFERENCE_MODELS, build_reference
 
     if name not in REFERENCE_MODELS:
