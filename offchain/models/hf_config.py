@@ -51,7 +51,11 @@ _IGNORED = frozenset({
     "prefix", "sep_token_id", "decoder_start_token_id", "task_specific_params", "finetuning_task",
     "is_decoder", "add_cross_attention", "cross_attention_hidden_size", "torchscript", "use_return_dict",
     "bos_token", "eos_token", "pad_token", "unk_token", "embd_pdrop", "resid_pdrop", "model_name",
+    "is_llama_config",
 })
+#: Fields real checkpoints carry (SmolLM's rope_interleaved, some Qwen2.5's use_mrope) that transformers' classes
+#: ignore: accepted only at the value that means the computation built here.
+_MUST_BE = {"rope_interleaved": False, "use_mrope": False}
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,10 @@ def parse_config(raw: dict) -> HFConfig:
     read.add("rms_norm_eps")
     tie = _flag(raw, "tie_word_embeddings", False)
     read.add("tie_word_embeddings")
+    for key, value in _MUST_BE.items():
+        if key in raw and raw[key] is not value:
+            raise UnsupportedConfigError(key, raw[key], f"only {value} is supported")
+    read |= set(_MUST_BE)
     for key in raw:
         if key not in read and key not in _IGNORED:
             raise UnsupportedConfigError(key, raw[key], "field not known to this loader (it may change the model)")

@@ -223,6 +223,7 @@ REFUSED = {
                               "rope_parameters.factor", "None"),
     "rope-scaling-and-parameters": ("llama-gqa", _set(rope_scaling={"rope_type": "linear", "factor": 2.0}), SEQ,
                                     "rope_scaling", "{'rope_type': 'linear', 'factor': 2.0}"),
+    "interleaved-rope": ("llama-gqa", _set(rope_interleaved=True), SEQ, "rope_interleaved", "True"),
     "partial-rotary": ("llama-gqa", _set(partial_rotary_factor=0.5), SEQ, "partial_rotary_factor", "0.5"),
     "qwen2-sliding-window": ("qwen2-biases-gqa4", _set(use_sliding_window=True, sliding_window=8), SEQ,
                              "use_sliding_window", "True"),
@@ -244,6 +245,21 @@ def test_unsupported_config_is_refused_naming_the_field_and_value(checkpoints, t
         load_hf(folder, seq_len=seq)
     assert info.value.field == field
     assert f"unsupported config: {field} = {shown}:" in str(info.value)
+
+
+def test_fields_of_real_configs_that_change_nothing_pass(checkpoints, tmp_path):
+    """SmolLM-style and transformers-4-style configs (rope_theta + rope_scaling: null) load as the same model."""
+    source = checkpoints["llama-gqa"]
+
+    def legacy(raw):
+        raw.update(is_llama_config=True, rope_interleaved=False, use_mrope=False, torch_dtype="bfloat16",
+                   rope_theta=raw["rope_parameters"]["rope_theta"], rope_scaling=None)
+        del raw["rope_parameters"]
+
+    tokens = _prompts(1, seed=2)[0]
+    with torch.no_grad():
+        want = load_hf(source, seq_len=SEQ)(tokens)
+        assert torch.equal(load_hf(_edited(source, tmp_path, legacy), seq_len=SEQ)(tokens), want)
 
 
 def test_tensor_problems_are_named(checkpoints, tmp_path):
