@@ -74,25 +74,49 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
               help="With --module/--exported: calibration samples, a .npy (one input, [N, *shape]), an .npz (one "
                    "array per input, in order) or FILE.py:FN / package.module:FN returning a list of input tuples. "
                    "The agreement printed is measured on them (default: the example inputs only).")
+@click.option("--hf", "hf_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Compile a Hugging Face Llama-family checkpoint folder (llama, qwen2, mistral: config.json, "
+                   "model.safetensors or its shards, tokenizer.json). The model takes --seq-len token ids.")
+@click.option("--seq-len", type=click.IntRange(min=1), default=16, show_default=True,
+              help="With --hf: the static prompt length (prompts are left-padded / cut to it).")
+@click.option("--prompt", "--prompts", "prompts", multiple=True, metavar="TEXT",
+              help="With --hf: a calibration prompt, tokenized with the folder's tokenizer.json (repeatable; "
+                   "default: a built-in English set). The agreement printed is measured on them.")
+@click.option("--weight-dtype", type=click.Choice(["int8", "int16"]), default=None,
+              help="With --hf: the dtype of the Linear/Embedding weights (default int8; int16 doubles their bytes and "
+                   "removes most of the integer model's error, see README).")
+@click.option("--all-positions", is_flag=True, default=False,
+              help="With --hf: output the logits of every position [1, seq_len, vocab] (default: the last one).")
 @click.option("--name", "model_name", default=None,
-              help="With --module/--exported: the model's name (default: the factory's or the file's).")
+              help="With --module/--exported/--hf: the model's name (default: the factory's, the file's or the "
+                   "folder's).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Model file to write (default: build/models/<name>.model).")
 @click.option("--max-move-gas", type=click.IntRange(min=1, max=MAX_MOVE_GAS), default=MAX_MOVE_GAS,
               show_default=True, help="Refuse the model if an honest dispute move at any node may cost more gas "
               "than this (a tighter bound than the compiler's own, which refuses beyond the default).")
 def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, input_specs: tuple[str, ...],
-                calibration: str | None, model_name: str | None, out: str | None, max_move_gas: int) -> None:
-    """Compile reference model NAME (see offchain.models), or your own with --module / --exported, into an integer
-    model file (plus an .example.npz of integer inputs beside it); print its roots, size and, for your own model,
-    the integer-vs-float agreement on the calibration data."""
-    if sum(x is not None for x in (name, module_ref, exported)) != 1:
-        raise click.UsageError("give exactly one of NAME (a reference model), --module or --exported")
+                calibration: str | None, hf_dir: str | None, seq_len: int, prompts: tuple[str, ...],
+                all_positions: bool, weight_dtype: str | None, model_name: str | None, out: str | None,
+                max_move_gas: int) -> None:
+    """Compile reference model NAME (see offchain.models), or your own with --module / --exported / --hf, into an
+    integer model file (plus an .example.npz of integer inputs beside it); print its roots, size and, for your own
+    model, the integer-vs-float agreement on the calibration data."""
+    if sum(x is not None for x in (name, module_ref, exported, hf_dir)) != 1:
+        raise click.UsageError("give exactly one of NAME (a reference model), --module, --exported or --hf")
+    if hf_dir is None and (prompts or all_positions or seq_len != 16 or weight_dtype):
+        raise click.UsageError("--seq-len, --prompt, --weight-dtype and --all-positions apply only with --hf")
+    if hf_dir is not None:
+        if input_specs or calibration:
+            raise click.UsageError("--input-spec and --calibration do not apply to --hf (use --seq-len, --prompt)")
+        _compile_hf(hf_dir, seq_len, prompts, all_positions, weight_dtype, model_name, out, max_move_gas)
+        return
     if name is None:
         _compile_own(module_ref, exported, input_specs, calibration, model_name, out, max_move_gas)
         return
     if input_specs or calibration or model_name:
-        raise click.UsageError("--input-spec, --calibration and --name apply only with --module or --exported")
+        raise click.UsageError("--input-spec, --calibration and --name apply only with --module or --exported "
+                               "(--name also with --hf)")
     from offchain.models import REFERENCE_MODELS, build_reference
 
     if name not in REFERENCE_MODELS:
@@ -142,6 +166,44 @@ def _compile_own(module_ref: str | None, exported: str | None, input_specs: tupl
         integer_example = run(model, [t.numpy() for t in example]).inputs   # quantised with the model's scales
         path, roots = _write_model(model, list(integer_example), out, name)
     summary = _summary(name, model, path, roots, worst, max_move_gas, start)
+    summary["agreement"] = measured.as_dict()
+    click.echo(json.dumps(summary, indent=2))
+
+
+def _hf_compile_config(weight_dtype: str | None, max_move_gas: int):
+    from offchain.engine.compiler import CompileConfig
+    from offchain.engine.dtypes import DType
+
+    config = CompileConfig(max_move_gas=max_move_gas)
+    if weight_dtype is not None:
+        config.weight_dtype = DType[weight_dtype.upper()]
+    return config
+
+
+def _compile_hf(folder: str, seq_len: int, prompts: tuple[str, ...], all_positions: bool, weight_dtype: str | None,
+                model_name: str | None, out: str | None, max_move_gas: int) -> None:
+    from offchain.engine.compiler.agreement import agreement
+    from offchain.engine.errors import CompileError
+    from offchain.models.hf_config import HFCheckpointError
+    from offchain.models.hf_llama import compile_hf
+
+    start = time.perf_counter()
+    name = model_name or Path(folder).resolve().name
+    with err.status(f"compiling {name}"):
+        try:
+            built = compile_hf(folder, seq_len, list(prompts) or None, all_positions,
+                               _hf_compile_config(weight_dtype, max_move_gas), name=name)
+            worst = check_move_gas(built.model, bound=max_move_gas)
+        except HFCheckpointError as exc:   # names the field / tensor / file
+            raise click.BadParameter(str(exc), param_hint="--hf") from None
+        except CompileError as exc:
+            raise click.ClickException(str(exc)) from None
+        except MoveGasError as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        measured = agreement(built.module, built.model, built.samples)
+        integer_example = run(built.model, [built.samples[0][0].numpy()]).inputs   # token ids in the model's dtype
+        path, roots = _write_model(built.model, list(integer_example), out, name)
+    summary = _summary(name, built.model, path, roots, worst, max_move_gas, start)
     summary["agreement"] = measured.as_dict()
     click.echo(json.dumps(summary, indent=2))
 
