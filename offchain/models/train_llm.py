@@ -423,7 +423,8 @@ def train(run: RunConfig, out_dir: Path, documents: list[Document], log=print) -
             elapsed = time.monotonic() - train_started
             bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{(step + 1) * run.batch * run.context / elapsed:.0f}")
         if step % 100 == 0 or step == run.steps - 1:
-            log(f"[{run.name}] step {step} loss {loss.item():.4f} lr {lr_at(run, step):.2e} {time.monotonic() - train_started:.0f} s")
+            elapsed = time.monotonic() - train_started
+            log(f"[{run.name}] step {step} loss {loss.item():.4f} lr {lr_at(run, step):.2e} {elapsed:.0f} s")
     train_wall = time.monotonic() - train_started
 
     eval_windows = windows(heldout_stream, run.context, run.eval_windows)
