@@ -20,7 +20,7 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin train-llm bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
@@ -28,6 +28,7 @@ help:
 	@echo "make fuzz      the long campaigns: fuzz-sol (forge invariants, 100,000 calls), fuzz-games ($(FUZZ_GAMES) full games), fuzz-faults"
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
+	@echo "make train-llm retrain the committed reference LLM checkpoints (offchain/models/llm_small, llm_tiny_sp; ~25 min)"
 	@echo "make fuzz-faults  node processes under SIGKILL (20 per role), a 12%-faulty RPC and reorgs (tens of minutes)"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
 	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
@@ -95,6 +96,11 @@ FUZZ_SEED ?= 7641
 fuzz-games: compile
 	python -m bench.fuzz_games --games $(FUZZ_GAMES) --seed $(FUZZ_SEED)
 
+
+# The generative reference checkpoints (committed, so demo and tests never train): one CPU thread, fixed seeds and
+# steps; the corpus is CPython's own pydoc topics and standard-library docstrings (offchain/models/train_llm.py).
+train-llm: bootstrap
+	python -m offchain.models.train_llm
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 
