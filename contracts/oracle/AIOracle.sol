@@ -11,7 +11,6 @@ import {ClaimStatus} from "../dispute/lib/Types.sol";
 import {AIOracleCallbackReceiver} from "./AIOracleCallbackReceiver.sol";
 import {IAIOracle} from "./interfaces/IAIOracle.sol";
 import {IInferenceResults} from "../token/interfaces/IInferenceResults.sol";
-import {IInputDomainErrors} from "./interfaces/IInputDomainErrors.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {LibInputDomain} from "./lib/LibInputDomain.sol";
 
@@ -26,7 +25,7 @@ import {LibInputDomain} from "./lib/LibInputDomain.sol";
 ///
 /// Gas design: only hashes of the input, callback data and output are stored; `finalize` takes the output and
 /// callback data back as calldata (both are in this contract's events) and checks them against the hashes.
-contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainErrors, AccessControl, ReentrancyGuard {
+contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl, ReentrancyGuard {
     enum RequestStatus {
         None,
         Open,
@@ -84,41 +83,6 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     uint256 public totalCredit;
     /// @notice Fees of requests not yet finalized or refunded.
     uint256 public heldFees;
-
-    /// @dev The config is unusable (named field).
-    error BadOracleConfig(string field);
-    /// @dev No request with this id.
-    error UnknownRequest(uint256 requestId);
-    /// @dev Inputs must not be empty.
-    error EmptyInput();
-    /// @dev The input is longer than the model's input length.
-    error InputTooLong(uint256 length, uint256 maxLength);
-    /// @dev A callback contract needs a gas limit and a gas limit needs a callback contract.
-    error CallbackGasMismatch(address callbackContract, uint64 gasLimit);
-    /// @dev The callback gas limit is above the oracle's maximum.
-    error CallbackGasTooHigh(uint64 gasLimit, uint64 maxGasLimit);
-    /// @dev Less than the fee was paid.
-    error Underpaid(uint256 paid, uint256 fee);
-    /// @dev The request is not in a state that accepts this call.
-    error WrongRequestStatus(uint256 requestId, RequestStatus status);
-    /// @dev The request's current claim is still pending: it cannot be replaced or refunded.
-    error ClaimStillPending(uint256 requestId, uint256 claimId);
-    /// @dev The request's claim is still in its challenge window or has games open.
-    error ResultNotFinal(uint256 requestId, uint256 claimId);
-    /// @dev The request's claim lost a game: submit a new result.
-    error ClaimVoided(uint256 requestId, uint256 claimId);
-    /// @dev The output has the wrong length for the model.
-    error WrongOutputLength(uint256 length, uint256 expected);
-    /// @dev The request's deadline has passed: no more submissions, only a refund.
-    error RequestExpired(uint256 requestId, uint256 deadline);
-    /// @dev The request's deadline has not passed yet.
-    error RequestNotExpired(uint256 requestId, uint256 deadline);
-    /// @dev The bytes given back to finalize are not the ones submitted or requested.
-    error DataMismatch(string what);
-    /// @dev Not enough gas was sent to give the callback its full gas limit.
-    error InsufficientGasForCallback(uint256 gasLeft, uint256 needed);
-    /// @dev The request is not finalized.
-    error NotFinalized(uint256 requestId);
 
     /// @dev A submitter posted a result (the output is here for challengers and finalizers).
     event ResultSubmitted(
@@ -267,7 +231,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     ///      gets exactly its gas limit; if it reverts or runs out of gas, finalization still completes.
     function finalize(uint256 requestId, bytes calldata output, bytes calldata callbackData) external nonReentrant {
         Request storage r = _existing(requestId);
-        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, r.status);
+        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, uint8(r.status));
         if (keccak256(output) != r.outputHash) revert DataMismatch("output");
         if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
         ClaimStatus status = game.claimStatus(r.claimId);
@@ -356,7 +320,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     /// @dev Open, or submitted with a claim that lost a game (a voided result reopens the request).
     function _requireReopenable(uint256 requestId, Request storage r) internal view {
         if (r.status == RequestStatus.Open) return;
-        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, r.status);
+        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, uint8(r.status));
         // INVARIANT: A pending result cannot be replaced or refunded; only a voided one can.
         if (game.claimStatus(r.claimId) != ClaimStatus.Void) revert ClaimStillPending(requestId, r.claimId);
     }
