@@ -31,7 +31,11 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         Open,
         Submitted,
         Finalized,
-        Refunded
+        Refunded,
+        /// The input is outside the model's input domain: no result, an error callback (issue 18).
+        Invalid,
+        /// An invalid request whose error callback was delivered (`finalizeInvalid`).
+        Rejected
     }
 
     struct Request {
@@ -131,8 +135,10 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
         // INVARIANT: Every accepted input has one result a dispute can reach: it lies in the model's input domain
         //            (an EMBEDDING has no row for an id outside its vocabulary, so no honest node could answer it
-        //            and no one-step proof could refute any answer).
-        LibInputDomain.check(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+        //            and no one-step proof could refute any answer). An input outside it is answered with an error
+        //            (`_refuse`, `finalizeInvalid`), never with a result.
+        bytes memory refusal =
+            LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
         if ((callbackContract == address(0)) != (gasLimit == 0)) revert CallbackGasMismatch(callbackContract, gasLimit);
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;
@@ -153,6 +159,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.modelFee = model.fee;
         r.nodeReward = nodeReward;
         r.callbackFee = callbackFee;
+        if (refusal.length != 0) fee = _refuse(requestId, r, refusal);
         heldFees += fee;
         if (msg.value > fee) _credit(msg.sender, msg.value - fee);
         emit AICallbackRequest(msg.sender, requestId, modelId, input, callbackContract, gasLimit, callbackData);
@@ -366,5 +373,70 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         credit[account] += amount;
         totalCredit += amount;
         emit Credited(account, amount);
+    }
+
+    // ---------------------------------------------------------------- error callbacks (issue 18)
+
+    /// @dev A request's input is outside its model's input domain; `reason` is the error `checkInput` reverts with.
+    event InputRefused(uint256 indexed requestId, bytes reason);
+    /// @dev An invalid request's error was delivered (the callback may still have failed: CallbackFailed).
+    event RequestRejected(uint256 indexed requestId, address indexed account, address invoker, bytes reason);
+
+    /// @notice Reverts InputNotWholeElements / InputOutOfDomain (naming the first bad element) if `input` lies
+    ///         outside model `modelId`'s input domain, UnknownModel for an unknown model; returns otherwise. A
+    ///         request with such an input is accepted but answered with `aiOracleCallbackError(InvalidInput)`: call
+    ///         this first to get the revert instead.
+    function checkInput(uint256 modelId, bytes calldata input) external view {
+        IModelRegistry.Model memory model = registry.getModel(modelId);
+        LibInputDomain.check(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+    }
+
+    /// @notice Anyone: delivers an invalid request's error, `aiOracleCallbackError(requestId, InvalidInput, reason,
+    ///         callbackData)` with the request's gas limit, and ends it. The caller is paid the callback fee, as a
+    ///         finalizer is (the model fee and node reward were never charged: credited back at request time).
+    /// @dev `input` and `callbackData` are the request's (in its AICallbackRequest event), checked against their
+    ///      hashes; the reason is recomputed from the input (a model's input domain never changes). A callback
+    ///      that reverts or lacks the function (ORA's older consumers) does not stop the request from ending.
+    function finalizeInvalid(uint256 requestId, bytes calldata input, bytes calldata callbackData)
+        external
+        nonReentrant
+    {
+        Request storage r = _existing(requestId);
+        if (r.status != RequestStatus.Invalid) revert WrongRequestStatus(requestId, uint8(r.status));
+        if (keccak256(input) != r.inputHash) revert DataMismatch("input");
+        if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
+        IModelRegistry.Model memory model = registry.getModel(r.modelId);
+        bytes memory reason =
+            LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+        r.status = RequestStatus.Rejected;
+        heldFees -= r.callbackFee;
+        _credit(msg.sender, r.callbackFee);
+        address target = r.callbackContract;
+        if (target != address(0)) {
+            uint256 gasLimit = r.gasLimit;
+            // INVARIANT: The error callback gets its whole gas limit, like a result's.
+            uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_GAS_RESERVE;
+            if (gasleft() < needed) revert InsufficientGasForCallback(gasleft(), needed);
+            bytes memory payload = abi.encodeCall(
+                AIOracleCallbackReceiver.aiOracleCallbackError,
+                (requestId, AIOracleCallbackReceiver.AIOracleError.InvalidInput, reason, callbackData)
+            );
+            bool ok;
+            assembly ("memory-safe") {
+                ok := call(gasLimit, target, 0, add(payload, 0x20), mload(payload), 0, 0)
+            }
+            if (!ok) emit CallbackFailed(requestId, target);
+        }
+        emit RequestRejected(requestId, r.account, msg.sender, reason);
+    }
+
+    /// @dev Marks a new request invalid: only its callback fee stays held (for whoever delivers the error); the
+    ///      model fee and node reward are not charged. Returns the fee held.
+    function _refuse(uint256 requestId, Request storage r, bytes memory reason) internal returns (uint256) {
+        r.status = RequestStatus.Invalid;
+        r.modelFee = 0;
+        r.nodeReward = 0;
+        emit InputRefused(requestId, reason);
+        return r.callbackFee;
     }
 }

@@ -16,6 +16,23 @@ from offchain.chain.errors import decode_error, error_table
 from .conftest import CALLBACK_GAS
 
 INVALID_INPUT, INVALID_BATCH_SIZE = 0, 1
+OPEN, INVALID, REJECTED = 1, 5, 6   # AIOracle.RequestStatus
+
+
+def domain_error(name: str, *args) -> bytes:
+    """The ABI encoding of an input-domain error, as `checkInput` reverts with it and an error callback carries it."""
+    types = {"InputOutOfDomain": ["uint256", "int256", "int256", "int256"],
+             "InputNotWholeElements": ["uint256", "uint256"]}[name]
+    return keccak(text=f"{name}({','.join(types)})")[:4] + encode(types, list(args))
+
+
+def assert_refused(oracle, tx, reason: bytes) -> int:
+    """`tx` made one request, accepted as invalid with `reason`; returns its id."""
+    (log,) = list(tx.decode_logs(oracle.InputRefused))
+    assert log.reason == reason
+    assert oracle.getRequest(log.requestId).status == INVALID
+    assert not oracle.isFinalized(log.requestId)
+    return log.requestId
 
 
 def prompt_consumer(project, protocol, owner, model_id, gas=CALLBACK_GAS):
