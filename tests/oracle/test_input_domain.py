@@ -252,6 +252,9 @@ def test_an_invalid_request_is_answered_by_an_error_callback(project, protocol, 
     # no node submits to it, nobody refunds it, and it takes back exactly its own bytes
     with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=INVALID):
         oracle.refund(request_id, sender=stranger)
+    output = b"\x00" * protocol.registry.getModel(embedding_id).outputLength
+    with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=INVALID):
+        oracle.submit(request_id, output, b"\x01" * 32, [], sender=stranger, value=protocol.game.submitterBond())
     with ape.reverts(oracle.DataMismatch, what="input"):
         oracle.finalizeInvalid(request_id, ids_bytes([3, V - 1]), callback_data, sender=stranger)
     with ape.reverts(oracle.DataMismatch, what="callbackData"):
