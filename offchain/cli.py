@@ -286,3 +286,17 @@ def public_view_cmd(model_file: str, private_nodes: str, out: str | None) -> Non
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------- error callbacks (issue 18)
+@main.command("decode-error")
+@click.argument("data")
+def decode_error_cmd(data: str) -> None:
+    """Name a revert's DATA (0x...): any custom error of the project's contracts (from `ape compile`'s ABIs),
+    Error(string) or Panic(uint256), with its arguments."""
+    from offchain.chain.errors import decode_error
+
+    try:
+        print(json.dumps(decode_error(data)))
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ModelRegistry} from "../contracts/oracle/ModelRegistry.sol";
 import {IModelRegistry} from "../contracts/oracle/interfaces/IModelRegistry.sol";
+import {IModelRegistryErrors} from "../contracts/oracle/interfaces/IModelRegistryErrors.sol";
 
 /// Fuzz properties of the registry (forge runs every `testFuzz_*` with random arguments).
 contract ModelRegistryFuzzTest {
@@ -33,7 +34,7 @@ contract ModelRegistryFuzzTest {
             revert("duplicate registered");
         } catch (bytes memory reason) {
             require(
-                keccak256(reason) == keccak256(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, 1)),
+                keccak256(reason) == keccak256(abi.encodeWithSelector(IModelRegistryErrors.ModelAlreadyRegistered.selector, 1)),
                 "wrong revert for a duplicate"
             );
         }
@@ -48,13 +49,13 @@ contract ModelRegistryFuzzTest {
         (m.inputWidth, m.inputMin, m.inputMax) = (width, lo, hi);
         bytes memory expected;
         if (width != 1 && width != 2 && width != 4) {
-            expected = abi.encodeWithSelector(IModelRegistry.BadInputWidth.selector, width);
+            expected = abi.encodeWithSelector(IModelRegistryErrors.BadInputWidth.selector, width);
         } else if (len % width != 0) {
-            expected = abi.encodeWithSelector(IModelRegistry.InputLengthNotWhole.selector, len, width);
+            expected = abi.encodeWithSelector(IModelRegistryErrors.InputLengthNotWhole.selector, len, width);
         } else {
             int256 half = int256(1) << (8 * uint256(width) - 1);
             if (lo > hi || lo < -half || hi >= half) {
-                expected = abi.encodeWithSelector(IModelRegistry.BadInputDomain.selector, lo, hi, width);
+                expected = abi.encodeWithSelector(IModelRegistryErrors.BadInputDomain.selector, lo, hi, width);
             }
         }
         try registry.registerModel(m) {
@@ -74,7 +75,7 @@ contract ModelRegistryFuzzTest {
             revert("unknown id answered");
         } catch (bytes memory reason) {
             require(
-                keccak256(reason) == keccak256(abi.encodeWithSelector(IModelRegistry.UnknownModel.selector, id)),
+                keccak256(reason) == keccak256(abi.encodeWithSelector(IModelRegistryErrors.UnknownModel.selector, id)),
                 "wrong revert for an unknown id"
             );
         }

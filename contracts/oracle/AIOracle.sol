@@ -11,7 +11,6 @@ import {ClaimStatus} from "../dispute/lib/Types.sol";
 import {AIOracleCallbackReceiver} from "./AIOracleCallbackReceiver.sol";
 import {IAIOracle} from "./interfaces/IAIOracle.sol";
 import {IInferenceResults} from "../token/interfaces/IInferenceResults.sol";
-import {IInputDomainErrors} from "./interfaces/IInputDomainErrors.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {LibInputDomain} from "./lib/LibInputDomain.sol";
 
@@ -26,13 +25,17 @@ import {LibInputDomain} from "./lib/LibInputDomain.sol";
 ///
 /// Gas design: only hashes of the input, callback data and output are stored; `finalize` takes the output and
 /// callback data back as calldata (both are in this contract's events) and checks them against the hashes.
-contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainErrors, AccessControl, ReentrancyGuard {
+contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl, ReentrancyGuard {
     enum RequestStatus {
         None,
         Open,
         Submitted,
         Finalized,
-        Refunded
+        Refunded,
+        /// The input is outside the model's input domain: no result, an error callback (issue 18).
+        Invalid,
+        /// An invalid request whose error callback was delivered (`finalizeInvalid`).
+        Rejected
     }
 
     struct Request {
@@ -85,41 +88,6 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     /// @notice Fees of requests not yet finalized or refunded.
     uint256 public heldFees;
 
-    /// @dev The config is unusable (named field).
-    error BadOracleConfig(string field);
-    /// @dev No request with this id.
-    error UnknownRequest(uint256 requestId);
-    /// @dev Inputs must not be empty.
-    error EmptyInput();
-    /// @dev The input is longer than the model's input length.
-    error InputTooLong(uint256 length, uint256 maxLength);
-    /// @dev A callback contract needs a gas limit and a gas limit needs a callback contract.
-    error CallbackGasMismatch(address callbackContract, uint64 gasLimit);
-    /// @dev The callback gas limit is above the oracle's maximum.
-    error CallbackGasTooHigh(uint64 gasLimit, uint64 maxGasLimit);
-    /// @dev Less than the fee was paid.
-    error Underpaid(uint256 paid, uint256 fee);
-    /// @dev The request is not in a state that accepts this call.
-    error WrongRequestStatus(uint256 requestId, RequestStatus status);
-    /// @dev The request's current claim is still pending: it cannot be replaced or refunded.
-    error ClaimStillPending(uint256 requestId, uint256 claimId);
-    /// @dev The request's claim is still in its challenge window or has games open.
-    error ResultNotFinal(uint256 requestId, uint256 claimId);
-    /// @dev The request's claim lost a game: submit a new result.
-    error ClaimVoided(uint256 requestId, uint256 claimId);
-    /// @dev The output has the wrong length for the model.
-    error WrongOutputLength(uint256 length, uint256 expected);
-    /// @dev The request's deadline has passed: no more submissions, only a refund.
-    error RequestExpired(uint256 requestId, uint256 deadline);
-    /// @dev The request's deadline has not passed yet.
-    error RequestNotExpired(uint256 requestId, uint256 deadline);
-    /// @dev The bytes given back to finalize are not the ones submitted or requested.
-    error DataMismatch(string what);
-    /// @dev Not enough gas was sent to give the callback its full gas limit.
-    error InsufficientGasForCallback(uint256 gasLeft, uint256 needed);
-    /// @dev The request is not finalized.
-    error NotFinalized(uint256 requestId);
-
     /// @dev A submitter posted a result (the output is here for challengers and finalizers).
     event ResultSubmitted(
         uint256 indexed requestId, uint256 indexed claimId, address indexed submitter, bytes output, bytes32 traceRoot
@@ -167,8 +135,10 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
         // INVARIANT: Every accepted input has one result a dispute can reach: it lies in the model's input domain
         //            (an EMBEDDING has no row for an id outside its vocabulary, so no honest node could answer it
-        //            and no one-step proof could refute any answer).
-        LibInputDomain.check(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+        //            and no one-step proof could refute any answer). An input outside it is answered with an error
+        //            (`_refuse`, `finalizeInvalid`), never with a result.
+        bytes memory refusal =
+            LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
         if ((callbackContract == address(0)) != (gasLimit == 0)) revert CallbackGasMismatch(callbackContract, gasLimit);
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;
@@ -189,6 +159,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         r.modelFee = model.fee;
         r.nodeReward = nodeReward;
         r.callbackFee = callbackFee;
+        if (refusal.length != 0) fee = _refuse(requestId, r, refusal);
         heldFees += fee;
         if (msg.value > fee) _credit(msg.sender, msg.value - fee);
         emit AICallbackRequest(msg.sender, requestId, modelId, input, callbackContract, gasLimit, callbackData);
@@ -267,7 +238,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     ///      gets exactly its gas limit; if it reverts or runs out of gas, finalization still completes.
     function finalize(uint256 requestId, bytes calldata output, bytes calldata callbackData) external nonReentrant {
         Request storage r = _existing(requestId);
-        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, r.status);
+        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, uint8(r.status));
         if (keccak256(output) != r.outputHash) revert DataMismatch("output");
         if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
         ClaimStatus status = game.claimStatus(r.claimId);
@@ -356,7 +327,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
     /// @dev Open, or submitted with a claim that lost a game (a voided result reopens the request).
     function _requireReopenable(uint256 requestId, Request storage r) internal view {
         if (r.status == RequestStatus.Open) return;
-        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, r.status);
+        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, uint8(r.status));
         // INVARIANT: A pending result cannot be replaced or refunded; only a voided one can.
         if (game.claimStatus(r.claimId) != ClaimStatus.Void) revert ClaimStillPending(requestId, r.claimId);
     }
@@ -402,5 +373,70 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         credit[account] += amount;
         totalCredit += amount;
         emit Credited(account, amount);
+    }
+
+    // ---------------------------------------------------------------- error callbacks (issue 18)
+
+    /// @dev A request's input is outside its model's input domain; `reason` is the error `checkInput` reverts with.
+    event InputRefused(uint256 indexed requestId, bytes reason);
+    /// @dev An invalid request's error was delivered (the callback may still have failed: CallbackFailed).
+    event RequestRejected(uint256 indexed requestId, address indexed account, address invoker, bytes reason);
+
+    /// @notice Reverts InputNotWholeElements / InputOutOfDomain (naming the first bad element) if `input` lies
+    ///         outside model `modelId`'s input domain, UnknownModel for an unknown model; returns otherwise. A
+    ///         request with such an input is accepted but answered with `aiOracleCallbackError(InvalidInput)`: call
+    ///         this first to get the revert instead.
+    function checkInput(uint256 modelId, bytes calldata input) external view {
+        IModelRegistry.Model memory model = registry.getModel(modelId);
+        LibInputDomain.check(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+    }
+
+    /// @notice Anyone: delivers an invalid request's error, `aiOracleCallbackError(requestId, InvalidInput, reason,
+    ///         callbackData)` with the request's gas limit, and ends it. The caller is paid the callback fee, as a
+    ///         finalizer is (the model fee and node reward were never charged: credited back at request time).
+    /// @dev `input` and `callbackData` are the request's (in its AICallbackRequest event), checked against their
+    ///      hashes; the reason is recomputed from the input (a model's input domain never changes). A callback
+    ///      that reverts or lacks the function (ORA's older consumers) does not stop the request from ending.
+    function finalizeInvalid(uint256 requestId, bytes calldata input, bytes calldata callbackData)
+        external
+        nonReentrant
+    {
+        Request storage r = _existing(requestId);
+        if (r.status != RequestStatus.Invalid) revert WrongRequestStatus(requestId, uint8(r.status));
+        if (keccak256(input) != r.inputHash) revert DataMismatch("input");
+        if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
+        IModelRegistry.Model memory model = registry.getModel(r.modelId);
+        bytes memory reason =
+            LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+        r.status = RequestStatus.Rejected;
+        heldFees -= r.callbackFee;
+        _credit(msg.sender, r.callbackFee);
+        address target = r.callbackContract;
+        if (target != address(0)) {
+            uint256 gasLimit = r.gasLimit;
+            // INVARIANT: The error callback gets its whole gas limit, like a result's.
+            uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_GAS_RESERVE;
+            if (gasleft() < needed) revert InsufficientGasForCallback(gasleft(), needed);
+            bytes memory payload = abi.encodeCall(
+                AIOracleCallbackReceiver.aiOracleCallbackError,
+                (requestId, AIOracleCallbackReceiver.AIOracleError.InvalidInput, reason, callbackData)
+            );
+            bool ok;
+            assembly ("memory-safe") {
+                ok := call(gasLimit, target, 0, add(payload, 0x20), mload(payload), 0, 0)
+            }
+            if (!ok) emit CallbackFailed(requestId, target);
+        }
+        emit RequestRejected(requestId, r.account, msg.sender, reason);
+    }
+
+    /// @dev Marks a new request invalid: only its callback fee stays held (for whoever delivers the error); the
+    ///      model fee and node reward are not charged. Returns the fee held.
+    function _refuse(uint256 requestId, Request storage r, bytes memory reason) internal returns (uint256) {
+        r.status = RequestStatus.Invalid;
+        r.modelFee = 0;
+        r.nodeReward = 0;
+        emit InputRefused(requestId, reason);
+        return r.callbackFee;
     }
 }

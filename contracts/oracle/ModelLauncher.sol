@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IModelTokenFactory} from "../token/interfaces/IModelTokenFactory.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IModelRegistryErrors} from "./interfaces/IModelRegistryErrors.sol";
 
 /// @title ModelLauncher
 /// @notice Initial Model Offering: registers a model and creates its ERC-7641 revenue-share token in one
@@ -60,7 +61,7 @@ contract ModelLauncher is AccessControl {
     ) external onlyRole(LAUNCHER_ROLE) returns (uint256 modelId, address token) {
         // INVARIANT: A private launch registers private nodes; an empty list would launch a public model under a
         //            private launch's name (the registry rejects it too).
-        if (privateNodes.length == 0) revert IModelRegistry.BadPrivateNode(0);
+        if (privateNodes.length == 0) revert IModelRegistryErrors.BadPrivateNode(0);
         return _launch(model, privateNodes, offering);
     }
 

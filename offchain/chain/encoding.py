@@ -25,7 +25,9 @@ def input_tensor(graph: Graph, data: bytes) -> np.ndarray:
 
     Applies the oracle's request-time rules: not empty, not longer than the tensor (EncodingError), whole
     elements and every element in the model's input domain (``offchain.engine.domain``: InputNotWholeElementsError,
-    InputOutOfDomainError). A request failing them cannot exist on a chain whose oracle checks them."""
+    InputOutOfDomainError). A request failing the domain rule is accepted on-chain only as Invalid (answered by an
+    error callback, `AIOracle.finalizeInvalid`), so no result is ever owed for it; one failing the others cannot
+    exist on the chain."""
     if len(graph.inputs) != 1:
         raise EncodingError(f"the protocol's models take one input tensor; this graph declares {len(graph.inputs)}")
     spec = graph.inputs[0]

@@ -4,13 +4,15 @@ applies (offchain/engine/domain.py, contracts/oracle/lib/LibInputDomain.sol).
 The attack this closes: a model whose first node is an EMBEDDING on the request input. A request holding a token id
 outside the vocabulary used to be accepted; honest nodes refuse to run it (the executor has no row for the id), and
 every one-step proof of that element reverts (EmbeddingOps: TokenOutOfVocabulary), so any answer posted for it
-finalized. Now the model registers its input domain (int32 ids in [0, V - 1]) and the request reverts.
+finalized. Now the model registers its input domain (int32 ids in [0, V - 1]); such a request is accepted but
+marked invalid (issue 18: answered by an error callback, never by a result; `checkInput` gives today's revert).
 """
 
 from __future__ import annotations
 
 import ape
 import numpy as np
+from eth_abi import encode
 import pytest
 from ape import chain
 
@@ -30,6 +32,8 @@ from offchain.nodes.node import Fault, Node, Roles
 from offchain.nodes.store import NodeStore
 
 from .conftest import PARAMS, tiny_image
+from .conftest import CALLBACK_GAS
+from .test_error_callbacks import INVALID, REJECTED, assert_refused, domain_error
 
 V, D, T = 16, 4, 8          # vocabulary, embedding width, tokens per request
 NO_CALLBACK = "0x" + "00" * 20
@@ -83,13 +87,17 @@ def test_the_registered_domain_is_the_vocabulary(protocol, embedding, embedding_
     ([-1], 0, -1),                    # negative
     ([0, 2**31 - 1], 1, 2**31 - 1),   # the int32 maximum
 ])
-def test_an_out_of_vocabulary_request_reverts_naming_the_element(protocol, embedding, embedding_id, user, ids,
-                                                                  index, value):
+def test_an_out_of_vocabulary_request_is_refused_naming_the_element(protocol, embedding, embedding_id, user, ids,
+                                                                     index, value):
     oracle = protocol.oracle
     data = ids_bytes(ids)
     with ape.reverts(oracle.InputOutOfDomain, index=index, value=value, min=0, max=V - 1):
-        request(oracle, embedding_id, data, user)
-    assert oracle.requestCount() == 0 and oracle.heldFees() == 0
+        oracle.checkInput(embedding_id, data)
+    fee = oracle.estimateFee(embedding_id, 0)
+    assert_refused(oracle, request(oracle, embedding_id, data, user),
+                   domain_error("InputOutOfDomain", index, value, 0, V - 1))
+    # nothing is charged: the node reward comes back as credit, no fee stays held
+    assert oracle.heldFees() == 0 and oracle.credit(user) == fee
     # The engine's rule names the same element: one definition on both sides.
     with pytest.raises(InputOutOfDomainError) as info:
         input_tensor(embedding.model.graph, data)
@@ -110,19 +118,27 @@ def test_the_chain_and_the_engine_refuse_the_same_inputs(protocol, embedding, em
             input_tensor(graph, data)
         except InputNotWholeElementsError as exc:
             with ape.reverts(oracle.InputNotWholeElements, length=exc.length, width=exc.width):
-                request(oracle, embedding_id, data, user)
+                oracle.checkInput(embedding_id, data)
+            assert_refused(oracle, request(oracle, embedding_id, data, user),
+                           domain_error("InputNotWholeElements", exc.length, exc.width))
         except InputOutOfDomainError as exc:
             with ape.reverts(oracle.InputOutOfDomain, index=exc.index, value=exc.value, min=exc.lo, max=exc.hi):
-                request(oracle, embedding_id, data, user)
+                oracle.checkInput(embedding_id, data)
+            assert_refused(oracle, request(oracle, embedding_id, data, user),
+                           domain_error("InputOutOfDomain", exc.index, exc.value, exc.lo, exc.hi))
         else:
+            oracle.checkInput(embedding_id, data)
             request(oracle, embedding_id, data, user)
+            assert oracle.getRequest(oracle.requestCount()).status == 1   # Open
             accepted += 1
-    assert oracle.requestCount() == accepted and 0 < accepted < 24
+    assert 0 < accepted < 24
 
 
-def test_a_partial_element_reverts(protocol, embedding, embedding_id, user):
+def test_a_partial_element_is_refused(protocol, embedding, embedding_id, user):
     with ape.reverts(protocol.oracle.InputNotWholeElements, length=5, width=4):
-        request(protocol.oracle, embedding_id, ids_bytes([3]) + b"\x00", user)
+        protocol.oracle.checkInput(embedding_id, ids_bytes([3]) + b"\x00")
+    assert_refused(protocol.oracle, request(protocol.oracle, embedding_id, ids_bytes([3]) + b"\x00", user),
+                   domain_error("InputNotWholeElements", 5, 4))
     with pytest.raises(InputNotWholeElementsError):
         input_tensor(embedding.model.graph, ids_bytes([3]) + b"\x00")
 
@@ -206,3 +222,75 @@ def test_model_spec_derives_the_domain_from_every_reader_of_the_input(embedding)
                    (stream, match), TensorSpec((4,), DType.INT32, 0, 5, "ids"), (1, 2, 0, 3, 8), "wordpiece")
     with pytest.raises(GraphError, match="WORDPIECE"):
         input_domain(Graph([match], [stream], [wp]))
+
+
+# ---------------------------------------------------------------- error callbacks (issue 18)
+
+def conserved(oracle):
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+
+def test_an_invalid_request_is_answered_by_an_error_callback(project, protocol, owner, embedding_id, user,
+                                                             stranger):
+    """An ORA-style consumer asks with an out-of-vocabulary id: the request is accepted as invalid, anyone delivers
+    `aiOracleCallbackError(id, InvalidInput, InputOutOfDomain(...), callbackData)` and is paid the callback fee; the
+    model fee and node reward are never charged; the request ends once."""
+    oracle = protocol.oracle
+    prompt = owner.deploy(project.OraStylePrompt, oracle)
+    prompt.setCallbackGasLimit(embedding_id, CALLBACK_GAS, sender=owner)
+    fee = prompt.estimateFee(embedding_id)
+    text = ids_bytes([3, V]).decode()       # bytes(prompt) is the request input
+    tx = prompt.calculateAIResult(embedding_id, text, sender=user, value=fee)
+    reason = domain_error("InputOutOfDomain", 1, V, 0, V - 1)
+    request_id = assert_refused(oracle, tx, reason)
+    callback_fee = CALLBACK_GAS * oracle.callbackGasPrice()
+    assert callback_fee > 0
+    assert oracle.heldFees() == callback_fee and oracle.credit(prompt) == fee - callback_fee
+    conserved(oracle)
+    data = oracle.getRequest(request_id)
+    callback_data = encode(["uint256", "string"], [embedding_id, text])
+    # no node submits to it, nobody refunds it, and it takes back exactly its own bytes
+    with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=INVALID):
+        oracle.refund(request_id, sender=stranger)
+    output = b"\x00" * protocol.registry.getModel(embedding_id).outputLength
+    with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=INVALID):
+        oracle.submit(request_id, output, b"\x01" * 32, [], sender=stranger, value=protocol.game.submitterBond())
+    with ape.reverts(oracle.DataMismatch, what="input"):
+        oracle.finalizeInvalid(request_id, ids_bytes([3, V - 1]), callback_data, sender=stranger)
+    with ape.reverts(oracle.DataMismatch, what="callbackData"):
+        oracle.finalizeInvalid(request_id, ids_bytes([3, V]), b"", sender=stranger)
+    tx = oracle.finalizeInvalid(request_id, ids_bytes([3, V]), callback_data, sender=stranger)
+    (err,) = list(tx.decode_logs(prompt.AICallbackError))
+    assert (err.requestId, err.code, err.message, err.callbackData) == (request_id, 0, reason, callback_data)
+    assert not list(tx.decode_logs(oracle.CallbackFailed))
+    assert oracle.getRequest(request_id).status == REJECTED and data.modelFee == 0 and data.nodeReward == 0
+    assert oracle.credit(stranger) == callback_fee and oracle.heldFees() == 0
+    conserved(oracle)
+    with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=REJECTED):
+        oracle.finalizeInvalid(request_id, ids_bytes([3, V]), callback_data, sender=stranger)
+    assert prompt.requests(request_id).sender == user.address   # the consumer recorded it before the error came
+
+
+def test_a_consumer_without_the_error_callback_still_ends(protocol, embedding_id, user, stranger):
+    """ORA's older consumers have no aiOracleCallbackError: the call fails (CallbackFailed), the request still
+    ends and its callback fee goes to the deliverer; nothing stays held."""
+    oracle = protocol.oracle
+    target = protocol.registry.address   # a contract with no such function and no fallback
+    fee = oracle.estimateFee(embedding_id, CALLBACK_GAS)
+    tx = oracle.requestCallback(embedding_id, ids_bytes([-1]), target, CALLBACK_GAS, b"cb", sender=user, value=fee)
+    request_id = assert_refused(oracle, tx, domain_error("InputOutOfDomain", 0, -1, 0, V - 1))
+    tx = oracle.finalizeInvalid(request_id, ids_bytes([-1]), b"cb", sender=stranger)
+    assert [log.requestId for log in tx.decode_logs(oracle.CallbackFailed)] == [request_id]
+    assert oracle.getRequest(request_id).status == REJECTED and oracle.heldFees() == 0
+    assert oracle.credit(stranger) == CALLBACK_GAS * oracle.callbackGasPrice()
+    conserved(oracle)
+
+
+def test_nodes_ignore_invalid_requests(protocol, embedding, embedding_id, user, submitter, tmp_path):
+    request(protocol.oracle, embedding_id, ids_bytes([V]), user)
+    node = Node(protocol.oracle, protocol.game, submitter,
+                {embedding_id: ServedModel(embedding_id, "embedding", embedding)},
+                NodeStore(tmp_path / "n.sqlite"), Roles(submit=True), name="submitter", chain=chain)
+    node.poll_once()
+    assert node.store.request(1) is None
+    assert protocol.oracle.getRequest(1).status == INVALID and protocol.oracle.getRequest(1).claimId == 0

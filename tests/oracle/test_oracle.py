@@ -86,7 +86,7 @@ def test_full_life_cycle_delivers_the_label_and_pays_everyone(
 def test_bad_requests_revert_with_named_errors(protocol, classifier, model_id, user, tiny_model):
     oracle = protocol.oracle
     fee = oracle.estimateFee(model_id, 0)
-    with ape.reverts(protocol.registry.UnknownModel, modelId=99):
+    with ape.reverts(oracle.UnknownModel, modelId=99):  # the registry's error, in the oracle's ABI (IAIOracleErrors)
         oracle.requestCallback(99, b"\x01", ape.utils.ZERO_ADDRESS, 0, b"", sender=user, value=fee)
     with ape.reverts(oracle.EmptyInput):
         oracle.requestCallback(model_id, b"", ape.utils.ZERO_ADDRESS, 0, b"", sender=user, value=fee)

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
+import {IAIOracleErrors} from "./IAIOracleErrors.sol";
+
 /// @title IAIOracle
 /// @notice ORA's AI Oracle interface, with the same function and event signatures (so the same selectors and
-///         topics): a consumer compiled against ORA's IAIOracle and AIOracleCallbackReceiver works unchanged.
-interface IAIOracle {
+///         topics): a consumer compiled against ORA's IAIOracle and AIOracleCallbackReceiver works unchanged. It
+///         inherits IAIOracleErrors: every error a call into the oracle can revert with.
+interface IAIOracle is IAIOracleErrors {
     /// @notice A request was made.
     event AICallbackRequest(
         address indexed account,

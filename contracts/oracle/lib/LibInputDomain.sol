@@ -13,11 +13,29 @@ library LibInputDomain {
     ///      both at registration). A domain equal to the width's full range is not looped over. Gas: 100 per element
     ///      (test-sol/InputDomain.t.sol measures it).
     function check(bytes memory input, uint256 inputLength, uint256 width, int256 min, int256 max) internal pure {
+        bytes memory err = reason(input, inputLength, width, min, max);
+        if (err.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(err, 32), mload(err))
+            }
+        }
+    }
+
+    /// @dev The same rule without reverting: the ABI-encoded error `check` would revert with (InputNotWholeElements
+    ///      or InputOutOfDomain), or empty bytes when `input` lies in the domain. The oracle answers a request
+    ///      with this reason through `aiOracleCallbackError` (issue 18).
+    function reason(bytes memory input, uint256 inputLength, uint256 width, int256 min, int256 max)
+        internal
+        pure
+        returns (bytes memory)
+    {
         // INVARIANT: A request is whole elements of the model's input tensor.
-        if (input.length % width != 0) revert IInputDomainErrors.InputNotWholeElements(input.length, width);
+        if (input.length % width != 0) {
+            return abi.encodeWithSelector(IInputDomainErrors.InputNotWholeElements.selector, input.length, width);
+        }
         uint256 bits = 8 * width;
         int256 half = int256(1) << (bits - 1);
-        if (min == -half && max == half - 1) return;
+        if (min == -half && max == half - 1) return "";
         uint256 count = input.length / width;
         uint256 shift = 256 - bits;
         uint256 signByte = width - 1;
@@ -39,10 +57,13 @@ library LibInputDomain {
             }
         }
         // INVARIANT: Every input element has a result: it lies in the range every node reading it accepts.
-        if (bad != type(uint256).max) revert IInputDomainErrors.InputOutOfDomain(bad, value, min, max);
+        if (bad != type(uint256).max) {
+            return abi.encodeWithSelector(IInputDomainErrors.InputOutOfDomain.selector, bad, value, min, max);
+        }
         // INVARIANT: The zero padding of a short input is in the domain too (it is part of the input tensor).
         if (input.length < inputLength && (min > 0 || max < 0)) {
-            revert IInputDomainErrors.InputOutOfDomain(count, 0, min, max);
+            return abi.encodeWithSelector(IInputDomainErrors.InputOutOfDomain.selector, count, 0, min, max);
         }
+        return "";
     }
 }
