@@ -161,7 +161,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         uint64 gasLimit,
         bytes memory callbackData
     ) external payable returns (uint256 requestId) {
-        IModelRegistry.Model memory model = registry.getModel(modelId);
+        uint256 versionId = registry.currentVersionId(modelId);
+        IModelRegistry.Model memory model = registry.getModel(versionId);
         if (input.length == 0) revert EmptyInput();
         // INVARIANT: The input fits the model's static input tensor (shorter inputs are zero-padded).
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
@@ -189,6 +190,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         r.modelFee = model.fee;
         r.nodeReward = nodeReward;
         r.callbackFee = callbackFee;
+        if (versionId != modelId) _pinnedVersion[requestId] = versionId;
         heldFees += fee;
         if (msg.value > fee) _credit(msg.sender, msg.value - fee);
         emit AICallbackRequest(msg.sender, requestId, modelId, input, callbackContract, gasLimit, callbackData);
@@ -211,7 +213,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         Request storage r = _existing(requestId);
         bytes32 outputRoot = _checkSubmission(requestId, r, output);
         claimId = game.propose{value: msg.value}(
-            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender
+            pinnedVersion(requestId), r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender
         );
         _recordSubmission(requestId, r, claimId, output, traceRoot);
     }
@@ -225,7 +227,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         _requireReopenable(requestId, r);
         uint256 deadline = uint256(r.createdAt) + requestTimeout;
         if (block.timestamp >= deadline) revert RequestExpired(requestId, deadline);
-        IModelRegistry.Model memory model = registry.getModel(r.modelId);
+        IModelRegistry.Model memory model = registry.getModel(pinnedVersion(requestId));
         if (output.length != model.outputLength) revert WrongOutputLength(output.length, model.outputLength);
         return LibMerkle.tensorRoot(output, uint256(1) << model.outputChunkLog2);
     }
@@ -257,7 +259,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         Request storage r = _existing(requestId);
         bytes32 outputRoot = _checkSubmission(requestId, r, output);
         claimId = game.proposePrivate{value: msg.value}(
-            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender, ios
+            pinnedVersion(requestId), r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender, ios
         );
         _recordSubmission(requestId, r, claimId, output, traceRoot);
     }
@@ -402,5 +404,17 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         credit[account] += amount;
         totalCredit += amount;
         emit Credited(account, amount);
+    }
+
+    // ---------------------------------------------------------------- model versions (issue 18)
+
+    /// @dev Request id => the registry id of the model version it was made for, when not the model id itself.
+    mapping(uint256 requestId => uint256 versionId) private _pinnedVersion;
+
+    /// @notice The registry id of the model version request `requestId` is pinned to: the version current when it
+    ///         was made. Submissions are checked and proposed against its roots, whatever is published later.
+    function pinnedVersion(uint256 requestId) public view returns (uint256) {
+        uint256 versionId = _pinnedVersion[requestId];
+        return versionId != 0 ? versionId : _requests[requestId].modelId;
     }
 }
