@@ -196,10 +196,26 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     mapping(uint256 versionId => uint256 modelId) private _baseOf;
     /// @dev Model id => registry ids of its versions 1, 2, ... (version 0 is the model id itself).
     mapping(uint256 modelId => uint256[]) private _versions;
+    /// @dev Model id => keccak256(abi.encode(version)) of each version spec a registrar approved, not yet published.
+    mapping(uint256 modelId => mapping(bytes32 specHash => bool)) private _approvedVersions;
+
+    /// @inheritdoc IModelRegistry
+    function approveVersion(uint256 modelId, Model calldata version) external onlyRole(REGISTRAR_ROLE) {
+        _existing(modelId);
+        if (_baseOf[modelId] != 0) revert IsVersion(modelId, _baseOf[modelId]);
+        bytes32 specHash = keccak256(abi.encode(version));
+        _approvedVersions[modelId][specHash] = true;
+        emit ModelVersionApproved(modelId, specHash);
+    }
 
     /// @inheritdoc IModelRegistry
     function publishVersion(uint256 modelId, Model calldata version) external returns (uint256 versionId) {
         Model storage model = _onlyModelOwner(modelId);
+        bytes32 specHash = keccak256(abi.encode(version));
+        // INVARIANT: A version is vetted like a registration (graph check, every honest move fits a block) by a
+        //            registrar before its owner can publish it; the owner alone chooses when.
+        if (!_approvedVersions[modelId][specHash]) revert VersionNotApproved(modelId, specHash);
+        delete _approvedVersions[modelId][specHash];
         Model memory stored = version;
         // INVARIANT: A version cannot redirect revenue or set a fee: both stay the model's (locked at launch, fee
         //            bounded by announceFee), whatever the owner puts in `version`.

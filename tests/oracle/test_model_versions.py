@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ape
 import numpy as np
+from eth_abi import encode
+from eth_utils import keccak
 from ape import chain
 
 from offchain.chain.encoding import input_tensor
@@ -19,6 +21,14 @@ from offchain.nodes.node import Node, Roles
 from offchain.nodes.store import NodeStore
 
 from .conftest import MODEL_FEE, NODE_FAULT, PARAMS, tiny_image
+
+
+MODEL_TUPLE = "(bytes32,bytes32,uint32,uint32,uint32,uint8,uint8,int32,int32,uint32,uint8,uint256,address,address)"
+
+
+def spec_hash(spec: tuple) -> bytes:
+    """keccak256(abi.encode(IModelRegistry.Model)), the key under which a registrar approves a version."""
+    return keccak(encode([MODEL_TUPLE], [spec]))
 
 
 def _launched(project, protocol, tiny_model, owner, model_owner, stranger, tmp_path):
@@ -43,9 +53,16 @@ def test_only_the_owner_publishes_and_a_version_cannot_redirect_revenue_or_set_a
         registry.publishVersion(model_id, spec, sender=stranger)
     with ape.reverts(registry.NotModelOwner, modelId=model_id, caller=owner.address):  # not even the registrar
         registry.publishVersion(model_id, spec, sender=owner)
+    # The owner alone cannot publish roots no registrar vetted (graph check, move gas): disputes are decided on them.
+    with ape.reverts(registry.VersionNotApproved, modelId=model_id, specHash=spec_hash(spec)):
+        registry.publishVersion(model_id, spec, sender=model_owner)
+    with ape.reverts(registry.AccessControlUnauthorizedAccount):
+        registry.approveVersion(model_id, spec, sender=stranger)
+    same = model_spec(tiny_model.model, MODEL_FEE, model_owner.address)
+    registry.approveVersion(model_id, same, sender=owner)
     with ape.reverts(registry.ModelAlreadyRegistered, modelId=model_id):  # the same roots again
-        registry.publishVersion(model_id, model_spec(tiny_model.model, MODEL_FEE, model_owner.address),
-                                sender=model_owner)
+        registry.publishVersion(model_id, same, sender=model_owner)
+    registry.approveVersion(model_id, spec, sender=owner)
     receipt = registry.publishVersion(model_id, spec, sender=model_owner)
     version_id = receipt.return_value
     assert version_id == model_id + 1
@@ -54,6 +71,8 @@ def test_only_the_owner_publishes_and_a_version_cannot_redirect_revenue_or_set_a
     assert registry.currentVersionId(model_id) == version_id
     assert list(registry.versionIds(model_id)) == [model_id, version_id]
     assert registry.modelOfVersion(version_id) == model_id
+    with ape.reverts(registry.VersionNotApproved, modelId=model_id, specHash=spec_hash(spec)):  # approved once
+        registry.publishVersion(model_id, spec, sender=model_owner)
     got = registry.getModel(version_id)
     assert got.revenueReceiver == token.address and got.owner == model_owner.address and got.fee == MODEL_FEE
     assert bytes(got.graphRoot) == graph_root(v2.graph)
@@ -83,8 +102,9 @@ def test_requests_stay_on_their_version_through_a_dispute_and_both_versions_pay_
     classifier.classify(first, sender=user, value=classifier.fee())
     pinned_v1 = oracle.requestCount()
     v2 = tiny_mlp(seed=8)
-    version_id = registry.publishVersion(model_id, model_spec(v2, MODEL_FEE, model_owner.address),
-                                         sender=model_owner).return_value
+    spec = model_spec(v2, MODEL_FEE, model_owner.address)
+    registry.approveVersion(model_id, spec, sender=owner)
+    version_id = registry.publishVersion(model_id, spec, sender=model_owner).return_value
     second = tiny_image(32)
     classifier.classify(second, sender=user, value=classifier.fee())
     pinned_v2 = oracle.requestCount()
