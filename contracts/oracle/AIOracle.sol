@@ -129,7 +129,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         uint64 gasLimit,
         bytes memory callbackData
     ) external payable returns (uint256 requestId) {
-        IModelRegistry.Model memory model = registry.getModel(modelId);
+        uint256 versionId = registry.currentVersionId(modelId);
+        IModelRegistry.Model memory model = registry.getModel(versionId);
         if (input.length == 0) revert EmptyInput();
         // INVARIANT: The input fits the model's static input tensor (shorter inputs are zero-padded).
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
@@ -159,6 +160,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.modelFee = model.fee;
         r.nodeReward = nodeReward;
         r.callbackFee = callbackFee;
+        if (versionId != modelId) _pinnedVersion[requestId] = versionId;
         if (refusal.length != 0) fee = _refuse(requestId, r, refusal);
         heldFees += fee;
         if (msg.value > fee) _credit(msg.sender, msg.value - fee);
@@ -182,7 +184,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         Request storage r = _existing(requestId);
         bytes32 outputRoot = _checkSubmission(requestId, r, output);
         claimId = game.propose{value: msg.value}(
-            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender
+            pinnedVersion(requestId), r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender
         );
         _recordSubmission(requestId, r, claimId, output, traceRoot);
     }
@@ -196,7 +198,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         _requireReopenable(requestId, r);
         uint256 deadline = uint256(r.createdAt) + requestTimeout;
         if (block.timestamp >= deadline) revert RequestExpired(requestId, deadline);
-        IModelRegistry.Model memory model = registry.getModel(r.modelId);
+        IModelRegistry.Model memory model = registry.getModel(pinnedVersion(requestId));
         if (output.length != model.outputLength) revert WrongOutputLength(output.length, model.outputLength);
         return LibMerkle.tensorRoot(output, uint256(1) << model.outputChunkLog2);
     }
@@ -228,7 +230,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         Request storage r = _existing(requestId);
         bytes32 outputRoot = _checkSubmission(requestId, r, output);
         claimId = game.proposePrivate{value: msg.value}(
-            r.modelId, r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender, ios
+            pinnedVersion(requestId), r.inputRoot, outputRoot, traceRoot, outputProof, msg.sender, ios
         );
         _recordSubmission(requestId, r, claimId, output, traceRoot);
     }
@@ -387,7 +389,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     ///         request with such an input is accepted but answered with `aiOracleCallbackError(InvalidInput)`: call
     ///         this first to get the revert instead.
     function checkInput(uint256 modelId, bytes calldata input) external view {
-        IModelRegistry.Model memory model = registry.getModel(modelId);
+        IModelRegistry.Model memory model = registry.getModel(registry.currentVersionId(modelId));
         LibInputDomain.check(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
     }
 
@@ -395,8 +397,9 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     ///         callbackData)` with the request's gas limit, and ends it. The caller is paid the callback fee, as a
     ///         finalizer is (the model fee and node reward were never charged: credited back at request time).
     /// @dev `input` and `callbackData` are the request's (in its AICallbackRequest event), checked against their
-    ///      hashes; the reason is recomputed from the input (a model's input domain never changes). A callback
-    ///      that reverts or lacks the function (ORA's older consumers) does not stop the request from ending.
+    ///      hashes; the reason is recomputed from the input against its pinned version's domain (which never
+    ///      changes). A callback that reverts or lacks the function (ORA's older consumers) does not stop the
+    ///      request from ending.
     function finalizeInvalid(uint256 requestId, bytes calldata input, bytes calldata callbackData)
         external
         nonReentrant
@@ -405,7 +408,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (r.status != RequestStatus.Invalid) revert WrongRequestStatus(requestId, uint8(r.status));
         if (keccak256(input) != r.inputHash) revert DataMismatch("input");
         if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
-        IModelRegistry.Model memory model = registry.getModel(r.modelId);
+        IModelRegistry.Model memory model = registry.getModel(pinnedVersion(requestId));
         bytes memory reason =
             LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
         r.status = RequestStatus.Rejected;
@@ -438,5 +441,17 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.nodeReward = 0;
         emit InputRefused(requestId, reason);
         return r.callbackFee;
+    }
+
+    // ---------------------------------------------------------------- model versions (issue 18)
+
+    /// @dev Request id => the registry id of the model version it was made for, when not the model id itself.
+    mapping(uint256 requestId => uint256 versionId) private _pinnedVersion;
+
+    /// @notice The registry id of the model version request `requestId` is pinned to: the version current when it
+    ///         was made. Submissions are checked and proposed against its roots, whatever is published later.
+    function pinnedVersion(uint256 requestId) public view returns (uint256) {
+        uint256 versionId = _pinnedVersion[requestId];
+        return versionId != 0 ? versionId : _requests[requestId].modelId;
     }
 }

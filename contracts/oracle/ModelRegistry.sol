@@ -73,7 +73,7 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         return _private[modelId];
     }
 
-    function _register(Model calldata model) internal returns (uint256 modelId) {
+    function _register(Model memory model) internal returns (uint256 modelId) {
         // INVARIANT: A model commits to a graph and to weights; one-step proofs are checked against both.
         if (model.graphRoot == bytes32(0) || model.weightsRoot == bytes32(0)) revert ZeroRoot();
         if (model.inputLength == 0) revert ZeroInputLength();
@@ -159,6 +159,8 @@ contract ModelRegistry is IModelRegistry, AccessControl {
 
     /// @inheritdoc IModelRegistry
     function getModel(uint256 modelId) external view returns (Model memory model) {
+        uint256 base = _baseOf[modelId];
+        if (base != 0) return _versionView(modelId, base);
         Model storage stored = _existing(modelId);
         model = stored;
         model.fee = _feeInForce(modelId, stored);
@@ -184,5 +186,80 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     function _onlyModelOwner(uint256 modelId) internal view returns (Model storage model) {
         model = _existing(modelId);
         if (model.owner != msg.sender) revert NotModelOwner(modelId, msg.sender);
+        // INVARIANT: A version's fee and revenue receiver are its model's: they change only through the model id.
+        if (_baseOf[modelId] != 0) revert IsVersion(modelId, _baseOf[modelId]);
+    }
+
+    // ---------------------------------------------------------------- model versions (issue 18)
+
+    /// @dev Version registry id => its model's id (0 for a model itself).
+    mapping(uint256 versionId => uint256 modelId) private _baseOf;
+    /// @dev Model id => registry ids of its versions 1, 2, ... (version 0 is the model id itself).
+    mapping(uint256 modelId => uint256[]) private _versions;
+    /// @dev Model id => keccak256(abi.encode(version)) of each version spec a registrar approved, not yet published.
+    mapping(uint256 modelId => mapping(bytes32 specHash => bool)) private _approvedVersions;
+
+    /// @inheritdoc IModelRegistry
+    function approveVersion(uint256 modelId, Model calldata version) external onlyRole(REGISTRAR_ROLE) {
+        _existing(modelId);
+        if (_baseOf[modelId] != 0) revert IsVersion(modelId, _baseOf[modelId]);
+        bytes32 specHash = keccak256(abi.encode(version));
+        _approvedVersions[modelId][specHash] = true;
+        emit ModelVersionApproved(modelId, specHash);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function publishVersion(uint256 modelId, Model calldata version) external returns (uint256 versionId) {
+        Model storage model = _onlyModelOwner(modelId);
+        bytes32 specHash = keccak256(abi.encode(version));
+        // INVARIANT: A version is vetted like a registration (graph check, every honest move fits a block) by a
+        //            registrar before its owner can publish it; the owner alone chooses when.
+        if (!_approvedVersions[modelId][specHash]) revert VersionNotApproved(modelId, specHash);
+        delete _approvedVersions[modelId][specHash];
+        Model memory stored = version;
+        // INVARIANT: A version cannot redirect revenue or set a fee: both stay the model's (locked at launch, fee
+        //            bounded by announceFee), whatever the owner puts in `version`.
+        stored.owner = model.owner;
+        stored.revenueReceiver = model.revenueReceiver;
+        stored.fee = 0;
+        versionId = _register(stored);
+        _baseOf[versionId] = modelId;
+        _versions[modelId].push(versionId);
+        emit ModelVersionPublished(modelId, _versions[modelId].length, versionId, version.graphRoot, version.weightsRoot);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function currentVersionId(uint256 modelId) external view returns (uint256) {
+        _existing(modelId);
+        uint256[] storage versions = _versions[modelId];
+        return versions.length == 0 ? modelId : versions[versions.length - 1];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function versionIds(uint256 modelId) external view returns (uint256[] memory ids) {
+        _existing(modelId);
+        uint256[] storage versions = _versions[modelId];
+        ids = new uint256[](versions.length + 1);
+        ids[0] = modelId;
+        for (uint256 k; k < versions.length; ++k) {
+            ids[k + 1] = versions[k];
+        }
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelOfVersion(uint256 versionId) external view returns (uint256) {
+        _existing(versionId);
+        uint256 base = _baseOf[versionId];
+        return base == 0 ? versionId : base;
+    }
+
+    /// @dev A version as the oracle and the game see it: its own roots and shapes, its model's fee in force and
+    ///      revenue receiver (so a launched model's token receives every version's fees).
+    function _versionView(uint256 versionId, uint256 base) internal view returns (Model memory model) {
+        model = _models[versionId];
+        Model storage baseModel = _models[base];
+        model.fee = _feeInForce(base, baseModel);
+        model.revenueReceiver = baseModel.revenueReceiver;
+        model.owner = baseModel.owner;
     }
 }

@@ -130,18 +130,21 @@ class Node:
 
     def _ingest(self, first: int, last: int) -> None:
         for log in self.oracle.AICallbackRequest.range(first, last + 1):
-            if log.modelId in self.models:
+            # A request is served with the model version it is pinned to (the registry id of that version's roots,
+            # which is how load_catalog keys a model file), not the version current now.
+            version = int(self.oracle.pinnedVersion(log.requestId))
+            if version in self.models:
                 try:
-                    input_tensor(self.models[log.modelId].commitment.model.graph, bytes(log.input))
+                    input_tensor(self.models[version].commitment.model.graph, bytes(log.input))
                 except (EncodingError, InputError) as exc:
                     # The oracle refuses such inputs at request time (LibInputDomain), so this means a chain whose
                     # rule differs from the engine's: skip it, loudly, rather than retry it every poll.
-                    self.log("refused", request=log.requestId, model=log.modelId, error=type(exc).__name__,
+                    self.log("refused", request=log.requestId, model=version, error=type(exc).__name__,
                              detail=str(exc))
                     continue
-                self.store.add_request(log.requestId, log.modelId, bytes(log.input), bytes(log.callbackData),
+                self.store.add_request(log.requestId, version, bytes(log.input), bytes(log.callbackData),
                                        "new" if self.roles.submit else "watch")
-                self.log("request", request=log.requestId, model=log.modelId)
+                self.log("request", request=log.requestId, model=version)
         for log in self.oracle.ResultSubmitted.range(first, last + 1):
             if log.submitter == self.account.address:
                 continue

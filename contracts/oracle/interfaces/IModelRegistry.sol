@@ -120,4 +120,42 @@ interface IModelRegistry is IModelRegistryErrors {
 
     /// @notice Number of models registered; ids are 1..modelCount().
     function modelCount() external view returns (uint256);
+
+    // ---------------------------------------------------------------- model versions (issue 18)
+
+    /// @dev `versionId` is a version of model `modelId`: its fee and revenue receiver change only through `modelId`.
+    error IsVersion(uint256 versionId, uint256 modelId);
+
+    /// @dev No registrar approved this version spec (keccak256(abi.encode(version))) for model `modelId`.
+    error VersionNotApproved(uint256 modelId, bytes32 specHash);
+
+    /// @dev A registrar approved version spec `specHash` for model `modelId`; its owner may now publish it.
+    event ModelVersionApproved(uint256 indexed modelId, bytes32 specHash);
+    /// @dev Model `modelId` has a new current version `version` (1, 2, ...), registered as `versionId`.
+    event ModelVersionPublished(
+        uint256 indexed modelId, uint256 version, uint256 indexed versionId, bytes32 graphRoot, bytes32 weightsRoot
+    );
+
+    /// @notice Approves version spec `version` for model `modelId` after the checks a registration gets (graph
+    ///         check, move gas): registrars only, since a version's roots are what disputes are decided against.
+    function approveVersion(uint256 modelId, Model calldata version) external;
+
+    /// @notice Publishes a new version of model `modelId` (ORA's updateModel): new graph and weights roots, shapes
+    ///         and input domain, checked like a registration, and registered under its own id `versionId` that
+    ///         the game and the nodes use for its roots. Requests made from now on are pinned to it; open requests
+    ///         keep their version. Only the model's owner, and only a spec a registrar approved (VersionNotApproved
+    ///         otherwise; each approval publishes once). The version's `fee`, `owner` and `revenueReceiver` are
+    ///         ignored: it always charges the model's fee in force and pays the model's revenue receiver (a
+    ///         launched model's token), so publishing changes neither. Public models only (no private nodes).
+    function publishVersion(uint256 modelId, Model calldata version) external returns (uint256 versionId);
+
+    /// @notice The registry id of model `modelId`'s current version: `modelId` itself until a version is published
+    ///         (and for a version id, that version).
+    function currentVersionId(uint256 modelId) external view returns (uint256);
+
+    /// @notice Registry ids of every version of `modelId`, index = version number (index 0 is `modelId`).
+    function versionIds(uint256 modelId) external view returns (uint256[] memory);
+
+    /// @notice The model a registry id is a version of (itself for a model).
+    function modelOfVersion(uint256 versionId) external view returns (uint256);
 }
