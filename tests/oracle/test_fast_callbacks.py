@@ -5,12 +5,15 @@ callback fee, whoever delivers a callback is paid for it, and what no callback s
 from __future__ import annotations
 
 import ape
+from ape import chain
 
+from offchain.chain.encoding import output_bytes
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.match import honest_challenger, honest_submitter, play
 from offchain.dispute.solver import GameStatus
+from offchain.nodes.node import Fault
 
-from .conftest import MODEL_FEE, PARAMS, tiny_image
+from .conftest import MODEL_FEE, PARAMS, faulty_submitter_node, honest_challenger_node, tiny_image
 from .test_oracle import conserved, execute, submit
 
 GAS = 200_000
@@ -172,3 +175,34 @@ def test_a_delivered_callback_cannot_be_retried(
     assert len(prompt.deliveries(request_id)) == 1
     with ape.reverts(oracle.NoFailedCallback, requestId=request_id):
         oracle.retryCallback(request_id, output, b"", 500_000, sender=stranger)
+
+
+def test_nodes_send_the_fast_callback_and_the_challengers_correction(
+    project, protocol, model_id, tiny_model, owner, user, submitter, challenger, tmp_path
+):
+    """A faulty submitter node answers a fast request (its early callback carries the wrong output); the honest
+    challenger node wins the dispute, posts the right output and finalizes it: the consumer's second callback."""
+    oracle = protocol.oracle
+    prompt = fast_prompt(project, protocol, owner)
+    bad = faulty_submitter_node(protocol, submitter, tiny_model, model_id, tmp_path / "s.sqlite", Fault(6, 0, 7))
+    good = honest_challenger_node(protocol, challenger, tiny_model, model_id, tmp_path / "c.sqlite")
+    image = tiny_image(26)
+    prompt.calculateAIResult(model_id, image, sender=user, value=prompt.estimateFee(model_id))
+    request_id = oracle.requestCount()
+    bad.poll_once()  # submits and sends the fast callback
+    early = prompt.deliveries(request_id)
+    assert len(early) == 1 and not early[0].finalized
+    for _ in range(40):
+        bad.poll_once()
+        good.poll_once()
+        if oracle.isFinalized(request_id):
+            break
+        if oracle.getRequest(request_id).submitter == challenger.address:
+            chain.pending_timestamp += PARAMS.challenge_window
+            chain.mine()
+    honest = execute(tiny_model, image)
+    deliveries = prompt.deliveries(request_id)
+    assert [(bytes(d.output), d.finalized) for d in deliveries] == [
+        (bytes(early[0].output), False), (output_bytes(honest.trace.output), True)]
+    assert bytes(early[0].output) != output_bytes(honest.trace.output)
+    conserved(protocol)
