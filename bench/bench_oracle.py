@@ -5,6 +5,8 @@ process, then measures:
   request_to_submission_s  request mined -> result submitted (median of single requests, wall clock)
   requests_per_min         50 requests sent back to back, one submitter, until all are submitted
   request_gas, finalize_gas, submit_gas
+  fast_callback_s / final_callback_s  request mined -> first callback of an ORA-shaped consumer (FastPrompt) that
+                           opted into fast callbacks / that did not (the latter includes the bench's 30 s window)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from offchain.dispute.responder import event_logs
 
 SINGLE_RUNS = 7
 CONCURRENT = 50
+CALLBACK_GAS = 200_000
 PARAMS = ProtocolParams(challenge_window=30, request_timeout=3600)
 console = Console()
 
@@ -41,6 +44,20 @@ def wait_submitted(oracle, request_ids: list[int], timeout: float = 600) -> floa
         if time.perf_counter() - start > timeout:
             raise RuntimeError(f"{len(pending)} requests not submitted within {timeout} s")
         time.sleep(0.02)
+    return time.perf_counter() - start
+
+
+def first_callback_s(oracle, prompt, model_id: int, image: bytes, user, timeout: float = 600) -> float:
+    """Wall-clock seconds from the request's receipt to the consumer's first callback. Empty blocks are mined
+    meanwhile (no time warp) so that the chain's clock follows the wall clock and the window can end."""
+    receipt = prompt.calculateAIResult(model_id, image, sender=user, value=prompt.estimateFee(model_id))
+    request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+    start = time.perf_counter()
+    while not prompt.deliveries(request_id):
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"no callback for request {request_id} within {timeout} s")
+        chain.mine()
+        time.sleep(0.05)
     return time.perf_counter() - start
 
 
@@ -74,6 +91,11 @@ def main() -> None:
                 request_gas.append(receipt.gas_used)
                 request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
                 latencies.append(wait_submitted(oracle, [request_id]))
+            fast_prompt = owner.deploy(project.FastPrompt, oracle, CALLBACK_GAS)
+            fast_prompt.setFast(True, sender=owner)
+            final_prompt = owner.deploy(project.FastPrompt, oracle, CALLBACK_GAS)
+            fast_s = first_callback_s(oracle, fast_prompt, model_id, images[1], user)
+            final_s = first_callback_s(oracle, final_prompt, model_id, images[2], user)
             direct = oracle.requestCallback(model_id, images[0], "0x" + "00" * 20, 0, b"", sender=user,
                                             value=oracle.estimateFee(model_id, 0))
             wait_submitted(oracle, [oracle.requestCount()])
@@ -109,6 +131,11 @@ def main() -> None:
                note="finalize incl. fee payouts and the DigitsClassifier callback"),
         Result("digits-mlp", "submit_gas", float(statistics.median(submit_gas)), "gas",
                note="oracle.submit incl. the game's propose, median"),
+        Result("digits-mlp", "fast_callback_s", fast_s, "s", "final_callback_s", final_s,
+               note="request mined -> first callback; fast: at submission (isFinalized false), final: after the "
+                    f"{PARAMS.challenge_window} s window of this bench (hours on a real chain)"),
+        Result("digits-mlp", "final_callback_s", final_s, "s",
+               note=f"request mined -> callback after finalization ({PARAMS.challenge_window} s window)"),
     ]
     write_results("oracle", results, console)
 
