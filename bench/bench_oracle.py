@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from ape import accounts, chain, networks, project
+from ape.exceptions import ContractLogicError
 from rich.console import Console
 from rich.progress import Progress
 
@@ -116,8 +117,15 @@ def main() -> None:
             chain.mine()
             first = oracle.getRequest(ids[0])
             output = [log.output for log in event_logs(oracle.ResultSubmitted, 0, requestId=ids[0])][0]
-            finalize = oracle.finalize(ids[0], bytes(output), b"", sender=owner)
-            assert first.status == 2
+            try:
+                finalize_gas = oracle.finalize(ids[0], bytes(output), b"", sender=owner).gas_used
+            except ContractLogicError:
+                # The node finalizes its own results once the window ends; when the burst outlasts the window the
+                # node finalized first: its logged gas is the same transaction's.
+                assert oracle.isFinalized(ids[0])
+                finalize_gas = next(int(e.split("gas=")[1].split()[0]) for e in node.events()
+                                    if e.startswith("finalized") and f"request={ids[0]} " in e)
+            assert first.status in (2, 3)  # submitted (or already finalized by the node)
         finally:
             node.stop()
     results += [
@@ -127,7 +135,7 @@ def main() -> None:
                note=f"{CONCURRENT} requests sent back to back, one submitter, until all submitted"),
         Result("digits-mlp", "request_gas", float(direct.gas_used), "gas",
                note=f"requestCallback without callback; via DigitsClassifier.classify: {statistics.median(request_gas)}"),
-        Result("digits-mlp", "finalize_gas", float(finalize.gas_used), "gas",
+        Result("digits-mlp", "finalize_gas", float(finalize_gas), "gas",
                note="finalize incl. fee payouts and the DigitsClassifier callback"),
         Result("digits-mlp", "submit_gas", float(statistics.median(submit_gas)), "gas",
                note="oracle.submit incl. the game's propose, median"),
