@@ -143,7 +143,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if ((callbackContract == address(0)) != (gasLimit == 0)) revert CallbackGasMismatch(callbackContract, gasLimit);
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;
-        uint256 fee = model.fee + nodeReward + callbackFee;
+        uint256 fastFee = fastCallbacks[callbackContract] ? callbackFee : 0;
+        uint256 fee = model.fee + nodeReward + callbackFee + fastFee;
         if (msg.value < fee) revert Underpaid(msg.value, fee);
 
         requestId = ++requestCount;
@@ -162,6 +163,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.callbackFee = callbackFee;
         if (versionId != modelId) _pinnedVersion[requestId] = versionId;
         if (refusal.length != 0) fee = _refuse(requestId, r, refusal);
+        else if (fastFee != 0) _callbacks[requestId].fastFee = fastFee;
         heldFees += fee;
         if (msg.value > fee) _credit(msg.sender, msg.value - fee);
         emit AICallbackRequest(msg.sender, requestId, modelId, input, callbackContract, gasLimit, callbackData);
@@ -253,9 +255,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.status = RequestStatus.Finalized;
         heldFees -= r.modelFee + r.nodeReward + r.callbackFee;
         _credit(r.submitter, r.nodeReward);
-        _credit(msg.sender, r.callbackFee);
         _payRevenue(r.modelId, r.modelFee);
-        if (r.callbackContract != address(0)) _deliver(requestId, r, output, callbackData);
+        _finalCallback(requestId, r, output, callbackData);
         emit AICallbackResult(r.account, requestId, msg.sender, output);
     }
 
@@ -266,7 +267,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         uint256 deadline = uint256(r.createdAt) + requestTimeout;
         if (block.timestamp < deadline) revert RequestNotExpired(requestId, deadline);
         r.status = RequestStatus.Refunded;
-        uint256 amount = r.modelFee + r.nodeReward + r.callbackFee;
+        uint256 amount = r.modelFee + r.nodeReward + r.callbackFee + _takeUnspentFastFee(requestId);
         heldFees -= amount;
         _credit(r.account, amount);
         emit Refunded(requestId, r.account, amount);
@@ -334,17 +335,18 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (game.claimStatus(r.claimId) != ClaimStatus.Void) revert ClaimStillPending(requestId, r.claimId);
     }
 
-    function _deliver(uint256 requestId, Request storage r, bytes calldata output, bytes calldata callbackData)
-        internal
-    {
-        uint256 gasLimit = r.gasLimit;
+    function _deliver(
+        uint256 requestId,
+        address target,
+        uint256 gasLimit,
+        bytes calldata output,
+        bytes calldata callbackData
+    ) internal returns (bool ok) {
         // INVARIANT: The callback gets its whole gas limit, so a finalizer cannot starve it on purpose.
         uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_GAS_RESERVE;
         if (gasleft() < needed) revert InsufficientGasForCallback(gasleft(), needed);
         bytes memory payload =
             abi.encodeCall(AIOracleCallbackReceiver.aiOracleCallback, (requestId, output, callbackData));
-        address target = r.callbackContract;
-        bool ok;
         assembly ("memory-safe") {
             // No return data is copied, so a callback cannot make this call expensive by returning a huge blob.
             ok := call(gasLimit, target, 0, add(payload, 0x20), mload(payload), 0, 0)
@@ -453,5 +455,147 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     function pinnedVersion(uint256 requestId) public view returns (uint256) {
         uint256 versionId = _pinnedVersion[requestId];
         return versionId != 0 ? versionId : _requests[requestId].modelId;
+    }
+
+    // ---------------------------------------------------------------- fast callbacks and callback retry (issue 18)
+
+    /// Per request: the fast callback's fee and delivery, and whether the finalized output still awaits delivery.
+    struct CallbackState {
+        /// Unspent fee of the fast callback (a second callback fee, paid only by fast requests).
+        uint256 fastFee;
+        /// The claim whose output the fast callback delivered (0: none delivered).
+        uint256 fastClaimId;
+        /// Whether the fast callback returned without reverting.
+        bool fastOk;
+        /// The request is finalized and its output's callback reverted or ran out of gas (retry allowed).
+        bool undelivered;
+    }
+
+    /// @notice Consumers that opted into fast callbacks; set by the consumer itself and snapshot per request.
+    mapping(address consumer => bool) public fastCallbacks;
+    mapping(uint256 requestId => CallbackState) internal _callbacks;
+
+    /// @dev The request did not opt into fast callbacks.
+    error NotFastRequest(uint256 requestId);
+    /// @dev The request's fast callback was already delivered (for claim `claimId`).
+    error FastCallbackAlreadyDelivered(uint256 requestId, uint256 claimId);
+    /// @dev The finalized request has no failed callback to retry (none, delivered, or retried successfully).
+    error NoFailedCallback(uint256 requestId);
+    /// @dev A retry must give the callback more gas than the request's limit.
+    error RetryGasTooLow(uint64 gasLimit, uint64 requestGasLimit);
+    /// @dev The retried callback reverted or ran out of gas again; nothing changed.
+    error CallbackRetryFailed(uint256 requestId, uint64 gasLimit);
+
+    /// @dev `consumer` opted in (or out of) fast callbacks for its future requests.
+    event FastCallbacksSet(address indexed consumer, bool enabled);
+    /// @dev A not yet final output was delivered early to a fast request's callback.
+    event FastCallback(uint256 indexed requestId, uint256 indexed claimId, address indexed caller, bool ok);
+    /// @dev A finalized output's failed callback was delivered by `caller` with `gasLimit`.
+    event CallbackRetried(uint256 indexed requestId, address indexed caller, uint64 gasLimit);
+
+    /// @notice The caller (a consumer contract) opts into fast callbacks for the requests made from now on whose
+    ///         callback it is: one callback when a result is submitted (`isFinalized` false) and, if that claim
+    ///         is voided, a correction callback with the finalized output (`isFinalized` true). Such requests cost
+    ///         one more callback fee (see `estimateFeeFor`); the unspent part returns to the requester.
+    function setFastCallbacks(bool enabled) external {
+        fastCallbacks[msg.sender] = enabled;
+        emit FastCallbacksSet(msg.sender, enabled);
+    }
+
+    /// @notice `estimateFee` for a request calling back `callbackContract`: twice the callback fee when that
+    ///         consumer opted into fast callbacks.
+    function estimateFeeFor(uint256 modelId, uint256 gasLimit, address callbackContract)
+        external
+        view
+        returns (uint256)
+    {
+        return estimateFee(modelId, gasLimit) + (fastCallbacks[callbackContract] ? gasLimit * callbackGasPrice : 0);
+    }
+
+    /// @notice Anyone (the submitter, right after `submit`): delivers a fast request's submitted, not yet final
+    ///         output to its callback, once per request, and is paid the fast callback fee. The callback gets
+    ///         the request's gas limit exactly as in `finalize`.
+    function deliverFast(uint256 requestId, bytes calldata output, bytes calldata callbackData)
+        external
+        nonReentrant
+    {
+        Request storage r = _existing(requestId);
+        CallbackState storage c = _callbacks[requestId];
+        if (r.status != RequestStatus.Submitted) revert WrongRequestStatus(requestId, uint8(r.status));
+        // INVARIANT: Only a request that paid for a fast callback gets one.
+        if (c.fastFee == 0) {
+            if (c.fastClaimId != 0) revert FastCallbackAlreadyDelivered(requestId, c.fastClaimId);
+            revert NotFastRequest(requestId);
+        }
+        if (keccak256(output) != r.outputHash) revert DataMismatch("output");
+        if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
+        ClaimStatus status = game.claimStatus(r.claimId);
+        // INVARIANT: A fast callback carries a standing claim's output, never a voided one.
+        if (status != ClaimStatus.Pending) revert ClaimNotPending(r.claimId, status);
+        uint256 fee = c.fastFee;
+        c.fastFee = 0;
+        c.fastClaimId = r.claimId;
+        heldFees -= fee;
+        _credit(msg.sender, fee);
+        c.fastOk = _deliver(requestId, r.callbackContract, r.gasLimit, output, callbackData);
+        emit FastCallback(requestId, r.claimId, msg.sender, c.fastOk);
+    }
+
+    /// @notice Anyone: re-delivers a finalized output whose callback reverted or ran out of gas, with a larger
+    ///         gas limit that the caller pays. Succeeds at most once per request; a retry whose callback fails
+    ///         again reverts and changes nothing.
+    function retryCallback(uint256 requestId, bytes calldata output, bytes calldata callbackData, uint64 gasLimit)
+        external
+        nonReentrant
+    {
+        Request storage r = _existing(requestId);
+        CallbackState storage c = _callbacks[requestId];
+        if (r.status != RequestStatus.Finalized) revert NotFinalized(requestId);
+        // INVARIANT: A finalized output is delivered successfully at most once.
+        if (!c.undelivered) revert NoFailedCallback(requestId);
+        // INVARIANT: A retry gives the callback more gas than the limit it already failed with.
+        if (gasLimit <= r.gasLimit) revert RetryGasTooLow(gasLimit, r.gasLimit);
+        if (keccak256(output) != r.outputHash) revert DataMismatch("output");
+        if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
+        // Marked before the call; the call cannot re-enter (nonReentrant) and a failure reverts the mark.
+        c.undelivered = false;
+        if (!_deliver(requestId, r.callbackContract, gasLimit, output, callbackData)) {
+            revert CallbackRetryFailed(requestId, gasLimit);
+        }
+        emit CallbackRetried(requestId, msg.sender, gasLimit);
+    }
+
+    /// @notice The request's fast callback fee (unspent), fast delivery and failed-callback state.
+    function callbackState(uint256 requestId) external view returns (CallbackState memory) {
+        return _callbacks[requestId];
+    }
+
+    /// @dev Finalization's callback: none when the fast callback already carried this claim's output (its unused
+    ///      callback fee returns to the requester), otherwise the callback (a correction for a fast request whose
+    ///      early answer was voided) paid to the finalizer. An unspent fast fee returns to the requester.
+    function _finalCallback(uint256 requestId, Request storage r, bytes calldata output, bytes calldata callbackData)
+        internal
+    {
+        CallbackState storage c = _callbacks[requestId];
+        uint256 unspent = _takeUnspentFastFee(requestId);
+        if (unspent != 0) {
+            heldFees -= unspent;
+            _credit(r.account, unspent);
+        }
+        if (c.fastClaimId != 0 && c.fastClaimId == r.claimId) {
+            _credit(r.account, r.callbackFee);
+            c.undelivered = !c.fastOk;
+            return;
+        }
+        _credit(msg.sender, r.callbackFee);
+        if (r.callbackContract != address(0)) {
+            c.undelivered = !_deliver(requestId, r.callbackContract, r.gasLimit, output, callbackData);
+        }
+    }
+
+    /// @dev Zeroes and returns the request's fast callback fee if no fast callback spent it.
+    function _takeUnspentFastFee(uint256 requestId) internal returns (uint256 fee) {
+        fee = _callbacks[requestId].fastFee;
+        if (fee != 0) _callbacks[requestId].fastFee = 0;
     }
 }

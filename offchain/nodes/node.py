@@ -328,6 +328,17 @@ class Node:
         self.store.set_request_status(request_id, "posted")
         self.log("submitted", request=request_id, claim=claim_id, gas=receipt.gas_used,
                  faulty=self.fault is not None and self.roles.submit)
+        self._deliver_fast(request_id, output)
+
+    def _deliver_fast(self, request_id: int, output: bytes) -> None:
+        """Sends a fast request's early callback right after our submission (the fast callback fee pays for it);
+        a failure is logged and the result is still delivered at finalization."""
+        if self.oracle.callbackState(request_id).fastFee == 0:
+            return
+        _, _, callback_data = self.store.request(request_id)
+        sent = self.tx.send(self.oracle, "deliverFast", request_id, output, callback_data)
+        if sent.ok:
+            self.log("fast-callback", request=request_id, gas=sent.receipt.gas_used)
 
     def _private_ios(self, served: ServedModel, mine: ExecutionCommitment) -> list[tuple]:
         """Groth16 proofs of the private nodes of this execution (keys: ``keys_dir``'s, else the dev setup cached
