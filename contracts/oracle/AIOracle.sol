@@ -162,6 +162,19 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         bytes memory callbackData
     ) external payable returns (uint256 requestId) {
         IModelRegistry.Model memory model = registry.getModel(modelId);
+        return _request(modelId, model, model.fee, input, callbackContract, gasLimit, callbackData);
+    }
+
+    /// @dev Checks and records a request of `modelId` (the model that runs) charging `modelFee` to its receiver.
+    function _request(
+        uint256 modelId,
+        IModelRegistry.Model memory model,
+        uint256 modelFee,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData
+    ) internal returns (uint256 requestId) {
         if (input.length == 0) revert EmptyInput();
         // INVARIANT: The input fits the model's static input tensor (shorter inputs are zero-padded).
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
@@ -172,7 +185,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         if ((callbackContract == address(0)) != (gasLimit == 0)) revert CallbackGasMismatch(callbackContract, gasLimit);
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;
-        uint256 fee = model.fee + nodeReward + callbackFee;
+        uint256 fee = modelFee + nodeReward + callbackFee;
         if (msg.value < fee) revert Underpaid(msg.value, fee);
 
         requestId = ++requestCount;
@@ -186,7 +199,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         r.inputHash = keccak256(input);
         r.inputRoot = inputRoot(input, model.inputLength, model.inputChunkLog2);
         r.callbackDataHash = keccak256(callbackData);
-        r.modelFee = model.fee;
+        r.modelFee = modelFee;
         r.nodeReward = nodeReward;
         r.callbackFee = callbackFee;
         heldFees += fee;
@@ -402,5 +415,88 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         credit[account] += amount;
         totalCredit += amount;
         emit Credited(account, amount);
+    }
+
+    // ---------------------------------------------------------------- batch inference (issue 18)
+
+    /// @notice Batch variants: (model, batch size) => the model id of the same network compiled with a leading
+    ///         batch dimension of that size (its own graph and weights roots, so one claim covers the batch).
+    mapping(uint256 modelId => mapping(uint256 batchSize => uint256 variantId)) public batchVariant;
+
+    /// @dev `batchSize` has no registered variant of `modelId` (sizes 0 and 1 included: 1 is a plain request).
+    error InvalidBatchSize(uint256 modelId, uint256 batchSize);
+    /// @dev Only calldata input and output are served.
+    error UnsupportedDA(DA inputDA, DA outputDA);
+    /// @dev `variantId` is not `batchSize` copies of `modelId` (name: the field that differs) or not the owner's.
+    error BadBatchVariant(uint256 modelId, uint256 variantId, string field);
+    /// @dev The caller does not own the base model.
+    error NotBatchOwner(uint256 modelId, address caller);
+
+    /// @notice A batch variant was registered.
+    event BatchVariantRegistered(uint256 indexed modelId, uint256 indexed batchSize, uint256 variantId);
+    /// @notice A batch request: `AICallbackRequest` of the same id names the variant that runs.
+    event BatchInferenceRequest(
+        uint256 indexed requestId, uint256 indexed modelId, uint256 batchSize, uint256 variantId, DA inputDA, DA outputDA
+    );
+
+    /// @notice The owner of `modelId` records `variantId` (a registered model it also owns) as its batch-`batchSize`
+    ///         variant: input and output exactly `batchSize` times the base's, the same element width, domain and
+    ///         revenue receiver. Re-registering a size replaces its variant (for requests made afterwards).
+    function registerBatchVariant(uint256 modelId, uint256 batchSize, uint256 variantId) external {
+        IModelRegistry.Model memory base = registry.getModel(modelId);
+        IModelRegistry.Model memory v = registry.getModel(variantId);
+        // INVARIANT: Only a model's owner decides which network answers its batches.
+        if (msg.sender != base.owner) revert NotBatchOwner(modelId, msg.sender);
+        // INVARIANT: A variant is the owner's own, its own model (a batch of 1 is the model), of the batch's size.
+        if (v.owner != base.owner) revert BadBatchVariant(modelId, variantId, "owner");
+        if (batchSize < 2 || variantId == modelId) revert InvalidBatchSize(modelId, batchSize);
+        if (v.inputLength != batchSize * base.inputLength) revert BadBatchVariant(modelId, variantId, "inputLength");
+        if (v.outputLength != batchSize * base.outputLength) revert BadBatchVariant(modelId, variantId, "outputLength");
+        if (v.inputWidth != base.inputWidth || v.inputMin != base.inputMin || v.inputMax != base.inputMax) {
+            revert BadBatchVariant(modelId, variantId, "inputDomain");
+        }
+        batchVariant[modelId][batchSize] = variantId;
+        emit BatchVariantRegistered(modelId, batchSize, variantId);
+    }
+
+    /// @inheritdoc IAIOracle
+    function requestBatchInference(
+        uint256 batchSize,
+        uint256 modelId,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData,
+        DA inputDA,
+        DA outputDA
+    ) external payable returns (uint256 requestId) {
+        // INVARIANT: Inputs and outputs are in calldata and events, where disputes and finalize read them.
+        if (inputDA != DA.Calldata || outputDA != DA.Calldata) revert UnsupportedDA(inputDA, outputDA);
+        (uint256 variantId, IModelRegistry.Model memory variant, uint256 modelFee) = _batchModel(modelId, batchSize);
+        requestId = _request(variantId, variant, modelFee, input, callbackContract, gasLimit, callbackData);
+        emit BatchInferenceRequest(requestId, modelId, batchSize, variantId, inputDA, outputDA);
+    }
+
+    /// @inheritdoc IAIOracle
+    function estimateFeeBatch(uint256 modelId, uint256 gasLimit, uint256 batchSize) external view returns (uint256) {
+        (,, uint256 modelFee) = _batchModel(modelId, batchSize);
+        return modelFee + nodeReward + gasLimit * callbackGasPrice;
+    }
+
+    /// @dev The one batch-size check: the model that runs a batch of `batchSize` of `modelId` and its fee (the
+    ///      base model's fee in force, `batchSize` times), or `InvalidBatchSize`.
+    function _batchModel(uint256 modelId, uint256 batchSize)
+        internal
+        view
+        returns (uint256 variantId, IModelRegistry.Model memory variant, uint256 modelFee)
+    {
+        IModelRegistry.Model memory base = registry.getModel(modelId);
+        variantId = batchVariant[modelId][batchSize];
+        // INVARIANT: A batch runs a variant its base model's owner registered for exactly that size.
+        if (variantId == 0) revert InvalidBatchSize(modelId, batchSize);
+        variant = registry.getModel(variantId);
+        // INVARIANT: A batch's fees reach the base model's revenue receiver (finalize pays the variant's).
+        if (variant.revenueReceiver != base.revenueReceiver) revert BadBatchVariant(modelId, variantId, "revenueReceiver");
+        modelFee = batchSize * base.fee;
     }
 }

@@ -1,0 +1,197 @@
+"""Batch inference (issue 18): ORA's `requestBatchInference` / `estimateFeeBatch` served by a batch variant.
+
+The base model is tiny-mlp ([1, 16] int8 -> [1, 4] int16); its batch-8 variant is the same weights compiled
+with a leading batch dimension of 8 (its own graph and weights roots, its own model id), registered by the
+model's owner. A batch of 8 inputs is one request, one inference of the variant, one claim; a fault in one item
+loses the dispute at that item's chunk of the batched graph's node and the corrected batch is delivered.
+"""
+
+from __future__ import annotations
+
+import ape
+import numpy as np
+import pytest
+from ape import chain
+
+from offchain.chain.encoding import input_tensor
+from offchain.dispute.commitment import ModelCommitment
+from offchain.engine.executor import run
+from offchain.models.tiny import tiny_mlp
+from offchain.nodes.catalog import ServedModel
+from offchain.nodes.node import Fault, Node, Roles
+from offchain.nodes.store import NodeStore
+
+from .conftest import CALLBACK_GAS, MODEL_FEE, PARAMS, register_model
+
+B = 8
+CALLDATA, BLOB, IPFS = 0, 1, 2
+
+
+@pytest.fixture(scope="module")
+def batch_model():
+    return ModelCommitment(tiny_mlp(batch=B))
+
+
+@pytest.fixture
+def variant_id(protocol, owner, model_owner, batch_model):
+    return register_model(protocol.registry, owner, model_owner, batch_model.model)
+
+
+@pytest.fixture
+def registered(protocol, model_owner, model_id, variant_id):
+    protocol.oracle.registerBatchVariant(model_id, B, variant_id, sender=model_owner)
+    return model_id, variant_id
+
+
+@pytest.fixture
+def batch_classifier(project, protocol, owner, registered):
+    return owner.deploy(project.BatchClassifier, protocol.oracle, registered[0], B)
+
+
+def batch_inputs(seed: int = 5) -> bytes:
+    return np.random.default_rng(seed).integers(-100, 101, size=(B, 16)).astype(np.int8).tobytes()
+
+
+def single_labels(tiny_model, inputs: bytes) -> list[int]:
+    """Each item run alone through the batch-1 model: what the batch must deliver."""
+    g = tiny_model.model.graph
+    return [int(np.argmax(run(tiny_model.model, [input_tensor(g, inputs[b * 16:(b + 1) * 16])]).output.reshape(-1)))
+            for b in range(B)]
+
+
+def test_batch_variant_equals_eight_single_inferences(tiny_model, batch_model):
+    inputs = batch_inputs(11)
+    out = run(batch_model.model, [input_tensor(batch_model.model.graph, inputs)]).output
+    for b in range(B):
+        one = run(tiny_model.model, [input_tensor(tiny_model.model.graph, inputs[b * 16:(b + 1) * 16])]).output
+        assert np.array_equal(out[b], one.reshape(-1))
+    assert batch_model.model.graph.output.nbytes == B * tiny_model.model.graph.output.nbytes
+
+
+def test_fee_is_batch_size_times_model_fee_plus_callback_gas(protocol, registered):
+    oracle = protocol.oracle
+    model_id, _ = registered
+    fee = oracle.estimateFeeBatch(model_id, CALLBACK_GAS, B)
+    assert fee == B * MODEL_FEE + oracle.nodeReward() + CALLBACK_GAS * oracle.callbackGasPrice()
+    assert fee - oracle.estimateFee(model_id, CALLBACK_GAS) == (B - 1) * MODEL_FEE
+    for size in (0, 1, 4, 9):
+        with ape.reverts(oracle.InvalidBatchSize, modelId=model_id, batchSize=size):
+            oracle.estimateFeeBatch(model_id, CALLBACK_GAS, size)
+
+
+def test_batch_request_refusals(protocol, registered, user):
+    oracle = protocol.oracle
+    model_id, _ = registered
+    fee = oracle.estimateFeeBatch(model_id, 0, B)
+    with ape.reverts(oracle.InvalidBatchSize, modelId=model_id, batchSize=4):
+        oracle.requestBatchInference(4, model_id, batch_inputs()[:64], ape.utils.ZERO_ADDRESS, 0, b"",
+                                     CALLDATA, CALLDATA, sender=user, value=fee)
+    for da in ((IPFS, CALLDATA), (CALLDATA, BLOB)):
+        with ape.reverts(oracle.UnsupportedDA, inputDA=da[0], outputDA=da[1]):
+            oracle.requestBatchInference(B, model_id, batch_inputs(), ape.utils.ZERO_ADDRESS, 0, b"", *da,
+                                         sender=user, value=fee)
+    with ape.reverts(oracle.Underpaid, paid=fee - 1, fee=fee):
+        oracle.requestBatchInference(B, model_id, batch_inputs(), ape.utils.ZERO_ADDRESS, 0, b"",
+                                     CALLDATA, CALLDATA, sender=user, value=fee - 1)
+    with ape.reverts(oracle.InputTooLong, length=B * 16 + 1, maxLength=B * 16):
+        oracle.requestBatchInference(B, model_id, batch_inputs() + b"\x01", ape.utils.ZERO_ADDRESS, 0, b"",
+                                     CALLDATA, CALLDATA, sender=user, value=fee)
+
+
+def test_only_the_owner_registers_a_variant_of_exactly_the_batch_shape(
+    protocol, owner, model_owner, user, model_id, variant_id
+):
+    oracle, registry = protocol.oracle, protocol.registry
+    with ape.reverts(oracle.NotBatchOwner, modelId=model_id, caller=user.address):
+        oracle.registerBatchVariant(model_id, B, variant_id, sender=user)
+    with ape.reverts(oracle.BadBatchVariant, modelId=model_id, variantId=variant_id, field="inputLength"):
+        oracle.registerBatchVariant(model_id, 4, variant_id, sender=model_owner)
+    with ape.reverts(oracle.InvalidBatchSize, modelId=model_id, batchSize=1):
+        oracle.registerBatchVariant(model_id, 1, model_id, sender=model_owner)
+    foreign = register_model(registry, owner, user, tiny_mlp(seed=8, batch=B))  # someone else's batch-8 network
+    with ape.reverts(oracle.BadBatchVariant, modelId=model_id, variantId=foreign, field="owner"):
+        oracle.registerBatchVariant(model_id, B, foreign, sender=model_owner)
+    tx = oracle.registerBatchVariant(model_id, B, variant_id, sender=model_owner)
+    assert tx.decode_logs(oracle.BatchVariantRegistered)[0].variantId == variant_id
+    assert oracle.batchVariant(model_id, B) == variant_id
+
+
+def test_fees_follow_the_base_models_revenue_receiver(protocol, registered, model_owner, user, owner):
+    oracle, registry = protocol.oracle, protocol.registry
+    model_id, variant_id = registered
+    registry.setRevenueReceiver(variant_id, user.address, sender=model_owner)
+    with ape.reverts(oracle.BadBatchVariant, modelId=model_id, variantId=variant_id, field="revenueReceiver"):
+        oracle.estimateFeeBatch(model_id, 0, B)
+
+
+def _nodes(protocol, submitter, challenger, batch_model, variant_id, tmp_path, fault=None):
+    served = {variant_id: ServedModel(variant_id, "tiny-mlp-b8", batch_model)}
+    sub = Node(protocol.oracle, protocol.game, submitter, dict(served), NodeStore(tmp_path / "s.sqlite"),
+               Roles(submit=True), fault=fault, name="submitter", chain=chain)
+    cha = Node(protocol.oracle, protocol.game, challenger, dict(served), NodeStore(tmp_path / "c.sqlite"),
+               Roles(challenge=True, correct=True), name="challenger", chain=chain)
+    return sub, cha
+
+
+def _drive(protocol, request_id, sub, cha, rounds=40):
+    oracle = protocol.oracle
+    for _ in range(rounds):
+        sub.poll_once()
+        cha.poll_once()
+        if oracle.isFinalized(request_id):
+            return
+        games = protocol.game.gameCount()
+        if games == 0 or protocol.game.getGame(games).status != 1:  # no game under way: let the window pass
+            chain.pending_timestamp += PARAMS.challenge_window
+            chain.mine()  # views (canFinalize) read the latest block, not the pending one
+    raise AssertionError("the batch request was not finalized")
+
+
+def test_a_batch_of_eight_is_answered_in_one_claim(
+    protocol, batch_classifier, registered, tiny_model, batch_model, user, submitter, challenger, model_owner, tmp_path
+):
+    oracle, game = protocol.oracle, protocol.game
+    model_id, variant_id = registered
+    inputs = batch_inputs(21)
+    receiver_before = model_owner.balance
+    tx = batch_classifier.classifyBatch(inputs, sender=user, value=batch_classifier.fee())
+    request_id = oracle.requestCount()
+    ev = tx.decode_logs(oracle.BatchInferenceRequest)[0]
+    assert (ev.requestId, ev.modelId, ev.batchSize, ev.variantId) == (request_id, model_id, B, variant_id)
+    assert tx.decode_logs(oracle.AICallbackRequest)[0].modelId == variant_id  # the model the nodes run
+    assert oracle.getRequest(request_id).modelFee == B * MODEL_FEE
+
+    sub, cha = _nodes(protocol, submitter, challenger, batch_model, variant_id, tmp_path)
+    _drive(protocol, request_id, sub, cha)
+    assert game.claimCount() == 1 and game.gameCount() == 0  # one claim, undisputed, covers the batch
+    assert list(batch_classifier.labels(request_id)) == single_labels(tiny_model, inputs)
+    assert model_owner.balance - receiver_before == B * MODEL_FEE  # batchSize x fee to the base's receiver
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+
+def test_a_fault_in_one_item_loses_at_that_items_element_and_the_corrected_batch_is_delivered(
+    protocol, batch_classifier, registered, tiny_model, batch_model, user, submitter, challenger, tmp_path
+):
+    oracle, game = protocol.oracle, protocol.game
+    _, variant_id = registered
+    item, node, width = 5, 3, 24          # node 3 = relu1, int8 [8, 24]: item 5's element 2 is element 122
+    fault = Fault(node, item * width + 2, 7)
+    inputs = batch_inputs(33)
+    batch_classifier.classifyBatch(inputs, sender=user, value=batch_classifier.fee())
+    request_id = oracle.requestCount()
+    sub, cha = _nodes(protocol, submitter, challenger, batch_model, variant_id, tmp_path, fault=fault)
+    sub.poll_once()
+    assert oracle.getRequest(request_id).submitter == submitter.address
+    _drive(protocol, request_id, sub, cha)
+
+    opened = list(game.NodeOpened.range(0, chain.blocks.head.number + 1))
+    chunks = list(game.ChunkRevealed.range(0, chain.blocks.head.number + 1))
+    resolved = list(game.GameResolved.range(0, chain.blocks.head.number + 1))
+    assert [e.nodeIndex for e in opened] == [node]            # a node of the batched graph
+    assert [e.chunkIndex for e in chunks] == [fault.element // 32]  # the 32-byte chunk holding item 5's element
+    assert (fault.element // 32) * 32 // width <= item <= ((fault.element // 32) * 32 + 31) // width
+    assert len(resolved) == 1 and resolved[0].challengerWon and resolved[0].reason == "one-step proof"
+    assert oracle.getRequest(request_id).submitter == challenger.address
+    assert list(batch_classifier.labels(request_id)) == single_labels(tiny_model, inputs)
+    assert game.balance == game.openBonds() + game.totalCredit()
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
