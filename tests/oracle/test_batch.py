@@ -1,9 +1,10 @@
 """Batch inference (issue 18): ORA's `requestBatchInference` / `estimateFeeBatch` served by a batch variant.
 
-The base model is tiny-mlp ([1, 16] int8 -> [1, 4] int16); its batch-8 variant is the same weights compiled
-with a leading batch dimension of 8 (its own graph and weights roots, its own model id), registered by the
-model's owner. A batch of 8 inputs is one request, one inference of the variant, one claim; a fault in one item
-loses the dispute at that item's chunk of the batched graph's node and the corrected batch is delivered.
+A base model's batch-8 variant is the same weights compiled with a leading batch dimension of 8 (its own graph
+and weights roots, its own model id), registered by the model's owner: tiny-mlp for the contract's checks,
+digits-mlp (trained, then captured with [8, 64] example inputs) for the games on anvil. A batch of 8 digit images
+is one request, one inference of the variant, one claim; a fault in one item loses the dispute at that item's
+chunk of the batched graph's node and the corrected batch is delivered.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import numpy as np
 import pytest
 from ape import chain
 
+from offchain.chain.batch import batch_size_of, register_batch_variant
 from offchain.chain.encoding import input_tensor
 from offchain.dispute.commitment import ModelCommitment
 from offchain.engine.executor import run
+from offchain.models import digits
 from offchain.models.tiny import tiny_mlp
 from offchain.nodes.catalog import ServedModel
 from offchain.nodes.node import Fault, Node, Roles
@@ -43,20 +46,8 @@ def registered(protocol, model_owner, model_id, variant_id):
     return model_id, variant_id
 
 
-@pytest.fixture
-def batch_classifier(project, protocol, owner, registered):
-    return owner.deploy(project.BatchClassifier, protocol.oracle, registered[0], B)
-
-
 def batch_inputs(seed: int = 5) -> bytes:
     return np.random.default_rng(seed).integers(-100, 101, size=(B, 16)).astype(np.int8).tobytes()
-
-
-def single_labels(tiny_model, inputs: bytes) -> list[int]:
-    """Each item run alone through the batch-1 model: what the batch must deliver."""
-    g = tiny_model.model.graph
-    return [int(np.argmax(run(tiny_model.model, [input_tensor(g, inputs[b * 16:(b + 1) * 16])]).output.reshape(-1)))
-            for b in range(B)]
 
 
 def test_batch_variant_equals_eight_single_inferences(tiny_model, batch_model):
@@ -124,8 +115,43 @@ def test_fees_follow_the_base_models_revenue_receiver(protocol, registered, mode
         oracle.estimateFeeBatch(model_id, 0, B)
 
 
-def _nodes(protocol, submitter, challenger, batch_model, variant_id, tmp_path, fault=None):
-    served = {variant_id: ServedModel(variant_id, "tiny-mlp-b8", batch_model)}
+def test_register_batch_variant_helper(protocol, owner, model_owner, model_id, tiny_model, batch_model):
+    """`ape run register --batch-of` path: the variant gets the base's fee, owner and receiver."""
+    registry, oracle = protocol.registry, protocol.oracle
+    with pytest.raises(ValueError, match="not a batch variant"):
+        batch_size_of(tiny_model.model)
+    # the registrar (owner) is not the base's owner: the oracle refuses after the variant is registered
+    with ape.reverts(oracle.NotBatchOwner):
+        register_batch_variant(registry, oracle, model_id, batch_model.model, owner)
+    registry.grantRole(registry.REGISTRAR_ROLE(), model_owner, sender=owner)
+    size, variant_id = register_batch_variant(registry, oracle, model_id, batch_model.model, model_owner)
+    assert size == B and oracle.batchVariant(model_id, B) == variant_id
+    v, base = registry.getModel(variant_id), registry.getModel(model_id)
+    assert (v.fee, v.owner, v.revenueReceiver) == (base.fee, base.owner, base.revenueReceiver)
+
+
+@pytest.fixture(scope="module")
+def digits_models():
+    model, module, data = digits.build("digits-mlp")
+    return ModelCommitment(model), ModelCommitment(digits.compile_digits(module, data, "digits-mlp", batch=B)), data
+
+
+@pytest.fixture
+def digits_setup(project, protocol, owner, model_owner, digits_models):
+    base, variant, data = digits_models
+    base_id = register_model(protocol.registry, owner, model_owner, base.model)
+    variant_id = register_model(protocol.registry, owner, model_owner, variant.model)
+    protocol.oracle.registerBatchVariant(base_id, B, variant_id, sender=model_owner)
+    consumer = owner.deploy(project.BatchClassifier, protocol.oracle, base_id, B)
+    return base_id, variant_id, consumer
+
+
+def digit_images(data, first: int) -> bytes:
+    return data.test_pixels[first:first + B].astype(np.int8).tobytes()
+
+
+def _nodes(protocol, submitter, challenger, variant, variant_id, tmp_path, fault=None):
+    served = {variant_id: ServedModel(variant_id, "digits-mlp-b8", variant)}
     sub = Node(protocol.oracle, protocol.game, submitter, dict(served), NodeStore(tmp_path / "s.sqlite"),
                Roles(submit=True), fault=fault, name="submitter", chain=chain)
     cha = Node(protocol.oracle, protocol.game, challenger, dict(served), NodeStore(tmp_path / "c.sqlite"),
@@ -147,51 +173,69 @@ def _drive(protocol, request_id, sub, cha, rounds=40):
     raise AssertionError("the batch request was not finalized")
 
 
-def test_a_batch_of_eight_is_answered_in_one_claim(
-    protocol, batch_classifier, registered, tiny_model, batch_model, user, submitter, challenger, model_owner, tmp_path
+def test_a_batch_of_eight_digits_is_answered_in_one_claim(
+    protocol, digits_models, digits_setup, user, submitter, challenger, model_owner, tmp_path
 ):
     oracle, game = protocol.oracle, protocol.game
-    model_id, variant_id = registered
-    inputs = batch_inputs(21)
+    base, variant, data = digits_models
+    base_id, variant_id, consumer = digits_setup
+    images = digit_images(data, 0)
     receiver_before = model_owner.balance
-    tx = batch_classifier.classifyBatch(inputs, sender=user, value=batch_classifier.fee())
+    tx = consumer.classifyBatch(images, sender=user, value=consumer.fee())
     request_id = oracle.requestCount()
     ev = tx.decode_logs(oracle.BatchInferenceRequest)[0]
-    assert (ev.requestId, ev.modelId, ev.batchSize, ev.variantId) == (request_id, model_id, B, variant_id)
+    assert (ev.requestId, ev.modelId, ev.batchSize, ev.variantId) == (request_id, base_id, B, variant_id)
     assert tx.decode_logs(oracle.AICallbackRequest)[0].modelId == variant_id  # the model the nodes run
     assert oracle.getRequest(request_id).modelFee == B * MODEL_FEE
 
-    sub, cha = _nodes(protocol, submitter, challenger, batch_model, variant_id, tmp_path)
+    sub, cha = _nodes(protocol, submitter, challenger, variant, variant_id, tmp_path)
     _drive(protocol, request_id, sub, cha)
     assert game.claimCount() == 1 and game.gameCount() == 0  # one claim, undisputed, covers the batch
-    assert list(batch_classifier.labels(request_id)) == single_labels(tiny_model, inputs)
+    expected = digits.integer_predictions(base.model, data.test_pixels[:B])  # eight batch-1 inferences
+    assert list(consumer.labels(request_id)) == list(expected)
     assert model_owner.balance - receiver_before == B * MODEL_FEE  # batchSize x fee to the base's receiver
     assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
 
 
 def test_a_fault_in_one_item_loses_at_that_items_element_and_the_corrected_batch_is_delivered(
-    protocol, batch_classifier, registered, tiny_model, batch_model, user, submitter, challenger, tmp_path
+    protocol, digits_models, digits_setup, user, submitter, challenger, tmp_path
 ):
     oracle, game = protocol.oracle, protocol.game
-    _, variant_id = registered
-    item, node, width = 5, 3, 24          # node 3 = relu1, int8 [8, 24]: item 5's element 2 is element 122
+    base, variant, data = digits_models
+    _, variant_id, consumer = digits_setup
+    node = 1                                              # the first ReLU: [8, width] int8
+    spec = variant.model.graph.nodes[node].output
+    width, chunk = spec.shape[1], 1 << spec.chunk_log2
+    size = spec.nbytes // (B * width)                     # bytes per element
+    item = 5
     fault = Fault(node, item * width + 2, 7)
-    inputs = batch_inputs(33)
-    batch_classifier.classifyBatch(inputs, sender=user, value=batch_classifier.fee())
+    images = digit_images(data, 40)
+    consumer.classifyBatch(images, sender=user, value=consumer.fee())
     request_id = oracle.requestCount()
-    sub, cha = _nodes(protocol, submitter, challenger, batch_model, variant_id, tmp_path, fault=fault)
+    sub, cha = _nodes(protocol, submitter, challenger, variant, variant_id, tmp_path, fault=fault)
     sub.poll_once()
     assert oracle.getRequest(request_id).submitter == submitter.address
     _drive(protocol, request_id, sub, cha)
 
-    opened = list(game.NodeOpened.range(0, chain.blocks.head.number + 1))
-    chunks = list(game.ChunkRevealed.range(0, chain.blocks.head.number + 1))
-    resolved = list(game.GameResolved.range(0, chain.blocks.head.number + 1))
-    assert [e.nodeIndex for e in opened] == [node]            # a node of the batched graph
-    assert [e.chunkIndex for e in chunks] == [fault.element // 32]  # the 32-byte chunk holding item 5's element
-    assert (fault.element // 32) * 32 // width <= item <= ((fault.element // 32) * 32 + 31) // width
+    head = chain.blocks.head.number + 1
+    opened = list(game.NodeOpened.range(0, head))
+    chunks = list(game.ChunkRevealed.range(0, head))
+    resolved = list(game.GameResolved.range(0, head))
+    assert [e.nodeIndex for e in opened] == [node]                       # a node of the batched graph
+    assert [e.chunkIndex for e in chunks] == [fault.element * size // chunk]  # the chunk holding item 5's element
+    first, last = chunks[0].chunkIndex * chunk // size, (chunks[0].chunkIndex + 1) * chunk // size - 1
+    assert first // width <= item <= last // width < B                  # elements of that chunk, by item
     assert len(resolved) == 1 and resolved[0].challengerWon and resolved[0].reason == "one-step proof"
     assert oracle.getRequest(request_id).submitter == challenger.address
-    assert list(batch_classifier.labels(request_id)) == single_labels(tiny_model, inputs)
+    expected = digits.integer_predictions(base.model, data.test_pixels[40:40 + B])
+    assert list(consumer.labels(request_id)) == list(expected)
     assert game.balance == game.openBonds() + game.totalCredit()
     assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+
+def test_digits_batch_variant_equals_eight_single_inferences(digits_models):
+    base, variant, data = digits_models
+    px = data.test_pixels[100:100 + B].astype(np.int8)
+    out = run(variant.model, [px]).output
+    for b in range(B):
+        assert np.array_equal(out[b], run(base.model, [px[b:b + 1]]).output.reshape(-1))
