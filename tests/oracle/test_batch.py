@@ -239,3 +239,38 @@ def test_digits_batch_variant_equals_eight_single_inferences(digits_models):
     out = run(variant.model, [px]).output
     for b in range(B):
         assert np.array_equal(out[b], run(base.model, [px[b:b + 1]]).output.reshape(-1))
+
+
+def test_ape_run_register_batch_of(standin_chain, project, owner, tmp_path):
+    """`ape run register --batch-of MODEL_ID` on a chain reached through an RPC: registers and records a variant,
+    and refuses a model with no batch dimension before sending anything."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from offchain.chain.deployments import deploy_protocol
+    from offchain.engine.modelfile import save_model
+
+    provider, uri = standin_chain
+    deployments = tmp_path / "deployments"
+    a = deploy_protocol(project, provider, owner, directory=deployments, params=PARAMS)
+    registry, oracle = project.ModelRegistry.at(a["ModelRegistry"]), project.AIOracle.at(a["AIOracle"])
+    base_id = register_model(registry, owner, owner, tiny_mlp())
+    repo = Path(__file__).resolve().parents[2]
+
+    def ape_register(model_file):
+        cmd = [str(Path(sys.executable).with_name("ape")), "run", "register", "--network",
+               f"ethereum:stand-in-sepolia:{uri}", "--account", "TEST::0", "--model", str(model_file),
+               "--batch-of", str(base_id), "--deployments", str(deployments)]
+        return subprocess.run(cmd, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True,
+                              text=True, timeout=300)
+
+    refused = ape_register(save_model(tiny_mlp(), tmp_path / "single.model"))
+    assert refused.returncode == 1 and "not a batch variant" in refused.stderr, refused.stdout + refused.stderr
+    assert registry.modelCount() == 1
+    done = ape_register(save_model(tiny_mlp(batch=B), tmp_path / "b8.model"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"registered tiny-mlp-b8 as model 2, the batch-{B} variant of model {base_id}" in done.stdout
+    assert oracle.batchVariant(base_id, B) == 2
+    assert oracle.estimateFeeBatch(base_id, 0, B) == B * MODEL_FEE + oracle.nodeReward()
