@@ -46,7 +46,7 @@ CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry", "AIOracle")
               help="Also deploy a consumer: SentenceSimilarity for a text model, DigitsClassifier otherwise.")
 @click.option("--batch-of", "batch_of", type=int, default=None, metavar="MODEL_ID",
               help="Register the model (compiled with a leading batch dimension B) as MODEL_ID's batch-B variant, "
-                   "with MODEL_ID's fee, owner and revenue receiver; the account must own MODEL_ID.")
+                   "with B x MODEL_ID's fee and its owner and revenue receiver; the account must own MODEL_ID.")
 @click.option("--deployments", type=click.Path(file_okay=False), default="deployments", show_default=True)
 def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_dir, unsafe_dev_keys, consumer,
         deployments, batch_of):

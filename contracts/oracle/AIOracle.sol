@@ -449,7 +449,9 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, IInputDomainE
         if (msg.sender != base.owner) revert NotBatchOwner(modelId, msg.sender);
         // INVARIANT: A variant is the owner's own, its own model (a batch of 1 is the model), of the batch's size.
         if (v.owner != base.owner) revert BadBatchVariant(modelId, variantId, "owner");
-        if (batchSize < 2 || variantId == modelId) revert InvalidBatchSize(modelId, batchSize);
+        if (batchSize < 2 || batchSize > type(uint32).max || variantId == modelId) {
+            revert InvalidBatchSize(modelId, batchSize);
+        }
         if (v.inputLength != batchSize * base.inputLength) revert BadBatchVariant(modelId, variantId, "inputLength");
         if (v.outputLength != batchSize * base.outputLength) revert BadBatchVariant(modelId, variantId, "outputLength");
         if (v.inputWidth != base.inputWidth || v.inputMin != base.inputMin || v.inputMax != base.inputMax) {

@@ -20,15 +20,16 @@ def batch_size_of(variant: Model) -> int:
 
 
 def register_batch_variant(registry: Any, oracle: Any, base_id: int, variant: Model, sender: Any) -> tuple[int, int]:
-    """Registers `variant` (if new) with the base model's fee, owner and revenue receiver, then records it as
-    `base_id`'s batch-B variant on the oracle. `sender` must be a registrar and the base model's owner.
+    """Registers `variant` (if new) with B times the base model's fee (a direct `requestCallback` of the variant
+    pays as much as the batch) and the base's owner and revenue receiver, then records it as `base_id`'s batch-B
+    variant on the oracle. `sender` must be a registrar and the base model's owner.
     Returns (batch size, variant model id)."""
     size = batch_size_of(variant)
     base = registry.getModel(base_id)
     variant_id = registered_id(registry, variant)
     if variant_id is None:
         check_move_gas(variant, ())
-        spec = model_spec(variant, base.fee, base.owner, base.revenueReceiver)
+        spec = model_spec(variant, size * base.fee, base.owner, base.revenueReceiver)
         variant_id = registry.registerModel(spec, sender=sender).return_value
     oracle.registerBatchVariant(base_id, size, variant_id, sender=sender)
     return size, variant_id

@@ -99,6 +99,8 @@ def test_only_the_owner_registers_a_variant_of_exactly_the_batch_shape(
         oracle.registerBatchVariant(model_id, 4, variant_id, sender=model_owner)
     with ape.reverts(oracle.InvalidBatchSize, modelId=model_id, batchSize=1):
         oracle.registerBatchVariant(model_id, 1, model_id, sender=model_owner)
+    with ape.reverts(oracle.InvalidBatchSize, modelId=model_id, batchSize=2**255):  # not a uint256 overflow panic
+        oracle.registerBatchVariant(model_id, 2**255, variant_id, sender=model_owner)
     foreign = register_model(registry, owner, user, tiny_mlp(seed=8, batch=B))  # someone else's batch-8 network
     with ape.reverts(oracle.BadBatchVariant, modelId=model_id, variantId=foreign, field="owner"):
         oracle.registerBatchVariant(model_id, B, foreign, sender=model_owner)
@@ -127,7 +129,7 @@ def test_register_batch_variant_helper(protocol, owner, model_owner, model_id, t
     size, variant_id = register_batch_variant(registry, oracle, model_id, batch_model.model, model_owner)
     assert size == B and oracle.batchVariant(model_id, B) == variant_id
     v, base = registry.getModel(variant_id), registry.getModel(model_id)
-    assert (v.fee, v.owner, v.revenueReceiver) == (base.fee, base.owner, base.revenueReceiver)
+    assert (v.fee, v.owner, v.revenueReceiver) == (B * base.fee, base.owner, base.revenueReceiver)
 
 
 @pytest.fixture(scope="module")
