@@ -7,6 +7,9 @@ process, then measures:
   request_gas, finalize_gas, submit_gas
   fast_callback_s / final_callback_s  request mined -> first callback of an ORA-shaped consumer (FastPrompt) that
                            opted into fast callbacks / that did not (the latter includes the bench's 30 s window)
+  batch8_gas_per_item      a batch of 8 images through requestBatchInference (BatchClassifier), submitted as one
+                           claim of the batch-8 variant and finalized, per item, beside single_gas_per_item: the
+                           same three transactions for one image through DigitsClassifier (issue 18)
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from offchain.engine.modelfile import save_model
 from offchain.nodes.process import NodeProcess
 from offchain.dispute.responder import event_logs
 
+BATCH = 8
 SINGLE_RUNS = 7
 CONCURRENT = 50
 CALLBACK_GAS = 200_000
@@ -66,7 +70,7 @@ def main() -> None:
     from offchain.models import digits
 
     workdir = Path(tempfile.mkdtemp(prefix="voai-bench-oracle-"))
-    model, _, data = digits.build("digits-mlp")
+    model, module, data = digits.build("digits-mlp")
     model_file = workdir / "digits-mlp.model"
     save_model(model, model_file)
     results: list[Result] = []
@@ -128,6 +132,8 @@ def main() -> None:
             assert first.status in (2, 3)  # submitted (or already finalized by the node)
         finally:
             node.stop()
+        variant = digits.compile_digits(module, data, "digits-mlp", batch=BATCH)
+        results += batch_gas(provider, addresses, model_id, model, variant, data, classifier)
     results += [
         Result("digits-mlp", "request_to_submission_s", statistics.median(latencies), "s",
                "target (issue 5)", 3.0, note=f"median of {SINGLE_RUNS} single requests; node polls every 0.05 s"),
@@ -146,6 +152,48 @@ def main() -> None:
                note=f"request mined -> callback after finalization ({PARAMS.challenge_window} s window)"),
     ]
     write_results("oracle", results, console)
+
+
+def _answer(oracle, game, request_id: int, model, data: bytes, sender) -> tuple[int, int]:
+    """Submits the honest result of `request_id` from this process, lets the window pass and finalizes; returns
+    (submit gas, finalize gas)."""
+    from offchain.chain.encoding import input_tensor, output_bytes
+    from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
+    from offchain.engine.executor import run
+
+    mine = ExecutionCommitment(ModelCommitment(model), run(model, [input_tensor(model.graph, data)]))
+    output = output_bytes(mine.trace.output)
+    submit = oracle.submit(request_id, output, mine.trace_root, mine.output_proof(), sender=sender,
+                           value=game.submitterBond())
+    chain.pending_timestamp += PARAMS.challenge_window + 1
+    chain.mine()
+    finalize = oracle.finalize(request_id, output, b"", sender=sender)
+    return submit.gas_used, finalize.gas_used
+
+
+def batch_gas(provider, addresses, model_id: int, model, variant, data, classifier) -> list[Result]:
+    """Gas of one batch of BATCH images (request + submit + finalize) per item, beside one single request."""
+    from offchain.chain.batch import register_batch_variant
+
+    owner, user, model_owner, node = (accounts.test_accounts[i] for i in (0, 1, 4, 2))
+    oracle, game = project.AIOracle.at(addresses["AIOracle"]), project.DisputeGame.at(addresses["DisputeGame"])
+    registry = project.ModelRegistry.at(addresses["ModelRegistry"])
+    registry.grantRole(registry.REGISTRAR_ROLE(), model_owner, sender=owner)
+    _, variant_id = register_batch_variant(registry, oracle, model_id, variant, model_owner)
+    batcher = owner.deploy(project.BatchClassifier, oracle, model_id, BATCH)
+    images = data.test_pixels[:BATCH].astype(np.int8)
+
+    one = classifier.classify(images[0].tobytes(), sender=user, value=classifier.fee())
+    single = (one.gas_used,) + _answer(oracle, game, oracle.requestCount(), model, images[0].tobytes(), node)
+    many = batcher.classifyBatch(images.tobytes(), sender=user, value=batcher.fee())
+    batch = (many.gas_used,) + _answer(oracle, game, oracle.requestCount(), variant, images.tobytes(), node)
+    note = "request (consumer) + submit (incl. propose) + finalize (incl. callback), in-process submitter"
+    return [
+        Result("digits-mlp", "single_gas_per_item", float(sum(single)), "gas",
+               note=f"one image through DigitsClassifier: {note}: {single}"),
+        Result("digits-mlp", "batch8_gas_per_item", sum(batch) / BATCH, "gas", "eight single requests",
+               float(sum(single)), note=f"{BATCH} images through BatchClassifier, one claim: {note}: {batch}"),
+    ]
 
 
 if __name__ == "__main__":

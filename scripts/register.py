@@ -24,7 +24,7 @@ from offchain.engine.modelfile import load_model
 from offchain.zk.private import PrivateNodeError
 from offchain.zk.prover import ProofError
 
-CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry")
+CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry", "AIOracle")
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -44,9 +44,12 @@ CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry")
                    "a seed anyway. Anyone who knows the seed (the default is public) can forge proofs with them.")
 @click.option("--consumer/--no-consumer", default=False,
               help="Also deploy a consumer: SentenceSimilarity for a text model, DigitsClassifier otherwise.")
+@click.option("--batch-of", "batch_of", type=int, default=None, metavar="MODEL_ID",
+              help="Register the model (compiled with a leading batch dimension B) as MODEL_ID's batch-B variant, "
+                   "with B x MODEL_ID's fee and its owner and revenue receiver; the account must own MODEL_ID.")
 @click.option("--deployments", type=click.Path(file_okay=False), default="deployments", show_default=True)
 def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_dir, unsafe_dev_keys, consumer,
-        deployments):
+        deployments, batch_of):
     record = load_record(provider.chain_id, Path(deployments))
     if "ModelRegistry" not in record["contracts"]:
         raise click.ClickException(f"no ModelRegistry in {deployments}/{provider.chain_id}.json: run `ape run deploy`")
@@ -61,6 +64,17 @@ def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_di
         raise click.UsageError("--keys and --unsafe-dev-keys only apply with --private")
     model = load_model(model_file)
     name = model.meta.get("name", Path(model_file).stem)
+    if batch_of is not None:
+        if private or token or consumer:
+            raise click.UsageError("--batch-of takes the base model's payees: no --private, --token or --consumer")
+        from offchain.chain.batch import register_batch_variant
+        try:
+            size, variant_id = register_batch_variant(contracts["ModelRegistry"], contracts["AIOracle"], batch_of,
+                                                      model, account)
+        except (ValueError, MoveGasError) as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        click.echo(f"registered {name} as model {variant_id}, the batch-{size} variant of model {batch_of}")
+        return
     owner = owner or account.address
     offering = Offering(f"{name} revenue share", token, [owner], [1_000_000 * 10**18]) if token else None
     try:

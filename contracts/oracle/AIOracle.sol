@@ -131,6 +131,21 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     ) external payable returns (uint256 requestId) {
         uint256 versionId = registry.currentVersionId(modelId);
         IModelRegistry.Model memory model = registry.getModel(versionId);
+        requestId = _request(modelId, model, model.fee, input, callbackContract, gasLimit, callbackData);
+        if (versionId != modelId) _pinnedVersion[requestId] = versionId;
+    }
+
+    /// @dev Checks and records a request of `modelId` whose spec is `model` (its current version's, or a batch
+    ///      variant's), charging `modelFee` to the model's revenue receiver.
+    function _request(
+        uint256 modelId,
+        IModelRegistry.Model memory model,
+        uint256 modelFee,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData
+    ) internal returns (uint256 requestId) {
         if (input.length == 0) revert EmptyInput();
         // INVARIANT: The input fits the model's static input tensor (shorter inputs are zero-padded).
         if (input.length > model.inputLength) revert InputTooLong(input.length, model.inputLength);
@@ -144,7 +159,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;
         uint256 fastFee = fastCallbacks[callbackContract] ? callbackFee : 0;
-        uint256 fee = model.fee + nodeReward + callbackFee + fastFee;
+        uint256 fee = modelFee + nodeReward + callbackFee + fastFee;
         if (msg.value < fee) revert Underpaid(msg.value, fee);
 
         requestId = ++requestCount;
@@ -158,10 +173,9 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.inputHash = keccak256(input);
         r.inputRoot = inputRoot(input, model.inputLength, model.inputChunkLog2);
         r.callbackDataHash = keccak256(callbackData);
-        r.modelFee = model.fee;
+        r.modelFee = modelFee;
         r.nodeReward = nodeReward;
         r.callbackFee = callbackFee;
-        if (versionId != modelId) _pinnedVersion[requestId] = versionId;
         if (refusal.length != 0) fee = _refuse(requestId, r, refusal);
         else if (fastFee != 0) _callbacks[requestId].fastFee = fastFee;
         heldFees += fee;
@@ -475,16 +489,6 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     mapping(address consumer => bool) public fastCallbacks;
     mapping(uint256 requestId => CallbackState) internal _callbacks;
 
-    /// @dev The request did not opt into fast callbacks.
-    error NotFastRequest(uint256 requestId);
-    /// @dev The request's fast callback was already delivered (for claim `claimId`).
-    error FastCallbackAlreadyDelivered(uint256 requestId, uint256 claimId);
-    /// @dev The finalized request has no failed callback to retry (none, delivered, or retried successfully).
-    error NoFailedCallback(uint256 requestId);
-    /// @dev A retry must give the callback more gas than the request's limit.
-    error RetryGasTooLow(uint64 gasLimit, uint64 requestGasLimit);
-    /// @dev The retried callback reverted or ran out of gas again; nothing changed.
-    error CallbackRetryFailed(uint256 requestId, uint64 gasLimit);
 
     /// @dev `consumer` opted in (or out of) fast callbacks for its future requests.
     event FastCallbacksSet(address indexed consumer, bool enabled);
@@ -597,5 +601,84 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     function _takeUnspentFastFee(uint256 requestId) internal returns (uint256 fee) {
         fee = _callbacks[requestId].fastFee;
         if (fee != 0) _callbacks[requestId].fastFee = 0;
+    }
+
+    // ---------------------------------------------------------------- batch inference (issue 18)
+
+    /// @notice Batch variants: (model, batch size) => the model id of the same network compiled with a leading
+    ///         batch dimension of that size (its own graph and weights roots, so one claim covers the batch).
+    mapping(uint256 modelId => mapping(uint256 batchSize => uint256 variantId)) public batchVariant;
+
+    /// @dev Only calldata input and output are served.
+    error UnsupportedDA(DA inputDA, DA outputDA);
+
+    /// @notice A batch variant was registered.
+    event BatchVariantRegistered(uint256 indexed modelId, uint256 indexed batchSize, uint256 variantId);
+    /// @notice A batch request: `AICallbackRequest` of the same id names the variant that runs.
+    event BatchInferenceRequest(
+        uint256 indexed requestId, uint256 indexed modelId, uint256 batchSize, uint256 variantId, DA inputDA, DA outputDA
+    );
+
+    /// @notice The owner of `modelId` records `variantId` (a registered model it also owns) as its batch-`batchSize`
+    ///         variant: input and output exactly `batchSize` times the base's, the same element width, domain and
+    ///         revenue receiver. Re-registering a size replaces its variant (for requests made afterwards).
+    function registerBatchVariant(uint256 modelId, uint256 batchSize, uint256 variantId) external {
+        IModelRegistry.Model memory base = registry.getModel(modelId);
+        IModelRegistry.Model memory v = registry.getModel(variantId);
+        // INVARIANT: Only a model's owner decides which network answers its batches.
+        if (msg.sender != base.owner) revert NotBatchOwner(modelId, msg.sender);
+        // INVARIANT: A variant is the owner's own, its own model (a batch of 1 is the model), of the batch's size.
+        if (v.owner != base.owner) revert BadBatchVariant(modelId, variantId, "owner");
+        if (batchSize < 2 || batchSize > type(uint32).max || variantId == modelId) {
+            revert InvalidBatchSize(modelId, batchSize);
+        }
+        if (v.inputLength != batchSize * base.inputLength) revert BadBatchVariant(modelId, variantId, "inputLength");
+        if (v.outputLength != batchSize * base.outputLength) revert BadBatchVariant(modelId, variantId, "outputLength");
+        if (v.inputWidth != base.inputWidth || v.inputMin != base.inputMin || v.inputMax != base.inputMax) {
+            revert BadBatchVariant(modelId, variantId, "inputDomain");
+        }
+        batchVariant[modelId][batchSize] = variantId;
+        emit BatchVariantRegistered(modelId, batchSize, variantId);
+    }
+
+    /// @inheritdoc IAIOracle
+    function requestBatchInference(
+        uint256 batchSize,
+        uint256 modelId,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData,
+        DA inputDA,
+        DA outputDA
+    ) external payable returns (uint256 requestId) {
+        // INVARIANT: Inputs and outputs are in calldata and events, where disputes and finalize read them.
+        if (inputDA != DA.Calldata || outputDA != DA.Calldata) revert UnsupportedDA(inputDA, outputDA);
+        (uint256 variantId, IModelRegistry.Model memory variant, uint256 modelFee) = _batchModel(modelId, batchSize);
+        requestId = _request(variantId, variant, modelFee, input, callbackContract, gasLimit, callbackData);
+        emit BatchInferenceRequest(requestId, modelId, batchSize, variantId, inputDA, outputDA);
+    }
+
+    /// @inheritdoc IAIOracle
+    function estimateFeeBatch(uint256 modelId, uint256 gasLimit, uint256 batchSize) external view returns (uint256) {
+        (,, uint256 modelFee) = _batchModel(modelId, batchSize);
+        return modelFee + nodeReward + gasLimit * callbackGasPrice;
+    }
+
+    /// @dev The one batch-size check: the model that runs a batch of `batchSize` of `modelId` and its fee (the
+    ///      base model's fee in force, `batchSize` times), or `InvalidBatchSize`.
+    function _batchModel(uint256 modelId, uint256 batchSize)
+        internal
+        view
+        returns (uint256 variantId, IModelRegistry.Model memory variant, uint256 modelFee)
+    {
+        IModelRegistry.Model memory base = registry.getModel(modelId);
+        variantId = batchVariant[modelId][batchSize];
+        // INVARIANT: A batch runs a variant its base model's owner registered for exactly that size.
+        if (variantId == 0) revert InvalidBatchSize(modelId, batchSize);
+        variant = registry.getModel(variantId);
+        // INVARIANT: A batch's fees reach the base model's revenue receiver (finalize pays the variant's).
+        if (variant.revenueReceiver != base.revenueReceiver) revert BadBatchVariant(modelId, variantId, "revenueReceiver");
+        modelFee = batchSize * base.fee;
     }
 }

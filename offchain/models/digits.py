@@ -114,11 +114,17 @@ def train(name: str, data: DigitsData, seed: int = 0, epochs: int = 60) -> nn.Mo
     return model.eval()
 
 
-def compile_digits(module: nn.Module, data: DigitsData, name: str, samples: int = 256) -> Model:
-    """Compile a trained digits module for one image [1, 64], calibrated on training images."""
-    calib = [(to_real(data.train_pixels[i:i + 1]),) for i in range(min(samples, len(data.train_pixels)))]
+def compile_digits(module: nn.Module, data: DigitsData, name: str, samples: int = 256, batch: int = 1) -> Model:
+    """Compile a trained digits module for `batch` images [batch, 64], calibrated on training images.
+
+    `batch` > 1 is the batch variant (issue 18): captured with [batch, 64] example inputs and calibrated on the
+    same images as the batch-1 model, `batch` at a time, so every scale and so every item's output is the
+    batch-1 model's (tests/oracle/test_batch.py checks it)."""
+    n = min(samples, len(data.train_pixels)) // batch * batch
+    calib = [(to_real(data.train_pixels[i:i + batch]),) for i in range(0, n, batch)]
     config = CompileConfig(input_specs=[INPUT_SPEC])
-    model = compile_module(module, (to_real(data.train_pixels[:1]),), calib, config, name=name)
+    model = compile_module(module, (to_real(data.train_pixels[:batch]),), calib, config,
+                           name=name if batch == 1 else f"{name}-b{batch}")
     model.meta["input_encoding"] = "64 pixels 0..16 of an 8x8 digit, row-major, int8, real = pixel/16"
     return model
 

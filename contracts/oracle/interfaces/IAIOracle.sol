@@ -8,6 +8,13 @@ import {IAIOracleErrors} from "./IAIOracleErrors.sol";
 ///         topics): a consumer compiled against ORA's IAIOracle and AIOracleCallbackReceiver works unchanged. It
 ///         inherits IAIOracleErrors: every error a call into the oracle can revert with.
 interface IAIOracle is IAIOracleErrors {
+    /// @notice Where a request's input and output live (ORA's enum, same order). This oracle serves calldata only.
+    enum DA {
+        Calldata,
+        Blob,
+        IPFS
+    }
+
     /// @notice A request was made.
     event AICallbackRequest(
         address indexed account,
@@ -39,4 +46,22 @@ interface IAIOracle is IAIOracleErrors {
 
     /// @notice True once the request's result stands (its challenge window passed with no game lost).
     function isFinalized(uint256 requestId) external view returns (bool);
+
+    /// @notice ORA's batch request: `batchSize` inputs of `modelId`, packed one after the other in `input` (the
+    ///         batched input tensor [batchSize, ...]), answered by one inference of the model's registered batch
+    ///         variant; the callback gets the batched output tensor (the items' outputs one after the other).
+    /// @dev Pay at least `estimateFeeBatch(modelId, gasLimit, batchSize)`.
+    function requestBatchInference(
+        uint256 batchSize,
+        uint256 modelId,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData,
+        DA inputDA,
+        DA outputDA
+    ) external payable returns (uint256);
+
+    /// @notice Fee in wei for a batch request: batchSize x model fee + node reward + callback gas.
+    function estimateFeeBatch(uint256 modelId, uint256 gasLimit, uint256 batchSize) external view returns (uint256);
 }

@@ -45,4 +45,21 @@ interface IAIOracleErrors is IInputDomainErrors, IModelRegistryErrors {
     error InsufficientGasForCallback(uint256 gasLeft, uint256 needed);
     /// @dev The request is not finalized.
     error NotFinalized(uint256 requestId);
+    // fast callbacks, callback retry and batches (issue 18)
+    /// @dev The request did not opt into fast callbacks.
+    error NotFastRequest(uint256 requestId);
+    /// @dev The request's fast callback was already delivered (for claim `claimId`).
+    error FastCallbackAlreadyDelivered(uint256 requestId, uint256 claimId);
+    /// @dev The finalized request has no failed callback to retry (none, delivered, or retried successfully).
+    error NoFailedCallback(uint256 requestId);
+    /// @dev A retry must give the callback more gas than the request's limit.
+    error RetryGasTooLow(uint64 gasLimit, uint64 requestGasLimit);
+    /// @dev The retried callback reverted or ran out of gas again; nothing changed.
+    error CallbackRetryFailed(uint256 requestId, uint64 gasLimit);
+    /// @dev `batchSize` has no registered variant of `modelId` (sizes 0 and 1 included: 1 is a plain request).
+    error InvalidBatchSize(uint256 modelId, uint256 batchSize);
+    /// @dev `variantId` is not `batchSize` copies of `modelId` (name: the field that differs) or not the owner's.
+    error BadBatchVariant(uint256 modelId, uint256 variantId, string field);
+    /// @dev The caller does not own the base model.
+    error NotBatchOwner(uint256 modelId, address caller);
 }
