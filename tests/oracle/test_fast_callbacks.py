@@ -35,7 +35,7 @@ def test_a_fast_answer_is_corrected_after_a_lost_dispute(
     fee = prompt.estimateFee(model_id)
     assert fee == oracle.estimateFee(model_id, GAS) + callback_fee  # one more callback fee than a final request
     image = tiny_image(21)
-    with ape.reverts(oracle.Underpaid, paid=fee - 1, fee=fee):
+    with ape.reverts(prompt.Underpaid, paid=fee - 1, fee=fee):  # decodes through the consumer's own ABI
         prompt.calculateAIResult(model_id, image, sender=user, value=fee - 1)
     prompt.calculateAIResult(model_id, image, sender=user, value=fee)
     request_id = oracle.requestCount()
