@@ -155,6 +155,22 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         //            (`_refuse`, `finalizeInvalid`), never with a result.
         bytes memory refusal =
             LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+        requestId = _record(modelId, modelFee, refusal, input, callbackContract, gasLimit, callbackData);
+        _requests[requestId].inputRoot = inputRoot(input, model.inputLength, model.inputChunkLog2);
+    }
+
+    /// @dev Records a checked request of `modelId` (all but its input root): takes the fees (`modelFee` to the
+    ///      model's revenue receiver at finalization) and credits back any excess; a non-empty `refusal` makes it
+    ///      an invalid request answered by `finalizeInvalid` (`_refuse`).
+    function _record(
+        uint256 modelId,
+        uint256 modelFee,
+        bytes memory refusal,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData
+    ) internal returns (uint256 requestId) {
         if ((callbackContract == address(0)) != (gasLimit == 0)) revert CallbackGasMismatch(callbackContract, gasLimit);
         if (gasLimit > maxCallbackGasLimit) revert CallbackGasTooHigh(gasLimit, maxCallbackGasLimit);
         uint256 callbackFee = uint256(gasLimit) * callbackGasPrice;
@@ -171,7 +187,6 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.gasLimit = gasLimit;
         r.modelId = modelId;
         r.inputHash = keccak256(input);
-        r.inputRoot = inputRoot(input, model.inputLength, model.inputChunkLog2);
         r.callbackDataHash = keccak256(callbackData);
         r.modelFee = modelFee;
         r.nodeReward = nodeReward;
@@ -424,9 +439,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (r.status != RequestStatus.Invalid) revert WrongRequestStatus(requestId, uint8(r.status));
         if (keccak256(input) != r.inputHash) revert DataMismatch("input");
         if (keccak256(callbackData) != r.callbackDataHash) revert DataMismatch("callbackData");
-        IModelRegistry.Model memory model = registry.getModel(pinnedVersion(requestId));
-        bytes memory reason =
-            LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax);
+        (AIOracleCallbackReceiver.AIOracleError code, bytes memory reason) = _refusal(requestId, r, input);
         r.status = RequestStatus.Rejected;
         heldFees -= r.callbackFee;
         _credit(msg.sender, r.callbackFee);
@@ -438,7 +451,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
             if (gasleft() < needed) revert InsufficientGasForCallback(gasleft(), needed);
             bytes memory payload = abi.encodeCall(
                 AIOracleCallbackReceiver.aiOracleCallbackError,
-                (requestId, AIOracleCallbackReceiver.AIOracleError.InvalidInput, reason, callbackData)
+                (requestId, code, reason, callbackData)
             );
             bool ok;
             assembly ("memory-safe") {
@@ -447,6 +460,27 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
             if (!ok) emit CallbackFailed(requestId, target);
         }
         emit RequestRejected(requestId, r.account, msg.sender, reason);
+    }
+
+    /// @dev Why invalid request `requestId` is refused, recomputed: `InvalidBatchSize(modelId, batchSize)` for a
+    ///      batch of a size with no variant, else the input's domain error against its pinned version.
+    function _refusal(uint256 requestId, Request storage r, bytes calldata input)
+        internal
+        view
+        returns (AIOracleCallbackReceiver.AIOracleError, bytes memory)
+    {
+        InvalidBatch storage b = _invalidBatch[requestId];
+        if (b.refused) {
+            return (
+                AIOracleCallbackReceiver.AIOracleError.InvalidBatchSize,
+                abi.encodeWithSelector(InvalidBatchSize.selector, r.modelId, b.batchSize)
+            );
+        }
+        IModelRegistry.Model memory model = registry.getModel(pinnedVersion(requestId));
+        return (
+            AIOracleCallbackReceiver.AIOracleError.InvalidInput,
+            LibInputDomain.reason(input, model.inputLength, model.inputWidth, model.inputMin, model.inputMax)
+        );
     }
 
     /// @dev Marks a new request invalid: only its callback fee stays held (for whoever delivers the error); the
@@ -654,9 +688,48 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
     ) external payable returns (uint256 requestId) {
         // INVARIANT: Inputs and outputs are in calldata and events, where disputes and finalize read them.
         if (inputDA != DA.Calldata || outputDA != DA.Calldata) revert UnsupportedDA(inputDA, outputDA);
-        (uint256 variantId, IModelRegistry.Model memory variant, uint256 modelFee) = _batchModel(modelId, batchSize);
-        requestId = _request(variantId, variant, modelFee, input, callbackContract, gasLimit, callbackData);
+        uint256 variantId = batchVariant[modelId][batchSize];
+        if (variantId == 0) {
+            requestId = _refuseBatch(modelId, batchSize, input, callbackContract, gasLimit, callbackData);
+        } else {
+            (, IModelRegistry.Model memory variant, uint256 modelFee) = _batchModel(modelId, batchSize);
+            requestId = _request(variantId, variant, modelFee, input, callbackContract, gasLimit, callbackData);
+        }
         emit BatchInferenceRequest(requestId, modelId, batchSize, variantId, inputDA, outputDA);
+    }
+
+    /// Per request refused for its batch size: the size (`refused` tells a refused size 0 from no refusal).
+    struct InvalidBatch {
+        bool refused;
+        uint256 batchSize;
+    }
+
+    mapping(uint256 requestId => InvalidBatch) private _invalidBatch;
+
+    /// @dev A batch of a size `modelId` has no variant for (0, 1 or unregistered) is an invalid request of the base
+    ///      model, answered like an out-of-domain input: only the callback fee is held (the payment covers at least
+    ///      the node reward and callback fees), and `finalizeInvalid` delivers `InvalidBatchSize`. The input's
+    ///      length and domain are not checked (no network of that size defines them) and it has no input root.
+    function _refuseBatch(
+        uint256 modelId,
+        uint256 batchSize,
+        bytes memory input,
+        address callbackContract,
+        uint64 gasLimit,
+        bytes memory callbackData
+    ) internal returns (uint256 requestId) {
+        registry.getModel(modelId); // UnknownModel for an unknown model
+        if (input.length == 0) revert EmptyInput();
+        requestId = _record(
+            modelId,
+            0,
+            abi.encodeWithSelector(InvalidBatchSize.selector, modelId, batchSize),
+            input,
+            callbackContract,
+            gasLimit,
+            callbackData
+        );
+        _invalidBatch[requestId] = InvalidBatch(true, batchSize);
     }
 
     /// @inheritdoc IAIOracle

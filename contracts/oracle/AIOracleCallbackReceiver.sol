@@ -51,7 +51,8 @@ abstract contract AIOracleCallbackReceiver is IAIOracleErrors {
     /// @notice Receives an error answer: the request will never get a result. Same signature as ORA's (selector
     ///         0x8e6fd006). The default emits AICallbackError; override it to react (refund your user, retry).
     /// @param requestId The oracle's request id.
-    /// @param code Why (InvalidInput: the input is outside the model's input domain).
+    /// @param code Why (InvalidInput: the input is outside the model's input domain; InvalidBatchSize: a batch size
+    ///        with no batch variant).
     /// @param message The oracle's reason, ABI-encoded as its custom error (e.g. `InputOutOfDomain(index, value,
     ///        min, max)`), decodable with the consumer's own ABI.
     /// @param callbackData What the requester passed to `requestCallback`.

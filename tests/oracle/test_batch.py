@@ -13,6 +13,8 @@ import ape
 import numpy as np
 import pytest
 from ape import chain
+from eth_abi import encode
+from eth_utils import keccak
 
 from offchain.chain.batch import batch_size_of, register_batch_variant
 from offchain.chain.encoding import input_tensor
@@ -24,7 +26,7 @@ from offchain.nodes.catalog import ServedModel
 from offchain.nodes.node import Fault, Node, Roles
 from offchain.nodes.store import NodeStore
 
-from .conftest import CALLBACK_GAS, MODEL_FEE, PARAMS, register_model
+from .conftest import CALLBACK_GAS, MODEL_FEE, PARAMS, make_node, register_model
 
 B = 8
 CALLDATA, BLOB, IPFS = 0, 1, 2
@@ -74,19 +76,115 @@ def test_batch_request_refusals(protocol, registered, user):
     oracle = protocol.oracle
     model_id, _ = registered
     fee = oracle.estimateFeeBatch(model_id, 0, B)
-    with ape.reverts(oracle.InvalidBatchSize, modelId=model_id, batchSize=4):
-        oracle.requestBatchInference(4, model_id, batch_inputs()[:64], ape.utils.ZERO_ADDRESS, 0, b"",
-                                     CALLDATA, CALLDATA, sender=user, value=fee)
     for da in ((IPFS, CALLDATA), (CALLDATA, BLOB)):
         with ape.reverts(oracle.UnsupportedDA, inputDA=da[0], outputDA=da[1]):
             oracle.requestBatchInference(B, model_id, batch_inputs(), ape.utils.ZERO_ADDRESS, 0, b"", *da,
                                          sender=user, value=fee)
+    with ape.reverts(oracle.UnsupportedDA, inputDA=IPFS, outputDA=CALLDATA):  # also for a size with no variant
+        oracle.requestBatchInference(4, model_id, batch_inputs()[:64], ape.utils.ZERO_ADDRESS, 0, b"",
+                                     IPFS, CALLDATA, sender=user, value=fee)
+    for size in (B, 4):                                   # an unknown model: for a variant's size or any other
+        with ape.reverts(oracle.UnknownModel, modelId=99):
+            oracle.requestBatchInference(size, 99, batch_inputs(), ape.utils.ZERO_ADDRESS, 0, b"",
+                                         CALLDATA, CALLDATA, sender=user, value=fee)
     with ape.reverts(oracle.Underpaid, paid=fee - 1, fee=fee):
         oracle.requestBatchInference(B, model_id, batch_inputs(), ape.utils.ZERO_ADDRESS, 0, b"",
                                      CALLDATA, CALLDATA, sender=user, value=fee - 1)
     with ape.reverts(oracle.InputTooLong, length=B * 16 + 1, maxLength=B * 16):
         oracle.requestBatchInference(B, model_id, batch_inputs() + b"\x01", ape.utils.ZERO_ADDRESS, 0, b"",
                                      CALLDATA, CALLDATA, sender=user, value=fee)
+    assert oracle.requestCount() == 0
+
+
+INVALID, REJECTED = 5, 6                                  # AIOracle.RequestStatus
+INVALID_BATCH_SIZE = 1                                    # AIOracleCallbackReceiver.AIOracleError
+
+
+def invalid_batch_size(model_id: int, size: int) -> bytes:
+    return keccak(text="InvalidBatchSize(uint256,uint256)")[:4] + encode(["uint256", "uint256"], [model_id, size])
+
+
+def test_a_batch_size_with_no_variant_is_answered_by_the_error_callback(
+    project, protocol, registered, owner, user, stranger, submitter, tiny_model, tmp_path
+):
+    """Sizes 0, 1 and an unregistered 4 (the base has only a batch-8 variant) are accepted as invalid requests of
+    the base model; anyone delivers `aiOracleCallbackError(id, InvalidBatchSize, InvalidBatchSize(model, size),
+    callbackData)` to the ORA-shaped consumer and is paid the callback fee; the rest of the payment returns."""
+    oracle = protocol.oracle
+    model_id, _ = registered
+    prompt = owner.deploy(project.OraStyleBatchPrompt, oracle)
+    callback_fee = CALLBACK_GAS * oracle.callbackGasPrice()
+    paid = oracle.estimateFeeBatch(model_id, CALLBACK_GAS, B)           # what a batch of 8 would cost
+    minimum = oracle.nodeReward() + callback_fee                         # what an invalid batch must cover
+    assert callback_fee > 0 and oracle.nodeReward() > 0
+    with ape.reverts(prompt.Underpaid, paid=minimum - 1, fee=minimum):  # raised inside the consumer
+        prompt.requestBatch(4, model_id, batch_inputs()[:64], CALLBACK_GAS, sender=user, value=minimum - 1)
+    requests = []
+    for i, (size, value) in enumerate(((0, paid), (1, minimum), (4, paid))):
+        inputs = batch_inputs(i)[:max(size, 1) * 16]
+        tx = prompt.requestBatch(size, model_id, inputs, CALLBACK_GAS, sender=user, value=value)
+        request_id = oracle.requestCount()
+        reason = invalid_batch_size(model_id, size)
+        (refused,) = list(tx.decode_logs(oracle.InputRefused))
+        assert (refused.requestId, refused.reason) == (request_id, reason)
+        (req,) = list(tx.decode_logs(oracle.AICallbackRequest))
+        assert (req.requestId, req.modelId, req.input) == (request_id, model_id, inputs)
+        (ev,) = list(tx.decode_logs(oracle.BatchInferenceRequest))
+        assert (ev.requestId, ev.modelId, ev.batchSize, ev.variantId) == (request_id, model_id, size, 0)
+        r = oracle.getRequest(request_id)
+        assert r.status == INVALID and r.modelId == model_id
+        assert (r.modelFee, r.nodeReward, r.callbackFee) == (0, 0, callback_fee)
+        assert r.inputHash == keccak(inputs) and r.callbackDataHash == keccak(encode(["uint256", "uint256"],
+                                                                                      [model_id, size]))
+        requests.append((request_id, size, inputs, reason))
+    # only the callback fees stay held; everything else paid is the consumer's credit, to the wei
+    assert oracle.heldFees() == 3 * callback_fee
+    assert oracle.credit(prompt) == 2 * (paid - callback_fee) + (minimum - callback_fee)
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+    node = make_node(protocol, submitter, tiny_model, model_id, tmp_path / "n.sqlite", Roles(submit=True))
+    node.poll_once()               # it serves the base model: it sees they are not Open and never submits
+    ids = [rid for rid, *_ in requests]
+    assert {rid: status for rid, status in node.store.requests()} == {ids[0]: "taken", ids[1]: "taken"}
+    assert node.store.request(ids[2]) is None           # 64 bytes are no input of the base model: not even taken
+    assert protocol.game.claimCount() == 0 and all(oracle.getRequest(rid).claimId == 0 for rid in ids)
+    output = b"\x00" * protocol.registry.getModel(model_id).outputLength
+    with ape.reverts(oracle.WrongRequestStatus, requestId=requests[2][0], status=INVALID):
+        oracle.submit(requests[2][0], output, b"\x01" * 32, [], sender=stranger, value=protocol.game.submitterBond())
+
+    for n, (request_id, size, inputs, reason) in enumerate(requests, 1):
+        callback_data = encode(["uint256", "uint256"], [model_id, size])
+        with ape.reverts(oracle.DataMismatch, what="input"):
+            oracle.finalizeInvalid(request_id, inputs + b"\x00", callback_data, sender=stranger)
+        tx = oracle.finalizeInvalid(request_id, inputs, callback_data, sender=stranger)
+        (err,) = list(tx.decode_logs(prompt.BatchRefused))
+        assert (err.requestId, err.code, err.message) == (request_id, INVALID_BATCH_SIZE, reason)
+        assert prompt.refusals(request_id) == (INVALID_BATCH_SIZE, reason, callback_data)
+        assert not list(tx.decode_logs(oracle.CallbackFailed))
+        (rejected,) = list(tx.decode_logs(oracle.RequestRejected))
+        assert (rejected.requestId, rejected.account, rejected.reason) == (request_id, prompt.address, reason)
+        assert oracle.getRequest(request_id).status == REJECTED
+        assert oracle.credit(stranger) == n * callback_fee
+        with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=REJECTED):
+            oracle.finalizeInvalid(request_id, inputs, callback_data, sender=stranger)
+    assert oracle.heldFees() == 0 and prompt.outputs(requests[0][0]) == b""
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+
+def test_a_batch_of_a_registered_size_is_not_refused(project, protocol, registered, owner, user, stranger):
+    """Through the same consumer, a batch of the registered size is an Open request of the variant (no InputRefused,
+    nothing for finalizeInvalid): only sizes with no variant become invalid."""
+    oracle = protocol.oracle
+    model_id, variant_id = registered
+    prompt = owner.deploy(project.OraStyleBatchPrompt, oracle)
+    tx = prompt.requestBatch(B, model_id, batch_inputs(), CALLBACK_GAS, sender=user,
+                             value=oracle.estimateFeeBatch(model_id, CALLBACK_GAS, B))
+    assert not list(tx.decode_logs(oracle.InputRefused))
+    request_id = oracle.requestCount()
+    assert oracle.getRequest(request_id).status == 1 and oracle.getRequest(request_id).modelId == variant_id
+    with ape.reverts(oracle.WrongRequestStatus, requestId=request_id, status=1):
+        oracle.finalizeInvalid(request_id, batch_inputs(), encode(["uint256", "uint256"], [model_id, B]),
+                               sender=stranger)
 
 
 def test_only_the_owner_registers_a_variant_of_exactly_the_batch_shape(

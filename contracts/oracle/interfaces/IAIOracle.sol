@@ -50,7 +50,8 @@ interface IAIOracle is IAIOracleErrors {
     /// @notice ORA's batch request: `batchSize` inputs of `modelId`, packed one after the other in `input` (the
     ///         batched input tensor [batchSize, ...]), answered by one inference of the model's registered batch
     ///         variant; the callback gets the batched output tensor (the items' outputs one after the other).
-    /// @dev Pay at least `estimateFeeBatch(modelId, gasLimit, batchSize)`.
+    /// @dev Pay at least `estimateFeeBatch(modelId, gasLimit, batchSize)`. A size with no variant makes an invalid
+    ///      request (at least node reward + callback fee paid) answered by `aiOracleCallbackError(InvalidBatchSize)`.
     function requestBatchInference(
         uint256 batchSize,
         uint256 modelId,
