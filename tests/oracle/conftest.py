@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from ape.exceptions import ContractLogicError
 
 from offchain.chain.deployments import deploy_protocol
+from offchain.chain.errors import decode_error
 from offchain.chain.params import ProtocolParams
 from offchain.dispute.commitment import ModelCommitment
 from offchain.chain.registration import model_spec
@@ -81,3 +84,22 @@ def honest_challenger_node(protocol, account, tiny_model, model_id, path):
     """Disputes wrong results and posts the correct one after its game."""
     return make_node(protocol, account, tiny_model, model_id, path, Roles(challenge=True, correct=True),
                      name="challenger")
+
+
+@contextlib.contextmanager
+def reverts_named(name: str, **inputs):
+    """Expect a revert with custom error ``name`` and these ``inputs``, decoded from the revert data by the project's
+    own error table (offchain/chain/errors.py, what `decode-error` uses). An oracle error raised inside a consumer
+    reaches ape as the consumer's revert, which ape decodes with whichever ABI it tries first (the consumer's, the
+    oracle's, or none), so ``ape.reverts(oracle.X)`` is not deterministic there."""
+    with pytest.raises(ContractLogicError) as caught:
+        yield
+    err = caught.value
+    if type(err).__name__ == name:  # ape decoded it
+        actual = dict(err.inputs)
+    else:
+        data = err.revert_message if str(err.revert_message).startswith("0x") else err.message
+        decoded = decode_error(data)
+        assert decoded["name"] == name, decoded
+        actual = decoded["args"]
+    assert {k: actual.get(k) for k in inputs} == inputs, actual

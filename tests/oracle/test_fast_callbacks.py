@@ -13,7 +13,7 @@ from offchain.dispute.match import honest_challenger, honest_submitter, play
 from offchain.dispute.solver import GameStatus
 from offchain.nodes.node import Fault
 
-from .conftest import MODEL_FEE, PARAMS, faulty_submitter_node, honest_challenger_node, tiny_image
+from .conftest import MODEL_FEE, PARAMS, faulty_submitter_node, honest_challenger_node, reverts_named, tiny_image
 from .test_oracle import conserved, execute, submit
 
 GAS = 200_000
@@ -35,7 +35,7 @@ def test_a_fast_answer_is_corrected_after_a_lost_dispute(
     fee = prompt.estimateFee(model_id)
     assert fee == oracle.estimateFee(model_id, GAS) + callback_fee  # one more callback fee than a final request
     image = tiny_image(21)
-    with ape.reverts(prompt.Underpaid, paid=fee - 1, fee=fee):  # decodes through the consumer's own ABI
+    with reverts_named("Underpaid", paid=fee - 1, fee=fee):  # the oracle's error, raised inside the consumer
         prompt.calculateAIResult(model_id, image, sender=user, value=fee - 1)
     prompt.calculateAIResult(model_id, image, sender=user, value=fee)
     request_id = oracle.requestCount()
