@@ -284,7 +284,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         r.status = RequestStatus.Finalized;
         heldFees -= r.modelFee + r.nodeReward + r.callbackFee;
         _credit(r.submitter, r.nodeReward);
-        _payRevenue(r.modelId, r.modelFee);
+        _payRevenue(_revenueModelOf(requestId, r), r.modelFee);
         _finalCallback(requestId, r, output, callbackData);
         emit AICallbackResult(r.account, requestId, msg.sender, output);
     }
@@ -694,8 +694,21 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         } else {
             (, IModelRegistry.Model memory variant, uint256 modelFee) = _batchModel(modelId, batchSize);
             requestId = _request(variantId, variant, modelFee, input, callbackContract, gasLimit, callbackData);
+            _batchBase[requestId] = modelId;
         }
         emit BatchInferenceRequest(requestId, modelId, batchSize, variantId, inputDA, outputDA);
+    }
+
+    /// @dev Batch request => its base model, whose revenue receiver the batch's fee goes to at finalize.
+    mapping(uint256 requestId => uint256 baseModelId) private _batchBase;
+
+    /// @dev The model whose revenue receiver request `requestId`'s fee goes to: a batch's base model, else the
+    ///      request's own. A batch variant is its owner's own unlaunched model, whose receiver the owner could
+    ///      redirect between a batch request and its finalization; the base model's receiver (a launched model's
+    ///      token) is locked.
+    function _revenueModelOf(uint256 requestId, Request storage r) internal view returns (uint256) {
+        uint256 base = _batchBase[requestId];
+        return base != 0 ? base : r.modelId;
     }
 
     /// Per request refused for its batch size: the size (`refused` tells a refused size 0 from no refusal).

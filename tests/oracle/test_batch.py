@@ -297,6 +297,27 @@ def test_a_batch_of_eight_digits_is_answered_in_one_claim(
     assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
 
 
+def test_an_owner_redirecting_the_variants_receiver_after_a_batch_request_gains_nothing(
+    protocol, digits_models, digits_setup, user, submitter, challenger, model_owner, stranger, tmp_path
+):
+    """The variant is its owner's own model, never launched, so its receiver stays changeable. An owner who points it
+    at another account between a batch request and its finalization must not divert the batch's fee from the base
+    model's receiver (a launched model's token). Before the fix finalize paid the variant's receiver of the day."""
+    oracle, registry = protocol.oracle, protocol.registry
+    base, variant, data = digits_models
+    base_id, variant_id, consumer = digits_setup
+    consumer.classifyBatch(digit_images(data, 8), sender=user, value=consumer.fee())
+    request_id = oracle.requestCount()
+    registry.setRevenueReceiver(variant_id, stranger.address, sender=model_owner)
+    receiver_before, stranger_before = model_owner.balance, stranger.balance
+    sub, cha = _nodes(protocol, submitter, challenger, variant, variant_id, tmp_path)
+    _drive(protocol, request_id, sub, cha)
+    assert oracle.isFinalized(request_id)
+    assert model_owner.balance - receiver_before == B * MODEL_FEE
+    assert stranger.balance == stranger_before and oracle.credit(stranger) == 0
+    assert oracle.balance == oracle.heldFees() + oracle.totalCredit()
+
+
 def test_a_fault_in_one_item_loses_at_that_items_element_and_the_corrected_batch_is_delivered(
     protocol, digits_models, digits_setup, user, submitter, challenger, tmp_path
 ):
