@@ -71,6 +71,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.MAXPOOL2D: "PoolOps",
     OpCode.AVGPOOL2D: "PoolOps",
     OpCode.AMAX: "ReduceOps",
+    # ---- tokenizer: detok (issue 14)
+    OpCode.DETOK_LEN: "DetokOps",
+    OpCode.DETOK_BYTES: "DetokOps",
 })
 
 

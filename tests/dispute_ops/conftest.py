@@ -15,7 +15,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # attention and shape functions (issue 13)
             "BroadcastOps",
             # pooling and reductions (issue 13)
-            "PoolOps")
+            "PoolOps",
+            # ---- tokenizer: detok (issue 14)
+            "DetokOps")
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,9 @@ from offchain.engine.ops.softmax import Softmax
 from offchain.engine.ops.text import CharMap, TrieMatch, Utf8Decode, WordPiece
 from offchain.engine.ops.unary import Neg, Relu, Rescale
 
+# ---- tokenizer: detok (issue 14)
+from offchain.engine.ops.detok import DetokBytes, DetokLen  # noqa: E402
+
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
     Softmax(), LayerNorm(), RmsNorm(),
@@ -36,6 +39,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Expand(), Where(),
     # ---------------------------------------------------------------- pooling and reductions (issue 13)
     MaxPool2d(), AvgPool2d(), Amax(),
+    # ---- tokenizer: detok (issue 14)
+    DetokLen(), DetokBytes(),
 )}
 
 

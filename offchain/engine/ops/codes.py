@@ -53,3 +53,6 @@ class OpCode(enum.IntEnum):
     MAXPOOL2D = 34    # ops/pool.py   NCHW max over windows
     AVGPOOL2D = 35    # ops/pool.py   NCHW exact window sum / divisor, rounded half up
     AMAX = 36         # ops/pool.py   max over the last axis
+    # ---- tokenizer: detok (issue 14)
+    DETOK_LEN = 46    # ops/detok.py  byte length of each token's text (table lookup)
+    DETOK_BYTES = 47  # ops/detok.py  the tokens' bytes concatenated (optionally stripped), truncated / 0-padded
