@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases()
 
 
 def conv_cases() -> list[Case]:
@@ -215,6 +215,52 @@ def broadcast_cases() -> list[Case]:
     cases_.append(Case("where [4,64,4096] (int8 cond, int32 x, y [64,1])", OpCode.WHERE, cond,
                        _spec((4, 64, 4096), DType.INT8, 0), [x, y], _spec((4, 64, 4096), DType.INT32, 16)))
     return cases_
+
+
+# ---- tokenizer: detok (issue 14)
+def detok_case(tokens: int, max_len: int, strip: int, out_bytes: int, vocab: int = 512, seed: int = SEED + 46) -> list[Case]:
+    """DETOK_LEN and DETOK_BYTES over ``tokens`` ids, a [vocab, max_len + 1] table and ``out_bytes`` text bytes,
+    at DETOK_BYTES' costliest element: a step scans lens up to the first non-empty token twice (its id, its row)
+    and up to the token holding the byte twice (its id, its entry), so every token but the last is empty (special
+    id 0) and the last is ``max_len`` bytes long, every other entry marked (strip 2 reads and walks its whole
+    row); the element is the text's last byte."""
+    rng = np.random.default_rng(seed)
+    width = max_len + 1
+    table = rng.integers(0x20, 0x7F, size=(vocab, width)).astype(np.int32)
+    table[:, 0] = rng.integers(1, max_len + 1, size=vocab)
+    table[0, 0] = 0
+    table[1, 0] = max_len
+    table[1, 1::2] |= 0x100 if strip == 2 else 0
+    table[1, 1] = 0x20 | (0x100 if strip == 2 else 0)
+    ids = np.zeros((tokens,), dtype=np.int32)
+    ids[-1] = 1
+    lens = np.where(ids == 1, max_len, 0).astype(np.int32)
+    ids_spec, lens_spec = _spec((tokens,), DType.INT32, 0), _spec((tokens,), DType.INT32, 0)
+    table_spec = _spec((vocab, width), DType.INT32, 0)
+    dropped = (max_len + 1) // 2 if strip == 2 else (1 if strip == 1 else 0)
+    last = min(out_bytes, max_len - dropped) - 1
+    tag = f"T={tokens} L={max_len} B={out_bytes} V={vocab}"
+    return [
+        Case(f"detok_len {tag}", OpCode.DETOK_LEN, ids, ids_spec, [(table, table_spec)], lens_spec, element=tokens - 1),
+        Case(f"detok_bytes strip {strip} {tag}", OpCode.DETOK_BYTES, ids, ids_spec,
+             [(lens, lens_spec), (table, table_spec)], _spec((out_bytes,), DType.INT8, 0), (strip,), element=last),
+    ]
+
+
+def detok_cases() -> list[Case]:
+    """The detokenizer at its caps (offchain/engine/ops/detok.py: MAX_TOKENS ids, MAX_TOKEN_BYTES per token,
+    MAX_TEXT_BYTES of text) in each strip mode, and at smaller sizes for bench_move_gas's per-element slope."""
+    from offchain.engine.ops.detok import MAX_TEXT_BYTES, MAX_TOKEN_BYTES, MAX_TOKENS
+
+    out: list[Case] = []
+    for strip in (0, 1, 2):
+        out += detok_case(MAX_TOKENS, MAX_TOKEN_BYTES, strip, MAX_TEXT_BYTES)[1 if strip else 0:]
+    out += detok_case(256, 64, 2, 4096)
+    out += detok_case(MAX_TOKENS // 2, 256, 1, 16384)[1:]
+    out += detok_case(MAX_TOKENS, 16, 2, 4096)[1:]      # T and L apart, so the per-element fit sees each
+    out += detok_case(128, MAX_TOKEN_BYTES, 2, 4096)[1:]
+    out += detok_case(64, 8, 0, 256)[1:]
+    return out
 
 
 def _calldata_gas(data: bytes) -> int:

@@ -135,6 +135,12 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.MAXPOOL2D: OpCost(45_000, 632),
     OpCode.AVGPOOL2D: OpCost(48_000, 682),
     OpCode.AMAX: OpCost(16_000, 113),
+    # ---- tokenizer: detok (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops DETOK_LEN,DETOK_BYTES: 10
+    # games at each op's costliest element, T 64..1024, L 8..1024, every strip mode). DETOK_BYTES' elements are
+    # dominated by the lens, which its range calls scan up to four times.
+    OpCode.DETOK_LEN: OpCost(16_000, 376),
+    OpCode.DETOK_BYTES: OpCost(194_000, 388),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -209,6 +215,13 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
 
         window, trie_depth = node.params[2], node.params[3]
         return [(0, 0, node.in_specs[0].size)] + [(1, 0, window * ROW)] * (trie_depth + 1)
+    # ---- tokenizer: detok (issue 14)
+    if op == OpCode.DETOK_LEN:
+        return [(0, 0, 1), (1, 0, 1)]
+    if op == OpCode.DETOK_BYTES:
+        tokens, width = node.in_specs[0].size, node.in_specs[2].shape[1]
+        head = {0: [], 1: [(0, 0, 1), (2, 0, 1)], 2: [(0, 0, 1), (2, 0, width - 1)]}[node.params[0]]
+        return [(1, 0, tokens)] + head + [(0, 0, 1), (2, 0, 1)]
     return get_op(node.op).operand_ranges(node, element)
 
 

@@ -94,6 +94,23 @@ POOL_CHOSEN = ("maxpool2d 7x7 on", "avgpool2d 3x3 on", "amax n=1024", "maxpool2d
 CASES += [c for c in all_cases() if c.name.startswith(POOL_CHOSEN)] + _unseen_pool()
 
 
+# ---- tokenizer: detok (issue 14)
+def _unseen_detok() -> list[Case]:
+    """Detokenizer sizes the fit never measured, each at its costliest element (bench_ops_gas.detok_case)."""
+    from bench.bench_ops_gas import detok_case
+
+    out = []
+    for tokens, max_len, strip, out_bytes in ((300, 40, 0, 2000), (700, 100, 2, 9000), (900, 600, 1, 30000)):
+        case = detok_case(tokens, max_len, strip, out_bytes, seed=14)[1]
+        case.name = "*" + case.name
+        out.append(case)
+    return out
+
+
+DETOK_CHOSEN = ("detok_len T=1024", "detok_bytes strip 0 T=1024 L=1024", "detok_bytes strip 2 T=1024 L=1024")
+CASES += [c for c in all_cases() if c.name.startswith(DETOK_CHOSEN)] + _unseen_detok()
+
+
 @pytest.fixture(scope="module")
 def protocol(project, accounts):
     a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)

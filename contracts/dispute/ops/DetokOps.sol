@@ -117,19 +117,38 @@ contract DetokOps is OperatorBase {
         return value >= 0 && uint256(value) <= maxLen ? uint256(value) : NONE;
     }
 
-    /// @dev Element i of lens as an effective length (0 outside [0, maxLen]), read from calldata in place.
-    function _len(Int32View memory lens, uint256 i, uint256 maxLen) internal pure returns (uint256) {
-        uint256 n = _effectiveLen(LibOperand.at(lens, i), maxLen);
-        return n == NONE ? 0 : n;
+    /// @dev The first token with a non-zero effective length and that length; (NONE, 0) if none. The scans over
+    ///      lens read calldata in assembly: a step may scan 4,096 lengths several times.
+    function _firstToken(Int32View memory lens, uint256 maxLen) internal pure returns (uint256 t, uint256 len0) {
+        uint256 base = lens.base;
+        uint256 n = lens.len;
+        assembly ("memory-safe") {
+            for {} lt(t, n) { t := add(t, 1) } {
+                // int32 at t, sign-extended; a negative one is a huge unsigned value, so `gt` rejects it too.
+                let v := signextend(3, shr(224, calldataload(add(base, shl(2, t)))))
+                len0 := mul(v, iszero(gt(v, maxLen)))
+                if len0 { break }
+            }
+        }
+        if (t == n) return (NONE, 0);
     }
 
-    /// @dev The first token with a non-zero effective length and that length; (NONE, 0) if none.
-    function _firstToken(Int32View memory lens, uint256 maxLen) internal pure returns (uint256, uint256) {
-        for (uint256 t; t < lens.len; ++t) {
-            uint256 n = _len(lens, t, maxLen);
-            if (n != 0) return (t, n);
+    /// @dev (token, offset) of entry p of the unstripped concatenation; (NONE, 0) past its end.
+    function _locate(Int32View memory lens, uint256 maxLen, uint256 p) internal pure returns (uint256 t, uint256 k) {
+        uint256 base = lens.base;
+        uint256 n = lens.len;
+        uint256 start;
+        assembly ("memory-safe") {
+            // Cannot overflow: start <= n * maxLen.
+            for {} lt(t, n) { t := add(t, 1) } {
+                let v := signextend(3, shr(224, calldataload(add(base, shl(2, t)))))
+                let end := add(start, mul(v, iszero(gt(v, maxLen))))
+                if lt(p, end) { break }
+                start := end
+            }
         }
-        return (NONE, 0);
+        if (t == n) return (NONE, 0);
+        k = p - start;
     }
 
     /// @dev (token, offset) of the unstripped entry that becomes text byte b; (NONE, 0) past the text.
@@ -138,37 +157,31 @@ contract DetokOps is OperatorBase {
         return _locate(LibOperand.int32View(loaded[0]), d.inputs[2].shape[1] - 1, p);
     }
 
-    /// @dev (token, offset) of entry p of the unstripped concatenation; (NONE, 0) past its end.
-    function _locate(Int32View memory lens, uint256 maxLen, uint256 p) internal pure returns (uint256, uint256) {
-        uint256 start;
-        uint256 count = lens.len;
-        for (uint256 t; t < count; ++t) {
-            uint256 n = _len(lens, t, maxLen);
-            if (p < start + n) return (t, p - start);
-            start += n;
-        }
-        return (NONE, 0);
-    }
-
     /// @dev The unstripped entry that becomes text byte b. `ops[2]` holds the first token's leading entries
     ///      (strip 1: one; strip 2: its whole length; empty when there is no first token or its id is outside
     ///      the table).
     function _sourceEntry(NodeDesc calldata d, Operand[] calldata ops, uint256 b) internal pure returns (uint256) {
         int256 strip = d.params[0];
         if (strip == 0) return b;
-        uint256 maxLen = d.inputs[2].shape[1] - 1;
         Int32View memory head = LibOperand.int32View(ops[2]);
         if (strip == 1) return head.len != 0 && LibOperand.at(head, 0) & 0xFF == SPACE ? b + 1 : b;
-        (uint256 t0, uint256 len0) = _firstToken(LibOperand.int32View(ops[0]), maxLen);
-        if (t0 == NONE) return b;
-        // The first token starts at entry 0 (every token before it is empty); walk its kept entries.
+        // The head is the first token's whole row (its length len0 = head.len), which starts at entry 0: every
+        // token before it is empty. With no head (no first token, or its id outside the table) nothing is marked
+        // and entry b is byte b. Walk the kept entries (bit 8 clear).
+        uint256 len0 = head.len;
         uint256 kept;
-        for (uint256 k; k < len0; ++k) {
-            bool marked = k < head.len && LibOperand.at(head, k) & MARK != 0;
-            if (marked) continue;
-            if (kept == b) return k;
-            ++kept;
+        uint256 hb = head.base;
+        uint256 k;
+        assembly ("memory-safe") {
+            for {} lt(k, len0) { k := add(k, 1) } {
+                let marked := and(shr(224, calldataload(add(hb, shl(2, k)))), 0x100)
+                if iszero(marked) {
+                    if eq(kept, b) { break }
+                    kept := add(kept, 1)
+                }
+            }
         }
+        if (k < len0) return k;
         return b - kept + len0;
     }
 

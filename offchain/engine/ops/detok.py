@@ -26,9 +26,10 @@ DETOK_BYTES (47)
                decoder, which removes every U+2581 of the first token when prepend_scheme is first / always).
     out[b] = the byte of entry b of that text as int8, 0 past its end (a longer text is truncated to B).
     Data-dependent ranges of element b: the whole lens; for strip 1 / 2 the first token's id ids[t0] and the
-    first 1 (strip 1) or lens'[t0] (strip 2) entries of its row; then ids[t] of the token t covering the entry
-    before stripping, and that one table entry (empty ranges where there is none: no first token, an id outside
-    [0, V), b past the text).
+    first 1 (strip 1) or lens'[t0] (strip 2) entries of its row (the "head"); then ids[t] of the token t covering
+    the entry before stripping, and that one table entry (empty ranges where there is none: no first token, an
+    id outside [0, V), b past the text). Strip 2 locates entry b through the head alone: the first token starts
+    at entry 0, and with no head nothing is marked.
 
 Caps (``check`` refuses larger nodes; measured with ``bench/bench_ops_gas.py``'s detok cases, whose whole
 one-step transaction at the caps stays under 2,000,000 gas; see the README section "Detokenizer"):
@@ -47,9 +48,10 @@ from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
 
-#: Largest ids / lens tensor: DETOK_BYTES' element reads the whole lens (T int32) and scans it.
-MAX_TOKENS = 4096
-#: Largest token byte length L: strip mode 2 reads up to L entries of the first token's row.
+#: Largest ids / lens tensor: a DETOK_BYTES step carries the whole lens (T int32) and its range calls scan it up to
+#: four times (~140 gas per length each): 1.26 M gas for the whole step at T = 1024, L = 1024 (1.89 M at T = 2048).
+MAX_TOKENS = 1024
+#: Largest token byte length L: strip mode 2 reads and walks up to L entries of the first token's row.
 MAX_TOKEN_BYTES = 1024
 #: Largest text B: only the depth of the output's tree grows with it.
 MAX_TEXT_BYTES = 1 << 16
@@ -119,13 +121,10 @@ def source_entry(strip: int, lens: Sequence[int], max_len: int, head: Sequence[i
     if strip == STRIP_FIRST_SPACE:
         return b + (1 if head and head[0] & 0xFF == SPACE else 0)
     if strip == STRIP_FIRST_TOKEN_MARKS:
-        t0 = first_token(lens, max_len)
-        if t0 < 0:
-            return b
-        len0 = effective_len(lens[t0], max_len)
-        kept = [k for k in range(len0) if not (k < len(head) and head[k] & MARK)]
-        # The first token starts at entry 0: every token before it is empty.
-        return kept[b] if b < len(kept) else b - len(kept) + len0
+        # The head is the first token's row (len(head) is its length), which starts at entry 0: every token before
+        # it is empty. Without a head (no first token, or its id outside the table) nothing is marked: entry b.
+        kept = [k for k in range(len(head)) if not head[k] & MARK]
+        return kept[b] if b < len(kept) else b - len(kept) + len(head)
     return b
 
 
