@@ -112,12 +112,17 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from offchain.models.text_tables import text_input, tokenizer_model
     from offchain.models.tiny import tiny_input, tiny_mlp
 
-    return {
+    models = {
         "all-ops": (all_ops_model(), all_ops_input()),
         "tokenizer": (tokenizer_model(32, 16, load_tokenizer()), text_input("Tokenizers are disputable, too!", 32)),
         "loreft": (loreft_block(), loreft_input()),
         "tiny-mlp": (tiny_mlp(), tiny_input()),
     }
+    # ---- tokenizer: detok (issue 14)
+    from offchain.models.bpe_detok import detok_fixture
+
+    models["detok"] = detok_fixture()
+    return models
 
 
 def prepare_cases(models: dict[str, tuple[Model, np.ndarray]]) -> dict[str, FuzzCase]:

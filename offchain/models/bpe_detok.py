@@ -262,10 +262,24 @@ def detok_model(tokenizer_json: Any, tokens: int, out_bytes: int) -> Model:
     return model
 
 
+#: The committed SentencePiece-style tokenizer (Llama-2 legacy decoder: strip mode 1).
+TINY_SP_TOKENIZER = Path(__file__).parent / "llm_tiny_sp" / "tokenizer.json"
+
+
+def detok_fixture(tokens: int = 16, out_bytes: int = 48) -> tuple[Model, np.ndarray]:
+    """A small detokenizer model and an input for tests and the game fuzzer: llm_tiny_sp's table, the ids of a
+    text with a multi-byte character (byte-fallback tokens) and special tokens, padded with <|bos|>."""
+    from tokenizers import Tokenizer
+
+    ids = Tokenizer.from_file(str(TINY_SP_TOKENIZER)).encode(" ids \u2192 text").ids[:tokens]
+    model = detok_model(TINY_SP_TOKENIZER, tokens, out_bytes)
+    return model, np.array(ids + [1] * (tokens - len(ids)), dtype=np.int32)
+
+
 def text_of(output: np.ndarray) -> str:
     """The text a consumer reads from DETOK_BYTES' output: its bytes without the zero padding, decoded with
     U+FFFD for ill-formed UTF-8."""
     return bytes(int(v) & 0xFF for v in np.asarray(output).reshape(-1)).rstrip(b"\0").decode("utf-8", "replace")
 
 
-__all__ = ["UnsupportedTokenizerError", "bytes_to_unicode", "detok_model", "detok_nodes", "detok_table", "text_of"]
+__all__ = ["UnsupportedTokenizerError", "bytes_to_unicode", "detok_fixture", "detok_model", "detok_nodes", "detok_table", "text_of"]

@@ -87,6 +87,11 @@ def test_prover_recomputes_every_node(prover):
 
     attn_model, attn_x = attention_block()  # EXPAND, WHERE and a compiled nn.MultiheadAttention
     seen |= _recompute_every_node(prover, ModelCommitment(attn_model), attn_x)
+    # ---- tokenizer: detok (issue 14)
+    from offchain.models.bpe_detok import detok_fixture
+
+    detok_model, detok_ids = detok_fixture()
+    seen |= _recompute_every_node(prover, ModelCommitment(detok_model), detok_ids)
     assert seen == {int(c) for c in OpCode}
 
 
