@@ -249,16 +249,30 @@ def detok_nodes(ids: TensorRef, ids_spec: TensorSpec, table: TensorRef, table_sp
     ]
 
 
-def detok_model(tokenizer_json: Any, tokens: int, out_bytes: int) -> Model:
-    """The detokenizer alone as a model: ids INT32 [tokens] in, text INT8 [out_bytes] out (splice it behind a
-    model whose output is the ids, e.g. with ``offchain.models.text_tables.splice``)."""
+def detok_model(tokenizer_json: Any, tokens: int, out_bytes: int, ids_spec: TensorSpec | None = None) -> Model:
+    """The detokenizer alone as a model: ids INT32 [tokens] in (or ``ids_spec``, any shape of INT32 frac 0), text
+    INT8 [out_bytes] out. ``detok_graph`` splices it behind a model whose output is the ids."""
     table, strip = detok_table(tokenizer_json)
-    ids_spec = TensorSpec((tokens,), DType.INT32, 0, 5, "ids")
+    ids_spec = ids_spec or TensorSpec((tokens,), DType.INT32, 0, 5, "ids")
     table_spec = TensorSpec(table.shape, DType.INT32, 0, 5, "detok.table")  # 32-byte chunks: steps read single entries
     nodes = detok_nodes(TensorRef(TensorKind.INPUT, 0), ids_spec, TensorRef(TensorKind.WEIGHT, 0), table_spec, 0,
                         strip, out_bytes)
     model = Model(Graph([ids_spec], [table_spec], nodes), [table], {"name": "detok", "output_encoding": "utf-8"})
     model.validate()
+    return model
+
+
+def detok_graph(front: Model, tokenizer_json: Any, out_bytes: int) -> Model:
+    """``front`` (a model whose output is INT32 token ids, e.g. the BPE encoder's BPE_IDS or a generator's ids)
+    followed by DETOK_LEN and DETOK_BYTES: its output becomes the ids' text, INT8 [out_bytes]. Raises
+    UnsupportedTokenizerError for an unsupported decoder, GraphError for ids that are not INT32 frac 0."""
+    from offchain.models.text_tables import splice
+
+    out = front.graph.output
+    ids_spec = TensorSpec(out.shape, out.dtype, out.frac, out.chunk_log2, out.name)
+    back = detok_model(tokenizer_json, out.size, out_bytes, ids_spec)
+    model = splice(front, back)
+    model.meta = {**front.meta, "output_encoding": "utf-8", "detok_bytes": out_bytes}
     return model
 
 
@@ -282,4 +296,4 @@ def text_of(output: np.ndarray) -> str:
     return bytes(int(v) & 0xFF for v in np.asarray(output).reshape(-1)).rstrip(b"\0").decode("utf-8", "replace")
 
 
-__all__ = ["UnsupportedTokenizerError", "bytes_to_unicode", "detok_fixture", "detok_model", "detok_nodes", "detok_table", "text_of"]
+__all__ = ["UnsupportedTokenizerError", "bytes_to_unicode", "detok_fixture", "detok_graph", "detok_model", "detok_nodes", "detok_table", "text_of"]

@@ -337,3 +337,26 @@ def test_tables_of_the_committed_tokenizers():
     hf = Tokenizer.from_file(TINY_SP)
     assert list(table[hf.token_to_id("<0xE2>"), :2]) == [1, 0xE2]
     assert list(table[hf.token_to_id("\u2581w"), :3]) == [2, 0x20, ord("w")]
+
+
+def test_detok_graph_decodes_a_front_models_ids(tiny_sp):
+    """detok_graph splices DETOK_LEN and DETOK_BYTES behind a model whose output is ids (here a RESHAPE of [1, T]
+    ids to [T]): its output is their text."""
+    from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
+    from offchain.engine.model import Model
+    from offchain.models.bpe_detok import detok_graph
+
+    src = TensorSpec((1, T), DType.INT32, 0, 5, "ids2d")
+    flat = TensorSpec((T,), DType.INT32, 0, 5, "ids")
+    node = Node(int(OpCode.RESHAPE), (TensorRef(TensorKind.INPUT, 0),), (src,), flat, (), "flatten")
+    front = Model(Graph([src], [], [node]), [], {"name": "ids"})
+    front.validate()
+    model = detok_graph(front, TINY_SP, 96)
+    assert [n.op for n in model.graph.nodes] == [OpCode.RESHAPE, OpCode.DETOK_LEN, OpCode.DETOK_BYTES]
+    ids = tiny_sp.hf.encode("Spliced behind a front model: ok €").ids
+    x = np.array([ids + [1] * (T - len(ids))], dtype=np.int32)
+    assert text_of(run(model, [x]).output) == tiny_sp.theirs(ids) == "Spliced behind a front model: ok €"
+    bad = Model(Graph([src], [], [Node(int(OpCode.RESHAPE), (TensorRef(TensorKind.INPUT, 0),), (src,),
+                                      TensorSpec((T,), DType.INT16, 0, 5), (), "to int16")]), [], {})
+    with pytest.raises(DtypeMismatchError, match="ids must be INT32 with frac 0, got INT16"):
+        detok_graph(bad, TINY_SP, 96)
