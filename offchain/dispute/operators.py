@@ -71,6 +71,11 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.MAXPOOL2D: "PoolOps",
     OpCode.AVGPOOL2D: "PoolOps",
     OpCode.AMAX: "ReduceOps",
+    # ---- tokenizer: bpe (issue 14)
+    OpCode.BPE_SYMBOLS: "BpeOps",
+    OpCode.PAIR_RANK: "BpeOps",
+    OpCode.BPE_MERGE: "BpeOps",
+    OpCode.BPE_IDS: "BpeOps",
 })
 
 

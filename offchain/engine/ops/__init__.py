@@ -25,6 +25,8 @@ from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
 from offchain.engine.ops.softmax import Softmax
 from offchain.engine.ops.text import CharMap, TrieMatch, Utf8Decode, WordPiece
 from offchain.engine.ops.unary import Neg, Relu, Rescale
+# ---- tokenizer: bpe (issue 14)
+from offchain.engine.ops.bpe import BpeIds, BpeMerge, BpeSymbols, PairRank
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -36,6 +38,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Expand(), Where(),
     # ---------------------------------------------------------------- pooling and reductions (issue 13)
     MaxPool2d(), AvgPool2d(), Amax(),
+    # ---- tokenizer: bpe (issue 14)
+    BpeSymbols(), PairRank(), BpeMerge(), BpeIds(),
 )}
 
 

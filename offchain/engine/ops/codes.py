@@ -53,3 +53,8 @@ class OpCode(enum.IntEnum):
     MAXPOOL2D = 34    # ops/pool.py   NCHW max over windows
     AVGPOOL2D = 35    # ops/pool.py   NCHW exact window sum / divisor, rounded half up
     AMAX = 36         # ops/pool.py   max over the last axis
+    # ---- tokenizer: bpe (issue 14)
+    BPE_SYMBOLS = 42  # ops/bpe.py   chars -> initial BPE symbols [N, 5] (bytes or SentencePiece chars)
+    PAIR_RANK = 43    # ops/bpe.py   (rank, new_id) of each symbol with the next one of its word (hashed merges)
+    BPE_MERGE = 44    # ops/bpe.py   one round: each word's least-rank pairs, leftmost first
+    BPE_IDS = 45      # ops/bpe.py   final symbols -> framed, padded token ids
