@@ -151,10 +151,24 @@ contract BpeOps is OperatorBase {
         Int32View memory tail = LibOperand.int32View(ops[0]);
         int256 left = tail.at(0);
         int256 right = tail.at(_next(tail, 0));
-        for (uint256 row; row + MERGE_ROW <= w.len; row += MERGE_ROW) {
-            if (w.at(row) == left && w.at(row + 1) == right) return (w.at(row + 2), w.at(row + 3));
+        uint256 wb = w.base;
+        uint256 rows = w.len / MERGE_ROW;
+        // (left, right) of a row is its first 8 bytes: compared as one 64-bit word.
+        uint256 key = (uint256(uint32(int32(left))) << 32) | uint256(uint32(int32(right)));
+        int256 rank = INF_RANK;
+        int256 newId = NO_SYMBOL;
+        // Safe: row < len / 4, within the proven window.
+        assembly ("memory-safe") {
+            for { let row := 0 } lt(row, rows) { row := add(row, 1) } {
+                let word := calldataload(add(wb, mul(row, 16)))
+                if eq(shr(192, word), key) {
+                    rank := signextend(3, and(shr(160, word), 0xffffffff))
+                    newId := signextend(3, and(shr(128, word), 0xffffffff))
+                    break
+                }
+            }
         }
-        return (INF_RANK, NO_SYMBOL);
+        return (rank, newId);
     }
 
     /// @dev pair_hash(a, b, salt) = ((a * 2654435761 + b * 2246822519 + salt) mod 2^32) >> 1 (text.py's trie mix).
@@ -168,48 +182,136 @@ contract BpeOps is OperatorBase {
     // -------------------------------------------------------------------------------------------- merge
 
     /// @dev Slot t after one round: the word of t is [ws, we) between word-start slots; m is the least rank of its
-    ///      pairs (s, next(s)) inside it; pairs of rank m are taken left to right unless they overlap the last taken.
+    ///      pairs (consecutive symbols inside it); pairs of rank m are taken left to right unless they overlap the
+    ///      last one taken. The operands' lengths are 5N, 10N and 2N (the ranges `range` gives, proven by the prover).
     function _merged(Int32View memory s, Int32View memory rk, Int32View memory p, uint256 t)
         internal
         pure
         returns (int256)
     {
-        uint256 ws = t;
-        while (ws > 0 && !_isStart(p, ws)) {
-            --ws;
+        if (t >= s.len || rk.len != 2 * s.len || 5 * p.len != 2 * s.len) {
+            revert OperandIndexOutOfRange(t, s.len);
         }
-        uint256 we = t + 1;
-        while (we < s.len && !_isStart(p, we)) {
-            ++we;
-        }
-        uint256 first = s.at(ws) != NO_SYMBOL ? ws : _next(s, ws);
-        int256 m = INF_RANK;
-        for (uint256 a = first; a < we;) {
-            uint256 b = _next(s, a);
-            if (b >= we) break;
-            int256 rank = rk.at(2 * a);
-            if (rank < m) m = rank;
-            a = b;
-        }
+        (uint256 ws, uint256 we) = _wordOf(p, t, s.len / SLOTS);
+        int256 m = _leastRank(s, rk, ws, we);
         if (m >= INF_RANK) return s.at(t);
-        uint256 previousRight = NONE;
-        for (uint256 a = first; a < we && a <= t;) {
-            uint256 b = _next(s, a);
-            if (b >= we) break;
-            if (rk.at(2 * a) == m && a != previousRight) {
-                if (a == t) return rk.at(2 * a + 1);
-                if (b == t) return NO_SYMBOL;
-                previousRight = b;
-            }
-            a = b;
-        }
-        return s.at(t);
+        return _walk(s, rk, ws, we, t, m);
     }
 
-    /// @dev Whether slot starts a word: (i, 0) with pretok[i, 0] == 1 or (i, 1) with pretok[i, 1] == 1.
-    function _isStart(Int32View memory p, uint256 slot) internal pure returns (bool) {
-        uint256 k = slot % SLOTS;
-        return k < 2 && p.at(2 * (slot / SLOTS) + k) == 1;
+    /// @dev [ws, we): the word-start slot at or before t (0 if none) and the next word-start slot after t (5N if
+    ///      none). A position's two pretok flags are read as one 8-byte word.
+    function _wordOf(Int32View memory p, uint256 t, uint256 n) internal pure returns (uint256 ws, uint256 we) {
+        uint256 pb = p.base;
+        // Safe: every index stays below 2N (t < 5N, so i < N), within the proven pretok operand.
+        assembly ("memory-safe") {
+            // flags of position i: (pretok[i, 0] == 1, pretok[i, 1] == 1)
+            function flags(base, i) -> f0, f1 {
+                let w := calldataload(add(base, mul(i, 8)))
+                f0 := eq(shr(224, w), 1)
+                f1 := eq(and(shr(192, w), 0xffffffff), 1)
+            }
+            let i := div(t, 5)
+            let k := mod(t, 5)
+            let f0, f1 := flags(pb, i)
+            let found := 0
+            if and(gt(k, 0), f1) {
+                ws := add(mul(i, 5), 1)
+                found := 1
+            }
+            if and(iszero(found), f0) {
+                ws := mul(i, 5)
+                found := 1
+            }
+            for { let j := i } and(iszero(found), gt(j, 0)) {} {
+                j := sub(j, 1)
+                f0, f1 := flags(pb, j)
+                if f1 {
+                    ws := add(mul(j, 5), 1)
+                    found := 1
+                }
+                if and(iszero(found), f0) {
+                    ws := mul(j, 5)
+                    found := 1
+                }
+            }
+            we := mul(n, 5)
+            found := 0
+            if and(iszero(k), f1) {
+                we := add(t, 1)
+                found := 1
+            }
+            for { let j := add(i, 1) } and(iszero(found), lt(j, n)) { j := add(j, 1) } {
+                f0, f1 := flags(pb, j)
+                if f0 {
+                    we := mul(j, 5)
+                    found := 1
+                }
+                if and(iszero(found), f1) {
+                    we := add(mul(j, 5), 1)
+                    found := 1
+                }
+            }
+        }
+    }
+
+    /// @dev Least rank over the pairs of consecutive symbols in slots [ws, we) (INF if none).
+    function _leastRank(Int32View memory s, Int32View memory rk, uint256 ws, uint256 we)
+        internal
+        pure
+        returns (int256 m)
+    {
+        uint256 sb = s.base;
+        uint256 rb = rk.base;
+        m = INF_RANK;
+        // Safe: a < we <= 5N = s.len and the rank index 2 * prev < 10N = rk.len.
+        assembly ("memory-safe") {
+            let prev := not(0)
+            for { let a := ws } lt(a, we) { a := add(a, 1) } {
+                if iszero(eq(shr(224, calldataload(add(sb, mul(a, 4)))), 0xffffffff)) {
+                    if iszero(eq(prev, not(0))) {
+                        let r := signextend(3, shr(224, calldataload(add(rb, mul(prev, 8)))))
+                        if slt(r, m) { m := r }
+                    }
+                    prev := a
+                }
+            }
+        }
+    }
+
+    /// @dev Slot t after the round that merges the rank-m pairs of [ws, we), leftmost first, non-overlapping.
+    function _walk(Int32View memory s, Int32View memory rk, uint256 ws, uint256 we, uint256 t, int256 m)
+        internal
+        pure
+        returns (int256 out)
+    {
+        uint256 sb = s.base;
+        uint256 rb = rk.base;
+        // Safe: as in _leastRank; t < 5N.
+        assembly ("memory-safe") {
+            out := signextend(3, shr(224, calldataload(add(sb, mul(t, 4)))))
+            let prev := not(0)
+            let previousRight := not(0)
+            for { let a := ws } lt(a, we) { a := add(a, 1) } {
+                if iszero(eq(shr(224, calldataload(add(sb, mul(a, 4)))), 0xffffffff)) {
+                    if iszero(eq(prev, not(0))) {
+                        if gt(prev, t) { break }
+                        let w := calldataload(add(rb, mul(prev, 8)))
+                        if and(eq(signextend(3, shr(224, w)), m), iszero(eq(prev, previousRight))) {
+                            if eq(prev, t) {
+                                out := signextend(3, and(shr(192, w), 0xffffffff))
+                                break
+                            }
+                            if eq(a, t) {
+                                out := sub(0, 1)
+                                break
+                            }
+                            previousRight := a
+                        }
+                    }
+                    prev := a
+                }
+            }
+        }
     }
 
     /// @dev The first slot after `a` holding a symbol (!= -1), NONE if none. Scans calldata directly: BPE_MERGE
@@ -241,13 +343,25 @@ contract BpeOps is OperatorBase {
         uint256 want = t - nBefore;
         uint256 room = length - frame.len;
         uint256 count;
-        for (uint256 q; q < s.len && count < room; ++q) {
-            int256 v = s.at(q);
-            if (v != NO_SYMBOL) {
-                if (count == want) return v;
-                ++count;
+        bool hit;
+        int256 piece;
+        uint256 sb = s.base;
+        uint256 n = s.len;
+        // Safe: q < s.len, within the proven symbols operand.
+        assembly ("memory-safe") {
+            for { let q := 0 } and(lt(q, n), lt(count, room)) { q := add(q, 1) } {
+                let v := shr(224, calldataload(add(sb, mul(q, 4))))
+                if iszero(eq(v, 0xffffffff)) {
+                    if eq(count, want) {
+                        piece := signextend(3, v)
+                        hit := 1
+                        break
+                    }
+                    count := add(count, 1)
+                }
             }
         }
+        if (hit) return piece;
         if (t < frame.len + count) return frame.at(t - count);
         return d.params[1];
     }
