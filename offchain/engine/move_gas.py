@@ -135,6 +135,13 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.MAXPOOL2D: OpCost(45_000, 632),
     OpCode.AVGPOOL2D: OpCost(48_000, 682),
     OpCode.AMAX: OpCost(16_000, 113),
+    # ---- tokenizer: bpe (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops
+    # BPE_SYMBOLS,PAIR_RANK,BPE_MERGE,BPE_IDS: bench_ops_gas's BPE worst cases at N = 16, 96 and 256)
+    OpCode.BPE_SYMBOLS: OpCost(30_000, 8),
+    OpCode.PAIR_RANK: OpCost(185_000, 229),
+    OpCode.BPE_MERGE: OpCost(122_000, 173),
+    OpCode.BPE_IDS: OpCost(72_000, 177),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -209,6 +216,11 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
 
         window, trie_depth = node.params[2], node.params[3]
         return [(0, 0, node.in_specs[0].size)] + [(1, 0, window * ROW)] * (trie_depth + 1)
+    # ---- tokenizer: bpe (issue 14)
+    if op == OpCode.PAIR_RANK:  # symbols from slot 0, one position's pretok, a whole probe window
+        from offchain.engine.ops.bpe import MERGE_ROW
+
+        return [(0, 0, node.in_specs[0].size), (1, 0, 2), (2, 0, node.params[0] * MERGE_ROW)]
     return get_op(node.op).operand_ranges(node, element)
 
 
