@@ -57,10 +57,9 @@ def load(tokenizer_json: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _vocab(data: Mapping[str, Any]) -> dict[str, int]:
-    vocab = dict(data["model"]["vocab"])
-    for token in data.get("added_tokens", []):
-        vocab.setdefault(token["content"], token["id"])
-    return vocab
+    """The BPE model's own vocabulary: what tokenizers' BPE looks chars, bytes and merges up in (added tokens that
+    are not in it are matched before the model, by ADDED_TOKENS)."""
+    return dict(data["model"]["vocab"])
 
 
 def bytes_to_unicode() -> dict[int, str]:

@@ -38,10 +38,9 @@ class Bpe:
     """A tokenizer.json's BPE tables and the op chain BPE_SYMBOLS -> R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS run
     through each op's forward (the executor's path)."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.hf = Tokenizer.from_file(str(path))
-        self.data = json.loads(path.read_text())
+    def __init__(self, path: Path | Tokenizer):
+        self.hf = path if isinstance(path, Tokenizer) else Tokenizer.from_file(str(path))
+        self.data = json.loads(self.hf.to_str())
         self.vocab = self.hf.get_vocab()
         self.mode = bpe_merges.mode(self.data)
         self.table, self.window, self.salt = bpe_merges.merges_table(self.data)

@@ -84,6 +84,32 @@ def test_long_word_needs_every_round_and_rounds_needed_suffice(bpe):
     assert (bpe.run(chars, pretok, added, charids, rounds=busy - 1)[0] != symbols_all).any()
 
 
+@pytest.fixture(scope="module")
+def llama3_style():
+    """A byte-level BPE trained here (seconds) with a Llama-3-style Split regex then ByteLevel(use_regex=False):
+    many more multi-level merges per word than the committed tokenizers' short words show."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    pattern = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(pattern), behavior="isolated"), pre_tokenizers.ByteLevel(use_regex=False)])
+    corpus = ["the quick brown fox jumps over the lazy dog " * 3, "aaaa bbbb aaaaaaaa abababab 1234567 ",
+              "tokenizers turn text into tokens, tokens into ids; ids into text again!", "ĠĠĠ    \n\n\t x"] * 20
+    trainer = trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    return Bpe(tok)
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("abtheoknsquirz 1234\n\tĠé"), max_size=60), seed=st.integers(0, 99))
+def test_rounds_equal_tokenizers_bpe_with_a_trained_llama3_style_tokenizer(llama3_style, text, seed):
+    assert len(llama3_style.data["model"]["merges"]) > 50 and max(map(len, llama3_style.vocab)) >= 6
+    _assert_equal(llama3_style, text, seed)
+
+
 def test_byte_fallback_words_with_chars_missing_from_the_vocabulary():
     """SentencePiece: chars outside the vocabulary become <0xNN> byte tokens (U+FFFD and a 4-byte emoji included),
     as tokenizers' byte_fallback does; the tokenizer's own output is compared."""
