@@ -1,7 +1,7 @@
 """A dispute through each BPE operator: a submitter that corrupts one element of a BPE_SYMBOLS, PAIR_RANK, BPE_MERGE
 or BPE_IDS node's output (and runs the rest of the graph on it) loses the game to the honest challenger through
 that node's one-step proof (BpeOps), on a small hand-built BPE graph of the SentencePiece tokenizer
-(tests/engine/bpe_graph.py: code points in, framed ids out, three merge rounds)."""
+(bench/_bpe_graph.py: code points in, framed ids out, three merge rounds)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from ape import chain
 
-from engine.bpe_graph import bpe_graph
+from bench._bpe_graph import bpe_graph
 from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec

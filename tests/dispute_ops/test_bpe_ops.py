@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.bpe_graph import BYTE_LEVEL, SENTENCEPIECE, Bpe, i32
+from bench._bpe_graph import BYTE_LEVEL, SENTENCEPIECE, Bpe, i32
 from engine.op_harness import make_node
 from offchain.dispute.operators import descriptor_tuple
 from offchain.engine.descriptor import encode_node

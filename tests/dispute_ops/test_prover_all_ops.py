@@ -88,7 +88,7 @@ def test_prover_recomputes_every_node(prover):
     attn_model, attn_x = attention_block()  # EXPAND, WHERE and a compiled nn.MultiheadAttention
     seen |= _recompute_every_node(prover, ModelCommitment(attn_model), attn_x)
     # ---- tokenizer: bpe (issue 14)
-    from engine.bpe_graph import bpe_graph
+    from bench._bpe_graph import bpe_graph
 
     bpe_model, bpe_x = bpe_graph(rounds=1)
     seen |= _recompute_every_node(prover, ModelCommitment(bpe_model), bpe_x)

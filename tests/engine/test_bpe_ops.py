@@ -27,7 +27,7 @@ from offchain.models import bpe_merges
 from offchain.models.bpe_merges import MergeOrderError
 from offchain.models.text_tables import TableError
 
-from .bpe_graph import BYTE_LEVEL, SENTENCEPIECE, Bpe, i32
+from bench._bpe_graph import BYTE_LEVEL, SENTENCEPIECE, Bpe, i32
 from .op_harness import check_elements, make_node
 
 

@@ -1,4 +1,4 @@
-"""Shared by the BPE op tests (engine, Solidity parity, disputes): a tokenizer.json's BPE tables, the op chain
+"""Shared by the BPE op tests (engine, Solidity parity, disputes, prover) and the game fuzzer: a tokenizer.json's BPE tables, the op chain
 BPE_SYMBOLS -> R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS run through each op's forward, and a small hand-built graph
 of the four ops (the request input is the text's code points; pre-tokenization and the other tables are
 weights) for dispute and prover tests."""
@@ -19,9 +19,18 @@ from offchain.engine.ops.bpe import SLOTS
 from offchain.models import bpe_merges
 from offchain.models.text_tables import SHIFT
 
-from .op_harness import make_node, spec
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def spec(shape, dtype: DType, frac: int) -> TensorSpec:
+    return TensorSpec(tuple(int(d) for d in shape), dtype, int(frac))
+
+
+def make_node(op: int, in_specs, out: TensorSpec, params=()) -> Node:
+    """A node whose operands are graph inputs 0..n-1 (enough to run one op's forward)."""
+    refs = tuple(TensorRef(TensorKind.INPUT, k) for k in range(len(in_specs)))
+    return Node(int(op), refs, tuple(in_specs), out, tuple(int(p) for p in params))
+
+ROOT = Path(__file__).resolve().parents[1]
 BYTE_LEVEL = ROOT / "offchain/models/llm_small/tokenizer.json"
 SENTENCEPIECE = ROOT / "offchain/models/llm_tiny_sp/tokenizer.json"
 I32 = DType.INT32
