@@ -117,12 +117,22 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
         "tokenizer": (tokenizer_model(32, 16, load_tokenizer()), text_input("Tokenizers are disputable, too!", 32)),
         "loreft": (loreft_block(), loreft_input()),
         "tiny-mlp": (tiny_mlp(), tiny_input()),
+        # ---- tokenizer: bpe (issue 14)
+        "bpe": _bpe_model(),
     }
     # ---- tokenizer: detok (issue 14)
     from offchain.models.bpe_detok import detok_fixture
 
     models["detok"] = detok_fixture()
     return models
+
+
+# ---- tokenizer: bpe (issue 14)
+def _bpe_model() -> tuple[Model, np.ndarray]:
+    """BPE_SYMBOLS, three PAIR_RANK/BPE_MERGE rounds and BPE_IDS on the SentencePiece tokenizer's tables."""
+    from bench._bpe_graph import bpe_graph
+
+    return bpe_graph()
 
 
 def prepare_cases(models: dict[str, tuple[Model, np.ndarray]]) -> dict[str, FuzzCase]:

@@ -22,6 +22,8 @@ from rich.console import Console
 
 from bench._results import Result, write_results
 from bench.bench_ops_gas import ACT_OPS, Case, _ints, _spec, cases as op_cases
+# ---- tokenizer: bpe (issue 14)
+from bench.bench_ops_gas import bpe_extra_cases
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec, registered_id
 from offchain.dispute.claimed_tree import ClaimedTree
@@ -151,6 +153,8 @@ def extra_cases() -> list[Case]:
     out.append(Case("where", OpCode.WHERE, cond, _spec((1, 16, 64), DType.INT8, 0),
                     [(q.copy(), qs), (q[:, :1].copy(), _spec((1, 1, 64), DType.INT16, 8))],
                     _spec((1, 16, 64), DType.INT16, 8)))
+    # ---- tokenizer: bpe (issue 14)
+    out += bpe_extra_cases()
     return out + act_extra_cases()
 
 

@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases()
 
 
 def conv_cases() -> list[Case]:
@@ -261,6 +261,53 @@ def detok_cases() -> list[Case]:
     out += detok_case(128, MAX_TOKEN_BYTES, 2, 4096)[1:]
     out += detok_case(64, 8, 0, 256)[1:]
     return out
+# ---- tokenizer: bpe (issue 14)
+def bpe_worst(op: OpCode, n: int, name: str) -> Case:
+    """One BPE op at N = ``n`` positions on the input that makes its step do the most work: one word over every
+    slot (all 5N filled: BPE_MERGE walks it twice to the last slot, BPE_IDS counts every piece), PAIR_RANK at slot 0
+    whose next symbol is the last slot and whose pair misses a full window of MAX_WINDOW rows."""
+    from offchain.engine.ops.bpe import MAX_FRAME, MAX_WINDOW
+
+    rng = np.random.default_rng(SEED + 14)
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    pretok = np.zeros((n, 2), dtype=np.int32)
+    pretok[0, 1] = 1
+    full = rng.integers(0, 4096, size=(n, 5)).astype(np.int32)
+    if op == OpCode.BPE_SYMBOLS:
+        chars = np.full(n, 0x10FFFF, dtype=np.int32)
+        byte_ids = np.arange(256, dtype=np.int32)
+        weights = [(pretok, i32((n, 2))), (np.full(n, -1, dtype=np.int32), i32((n,))),
+                   (np.zeros((n, 1), dtype=np.int32), i32((n, 1))), (byte_ids, i32((256,)))]
+        return Case(name, op, chars, i32((n,)), weights, i32((n, 5)), (0, 5, 0x2581), element=5 * n - 1)
+    if op == OpCode.PAIR_RANK:
+        lone = np.full((n, 5), -1, dtype=np.int32)
+        lone[0, 0], lone[n - 1, 4] = 7, 8
+        table = np.full((8192, 4), 9, dtype=np.int32)
+        return Case(name, op, lone, i32((n, 5)), [(pretok, i32((n, 2))), (table, i32((8192, 4)))], i32((5 * n, 2)),
+                    (MAX_WINDOW, 12345), element=0)
+    if op == OpCode.BPE_MERGE:
+        ranks = np.stack([np.full(5 * n, 3), np.arange(5 * n)], axis=1).astype(np.int32)
+        return Case(name, op, full, i32((n, 5)), [(ranks, i32((5 * n, 2))), (pretok, i32((n, 2)))], i32((n, 5)),
+                    element=5 * n - 1)
+    frame = np.arange(MAX_FRAME, dtype=np.int32)
+    length = 5 * n + MAX_FRAME
+    return Case(name, op, full, i32((n, 5)), [(frame, i32((MAX_FRAME,)))], i32((length,)), (1, 0),
+                element=5 * n)
+
+
+def bpe_cases() -> list[Case]:
+    """The four BPE ops at the largest N their check() allows (MAX_POSITIONS), worst inputs (``bpe_worst``)."""
+    from offchain.engine.ops.bpe import MAX_POSITIONS
+
+    n = MAX_POSITIONS
+    return [bpe_worst(op, n, f"{OpCode(op).name.lower()} N={n} worst") for op in
+            (OpCode.BPE_SYMBOLS, OpCode.PAIR_RANK, OpCode.BPE_MERGE, OpCode.BPE_IDS)]
+
+
+def bpe_extra_cases() -> list[Case]:
+    """The BPE ops at N = 16 and 96 as well (bench_move_gas fits each op's per-element cost)."""
+    return [bpe_worst(op, n, f"{OpCode(op).name.lower()} N={n}") for n in (16, 96)
+            for op in (OpCode.BPE_SYMBOLS, OpCode.PAIR_RANK, OpCode.BPE_MERGE, OpCode.BPE_IDS)]
 
 
 def _calldata_gas(data: bytes) -> int:

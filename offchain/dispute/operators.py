@@ -74,6 +74,11 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---- tokenizer: detok (issue 14)
     OpCode.DETOK_LEN: "DetokOps",
     OpCode.DETOK_BYTES: "DetokOps",
+    # ---- tokenizer: bpe (issue 14)
+    OpCode.BPE_SYMBOLS: "BpeOps",
+    OpCode.PAIR_RANK: "BpeOps",
+    OpCode.BPE_MERGE: "BpeOps",
+    OpCode.BPE_IDS: "BpeOps",
 })
 
 

@@ -141,6 +141,13 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # dominated by the lens, which its range calls scan up to four times.
     OpCode.DETOK_LEN: OpCost(16_000, 376),
     OpCode.DETOK_BYTES: OpCost(194_000, 388),
+    # ---- tokenizer: bpe (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops
+    # BPE_SYMBOLS,PAIR_RANK,BPE_MERGE,BPE_IDS: bench_ops_gas's BPE worst cases at N = 16, 96 and 256)
+    OpCode.BPE_SYMBOLS: OpCost(30_000, 8),
+    OpCode.PAIR_RANK: OpCost(185_000, 229),
+    OpCode.BPE_MERGE: OpCost(122_000, 173),
+    OpCode.BPE_IDS: OpCost(72_000, 177),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -222,6 +229,11 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
         tokens, width = node.in_specs[0].size, node.in_specs[2].shape[1]
         head = {0: [], 1: [(0, 0, 1), (2, 0, 1)], 2: [(0, 0, 1), (2, 0, width - 1)]}[node.params[0]]
         return [(1, 0, tokens)] + head + [(0, 0, 1), (2, 0, 1)]
+    # ---- tokenizer: bpe (issue 14)
+    if op == OpCode.PAIR_RANK:  # symbols from slot 0, one position's pretok, a whole probe window
+        from offchain.engine.ops.bpe import MERGE_ROW
+
+        return [(0, 0, node.in_specs[0].size), (1, 0, 2), (2, 0, node.params[0] * MERGE_ROW)]
     return get_op(node.op).operand_ranges(node, element)
 
 

@@ -99,10 +99,20 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
     if path.exists():
         with np.load(path) as z:
             return z["stage1"], z["stage2"]
-    rows = _char_rows()
-    size = 1 << SHIFT
+    stage1, stage2 = two_stage(_char_rows())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, stage1=stage1, stage2=stage2)
+    tmp.replace(path)
+    return stage1, stage2
+
+
+def two_stage(rows: np.ndarray, shift: int = SHIFT) -> tuple[np.ndarray, np.ndarray]:
+    """CHAR_MAP's (stage1, stage2) for per-code-point stage-2 entries ``rows`` [0x110000, K]: blocks of
+    2^shift code points with equal entries are stored once in stage2, stage1 numbers each block."""
+    size = 1 << shift
     blocks: dict[bytes, int] = {}
-    stage1 = np.zeros((MAX_CODE_POINT >> SHIFT) + 1, dtype=np.int32)
+    stage1 = np.zeros((MAX_CODE_POINT >> shift) + 1, dtype=np.int32)
     chunks = []
     for b in range(stage1.size):
         block = rows[b * size:(b + 1) * size]
@@ -111,12 +121,7 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
             blocks[key] = len(chunks)
             chunks.append(block)
         stage1[b] = blocks[key]
-    stage2 = np.concatenate(chunks).astype(np.int32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, stage1=stage1, stage2=stage2)
-    tmp.replace(path)
-    return stage1, stage2
+    return stage1, np.concatenate(chunks).astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -261,4 +266,4 @@ def text_input(text: str | bytes, max_bytes: int) -> np.ndarray:
 
 
 __all__ = ["SHIFT", "SLOTS", "WINDOW", "TableError", "Trie", "build_trie", "char_tables",
-           "splice", "text_input", "tokenizer_graph", "tokenizer_model"]
+           "splice", "text_input", "tokenizer_graph", "tokenizer_model", "two_stage"]

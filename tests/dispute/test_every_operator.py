@@ -32,6 +32,8 @@ from ._fault_game import a_fault_loses
 from .test_ops_act import ACT_OPS as _ACT_OPS
 from .test_ops_attn import OP_MODEL as _ATTN_OP_MODEL
 from .test_ops_pool import POOL_OPS as _POOL_OPS
+# ---- tokenizer: bpe (issue 14)
+from .test_ops_bpe import BPE_OPS as _BPE_OPS
 
 PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
 
@@ -113,6 +115,8 @@ COVERED_ELSEWHERE: set[OpCode] = set(_ACT_OPS) | set(_POOL_OPS) | set(_ATTN_OP_M
 from .test_ops_detok import DETOK_OPS as _DETOK_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_DETOK_OPS)
+# ---- tokenizer: bpe (issue 14)
+COVERED_ELSEWHERE |= set(_BPE_OPS)
 
 
 def test_every_op_code_is_covered():

@@ -18,6 +18,8 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             "PoolOps",
             # ---- tokenizer: detok (issue 14)
             "DetokOps")
+            # ---- tokenizer: bpe (issue 14)
+            "BpeOps")
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,14 @@ POOL_CHOSEN = ("maxpool2d 7x7 on", "avgpool2d 3x3 on", "amax n=1024", "maxpool2d
                "avgpool2d 7x7 pad 3 over 2048x7x7")
 CASES += [c for c in all_cases() if c.name.startswith(POOL_CHOSEN)] + _unseen_pool()
 
+# ---- tokenizer: bpe (issue 14)
+# The BPE ops' worst inputs at their cap N = 256 (fitted) and at N = 200 (unseen).
+from bench.bench_ops_gas import bpe_worst  # noqa: E402
+
+BPE_OPS = (OpCode.BPE_SYMBOLS, OpCode.PAIR_RANK, OpCode.BPE_MERGE, OpCode.BPE_IDS)
+CASES += [c for c in all_cases() if c.name.endswith("N=256 worst")]
+CASES += [bpe_worst(op, 200, f"*{OpCode(op).name.lower()} N=200") for op in BPE_OPS]
+
 
 # ---- tokenizer: detok (issue 14)
 def _unseen_detok() -> list[Case]:

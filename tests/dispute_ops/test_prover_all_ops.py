@@ -92,6 +92,11 @@ def test_prover_recomputes_every_node(prover):
 
     detok_model, detok_ids = detok_fixture()
     seen |= _recompute_every_node(prover, ModelCommitment(detok_model), detok_ids)
+    # ---- tokenizer: bpe (issue 14)
+    from bench._bpe_graph import bpe_graph
+
+    bpe_model, bpe_x = bpe_graph(rounds=1)
+    seen |= _recompute_every_node(prover, ModelCommitment(bpe_model), bpe_x)
     assert seen == {int(c) for c in OpCode}
 
 

@@ -25,6 +25,8 @@ from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
 from offchain.engine.ops.softmax import Softmax
 from offchain.engine.ops.text import CharMap, TrieMatch, Utf8Decode, WordPiece
 from offchain.engine.ops.unary import Neg, Relu, Rescale
+# ---- tokenizer: bpe (issue 14)
+from offchain.engine.ops.bpe import BpeIds, BpeMerge, BpeSymbols, PairRank
 
 # ---- tokenizer: detok (issue 14)
 from offchain.engine.ops.detok import DetokBytes, DetokLen  # noqa: E402
@@ -41,6 +43,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     MaxPool2d(), AvgPool2d(), Amax(),
     # ---- tokenizer: detok (issue 14)
     DetokLen(), DetokBytes(),
+    # ---- tokenizer: bpe (issue 14)
+    BpeSymbols(), PairRank(), BpeMerge(), BpeIds(),
 )}
 
 

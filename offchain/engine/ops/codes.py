@@ -56,3 +56,8 @@ class OpCode(enum.IntEnum):
     # ---- tokenizer: detok (issue 14)
     DETOK_LEN = 46    # ops/detok.py  byte length of each token's text (table lookup)
     DETOK_BYTES = 47  # ops/detok.py  the tokens' bytes concatenated (optionally stripped), truncated / 0-padded
+    # ---- tokenizer: bpe (issue 14)
+    BPE_SYMBOLS = 42  # ops/bpe.py   chars -> initial BPE symbols [N, 5] (bytes or SentencePiece chars)
+    PAIR_RANK = 43    # ops/bpe.py   (rank, new_id) of each symbol with the next one of its word (hashed merges)
+    BPE_MERGE = 44    # ops/bpe.py   one round: each word's least-rank pairs, leftmost first
+    BPE_IDS = 45      # ops/bpe.py   final symbols -> framed, padded token ids

@@ -1,0 +1,197 @@
+"""Tables of the BPE ops (offchain/engine/ops/bpe.py) built from a Hugging Face ``tokenizer.json`` (BPE model).
+
+Who may call: the tokenizer graph builder (offchain/models/bpe.py), tests and benchmarks.
+
+* ``merges_table``: PAIR_RANK's open-addressed merges table (rows (left, right, rank, new_id)), its probe window
+  and salt: every merge sits within W rows of its home ``pair_hash(left, right, salt) % (M - W + 1)``, so one
+  probe window settles whether a pair merges. It refuses merges lists the BPE rounds cannot equal (``check_rank_order``).
+* ``check_rank_order``: the property under which one BPE_MERGE round per pending rank equals tokenizers' BPE.
+* ``byte_ids``: the ids of the 256 byte tokens (byte-level alphabet chars, or ``<0xNN>`` pieces with byte fallback).
+* ``char_vocab_table``: CHAR_MAP tables giving a SentencePiece vocabulary's single-char pieces (4 * id + 1).
+* ``rounds_needed``: R, the PAIR_RANK/BPE_MERGE rounds after which every word of N positions is finished.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from offchain.engine.ops.bpe import (
+    BYTE_TOKENS,
+    MAX_WINDOW,
+    MERGE_ROW,
+    MODE_BYTE_LEVEL,
+    MODE_SENTENCEPIECE,
+    SPACE,
+    pair_hash,
+)
+from offchain.engine.ops.text import MAX_CODE_POINT
+from offchain.models.text_tables import SHIFT, TableError, two_stage
+
+#: SentencePiece's word-boundary char, which replaces ' ' (Metaspace, the Replace normalizer).
+METASPACE = 0x2581
+#: Most symbols one text position can start: an ill-formed byte decodes to U+FFFD, whose 3 UTF-8 bytes become
+#: three byte tokens when U+FFFD is not a piece of its own.
+SYMBOLS_PER_POSITION = 3
+#: Salts tried per window size before a larger window is tried.
+SALTS = 64
+
+
+class MergeOrderError(TableError):
+    """A merges list without the rank-order property the BPE rounds need (names the offending merge)."""
+
+
+def load(tokenizer_json: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A tokenizer.json as a dict (a path, its text, or the dict); refuses a model that is not BPE."""
+    if isinstance(tokenizer_json, Mapping):
+        data = tokenizer_json
+    else:
+        text = str(tokenizer_json)
+        data = json.loads(Path(text).read_text(encoding="utf-8") if not text.lstrip().startswith("{") else text)
+    if data.get("model", {}).get("type") != "BPE":
+        raise TableError(f"tokenizer model is {data.get('model', {}).get('type')!r}, not BPE")
+    return data
+
+
+def _vocab(data: Mapping[str, Any]) -> dict[str, int]:
+    """The BPE model's own vocabulary: what tokenizers' BPE looks chars, bytes and merges up in (added tokens that
+    are not in it are matched before the model, by ADDED_TOKENS)."""
+    return dict(data["model"]["vocab"])
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable char map (the byte-level alphabet)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    chars = list(keep)
+    extra = 0
+    for b in range(BYTE_TOKENS):
+        if b not in keep:
+            keep.append(b)
+            chars.append(BYTE_TOKENS + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(keep, chars)}
+
+
+def mode(tokenizer_json) -> int:
+    """BPE_SYMBOLS' mode: 1 (SentencePiece: chars are pieces, bytes fall back to <0xNN>) when the model has
+    byte_fallback, else 0 (byte-level: every char is its UTF-8 bytes in GPT-2's alphabet)."""
+    return MODE_SENTENCEPIECE if load(tokenizer_json)["model"].get("byte_fallback") else MODE_BYTE_LEVEL
+
+
+def byte_ids(tokenizer_json) -> np.ndarray:
+    """int32 [256]: the token id of each byte: ``<0xNN>`` for a byte-fallback model, the byte-level alphabet char
+    otherwise. Raises TableError naming the bytes whose token the vocabulary lacks."""
+    data = load(tokenizer_json)
+    vocab = _vocab(data)
+    if mode(data) == MODE_SENTENCEPIECE:
+        names = {b: f"<0x{b:02X}>" for b in range(BYTE_TOKENS)}
+    else:
+        names = bytes_to_unicode()
+    missing = [names[b] for b in range(BYTE_TOKENS) if names[b] not in vocab]
+    if missing:
+        raise TableError(f"the vocabulary lacks {len(missing)} of the 256 byte tokens: {missing[:8]}")
+    return np.array([vocab[names[b]] for b in range(BYTE_TOKENS)], dtype=np.int32)
+
+
+def merges(tokenizer_json) -> list[tuple[int, int, int]]:
+    """The merges as (left id, right id, new id) in rank order; raises TableError naming a merge whose tokens or
+    result are not in the vocabulary, or a pair listed twice."""
+    data = load(tokenizer_json)
+    vocab = _vocab(data)
+    out: list[tuple[int, int, int]] = []
+    seen: dict[tuple[int, int], int] = {}
+    for rank, entry in enumerate(data["model"].get("merges", [])):
+        pair = entry.split(" ") if isinstance(entry, str) else list(entry)
+        if len(pair) != 2:
+            raise TableError(f"merge {rank} {entry!r} is not a pair of tokens")
+        a, b = pair
+        for token in (a, b, a + b):
+            if token not in vocab:
+                raise TableError(f"merge {rank} ({a!r}, {b!r}): {token!r} is not in the vocabulary")
+        key = (vocab[a], vocab[b])
+        if key in seen:
+            raise TableError(f"merge {rank} ({a!r}, {b!r}) repeats merge {seen[key]}")
+        seen[key] = rank
+        out.append((vocab[a], vocab[b], vocab[a + b]))
+    return out
+
+
+def check_rank_order(merge_ids: Sequence[tuple[int, int, int]], names: Mapping[int, str] | None = None) -> None:
+    """Raise MergeOrderError unless every merge (a, b) of rank r has r greater than the rank of every merge whose
+    output is a or b (``merge_ids``: (left, right, new) in rank order; ``names``: id -> token, for the message).
+    Under this property a merge never creates a pair of rank <= its own, so tokenizers' min-heap order (least
+    rank, then leftmost) equals BPE_MERGE's rounds: per word, all leftmost non-overlapping occurrences of the
+    least-rank pair at once."""
+    last_made: dict[int, int] = {}
+    for rank, (_, _, new) in enumerate(merge_ids):
+        last_made[new] = rank
+    name = (lambda t: repr(names.get(t, t))) if names else repr
+    for rank, (a, b, _) in enumerate(merge_ids):
+        for side in (a, b):
+            made = last_made.get(side, -1)
+            if made >= rank:
+                raise MergeOrderError(f"merge {rank} ({name(a)}, {name(b)}) uses {name(side)}, which merge {made} "
+                                      f"makes at a rank >= {rank}: BPE rounds would not equal the BPE model")
+
+
+def merges_table(tokenizer_json, spread: int = 2) -> tuple[np.ndarray, int, int]:
+    """(table int32 [M, 4], window W, salt): PAIR_RANK's merges table. M is the power of two at or above
+    ``spread`` rows per merge (at least 16); the smallest W of 4, 8, .., MAX_WINDOW and the first salt that place
+    every merge within W rows of its home. Checks the rank order first (MergeOrderError)."""
+    data = load(tokenizer_json)
+    merge_ids = merges(data)
+    check_rank_order(merge_ids, {v: k for k, v in _vocab(data).items()})
+    rows_count = 1 << max(4, (spread * max(1, len(merge_ids)) - 1).bit_length())
+    window = 4
+    while window <= MAX_WINDOW:
+        homes = rows_count - window + 1
+        for salt in range(SALTS):
+            placed = sorted((pair_hash(a, b, salt) % homes, a, b, rank, new)
+                            for rank, (a, b, new) in enumerate(merge_ids))
+            # Earliest-deadline greedy (as build_trie): places every merge within its window whenever any
+            # placement does.
+            table = np.full((rows_count, MERGE_ROW), -1, dtype=np.int32)
+            last = -1
+            for home, a, b, rank, new in placed:
+                slot = max(home, last + 1)
+                if slot >= home + window:
+                    break
+                table[slot] = (a, b, rank, new)
+                last = slot
+            else:
+                return table, window, salt
+        window *= 2
+    raise TableError(f"no window <= {MAX_WINDOW} and salt < {SALTS} places {len(merge_ids)} merges in "
+                     f"{rows_count} rows")
+
+
+def char_vocab_table(tokenizer_json) -> tuple[np.ndarray, np.ndarray]:
+    """CHAR_MAP's (stage1, stage2 [rows, 1]) at ``text_tables.SHIFT``: code point c maps to 4 * id + 1 when the
+    single-char piece chr(c) is in the vocabulary (' ' looked up as U+2581, as the Replace normalizer has it),
+    0 otherwise. Entries are absolute (bit 2 clear), so the blocks without pieces share one zero block."""
+    vocab = _vocab(load(tokenizer_json))
+    rows = np.zeros((MAX_CODE_POINT + 1, 1), dtype=np.int32)
+
+    def entry(tid: int) -> int:
+        if not 0 <= tid < 1 << 27:
+            raise TableError(f"token id {tid} does not fit a CHAR_MAP entry (8 * id + 1 < 2^31)")
+        return 8 * tid + 1
+
+    for token, tid in vocab.items():
+        if len(token) == 1 and ord(token) != SPACE:
+            rows[ord(token), 0] = entry(tid)
+    if chr(METASPACE) in vocab:
+        rows[SPACE, 0] = entry(vocab[chr(METASPACE)])
+    return two_stage(rows, SHIFT)
+
+
+def rounds_needed(n: int, mode: int) -> int:
+    """R: PAIR_RANK/BPE_MERGE rounds that finish every word of a text of ``n`` positions. A word holds at most
+    3n + 1 symbols (3 byte tokens per position from U+FFFD in either mode, plus one virtual prefix char), and
+    each round with a pending merge removes at least one symbol of the word."""
+    if mode not in (MODE_BYTE_LEVEL, MODE_SENTENCEPIECE) or n < 1:
+        raise TableError(f"rounds_needed takes n >= 1 and mode 0 or 1, got n={n}, mode={mode}")
+    return SYMBOLS_PER_POSITION * n
