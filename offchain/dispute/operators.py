@@ -71,6 +71,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.MAXPOOL2D: "PoolOps",
     OpCode.AVGPOOL2D: "PoolOps",
     OpCode.AMAX: "ReduceOps",
+    # ---- tokenizer: pretok (issue 14)
+    OpCode.UTF8_CHARS: "PretokOps",
+    OpCode.PRETOKENIZE: "PretokOps",
+    OpCode.ADDED_TOKENS: "PretokOps",
 })
 
 

@@ -15,7 +15,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # attention and shape functions (issue 13)
             "BroadcastOps",
             # pooling and reductions (issue 13)
-            "PoolOps")
+            "PoolOps",
+            # ---- tokenizer: pretok (issue 14)
+            "PretokOps")
 
 
 @pytest.fixture(scope="module")

@@ -53,3 +53,7 @@ class OpCode(enum.IntEnum):
     MAXPOOL2D = 34    # ops/pool.py   NCHW max over windows
     AVGPOOL2D = 35    # ops/pool.py   NCHW exact window sum / divisor, rounded half up
     AMAX = 36         # ops/pool.py   max over the last axis
+    # ---- tokenizer: pretok (issue 14)
+    UTF8_CHARS = 39    # ops/pretok.py  bytes -> code point per UTF-8 unit start (U+FFFD per maximal subpart)
+    PRETOKENIZE = 40   # ops/pretok.py  class stream + added matches -> (virtual prefix, word start) per char
+    ADDED_TOKENS = 41  # ops/pretok.py  chars -> leftmost-longest added-token matches
