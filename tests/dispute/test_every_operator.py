@@ -109,6 +109,10 @@ OP_MODEL = {
 
 #: Op codes whose games live in their slice's own file (issue 13: activations, pooling, attention and shapes).
 COVERED_ELSEWHERE: set[OpCode] = set(_ACT_OPS) | set(_POOL_OPS) | set(_ATTN_OP_MODEL)
+# ---- tokenizer: pretok (issue 14)
+from .test_ops_pretok import PRETOK_OPS as _PRETOK_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_PRETOK_OPS)
 
 
 def test_every_op_code_is_covered():

@@ -17,7 +17,7 @@ from tokenizers import pre_tokenizers as pt
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatchError
 from offchain.engine.ops import OpCode, get_op
-from offchain.engine.ops.pretok import MAX_ADDED_WORK, MAX_CHARS
+from offchain.engine.ops.pretok import MAX_ADDED_WORK, MAX_CHARS, added_work
 from offchain.models.bpe_tables import (TokenizerTableError, added_table, class_table, code_point_classes)
 
 from .op_harness import check_elements, make_node, spec
@@ -340,9 +340,12 @@ def test_checks_refuse_sizes_over_the_caps_and_bad_params():
     for node in (u, pr):
         with pytest.raises(ParamError, match="MAX_CHARS"):
             get_op(node.op).check(node)
-    big = _nodes(MAX_CHARS, MAX_ADDED_WORK // MAX_CHARS + 1, 1, (1, 0, 0))[2]
-    with pytest.raises(ParamError, match="MAX_ADDED_WORK"):
-        get_op(OpCode.ADDED_TOKENS).check(big)
+    for a, l in ((16, 8), (12, 16), (1, 368)):   # exactly at the cap
+        assert added_work(MAX_CHARS, a, l) == MAX_ADDED_WORK
+        get_op(OpCode.ADDED_TOKENS).check(_nodes(MAX_CHARS, a, l, (1, 0, 0))[2])
+        for bigger in ((a + 1, l), (a, l + 8)):
+            with pytest.raises(ParamError, match="MAX_ADDED_WORK"):
+                get_op(OpCode.ADDED_TOKENS).check(_nodes(MAX_CHARS, *bigger, (1, 0, 0))[2])
     for params in ((0, 0, 0), (6, 0, 0), (1, 3, 0), (1, 0, 2)):
         with pytest.raises(ParamError):
             get_op(OpCode.PRETOKENIZE).check(_nodes(8, 1, 1, params)[3])
@@ -353,5 +356,5 @@ def test_checks_refuse_sizes_over_the_caps_and_bad_params():
                     spec((8, 2), DType.INT32, 0), (1, 0, 0))
     with pytest.raises(ShapeMismatchError):
         get_op(OpCode.PRETOKENIZE).check(bad)
-    for node in _nodes(MAX_CHARS, MAX_ADDED_WORK // MAX_CHARS, 1, (4, 2, 1)):
+    for node in _nodes(MAX_CHARS, 16, 8, (4, 2, 1)):
         get_op(node.op).check(node)

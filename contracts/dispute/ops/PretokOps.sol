@@ -128,56 +128,57 @@ contract PretokOps is OperatorBase {
 
     // ------------------------------------------------------------------------------------- added tokens
 
-    /// @dev Element i: scan the text (chars >= 0) from the left taking the longest row at each position.
+    /// @dev Element i: scan the text (chars >= 0) from the left taking the longest row at each position. Its worst
+    ///      case tries every row at every position, so rows are compared as byte strings: the text is packed like
+    ///      the table (4-byte big-endian entries) and a row of content length k is one memcmp of 4k bytes.
     function _added(Int32View memory c, Int32View memory t, uint256 w, uint256 i) internal pure returns (int256) {
         if (LibOperand.at(c, i) < 0) return -1;
-        uint256 n = c.len;
-        int256[] memory text = new int256[](n);
-        uint256 m;
-        uint256 ti;
-        for (uint256 p; p < n; ++p) {
-            int256 v = LibOperand.at(c, p);
-            if (v < 0) continue;
-            if (p == i) ti = m;
-            text[m++] = v;
-        }
+        (uint256 text, uint256 m, uint256 ti) = _text(c, i);
+        uint256[] memory lens = _contentLengths(t, w);
         uint256 q;
         while (q <= ti) {
-            (int256 id, uint256 len) = _longest(t, w, text, m, q);
-            if (len == 0) {
+            (uint256 best, int256 id) = _longestAt(t.base, w, lens, text, m, q);
+            if (best == 0) {
                 ++q;
                 continue;
             }
-            if (ti < q + len) return ti == q ? id : int256(-2);
-            q += len;
+            if (ti < q + best) return ti == q ? id : int256(-2);
+            q += best;
         }
         return -1;
     }
 
-    /// @dev (id, length) of the first longest row whose content matches text[q..]; length 0 when none does.
-    function _longest(Int32View memory t, uint256 w, int256[] memory text, uint256 m, uint256 q)
-        internal
-        pure
-        returns (int256 id, uint256 best)
-    {
-        uint256 rows = t.len / w;
-        uint256 tb = t.base;
-        for (uint256 r; r < rows; ++r) {
-            uint256 row = tb + r * w * 4;
-            int256 rid = _word(row);
-            if (rid < 0) continue;
-            uint256 k;
-            bool ok = true;
-            while (k + 1 < w) {
-                int256 cp = _word(row + (k + 1) * 4);
-                if (cp < 0) break;
-                if (q + k >= m || text[q + k] != cp) {
-                    ok = false;
-                    break;
+    /// @dev The text (chars >= 0) packed as 4-byte entries at memory `text`, its length m, and char i's text index.
+    function _text(Int32View memory c, uint256 i) internal pure returns (uint256 text, uint256 m, uint256 ti) {
+        uint256 n = c.len;
+        uint256 cb = c.base;
+        assembly ("memory-safe") {
+            text := mload(0x40)
+            for { let p := 0 } lt(p, n) { p := add(p, 1) } {
+                let word := calldataload(add(cb, mul(p, 4)))
+                if iszero(shr(255, word)) {
+                    if eq(p, i) { ti := m }
+                    // Entries are written in increasing order, so each store's 28 trailing bytes are overwritten.
+                    mstore(add(text, mul(m, 4)), shl(224, shr(224, word)))
+                    m := add(m, 1)
                 }
+            }
+            mstore(0x40, add(text, add(mul(m, 4), 32)))
+        }
+    }
+
+    /// @dev Each row's content length: its entries before the first negative one; 0 for a row whose id is negative.
+    function _contentLengths(Int32View memory t, uint256 w) internal pure returns (uint256[] memory lens) {
+        uint256 rows = t.len / w;
+        lens = new uint256[](rows);
+        for (uint256 r; r < rows; ++r) {
+            uint256 ra = t.base + r * w * 4;
+            if (_word(ra) < 0) continue;
+            uint256 k;
+            while (k + 1 < w && _word(ra + (k + 1) * 4) >= 0) {
                 ++k;
             }
-            if (ok && k > best) (id, best) = (rid, k);
+            lens[r] = k;
         }
     }
 
@@ -185,6 +186,39 @@ contract PretokOps is OperatorBase {
     function _word(uint256 addr) internal pure returns (int256 v) {
         assembly ("memory-safe") {
             v := signextend(3, shr(224, calldataload(addr)))
+        }
+    }
+
+    /// @dev (length, id) of the first longest row whose content equals the text at q; length 0 when none does.
+    function _longestAt(uint256 tb, uint256 w, uint256[] memory lens, uint256 text, uint256 m, uint256 q)
+        internal
+        pure
+        returns (uint256 best, int256 id)
+    {
+        assembly ("memory-safe") {
+            let rows := mload(lens)
+            let at := add(text, mul(q, 4))
+            for { let r := 0 } lt(r, rows) { r := add(r, 1) } {
+                let k := mload(add(lens, mul(add(r, 1), 32)))
+                if and(gt(k, best), iszero(gt(add(q, k), m))) {
+                    let ra := add(tb, mul(mul(r, w), 4))
+                    let bytes_ := mul(k, 4)
+                    let ok := 1
+                    for { let o := 0 } lt(o, bytes_) { o := add(o, 32) } {
+                        let diff := xor(calldataload(add(add(ra, 4), o)), mload(add(at, o)))
+                        let rest := sub(bytes_, o)
+                        if lt(rest, 32) { diff := shr(sub(256, mul(rest, 8)), diff) }
+                        if diff {
+                            ok := 0
+                            break
+                        }
+                    }
+                    if ok {
+                        best := k
+                        id := signextend(3, shr(224, calldataload(ra)))
+                    }
+                }
+            }
         }
     }
 
@@ -206,8 +240,8 @@ contract PretokOps is OperatorBase {
         bool seen;
         for (uint256 j = i; j > 0;) {
             --j;
-            if (LibOperand.at(s, j) == 0) continue;
-            if (LibOperand.at(a, j) != -1) {
+            if (_word(s.base + j * 4) == 0) continue;
+            if (_word(a.base + j * 4) != -1) {
                 seen = true;
                 break;
             }
@@ -216,7 +250,7 @@ contract PretokOps is OperatorBase {
         int256 kind = d.params[0];
         bool prefix;
         {
-            int256 first = LibOperand.at(s, start) >> 2;
+            int256 first = _word(s.base + start * 4) >> 2;
             bool isPrefixChar = first == SPACE || (kind >= 4 && first == META);
             prefix = d.params[1] == 1 || (d.params[1] == 2 && !isPrefixChar);
             if (d.params[2] == 1 && seen) prefix = false;
@@ -237,9 +271,9 @@ contract PretokOps is OperatorBase {
         seq = new int256[](s.len + 1);
         if (virtualChar != 0) seq[len++] = virtualChar;
         for (uint256 j = start; j < s.len; ++j) {
-            int256 v = LibOperand.at(s, j);
+            int256 v = _word(s.base + j * 4);
             if (v == 0) continue;
-            if (LibOperand.at(a, j) != -1) break;
+            if (_word(a.base + j * 4) != -1) break;
             if (j == i) idx = len;
             seq[len++] = v;
         }
@@ -249,7 +283,7 @@ contract PretokOps is OperatorBase {
     function _isStart(int256[] memory seq, uint256 len, int256 kind, uint256 idx) internal pure returns (bool) {
         if (idx == 0) return true;
         if (kind == 5) return false;
-        if (kind == 4) return seq[idx] >> 2 == SPACE || seq[idx] >> 2 == META;
+        if (kind == 4) return _s(seq, idx) >> 2 == SPACE || _s(seq, idx) >> 2 == META;
         uint256 p;
         while (p < idx) {
             p += _matchLen(seq, len, p, kind);
@@ -259,8 +293,8 @@ contract PretokOps is OperatorBase {
 
     /// @dev Length (>= 1) of the match of regex `kind` (1 GPT-2, 2 Llama-3, 3 Qwen2) at p.
     function _matchLen(int256[] memory seq, uint256 len, uint256 p, int256 kind) internal pure returns (uint256) {
-        int256 cls = seq[p] & 3;
-        int256 cp = seq[p] >> 2;
+        int256 cls = _s(seq, p) & 3;
+        int256 cp = _s(seq, p) >> 2;
         uint256 k = _contraction(seq, len, p, kind != 1);
         if (k != 0) return k;
         if (kind == 1) {
@@ -301,11 +335,11 @@ contract PretokOps is OperatorBase {
 
     /// @dev 's|'t|'re|'ve|'m|'ll|'d at p (case-folded when `fold`: A-Z and U+017F as Oniguruma's (?i)); 0 if none.
     function _contraction(int256[] memory seq, uint256 len, uint256 p, bool fold) internal pure returns (uint256) {
-        if (seq[p] >> 2 != 0x27 || p + 1 >= len) return 0;
-        int256 c1 = _fold(seq[p + 1] >> 2, fold);
+        if (_s(seq, p) >> 2 != 0x27 || p + 1 >= len) return 0;
+        int256 c1 = _fold(_s(seq, p + 1) >> 2, fold);
         if (c1 == 0x73 || c1 == 0x74 || c1 == 0x6D || c1 == 0x64) return 2;
         if (p + 2 >= len) return 0;
-        int256 c2 = _fold(seq[p + 2] >> 2, fold);
+        int256 c2 = _fold(_s(seq, p + 2) >> 2, fold);
         if ((c1 == 0x72 || c1 == 0x76) && c2 == 0x65) return 3;
         if (c1 == 0x6C && c2 == 0x6C) return 3;
         return 0;
@@ -323,18 +357,25 @@ contract PretokOps is OperatorBase {
         return p + k < len && k >= 2 ? k - 1 : k;
     }
 
+    /// @dev seq[p] without a bounds check: every caller has p < len <= seq.length.
+    function _s(int256[] memory seq, uint256 p) internal pure returns (int256 v) {
+        assembly ("memory-safe") {
+            v := mload(add(add(seq, 0x20), mul(p, 0x20)))
+        }
+    }
+
     function _run(int256[] memory seq, uint256 len, uint256 p, int256 cls) internal pure returns (uint256 k) {
-        while (p + k < len && seq[p + k] & 3 == cls) {
+        while (p + k < len && _s(seq, p + k) & 3 == cls) {
             ++k;
         }
     }
 
     function _isCls(int256[] memory seq, uint256 len, uint256 p, int256 cls) internal pure returns (bool) {
-        return p < len && seq[p] & 3 == cls;
+        return p < len && _s(seq, p) & 3 == cls;
     }
 
     function _crlf(int256[] memory seq, uint256 len, uint256 p) internal pure returns (bool) {
-        return p < len && (seq[p] >> 2 == 0x0A || seq[p] >> 2 == 0x0D);
+        return p < len && (_s(seq, p) >> 2 == 0x0A || _s(seq, p) >> 2 == 0x0D);
     }
 
     // ---------------------------------------------------------------------------------------- checks

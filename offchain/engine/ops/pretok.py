@@ -11,7 +11,8 @@ UTF8_CHARS (39)
     ``list(map(ord, raw.rstrip(b'\\0').decode('utf-8', 'replace')))``. A byte outside 80..BF always starts a unit;
     a continuation byte is inside the unit of the nearest non-continuation byte j in [i-3, i-1] iff that unit
     reaches i, else it is a unit (U+FFFD) of its own. Element i reads the whole bytes tensor (the padding rule
-    needs the last non-zero byte). Total: every byte string has one result.
+    needs the last non-zero byte). Total: every byte string has one result. Cap: N <= MAX_CHARS = 256 (the
+    pipeline's; this op's own worst step costs 0.14M gas there).
 
 ADDED_TOKENS (41)
     inputs: chars [N] (UTF8_CHARS' output), table [A, L+1] (rows (id, cp_1 .. cp_L), -1 padding; A may be 0).
@@ -21,8 +22,9 @@ ADDED_TOKENS (41)
     the position where a match starts, -2 at the other positions of chars it covers, -1 elsewhere (empty
     positions too). A row's content is cp_1 .. up to its first negative entry; a row with id < 0 or empty content
     never matches. Element i reads chars and table whole. Total.
-    Cap: N * A * L <= MAX_ADDED_WORK and N <= MAX_CHARS (the worst step, every row failing on its last char at
-    every position, stays under 2M gas; bench/bench_ops_gas.py ``pretok_cases``).
+    Cap: N <= MAX_CHARS = 256 and N * A * (ceil(L / 8) + 2) <= MAX_ADDED_WORK = 12,288 (e.g. 16 tokens of <= 8
+    chars, 12 of <= 16, or 1 of <= 368 at N = 256): the worst step, every row failing on its last char at every
+    position, stays <= 1.9M gas (bench/bench_ops_gas.py ``pretok_cases``).
 
 PRETOKENIZE (40)
     inputs: stream [N, 1] (CHAR_MAP with the class table: 4 * cp + cls, 0 for empty; cls 0 letter, 1 number,
@@ -42,7 +44,7 @@ PRETOKENIZE (40)
     (every pattern matches at every position, so its matches tile the segment; a match starts a word; the case
     fold of (?i) is A-Z plus U+017F for 's', as Oniguruma's). out[i, 0] = 1 iff the virtual char precedes char i;
     out[i, 1] = 1 iff char i starts a word (after the virtual char when there is one), else 0.
-    Element i reads stream and added whole. Total. Cap: N <= MAX_CHARS.
+    Element i reads stream and added whole. Total. Cap: N <= MAX_CHARS = 256 (worst step 1.0M gas).
 """
 
 from __future__ import annotations
@@ -57,10 +59,19 @@ from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
 
-#: Largest N (bytes / chars) any of the three ops accepts: the worst PRETOKENIZE step at this size stays < 2M gas.
-MAX_CHARS = 1024
-#: Largest N * A * L of an ADDED_TOKENS node (its worst step compares every row at every position).
-MAX_ADDED_WORK = 1 << 16
+#: Largest N (bytes / chars) any of the three ops accepts: the worst PRETOKENIZE step at N = 256 costs 1.0M gas
+#: (bench/bench_ops_gas.py ``pretok_cases``: one 256-char segment of one-char words, kind 1), about 2.7k gas per
+#: char of the segment, so 512 would pass 1.9M.
+MAX_CHARS = 256
+#: Largest ``added_work(N, A, L) = N * A * (ceil(L / 8) + 2)`` of an ADDED_TOKENS node: its worst step tries every
+#: row at every position, a row costing ~210 gas plus ~134 gas per 32-byte word of its content (8 chars), on top of
+#: ~141k + 453 * N; at this cap every measured worst case is <= 1.9M gas (e.g. 16 rows of 8 chars at N = 256).
+MAX_ADDED_WORK = 12_288
+
+
+def added_work(n: int, a: int, l: int) -> int:
+    """The ADDED_TOKENS cost measure capped by MAX_ADDED_WORK."""
+    return n * a * (-(-l // 8) + 2)
 CLS_L, CLS_N, CLS_S, CLS_O = 0, 1, 2, 3
 SPACE, META = 0x20, 0x2581
 KINDS = (1, 2, 3, 4, 5)
@@ -206,9 +217,9 @@ class AddedTokens(Op):
             raise ShapeMismatchError(f"need chars [N] and table [A, L+1] with L >= 1, got {chars.shape}, {table.shape}")
         n, a, l = chars.shape[0], table.shape[0], table.shape[1] - 1
         _size_cap(n)
-        if n * a * l > MAX_ADDED_WORK:
-            raise ParamError(f"N * A * L = {n} * {a} * {l} = {n * a * l} exceeds MAX_ADDED_WORK = {MAX_ADDED_WORK} "
-                             f"(the worst one-step proof would exceed 2M gas)")
+        if added_work(n, a, l) > MAX_ADDED_WORK:
+            raise ParamError(f"N * A * (ceil(L / 8) + 2) = {n} * {a} * {-(-l // 8) + 2} = {added_work(n, a, l)} "
+                             f"exceeds MAX_ADDED_WORK = {MAX_ADDED_WORK} (the worst one-step proof would pass 2M gas)")
         expect_shape("output", node.output.shape, (n,))
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
