@@ -60,10 +60,14 @@ def front_model() -> Model:
     return model
 
 
+def front_input() -> np.ndarray:
+    return np.frombuffer(TEXT.ljust(N, b"\0"), dtype=np.uint8).astype(np.int8)
+
+
 @pytest.fixture(scope="module")
 def front():
     model = front_model()
-    x = np.frombuffer(TEXT.ljust(N, b"\0"), dtype=np.uint8).astype(np.int8)
+    x = front_input()
     commitment = ModelCommitment(model)
     return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
 
@@ -76,7 +80,7 @@ def protocol(project, accounts):
 
 def test_the_front_is_what_it_claims(front):
     _, _, honest = front
-    outs = honest.trace.outputs if hasattr(honest, "trace") else run(front[0].model, [front[1]]).outputs
+    outs = honest.trace.outputs
     chars, added, pretok = outs[0], outs[2], outs[3].reshape(N, 2)
     assert [c for c in chars.tolist() if c >= 0] == [ord(c) for c in TEXT.decode()]
     assert sorted(set(added.tolist())) == [-2, -1, 7, 9]

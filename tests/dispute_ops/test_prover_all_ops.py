@@ -87,6 +87,10 @@ def test_prover_recomputes_every_node(prover):
 
     attn_model, attn_x = attention_block()  # EXPAND, WHERE and a compiled nn.MultiheadAttention
     seen |= _recompute_every_node(prover, ModelCommitment(attn_model), attn_x)
+    # ---- tokenizer: pretok (issue 14)
+    from dispute.test_ops_pretok import front_input, front_model
+
+    seen |= _recompute_every_node(prover, ModelCommitment(front_model()), front_input())
     assert seen == {int(c) for c in OpCode}
 
 

@@ -23,8 +23,8 @@ ADDED_TOKENS (41)
     positions too). A row's content is cp_1 .. up to its first negative entry; a row with id < 0 or empty content
     never matches. Element i reads chars and table whole. Total.
     Cap: N <= MAX_CHARS = 256 and N * A * (ceil(L / 8) + 2) <= MAX_ADDED_WORK = 12,288 (e.g. 16 tokens of <= 8
-    chars, 12 of <= 16, or 1 of <= 368 at N = 256): the worst step, every row failing on its last char at every
-    position, stays <= 1.9M gas (bench/bench_ops_gas.py ``pretok_cases``).
+    chars, 12 of <= 16, 8 of <= 32 at N = 256): the worst step, every row failing on its last char at every
+    position, costs at most 1.78M gas (bench/bench_ops_gas.py ``pretok_cases``).
 
 PRETOKENIZE (40)
     inputs: stream [N, 1] (CHAR_MAP with the class table: 4 * cp + cls, 0 for empty; cls 0 letter, 1 number,
@@ -44,7 +44,7 @@ PRETOKENIZE (40)
     (every pattern matches at every position, so its matches tile the segment; a match starts a word; the case
     fold of (?i) is A-Z plus U+017F for 's', as Oniguruma's). out[i, 0] = 1 iff the virtual char precedes char i;
     out[i, 1] = 1 iff char i starts a word (after the virtual char when there is one), else 0.
-    Element i reads stream and added whole. Total. Cap: N <= MAX_CHARS = 256 (worst step 1.0M gas).
+    Element i reads stream and added whole. Total. Cap: N <= MAX_CHARS = 256 (worst step 0.88M gas).
 """
 
 from __future__ import annotations
@@ -59,13 +59,14 @@ from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
 
-#: Largest N (bytes / chars) any of the three ops accepts: the worst PRETOKENIZE step at N = 256 costs 1.0M gas
+#: Largest N (bytes / chars) any of the three ops accepts: the worst PRETOKENIZE step at N = 256 costs 0.88M gas
 #: (bench/bench_ops_gas.py ``pretok_cases``: one 256-char segment of one-char words, kind 1), about 2.7k gas per
 #: char of the segment, so 512 would pass 1.9M.
 MAX_CHARS = 256
 #: Largest ``added_work(N, A, L) = N * A * (ceil(L / 8) + 2)`` of an ADDED_TOKENS node: its worst step tries every
 #: row at every position, a row costing ~210 gas plus ~134 gas per 32-byte word of its content (8 chars), on top of
-#: ~141k + 453 * N; at this cap every measured worst case is <= 1.9M gas (e.g. 16 rows of 8 chars at N = 256).
+#: ~141k + 453 * N; at this cap the measured worst cases cost 1.60M-1.78M gas (16 rows of 1 or 8 chars, 12 of 16,
+#: 8 of 32, 4 of 80 at N = 256; the most, 1.78M, for 8 rows of 32).
 MAX_ADDED_WORK = 12_288
 
 
