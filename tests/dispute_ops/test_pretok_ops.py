@@ -96,3 +96,21 @@ def test_malformed_nodes_revert_by_name(chain, deploy):
     assert revert_data(chain, contract.element, nd, wide, 0) == custom_error("NotBytes(uint256)", ["uint256"], [4])
     assert revert_data(chain, contract.rangeCount, descriptor_tuple(encode_node(_nodes(8, 1, 1, (1, 0, 0))[1], 0)),
                        0) == custom_error("UnsupportedOp(uint256)", ["uint256"], [int(OpCode.CHAR_MAP)])
+
+
+def test_added_tokens_long_rows_compare_across_words(deploy):
+    """Rows longer than 8 chars span several 32-byte words of the packed comparison: matches, and misses in the
+    9th, 12th and last char, next to rows of exactly 8 chars and code points up to 2^31 - 1."""
+    rows = ["abcdefghijkl", "abcdefghijkX", "abcdefghi", "abcdefgh", "bcdefghijklmnopqrstu", "\U0001F600" * 9,
+            "abcdefghijklmnopq"]
+    table = _table(rows)
+    big = np.array([[20, 2**31 - 1, 97, -1] + [-1] * 17], dtype=np.int32)
+    table = np.concatenate([np.pad(table, ((0, 0), (0, 21 - table.shape[1])), constant_values=-1), big])
+    text = "abcdefghijklabcdefghiabcdefghXbcdefghijklmnopqrstu" + "\U0001F600" * 10 + "abcdefghijklmnopq"
+    n = 90
+    chars = np.full(n, -1, dtype=np.int32)
+    chars[:len(text)] = [ord(c) for c in text]
+    chars[len(text):len(text) + 2] = [2**31 - 1, 97]
+    node = _nodes(n, *table.shape[:1], table.shape[1] - 1, (1, 0, 0))[2]
+    checked = check_against_contract(deploy("PretokOps"), node, [chars, table], range(n))
+    assert {c.value for c in checked} >= {1, 3, 5, 6, 7, 20, -2, -1}
