@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
+import {IOperator} from "../interfaces/IOperator.sol";
 import {LibDescriptor, NodeDesc} from "../lib/LibDescriptor.sol";
 import {Int32View, LibOperand, Operand} from "../lib/LibOperand.sol";
 import {OperatorBase} from "./OperatorBase.sol";
@@ -33,11 +34,13 @@ contract PretokOps is OperatorBase {
         return false;
     }
 
+    /// @inheritdoc IOperator
     function rangeCount(NodeDesc calldata d, uint256) external pure returns (uint256) {
         _check(d);
         return d.op == UTF8_CHARS ? 1 : 2;
     }
 
+    /// @inheritdoc IOperator
     function range(NodeDesc calldata d, uint256 e, uint256 r, Operand[] calldata)
         external
         pure
@@ -48,6 +51,7 @@ contract PretokOps is OperatorBase {
         return (r, 0, LibDescriptor.numelOf(d.inputs[r]));
     }
 
+    /// @inheritdoc IOperator
     function element(NodeDesc calldata d, Operand[] calldata operands, uint256 e) external pure returns (int256) {
         _check(d);
         if (e >= LibDescriptor.numelOf(d.out)) revert BadNode("element");
@@ -67,6 +71,7 @@ contract PretokOps is OperatorBase {
         uint256 n = o.len;
         if (o.skip + n > data.length) revert OperandIndexOutOfRange(o.skip + n, data.length);
         uint256 base;
+        // Safe: only reads the calldata offset of the operand's bytes.
         assembly ("memory-safe") {
             base := data.offset
         }
@@ -88,6 +93,7 @@ contract PretokOps is OperatorBase {
         return REPLACEMENT;
     }
 
+    /// @dev Byte i of the operand at calldata `base`; callers keep i < len, and skip + len <= data.length is checked.
     function _byte(uint256 base, uint256 i) internal pure returns (uint256 b) {
         assembly ("memory-safe") {
             b := shr(248, calldataload(add(base, i)))
@@ -152,6 +158,8 @@ contract PretokOps is OperatorBase {
     function _text(Int32View memory c, uint256 i) internal pure returns (uint256 text, uint256 m, uint256 ti) {
         uint256 n = c.len;
         uint256 cb = c.base;
+        // Safe: calldata reads stay inside the proven view (p < n); memory is written only past the free pointer,
+        // which is then moved past the packed text plus one word (the last store's tail).
         assembly ("memory-safe") {
             text := mload(0x40)
             for { let p := 0 } lt(p, n) { p := add(p, 1) } {
@@ -184,6 +192,7 @@ contract PretokOps is OperatorBase {
 
     /// @dev The int32 at calldata address `addr` (inside a proven Int32View: the caller keeps addr in bounds).
     function _word(uint256 addr) internal pure returns (int256 v) {
+        // Safe: a calldata read; callers pass addresses inside a proven Int32View.
         assembly ("memory-safe") {
             v := signextend(3, shr(224, calldataload(addr)))
         }
@@ -195,6 +204,9 @@ contract PretokOps is OperatorBase {
         pure
         returns (uint256 best, int256 id)
     {
+        // Safe: row r < rows and o < 4k <= 4(w - 1) keep calldata reads inside the table's view (a word read near its
+        // end only brings in bytes the mask shifts out); q + k <= m keeps memory reads inside the packed text and
+        // its one-word tail.
         assembly ("memory-safe") {
             let rows := mload(lens)
             let at := add(text, mul(q, 4))
@@ -359,6 +371,7 @@ contract PretokOps is OperatorBase {
 
     /// @dev seq[p] without a bounds check: every caller has p < len <= seq.length.
     function _s(int256[] memory seq, uint256 p) internal pure returns (int256 v) {
+        // Safe: a read of element p < seq.length (see above).
         assembly ("memory-safe") {
             v := mload(add(add(seq, 0x20), mul(p, 0x20)))
         }
