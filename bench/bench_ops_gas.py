@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + pretok_cases()
 
 
 def conv_cases() -> list[Case]:
@@ -385,5 +385,69 @@ def main() -> None:
     write_results("ops_gas", results, console)
 
 
+# ---- tokenizer: pretok (issue 14)
+def pretok_cases(n: int | None = None, a: int | None = None, l: int | None = None) -> list[Case]:
+    """UTF8_CHARS, ADDED_TOKENS and PRETOKENIZE at the largest sizes their checks allow (N = MAX_CHARS; ADDED_TOKENS
+    at N * A * (ceil(L / 8) + 2) = MAX_ADDED_WORK, short and long rows), on inputs that make each step do its most
+    work: UTF8_CHARS' last byte after a text of one byte (the padding scan walks every byte); ADDED_TOKENS' last
+    char of a text of one repeated char where every row matches all but its last char at every position;
+    PRETOKENIZE's last char of one segment of N chars for each regex kind, on texts of the shortest matches
+    (one-char words, contractions, digit runs, whitespace)."""
+    from offchain.engine.ops.pretok import MAX_CHARS, added_matches
+    from offchain.models.bpe_tables import class_table
+
+    n = n or MAX_CHARS
+    shapes = [(a, l)] if a else [(16, 8), (12, 16), (8, 32), (4, 80), (16, 1)]
+    s1, s2, _ = class_table()
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    out = []
+    raw = np.zeros(n, dtype=np.int8)
+    raw[0] = 0x41
+    out.append(Case(f"utf8_chars n={n} (padding scan)", OpCode.UTF8_CHARS, raw, _spec((n,), DType.INT8, 0), [],
+                    i32((n,))))
+    raw = np.frombuffer(("\u00e9" * n).encode()[:n], dtype=np.uint8).astype(np.int8)
+    out.append(Case(f"utf8_chars n={n} (2-byte chars)", OpCode.UTF8_CHARS, raw, _spec((n,), DType.INT8, 0), [],
+                    i32((n,))))
+    chars = np.full(n, ord("a"), dtype=np.int32)
+    for a_, l_ in shapes:
+        table = np.full((a_, l_ + 1), ord("a"), dtype=np.int32)
+        table[:, 0] = np.arange(a_)
+        table[:, l_] = ord("b")
+        assert max(added_matches(chars.tolist(), table.reshape(-1).tolist(), l_ + 1)) == -1
+        out.append(Case(f"added_tokens n={n} A={a_} L={l_} (every row fails on its last char)", OpCode.ADDED_TOKENS,
+                        chars, i32((n,)), [(table, i32((a_, l_ + 1)))], i32((n,))))
+    for kind, text in ((1, "a " * n), (2, "'s" * n), (3, "1" * n), (2, " \t" * n), (4, " a" * n), (1, "a!" * n)):
+        cps = np.array([ord(c) for c in text[:n]], dtype=np.int64)
+        blocks = s1[cps >> 8].astype(np.int64)
+        e = s2[(blocks << 8) + (cps & 255), 0].astype(np.int64)
+        stream = (4 * cps + (e & 3)).astype(np.int32).reshape(n, 1)
+        added = np.full(n, -1, dtype=np.int32)
+        out.append(Case(f"pretokenize n={n} kind {kind} {text[:2]!r}*", OpCode.PRETOKENIZE, stream, i32((n, 1)),
+                        [(added, i32((n,)))], i32((n, 2)), (kind, 1, 0)))
+    return out
+
+
+def main_pretok() -> None:
+    """``python -m bench.bench_ops_gas pretok``: only the pretok cases (bench/results/ops_gas_pretok.json)."""
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in pretok_cases():
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
+                                  step_gas))
+            console.print(f"{case.name}: whole step {step_gas:,} gas (operator calls {inside:,})")
+    write_results("ops_gas_pretok", results, console)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main_pretok() if sys.argv[1:] == ["pretok"] else main()

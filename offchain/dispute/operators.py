@@ -79,6 +79,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.PAIR_RANK: "BpeOps",
     OpCode.BPE_MERGE: "BpeOps",
     OpCode.BPE_IDS: "BpeOps",
+    # ---- tokenizer: pretok (issue 14)
+    OpCode.UTF8_CHARS: "PretokOps",
+    OpCode.PRETOKENIZE: "PretokOps",
+    OpCode.ADDED_TOKENS: "PretokOps",
 })
 
 

@@ -148,6 +148,16 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.PAIR_RANK: OpCost(185_000, 229),
     OpCode.BPE_MERGE: OpCost(122_000, 173),
     OpCode.BPE_IDS: OpCost(72_000, 177),
+    # ---- tokenizer: pretok (issue 14)
+    # Upper bounds from bench_ops_gas's `pretok` cases (the operator calls' own gas from anvil's call tracer, each at
+    # the op's worst input for its size), not a game fit: every element reads its operands whole, so E is fixed
+    # per node. UTF8_CHARS <= 77k at N = 256 (E = 256, ~300 per byte); PRETOKENIZE <= 717k at N = 256 (E = 512,
+    # ~1.4k per element: its scan is linear in the segment); ADDED_TOKENS <= 1.61M at its cap (its scan is
+    # N * A rows, so the bound per element E = N + A * (L + 1) is set by the cap's cheapest-E shape: 16 one-char
+    # rows at N = 256, E = 288, 1.60M <= 16k + 6k * 288 = 1.74M).
+    OpCode.UTF8_CHARS: OpCost(16_000, 400),
+    OpCode.PRETOKENIZE: OpCost(16_000, 1_600),
+    OpCode.ADDED_TOKENS: OpCost(16_000, 6_000),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----

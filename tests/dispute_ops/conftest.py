@@ -17,9 +17,11 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # pooling and reductions (issue 13)
             "PoolOps",
             # ---- tokenizer: detok (issue 14)
-            "DetokOps")
+            "DetokOps",
             # ---- tokenizer: bpe (issue 14)
-            "BpeOps")
+            "BpeOps",
+            # ---- tokenizer: pretok (issue 14)
+            "PretokOps")
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,10 @@ def test_prover_recomputes_every_node(prover):
 
     bpe_model, bpe_x = bpe_graph(rounds=1)
     seen |= _recompute_every_node(prover, ModelCommitment(bpe_model), bpe_x)
+    # ---- tokenizer: pretok (issue 14)
+    from dispute.test_ops_pretok import front_input, front_model
+
+    seen |= _recompute_every_node(prover, ModelCommitment(front_model()), front_input())
     assert seen == {int(c) for c in OpCode}
 
 

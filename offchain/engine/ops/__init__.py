@@ -23,6 +23,7 @@ from offchain.engine.ops.reduce import Mean
 from offchain.engine.ops.rope import Rope
 from offchain.engine.ops.shape import Concat, Permute, Reshape, Slice
 from offchain.engine.ops.softmax import Softmax
+from offchain.engine.ops.pretok import AddedTokens, Pretokenize, Utf8Chars
 from offchain.engine.ops.text import CharMap, TrieMatch, Utf8Decode, WordPiece
 from offchain.engine.ops.unary import Neg, Relu, Rescale
 # ---- tokenizer: bpe (issue 14)
@@ -45,6 +46,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     DetokLen(), DetokBytes(),
     # ---- tokenizer: bpe (issue 14)
     BpeSymbols(), PairRank(), BpeMerge(), BpeIds(),
+    # ---- tokenizer: pretok (issue 14)
+    Utf8Chars(), Pretokenize(), AddedTokens(),
 )}
 
 
