@@ -85,6 +85,9 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
 @click.option("--weight-dtype", type=click.Choice(["int8", "int16"]), default=None,
               help="With --hf: the dtype of the Linear/Embedding weights (default int8; int16 doubles their bytes and "
                    "removes most of the integer model's error, see README).")
+@click.option("--text-bytes", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --hf: the model takes UTF-8 text of at most N bytes, tokenized inside the graph by the "
+                   "folder's tokenizer.json (disputable BPE operators); output every position's logits.")
 @click.option("--all-positions", is_flag=True, default=False,
               help="With --hf: output the logits of every position [1, seq_len, vocab] (default: the last one).")
 @click.option("--name", "model_name", default=None,
@@ -97,19 +100,20 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
               "than this (a tighter bound than the compiler's own, which refuses beyond the default).")
 def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, input_specs: tuple[str, ...],
                 calibration: str | None, hf_dir: str | None, seq_len: int, prompts: tuple[str, ...],
-                all_positions: bool, weight_dtype: str | None, model_name: str | None, out: str | None,
+                text_bytes: int | None, all_positions: bool, weight_dtype: str | None, model_name: str | None, out: str | None,
                 max_move_gas: int) -> None:
     """Compile reference model NAME (see offchain.models), or your own with --module / --exported / --hf, into an
     integer model file (plus an .example.npz of integer inputs beside it); print its roots, size and, for your own
     model, the integer-vs-float agreement on the calibration data."""
     if sum(x is not None for x in (name, module_ref, exported, hf_dir)) != 1:
         raise click.UsageError("give exactly one of NAME (a reference model), --module, --exported or --hf")
-    if hf_dir is None and (prompts or all_positions or seq_len != 16 or weight_dtype):
-        raise click.UsageError("--seq-len, --prompt, --weight-dtype and --all-positions apply only with --hf")
+    if hf_dir is None and (prompts or all_positions or seq_len != 16 or weight_dtype or text_bytes):
+        raise click.UsageError("--seq-len, --prompt, --weight-dtype, --text-bytes and --all-positions apply only "
+                               "with --hf")
     if hf_dir is not None:
         if input_specs or calibration:
             raise click.UsageError("--input-spec and --calibration do not apply to --hf (use --seq-len, --prompt)")
-        _compile_hf(hf_dir, seq_len, prompts, all_positions, weight_dtype, model_name, out, max_move_gas)
+        _compile_hf(hf_dir, seq_len, prompts, all_positions, weight_dtype, model_name, out, max_move_gas, text_bytes)
         return
     if name is None:
         _compile_own(module_ref, exported, input_specs, calibration, model_name, out, max_move_gas)
@@ -181,27 +185,34 @@ def _hf_compile_config(weight_dtype: str | None, max_move_gas: int):
 
 
 def _compile_hf(folder: str, seq_len: int, prompts: tuple[str, ...], all_positions: bool, weight_dtype: str | None,
-                model_name: str | None, out: str | None, max_move_gas: int) -> None:
+                model_name: str | None, out: str | None, max_move_gas: int, text_bytes: int | None = None) -> None:
     from offchain.engine.compiler.agreement import agreement
     from offchain.engine.errors import CompileError
+    from offchain.models.bpe_errors import UnsupportedTokenizerError
     from offchain.models.hf_config import HFCheckpointError
-    from offchain.models.hf_llama import compile_hf
+    from offchain.models.hf_llama import compile_hf, compile_hf_text
 
     start = time.perf_counter()
     name = model_name or Path(folder).resolve().name
     with err.status(f"compiling {name}"):
         try:
-            built = compile_hf(folder, seq_len, list(prompts) or None, all_positions,
-                               _hf_compile_config(weight_dtype, max_move_gas), name=name)
+            cfg = _hf_compile_config(weight_dtype, max_move_gas)
+            if text_bytes is None:
+                built = compile_hf(folder, seq_len, list(prompts) or None, all_positions, cfg, name=name)
+            else:
+                if all_positions:
+                    raise click.UsageError("--text-bytes models output every position already; drop --all-positions")
+                built = compile_hf_text(folder, text_bytes, seq_len, list(prompts) or None, cfg, name=name)
             worst = check_move_gas(built.model, bound=max_move_gas)
-        except HFCheckpointError as exc:   # names the field / tensor / file
+        except (HFCheckpointError, UnsupportedTokenizerError) as exc:   # names the field / tensor / file
             raise click.BadParameter(str(exc), param_hint="--hf") from None
         except CompileError as exc:
             raise click.ClickException(str(exc)) from None
         except MoveGasError as exc:
             raise click.ClickException(f"{name}: {exc}") from None
-        measured = agreement(built.module, built.model, built.samples)
-        integer_example = run(built.model, [built.samples[0][0].numpy()]).inputs   # token ids in the model's dtype
+        ids_model = built.body or built
+        measured = agreement(ids_model.module, ids_model.model, ids_model.samples)
+        integer_example = run(built.model, [built.samples[0][0].numpy()]).inputs   # token ids / text bytes
         path, roots = _write_model(built.model, list(integer_example), out, name)
     summary = _summary(name, built.model, path, roots, worst, max_move_gas, start)
     summary["agreement"] = measured.as_dict()

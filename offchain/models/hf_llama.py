@@ -313,6 +313,8 @@ class CompiledHF:
     module: HFLlama
     samples: list[tuple[torch.Tensor]]
     config: HFConfig
+    #: For a text-in model (``compile_hf_text``): the token-id model behind the tokenizer, with its own samples.
+    body: "CompiledHF | None" = None
 
 
 def compile_hf(folder: str | Path, seq_len: int = 16, prompts: Sequence[str] | None = None,
@@ -340,5 +342,30 @@ def compile_hf(folder: str | Path, seq_len: int = 16, prompts: Sequence[str] | N
     return CompiledHF(model, module, samples, cfg)
 
 
-__all__ = ["CompiledHF", "DEFAULT_PROMPTS", "HFCheckpointError", "HFLlama", "UnsupportedConfigError", "compile_hf",
+def compile_hf_text(folder: str | Path, text_bytes: int, seq_len: int = 16, prompts: Sequence[str] | None = None,
+                    config: CompileConfig | None = None, name: str | None = None) -> CompiledHF:
+    """Compile checkpoint ``folder`` into a model that takes UTF-8 text: the folder's ``tokenizer.json`` as
+    disputable graph operators (``offchain.models.bpe``: bytes -> ids, refusing tokenizers it does not reproduce
+    exactly) spliced in front of the integer Llama over ``seq_len`` ids. Input int8 [text_bytes] (the text's bytes,
+    zero-padded); output every position's logits [1, seq_len, vocab]: the ids are the template (e.g. BOS), the
+    text's pieces and then pad ids, and with causal attention the logits of a real position never see the pads.
+    ``samples`` are the calibration prompts as text inputs."""
+    from offchain.models import bpe
+    from offchain.models.text_tables import splice, text_input
+
+    folder = Path(folder)
+    body = compile_hf(folder, seq_len, prompts, all_positions=True, config=config, name=name)
+    spec = bpe.read_tokenizer(folder)
+    pad_id = pad_token_id(folder, body.config)
+    front = bpe.tokenizer_model(spec, text_bytes, seq_len, pad_id=pad_id)
+    model = splice(front, body.model)
+    model.meta.update({"name": body.model.meta.get("name", name), "max_bytes": text_bytes,
+                       "tokenizer": front.meta["tokenizer"], "pad_id": pad_id,
+                       "hf": {**body.model.meta["hf"], "text_bytes": text_bytes}})
+    texts = [bpe.truncate_utf8(p, text_bytes) for p in (prompts or DEFAULT_PROMPTS)]
+    samples = [(torch.from_numpy(text_input(t, text_bytes)),) for t in texts]
+    return CompiledHF(model, body.module, samples, body.config, body)
+
+
+__all__ = ["CompiledHF", "compile_hf_text", "DEFAULT_PROMPTS", "HFCheckpointError", "HFLlama", "UnsupportedConfigError", "compile_hf",
            "load_hf", "pad_token_id", "random_prompts", "tokenize_prompts"]

@@ -1,0 +1,146 @@
+"""The BPE tokenizer graph (offchain/models/bpe.py) equals the ``tokenizers`` library's ``encode`` for every supported
+family, on sample sentences, hypothesis-random Unicode, emoji, whitespace runs, very long words and arbitrary bytes;
+detokenization equals ``decode``; unsupported tokenizer.json files are refused by name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from offchain.engine.executor import run
+from offchain.models import bpe
+from offchain.models.bpe_errors import UnsupportedTokenizerError
+from offchain.models.text_tables import text_input
+
+from . import _bpe_variants as V
+
+MAX_BYTES, SEQ = 48, 64
+
+SAMPLES = [
+    "Hello, world!", "The quick brown fox jumps over the lazy dog.", "def add(a, b):\n    return a + b\n",
+    "I'm sure they'll say it's fine, DON'T YOU'D?", "naïve café — “quoted” ‘text’", "日本語のテキスト、한국어",
+    "emoji 😀👍🏽👨‍👩‍👧 flags 🇫🇷", "   leading and trailing   ", "tabs\tand\r\nnewlines\n\n\nend",
+    "numbers 1234567 and 3.14159 ١٢٣", "\u00a0nbsp\u3000ideographic space", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "<|bos|>special<|eos|> in text", "<|im_start|>user\nhi<|im_end|>", "<|begin_of_text|><|start_header_id|>x",
+    "", " ", "\n", "'", "''s", "x's 's", "▁meta▁space", "\u2581", "a\u0000b",
+]
+BAD_BYTES = [b"\x80", b"\xe2\x82", b"abc\xff\xfe", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf",
+             b"ok\xe2\x82\xacok\xe2\x28\xa1", b"\xf0\x9f\x98", b"\x00\x00x\x00"]
+
+WHITESPACE = st.text(st.sampled_from(" \t\n\r\u00a0\u3000\u2581x"), max_size=12)
+UNICODE = st.text(max_size=24)
+EMOJI = st.text(st.sampled_from(["😀", "👍", "🏽", "\u200d", "🇫", "🇷", "é", "e", "\u0301", " "]), max_size=10)
+
+
+@pytest.fixture(scope="module", params=V.ALL)
+def family(request):
+    text = V.variant(request.param)
+    spec = bpe.read_tokenizer(json.loads(text))
+    tok = V.tokenizer(request.param)
+    model = bpe.tokenizer_model(spec, MAX_BYTES, SEQ)
+    return request.param, spec, tok, model
+
+
+def _fits(data: bytes) -> bytes:
+    return data[:MAX_BYTES]
+
+
+def _graph_ids(model, data: bytes) -> list[int]:
+    return [int(v) for v in run(model, [text_input(data, MAX_BYTES)]).output.reshape(-1)]
+
+
+def _check(family, data: bytes) -> None:
+    name, spec, tok, model = family
+    data = _fits(data)
+    want = bpe.reference_ids(tok, spec, data, SEQ, model.meta["pad_id"])
+    got = _graph_ids(model, data)
+    assert got == want, (name, data, tok.encode(bpe.text_of(data)).tokens)
+
+
+def test_sample_sentences(family):
+    for text in SAMPLES:
+        _check(family, text.encode("utf-8"))
+
+
+def test_ill_formed_utf8(family):
+    for data in BAD_BYTES:
+        _check(family, data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(UNICODE, WHITESPACE, EMOJI))
+def test_random_text(family, text):
+    _check(family, text.encode("utf-8"))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=MAX_BYTES))
+def test_arbitrary_bytes(family, data):
+    _check(family, data)
+
+
+def test_long_words_fill_the_input(family):
+    for unit in ("a", "ab", "Ġ", " ", "é", "😀", "1", "'s", "\n"):
+        _check(family, (unit * MAX_BYTES).encode("utf-8"))
+
+
+def test_model_meta_and_truncation(family):
+    name, spec, tok, model = family
+    assert model.meta["tokenizer"]["family"] in ("byte-level", "sentencepiece")
+    text = ("word " * 40).encode()
+    _check(family, text)
+
+
+# ------------------------------------------------------------------------------------------- refusals
+
+
+def _mutated(base: str, path: tuple, value) -> dict:
+    spec = json.loads(V.variant(base))
+    node = spec
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return spec
+
+
+@pytest.mark.parametrize("base, path, value, needle", [
+    ("llm_small", ("model", "type"), "WordPiece", "model.type 'WordPiece'"),
+    ("llm_small", ("model", "dropout"), 0.1, "model.dropout 0.1"),
+    ("llm_small", ("model", "ignore_merges"), True, "model.ignore_merges"),
+    ("llm_small", ("model", "continuing_subword_prefix"), "##", "continuing_subword_prefix"),
+    ("llm_small", ("normalizer",), {"type": "NFC"}, "normalizer 'NFC'"),
+    ("llm_small", ("pre_tokenizer",), {"type": "Whitespace"}, "pre_tokenizer 'Whitespace'"),
+    ("llm_small", ("decoder",), {"type": "WordPiece", "prefix": "##", "cleanup": True}, "decoder.type 'WordPiece'"),
+    ("llm_small", ("post_processor",), {"type": "BertProcessing", "sep": ["x", 1], "cls": ["y", 0]},
+     "post_processor.type 'BertProcessing'"),
+    ("llm_small", ("added_tokens", 0, "lstrip"), True, "lstrip"),
+    ("llm_tiny_sp", ("model", "byte_fallback"), False, "model.byte_fallback false"),
+    ("llm_tiny_sp", ("pre_tokenizer", "replacement"), "_", "Metaspace replacement"),
+])
+def test_unsupported_tokenizers_are_refused_by_name(base, path, value, needle):
+    with pytest.raises(UnsupportedTokenizerError, match=None) as info:
+        bpe.read_tokenizer(_mutated(base, path, value))
+    assert needle in str(info.value)
+
+
+def test_an_unknown_split_regex_is_refused():
+    spec = json.loads(V.variant("llama3"))
+    spec["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = r"\w+|\s+"
+    with pytest.raises(UnsupportedTokenizerError, match="Split regex"):
+        bpe.read_tokenizer(spec)
+
+
+def test_a_unigram_model_is_refused():
+    with pytest.raises(UnsupportedTokenizerError, match="model.type 'Unigram'"):
+        bpe.read_tokenizer({"model": {"type": "Unigram", "vocab": []}})
+
+
+def test_a_vocabulary_without_every_byte_is_refused():
+    spec = json.loads(V.variant("llm_tiny_sp"))
+    del spec["model"]["vocab"]["<0x41>"]
+    with pytest.raises(UnsupportedTokenizerError, match="0x41|<0x41>"):
+        bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
