@@ -17,6 +17,12 @@ target >= 0.95), ``perplexity_ratio`` (integer perplexity / float perplexity on 
 logits taken as reals; target <= 1.05), ``perplexity_int`` beside the float one, ``next_token_accuracy_int``
 beside the float one (argmax == the true next token), ``compile_s``, and ``loader_max_abs_logit_error``: the
 loader's own float module against transformers' (both float: any gap is the loader's).
+
+Case ``tokenizer`` (issue 14): the worst one-step transaction of every tokenizer / detokenizer operator, from
+``bench_ops_gas``'s worst-case inputs at each op's size cap (``pretok_cases``, ``bpe_cases``, ``detok_cases``; a local
+anvil, eth_estimateGas, deterministic), each beside the 2,000,000-gas target; and the disputable tokenizer of
+``llm-small`` on 256-byte texts: ``encode_equal_fraction`` (graph ids == the tokenizers library's) and
+``encode_s`` (the whole graph's forward in the integer engine) beside the tokenizers library's encode time.
 """
 
 from __future__ import annotations
@@ -112,16 +118,83 @@ def bench_case(case: str, folder: Path) -> list[Result]:
     ]
 
 
+STEP_TARGET = 2_000_000
+TOKENIZER_OPS = ("UTF8_CHARS", "CHAR_MAP", "ADDED_TOKENS", "PRETOKENIZE", "BPE_SYMBOLS", "PAIR_RANK", "BPE_MERGE",
+                 "BPE_IDS", "DETOK_LEN", "DETOK_BYTES")
+
+
+def tokenizer_gas() -> list[Result]:
+    """Worst one-step tx gas per tokenizer op over bench_ops_gas' worst-case inputs at the caps."""
+    from ape import accounts, networks, project
+
+    from bench.bench_ops_gas import bpe_cases, detok_cases, one_step_tx_gas, pretok_cases, text_cases
+    from offchain.dispute.operators import operator_families, prover_args
+
+    worst: dict[str, tuple[int, str]] = {}
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        chars = [c for c in text_cases() if c.op.name == "CHAR_MAP"]
+        for case in pretok_cases() + bpe_cases() + detok_cases() + chars:
+            if case.op.name not in TOKENIZER_OPS or not case.whole_step:
+                continue
+            gas, _ = one_step_tx_gas(prover, case, sender)
+            if gas > worst.get(case.op.name, (-1, ""))[0]:
+                worst[case.op.name] = (gas, case.name)
+    return [Result("tokenizer", f"worst_step_gas_{op.lower()}", worst[op][0], "gas", "target (issue 14)",
+                   STEP_TARGET, note=worst[op][1]) for op in TOKENIZER_OPS if op in worst]
+
+
+def tokenizer_speed(texts: int = 20, max_bytes: int = 256) -> list[Result]:
+    """llm-small's tokenizer graph at 256 bytes vs the tokenizers library: equality and time per text."""
+    from tokenizers import Tokenizer
+
+    from offchain.models import bpe
+    from offchain.models.text_tables import text_input
+
+    spec = bpe.read_tokenizer(SMALL_DIR)
+    model = bpe.tokenizer_model(spec, max_bytes, max_bytes + 2)
+    hf = Tokenizer.from_file(str(SMALL_DIR / "tokenizer.json"))
+    docs = [d.text for d in build_pydoc_documents()][:texts]
+    samples = [bpe.truncate_utf8(t, max_bytes).encode() for t in docs]
+    equal, graph_s, lib_s = 0, 0.0, 0.0
+    for data in samples:
+        start = time.perf_counter()
+        got = [int(v) for v in run(model, [text_input(data, max_bytes)]).output.reshape(-1)]
+        graph_s += time.perf_counter() - start
+        start = time.perf_counter()
+        want = bpe.reference_ids(hf, spec, data, max_bytes + 2, model.meta["pad_id"])
+        lib_s += time.perf_counter() - start
+        equal += got == want
+    note = (f"{len(model.graph.nodes)} nodes ({model.meta['tokenizer']['rounds']} merge rounds), {texts} pydoc "
+            f"texts cut to {max_bytes} bytes")
+    return [Result("tokenizer", "encode_equal_fraction", equal / len(samples), "fraction", "tokenizers' encode", 1.0,
+                   note),
+            Result("tokenizer", "encode_s", graph_s / len(samples), "s", "tokenizers' encode (s)",
+                   lib_s / len(samples), note)]
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--case", choices=sorted(CASES), action="append", help="default: every case")
+    parser.add_argument("--case", choices=sorted(CASES) + ["tokenizer"], action="append",
+                        help="default: every case")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     results: list[Result] = []
-    for case in args.case or list(CASES):
-        results += bench_case(case, CASES[case])
+    chosen = args.case or list(CASES) + ["tokenizer"]
+    for case in chosen:
+        if case == "tokenizer":
+            results += tokenizer_speed() + tokenizer_gas()
+        else:
+            results += bench_case(case, CASES[case])
+    previous = Path(__file__).resolve().parent / "results" / "llm.json"
+    if args.case and previous.is_file():   # a partial run keeps the other cases' last figures
+        kept = [Result(**r) for r in json.loads(previous.read_text())["results"] if r["case"] not in chosen]
+        results = kept + results
     write_results("llm", results, Console())
 
 

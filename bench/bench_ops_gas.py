@@ -397,7 +397,7 @@ def pretok_cases(n: int | None = None, a: int | None = None, l: int | None = Non
     from offchain.models.bpe_tables import class_table
 
     n = n or MAX_CHARS
-    shapes = [(a, l)] if a else [(16, 8), (12, 16), (8, 32), (4, 80), (16, 1)]
+    shapes = [(a, l)] if a else [(10, 16), (8, 24), (5, 48), (4, 64), (13, 1)]
     s1, s2, _ = class_table()
     i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
     out = []

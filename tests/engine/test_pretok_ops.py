@@ -340,7 +340,7 @@ def test_checks_refuse_sizes_over_the_caps_and_bad_params():
     for node in (u, pr):
         with pytest.raises(ParamError, match="MAX_CHARS"):
             get_op(node.op).check(node)
-    for a, l in ((16, 8), (12, 16), (1, 368)):   # exactly at the cap
+    for a, l in ((10, 16), (8, 24), (1, 304)):   # exactly at the cap
         assert added_work(MAX_CHARS, a, l) == MAX_ADDED_WORK
         get_op(OpCode.ADDED_TOKENS).check(_nodes(MAX_CHARS, a, l, (1, 0, 0))[2])
         for bigger in ((a + 1, l), (a, l + 8)):
@@ -356,5 +356,5 @@ def test_checks_refuse_sizes_over_the_caps_and_bad_params():
                     spec((8, 2), DType.INT32, 0), (1, 0, 0))
     with pytest.raises(ShapeMismatchError):
         get_op(OpCode.PRETOKENIZE).check(bad)
-    for node in _nodes(MAX_CHARS, 16, 8, (4, 2, 1)):
+    for node in _nodes(MAX_CHARS, 10, 16, (4, 2, 1)):
         get_op(node.op).check(node)

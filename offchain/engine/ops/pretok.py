@@ -22,9 +22,9 @@ ADDED_TOKENS (41)
     the position where a match starts, -2 at the other positions of chars it covers, -1 elsewhere (empty
     positions too). A row's content is cp_1 .. up to its first negative entry; a row with id < 0 or empty content
     never matches. Element i reads chars and table whole. Total.
-    Cap: N <= MAX_CHARS = 256 and N * A * (ceil(L / 8) + 2) <= MAX_ADDED_WORK = 12,288 (e.g. 16 tokens of <= 8
-    chars, 12 of <= 16, 8 of <= 32 at N = 256): the worst step, every row failing on its last char at every
-    position, costs at most 1.78M gas (bench/bench_ops_gas.py ``pretok_cases``).
+    Cap: N <= MAX_CHARS = 256 and N * A * (ceil(L / 8) + 2) <= MAX_ADDED_WORK = 10,240 (e.g. 10 tokens of <= 16
+    chars, 8 of <= 24, 4 of <= 64 at N = 256): the worst step, every row failing on its last char at every
+    position, costs at most 1.52M gas (bench/bench_ops_gas.py ``pretok_cases``).
 
 PRETOKENIZE (40)
     inputs: stream [N, 1] (CHAR_MAP with the class table: 4 * cp + cls, 0 for empty; cls 0 letter, 1 number,
@@ -65,9 +65,9 @@ from offchain.engine.ops.codes import OpCode
 MAX_CHARS = 256
 #: Largest ``added_work(N, A, L) = N * A * (ceil(L / 8) + 2)`` of an ADDED_TOKENS node: its worst step tries every
 #: row at every position, a row costing ~210 gas plus ~134 gas per 32-byte word of its content (8 chars), on top of
-#: ~141k + 453 * N; at this cap the measured worst cases cost 1.60M-1.78M gas (16 rows of 1 or 8 chars, 12 of 16,
-#: 8 of 32, 4 of 80 at N = 256; the most, 1.78M, for 8 rows of 32).
-MAX_ADDED_WORK = 12_288
+#: ~141k + 453 * N. At 12,288 the worst case cost 1.78M as a recompute tx (~1.96M as a game step, too close to
+#: 2M); at this cap the worst measured is 1.52M (8 rows of 24 chars at N = 256; ``make bench-llm`` case tokenizer).
+MAX_ADDED_WORK = 10_240
 
 
 def added_work(n: int, a: int, l: int) -> int:
