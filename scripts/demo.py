@@ -75,7 +75,7 @@ def compile_owner_module(path: Path):
     command = [sys.executable, "-m", "offchain", "compile", "--module", "offchain.models.zoo:resnet",
                "--input-spec", DIGITS_INPUT_SPEC, "--calibration", "offchain.models.zoo:digits_calibration",
                "--name", "zoo-resnet", "--out", str(path)]
-    console.print("$ python -m offchain compile " + " ".join(command[3:]))
+    console.print("$ python -m offchain compile " + " ".join(command[4:]))
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise click.ClickException(f"compiling the owner's module failed:\n{done.stderr[-2000:]}")
@@ -85,6 +85,45 @@ def compile_owner_module(path: Path):
                   f"{info['parameters']:,} parameters; integer vs float on the calibration images: argmax agreement "
                   f"{agreement['argmax_agreement']:.3f}, max logit error {agreement['max_abs_logit_error']:.3f} -> {path}")
     return load_model(path)
+
+
+def compile_text_llm(path: Path, prompt: str = "If the file does not exist, a"):
+    """The reference LLM's Hugging Face folder compiled with its own BPE tokenizer inside the graph (one command);
+    runs a prompt through it and shows the graph's tokens beside the tokenizers library's and the next token."""
+    import json
+    import subprocess
+
+    from tokenizers import Tokenizer
+
+    from offchain.engine.modelfile import load_model
+    from offchain.models import bpe
+    from offchain.models.text_tables import text_input
+    from offchain.models.train_llm import SMALL_DIR
+
+    command = [sys.executable, "-m", "offchain", "compile", "--hf", str(SMALL_DIR), "--text-bytes", "48",
+               "--seq-len", "56", "--name", "llm-small-text", "--out", str(path)]
+    console.print("$ python -m offchain compile " + " ".join(command[4:]))
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise click.ClickException(f"compiling the Hugging Face checkpoint failed:\n{done.stderr[-2000:]}")
+    info = json.loads(done.stdout)
+    model = load_model(path)
+    tokenizer_nodes = [n for n in model.graph.nodes if n.source.startswith("bpe.")]
+    trace = run(model, [text_input(prompt, 48)])
+    ids_node = max(i for i, n in enumerate(model.graph.nodes) if n.source == "bpe.ids")
+    graph_ids = [int(v) for v in trace.outputs[ids_node].reshape(-1)]
+    hf = Tokenizer.from_file(str(SMALL_DIR / "tokenizer.json"))
+    want = bpe.reference_ids(hf, bpe.read_tokenizer(SMALL_DIR), prompt.encode(), 56, model.meta["pad_id"])
+    real = len(hf.encode(prompt).ids)
+    tokens = [hf.id_to_token(i) for i in graph_ids[:real]]
+    logits = trace.output.reshape(56, -1)[real - 1].astype(np.int64)
+    top = [hf.decode([int(i)]) for i in np.argsort(-logits)[:3]]
+    console.print(f"llm-small-text: {info['nodes']} integer nodes ({len(tokenizer_nodes)} of them the byte-level BPE "
+                  f"tokenizer: UTF-8, regex pre-tokenizer, {model.meta['tokenizer']['rounds']} merge rounds), "
+                  f"worst dispute move {info['worst_move']['op']} {info['worst_move']['gas']:,} gas -> {path}")
+    console.print(f"  prompt {prompt!r} -> {real} tokens in the graph {tokens}; equal to the tokenizers library: "
+                  f"{graph_ids == want}; the integer model's next token: {top[0]!r} (then {top[1]!r}, {top[2]!r})")
+    return model
 
 
 def build_minilm(path: Path):
@@ -202,6 +241,7 @@ def cli(provider):
         pdigits_model, pdigits_spec, pdigits_keys, pdigits_file, pdigits_view = build_private_digits()
         owner_file = Path("build/models/zoo-resnet.model")
         owner_model = compile_owner_module(owner_file)
+        compile_text_llm(Path("build/models/llm-small-text.model"))
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
