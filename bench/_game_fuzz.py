@@ -124,6 +124,12 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from offchain.models.bpe_detok import detok_fixture
 
     models["detok"] = detok_fixture()
+    # ---- tokenizer: the whole BPE front (issue 14): UTF8_CHARS, ADDED_TOKENS, PRETOKENIZE and the BPE rounds
+    from offchain.models import bpe
+    from offchain.models.train_llm import TINY_SP_DIR
+
+    front = bpe.tokenizer_model(TINY_SP_DIR, 8, 12)
+    models["bpe-front"] = (front, text_input("a b\u00e9<|eos|>".encode()[:8], 8))
     return models
 
 
