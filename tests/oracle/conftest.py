@@ -42,9 +42,13 @@ def register_model(registry, owner, receiver, model, fee=MODEL_FEE) -> int:
     return registry.registerModel(model_spec(model, fee, receiver), sender=owner).return_value
 
 
-@pytest.fixture
-def protocol(project, owner, tmp_path):
-    a = deploy_protocol(project, __import__("ape").chain.provider, owner, directory=tmp_path, params=PARAMS)
+@pytest.fixture(scope="module")
+def protocol(project, owner, tmp_path_factory):
+    """The protocol deployed once per module: ape's isolation reverts every test's transactions, so each test still
+    starts from the freshly deployed contracts (no model registered, no request made), as a per-test deploy gave, for
+    one deployment (~30 transactions) instead of one per test."""
+    a = deploy_protocol(project, __import__("ape").chain.provider, owner, directory=tmp_path_factory.mktemp("deploy"),
+                        params=PARAMS)
     return Protocol(project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"]),
                     project.AIOracle.at(a["AIOracle"]), project.OneStepProver.at(a["OneStepProver"]))
 
