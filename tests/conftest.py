@@ -39,6 +39,71 @@ def stranger(accounts):
     return accounts[5]
 
 
+@pytest.fixture(scope="session")
+def digits_data():
+    """The fixed 75/25 split of scikit-learn's digits."""
+    from offchain.models import digits
+
+    return digits.load_split()
+
+
+@pytest.fixture(scope="session")
+def digits_reference(digits_data):
+    """``digits_reference(name)`` -> (integer model, float module) of digits model ``name`` (digits-mlp, digits-cnn),
+    trained (seed 0, one thread: deterministic) and compiled for one image once per session: what
+    ``offchain.models.digits.build(name)`` returns, shared by the engine tests and the oracle's batch tests instead of
+    training the same model twice. Callers must not mutate them."""
+    from offchain.models import digits
+
+    built = {}
+
+    def get(name: str):
+        if name not in built:
+            module = digits.train(name, digits_data)
+            built[name] = digits.compile_digits(module, digits_data, name), module
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def reference_model(digits_data, digits_reference):
+    """``reference_model(name)``: ``offchain.models.build_reference(name)``, built once per session. Four test files
+    check the reference models (move gas twice, input domains, every operator's game); each used to build them again,
+    training digits-mlp and digits-cnn each time. The digits models come from ``digits_reference`` (the same training
+    and compile as build_reference's). Callers must not mutate them."""
+    from offchain.models import build_reference, digits_built
+
+    built = {}
+
+    def get(name: str):
+        if name not in built:
+            if name in ("digits-mlp", "digits-cnn"):
+                built[name] = digits_built(digits_reference(name)[0], digits_data.test_pixels)
+            else:
+                built[name] = build_reference(name)
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def zoo_compiled():
+    """``zoo_compiled(name)``: offchain/models/zoo.py's ``compile_zoo(name)``, compiled once per session (the zoo's own
+    agreement test and the CLI test that checks `compile --module offchain.models.zoo:NAME` against it both need it;
+    a zoo compile takes seconds). Callers must not mutate the returned model."""
+    from offchain.models import zoo
+
+    compiled = {}
+
+    def get(name: str):
+        if name not in compiled:
+            compiled[name] = zoo.compile_zoo(name)
+        return compiled[name]
+
+    return get
+
+
 @pytest.fixture
 def standin_chain(networks):
     """A second anvil with Sepolia's chain id (11155111, not a local dev chain), connected the way a real RPC is:

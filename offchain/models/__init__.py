@@ -43,12 +43,17 @@ def _tiny_mlp() -> Built:
     return Built(tiny_mlp(), [tiny_input()])
 
 
+def digits_built(model: Model, test_pixels: np.ndarray) -> Built:
+    """A digits model's Built: its example input is the first test image (int8 [1, 64])."""
+    return Built(model, [test_pixels[:1].astype(np.int8)])
+
+
 def _digits(name: str) -> Callable[[], Built]:
     def build() -> Built:
         from offchain.models import digits
 
         model, _, data = digits.build(name)
-        return Built(model, [data.test_pixels[:1].astype(np.int8)])
+        return digits_built(model, data.test_pixels)
 
     return build
 

@@ -239,7 +239,7 @@ def test_usage_errors_and_an_unsupported_model_lists_every_problem(owner_file):
     assert f"{owner_file}:" in lines[1] and "in forward: y = torch.sort(x, dim=-1).values" in lines[1]
 
 
-def test_a_zoo_model_by_package_reference_is_the_zoo_compile(tmp_path):
+def test_a_zoo_model_by_package_reference_is_the_zoo_compile(tmp_path, zoo_compiled):
     """The command a model owner types for offchain/models/zoo.py's mixer gives the model compile_zoo builds."""
     from offchain.models import zoo
 
@@ -248,6 +248,6 @@ def test_a_zoo_model_by_package_reference_is_the_zoo_compile(tmp_path):
                     "--out", str(tmp_path / "mixer.model"))
     assert done.exit_code == 0, done.output
     info = json.loads(done.stdout)
-    assert info["model_id"] == "0x" + model_id(zoo.compile_zoo("mixer")).hex()
+    assert info["model_id"] == "0x" + model_id(zoo_compiled("mixer")).hex()
     assert info["inputs"] == [{"shape": [1, 1, 8, 8], "dtype": "int8", "frac": 4}]
     assert info["agreement"]["samples"] == zoo.CALIBRATION_SAMPLES and info["agreement"]["argmax_agreement"] >= 0.99

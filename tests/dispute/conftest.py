@@ -59,8 +59,10 @@ def tiny_honest(tiny):
     return ExecutionCommitment(tiny, run(tiny.model, [tiny_input()]))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def deployed(project, owner):
+    """Deployed once per module: ape's isolation reverts every test's transactions, so each test starts from the
+    freshly deployed contracts, as a per-test deploy gave."""
     return deploy_dispute(project, owner)
 
 

@@ -25,7 +25,6 @@ from offchain.engine.executor import run
 from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
-from offchain.models import build_reference
 from offchain.models.tiny import tiny_input, tiny_mlp
 
 from ._fault_game import a_fault_loses
@@ -74,14 +73,6 @@ def _tiny_with_rescale() -> tuple[Model, np.ndarray]:
     return extended, tiny_input()
 
 
-def _reference(name: str):
-    def build():
-        built = build_reference(name)
-        return built.model, built.example_inputs[0]
-
-    return build
-
-
 def _tokenizer() -> tuple[Model, np.ndarray]:
     from offchain.models.minilm import load_tokenizer
     from offchain.models.text_tables import text_input, tokenizer_model
@@ -95,8 +86,9 @@ def _loreft() -> tuple[Model, np.ndarray]:
     return loreft_block(), loreft_input()
 
 
-BUILDERS = {"llama-tiny": _reference("llama-tiny"), "digits-cnn": _reference("digits-cnn"), "block": _block,
-            "tiny-rescale": _tiny_with_rescale, "tokenizer": _tokenizer, "loreft": _loreft}
+#: Reference models (offchain.models.build_reference), taken from the session's reference_model cache.
+REFERENCES = {"llama-tiny", "digits-cnn"}
+BUILDERS = {"block": _block, "tiny-rescale": _tiny_with_rescale, "tokenizer": _tokenizer, "loreft": _loreft}
 OP_MODEL = {
     OpCode.EMBEDDING: "llama-tiny", OpCode.RMSNORM: "llama-tiny", OpCode.LINEAR: "llama-tiny",
     OpCode.RESHAPE: "llama-tiny", OpCode.PERMUTE: "llama-tiny", OpCode.ROPE: "llama-tiny",
@@ -143,11 +135,16 @@ def protocol(project, accounts):
     return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
-def _prepared(name, models, protocol, owner):
-    """The model (built once per module) registered in this test's chain state (tests are isolated)."""
+def _prepared(name, models, protocol, owner, reference_model):
+    """The model (built once per module, a reference model once per session) registered in this test's chain state
+    (tests are isolated)."""
     registry, _ = protocol
     if name not in models:
-        model, x = BUILDERS[name]()
+        if name in REFERENCES:
+            built = reference_model(name)
+            model, x = built.model, built.example_inputs[0]
+        else:
+            model, x = BUILDERS[name]()
         commitment = ModelCommitment(model)
         models[name] = (commitment, x, ExecutionCommitment(commitment, run(model, [x])))
     model_id = registry.registerModel(model_spec(models[name][0].model, 0, owner.address), sender=owner).return_value
@@ -155,8 +152,9 @@ def _prepared(name, models, protocol, owner):
 
 
 @pytest.mark.parametrize("op", sorted(OP_MODEL, key=int), ids=lambda op: OpCode(op).name)
-def test_a_corrupted_element_of_each_operator_loses_the_game(models, protocol, owner, submitter, challenger, op):
-    (commitment, x, honest), model_id = _prepared(OP_MODEL[op], models, protocol, owner)
+def test_a_corrupted_element_of_each_operator_loses_the_game(models, protocol, owner, submitter, challenger, op,
+                                                             reference_model):
+    (commitment, x, honest), model_id = _prepared(OP_MODEL[op], models, protocol, owner, reference_model)
     _, game = protocol
     nodes = commitment.model.graph.nodes
     node_index = max(i for i, n in enumerate(nodes) if n.op == op)

@@ -69,13 +69,19 @@ def test_the_model_uses_the_long_form(compiled):
     assert OpCode.MUL not in [n.op for n in model.graph.nodes], "the BatchNorm is folded"
 
 
+@pytest.fixture(scope="module")
+def protocol(project, accounts):
+    """Deployed once for the module (as in the other test_ops_* files); ape's isolation reverts each game."""
+    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
+    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
+
+
 @pytest.mark.parametrize("depthwise, where", [(True, "corner"), (True, "middle"), (False, "corner"),
                                               (False, "middle")])
-def test_a_corrupted_conv_element_loses(compiled, project, accounts, submitter, challenger, depthwise, where):
+def test_a_corrupted_conv_element_loses(compiled, protocol, accounts, submitter, challenger, depthwise, where):
     commitment, x, honest = compiled
     owner = accounts[0]
-    a = deploy_protocol(project, chain.provider, owner, directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    registry, game = project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
+    registry, game = protocol
     model_id = registry.registerModel(model_spec(commitment.model, 0, owner.address), sender=owner).return_value
     node_index = _conv_index(commitment.model, depthwise)
     out = commitment.model.graph.nodes[node_index].output

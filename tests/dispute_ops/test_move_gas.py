@@ -36,7 +36,6 @@ from offchain.engine.move_gas import (
     tensor_hash_gas,
 )
 from offchain.engine.ops import OpCode
-from offchain.models import build_reference
 
 LOOSENESS, SLACK = 1.5, 100_000
 
@@ -144,11 +143,12 @@ def test_step_estimate_bounds_the_measured_step(protocol, owner, submitter, chal
 
 
 @pytest.mark.parametrize("name", ["digits-cnn", "digits-mlp", "llama-tiny-loreft"])
-def test_the_costliest_step_of_a_built_in_model_is_bounded(protocol, owner, submitter, challenger, name):
+def test_the_costliest_step_of_a_built_in_model_is_bounded(protocol, owner, submitter, challenger, name,
+                                                           reference_model):
     """The whole model's game (trace descent, then tensor descent) at the node and element the estimate finds
     costliest: operand roots are proven against a real trace and weights tree here."""
     registry, game = protocol
-    built = build_reference(name)
+    built = reference_model(name)
     model = built.model
     steps = [(step_gas(model, i), i) for i in range(len(model.graph.nodes))]
     _, node_index = max(steps)

@@ -16,12 +16,11 @@ from offchain.engine.errors import InputOutOfDomainError
 from offchain.engine.executor import prepare_inputs
 from offchain.engine.graph import TensorKind
 from offchain.engine.ops import OpCode
-from offchain.models import build_reference
 from offchain.models.tiny import tiny_mlp
 
 
-def test_llama_tiny_takes_ids_of_its_vocabulary_only():
-    built = build_reference("llama-tiny")
+def test_llama_tiny_takes_ids_of_its_vocabulary_only(reference_model):
+    built = reference_model("llama-tiny")
     model = built.model
     vocab = next(n.in_specs[1].shape[0] for n in model.graph.nodes if n.op == OpCode.EMBEDDING)
     assert input_domain(model.graph) == InputDomain(4, 0, vocab - 1)

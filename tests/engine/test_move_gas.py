@@ -29,7 +29,7 @@ from offchain.engine.move_gas import (
     step_gas,
 )
 from offchain.engine.ops import OpCode
-from offchain.models import REFERENCE_MODELS, build_reference
+from offchain.models import REFERENCE_MODELS
 
 
 def _conv_model(channels: int) -> Model:
@@ -141,9 +141,9 @@ def test_the_cli_reports_the_worst_move_and_refuses_over_its_bound(tmp_path):
 
 
 @pytest.mark.parametrize("name", [n for n in REFERENCE_MODELS if n != "llama-7b-layer"])
-def test_every_built_in_model_fits_the_bound(name):
+def test_every_built_in_model_fits_the_bound(name, reference_model):
     """llama-7b-layer (a 7B layer's weights, minutes to build) is checked in the README's table instead."""
-    worst = check_move_gas(build_reference(name).model)
+    worst = check_move_gas(reference_model(name).model)
     print(f"\n{name}: worst move {worst}")
     assert worst.gas < MAX_MOVE_GAS
 

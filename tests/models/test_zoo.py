@@ -29,9 +29,9 @@ def test_committed_weights_are_the_trained_model(name):
 
 
 @pytest.mark.parametrize("name", list(zoo.ZOO))
-def test_zoo_model_compiles_and_agrees_with_float_on_held_out_data(name):
+def test_zoo_model_compiles_and_agrees_with_float_on_held_out_data(name, zoo_compiled):
     module = zoo.load(name)
-    model = zoo.compile_zoo(name, module)
+    model = zoo_compiled(name)
     split = zoo.split_of(name)
     measured = agreement(module, model, split.samples(split.test_x))
     print(f"\nzoo {name}: {json.dumps(measured.as_dict())}, nodes {len(model.graph.nodes)}")

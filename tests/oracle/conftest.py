@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ class Protocol:
     game: object
     oracle: object
     prover: object
+    directory: Path   # holds the deployment record (deployments/<chain-id>.json): every address, e.g. ModelLauncher
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +44,15 @@ def register_model(registry, owner, receiver, model, fee=MODEL_FEE) -> int:
     return registry.registerModel(model_spec(model, fee, receiver), sender=owner).return_value
 
 
-@pytest.fixture
-def protocol(project, owner, tmp_path):
-    a = deploy_protocol(project, __import__("ape").chain.provider, owner, directory=tmp_path, params=PARAMS)
+@pytest.fixture(scope="module")
+def protocol(project, owner, tmp_path_factory):
+    """The protocol deployed once per module: ape's isolation reverts every test's transactions, so each test still
+    starts from the freshly deployed contracts (no model registered, no request made), as a per-test deploy gave, for
+    one deployment (~30 transactions) instead of one per test."""
+    directory = tmp_path_factory.mktemp("deploy")
+    a = deploy_protocol(project, __import__("ape").chain.provider, owner, directory=directory, params=PARAMS)
     return Protocol(project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"]),
-                    project.AIOracle.at(a["AIOracle"]), project.OneStepProver.at(a["OneStepProver"]))
+                    project.AIOracle.at(a["AIOracle"]), project.OneStepProver.at(a["OneStepProver"]), directory)
 
 
 @pytest.fixture

@@ -231,8 +231,9 @@ def test_register_batch_variant_helper(protocol, owner, model_owner, model_id, t
 
 
 @pytest.fixture(scope="module")
-def digits_models():
-    model, module, data = digits.build("digits-mlp")
+def digits_models(digits_data, digits_reference):
+    model, module = digits_reference("digits-mlp")   # digits.build("digits-mlp"), trained once per session
+    data = digits_data
     return ModelCommitment(model), ModelCommitment(digits.compile_digits(module, data, "digits-mlp", batch=B)), data
 
 

@@ -85,7 +85,18 @@ def test_oracle_errors_decode_by_name_through_an_ora_style_consumer(project, pro
 
 
 def _cli(data: str) -> subprocess.CompletedProcess:
+    """`python -m offchain decode-error DATA` as a user runs it: a new interpreter (seconds to import)."""
     return subprocess.run([sys.executable, "-m", "offchain", "decode-error", data], capture_output=True, text=True)
+
+
+def _cli_in_process(data: str):
+    """The same click command invoked in this process (CliRunner): exit code, stdout and stderr, without a new
+    interpreter per case; `_cli` covers the `python -m offchain` entry point once."""
+    from click.testing import CliRunner
+
+    from offchain.cli import main
+
+    return CliRunner(mix_stderr=False).invoke(main, ["decode-error", data])
 
 
 def test_decode_error_cli_names_every_project_error():
@@ -110,10 +121,15 @@ def test_decode_error_cli_names_every_project_error():
                    "args": {"paid": 5, "fee": 2**256 - 1}}
     data = keccak(text="InputOutOfDomain(uint256,int256,int256,int256)")[:4] + encode(
         ["uint256", "int256", "int256", "int256"], [3, -2**255, 0, 255])
-    assert json.loads(_cli("0x" + data.hex()).stdout)["args"] == {"index": 3, "value": -2**255, "min": 0, "max": 255}
+    done = _cli_in_process("0x" + data.hex())
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["args"] == {"index": 3, "value": -2**255, "min": 0, "max": 255}
     data = keccak(text="Error(string)")[:4] + encode(["string"], ["nope"])
-    assert json.loads(_cli("0x" + data.hex()).stdout)["args"] == {"message": "nope"}
+    assert json.loads(_cli_in_process("0x" + data.hex()).stdout)["args"] == {"message": "nope"}
     data = keccak(text="Panic(uint256)")[:4] + encode(["uint256"], [0x12])
-    assert json.loads(_cli("0x" + data.hex()).stdout)["args"] == {"code": "0x12", "meaning": "division or modulo by zero"}
-    bad = _cli("0xdeadbeef")
+    assert json.loads(_cli_in_process("0x" + data.hex()).stdout)["args"] == {
+        "code": "0x12", "meaning": "division or modulo by zero"}
+    bad = _cli_in_process("0xdeadbeef")
+    assert bad.exit_code != 0 and "unknown error selector 0xdeadbeef" in bad.stderr
+    bad = _cli("0xdeadbeef")   # and the entry point's exit status and stderr
     assert bad.returncode != 0 and "unknown error selector 0xdeadbeef" in bad.stderr

@@ -31,10 +31,10 @@ def spec_hash(spec: tuple) -> bytes:
     return keccak(encode([MODEL_TUPLE], [spec]))
 
 
-def _launched(project, protocol, tiny_model, owner, model_owner, stranger, tmp_path):
+def _launched(project, protocol, tiny_model, owner, model_owner, stranger):
     from offchain.chain.deployments import load_record
 
-    record = load_record(chain.provider.chain_id, tmp_path)
+    record = load_record(chain.provider.chain_id, protocol.directory)
     launcher = project.ModelLauncher.at(record["contracts"]["ModelLauncher"]["address"])
     offering = Offering("tiny revenue", "TINY", [model_owner.address, stranger.address], [3 * 10**18, 10**18])
     model_id, token = launch(launcher, tiny_model.model, MODEL_FEE, model_owner.address, offering, owner)
@@ -42,10 +42,10 @@ def _launched(project, protocol, tiny_model, owner, model_owner, stranger, tmp_p
 
 
 def test_only_the_owner_publishes_and_a_version_cannot_redirect_revenue_or_set_a_fee(
-    project, protocol, tiny_model, owner, model_owner, stranger, tmp_path
+    project, protocol, tiny_model, owner, model_owner, stranger
 ):
     registry = protocol.registry
-    model_id, token = _launched(project, protocol, tiny_model, owner, model_owner, stranger, tmp_path)
+    model_id, token = _launched(project, protocol, tiny_model, owner, model_owner, stranger)
     v2 = tiny_mlp(seed=8)
     # The owner tries to take the fees and raise the fee a thousandfold through the version's fields.
     spec = model_spec(v2, MODEL_FEE * 1000, stranger.address, stranger.address)
@@ -96,7 +96,7 @@ def test_requests_stay_on_their_version_through_a_dispute_and_both_versions_pay_
     project, protocol, tiny_model, owner, model_owner, user, submitter, challenger, stranger, tmp_path
 ):
     registry, oracle, game = protocol.registry, protocol.oracle, protocol.game
-    model_id, token = _launched(project, protocol, tiny_model, owner, model_owner, stranger, tmp_path)
+    model_id, token = _launched(project, protocol, tiny_model, owner, model_owner, stranger)
     classifier = owner.deploy(project.DigitsClassifier, oracle, model_id)
     first = tiny_image(31)
     classifier.classify(first, sender=user, value=classifier.fee())

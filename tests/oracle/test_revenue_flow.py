@@ -16,11 +16,11 @@ MINT_FEE = 10**16
 
 
 def test_fees_reach_the_token_and_erc7007_accepts_only_finalized_outputs(
-    project, protocol, tiny_model, owner, model_owner, user, submitter, stranger, chain, tmp_path
+    project, protocol, tiny_model, owner, model_owner, user, submitter, stranger, chain
 ):
     from offchain.chain.deployments import load_record
 
-    record = load_record(chain.provider.chain_id, tmp_path)
+    record = load_record(chain.provider.chain_id, protocol.directory)
     launcher = project.ModelLauncher.at(record["contracts"]["ModelLauncher"]["address"])
     factory = project.ModelTokenFactory.at(record["contracts"]["ModelTokenFactory"]["address"])
     offering = Offering("tiny revenue", "TINY", [model_owner.address, stranger.address], [3 * 10**18, 10**18],
@@ -85,13 +85,13 @@ def test_a_receiver_that_refuses_eth_is_credited_not_blocking(
 
 
 def test_a_request_made_before_a_fee_change_pays_the_fee_it_was_made_at(
-    project, protocol, tiny_model, owner, model_owner, user, submitter, stranger, chain, tmp_path
+    project, protocol, tiny_model, owner, model_owner, user, submitter, stranger, chain
 ):
     """The oracle pins the model fee at request time: an announced rise that takes effect while the request is in
     flight neither charges its user more nor pays the token more; requests after it pay the new fee."""
     from offchain.chain.deployments import load_record
 
-    record = load_record(chain.provider.chain_id, tmp_path)
+    record = load_record(chain.provider.chain_id, protocol.directory)
     launcher = project.ModelLauncher.at(record["contracts"]["ModelLauncher"]["address"])
     offering = Offering("tiny revenue", "TINY", [model_owner.address], [10**18], snapshot_interval=60)
     model_id, token_address = launch(launcher, tiny_model.model, MODEL_FEE, model_owner.address, offering, owner)

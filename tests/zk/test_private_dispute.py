@@ -48,9 +48,10 @@ def honest(keys):
     return execution, prove_private(model.model, SPEC, execution.trace, keys)
 
 
-@pytest.fixture
-def deployed(project, owner, tmp_path, keys):
-    a = deploy_protocol(project, chain.provider, owner, directory=tmp_path, params=PARAMS)
+@pytest.fixture(scope="module")
+def deployed(project, owner, tmp_path_factory, keys):
+    """Deployed and registered once per module; ape's isolation reverts each test's transactions."""
+    a = deploy_protocol(project, chain.provider, owner, directory=tmp_path_factory.mktemp("deploy"), params=PARAMS)
     registry = project.ModelRegistry.at(a["ModelRegistry"])
     model_id, _ = register_private_model(registry, project.Groth16Registry.at(a["Groth16Registry"]), tiny_mlp(), SPEC,
                                          keys, 10**15, owner.address, owner)
