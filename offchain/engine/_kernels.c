@@ -1,0 +1,247 @@
+/* Exact integer matrix products for the engine: out[m, n] = sum_k a[m, k] * b[n, k] as int64.
+ *
+ * a is int16 [M, K] (int8 activations are widened to int16 by the caller: M x K is small), b is int8 [N, K]
+ * (torch's [out, in] weight layout, read as stored: never widened as a whole), out is int64 [M, N].
+ *
+ * Exactness (AVX2 path). Each step loads 16 k-values: b's 16 int8 are sign-extended to int16 (vpmovsxbw) and
+ * vpmaddwd multiplies them with a's 16 int16, adding adjacent products into 8 int32 lanes. One lane gains
+ * |a0 b0 + a1 b1| <= 2 * 2^15 * 2^7 = 2^23 per step (the bound is reached by a = -32768, b = -128), so a lane
+ * that takes at most KBLOCK / 16 <= 255 steps stays within 255 * 2^23 < 2^31: no int32 partial can overflow. After
+ * each K block the 8 lanes are widened to int64 and added to out. The int64 total is the exact sum; it fits
+ * because the engine refuses any node whose accumulator bound exceeds 2^62 (ops/linear.py). Additions of
+ * integers are associative, so the order (lanes, blocks, threads) cannot change the result.
+ *
+ * Threads (pthreads, created per call for large products only) split N into contiguous ranges; each thread
+ * writes only its own columns of out, so no two threads touch one element.
+ *
+ * Built by setup.py as offchain.engine._kernels; offchain/engine/kernels.py falls back to numpy when this
+ * module is missing or avx2() is false (non-x86 CPUs, or x86 CPUs without AVX2).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_X86 1
+#include <immintrin.h>
+#else
+#define HAVE_X86 0
+#endif
+
+/* K values per int32 accumulation block: at most 255 vpmaddwd steps of 16 (see the bound above). The a block
+ * of MBLOCK rows x KBLOCK values stays in L1 while the thread's weight rows stream past it. */
+#ifndef KBLOCK
+#define KBLOCK 1024
+#endif
+#ifndef MBLOCK
+#define MBLOCK 8
+#endif
+_Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 255, "an int32 lane must not overflow (2^23 per step)");
+/* Products below this many multiply-adds run on the calling thread (thread start-up costs ~50 us). */
+#define MIN_PARALLEL_MACS (1LL << 21)
+#define MAX_THREADS 64
+
+typedef struct {
+    const int16_t *a;
+    const int8_t *b;
+    int64_t *out;
+    Py_ssize_t m, n, k;
+    Py_ssize_t n0, n1; /* this thread's columns [n0, n1) */
+} Job;
+
+#if HAVE_X86
+
+__attribute__((target("avx2"), always_inline)) static inline int64_t hsum_epi32(__m256i v) {
+    __m256i wide = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                                    _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+    __m128i s = _mm_add_epi64(_mm256_castsi256_si128(wide), _mm256_extracti128_si256(wide, 1));
+    return (int64_t)_mm_cvtsi128_si64(s) + (int64_t)_mm_extract_epi64(s, 1);
+}
+
+/* One MR x NR tile of out over k in [k0, k1), k1 - k0 <= KBLOCK; MR and NR are constants after inlining, so
+ * the accumulators live in registers. */
+__attribute__((target("avx2"), always_inline)) static inline void tile(
+    const int16_t *a, const int8_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n,
+    Py_ssize_t k0, Py_ssize_t k1, const int MR, const int NR) {
+    __m256i acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_si256();
+    Py_ssize_t kv = k0 + ((k1 - k0) & ~(Py_ssize_t)15);
+    for (Py_ssize_t p = k0; p < kv; p += 16) {
+        __m256i bv[4];
+        for (int j = 0; j < NR; j++)
+            bv[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + j * k + p)));
+        for (int i = 0; i < MR; i++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *)(a + i * k + p));
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(av, bv[j]));
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            int64_t s = hsum_epi32(acc[i][j]);
+            for (Py_ssize_t p = kv; p < k1; p++) s += (int64_t)a[i * k + p] * (int64_t)b[j * k + p];
+            out[i * n + j] += s;
+        }
+}
+
+typedef void (*TileFn)(const int16_t *, const int8_t *, int64_t *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       Py_ssize_t);
+
+#define TILE(MR, NR)                                                                                          \
+    __attribute__((target("avx2"), noinline)) static void tile_##MR##x##NR(                                   \
+        const int16_t *a, const int8_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k0,          \
+        Py_ssize_t k1) {                                                                                      \
+        tile(a, b, out, k, n, k0, k1, MR, NR);                                                                \
+    }
+TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
+TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
+TILE(3, 1) TILE(3, 2) TILE(3, 3) TILE(3, 4)
+TILE(4, 1) TILE(4, 2) TILE(4, 3) TILE(4, 4)
+
+static const TileFn TILES[4][4] = {
+    {tile_1x1, tile_1x2, tile_1x3, tile_1x4},
+    {tile_2x1, tile_2x2, tile_2x3, tile_2x4},
+    {tile_3x1, tile_3x2, tile_3x3, tile_3x4},
+    {tile_4x1, tile_4x2, tile_4x3, tile_4x4},
+};
+
+/* Rows per tile 4 (one a load feeds NR products); columns per tile 2 when M > 1 (8 accumulators + 2 b + 1 a
+ * registers of 16), 4 for a single row (more weight streams in flight for the memory-bound decode). */
+static void run_job(const Job *job) {
+    const Py_ssize_t m = job->m, n = job->n, k = job->k;
+    const int nr_full = m == 1 ? 4 : 2;
+    for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
+        Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
+        for (Py_ssize_t m0 = 0; m0 < m; m0 += MBLOCK) {
+            Py_ssize_t m1 = m0 + MBLOCK < m ? m0 + MBLOCK : m;
+            for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
+                int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
+                for (Py_ssize_t r = m0; r < m1; r += 4) {
+                    int mr = (int)(m1 - r < 4 ? m1 - r : 4);
+                    TILES[mr - 1][nr - 1](job->a + r * k, job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+                }
+            }
+        }
+    }
+}
+
+#else
+
+static void run_job(const Job *job) { (void)job; }
+
+#endif
+
+static void *thread_main(void *arg) {
+    run_job((const Job *)arg);
+    return NULL;
+}
+
+static int have_avx2(void) {
+#if HAVE_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
+static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name, int writable) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    const char *fmt = view->format ? view->format : "B";
+    if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
+    int kind_ok = (*fmt == 'b' || *fmt == 'h' || *fmt == 'l' || *fmt == 'q') && fmt[1] == '\0';
+    if (view->ndim != 2 || view->itemsize != itemsize || !kind_ok) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous 2-D signed int%zd array, got ndim %d format %s",
+                     name, itemsize * 8, view->ndim, view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(matmul_doc,
+             "matmul_i16_i8(a, b, out, threads)\n--\n\n"
+             "out[m, n] += sum_k a[m, k] * b[n, k], exactly. a: int16 [M, K], b: int8 [N, K], out: int64 [M, N]\n"
+             "(C-contiguous; out normally zeroed by the caller). Runs on at most `threads` threads, releasing the "
+             "GIL.\nRaises RuntimeError when the CPU lacks AVX2.");
+
+static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ao, *bo, *oo;
+    int threads;
+    if (!PyArg_ParseTuple(args, "OOOi", &ao, &bo, &oo, &threads)) return NULL;
+    if (!have_avx2()) {
+        PyErr_SetString(PyExc_RuntimeError, "this CPU has no AVX2: use the numpy path");
+        return NULL;
+    }
+    Py_buffer a, b, out;
+    if (get_buffer(ao, &a, 2, "a", 0) < 0) return NULL;
+    if (get_buffer(bo, &b, 1, "b", 0) < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (get_buffer(oo, &out, 8, "out", 1) < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[0];
+    if (b.shape[1] != k || out.shape[0] != m || out.shape[1] != n) {
+        PyErr_Format(PyExc_ValueError, "shapes a (%zd, %zd), b (%zd, %zd), out (%zd, %zd) do not match", m, k,
+                     b.shape[0], b.shape[1], out.shape[0], out.shape[1]);
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    if (threads < 1) threads = 1;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if ((long long)m * n * k < MIN_PARALLEL_MACS) threads = 1;
+    /* Column ranges in multiples of 4 (every tile width divides into them), at least one tile per thread. */
+    Py_ssize_t per = ((n + threads - 1) / threads + 3) & ~(Py_ssize_t)3;
+    if (per == 0) per = 4;
+    Job jobs[MAX_THREADS];
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS];
+    int count = 0;
+    for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
+        jobs[count] = (Job){(const int16_t *)a.buf, (const int8_t *)b.buf, (int64_t *)out.buf, m, n, k, c,
+                            c + per < n ? c + per : n};
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    for (int t = 1; t < count; t++) started[t] = pthread_create(&tids[t], NULL, thread_main, &jobs[t]) == 0;
+    if (count > 0) run_job(&jobs[0]);
+    /* A thread that could not start runs here: the result never depends on how many threads ran. */
+    for (int t = 1; t < count; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            run_job(&jobs[t]);
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
+static PyObject *avx2(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    return PyBool_FromLong(have_avx2());
+}
+
+static PyMethodDef methods[] = {
+    {"matmul_i16_i8", matmul_i16_i8, METH_VARARGS, matmul_doc},
+    {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
+                                    "Exact int16 x int8 -> int64 matrix products (AVX2).", -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
