@@ -1,7 +1,7 @@
 /* Exact integer matrix products for the engine: out[m, n] = sum_k a[m, k] * b[n, k] as int64.
  *
- * a is int16 [M, K] (int8 activations are widened to int16 by the caller: M x K is small), b is int8 [N, K]
- * (torch's [out, in] weight layout, read as stored: never widened as a whole), out is int64 [M, N].
+ * a is int16 [M, K] (int8 activations are widened to int16 by the caller: M x K is small), b is int8 or int16
+ * [N, K] (torch's [out, in] weight layout, read as stored: never widened as a whole), out is int64 [M, N].
  *
  * Exactness (AVX2 path). Each step loads 16 k-values: b's 16 int8 are sign-extended to int16 (vpmovsxbw) and
  * vpmaddwd multiplies them with a's 16 int16, adding adjacent products into 8 int32 lanes. One lane gains
@@ -10,6 +10,11 @@
  * each K block the 8 lanes are widened to int64 and added to out. The int64 total is the exact sum; it fits
  * because the engine refuses any node whose accumulator bound exceeds 2^62 (ops/linear.py). Additions of
  * integers are associative, so the order (lanes, blocks, threads) cannot change the result.
+ *
+ * int16 x int16 (matmul_i16_i16): b is split exactly as b = 256 hi + lo with hi = b >> 8 in [-128, 127] and
+ * lo = b & 255 in [0, 255]; vpmaddwd gives |a hi pair| <= 2^23 and |a lo pair| <= 2 * 2^15 * 255 < 2^24 per step
+ * in two int32 lane sets, so a block of at most 127 steps stays below 2^31; out += 256 sum(hi) + sum(lo) in int64.
+ * (vpmaddwd on the unsplit operands would wrap: (-32768)(-32768) * 2 = 2^31.)
  *
  * Threads (pthreads, created per call for large products only) split N into contiguous ranges; each thread
  * writes only its own columns of out, so no two threads touch one element.
@@ -31,7 +36,7 @@
 #define HAVE_X86 0
 #endif
 
-/* K values per int32 accumulation block: at most 255 vpmaddwd steps of 16 (see the bound above). The a block
+/* K values per int32 accumulation block: at most 127 vpmaddwd steps of 16 (the int16 x int16 bound above). The a block
  * of MBLOCK rows x KBLOCK values stays in L1 while the thread's weight rows stream past it. */
 #ifndef KBLOCK
 #define KBLOCK 1024
@@ -39,14 +44,15 @@
 #ifndef MBLOCK
 #define MBLOCK 8
 #endif
-_Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 255, "an int32 lane must not overflow (2^23 per step)");
+_Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 127, "an int32 lane must not overflow (2^24 per step)");
 /* Products below this many multiply-adds run on the calling thread (thread start-up costs ~50 us). */
 #define MIN_PARALLEL_MACS (1LL << 21)
 #define MAX_THREADS 64
 
 typedef struct {
     const int16_t *a;
-    const int8_t *b;
+    const void *b; /* int8 or int16 rows */
+    int b16;       /* 1: b is int16 */
     int64_t *out;
     Py_ssize_t m, n, k;
     Py_ssize_t n0, n1; /* this thread's columns [n0, n1) */
@@ -108,20 +114,71 @@ static const TileFn TILES[4][4] = {
     {tile_4x1, tile_4x2, tile_4x3, tile_4x4},
 };
 
+/* int16 x int16: b split into hi (int8 range) and lo (0..255), two accumulator sets (see the header). */
+__attribute__((target("avx2"), always_inline)) static inline void tile16(
+    const int16_t *a, const int16_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n,
+    Py_ssize_t k0, Py_ssize_t k1, const int MR, const int NR) {
+    __m256i hi_acc[2][2], lo_acc[2][2];
+    const __m256i low_byte = _mm256_set1_epi16(0xFF);
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) hi_acc[i][j] = lo_acc[i][j] = _mm256_setzero_si256();
+    Py_ssize_t kv = k0 + ((k1 - k0) & ~(Py_ssize_t)15);
+    for (Py_ssize_t p = k0; p < kv; p += 16) {
+        __m256i hi[2], lo[2];
+        for (int j = 0; j < NR; j++) {
+            __m256i bv = _mm256_loadu_si256((const __m256i *)(b + j * k + p));
+            hi[j] = _mm256_srai_epi16(bv, 8);
+            lo[j] = _mm256_and_si256(bv, low_byte);
+        }
+        for (int i = 0; i < MR; i++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *)(a + i * k + p));
+            for (int j = 0; j < NR; j++) {
+                hi_acc[i][j] = _mm256_add_epi32(hi_acc[i][j], _mm256_madd_epi16(av, hi[j]));
+                lo_acc[i][j] = _mm256_add_epi32(lo_acc[i][j], _mm256_madd_epi16(av, lo[j]));
+            }
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            int64_t s = 256 * hsum_epi32(hi_acc[i][j]) + hsum_epi32(lo_acc[i][j]);
+            for (Py_ssize_t p = kv; p < k1; p++) s += (int64_t)a[i * k + p] * (int64_t)b[j * k + p];
+            out[i * n + j] += s;
+        }
+}
+
+typedef void (*Tile16Fn)(const int16_t *, const int16_t *, int64_t *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                         Py_ssize_t);
+
+#define TILE16(MR, NR)                                                                                        \
+    __attribute__((target("avx2"), noinline)) static void tile16_##MR##x##NR(                                 \
+        const int16_t *a, const int16_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k0,         \
+        Py_ssize_t k1) {                                                                                      \
+        tile16(a, b, out, k, n, k0, k1, MR, NR);                                                              \
+    }
+TILE16(1, 1) TILE16(1, 2) TILE16(2, 1) TILE16(2, 2)
+
+static const Tile16Fn TILES16[2][2] = {{tile16_1x1, tile16_1x2}, {tile16_2x1, tile16_2x2}};
+
 /* Rows per tile 4 (one a load feeds NR products); columns per tile 2 when M > 1 (8 accumulators + 2 b + 1 a
  * registers of 16), 4 for a single row (more weight streams in flight for the memory-bound decode). */
 static void run_job(const Job *job) {
     const Py_ssize_t m = job->m, n = job->n, k = job->k;
-    const int nr_full = m == 1 ? 4 : 2;
+    const int nr_full = job->b16 ? 2 : m == 1 ? 4 : 2;
+    const int mr_full = job->b16 ? 2 : 4;
     for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
         Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
         for (Py_ssize_t m0 = 0; m0 < m; m0 += MBLOCK) {
             Py_ssize_t m1 = m0 + MBLOCK < m ? m0 + MBLOCK : m;
             for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
                 int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
-                for (Py_ssize_t r = m0; r < m1; r += 4) {
-                    int mr = (int)(m1 - r < 4 ? m1 - r : 4);
-                    TILES[mr - 1][nr - 1](job->a + r * k, job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+                for (Py_ssize_t r = m0; r < m1; r += mr_full) {
+                    int mr = (int)(m1 - r < mr_full ? m1 - r : mr_full);
+                    if (job->b16)
+                        TILES16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
+                                                job->out + r * n + c, k, n, k0, k1);
+                    else
+                        TILES[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k,
+                                              job->out + r * n + c, k, n, k0, k1);
                 }
             }
         }
@@ -169,8 +226,7 @@ PyDoc_STRVAR(matmul_doc,
              "(C-contiguous; out normally zeroed by the caller). Runs on at most `threads` threads, releasing the "
              "GIL.\nRaises RuntimeError when the CPU lacks AVX2.");
 
-static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
-    (void)self;
+static PyObject *matmul(PyObject *args, int b16) {
     PyObject *ao, *bo, *oo;
     int threads;
     if (!PyArg_ParseTuple(args, "OOOi", &ao, &bo, &oo, &threads)) return NULL;
@@ -180,7 +236,7 @@ static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
     }
     Py_buffer a, b, out;
     if (get_buffer(ao, &a, 2, "a", 0) < 0) return NULL;
-    if (get_buffer(bo, &b, 1, "b", 0) < 0) {
+    if (get_buffer(bo, &b, b16 ? 2 : 1, "b", 0) < 0) {
         PyBuffer_Release(&a);
         return NULL;
     }
@@ -209,7 +265,7 @@ static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
     int started[MAX_THREADS];
     int count = 0;
     for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
-        jobs[count] = (Job){(const int16_t *)a.buf, (const int8_t *)b.buf, (int64_t *)out.buf, m, n, k, c,
+        jobs[count] = (Job){(const int16_t *)a.buf, b.buf, b16, (int64_t *)out.buf, m, n, k, c,
                             c + per < n ? c + per : n};
     }
     Py_BEGIN_ALLOW_THREADS;
@@ -229,6 +285,20 @@ static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
+    (void)self;
+    return matmul(args, 0);
+}
+
+PyDoc_STRVAR(matmul16_doc,
+             "matmul_i16_i16(a, b, out, threads)\n--\n\n"
+             "As matmul_i16_i8 with b int16 [N, K] (split into two int8-range halves, exactly).");
+
+static PyObject *matmul_i16_i16(PyObject *self, PyObject *args) {
+    (void)self;
+    return matmul(args, 1);
+}
+
 static PyObject *avx2(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
@@ -237,11 +307,12 @@ static PyObject *avx2(PyObject *self, PyObject *noargs) {
 
 static PyMethodDef methods[] = {
     {"matmul_i16_i8", matmul_i16_i8, METH_VARARGS, matmul_doc},
+    {"matmul_i16_i16", matmul_i16_i16, METH_VARARGS, matmul16_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
-                                    "Exact int16 x int8 -> int64 matrix products (AVX2).", -1, methods, NULL, NULL, NULL, NULL};
+                                    "Exact int16 x int8 and int16 x int16 -> int64 matrix products (AVX2).", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

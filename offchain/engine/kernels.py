@@ -2,8 +2,9 @@
 
 ``matmul_exact(a, b_t)`` is ``a @ b_t.swapaxes(-1, -2)`` as int64 for integer arrays whose products are exact in
 int64 (the engine's nodes guarantee it). The C kernel takes int8/int16 x int8 operands (either side int8; the other
-is widened to int16, which costs M x K, never the weight matrix); every other pair, and every machine without the
-built extension or without AVX2, takes the numpy path (``reference_matmul``): float64 BLAS where the static bound
+is widened to int16, which costs M x K, never the weight matrix) and int16 x int16 (the weight split exactly into
+two int8-range halves inside the kernel); int32 operands, and every machine without the built extension or
+without AVX2, take the numpy path (``reference_matmul``): float64 BLAS where the static bound
 proves every partial sum exact, int64 matmul otherwise. Both give the same integers; tests/engine/test_kernels.py
 checks that bit for bit.
 
@@ -79,18 +80,18 @@ def reference_matmul(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
 
 
 def _c_pair(a: np.ndarray, b_t: np.ndarray) -> bool:
-    """Whether the C kernel takes this dtype pair: int8/int16 with at least one int8 side."""
-    sizes = (a.dtype.itemsize, b_t.dtype.itemsize)
-    return (a.dtype.kind == "i" and b_t.dtype.kind == "i" and max(sizes) <= 2 and min(sizes) == 1
+    """Whether the C kernel takes this dtype pair: int8 or int16 on both sides."""
+    return (a.dtype.kind == "i" and b_t.dtype.kind == "i" and max(a.dtype.itemsize, b_t.dtype.itemsize) <= 2
             and a.size > 0 and b_t.size > 0)
 
 
 def _c_matmul_2d(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
-    """[M, K] x [N, K] -> [M, N] int64 through the C kernel (one side int8, the other int8 or int16)."""
-    if b_t.dtype.itemsize != 1:  # a is the int8 side: compute (b a^T)^T
+    """[M, K] x [N, K] -> [M, N] int64 through the C kernel (int8 or int16 on each side)."""
+    if a.dtype.itemsize == 1 and b_t.dtype.itemsize == 2:  # the int8 side goes second: (b a^T)^T
         return _c_matmul_2d(b_t, a).T
     out = np.zeros((a.shape[0], b_t.shape[0]), dtype=np.int64)
-    _c.matmul_i16_i8(np.ascontiguousarray(a, dtype=np.int16), np.ascontiguousarray(b_t), out, _threads)
+    matmul = _c.matmul_i16_i8 if b_t.dtype.itemsize == 1 else _c.matmul_i16_i16
+    matmul(np.ascontiguousarray(a, dtype=np.int16), np.ascontiguousarray(b_t), out, _threads)
     return out
 
 

@@ -51,7 +51,7 @@ def test_digits_models_same_trace(digits_case, digits_data, monkeypatch):
 
 
 def test_llama_tiny_same_trace(monkeypatch):
-    """A tiny Llama: int16 x int8 projections on the kernel, int16 x int16 attention on numpy."""
+    """A tiny Llama: int16 x int8 projections and int16 x int16 attention products, all on the kernel."""
     from offchain.engine.compiler import compile_module
     from offchain.models import llama
 

@@ -38,7 +38,7 @@ def fill(draw, shape: tuple[int, ...], dtype: np.dtype, seed: int) -> np.ndarray
     return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
 
 
-PAIRS = [(np.int16, np.int8), (np.int8, np.int8), (np.int8, np.int16)]
+PAIRS = [(np.int16, np.int8), (np.int8, np.int8), (np.int8, np.int16), (np.int16, np.int16)]
 
 
 @st.composite
@@ -80,6 +80,16 @@ def test_extreme_operands_over_whole_blocks(k, value):
     assert np.array_equal(got, np.full((5, 6), k * value[0] * value[1], np.int64))
 
 
+@pytest.mark.parametrize("k", [15, KBLOCK, 3 * KBLOCK + 9])
+@pytest.mark.parametrize("value", [(-32768, -32768), (32767, 32767), (-32768, 32767), (32767, -32768),
+                                   (-32768, 255), (-32768, -256), (-1, -1)])
+def test_int16_by_int16_extremes(k, value):
+    """int16 x int16: (-32768)^2 * 2 wraps an unsplit vpmaddwd; the split into hi/lo bytes must not."""
+    a = np.full((3, k), value[0], np.int16)
+    b = np.full((2, k), value[1], np.int16)
+    assert np.array_equal(kernels.matmul_exact(a, b), np.full((3, 2), k * value[0] * value[1], np.int64))
+
+
 @pytest.mark.parametrize("m,k,n", [(1, 4096, 1000), (128, 384, 130), (33, 2048 + 3, 67)])
 def test_threaded_large_product(m, k, n):
     """Large enough to run on several threads (column ranges per thread, uneven last range)."""
@@ -109,11 +119,9 @@ def test_batched_and_linear_leading_dims():
     assert np.array_equal(kernels.matmul_exact(x[:, ::2], w), int64_reference(x[:, ::2], w))
 
 
-def test_other_dtypes_take_the_numpy_path():
-    """int16 x int16 and int32 operands are not the kernel's; the numpy path still returns exact integers."""
-    a = np.full((2, 3), -32768, np.int16)
-    b = np.full((4, 3), -32768, np.int16)
-    assert np.array_equal(kernels.matmul_exact(a, b), np.full((2, 4), 3 * 2**30, np.int64))
+def test_int32_operands_take_the_numpy_path(monkeypatch):
+    """int32 operands are not the kernel's; the numpy path still returns exact integers."""
+    monkeypatch.setattr(kernels, "_c_matmul_2d", None)  # calling it would raise
     a32 = np.full((1, 3), -2**31, np.int32)
     assert np.array_equal(kernels.matmul_exact(a32, a32), np.full((1, 1), 3 * 2**62, np.int64))
 
@@ -148,5 +156,7 @@ def test_c_entry_refuses_wrong_operands():
         c.matmul_i16_i8(a, b, out.T, 1)  # not C-contiguous
     with pytest.raises(TypeError, match="out must be"):
         c.matmul_i16_i8(a, b, np.zeros((2, 3), np.int32), 1)
+    with pytest.raises(TypeError, match="b must be"):
+        c.matmul_i16_i16(a, b, out, 1)  # int8 b handed to the int16 entry
     with pytest.raises(ValueError):
         kernels.set_threads(0)
