@@ -16,6 +16,11 @@
  * in two int32 lane sets, so a block of at most 127 steps stays below 2^31; out += 256 sum(hi) + sum(lo) in int64.
  * (vpmaddwd on the unsplit operands would wrap: (-32768)(-32768) * 2 = 2^31.)
  *
+ * AVX-512 (VNNI) path, chosen at run time where the CPU has AVX512-BW and AVX512-VNNI: the same products 32
+ * k-values per step (vpmovsxbw zmm, then vpdpwssd, which adds the pair sums to the int32 lanes without
+ * saturation, i.e. exactly while no lane leaves int32), so the same per-step lane bounds hold and a block of
+ * KBLOCK / 32 steps is within them. Both paths are tested bit for bit (set_isa picks one).
+ *
  * Threads (pthreads, created per call for large products only) split N into contiguous ranges; each thread
  * writes only its own columns of out, so no two threads touch one element.
  *
@@ -49,10 +54,13 @@ _Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 127, "an int32 lane must not o
 #define MIN_PARALLEL_MACS (1LL << 21)
 #define MAX_THREADS 64
 
+enum { ISA_NONE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+
 typedef struct {
     const int16_t *a;
     const void *b; /* int8 or int16 rows */
     int b16;       /* 1: b is int16 */
+    int isa;       /* ISA_AVX2 or ISA_AVX512 */
     int64_t *out;
     Py_ssize_t m, n, k;
     Py_ssize_t n0, n1; /* this thread's columns [n0, n1) */
@@ -159,12 +167,86 @@ TILE16(1, 1) TILE16(1, 2) TILE16(2, 1) TILE16(2, 2)
 
 static const Tile16Fn TILES16[2][2] = {{tile16_1x1, tile16_1x2}, {tile16_2x1, tile16_2x2}};
 
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline int64_t hsum512(__m512i v) {
+    __m512i wide = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+    return (int64_t)_mm512_reduce_add_epi64(wide);
+}
+
+/* AVX-512 VNNI MR x NR tile; b int8 (B16 = 0) or int16 split into hi/lo (B16 = 1). 32 registers: up to 4 x 4
+ * narrow accumulators, 4 x 2 (x 2 halves) wide ones. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void tile512(
+    const int16_t *a, const void *bp, int64_t *out, Py_ssize_t k, Py_ssize_t n,
+    Py_ssize_t k0, Py_ssize_t k1, const int MR, const int NR, const int B16) {
+    __m512i acc[4][4], lo_acc[4][4];
+    const __m512i low_byte = _mm512_set1_epi16(0xFF);
+    const int8_t *b8 = (const int8_t *)bp;
+    const int16_t *b16 = (const int16_t *)bp;
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = lo_acc[i][j] = _mm512_setzero_si512();
+    Py_ssize_t kv = k0 + ((k1 - k0) & ~(Py_ssize_t)31);
+    for (Py_ssize_t p = k0; p < kv; p += 32) {
+        __m512i hi[4], lo[4];
+        for (int j = 0; j < NR; j++) {
+            if (B16) {
+                __m512i bv = _mm512_loadu_si512((const void *)(b16 + j * k + p));
+                hi[j] = _mm512_srai_epi16(bv, 8);
+                lo[j] = _mm512_and_si512(bv, low_byte);
+            } else {
+                hi[j] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b8 + j * k + p)));
+            }
+        }
+        for (int i = 0; i < MR; i++) {
+            __m512i av = _mm512_loadu_si512((const void *)(a + i * k + p));
+            for (int j = 0; j < NR; j++) {
+                acc[i][j] = _mm512_dpwssd_epi32(acc[i][j], av, hi[j]);
+                if (B16) lo_acc[i][j] = _mm512_dpwssd_epi32(lo_acc[i][j], av, lo[j]);
+            }
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            int64_t s = B16 ? 256 * hsum512(acc[i][j]) + hsum512(lo_acc[i][j]) : hsum512(acc[i][j]);
+            for (Py_ssize_t p = kv; p < k1; p++)
+                s += (int64_t)a[i * k + p] * (B16 ? (int64_t)b16[j * k + p] : (int64_t)b8[j * k + p]);
+            out[i * n + j] += s;
+        }
+}
+
+typedef void (*TileAnyFn)(const int16_t *, const void *, int64_t *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                          Py_ssize_t);
+
+#define TILE512(MR, NR, B16)                                                                                  \
+    __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void tile512_##B16##_##MR##x##NR( \
+        const int16_t *a, const void *b, int64_t *out, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k0,            \
+        Py_ssize_t k1) {                                                                                      \
+        tile512(a, b, out, k, n, k0, k1, MR, NR, B16);                                                        \
+    }
+TILE512(1, 1, 0) TILE512(1, 2, 0) TILE512(1, 3, 0) TILE512(1, 4, 0)
+TILE512(2, 1, 0) TILE512(2, 2, 0) TILE512(2, 3, 0) TILE512(2, 4, 0)
+TILE512(3, 1, 0) TILE512(3, 2, 0) TILE512(3, 3, 0) TILE512(3, 4, 0)
+TILE512(4, 1, 0) TILE512(4, 2, 0) TILE512(4, 3, 0) TILE512(4, 4, 0)
+TILE512(1, 1, 1) TILE512(1, 2, 1) TILE512(2, 1, 1) TILE512(2, 2, 1)
+TILE512(3, 1, 1) TILE512(3, 2, 1) TILE512(4, 1, 1) TILE512(4, 2, 1)
+
+static const TileAnyFn TILES512[4][4] = {
+    {tile512_0_1x1, tile512_0_1x2, tile512_0_1x3, tile512_0_1x4},
+    {tile512_0_2x1, tile512_0_2x2, tile512_0_2x3, tile512_0_2x4},
+    {tile512_0_3x1, tile512_0_3x2, tile512_0_3x3, tile512_0_3x4},
+    {tile512_0_4x1, tile512_0_4x2, tile512_0_4x3, tile512_0_4x4},
+};
+static const TileAnyFn TILES512_16[4][2] = {
+    {tile512_1_1x1, tile512_1_1x2}, {tile512_1_2x1, tile512_1_2x2},
+    {tile512_1_3x1, tile512_1_3x2}, {tile512_1_4x1, tile512_1_4x2},
+};
+
 /* Rows per tile 4 (one a load feeds NR products); columns per tile 2 when M > 1 (8 accumulators + 2 b + 1 a
  * registers of 16), 4 for a single row (more weight streams in flight for the memory-bound decode). */
 static void run_job(const Job *job) {
     const Py_ssize_t m = job->m, n = job->n, k = job->k;
-    const int nr_full = job->b16 ? 2 : m == 1 ? 4 : 2;
-    const int mr_full = job->b16 ? 2 : 4;
+    const int wide = job->isa == ISA_AVX512;
+    const int nr_full = job->b16 ? 2 : (m == 1 || wide) ? 4 : 2;
+    const int mr_full = job->b16 && !wide ? 2 : 4;
     for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
         Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
         for (Py_ssize_t m0 = 0; m0 < m; m0 += MBLOCK) {
@@ -173,7 +255,13 @@ static void run_job(const Job *job) {
                 int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
                 for (Py_ssize_t r = m0; r < m1; r += mr_full) {
                     int mr = (int)(m1 - r < mr_full ? m1 - r : mr_full);
-                    if (job->b16)
+                    if (wide && job->b16)
+                        TILES512_16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
+                                                    job->out + r * n + c, k, n, k0, k1);
+                    else if (wide)
+                        TILES512[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k,
+                                                 job->out + r * n + c, k, n, k0, k1);
+                    else if (job->b16)
                         TILES16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
                                                 job->out + r * n + c, k, n, k0, k1);
                     else
@@ -196,14 +284,30 @@ static void *thread_main(void *arg) {
     return NULL;
 }
 
-static int have_avx2(void) {
+/* The best ISA this CPU runs. */
+static int detect_isa(void) {
 #if HAVE_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni"))
+        return ISA_AVX512;
+    return __builtin_cpu_supports("avx2") ? ISA_AVX2 : ISA_NONE;
 #else
-    return 0;
+    return ISA_NONE;
 #endif
 }
+
+/* The ISA the products use: detect_isa() unless set_isa chose a lower one (tests run both). */
+static int isa_choice = -1;
+
+static int current_isa(void) {
+    if (isa_choice < 0) isa_choice = detect_isa();
+    return isa_choice;
+}
+
+static int have_avx2(void) { return detect_isa() >= ISA_AVX2; }
+
+static const char *ISA_NAMES[] = {"none", "avx2", "avx512vnni"};
 
 static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name, int writable) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND | (writable ? PyBUF_WRITABLE : 0);
@@ -265,7 +369,7 @@ static PyObject *matmul(PyObject *args, int b16) {
     int started[MAX_THREADS];
     int count = 0;
     for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
-        jobs[count] = (Job){(const int16_t *)a.buf, b.buf, b16, (int64_t *)out.buf, m, n, k, c,
+        jobs[count] = (Job){(const int16_t *)a.buf, b.buf, b16, current_isa(), (int64_t *)out.buf, m, n, k, c,
                             c + per < n ? c + per : n};
     }
     Py_BEGIN_ALLOW_THREADS;
@@ -299,6 +403,30 @@ static PyObject *matmul_i16_i16(PyObject *self, PyObject *args) {
     return matmul(args, 1);
 }
 
+static PyObject *isa(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(ISA_NAMES[current_isa()]);
+}
+
+static PyObject *set_isa(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    for (int i = ISA_AVX2; i <= ISA_AVX512; i++) {
+        if (strcmp(name, ISA_NAMES[i]) == 0) {
+            if (i > detect_isa()) {
+                PyErr_Format(PyExc_ValueError, "this CPU does not run %s (best: %s)", name, ISA_NAMES[detect_isa()]);
+                return NULL;
+            }
+            isa_choice = i;
+            Py_RETURN_NONE;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "unknown ISA %s (avx2 or avx512vnni)", name);
+    return NULL;
+}
+
 static PyObject *avx2(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
@@ -309,6 +437,9 @@ static PyMethodDef methods[] = {
     {"matmul_i16_i8", matmul_i16_i8, METH_VARARGS, matmul_doc},
     {"matmul_i16_i16", matmul_i16_i16, METH_VARARGS, matmul16_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
+    {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
+    {"set_isa", set_isa, METH_VARARGS,
+     "set_isa(name)\n--\n\nUse 'avx2' or 'avx512vnni' (at most what the CPU runs); results never depend on it."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,4 @@
-"""Exact integer matrix products: the C kernel (offchain/engine/_kernels.c, AVX2) or numpy.
+"""Exact integer matrix products: the C kernel (offchain/engine/_kernels.c, AVX-512 VNNI or AVX2) or numpy.
 
 ``matmul_exact(a, b_t)`` is ``a @ b_t.swapaxes(-1, -2)`` as int64 for integer arrays whose products are exact in
 int64 (the engine's nodes guarantee it). The C kernel takes int8/int16 x int8 operands (either side int8; the other
@@ -33,6 +33,30 @@ AVAILABLE: bool = _c is not None and bool(_c.avx2())
 
 _enabled = AVAILABLE and os.environ.get("OFFCHAIN_KERNEL", "").lower() != "numpy"
 _threads = int(os.environ.get("OFFCHAIN_KERNEL_THREADS", "0")) or len(os.sched_getaffinity(0))
+
+
+def isa() -> str:
+    """The instruction set the C kernel uses ("avx512vnni" or "avx2"), or "numpy" when it is off."""
+    return _c.isa() if _enabled else "numpy"
+
+
+def isas() -> list[str]:
+    """Every instruction set the C kernel can use on this CPU (tests run each)."""
+    if not AVAILABLE:
+        return []
+    best = _c.isa()
+    return ["avx2", "avx512vnni"][: 2 if best == "avx512vnni" else 1]
+
+
+@contextlib.contextmanager
+def forced_isa(name: str) -> Iterator[None]:
+    """Run the block with the C kernel on instruction set ``name`` (at most what the CPU runs)."""
+    before = _c.isa()
+    _c.set_isa(name)
+    try:
+        yield
+    finally:
+        _c.set_isa(before)
 
 
 def enabled() -> bool:

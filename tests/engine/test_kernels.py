@@ -16,6 +16,16 @@ from offchain.engine import kernels
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="C kernel not built or CPU without AVX2")
 
+
+@pytest.fixture(autouse=True, params=kernels.isas() or ["none"])
+def isa(request):
+    """Every test runs on each instruction set this CPU has (AVX2, and AVX-512 VNNI where present)."""
+    if request.param == "none":
+        yield request.param
+        return
+    with kernels.forced_isa(request.param):
+        yield request.param
+
 #: K values per int32 block in _kernels.c (KBLOCK); shapes below cross it.
 KBLOCK = 1024
 
@@ -136,6 +146,11 @@ def test_forced_fallback_equals_kernel():
         slow = kernels.matmul_exact(a, b)
     assert kernels.enabled()
     assert np.array_equal(fast, slow)
+
+
+def test_isa_choice_is_checked():
+    with pytest.raises(ValueError, match="unknown ISA"):
+        kernels._c.set_isa("sse9")
 
 
 def test_c_entry_refuses_wrong_operands():
