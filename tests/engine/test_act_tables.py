@@ -1,0 +1,50 @@
+"""Activations on int8/int16 inputs read a table of the op on every input value; it must equal the direct
+computation (the int64 pipeline that the one-step prover mirrors) on every value, at the dtype edges included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from offchain.engine import intmath_act
+from offchain.engine.dtypes import DType
+from offchain.engine.ops import activation, get_op
+from offchain.engine.ops.codes import OpCode
+
+from .op_harness import make_node, spec
+
+CASES = [
+    (OpCode.GELU, (0,), intmath_act.gelu), (OpCode.GELU, (1,), intmath_act.gelu_tanh),
+    (OpCode.SILU, (), intmath_act.silu), (OpCode.TANH, (), intmath_act.tanh),
+    (OpCode.SIGMOID, (), intmath_act.sigmoid), (OpCode.SOFTPLUS, (), intmath_act.softplus),
+]
+
+
+@pytest.mark.parametrize("code,params,direct", CASES)
+@pytest.mark.parametrize("in_dtype,f_in,out_dtype,f_out", [
+    (DType.INT16, 12, DType.INT16, 12), (DType.INT16, 0, DType.INT8, 4), (DType.INT8, 5, DType.INT16, 14),
+    (DType.INT16, 15, DType.INT32, 24)])
+def test_table_equals_direct_on_every_value(code, params, direct, in_dtype, f_in, out_dtype, f_out):
+    every = np.arange(in_dtype.qmin, in_dtype.qmax + 1, dtype=np.int64)
+    # every value, in a shuffled order, twice (the second call reads the cached table)
+    x = np.random.default_rng(0).permutation(np.concatenate([every, every])).astype(in_dtype.numpy)
+    node = make_node(code, [spec(x.shape, in_dtype, f_in)], spec(x.shape, out_dtype, f_out), params)
+    op = get_op(code)
+    op.check(node)
+    activation._TABLES.clear()
+    want = direct(x, f_in, f_out, out_dtype.numpy)
+    for _ in range(2):
+        got = op.forward([x], node)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert len(activation._TABLES) == 1  # the table path ran
+
+
+def test_small_or_int32_inputs_compute_directly():
+    activation._TABLES.clear()
+    x16 = np.array([-32768, 0, 32767], np.int16)
+    node = make_node(OpCode.GELU, [spec(x16.shape, DType.INT16, 12)], spec(x16.shape, DType.INT16, 12), (0,))
+    assert np.array_equal(get_op(OpCode.GELU).forward([x16], node), intmath_act.gelu(x16, 12, 12, np.int16))
+    x32 = np.full(70000, -2**31, np.int32)
+    node = make_node(OpCode.SILU, [spec(x32.shape, DType.INT32, 16)], spec(x32.shape, DType.INT32, 16))
+    assert np.array_equal(get_op(OpCode.SILU).forward([x32], node), intmath_act.silu(x32, 16, 16, np.int32))
+    assert not activation._TABLES
