@@ -54,6 +54,21 @@ def _check_params(n: int, f_in: int, f_out: int, dtype: DTypeLike) -> str:
     return name
 
 
+#: exp_neg_q30 on every difference 0..2^16 - 1 per f_in (the differences an int8/int16 row can have).
+_EXP_TABLES: dict[int, np.ndarray] = {}
+
+
+def _exp_neg(d: np.ndarray, f_in: int, narrow: bool) -> np.ndarray:
+    """exp_neg_q30(d, f_in) for differences d >= 0; for int8/int16 inputs (d < 2^16) through a cached table of
+    exp_neg_q30 itself on every such d, so the integers are the same."""
+    if not narrow or d.size < (1 << 14):
+        return exp_neg_q30(d, f_in)
+    table = _EXP_TABLES.get(f_in)
+    if table is None:
+        table = _EXP_TABLES.setdefault(f_in, exp_neg_q30(np.arange(1 << 16, dtype=np.int64), f_in))
+    return table[d]
+
+
 def softmax(
     x: np.ndarray,
     f_in: int,
@@ -69,6 +84,7 @@ def softmax(
     int array broadcastable to x.shape[:-1], each in [1, n] (key padding). Both may be given:
     a key is valid when it passes both. Callers: engine (attention), one-step prover tests.
     """
+    narrow = np.asarray(x).dtype in (np.int8, np.int16)  # every difference m - x is then below 2^16
     xx = as_int64("x", x, INT32_MIN, INT32_MAX)
     if xx.ndim < 1:
         raise RowShapeError("softmax needs at least one axis")
@@ -77,7 +93,7 @@ def softmax(
     lens = _row_lengths(xx.shape, causal, valid_len)
     valid = np.arange(n, dtype=np.int64) < lens[..., None]
     m = np.max(np.where(valid, xx, INT32_MIN), axis=-1, keepdims=True)
-    e = np.where(valid, exp_neg_q30(m - np.where(valid, xx, m), f_in), 0)
+    e = np.where(valid, _exp_neg(m - np.where(valid, xx, m), f_in, narrow), 0)
     s = np.sum(e, axis=-1, keepdims=True)
     return saturate(div_round(e << f_out, s), name)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offchain.engine import intmath_act
+from offchain.engine import intmath_act, intmath_softmax
 from offchain.engine.dtypes import DType
 from offchain.engine.ops import activation, get_op
 from offchain.engine.ops.codes import OpCode
@@ -48,3 +48,26 @@ def test_small_or_int32_inputs_compute_directly():
     node = make_node(OpCode.SILU, [spec(x32.shape, DType.INT32, 16)], spec(x32.shape, DType.INT32, 16))
     assert np.array_equal(get_op(OpCode.SILU).forward([x32], node), intmath_act.silu(x32, 16, 16, np.int32))
     assert not activation._TABLES
+
+
+@pytest.mark.parametrize("f_in", [0, 8, 13])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_softmax_exp_table_equals_direct(f_in, dtype):
+    """Softmax on int8/int16 rows reads exp from a table over every difference 0..2^16-1; the same rows held as
+    int32 take the direct exp. Rows include the widest spread (min next to max), constants and random values."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(f_in)
+    x = rng.integers(info.min, info.max, size=(4, 64, 128), endpoint=True).astype(dtype)
+    x[0, 0] = info.min
+    x[0, 0, 5] = info.max
+    x[0, 1] = info.max
+    x[1, :, ::2] = info.min
+    intmath_softmax._EXP_TABLES.clear()
+    for causal in (False, True):
+        want = intmath_softmax.softmax(x.astype(np.int32), f_in, 15, np.int16, causal=causal)
+        got = intmath_softmax.softmax(x, f_in, 15, np.int16, causal=causal)
+        assert np.array_equal(got, want)
+    lens = rng.integers(1, 129, size=(4, 64))
+    assert np.array_equal(intmath_softmax.softmax(x, f_in, 15, np.int16, valid_len=lens),
+                          intmath_softmax.softmax(x.astype(np.int32), f_in, 15, np.int16, valid_len=lens))
+    assert list(intmath_softmax._EXP_TABLES) == [f_in]  # the table path ran
