@@ -2,7 +2,8 @@
 
 Who calls: submitter and challenger nodes (to post or check a result), the
 compiler's tests and benchmarks. The result is bit-exact: every op is
-integer arithmetic (float64 BLAS only where the static bound proves it exact).
+integer arithmetic (matmuls in the exact C kernel, offchain/engine/kernels.py, or
+float64 BLAS only where the static bound proves it exact).
 """
 
 from __future__ import annotations
