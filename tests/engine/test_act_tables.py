@@ -50,11 +50,12 @@ def test_small_or_int32_inputs_compute_directly():
     assert not activation._TABLES
 
 
-@pytest.mark.parametrize("f_in", [0, 8, 13])
-@pytest.mark.parametrize("dtype", [np.int8, np.int16])
-def test_softmax_exp_table_equals_direct(f_in, dtype):
-    """Softmax on int8/int16 rows reads exp from a table over every difference 0..2^16-1; the same rows held as
-    int32 take the direct exp. Rows include the widest spread (min next to max), constants and random values."""
+@pytest.mark.parametrize("f_in", [0, 8, 13, 16])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
+def test_softmax_exp_table_equals_direct(f_in, dtype, monkeypatch):
+    """Softmax reads exp from a table of exp_neg_q30 over its clamped domain [0, 64 << f_in]; with the table
+    turned off it computes directly. Rows include the widest spread (min next to max: differences far past the
+    clamp for int32), constants and random values; plain, causal and key-padded."""
     info = np.iinfo(dtype)
     rng = np.random.default_rng(f_in)
     x = rng.integers(info.min, info.max, size=(4, 64, 128), endpoint=True).astype(dtype)
@@ -62,12 +63,17 @@ def test_softmax_exp_table_equals_direct(f_in, dtype):
     x[0, 0, 5] = info.max
     x[0, 1] = info.max
     x[1, :, ::2] = info.min
-    intmath_softmax._EXP_TABLES.clear()
-    for causal in (False, True):
-        want = intmath_softmax.softmax(x.astype(np.int32), f_in, 15, np.int16, causal=causal)
-        got = intmath_softmax.softmax(x, f_in, 15, np.int16, causal=causal)
-        assert np.array_equal(got, want)
+    x[2] = (rng.integers(-(64 << f_in) - 9, 9, size=(64, 128)) // 1).clip(info.min, info.max).astype(dtype)
     lens = rng.integers(1, 129, size=(4, 64))
-    assert np.array_equal(intmath_softmax.softmax(x, f_in, 15, np.int16, valid_len=lens),
-                          intmath_softmax.softmax(x.astype(np.int32), f_in, 15, np.int16, valid_len=lens))
+
+    def runs():
+        return [intmath_softmax.softmax(x, f_in, 15, np.int16, causal=c) for c in (False, True)] + \
+            [intmath_softmax.softmax(x, f_in, 15, np.int16, valid_len=lens)]
+
+    intmath_softmax._EXP_TABLES.clear()
+    tabled = runs()
     assert list(intmath_softmax._EXP_TABLES) == [f_in]  # the table path ran
+    monkeypatch.setattr(intmath_softmax, "_EXP_TABLE_MAX", 0)
+    direct = runs()
+    for got, want in zip(tabled, direct):
+        assert np.array_equal(got, want)
