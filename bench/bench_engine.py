@@ -140,7 +140,7 @@ def forward_results(case: str, times: dict[str, list[float]]) -> list[Result]:
             + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in med.items())
             + f"; best thread count per side: {engine_key}, {torch_key}; {shared_note()}")
     target = KERN_RATIO_TARGET.get(case, FORWARD_RATIO_TARGET)
-    note += f"; matmul kernel: {'C/AVX2' if kernels.enabled() else 'numpy (C kernel unavailable)'}"
+    note += f"; matmul kernel: {kernels.isa()}"
     return [
         Result(case, "forward_ratio_vs_torch", med[engine_key] / med[torch_key], "x", "target (at most)",
                target, note=note),
@@ -250,7 +250,7 @@ def bench_matmul() -> list[Result]:
     torch_f64 = median_time(lambda: at @ wt.T, 3)
     return [
         Result("linear-16x4096x4096", "engine_matmul_ms", kernel * 1e3, "ms", "numpy float64 path", fast * 1e3,
-               note=f"matmul kernel: {'C/AVX2' if kernels.enabled() else 'numpy'}; {shared_note()}"),
+               note=f"matmul kernel: {kernels.isa()}; {shared_note()}"),
         Result("linear-16x4096x4096", "float64_path_ms", fast * 1e3, "ms", "numpy int64 matmul", slow * 1e3),
         Result("linear-16x4096x4096", "torch_float64_ms", torch_f64 * 1e3, "ms", "numpy float64 path", fast * 1e3),
     ]
@@ -459,7 +459,7 @@ def decode_worker(path: str, layers: int, runs: int) -> dict:
     bandwidth = measure_bandwidth_gbs()
     best = min(per_threads, key=per_threads.get)
     return {"decode_s": per_threads, "best_threads": best, "matrix_bytes": matrix_bytes, "weight_bytes": all_bytes,
-            "bandwidth_gbs": bandwidth, "peak_rss_gb": peak_rss_gb, "load": load}
+            "bandwidth_gbs": bandwidth, "peak_rss_gb": peak_rss_gb, "load": load, "isa": kernels.isa()}
 
 
 def bench_llama_7b_decode(model: Model, layers: int = DECODE_LAYERS, runs: int = 3) -> list[Result]:
@@ -478,7 +478,8 @@ def bench_llama_7b_decode(model: Model, layers: int = DECODE_LAYERS, runs: int =
     decode_s = {int(k): v for k, v in fig["decode_s"].items()}
     best_s = decode_s[fig["best_threads"]]
     read_gbs = fig["weight_bytes"] / best_s / 1e9
-    note = (f"{layers} layers at Llama-2-7B dims (dim 4096, ffn 11008), one position, int8 matrices "
+    note = (f"{layers} layers at Llama-2-7B dims (dim 4096, ffn 11008), one position, matmul kernel {fig['isa']}, "
+            f"int8 matrices "
             f"{fig['matrix_bytes'] / 1e9:.2f} GB of {fig['weight_bytes'] / 1e9:.2f} GB weights; median of {runs} "
             f"after 1 warm-up; " + ", ".join(f"{n} threads {s:.2f} s" for n, s in decode_s.items())
             + f"; fresh process; 2 cores shared (1-min load avg {fig['load']:.1f} when measured); no KV cache "

@@ -276,14 +276,14 @@ def profile_cmd(model_file: str, input_json: str | None, npz: str | None, runs: 
         kernels.set_threads(threads)
     result = profile(model, inputs, runs)
     table = Table(title=f"{model_file}: {result.total * 1e3:.1f} ms per forward (median of {runs}; matmul kernel "
-                        f"{'C/AVX2' if kernels.enabled() else 'numpy'}, {kernels.threads()} threads)")
+                        f"{kernels.isa()}, {kernels.threads()} threads)")
     for col in ("op", "nodes", "ms", "share", "GMAC/s"):
         table.add_column(col, justify="left" if col == "op" else "right")
     for o in result.ops:
         rate = f"{o.macs / o.seconds / 1e9:.1f}" if o.macs and o.seconds else ""
         table.add_row(o.op, str(o.nodes), f"{o.seconds * 1e3:.2f}", f"{o.seconds / result.total:.1%}", rate)
     err.print(table)
-    click.echo(json.dumps({"path": model_file, "kernel": "c-avx2" if kernels.enabled() else "numpy",
+    click.echo(json.dumps({"path": model_file, "kernel": kernels.isa(),
                            "threads": kernels.threads(), **result.as_dict()}, indent=2))
 
 
