@@ -9,6 +9,11 @@ The issue's figures (cases and metric names fixed by issue 3):
   int8 weights, low-SNR tensors widened to int16).
 * ``llama-7b-layer-1tok`` / ``llama-7b-layer-128tok``: ``forward_ratio_vs_torch``.
 * ``commit``: ``commit_throughput_ratio_vs_keccak`` and ``weights_commit_s_7b``.
+* issue 17 (exact int8 kernels): ``forward_ratio_vs_torch`` for ``minilm`` (batch 1), ``minilm-batch32`` and the two
+  ``llama-7b-layer`` cases against its targets; ``llama-7b-decode`` (32 layers at Llama-2-7B dims, one token):
+  ``decode_s_per_token``, ``peak_rss_gb`` and ``bandwidth_share`` (weight bytes read per second over this
+  machine's memory bandwidth, measured in the same run). ``python -m bench.bench_engine --case kern`` runs only
+  these (bench/results/engine-kern.json).
 * ``zoo`` (issue 13; cases ``zoo-<name>``, one per offchain/models/zoo.py model): ``compile_s``,
   ``argmax_agreement`` and ``max_abs_logit_error`` on held-out data, ``accuracy_int`` beside ``accuracy_float``.
   ``python -m bench.bench_engine --case zoo`` runs only these (bench/results/engine-zoo.json).
@@ -16,15 +21,20 @@ The issue's figures (cases and metric names fixed by issue 3):
 Speed comparisons run side by side in this process: engine and torch float32
 calls alternate in every round (after one warm-up round), so load from other
 processes on the shared cores hits both sides alike. Each side runs on 1 and
-on ``TORCH_THREADS`` (= the 2 cores) threads; ``forward_ratio_vs_torch`` is the
+on ``TORCH_THREADS`` (= the 2 cores) threads (the engine's: its C matmul kernel's
+threads and numpy's BLAS pool); ``forward_ratio_vs_torch`` is the
 engine's faster median over torch's faster median, and
 ``forward_ratio_vs_torch_2threads`` pins both sides to 2 threads.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -40,7 +50,7 @@ from bench._results import Result, write_results
 from bench.bench_commit import bench_llama7b, interleaved
 from offchain.commit import keccak256
 from offchain.commit.pack import packed_buffer
-from offchain.engine import roots
+from offchain.engine import kernels, roots
 from offchain.engine.compiler import CompileConfig, compile_module
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
@@ -52,7 +62,11 @@ RUNS = 5  # timed runs (or interleaved rounds) per figure, after one warm-up
 TORCH_THREADS = 2  # the machine's cores; numpy's BLAS (engine side) uses its own default pool
 BLAS = ThreadpoolController()  # numpy's BLAS pool, limited per call in side_by_side
 FORWARD_RATIO_TARGET = 2.0  # issue 3: integer forward <= 2x torch fp32
-COMMIT_RATIO_TARGET = 0.5  # issue 3: commitment >= half raw keccak throughput
+# issue 17: exact int8 kernels
+KERN_RATIO_TARGET = {"llama-7b-layer-1tok": 0.5, "llama-7b-layer-128tok": 1.2, "minilm": 1.2, "minilm-batch32": 1.2}
+BANDWIDTH_SHARE_TARGET = 0.6
+PEAK_RSS_TARGET_GB = 10.0
+DECODE_LAYERS = 32  # Llama-2-7BCOMMIT_RATIO_TARGET = 0.5  # issue 3: commitment >= half raw keccak throughput
 
 
 def shared_note() -> str:
@@ -91,8 +105,12 @@ def side_by_side(engine: Callable[[], object], reference: Callable[[], object], 
     def threaded(fn: Callable[[], object], n: int, blas: bool) -> Callable[[], object]:
         def call() -> object:
             if blas:
-                with BLAS.limit(limits=n, user_api="blas"):
-                    return fn()
+                kernels.set_threads(n)
+                try:
+                    with BLAS.limit(limits=n, user_api="blas"):
+                        return fn()
+                finally:
+                    kernels.set_threads(TORCH_THREADS)
             torch.set_num_threads(n)
             try:
                 return fn()
@@ -121,11 +139,15 @@ def forward_results(case: str, times: dict[str, list[float]]) -> list[Result]:
     note = (f"medians of {runs} interleaved rounds after 1 warm-up round; "
             + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in med.items())
             + f"; best thread count per side: {engine_key}, {torch_key}; {shared_note()}")
+    target = KERN_RATIO_TARGET.get(case, FORWARD_RATIO_TARGET)
+    note += f"; matmul kernel: {kernels.isa()}"
     return [
         Result(case, "forward_ratio_vs_torch", med[engine_key] / med[torch_key], "x", "target (at most)",
-               FORWARD_RATIO_TARGET, note=note),
+               target, note=note),
         Result(case, f"forward_ratio_vs_torch_{TORCH_THREADS}threads", med["engine" + two] / med["torch" + two], "x",
-               "target (at most)", FORWARD_RATIO_TARGET, note=f"both sides on {TORCH_THREADS} threads; see note above"),
+               "target (at most)", target, note=f"both sides on {TORCH_THREADS} threads; see note above"),
+        Result(case, "forward_ratio_vs_torch_1thread", med["engine@1"] / med["torch@1"], "x",
+               "target (at most)", target, note="both sides on 1 thread; see note above"),
         Result(case, "inference_ms", med[engine_key] * 1e3, "ms", f"torch float32 forward, same input ({torch_key})",
                med[torch_key] * 1e3, note=f"engine: {engine_key}"),
     ]
@@ -215,16 +237,20 @@ def bench_zoo() -> list[Result]:
 
 
 def bench_matmul() -> list[Result]:
-    """The float64 fast path against int64 matmul on a 7B-sized projection row block."""
+    """The engine's matmul paths (C kernel, numpy float64, int64) on a 7B-sized projection row block."""
     rng = np.random.default_rng(0)
     a = rng.integers(-32768, 32768, size=(16, 4096)).astype(np.int16)
     w = rng.integers(-128, 128, size=(4096, 4096)).astype(np.int8)
-    fast = median_time(lambda: exact_matmul(a, w, DType.INT16, DType.INT8), 3)
+    want = a.astype(np.int64) @ w.astype(np.int64).T
+    assert np.array_equal(exact_matmul(a, w), want)
+    kernel = median_time(lambda: exact_matmul(a, w), 3)
+    fast = median_time(lambda: kernels.reference_matmul(a, w), 3)
     slow = median_time(lambda: a.astype(np.int64) @ w.astype(np.int64).T, 3)
     at, wt = torch.from_numpy(a.astype(np.float64)), torch.from_numpy(w.astype(np.float64))
     torch_f64 = median_time(lambda: at @ wt.T, 3)
-    assert np.array_equal(exact_matmul(a, w, DType.INT16, DType.INT8), a.astype(np.int64) @ w.astype(np.int64).T)
     return [
+        Result("linear-16x4096x4096", "engine_matmul_ms", kernel * 1e3, "ms", "numpy float64 path", fast * 1e3,
+               note=f"matmul kernel: {kernels.isa()}; {shared_note()}"),
         Result("linear-16x4096x4096", "float64_path_ms", fast * 1e3, "ms", "numpy int64 matmul", slow * 1e3),
         Result("linear-16x4096x4096", "torch_float64_ms", torch_f64 * 1e3, "ms", "numpy float64 path", fast * 1e3),
     ]
@@ -258,7 +284,7 @@ def bench_llama_tiny() -> list[Result]:
     ]
 
 
-def bench_minilm(seq: int = 128, runs: int = 7) -> list[Result]:
+def bench_minilm(seq: int = 128, runs: int = 7, cases: tuple[str, ...] = ("minilm", "minilm-wint16")) -> list[Result]:
     """MiniLM-L6 sentence embeddings: cosine to float over sample_sentences(), forward speed vs torch.
 
     Case ``minilm`` uses the default CompileConfig (int8 weights, low-SNR
@@ -277,7 +303,9 @@ def bench_minilm(seq: int = 128, runs: int = 7) -> list[Result]:
     timing_input = evaluation[3]  # every input is padded to seq tokens, so cost does not depend on the sentence
     ids, mask = (a.numpy() for a in timing_input)
     out = []
-    for case, config in (("minilm", CompileConfig()), ("minilm-wint16", CompileConfig(weight_dtype=DType.INT16))):
+    configs = {"minilm": CompileConfig(), "minilm-wint16": CompileConfig(weight_dtype=DType.INT16)}
+    for case in cases:
+        config = configs[case]
         t = time.perf_counter()
         model = compile_module(enc, calibration[0], calibration, config)
         compile_s = time.perf_counter() - t
@@ -299,6 +327,38 @@ def bench_minilm(seq: int = 128, runs: int = 7) -> list[Result]:
     return out
 
 
+def bench_minilm_batch(batch: int = 32, seq: int = 128, runs: int = 5) -> list[Result]:
+    """Case ``minilm-batch32``: the default-config MiniLM compiled for ``batch`` sentences, forward vs torch.
+
+    Calibration batches repeat MINILM_CALIBRATION; the timed batch is the first ``batch`` sample sentences
+    (repeated when there are fewer), all padded to ``seq`` tokens.
+    """
+    from offchain.models import minilm
+
+    enc = minilm.load_minilm(seq_len=seq)
+    tok = minilm.load_tokenizer()
+    calib = [minilm.encode_batch(tok, [MINILM_CALIBRATION[(i + j) % len(MINILM_CALIBRATION)] for i in range(batch)],
+                                 seq) for j in range(2)]
+    sentences = minilm.sample_sentences()
+    timing_input = minilm.encode_batch(tok, [sentences[i % len(sentences)] for i in range(batch)], seq)
+    t = time.perf_counter()
+    model = compile_module(enc, calib[0], calib)
+    compile_s = time.perf_counter() - t
+    ids, mask = (a.numpy() for a in timing_input)
+    with torch.no_grad():
+        want = enc(*timing_input).numpy()
+    got = run(model, [ids, mask]).output / 2 ** model.graph.output.frac
+    cos = (got * want).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
+    times = side_by_side(lambda: run(model, [ids, mask]), lambda: enc(*timing_input), runs)
+    case = f"minilm-batch{batch}"
+    return [
+        *forward_results(case, times),
+        Result(case, "cosine_min", float(cos.min()), "cosine", "issue target (at least)", 0.99,
+               note=f"the {batch} timed sentences (sample_sentences repeated), seq {seq}"),
+        Result(case, "compile_s", compile_s, "s"),
+    ]
+
+
 def commit_buffers(model: Model, trace) -> list[memoryview]:
     """Packed bytes of every weight and every node output: exactly what weights_root + trace_root hash."""
     pairs = list(zip(model.weights, model.graph.weights))
@@ -306,11 +366,12 @@ def commit_buffers(model: Model, trace) -> list[memoryview]:
     return [packed_buffer(np.asarray(a).astype(s.dtype.numpy, copy=False)) for a, s in pairs]
 
 
-def bench_llama_7b_layer(seq: int, commit_runs: int = 0) -> list[Result]:
+def bench_llama_7b_layer(seq: int, commit_runs: int = 0, keep: dict | None = None) -> list[Result]:
     """One Llama-7B-sized decoder block (dim 4096, ffn 11008) over ``seq`` positions, int8-exact weights.
 
     With ``commit_runs`` > 0, also times this run's weights root + trace root
-    against raw keccak of the same packed bytes (case ``commit``).
+    against raw keccak of the same packed bytes (case ``commit``). ``keep["model"]``, if ``keep`` is given,
+    receives the compiled block (the decode case reuses the one-token block).
     """
     from offchain.models import llama
 
@@ -321,6 +382,8 @@ def bench_llama_7b_layer(seq: int, commit_runs: int = 0) -> list[Result]:
     t = time.perf_counter()
     model = compile_module(block, hidden[0], hidden)
     compile_s = time.perf_counter() - t
+    if keep is not None:
+        keep["model"] = model
     x = hidden[0][0].numpy()
     runs = 9 if seq == 1 else RUNS
     times = side_by_side(lambda: run(model, [x]), lambda: block(hidden[0][0]), runs)
@@ -345,6 +408,93 @@ def bench_llama_7b_layer(seq: int, commit_runs: int = 0) -> list[Result]:
     if commit_runs:
         out += bench_commit_ratio(model, trace, commit_runs, f"Llama-7B layer, {seq} tokens")
     return out
+
+
+def measure_bandwidth_gbs(gib: int = 1, runs: int = 3) -> float:
+    """This machine's memory read bandwidth (GB/s): the best of torch float32 sum over ``gib`` GiB on
+    TORCH_THREADS threads (as ENGINE-FACTS measured it) and numpy int64 sum over the same bytes, best of ``runs``."""
+    as_numpy = np.full(gib << 28, 1.0, np.float32)  # ones: no denormal assists in the float sum
+    buf, as_torch = as_numpy.view(np.int64), torch.from_numpy(as_numpy)
+    torch.set_num_threads(TORCH_THREADS)
+    best = float("inf")
+    for _ in range(runs):
+        for fn in (lambda: buf.sum(), lambda: as_torch.sum()):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+    return buf.nbytes / best / 1e9
+
+
+def decode_worker(path: str, layers: int, runs: int) -> dict:
+    """One token through ``layers`` copies of the one-token 7B block at ``path``, each with its own int8 matrices.
+
+    Runs in a fresh process (``--decode-worker``) so that peak RSS is this case's alone. Layer 0 uses the file's
+    memory-mapped weights; layers 1.. get fresh random int8 matrices of the same shapes (same graph, same
+    scales: the graph's requantisation keeps every value in range whatever the weights). Returns the figures.
+    """
+    model = load_model(path)
+    rng = np.random.default_rng(1)
+    models = [model]
+    for _ in range(1, layers):
+        weights = [np.frombuffer(rng.bytes(w.size), np.int8).reshape(w.shape) if w.dtype == np.int8 and w.ndim == 2
+                   else w for w in model.weights]
+        models.append(Model(model.graph, weights, model.meta))
+    matrix_bytes = sum(w.nbytes for m in models for w in m.weights if w.dtype == np.int8 and w.ndim == 2)
+    all_bytes = sum(w.nbytes for m in models for w in {id(w): w for w in m.weights}.values())
+    x = np.random.default_rng(2).standard_normal(model.graph.inputs[0].shape).astype(np.float32)
+    frac = model.graph.output.frac
+
+    def token() -> None:
+        h = x
+        for m in models:
+            h = run(m, [h]).output / 2.0 ** frac
+
+    per_threads = {}
+    for n in sorted({1, TORCH_THREADS}):
+        kernels.set_threads(n)
+        with BLAS.limit(limits=n, user_api="blas"):
+            per_threads[n] = median_time(token, runs)
+    peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # before the bandwidth buffer
+    load = os.getloadavg()[0]
+    bandwidth = measure_bandwidth_gbs()
+    best = min(per_threads, key=per_threads.get)
+    return {"decode_s": per_threads, "best_threads": best, "matrix_bytes": matrix_bytes, "weight_bytes": all_bytes,
+            "bandwidth_gbs": bandwidth, "peak_rss_gb": peak_rss_gb, "load": load, "isa": kernels.isa()}
+
+
+def bench_llama_7b_decode(model: Model, layers: int = DECODE_LAYERS, runs: int = 3) -> list[Result]:
+    """Case ``llama-7b-decode``: one token through 32 Llama-2-7B-dimension layers (6.5 GB of int8 matrices).
+
+    The engine's graphs have no KV cache, so a step is the one-position block: it reads every weight once, which
+    is what bounds a decode (attention over a 128-token cache would add 2 x 128 x 4096 int16 reads per layer,
+    ~1% of the layer's 202 MB of weights, and is not included).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_model(model, Path(tmp) / "layer.model")
+        done = subprocess.run([sys.executable, "-m", "bench.bench_engine", "--decode-worker", str(path),
+                               "--layers", str(layers), "--runs", str(runs)],
+                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    fig = json.loads(done.stdout.strip().splitlines()[-1])
+    decode_s = {int(k): v for k, v in fig["decode_s"].items()}
+    best_s = decode_s[fig["best_threads"]]
+    read_gbs = fig["weight_bytes"] / best_s / 1e9
+    note = (f"{layers} layers at Llama-2-7B dims (dim 4096, ffn 11008), one position, matmul kernel {fig['isa']}, "
+            f"int8 matrices "
+            f"{fig['matrix_bytes'] / 1e9:.2f} GB of {fig['weight_bytes'] / 1e9:.2f} GB weights; median of {runs} "
+            f"after 1 warm-up; " + ", ".join(f"{n} threads {s:.2f} s" for n, s in decode_s.items())
+            + f"; fresh process; 2 cores shared (1-min load avg {fig['load']:.1f} when measured); no KV cache "
+            f"(attention over a 128-token prompt, ~1% of the bytes, not included)")
+    case = "llama-7b-decode"
+    return [
+        Result(case, "decode_s_per_token", best_s, "s", "bandwidth floor (weight bytes / measured bandwidth)",
+               fig["weight_bytes"] / fig["bandwidth_gbs"] / 1e9, note=note),
+        Result(case, "bandwidth_share", read_gbs / fig["bandwidth_gbs"], "fraction", "target (at least)",
+               BANDWIDTH_SHARE_TARGET, note=f"{read_gbs:.2f} GB/s of weights read over {fig['bandwidth_gbs']:.2f} "
+               f"GB/s measured in the same process (best of torch fp32 sum, {TORCH_THREADS} threads, and numpy "
+               f"int64 sum over 1 GiB)"),
+        Result(case, "peak_rss_gb", fig["peak_rss_gb"], "GB", "target (at most)", PEAK_RSS_TARGET_GB,
+               note="ru_maxrss of the decode process (weights of layer 0 memory-mapped, layers 1.. in memory)"),
+    ]
 
 
 def bench_commit_ratio(model: Model, trace, runs: int, what: str) -> list[Result]:
@@ -393,22 +543,38 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--case", choices=["zoo"], default=None,
-                        help="run only this case (writes bench/results/engine-<case>.json)")
+    parser.add_argument("--case", choices=["zoo", "kern"], default=None,
+                        help="run only these cases (writes bench/results/engine-<case>.json)")
+    parser.add_argument("--decode-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--layers", type=int, default=DECODE_LAYERS, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(TORCH_THREADS)
+    if args.decode_worker:
+        print(json.dumps(decode_worker(args.decode_worker, args.layers, args.runs)))
+        return
     console = Console(width=160)  # six columns; the 80-column default truncates names
     if args.case == "zoo":
         write_results("engine-zoo", bench_zoo(), console)
         return
+    keep: dict = {}
+    if args.case == "kern":
+        results = bench_llama_7b_layer(1, keep=keep)
+        results += bench_llama_7b_decode(keep.pop("model"))
+        results += bench_llama_7b_layer(128)
+        results += bench_minilm(cases=("minilm",)) + bench_minilm_batch()
+        write_results("engine-kern", results, console)
+        return
     results = bench_digits() + bench_zoo() + bench_matmul() + bench_llama_tiny() + bench_minilm()
-    results += bench_llama_7b_layer(1)
+    results += bench_minilm_batch()
+    results += bench_llama_7b_layer(1, keep=keep)
+    results += bench_llama_7b_decode(keep.pop("model"))
     results += bench_llama_7b_layer(128, commit_runs=3)
     results += bench_weights_7b(console)
     # The issue's cases first, each followed by its variant; the rest (matmul paths, llama-tiny) after.
     order = ["digits-mlp", "digits-cnn", *(f"zoo-{n}" for n in ("resnet", "mobilenet", "vit", "mixer", "text")),
-             "minilm", "minilm-wint16", "llama-7b-layer-1tok", "llama-7b-layer-128tok",
-             "commit"]
+             "minilm", "minilm-batch32", "minilm-wint16", "llama-7b-layer-1tok", "llama-7b-layer-128tok",
+             "llama-7b-decode", "commit"]
     results.sort(key=lambda r: order.index(r.case) if r.case in order else len(order))
     write_results("engine", results, console)
 

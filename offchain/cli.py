@@ -260,6 +260,44 @@ def run_cmd(model_file: str, input_json: str | None, npz: str | None, trace: boo
     click.echo(json.dumps(payload))
 
 
+@main.command("profile")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--input", "input_json", default=None, help="The input as JSON, as for `run`.")
+@click.option("--npz", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An .npz of the inputs in order (default: the example `compile` wrote next to the model).")
+@click.option("--runs", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="Timed runs after one warm-up; figures are per-node medians.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help="Threads for the matmul kernel (default: OFFCHAIN_KERNEL_THREADS or all CPUs).")
+def profile_cmd(model_file: str, input_json: str | None, npz: str | None, runs: int, threads: int | None) -> None:
+    """Time MODEL_FILE's forward per operator: a table on stderr, the same figures as JSON on stdout."""
+    from rich.table import Table
+
+    from offchain.engine import kernels
+    from offchain.engine.profile import profile
+
+    model = load_model(model_file)
+    if input_json is None and npz is None:
+        example = Path(model_file).with_suffix(".example.npz")
+        if not example.exists():
+            raise click.UsageError(f"give --input or --npz (no example inputs at {example})")
+        npz = str(example)
+    inputs = _load_inputs(model, input_json, npz)
+    if threads is not None:
+        kernels.set_threads(threads)
+    result = profile(model, inputs, runs)
+    table = Table(title=f"{model_file}: {result.total * 1e3:.1f} ms per forward (median of {runs}; matmul kernel "
+                        f"{kernels.isa()}, {kernels.threads()} threads)")
+    for col in ("op", "nodes", "ms", "share", "GMAC/s"):
+        table.add_column(col, justify="left" if col == "op" else "right")
+    for o in result.ops:
+        rate = f"{o.macs / o.seconds / 1e9:.1f}" if o.macs and o.seconds else ""
+        table.add_row(o.op, str(o.nodes), f"{o.seconds * 1e3:.2f}", f"{o.seconds / result.total:.1%}", rate)
+    err.print(table)
+    click.echo(json.dumps({"path": model_file, "kernel": kernels.isa(),
+                           "threads": kernels.threads(), **result.as_dict()}, indent=2))
+
+
 @main.command("roots")
 @click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
 def roots_cmd(model_file: str) -> None:

@@ -2,11 +2,13 @@
 
 Who calls: submitter and challenger nodes (to post or check a result), the
 compiler's tests and benchmarks. The result is bit-exact: every op is
-integer arithmetic (float64 BLAS only where the static bound proves it exact).
+integer arithmetic (matmuls in the exact C kernel, offchain/engine/kernels.py, or
+float64 BLAS only where the static bound proves it exact).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -59,7 +61,8 @@ def prepare_inputs(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarra
     return prepared
 
 
-def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray] | None = None) -> Trace:
+def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray] | None = None,
+        node_seconds: list[float] | None = None) -> Trace:
     """Execute every node in order; returns the full trace.
 
     ``inputs[j]`` is either integers already in input j's dtype range or
@@ -68,6 +71,7 @@ def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray]
     output, which a challenger without its weights uses); it must have the node's shape and dtype.
     Raises an :class:`~offchain.engine.errors.InputError` subclass naming the
     input and the limit before any node runs. ``model`` must be validated.
+    ``node_seconds``, if given, receives each node's wall seconds in order (the profiler's hook; 0 for given nodes).
     """
     trace = Trace(prepare_inputs(model, inputs), [])
     given = given or {}
@@ -78,7 +82,12 @@ def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray]
                 raise InputShapeError(f"given output of node {index} is {out.dtype} {out.shape}, the node makes "
                                       f"{node.output.dtype.name} {node.output.shape}")
             trace.outputs.append(out)
+            if node_seconds is not None:
+                node_seconds.append(0.0)
             continue
+        start = time.perf_counter()
         operands = [_lookup(model, trace, ref) for ref in node.inputs]
         trace.outputs.append(get_op(node.op).forward(operands, node))
+        if node_seconds is not None:
+            node_seconds.append(time.perf_counter() - start)
     return trace

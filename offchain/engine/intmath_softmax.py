@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from offchain.engine.intmath_act import (
+    EXP_CLAMP,
     FRAC_IN_MAX,
     FRAC_OUT_MAX,
     exp_neg_q30,
@@ -54,6 +55,26 @@ def _check_params(n: int, f_in: int, f_out: int, dtype: DTypeLike) -> str:
     return name
 
 
+#: exp_neg_q30 on every magnitude it distinguishes, per f_in: exp_neg_q30 clamps w at EXP_CLAMP << f_in first, so
+#: a table over [0, EXP_CLAMP << f_in] indexed by min(w, EXP_CLAMP << f_in) gives exactly its integers.
+_EXP_TABLES: dict[int, np.ndarray] = {}
+#: Largest table (entries, int64; 32 MiB): f_in up to 16; larger f_in computes directly.
+_EXP_TABLE_MAX = (EXP_CLAMP << 16) + 1
+
+
+def _exp_neg(d: np.ndarray, f_in: int) -> np.ndarray:
+    """exp_neg_q30(d, f_in) for magnitudes d >= 0, through a cached table of exp_neg_q30 itself over its whole
+    clamped domain when that is small enough and d large enough to pay for it (one gather per element instead of
+    the polynomial's int64 passes); the same integers either way."""
+    top = EXP_CLAMP << f_in
+    if top + 1 > _EXP_TABLE_MAX or d.size < (1 << 14):
+        return exp_neg_q30(d, f_in)
+    table = _EXP_TABLES.get(f_in)
+    if table is None:
+        table = _EXP_TABLES.setdefault(f_in, exp_neg_q30(np.arange(top + 1, dtype=np.int64), f_in))
+    return table[np.minimum(d, top)]
+
+
 def softmax(
     x: np.ndarray,
     f_in: int,
@@ -77,7 +98,7 @@ def softmax(
     lens = _row_lengths(xx.shape, causal, valid_len)
     valid = np.arange(n, dtype=np.int64) < lens[..., None]
     m = np.max(np.where(valid, xx, INT32_MIN), axis=-1, keepdims=True)
-    e = np.where(valid, exp_neg_q30(m - np.where(valid, xx, m), f_in), 0)
+    e = np.where(valid, _exp_neg(m - np.where(valid, xx, m), f_in), 0)
     s = np.sum(e, axis=-1, keepdims=True)
     return saturate(div_round(e << f_out, s), name)
 

@@ -23,13 +23,16 @@ Header JSON::
     SPEC = {"shape": [int, ...], "dtype": "int8"|"int16"|"int32", "frac": int,
             "chunk_log2": int, "name": str}
 
-Loading never imports torch; weights are memory-mapped (read-only) and
-converted to native-endian arrays.
+Loading never imports torch. The file is memory-mapped read-only: int8 weights (big-endian is native for one
+byte) are read-only views of the mapping, never copied, so a model's weights cost page cache, not private
+memory, and only the pages a forward touches are read; int16/int32 weights are converted to native byte order
+(a copy).
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import struct
 from pathlib import Path
 
@@ -131,15 +134,19 @@ def load_model(path: str | Path) -> Model:
 def _model_from_header(path: Path, fh, header: dict, data_start: int, size: int) -> Model:
     inputs = [_spec_from_json(s, f"input[{j}]") for j, s in enumerate(header["inputs"])]
     wspecs, weights = [], []
+    # The mapping outlives fh (mmap keeps its own descriptor) and lives as long as any weight view of it.
+    mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if header["weights"] else None
     for j, entry in enumerate(header["weights"]):
         spec = _spec_from_json(entry, f"weight[{j}]")
         start, nbytes = data_start + int(entry["offset"]), int(entry["nbytes"])
         if nbytes != spec.nbytes or start + nbytes > size:
             raise ModelFileError(f"{path}: weight[{j}] ({spec.name}) needs {spec.nbytes} bytes "
                                  f"at {start}, file has {size}")
-        fh.seek(start)
-        raw = np.fromfile(fh, dtype=spec.dtype.big_endian, count=spec.size)
-        weights.append(raw.astype(spec.dtype.numpy).reshape(spec.shape))
+        raw = np.frombuffer(mapped, dtype=spec.dtype.big_endian, count=spec.size, offset=start)
+        if spec.dtype == DType.INT8:
+            weights.append(raw.view(spec.dtype.numpy).reshape(spec.shape))
+        else:
+            weights.append(raw.astype(spec.dtype.numpy).reshape(spec.shape))
         wspecs.append(spec)
     graph = Graph(inputs=inputs, weights=wspecs)
     for i, obj in enumerate(header["nodes"]):

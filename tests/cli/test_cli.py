@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from offchain.cli import main
 from offchain.engine.executor import run
+from offchain.engine.ops import get_op
 from offchain.engine.roots import graph_root, trace_root
 from offchain.models.tiny import tiny_input, tiny_mlp
 
@@ -72,3 +73,28 @@ def test_public_view_keeps_the_roots_and_hides_the_private_weights(tmp_path):
     assert not view.weights[-1].any() and not view.weights[-2].any()   # the last layer's W and b
     relu = runner.invoke(main, ["public-view", str(path), "--private", "1"])
     assert relu.exit_code == 2 and "only LINEAR and LOREFT" in relu.output
+
+
+def test_profile_times_every_node_once(tmp_path):
+    """`profile` reports each op kind with its node count and multiply-adds; the op times add up to the total."""
+    try:  # the table goes to stderr; click < 8.2 mixes it into stdout unless told not to
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    path = tmp_path / "tiny.model"
+    assert runner.invoke(main, ["compile", "tiny-mlp", "--out", str(path)]).exit_code == 0
+    result = runner.invoke(main, ["profile", str(path), "--runs", "2", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    model = tiny_mlp()
+    counts: dict[str, int] = {}
+    for node in model.graph.nodes:
+        counts[get_op(node.op).name] = counts.get(get_op(node.op).name, 0) + 1
+    assert {o["op"]: o["nodes"] for o in info["ops"]} == counts
+    assert abs(sum(o["seconds"] for o in info["ops"]) - info["total_s"]) < 1e-9
+    linear = next(o for o in info["ops"] if o["op"] == "LINEAR")
+    assert linear["macs"] == sum(int(np.prod(n.output.shape)) * n.in_specs[0].shape[-1]
+                                 for n in model.graph.nodes if get_op(n.op).name == "LINEAR") > 0
+    assert info["threads"] == 1 and info["runs"] == 2
+    zero_runs = runner.invoke(main, ["profile", str(path), "--runs", "0"])
+    assert zero_runs.exit_code == 2 and "--runs" in zero_runs.stderr

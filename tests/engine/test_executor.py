@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import subprocess
 import sys
@@ -67,6 +68,29 @@ def test_load_path_does_not_import_torch(digits_case, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=REPO,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_int8_weights_are_mapped_not_copied(digits_case, tmp_path):
+    """A loaded model's int8 weights are read-only views of the file mapping (no private copy); wider weights
+    are native-endian copies; both equal what was saved."""
+    _, model, _ = digits_case
+    path = save_model(model, tmp_path / "m.model")
+    loaded = load_model(path)
+    kinds = set()
+    for saved, got, spec in zip(model.weights, loaded.weights, loaded.graph.weights):
+        assert np.array_equal(saved, got) and got.dtype == spec.dtype.numpy
+        owner = got
+        while isinstance(owner, np.ndarray):
+            owner = owner.base
+        mapped = isinstance(owner, memoryview) and isinstance(owner.obj, mmap.mmap)
+        if got.dtype == np.int8:
+            assert mapped and not got.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                got.flat[0] = 1
+        else:
+            assert not mapped and got.flags.writeable
+        kinds.add(got.dtype.name)
+    assert "int8" in kinds
 
 
 def test_weight_change_changes_model_id(digits_case):

@@ -30,6 +30,31 @@ from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, ex
 from offchain.engine.ops.codes import OpCode
 
 
+#: Tables kept for int8/int16 activations: (op code, params, in dtype, in frac, out frac, out dtype) -> table.
+_TABLES: dict[tuple, np.ndarray] = {}
+_MAX_TABLES = 64
+
+
+def _table_lookup(vector: Callable, x: np.ndarray, node: Node) -> np.ndarray | None:
+    """The op applied to ``x`` through a table of its values on every int8/int16 input, or None when x is int32
+    or too small to pay for a table. The table is the same vector function evaluated on every value of the
+    input dtype, so the result is the direct computation's, element for element (one gather per element instead
+    of the polynomial/exp pipeline's dozens of int64 passes)."""
+    spec = node.in_specs[0]
+    width = spec.dtype.bits
+    if width > 16 or x.size < (1 << width) // 4:
+        return None
+    key = (node.op, node.params, width, spec.frac, node.output.frac, node.output.dtype)
+    table = _TABLES.get(key)
+    if table is None:
+        domain = np.arange(spec.dtype.qmin, spec.dtype.qmax + 1, dtype=np.int64)
+        table = vector(domain, spec.frac, node.output.frac, node.output.dtype.numpy)
+        if len(_TABLES) >= _MAX_TABLES:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = table
+    return table[x.astype(np.int64) - spec.dtype.qmin]
+
+
 class _IntmathUnary(Op):
     n_params: int = 0
 
@@ -48,6 +73,9 @@ class _IntmathUnary(Op):
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         vector, _ = self._fns(node)
+        tabled = _table_lookup(vector, inputs[0], node)
+        if tabled is not None:
+            return tabled
         return vector(inputs[0], node.in_specs[0].frac, node.output.frac, node.output.dtype.numpy)
 
     def operand_ranges(self, node: Node, out_index: int,

@@ -146,7 +146,7 @@ class Conv2d(Op):
         # [B, G, OH, OW, Cg * KH * KW] against [G, O / G, Cg * KH * KW]
         cols = win.reshape(b, g, cg, oh, ow, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6).reshape(b, g, oh, ow, -1)
         wg = w.reshape(g, o // g, cg * kh * kw)
-        acc = np.concatenate([exact_matmul(cols[:, k], wg[k], node.in_specs[0].dtype, node.in_specs[1].dtype)
+        acc = np.concatenate([exact_matmul(cols[:, k], wg[k])
                               for k in range(g)], axis=-1)
         if len(inputs) == 3:
             acc = acc + inputs[2].astype(np.int64)

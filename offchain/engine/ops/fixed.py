@@ -14,13 +14,12 @@ import numpy as np
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import ParamError
 from offchain.engine.intmath import rshift_round, rshift_round_element
+from offchain.engine.kernels import matmul_exact
 
 #: Largest left shift a rescale may ask for; keeps every int64 intermediate exact.
 MAX_LEFT_SHIFT = 31
 #: Largest right shift; beyond it every int64 accumulator rounds to 0 or -0.
 MAX_RIGHT_SHIFT = 62
-#: float64 adds integers exactly while every partial sum stays below this.
-FLOAT64_EXACT = 1 << 53
 
 
 def check_shift(s: int, what: str) -> None:
@@ -55,19 +54,13 @@ def rescale_int(acc: int, s: int, dtype: DType) -> int:
     return min(max(acc, dtype.qmin), dtype.qmax)
 
 
-def exact_matmul(a: np.ndarray, b_t: np.ndarray, a_dtype: DType, b_dtype: DType) -> np.ndarray:
-    """``a @ b_t.swapaxes(-1, -2)`` exactly, as int64.
+def exact_matmul(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
+    """``a @ b_t.swapaxes(-1, -2)`` exactly, as int64 (see :func:`offchain.engine.kernels.matmul_exact`).
 
-    Uses float64 BLAS when the static bound ``K * |a|max * |b|max < 2**53``
-    holds for the operands' dtypes (then every partial sum is an exactly
-    representable integer, whatever order BLAS adds in), int64 otherwise.
+    The C kernel for int8/int16 x int8 operands, the numpy path (float64 BLAS under its static exactness bound,
+    int64 otherwise) for the rest; both give the same integers, so roots never depend on which ran.
     """
-    k = a.shape[-1]
-    bound = k * (-a_dtype.qmin) * (-b_dtype.qmin)
-    if bound < FLOAT64_EXACT:
-        out = np.matmul(a.astype(np.float64), np.swapaxes(b_t, -1, -2).astype(np.float64))
-        return out.astype(np.int64)
-    return np.matmul(a.astype(np.int64), np.swapaxes(b_t, -1, -2).astype(np.int64))
+    return matmul_exact(a, b_t)
 
 
 def accumulator_bits(a_dtype: DType, b_dtype: DType, k: int) -> int:

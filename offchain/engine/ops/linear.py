@@ -72,7 +72,7 @@ class Linear(Op):
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         x, w = inputs[0], inputs[1]
-        acc = exact_matmul(x, w, node.in_specs[0].dtype, node.in_specs[1].dtype)
+        acc = exact_matmul(x, w)
         if len(inputs) == 3:
             acc = acc + inputs[2].astype(np.int64)
         return rescale(acc, _shift(node), node.output.dtype)
@@ -112,7 +112,7 @@ class Matmul(Op):
         check_shift(_shift(node), "requantisation")
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
-        acc = exact_matmul(inputs[0], inputs[1], node.in_specs[0].dtype, node.in_specs[1].dtype)
+        acc = exact_matmul(inputs[0], inputs[1])
         return rescale(acc, _shift(node), node.output.dtype)
 
     def operand_ranges(self, node: Node, out_index: int,

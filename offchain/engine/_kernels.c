@@ -1,0 +1,449 @@
+/* Exact integer matrix products for the engine: out[m, n] = sum_k a[m, k] * b[n, k] as int64.
+ *
+ * a is int16 [M, K] (int8 activations are widened to int16 by the caller: M x K is small), b is int8 or int16
+ * [N, K] (torch's [out, in] weight layout, read as stored: never widened as a whole), out is int64 [M, N].
+ *
+ * Exactness (AVX2 path). Each step loads 16 k-values: b's 16 int8 are sign-extended to int16 (vpmovsxbw) and
+ * vpmaddwd multiplies them with a's 16 int16, adding adjacent products into 8 int32 lanes. One lane gains
+ * |a0 b0 + a1 b1| <= 2 * 2^15 * 2^7 = 2^23 per step (the bound is reached by a = -32768, b = -128), so a lane
+ * that takes at most KBLOCK / 16 <= 255 steps stays within 255 * 2^23 < 2^31: no int32 partial can overflow. After
+ * each K block the 8 lanes are widened to int64 and added to out. The int64 total is the exact sum; it fits
+ * because the engine refuses any node whose accumulator bound exceeds 2^62 (ops/linear.py). Additions of
+ * integers are associative, so the order (lanes, blocks, threads) cannot change the result.
+ *
+ * int16 x int16 (matmul_i16_i16): b is split exactly as b = 256 hi + lo with hi = b >> 8 in [-128, 127] and
+ * lo = b & 255 in [0, 255]; vpmaddwd gives |a hi pair| <= 2^23 and |a lo pair| <= 2 * 2^15 * 255 < 2^24 per step
+ * in two int32 lane sets, so a block of at most 127 steps stays below 2^31; out += 256 sum(hi) + sum(lo) in int64.
+ * (vpmaddwd on the unsplit operands would wrap: (-32768)(-32768) * 2 = 2^31.)
+ *
+ * AVX-512 (VNNI) path, chosen at run time where the CPU has AVX512-BW and AVX512-VNNI: the same products 32
+ * k-values per step (vpmovsxbw zmm, then vpdpwssd, which adds the pair sums to the int32 lanes without
+ * saturation, i.e. exactly while no lane leaves int32), so the same per-step lane bounds hold and a block of
+ * KBLOCK / 32 steps is within them. Both paths are tested bit for bit (set_isa picks one).
+ *
+ * Threads (pthreads, created per call for large products only) split N into contiguous ranges; each thread
+ * writes only its own columns of out, so no two threads touch one element.
+ *
+ * Built by setup.py as offchain.engine._kernels; offchain/engine/kernels.py falls back to numpy when this
+ * module is missing or avx2() is false (non-x86 CPUs, or x86 CPUs without AVX2).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_X86 1
+#include <immintrin.h>
+#else
+#define HAVE_X86 0
+#endif
+
+/* K values per int32 accumulation block: at most 127 vpmaddwd steps of 16 (the int16 x int16 bound above). The a block
+ * of MBLOCK rows x KBLOCK values stays in L1 while the thread's weight rows stream past it. */
+#ifndef KBLOCK
+#define KBLOCK 1024
+#endif
+#ifndef MBLOCK
+#define MBLOCK 8
+#endif
+_Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 127, "an int32 lane must not overflow (2^24 per step)");
+/* Products below this many multiply-adds run on the calling thread (thread start-up costs ~50 us). */
+#define MIN_PARALLEL_MACS (1LL << 21)
+#define MAX_THREADS 64
+
+enum { ISA_NONE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+
+typedef struct {
+    const int16_t *a;
+    const void *b; /* int8 or int16 rows */
+    int b16;       /* 1: b is int16 */
+    int isa;       /* ISA_AVX2 or ISA_AVX512 */
+    int64_t *out;
+    Py_ssize_t m, n, k;
+    Py_ssize_t n0, n1; /* this thread's columns [n0, n1) */
+} Job;
+
+#if HAVE_X86
+
+__attribute__((target("avx2"), always_inline)) static inline int64_t hsum_epi32(__m256i v) {
+    __m256i wide = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                                    _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+    __m128i s = _mm_add_epi64(_mm256_castsi256_si128(wide), _mm256_extracti128_si256(wide, 1));
+    return (int64_t)_mm_cvtsi128_si64(s) + (int64_t)_mm_extract_epi64(s, 1);
+}
+
+/* One MR x NR tile of out over k in [k0, k1), k1 - k0 <= KBLOCK; MR and NR are constants after inlining, so
+ * the accumulators live in registers. */
+__attribute__((target("avx2"), always_inline)) static inline void tile(
+    const int16_t *a, const int8_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n,
+    Py_ssize_t k0, Py_ssize_t k1, const int MR, const int NR) {
+    __m256i acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_si256();
+    Py_ssize_t kv = k0 + ((k1 - k0) & ~(Py_ssize_t)15);
+    for (Py_ssize_t p = k0; p < kv; p += 16) {
+        __m256i bv[4];
+        for (int j = 0; j < NR; j++)
+            bv[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + j * k + p)));
+        for (int i = 0; i < MR; i++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *)(a + i * k + p));
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(av, bv[j]));
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            int64_t s = hsum_epi32(acc[i][j]);
+            for (Py_ssize_t p = kv; p < k1; p++) s += (int64_t)a[i * k + p] * (int64_t)b[j * k + p];
+            out[i * n + j] += s;
+        }
+}
+
+typedef void (*TileFn)(const int16_t *, const int8_t *, int64_t *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       Py_ssize_t);
+
+#define TILE(MR, NR)                                                                                          \
+    __attribute__((target("avx2"), noinline)) static void tile_##MR##x##NR(                                   \
+        const int16_t *a, const int8_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k0,          \
+        Py_ssize_t k1) {                                                                                      \
+        tile(a, b, out, k, n, k0, k1, MR, NR);                                                                \
+    }
+TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
+TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
+TILE(3, 1) TILE(3, 2) TILE(3, 3) TILE(3, 4)
+TILE(4, 1) TILE(4, 2) TILE(4, 3) TILE(4, 4)
+
+static const TileFn TILES[4][4] = {
+    {tile_1x1, tile_1x2, tile_1x3, tile_1x4},
+    {tile_2x1, tile_2x2, tile_2x3, tile_2x4},
+    {tile_3x1, tile_3x2, tile_3x3, tile_3x4},
+    {tile_4x1, tile_4x2, tile_4x3, tile_4x4},
+};
+
+/* int16 x int16: b split into hi (int8 range) and lo (0..255), two accumulator sets (see the header). */
+__attribute__((target("avx2"), always_inline)) static inline void tile16(
+    const int16_t *a, const int16_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n,
+    Py_ssize_t k0, Py_ssize_t k1, const int MR, const int NR) {
+    __m256i hi_acc[2][2], lo_acc[2][2];
+    const __m256i low_byte = _mm256_set1_epi16(0xFF);
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) hi_acc[i][j] = lo_acc[i][j] = _mm256_setzero_si256();
+    Py_ssize_t kv = k0 + ((k1 - k0) & ~(Py_ssize_t)15);
+    for (Py_ssize_t p = k0; p < kv; p += 16) {
+        __m256i hi[2], lo[2];
+        for (int j = 0; j < NR; j++) {
+            __m256i bv = _mm256_loadu_si256((const __m256i *)(b + j * k + p));
+            hi[j] = _mm256_srai_epi16(bv, 8);
+            lo[j] = _mm256_and_si256(bv, low_byte);
+        }
+        for (int i = 0; i < MR; i++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *)(a + i * k + p));
+            for (int j = 0; j < NR; j++) {
+                hi_acc[i][j] = _mm256_add_epi32(hi_acc[i][j], _mm256_madd_epi16(av, hi[j]));
+                lo_acc[i][j] = _mm256_add_epi32(lo_acc[i][j], _mm256_madd_epi16(av, lo[j]));
+            }
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            int64_t s = 256 * hsum_epi32(hi_acc[i][j]) + hsum_epi32(lo_acc[i][j]);
+            for (Py_ssize_t p = kv; p < k1; p++) s += (int64_t)a[i * k + p] * (int64_t)b[j * k + p];
+            out[i * n + j] += s;
+        }
+}
+
+typedef void (*Tile16Fn)(const int16_t *, const int16_t *, int64_t *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                         Py_ssize_t);
+
+#define TILE16(MR, NR)                                                                                        \
+    __attribute__((target("avx2"), noinline)) static void tile16_##MR##x##NR(                                 \
+        const int16_t *a, const int16_t *b, int64_t *out, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k0,         \
+        Py_ssize_t k1) {                                                                                      \
+        tile16(a, b, out, k, n, k0, k1, MR, NR);                                                              \
+    }
+TILE16(1, 1) TILE16(1, 2) TILE16(2, 1) TILE16(2, 2)
+
+static const Tile16Fn TILES16[2][2] = {{tile16_1x1, tile16_1x2}, {tile16_2x1, tile16_2x2}};
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline int64_t hsum512(__m512i v) {
+    __m512i wide = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+    return (int64_t)_mm512_reduce_add_epi64(wide);
+}
+
+/* AVX-512 VNNI MR x NR tile; b int8 (B16 = 0) or int16 split into hi/lo (B16 = 1). 32 registers: up to 4 x 4
+ * narrow accumulators, 4 x 2 (x 2 halves) wide ones. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void tile512(
+    const int16_t *a, const void *bp, int64_t *out, Py_ssize_t k, Py_ssize_t n,
+    Py_ssize_t k0, Py_ssize_t k1, const int MR, const int NR, const int B16) {
+    __m512i acc[4][4], lo_acc[4][4];
+    const __m512i low_byte = _mm512_set1_epi16(0xFF);
+    const int8_t *b8 = (const int8_t *)bp;
+    const int16_t *b16 = (const int16_t *)bp;
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = lo_acc[i][j] = _mm512_setzero_si512();
+    Py_ssize_t kv = k0 + ((k1 - k0) & ~(Py_ssize_t)31);
+    for (Py_ssize_t p = k0; p < kv; p += 32) {
+        __m512i hi[4], lo[4];
+        for (int j = 0; j < NR; j++) {
+            if (B16) {
+                __m512i bv = _mm512_loadu_si512((const void *)(b16 + j * k + p));
+                hi[j] = _mm512_srai_epi16(bv, 8);
+                lo[j] = _mm512_and_si512(bv, low_byte);
+            } else {
+                hi[j] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b8 + j * k + p)));
+            }
+        }
+        for (int i = 0; i < MR; i++) {
+            __m512i av = _mm512_loadu_si512((const void *)(a + i * k + p));
+            for (int j = 0; j < NR; j++) {
+                acc[i][j] = _mm512_dpwssd_epi32(acc[i][j], av, hi[j]);
+                if (B16) lo_acc[i][j] = _mm512_dpwssd_epi32(lo_acc[i][j], av, lo[j]);
+            }
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            int64_t s = B16 ? 256 * hsum512(acc[i][j]) + hsum512(lo_acc[i][j]) : hsum512(acc[i][j]);
+            for (Py_ssize_t p = kv; p < k1; p++)
+                s += (int64_t)a[i * k + p] * (B16 ? (int64_t)b16[j * k + p] : (int64_t)b8[j * k + p]);
+            out[i * n + j] += s;
+        }
+}
+
+typedef void (*TileAnyFn)(const int16_t *, const void *, int64_t *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                          Py_ssize_t);
+
+#define TILE512(MR, NR, B16)                                                                                  \
+    __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void tile512_##B16##_##MR##x##NR( \
+        const int16_t *a, const void *b, int64_t *out, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k0,            \
+        Py_ssize_t k1) {                                                                                      \
+        tile512(a, b, out, k, n, k0, k1, MR, NR, B16);                                                        \
+    }
+TILE512(1, 1, 0) TILE512(1, 2, 0) TILE512(1, 3, 0) TILE512(1, 4, 0)
+TILE512(2, 1, 0) TILE512(2, 2, 0) TILE512(2, 3, 0) TILE512(2, 4, 0)
+TILE512(3, 1, 0) TILE512(3, 2, 0) TILE512(3, 3, 0) TILE512(3, 4, 0)
+TILE512(4, 1, 0) TILE512(4, 2, 0) TILE512(4, 3, 0) TILE512(4, 4, 0)
+TILE512(1, 1, 1) TILE512(1, 2, 1) TILE512(2, 1, 1) TILE512(2, 2, 1)
+TILE512(3, 1, 1) TILE512(3, 2, 1) TILE512(4, 1, 1) TILE512(4, 2, 1)
+
+static const TileAnyFn TILES512[4][4] = {
+    {tile512_0_1x1, tile512_0_1x2, tile512_0_1x3, tile512_0_1x4},
+    {tile512_0_2x1, tile512_0_2x2, tile512_0_2x3, tile512_0_2x4},
+    {tile512_0_3x1, tile512_0_3x2, tile512_0_3x3, tile512_0_3x4},
+    {tile512_0_4x1, tile512_0_4x2, tile512_0_4x3, tile512_0_4x4},
+};
+static const TileAnyFn TILES512_16[4][2] = {
+    {tile512_1_1x1, tile512_1_1x2}, {tile512_1_2x1, tile512_1_2x2},
+    {tile512_1_3x1, tile512_1_3x2}, {tile512_1_4x1, tile512_1_4x2},
+};
+
+/* Rows per tile 4 (one a load feeds NR products); columns per tile 2 when M > 1 (8 accumulators + 2 b + 1 a
+ * registers of 16), 4 for a single row (more weight streams in flight for the memory-bound decode). */
+static void run_job(const Job *job) {
+    const Py_ssize_t m = job->m, n = job->n, k = job->k;
+    const int wide = job->isa == ISA_AVX512;
+    const int nr_full = job->b16 ? 2 : (m == 1 || wide) ? 4 : 2;
+    const int mr_full = job->b16 && !wide ? 2 : 4;
+    for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
+        Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
+        for (Py_ssize_t m0 = 0; m0 < m; m0 += MBLOCK) {
+            Py_ssize_t m1 = m0 + MBLOCK < m ? m0 + MBLOCK : m;
+            for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
+                int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
+                for (Py_ssize_t r = m0; r < m1; r += mr_full) {
+                    int mr = (int)(m1 - r < mr_full ? m1 - r : mr_full);
+                    if (wide && job->b16)
+                        TILES512_16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
+                                                    job->out + r * n + c, k, n, k0, k1);
+                    else if (wide)
+                        TILES512[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k,
+                                                 job->out + r * n + c, k, n, k0, k1);
+                    else if (job->b16)
+                        TILES16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
+                                                job->out + r * n + c, k, n, k0, k1);
+                    else
+                        TILES[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k,
+                                              job->out + r * n + c, k, n, k0, k1);
+                }
+            }
+        }
+    }
+}
+
+#else
+
+static void run_job(const Job *job) { (void)job; }
+
+#endif
+
+static void *thread_main(void *arg) {
+    run_job((const Job *)arg);
+    return NULL;
+}
+
+/* The best ISA this CPU runs. */
+static int detect_isa(void) {
+#if HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni"))
+        return ISA_AVX512;
+    return __builtin_cpu_supports("avx2") ? ISA_AVX2 : ISA_NONE;
+#else
+    return ISA_NONE;
+#endif
+}
+
+/* The ISA the products use: detect_isa() unless set_isa chose a lower one (tests run both). */
+static int isa_choice = -1;
+
+static int current_isa(void) {
+    if (isa_choice < 0) isa_choice = detect_isa();
+    return isa_choice;
+}
+
+static int have_avx2(void) { return detect_isa() >= ISA_AVX2; }
+
+static const char *ISA_NAMES[] = {"none", "avx2", "avx512vnni"};
+
+static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name, int writable) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    const char *fmt = view->format ? view->format : "B";
+    if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
+    int kind_ok = (*fmt == 'b' || *fmt == 'h' || *fmt == 'l' || *fmt == 'q') && fmt[1] == '\0';
+    if (view->ndim != 2 || view->itemsize != itemsize || !kind_ok) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous 2-D signed int%zd array, got ndim %d format %s",
+                     name, itemsize * 8, view->ndim, view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(matmul_doc,
+             "matmul_i16_i8(a, b, out, threads)\n--\n\n"
+             "out[m, n] += sum_k a[m, k] * b[n, k], exactly. a: int16 [M, K], b: int8 [N, K], out: int64 [M, N]\n"
+             "(C-contiguous; out normally zeroed by the caller). Runs on at most `threads` threads, releasing the "
+             "GIL.\nRaises RuntimeError when the CPU lacks AVX2.");
+
+static PyObject *matmul(PyObject *args, int b16) {
+    PyObject *ao, *bo, *oo;
+    int threads;
+    if (!PyArg_ParseTuple(args, "OOOi", &ao, &bo, &oo, &threads)) return NULL;
+    if (!have_avx2()) {
+        PyErr_SetString(PyExc_RuntimeError, "this CPU has no AVX2: use the numpy path");
+        return NULL;
+    }
+    Py_buffer a, b, out;
+    if (get_buffer(ao, &a, 2, "a", 0) < 0) return NULL;
+    if (get_buffer(bo, &b, b16 ? 2 : 1, "b", 0) < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (get_buffer(oo, &out, 8, "out", 1) < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[0];
+    if (b.shape[1] != k || out.shape[0] != m || out.shape[1] != n) {
+        PyErr_Format(PyExc_ValueError, "shapes a (%zd, %zd), b (%zd, %zd), out (%zd, %zd) do not match", m, k,
+                     b.shape[0], b.shape[1], out.shape[0], out.shape[1]);
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    if (threads < 1) threads = 1;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if ((long long)m * n * k < MIN_PARALLEL_MACS) threads = 1;
+    /* Column ranges in multiples of 4 (every tile width divides into them), at least one tile per thread. */
+    Py_ssize_t per = ((n + threads - 1) / threads + 3) & ~(Py_ssize_t)3;
+    if (per == 0) per = 4;
+    Job jobs[MAX_THREADS];
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS];
+    int count = 0;
+    for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
+        jobs[count] = (Job){(const int16_t *)a.buf, b.buf, b16, current_isa(), (int64_t *)out.buf, m, n, k, c,
+                            c + per < n ? c + per : n};
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    for (int t = 1; t < count; t++) started[t] = pthread_create(&tids[t], NULL, thread_main, &jobs[t]) == 0;
+    if (count > 0) run_job(&jobs[0]);
+    /* A thread that could not start runs here: the result never depends on how many threads ran. */
+    for (int t = 1; t < count; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            run_job(&jobs[t]);
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
+static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
+    (void)self;
+    return matmul(args, 0);
+}
+
+PyDoc_STRVAR(matmul16_doc,
+             "matmul_i16_i16(a, b, out, threads)\n--\n\n"
+             "As matmul_i16_i8 with b int16 [N, K] (split into two int8-range halves, exactly).");
+
+static PyObject *matmul_i16_i16(PyObject *self, PyObject *args) {
+    (void)self;
+    return matmul(args, 1);
+}
+
+static PyObject *isa(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(ISA_NAMES[current_isa()]);
+}
+
+static PyObject *set_isa(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    for (int i = ISA_AVX2; i <= ISA_AVX512; i++) {
+        if (strcmp(name, ISA_NAMES[i]) == 0) {
+            if (i > detect_isa()) {
+                PyErr_Format(PyExc_ValueError, "this CPU does not run %s (best: %s)", name, ISA_NAMES[detect_isa()]);
+                return NULL;
+            }
+            isa_choice = i;
+            Py_RETURN_NONE;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "unknown ISA %s (avx2 or avx512vnni)", name);
+    return NULL;
+}
+
+static PyObject *avx2(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    return PyBool_FromLong(have_avx2());
+}
+
+static PyMethodDef methods[] = {
+    {"matmul_i16_i8", matmul_i16_i8, METH_VARARGS, matmul_doc},
+    {"matmul_i16_i16", matmul_i16_i16, METH_VARARGS, matmul16_doc},
+    {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
+    {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
+    {"set_isa", set_isa, METH_VARARGS,
+     "set_isa(name)\n--\n\nUse 'avx2' or 'avx512vnni' (at most what the CPU runs); results never depend on it."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
+                                    "Exact int16 x int8 and int16 x int16 -> int64 matrix products (AVX2).", -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

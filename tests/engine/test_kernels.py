@@ -1,0 +1,177 @@
+"""The C matmul kernel (offchain/engine/_kernels.c) against the int64 numpy reference, bit for bit.
+
+Shapes include 1-row products (decode), odd K and N (vector and tile remainders), K across several int32
+accumulation blocks, and operands at the dtype extremes: all-minimum operands make every vpmaddwd pair sum
++2^23, the worst case for an int32 lane, so a block that is too long overflows there first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from offchain.engine import kernels
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="C kernel not built or CPU without AVX2")
+
+
+@pytest.fixture(autouse=True, params=kernels.isas() or ["none"])
+def isa(request):
+    """Every test runs on each instruction set this CPU has (AVX2, and AVX-512 VNNI where present)."""
+    if request.param == "none":
+        yield request.param
+        return
+    with kernels.forced_isa(request.param):
+        yield request.param
+
+#: K values per int32 block in _kernels.c (KBLOCK); shapes below cross it.
+KBLOCK = 1024
+
+
+def int64_reference(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
+    return np.matmul(a.astype(np.int64), np.swapaxes(b_t, -1, -2).astype(np.int64))
+
+
+def fill(draw, shape: tuple[int, ...], dtype: np.dtype, seed: int) -> np.ndarray:
+    """Random values, all minimum, all maximum, or a random mix of the two extremes."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["random", "min", "max", "extremes"]))
+    if kind == "min":
+        return np.full(shape, info.min, dtype)
+    if kind == "max":
+        return np.full(shape, info.max, dtype)
+    if kind == "extremes":
+        return np.where(rng.random(shape) < 0.5, info.min, info.max).astype(dtype)
+    return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+
+
+PAIRS = [(np.int16, np.int8), (np.int8, np.int8), (np.int8, np.int16), (np.int16, np.int16)]
+
+
+@st.composite
+def operands(draw, max_k: int = 80):
+    a_dt, b_dt = draw(st.sampled_from(PAIRS))
+    m = draw(st.integers(1, 9))
+    n = draw(st.integers(1, 11))
+    k = draw(st.integers(1, max_k))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return fill(draw, (m, k), np.dtype(a_dt), seed), fill(draw, (n, k), np.dtype(b_dt), seed + 1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operands())
+def test_small_shapes_equal_int64_reference(ab):
+    a, b = ab
+    assert np.array_equal(kernels.matmul_exact(a, b), int64_reference(a, b))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operands(max_k=3 * KBLOCK + 40), st.integers(1, 3))
+def test_long_k_across_blocks_and_threads(ab, threads):
+    a, b = ab
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        assert np.array_equal(kernels.matmul_exact(a, b), int64_reference(a, b))
+    finally:
+        kernels.set_threads(before)
+
+
+@pytest.mark.parametrize("k", [KBLOCK - 1, KBLOCK, KBLOCK + 15, 4 * KBLOCK + 7])
+@pytest.mark.parametrize("value", [(-32768, -128), (32767, 127), (-32768, 127), (32767, -128)])
+def test_extreme_operands_over_whole_blocks(k, value):
+    """Every product at +-2^22: one int32 lane gets +-2^23 per step, the most a block may hold."""
+    a = np.full((5, k), value[0], np.int16)
+    b = np.full((6, k), value[1], np.int8)
+    got = kernels.matmul_exact(a, b)
+    assert np.array_equal(got, np.full((5, 6), k * value[0] * value[1], np.int64))
+
+
+@pytest.mark.parametrize("k", [15, KBLOCK, 3 * KBLOCK + 9])
+@pytest.mark.parametrize("value", [(-32768, -32768), (32767, 32767), (-32768, 32767), (32767, -32768),
+                                   (-32768, 255), (-32768, -256), (-1, -1)])
+def test_int16_by_int16_extremes(k, value):
+    """int16 x int16: (-32768)^2 * 2 wraps an unsplit vpmaddwd; the split into hi/lo bytes must not."""
+    a = np.full((3, k), value[0], np.int16)
+    b = np.full((2, k), value[1], np.int16)
+    assert np.array_equal(kernels.matmul_exact(a, b), np.full((3, 2), k * value[0] * value[1], np.int64))
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 4096, 1000), (128, 384, 130), (33, 2048 + 3, 67)])
+def test_threaded_large_product(m, k, n):
+    """Large enough to run on several threads (column ranges per thread, uneven last range)."""
+    rng = np.random.default_rng(m * k * n)
+    a = rng.integers(-32768, 32768, size=(m, k)).astype(np.int16)
+    b = rng.integers(-128, 128, size=(n, k)).astype(np.int8)
+    want = int64_reference(a, b)
+    before = kernels.threads()
+    try:
+        for threads in (1, 2, 3, 7):
+            kernels.set_threads(threads)
+            assert np.array_equal(kernels.matmul_exact(a, b), want), threads
+    finally:
+        kernels.set_threads(before)
+
+
+def test_batched_and_linear_leading_dims():
+    """MATMUL's shared leading dims and LINEAR's 2-D weight under a [B, T, K] input."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(-32768, 32768, size=(2, 3, 5, 37)).astype(np.int16)
+    b = rng.integers(-128, 128, size=(2, 3, 4, 37)).astype(np.int8)
+    assert np.array_equal(kernels.matmul_exact(a, b), int64_reference(a, b))
+    x = rng.integers(-128, 128, size=(2, 7, 37)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(9, 37)).astype(np.int8)
+    assert np.array_equal(kernels.matmul_exact(x, w), int64_reference(x, w))
+    # a non-contiguous view (the executor may hand one over) is copied, not misread
+    assert np.array_equal(kernels.matmul_exact(x[:, ::2], w), int64_reference(x[:, ::2], w))
+
+
+def test_int32_operands_take_the_numpy_path(monkeypatch):
+    """int32 operands are not the kernel's; the numpy path still returns exact integers."""
+    monkeypatch.setattr(kernels, "_c_matmul_2d", None)  # calling it would raise
+    a32 = np.full((1, 3), -2**31, np.int32)
+    assert np.array_equal(kernels.matmul_exact(a32, a32), np.full((1, 1), 3 * 2**62, np.int64))
+
+
+def test_forced_fallback_equals_kernel():
+    rng = np.random.default_rng(3)
+    a = rng.integers(-32768, 32768, size=(3, 1500)).astype(np.int16)
+    b = rng.integers(-128, 128, size=(5, 1500)).astype(np.int8)
+    fast = kernels.matmul_exact(a, b)
+    with kernels.forced_fallback():
+        assert not kernels.enabled()
+        slow = kernels.matmul_exact(a, b)
+    assert kernels.enabled()
+    assert np.array_equal(fast, slow)
+
+
+def test_isa_choice_is_checked():
+    with pytest.raises(ValueError, match="unknown ISA"):
+        kernels._c.set_isa("sse9")
+
+
+def test_c_entry_refuses_wrong_operands():
+    """The C function checks dtypes, rank and shapes itself (it is reachable without kernels.py)."""
+    c = kernels._c
+    a = np.zeros((2, 4), np.int16)
+    b = np.zeros((3, 4), np.int8)
+    out = np.zeros((2, 3), np.int64)
+    with pytest.raises(TypeError, match="a must be"):
+        c.matmul_i16_i8(a.astype(np.int32), b, out, 1)
+    with pytest.raises(TypeError, match="b must be"):
+        c.matmul_i16_i8(a, b.astype(np.uint8).view(np.uint8), out, 1)
+    with pytest.raises(ValueError, match="do not match"):
+        c.matmul_i16_i8(a, np.zeros((3, 5), np.int8), out, 1)
+    with pytest.raises(ValueError, match="do not match"):
+        c.matmul_i16_i8(a, b, np.zeros((3, 2), np.int64), 1)
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        c.matmul_i16_i8(a, b, out.T, 1)  # not C-contiguous
+    with pytest.raises(TypeError, match="out must be"):
+        c.matmul_i16_i8(a, b, np.zeros((2, 3), np.int32), 1)
+    with pytest.raises(TypeError, match="b must be"):
+        c.matmul_i16_i16(a, b, out, 1)  # int8 b handed to the int16 entry
+    with pytest.raises(ValueError):
+        kernels.set_threads(0)
