@@ -71,13 +71,13 @@ def test_ill_formed_utf8(family):
         _check(family, data)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(UNICODE, WHITESPACE, EMOJI))
 def test_random_text(family, text):
     _check(family, text.encode("utf-8"))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=MAX_BYTES))
 def test_arbitrary_bytes(family, data):
     _check(family, data)
