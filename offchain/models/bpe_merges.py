@@ -213,11 +213,17 @@ def word_vocab_table(tokenizer_json, spread: int = 2) -> tuple[np.ndarray, int, 
     vocab = _vocab(data)
     alphabet = set(bytes_to_unicode().values())
     added = {t["content"] for t in data.get("added_tokens") or []}
+    words = [([vocab[ch] for ch in token], int(tid)) for token, tid in sorted(vocab.items(), key=lambda kv: kv[1])
+             if len(token) >= 2 and token not in added and set(token) <= alphabet]
+    return place_words(words, spread)
+
+
+def place_words(words: Sequence[tuple[Sequence[int], int]], spread: int = 2) -> tuple[np.ndarray, int, int]:
+    """(table int32 [M, 9], window W, salt) holding each (symbols, token id) of ``words`` keyed by
+    keccak256(symbols as int32 big-endian) within W rows of its home (see ``word_vocab_table``)."""
     keys = []
-    for token, tid in sorted(vocab.items(), key=lambda kv: kv[1]):
-        if len(token) < 2 or token in added or not set(token) <= alphabet:
-            continue
-        h = symbols_hash([vocab[ch] for ch in token])
+    for symbols, tid in words:
+        h = symbols_hash(symbols)
         keys.append((h, hash_words(h), int(tid)))
     rows_count = 1 << max(4, (spread * max(1, len(keys)) - 1).bit_length())
     if rows_count > MAX_VOCAB_ROWS:
