@@ -77,22 +77,30 @@ contract WordVocabOps is OperatorBase {
         if (s.len != SLOTS * n || p.len != 2 * n || e >= s.len) revert OperandIndexOutOfRange(e, s.len);
     }
 
-    /// @dev Whether slot q starts a word: slot 0, (i, 0) with pretok[i, 0] == 1 or (i, 1) with pretok[i, 1] == 1.
-    function _isStart(Int32View memory p, uint256 q) internal pure returns (bool) {
-        uint256 k = q % SLOTS;
-        return q == 0 || (k < 2 && p.at(2 * (q / SLOTS) + k) == 1);
-    }
-
-    /// @dev (symbols in t's word, keccak256 of them as int32 big-endian, the word's first symbol slot).
+    /// @dev (symbols in t's word, keccak256 of them as int32 big-endian, the word's first symbol slot). The word is
+    ///      [ws, we): the word-start slot at or before t (slot 0 always starts one; (i, 0) with pretok[i, 0] == 1 and
+    ///      (i, 1) with pretok[i, 1] == 1 do) up to the next word-start slot after t (5N if none).
     function _wordHash(Int32View memory s, Int32View memory p, uint256 t)
         internal
         pure
         returns (uint256 count, bytes32 h, uint256 first)
     {
-        uint256 ws = t;
-        while (!_isStart(p, ws)) ws -= 1;
-        uint256 we = t + 1;
-        while (we < s.len && !_isStart(p, we)) we += 1;
+        uint256 size = s.len;
+        uint256 pb = p.base;
+        uint256 ws;
+        uint256 we;
+        // Safe: q < 5N, so 2 * (q / 5) + k < 2N, within the proven pretok operand (_lengths).
+        assembly ("memory-safe") {
+            function isStart(base, q) -> r {
+                let k := mod(q, 5)
+                if lt(k, 2) { r := eq(shr(224, calldataload(add(base, mul(add(mul(div(q, 5), 2), k), 4)))), 1) }
+                if iszero(q) { r := 1 }
+            }
+            ws := t
+            for {} iszero(isStart(pb, ws)) {} { ws := sub(ws, 1) }
+            we := add(t, 1)
+            for {} and(lt(we, size), iszero(isStart(pb, we))) {} { we := add(we, 1) }
+        }
         uint256 base = s.base;
         first = we;
         assembly ("memory-safe") {
