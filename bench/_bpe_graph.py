@@ -175,8 +175,8 @@ def word_vocab_graph(text: str = "the cat ate hello") -> tuple[Model, np.ndarray
     chars, pretok, added, charids = bpe.layout(bpe.words(text), np.random.default_rng(3), virtual=True, gaps=True)
     n = chars.size
     symbols = get_op(OpCode.BPE_SYMBOLS).forward([chars, pretok, added, charids, bpe.byte_ids], bpe.symbols_node(n))
-    flat, starts = symbols.reshape(-1), [s for s in range(SLOTS * n) if s == 0 or (s % SLOTS < 2 and
-                                                                                pretok.reshape(-1)[2 * (s // SLOTS) + s % SLOTS] == 1)]
+    flat, p = symbols.reshape(-1), pretok.reshape(-1)
+    starts = [s for s in range(SLOTS * n) if s == 0 or (s % SLOTS < 2 and p[2 * (s // SLOTS) + s % SLOTS] == 1)]
     bounds = list(zip(starts, starts[1:] + [SLOTS * n]))
     words = [[int(v) for v in flat[a:b] if v != -1] for a, b in bounds]
     table, window, salt = place_words([(w, 9000 + k) for k, w in enumerate(words) if k % 2 == 0 and len(w) > 1])

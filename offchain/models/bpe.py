@@ -11,8 +11,9 @@ never registered with a tokenizer the graph would not reproduce.
 Supported (each checked against the ``tokenizers`` library's own ``encode``/``decode`` in tests):
 
 - model ``BPE`` without dropout, continuing-subword prefix or end-of-word suffix, whose merges have the rank-order
-  property; ``ignore_merges`` (Llama-3: a pre-token found whole in the vocabulary is that token) for byte-level
-  models only (the WORD_VOCAB node, offchain/engine/ops/wordvocab.py), refused for SentencePiece-style ones; merges (offchain/models/bpe_merges.py: ``check_rank_order``);
+  property (offchain/models/bpe_merges.py: ``check_rank_order``); ``ignore_merges`` (Llama-3: a pre-token found
+  whole in the vocabulary is that token) for byte-level models only (the WORD_VOCAB node,
+  offchain/engine/ops/wordvocab.py), refused for SentencePiece-style ones;
 - byte-level BPE (GPT-2 / Llama-3 style): normalizer none; pre-tokenizer ``ByteLevel`` with its GPT-2 regex, or
   ``Sequence[Split(<Llama-3 or Qwen2 regex>, Isolated), ByteLevel(use_regex=false)]``; ``add_prefix_space``
   either way; decoder ``ByteLevel``;
@@ -316,8 +317,8 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
 
     Nodes: UTF8_CHARS -> CHAR_MAP (classes) -> ADDED_TOKENS -> PRETOKENIZE -> CHAR_MAP (SentencePiece pieces;
     byte-level reads a zero weight instead) -> BPE_SYMBOLS -> (WORD_VOCAB, with ignore_merges) ->
-    R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS, with R = ``rounds_needed(max_bytes)``. Raises UnsupportedTokenizerError for what the ops cannot reproduce and
-    ``ParamError`` (through the graph check) for sizes over the ops' caps."""
+    R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS, with R = ``rounds_needed(max_bytes)``. Raises
+    UnsupportedTokenizerError for what the ops cannot reproduce and ``ParamError`` (through the graph check) for sizes over the ops' caps."""
     from offchain.engine.dtypes import DType
     from offchain.engine.graph import DEFAULT_CHUNK_LOG2, Graph, Node, TensorKind, TensorRef, TensorSpec
     from offchain.engine.model import Model

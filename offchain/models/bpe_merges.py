@@ -31,7 +31,14 @@ from offchain.engine.ops.bpe import (
     pair_hash,
 )
 from offchain.engine.ops.text import MAX_CODE_POINT
-from offchain.engine.ops.wordvocab import MAX_VOCAB_ROWS, MAX_VOCAB_WINDOW, VOCAB_ROW, hash_words, symbols_hash, vocab_home
+from offchain.engine.ops.wordvocab import (
+    MAX_VOCAB_ROWS,
+    MAX_VOCAB_WINDOW,
+    VOCAB_ROW,
+    hash_words,
+    symbols_hash,
+    vocab_home,
+)
 from offchain.models.text_tables import SHIFT, TableError, two_stage
 
 #: SentencePiece's word-boundary char, which replaces ' ' (Metaspace, the Replace normalizer).
