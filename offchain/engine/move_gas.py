@@ -160,9 +160,9 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.ADDED_TOKENS: OpCost(16_000, 6_000),
     # ---- tokenizer: BPE ignore_merges (WORD_VOCAB)
     # Upper bound from bench_ops_gas's `word_vocab` worst case (one word over all 5N slots, key in the last row of a
-    # full W = 64 window; operator calls from anvil's call tracer): E = 5N + 2N + 9W; 91k at N = 16 (E = 688),
-    # 344k at N = 96 (E = 1,248), 849k at N = 256 (E = 2,368; the game's Step 1.49M) <= 16k + 400 * E.
-    OpCode.WORD_VOCAB: OpCost(16_000, 400),
+    # full W = 64 window; operator calls from anvil's call tracer): E = 5N + 2N + 9W; 102k at N = 16 (E = 688),
+    # 355k at N = 96 (E = 1,248), 860k at N = 256 (E = 2,368; the game's Step 1.50M) <= 16k + 420 * E.
+    OpCode.WORD_VOCAB: OpCost(16_000, 420),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----

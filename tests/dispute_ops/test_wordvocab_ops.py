@@ -100,6 +100,10 @@ def test_malformed_nodes_revert_by_name(chain, contract):
                                                  i32((4, 5)), (4, 0)), "symbols shape")
     _bad_node_reverts(chain, contract, make_node(OpCode.WORD_VOCAB, (i32((4, 5)), i32((4, 2)), i32((8, 8))),
                                                  i32((4, 5)), (4, 0)), "table shape")
+    _bad_node_reverts(chain, contract, make_node(OpCode.WORD_VOCAB, (i32((4, 5)), i32((4, 2)), i32((8, 9))),
+                                                 i32((5, 4)), (4, 0)), "output shape")
+    _bad_node_reverts(chain, contract, make_node(OpCode.WORD_VOCAB, (i32((4, 5)), i32((8,)), i32((8, 9))),
+                                                 i32((4, 5)), (4, 0)), "pretok shape")
     for params in ((9, 0), (0, 0), (MAX_VOCAB_WINDOW + 1, 0), (4, 2**32), (4, -1)):
         rows = 128 if params[0] == MAX_VOCAB_WINDOW + 1 else 8
         _bad_node_reverts(chain, contract, _node(4, rows, *params), "params")

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {NodeDesc, TensorDesc} from "../lib/LibDescriptor.sol";
 import {Int32View, LibOperand, Operand} from "../lib/LibOperand.sol";
+import {IOperator} from "../interfaces/IOperator.sol";
 import {OperatorBase} from "./OperatorBase.sol";
 
 /// @title WordVocabOps
@@ -27,11 +28,13 @@ contract WordVocabOps is OperatorBase {
         return op == WORD_VOCAB;
     }
 
+    /// @inheritdoc IOperator
     function rangeCount(NodeDesc calldata d, uint256) external pure returns (uint256) {
         _check(d);
         return 3;
     }
 
+    /// @inheritdoc IOperator
     function range(NodeDesc calldata d, uint256 e, uint256 r, Operand[] calldata loaded)
         external
         pure
@@ -58,6 +61,7 @@ contract WordVocabOps is OperatorBase {
         return (2, _home(d, h) * VOCAB_ROW, uint256(d.params[0]) * VOCAB_ROW);
     }
 
+    /// @inheritdoc IOperator
     function element(NodeDesc calldata d, Operand[] calldata operands, uint256 e) external pure returns (int256) {
         uint256 n = _check(d);
         Int32View memory s = LibOperand.int32View(operands[0]);
@@ -151,6 +155,10 @@ contract WordVocabOps is OperatorBase {
         n = sym.shape[0];
         // INVARIANT: N stays within the cap whose worst one-step proof fits 2,000,000 gas (bench_ops_gas).
         if (n == 0 || n > MAX_POSITIONS) revert BadNode("positions");
+        // INVARIANT: the output is [N, 5] like the symbols, and pretok is [N, 2].
+        if (d.out.shape.length != 2 || d.out.shape[0] != n || d.out.shape[1] != SLOTS) revert BadNode("output shape");
+        TensorDesc calldata pre = d.inputs[1];
+        if (pre.shape.length != 2 || pre.shape[0] != n || pre.shape[1] != 2) revert BadNode("pretok shape");
         TensorDesc calldata table = d.inputs[2];
         // INVARIANT: the table is [M, 9] with M <= MAX_VOCAB_ROWS.
         if (table.shape.length != 2 || table.shape[1] != VOCAB_ROW || table.shape[0] > MAX_VOCAB_ROWS) {
