@@ -162,3 +162,33 @@ def bpe_graph(path: Path = SENTENCEPIECE, text: str = "the cat ate", rounds: int
     model = Model(Graph([x_spec], w_specs, nodes), weights, {"name": "bpe-test"})
     model.validate()
     return model, chars
+
+
+def word_vocab_graph(text: str = "the cat ate hello") -> tuple[Model, np.ndarray]:
+    """(model, input): WORD_VOCAB (ignore_merges) alone: symbols [N, 5] in (BPE_SYMBOLS' output for ``text`` under
+    the byte-level tokenizer, with virtual prefix chars and holes), symbols' out. Weights: pretok and a table
+    holding the byte-token strings of every other word of the text (ids 9000 + k), so some words become one token
+    and the rest are copied."""
+    from offchain.models.bpe_merges import place_words
+
+    bpe = Bpe(BYTE_LEVEL)
+    chars, pretok, added, charids = bpe.layout(bpe.words(text), np.random.default_rng(3), virtual=True, gaps=True)
+    n = chars.size
+    symbols = get_op(OpCode.BPE_SYMBOLS).forward([chars, pretok, added, charids, bpe.byte_ids], bpe.symbols_node(n))
+    flat, p = symbols.reshape(-1), pretok.reshape(-1)
+    starts = [s for s in range(SLOTS * n) if s == 0 or (s % SLOTS < 2 and p[2 * (s // SLOTS) + s % SLOTS] == 1)]
+    bounds = list(zip(starts, starts[1:] + [SLOTS * n]))
+    words = [[int(v) for v in flat[a:b] if v != -1] for a, b in bounds]
+    table, window, salt = place_words([(w, 9000 + k) for k, w in enumerate(words) if k % 2 == 0 and len(w) > 1])
+    c = 5
+    sp = lambda shape, name: TensorSpec(tuple(shape), DType.INT32, 0, c, name)  # noqa: E731
+    x_spec = sp((n, SLOTS), "symbols")
+    w_specs = [sp(pretok.shape, "pretok"), sp(table.shape, "word_vocab")]
+    node = Node(int(OpCode.WORD_VOCAB), (TensorRef(TensorKind.INPUT, 0), TensorRef(TensorKind.WEIGHT, 0),
+                                         TensorRef(TensorKind.WEIGHT, 1)),
+                (x_spec, *w_specs), sp((n, SLOTS), "words"), (window, salt), "word_vocab")
+    graph = Graph([x_spec], w_specs, [node])
+    graph.validate()
+    model = Model(graph, [pretok, table], {"name": "word-vocab"})
+    model.validate()
+    return model, symbols

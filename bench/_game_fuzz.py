@@ -124,6 +124,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from offchain.models.bpe_detok import detok_fixture
 
     models["detok"] = detok_fixture()
+    # ---- tokenizer: BPE ignore_merges (WORD_VOCAB)
+    from bench._bpe_graph import word_vocab_graph
+
+    models["word-vocab"] = word_vocab_graph()
     # ---- tokenizer: the whole BPE front (issue 14): UTF8_CHARS, ADDED_TOKENS, PRETOKENIZE and the BPE rounds
     from offchain.models import bpe
     from offchain.models.train_llm import TINY_SP_DIR

@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + pretok_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases()
 
 
 def conv_cases() -> list[Case]:
@@ -302,6 +302,31 @@ def bpe_cases() -> list[Case]:
     n = MAX_POSITIONS
     return [bpe_worst(op, n, f"{OpCode(op).name.lower()} N={n} worst") for op in
             (OpCode.BPE_SYMBOLS, OpCode.PAIR_RANK, OpCode.BPE_MERGE, OpCode.BPE_IDS)]
+
+
+def word_vocab_worst(n: int, name: str, rows: int = 8192) -> Case:
+    """WORD_VOCAB at N = ``n`` on its costliest element: one word over every slot (all 5N filled, so the element at
+    the last slot scans back to slot 0 and hashes 5N symbols) whose key sits in the last row of a full
+    MAX_VOCAB_WINDOW window (every row compared)."""
+    from offchain.engine.ops.wordvocab import MAX_VOCAB_WINDOW, VOCAB_ROW, hash_words, symbols_hash, vocab_home
+
+    rng = np.random.default_rng(SEED + 48)
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    pretok = np.zeros((n, 2), dtype=np.int32)
+    full = rng.integers(0, 4096, size=(n, 5)).astype(np.int32)
+    salt = 12345
+    table = rng.integers(-(2**31), 2**31 - 1, size=(rows, VOCAB_ROW), dtype=np.int64).astype(np.int32)
+    h = symbols_hash(full.reshape(-1).tolist())
+    table[vocab_home(h, salt, rows - MAX_VOCAB_WINDOW + 1) + MAX_VOCAB_WINDOW - 1] = (*hash_words(h), 77)
+    return Case(name, OpCode.WORD_VOCAB, full, i32((n, 5)), [(pretok, i32((n, 2))), (table, i32((rows, VOCAB_ROW)))],
+                i32((n, 5)), (MAX_VOCAB_WINDOW, salt), element=5 * n - 1)
+
+
+def word_vocab_cases() -> list[Case]:
+    """WORD_VOCAB (BPE ignore_merges) at the cap N = MAX_POSITIONS, window MAX_VOCAB_WINDOW (``word_vocab_worst``)."""
+    from offchain.engine.ops.bpe import MAX_POSITIONS
+
+    return [word_vocab_worst(MAX_POSITIONS, f"word_vocab N={MAX_POSITIONS} worst")]
 
 
 def bpe_extra_cases() -> list[Case]:

@@ -79,6 +79,7 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.PAIR_RANK: "BpeOps",
     OpCode.BPE_MERGE: "BpeOps",
     OpCode.BPE_IDS: "BpeOps",
+    OpCode.WORD_VOCAB: "WordVocabOps",
     # ---- tokenizer: pretok (issue 14)
     OpCode.UTF8_CHARS: "PretokOps",
     OpCode.PRETOKENIZE: "PretokOps",

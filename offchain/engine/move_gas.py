@@ -158,6 +158,11 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.UTF8_CHARS: OpCost(16_000, 400),
     OpCode.PRETOKENIZE: OpCost(16_000, 1_600),
     OpCode.ADDED_TOKENS: OpCost(16_000, 6_000),
+    # ---- tokenizer: BPE ignore_merges (WORD_VOCAB)
+    # Upper bound from bench_ops_gas's `word_vocab` worst case (one word over all 5N slots, key in the last row of a
+    # full W = 64 window; operator calls from anvil's call tracer): E = 5N + 2N + 9W; 102k at N = 16 (E = 688),
+    # 355k at N = 96 (E = 1,248), 860k at N = 256 (E = 2,368; the game's Step 1.50M) <= 16k + 420 * E.
+    OpCode.WORD_VOCAB: OpCost(16_000, 420),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -244,6 +249,10 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
         from offchain.engine.ops.bpe import MERGE_ROW
 
         return [(0, 0, node.in_specs[0].size), (1, 0, 2), (2, 0, node.params[0] * MERGE_ROW)]
+    if op == OpCode.WORD_VOCAB:  # symbols and pretok whole, a whole probe window
+        from offchain.engine.ops.wordvocab import VOCAB_ROW
+
+        return [(0, 0, node.in_specs[0].size), (1, 0, node.in_specs[1].size), (2, 0, node.params[0] * VOCAB_ROW)]
     return get_op(node.op).operand_ranges(node, element)
 
 

@@ -10,8 +10,10 @@ never registered with a tokenizer the graph would not reproduce.
 
 Supported (each checked against the ``tokenizers`` library's own ``encode``/``decode`` in tests):
 
-- model ``BPE`` without dropout, continuing-subword prefix, end-of-word suffix or ``ignore_merges``, whose merges
-  have the rank-order property (offchain/models/bpe_merges.py: ``check_rank_order``);
+- model ``BPE`` without dropout, continuing-subword prefix or end-of-word suffix, whose merges have the rank-order
+  property (offchain/models/bpe_merges.py: ``check_rank_order``); ``ignore_merges`` (Llama-3: a pre-token found
+  whole in the vocabulary is that token) for byte-level models only (the WORD_VOCAB node,
+  offchain/engine/ops/wordvocab.py), refused for SentencePiece-style ones;
 - byte-level BPE (GPT-2 / Llama-3 style): normalizer none; pre-tokenizer ``ByteLevel`` with its GPT-2 regex, or
   ``Sequence[Split(<Llama-3 or Qwen2 regex>, Isolated), ByteLevel(use_regex=false)]``; ``add_prefix_space``
   either way; decoder ``ByteLevel``;
@@ -78,6 +80,7 @@ class BpeTokenizerSpec:
     before: list[int] = field(default_factory=list)   # post-processor ids before the pieces
     after: list[int] = field(default_factory=list)    # ... and after them
     vocab: dict[str, int] = field(default_factory=dict)
+    ignore_merges: bool = False     # byte-level only: WORD_VOCAB before the merges
 
     @property
     def json_text(self) -> str:
@@ -133,10 +136,6 @@ def _check_model(model: dict) -> None:
     for key in ("continuing_subword_prefix", "end_of_word_suffix"):
         if model.get(key):
             raise UnsupportedTokenizerError(f"model.{key} {model.get(key)!r} is not supported")
-    if model.get("ignore_merges"):
-        raise UnsupportedTokenizerError(
-            "model.ignore_merges true (Llama-3 style: a pre-token found whole in the vocabulary skips the merges) is "
-            "not supported; set it to false only if you accept that tokenization changes")
 
 
 def _added(raw: dict, has_normalizer: bool) -> list[AddedToken]:
@@ -265,7 +264,11 @@ def read_tokenizer(path: str | Path | dict) -> BpeTokenizerSpec:
                     raise UnsupportedTokenizerError("both a Prepend normalizer and a Metaspace prepend scheme")
                 prefix_rule, first_only = PREFIX_UNLESS_PRESENT, int(scheme == "first")
             kind = KIND_METASPACE if ms.get("split", True) else KIND_NONE
-        elif not replace:
+        if model.get("ignore_merges"):
+            raise UnsupportedTokenizerError(
+                "model.ignore_merges true with a SentencePiece-style BPE is not supported (only byte-level models "
+                "look a whole pre-token up in the vocabulary as the WORD_VOCAB operator does)")
+        if types != ["Metaspace"] and not replace:
             raise UnsupportedTokenizerError("a SentencePiece-style BPE without a Replace(' ', '▁') normalizer or a "
                                             "Metaspace pre-tokenizer is not supported")
     else:
@@ -273,7 +276,8 @@ def read_tokenizer(path: str | Path | dict) -> BpeTokenizerSpec:
                                         "(ByteLevel, Split+ByteLevel, Metaspace or none)")
     added = _added(raw, bool(norms))
     before, after = _frame(raw, spec_tokens)
-    spec = BpeTokenizerSpec(raw, mode, kind, prefix_rule, first_only, added, before, after, vocab)
+    spec = BpeTokenizerSpec(raw, mode, kind, prefix_rule, first_only, added, before, after, vocab,
+                            bool(model.get("ignore_merges")))
     return spec
 
 
@@ -291,9 +295,10 @@ def _tables(spec: BpeTokenizerSpec):
         merges, window, salt = bpe_merges.merges_table(spec.raw)
         byte_ids = bpe_merges.byte_ids(spec.raw)
         chars = bpe_merges.char_vocab_table(spec.raw) if spec.mode == MODE_SENTENCEPIECE else None
+        words = bpe_merges.word_vocab_table(spec.raw) if spec.ignore_merges else None
     except (TableError, bpe_tables.TokenizerTableError) as exc:
         raise UnsupportedTokenizerError(str(exc)) from None
-    return cls1, cls2, cls_shift, added, merges, window, salt, byte_ids, chars
+    return cls1, cls2, cls_shift, added, merges, window, salt, byte_ids, chars, words
 
 
 def prefix_id(spec: BpeTokenizerSpec, byte_ids: np.ndarray) -> int:
@@ -311,9 +316,9 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
     """The encoder as a model: input INT8 [max_bytes] (UTF-8, zero-padded), output INT32 [1, seq_len] ids.
 
     Nodes: UTF8_CHARS -> CHAR_MAP (classes) -> ADDED_TOKENS -> PRETOKENIZE -> CHAR_MAP (SentencePiece pieces;
-    byte-level reads a zero weight instead) -> BPE_SYMBOLS -> R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS, with
-    R = ``rounds_needed(max_bytes)``. Raises UnsupportedTokenizerError for what the ops cannot reproduce and
-    ``ParamError`` (through the graph check) for sizes over the ops' caps."""
+    byte-level reads a zero weight instead) -> BPE_SYMBOLS -> (WORD_VOCAB, with ignore_merges) ->
+    R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS, with R = ``rounds_needed(max_bytes)``. Raises
+    UnsupportedTokenizerError for what the ops cannot reproduce and ``ParamError`` (through the graph check) for sizes over the ops' caps."""
     from offchain.engine.dtypes import DType
     from offchain.engine.graph import DEFAULT_CHUNK_LOG2, Graph, Node, TensorKind, TensorRef, TensorSpec
     from offchain.engine.model import Model
@@ -328,7 +333,7 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
     if seq_len < len(frame) + 1:
         raise UnsupportedTokenizerError(f"seq_len {seq_len} leaves no room for a piece beside the template's "
                                         f"{len(frame)} tokens")
-    cls1, cls2, cls_shift, added, merges, window, salt, byte_ids, chars_tab = _tables(spec)
+    cls1, cls2, cls_shift, added, merges, window, salt, byte_ids, chars_tab, words_tab = _tables(spec)
     pad = (spec.after[-1] if spec.after else 0) if pad_id is None else int(pad_id)
     pid = prefix_id(spec, byte_ids)
     n = max_bytes
@@ -353,6 +358,7 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
         w_zero = weight(np.zeros((n, 1), dtype=np.int32), "bpe.no_pieces")
     w_bytes = weight(byte_ids, "bpe.byte_ids")
     w_merges = weight(merges, "bpe.merges")
+    w_words = weight(words_tab[0], "bpe.word_vocab") if words_tab is not None else None
     w_frame = weight(np.array(frame, dtype=np.int32), "bpe.template") if frame else None
 
     nodes: list[Node] = []
@@ -386,6 +392,9 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
         pieces = w_zero
     symbols = add(OpCode.BPE_SYMBOLS, (chars, pretok, matches, pieces, w_bytes), act((n, SLOTS), "symbols_0"),
                   (spec.mode, pid, 0x2581), "bpe.symbols")
+    if w_words is not None:   # ignore_merges: a word that is a whole vocabulary token becomes that token
+        symbols = add(OpCode.WORD_VOCAB, (symbols, pretok, w_words), act((n, SLOTS), "symbols_words"),
+                      (words_tab[1], words_tab[2]), "bpe.word_vocab")
     rounds = bpe_merges.rounds_needed(n, spec.mode)
     for r in range(rounds):
         ranks = add(OpCode.PAIR_RANK, (symbols, pretok, w_merges), act((SLOTS * n, 2), f"ranks_{r}"),
@@ -400,6 +409,8 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
     meta = {"name": "bpe-tokenizer", "input_encoding": "utf-8", "max_bytes": n, "seq_len": seq_len, "pad_id": pad,
             "tokenizer": {"family": family, "kind": spec.kind, "rounds": rounds, "merges": int((merges[:, 0] >= 0).sum()),
                           "template": frame}}
+    if words_tab is not None:
+        meta["tokenizer"]["ignore_merges"] = True
     model = Model(graph, [a for a, _ in weights], meta)
     model.validate()
     return model

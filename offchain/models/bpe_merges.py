@@ -8,6 +8,8 @@ Who may call: the tokenizer graph builder (offchain/models/bpe.py), tests and be
 * ``check_rank_order``: the property under which one BPE_MERGE round per pending rank equals tokenizers' BPE.
 * ``byte_ids``: the ids of the 256 byte tokens (byte-level alphabet chars, or ``<0xNN>`` pieces with byte fallback).
 * ``char_vocab_table``: CHAR_MAP tables giving a SentencePiece vocabulary's single-char pieces (4 * id + 1).
+* ``word_vocab_table``: WORD_VOCAB's hashed vocabulary (ignore_merges): rows (8 key words, token id) keyed by
+  keccak256 of each non-added vocabulary token's byte-token ids, with its probe window and salt.
 * ``rounds_needed``: R, the PAIR_RANK/BPE_MERGE rounds after which every word of N positions is finished.
 """
 
@@ -29,6 +31,14 @@ from offchain.engine.ops.bpe import (
     pair_hash,
 )
 from offchain.engine.ops.text import MAX_CODE_POINT
+from offchain.engine.ops.wordvocab import (
+    MAX_VOCAB_ROWS,
+    MAX_VOCAB_WINDOW,
+    VOCAB_ROW,
+    hash_words,
+    symbols_hash,
+    vocab_home,
+)
 from offchain.models.text_tables import SHIFT, TableError, two_stage
 
 #: SentencePiece's word-boundary char, which replaces ' ' (Metaspace, the Replace normalizer).
@@ -195,3 +205,51 @@ def rounds_needed(n: int, mode: int) -> int:
     if mode not in (MODE_BYTE_LEVEL, MODE_SENTENCEPIECE) or n < 1:
         raise TableError(f"rounds_needed takes n >= 1 and mode 0 or 1, got n={n}, mode={mode}")
     return SYMBOLS_PER_POSITION * n
+
+
+def word_vocab_table(tokenizer_json, spread: int = 2) -> tuple[np.ndarray, int, int]:
+    """(table int32 [M, 9], window W, salt): WORD_VOCAB's vocabulary of a byte-level model (ignore_merges). Keys:
+    every token of the model's vocabulary that is not an added token and has at least two chars, all of them in
+    the byte-level alphabet, as keccak256 of its chars' byte-token ids (int32 big-endian); a word of BPE_SYMBOLS'
+    byte tokens equals such a token's byte string exactly when its symbols are those ids. M is the power of two at
+    or above ``spread`` rows per key (at least 16); the smallest W of 4, 8, .., MAX_VOCAB_WINDOW and the first salt
+    that place every key within W rows of its home ``vocab_home``. Raises TableError when none does."""
+    data = load(tokenizer_json)
+    if mode(data) != MODE_BYTE_LEVEL:
+        raise TableError("word_vocab_table (ignore_merges) takes byte-level models only")
+    vocab = _vocab(data)
+    alphabet = set(bytes_to_unicode().values())
+    added = {t["content"] for t in data.get("added_tokens") or []}
+    words = [([vocab[ch] for ch in token], int(tid)) for token, tid in sorted(vocab.items(), key=lambda kv: kv[1])
+             if len(token) >= 2 and token not in added and set(token) <= alphabet]
+    return place_words(words, spread)
+
+
+def place_words(words: Sequence[tuple[Sequence[int], int]], spread: int = 2) -> tuple[np.ndarray, int, int]:
+    """(table int32 [M, 9], window W, salt) holding each (symbols, token id) of ``words`` keyed by
+    keccak256(symbols as int32 big-endian) within W rows of its home (see ``word_vocab_table``)."""
+    keys = []
+    for symbols, tid in words:
+        h = symbols_hash(symbols)
+        keys.append((h, hash_words(h), int(tid)))
+    rows_count = 1 << max(4, (spread * max(1, len(keys)) - 1).bit_length())
+    if rows_count > MAX_VOCAB_ROWS:
+        raise TableError(f"{len(keys)} vocabulary keys need {rows_count} rows > MAX_VOCAB_ROWS = {MAX_VOCAB_ROWS}")
+    window = 4
+    while window <= MAX_VOCAB_WINDOW:
+        homes = rows_count - window + 1
+        for salt in range(SALTS):
+            placed = sorted((vocab_home(h, salt, homes), i) for i, (h, _, _) in enumerate(keys))
+            table = np.full((rows_count, VOCAB_ROW), -1, dtype=np.int32)
+            last = -1
+            for home, i in placed:   # earliest-deadline greedy, as merges_table
+                slot = max(home, last + 1)
+                if slot >= home + window:
+                    break
+                table[slot] = (*keys[i][1], keys[i][2])
+                last = slot
+            else:
+                return table, window, salt
+        window *= 2
+    raise TableError(f"no window <= {MAX_VOCAB_WINDOW} and salt < {SALTS} places {len(keys)} vocabulary keys in "
+                     f"{rows_count} rows")

@@ -109,6 +109,10 @@ from .test_ops_detok import DETOK_OPS as _DETOK_OPS  # noqa: E402
 COVERED_ELSEWHERE |= set(_DETOK_OPS)
 # ---- tokenizer: bpe (issue 14)
 COVERED_ELSEWHERE |= set(_BPE_OPS)
+# ---- tokenizer: bpe ignore_merges (issue 14)
+from .test_ops_wordvocab import WORD_VOCAB_OPS as _WORD_VOCAB_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_WORD_VOCAB_OPS)
 # ---- tokenizer: pretok (issue 14)
 from .test_ops_pretok import PRETOK_OPS as _PRETOK_OPS  # noqa: E402
 

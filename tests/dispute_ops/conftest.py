@@ -19,7 +19,7 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: detok (issue 14)
             "DetokOps",
             # ---- tokenizer: bpe (issue 14)
-            "BpeOps",
+            "BpeOps", "WordVocabOps",
             # ---- tokenizer: pretok (issue 14)
             "PretokOps")
 

@@ -99,6 +99,10 @@ from bench.bench_ops_gas import bpe_worst  # noqa: E402
 BPE_OPS = (OpCode.BPE_SYMBOLS, OpCode.PAIR_RANK, OpCode.BPE_MERGE, OpCode.BPE_IDS)
 CASES += [c for c in all_cases() if c.name.endswith("N=256 worst")]
 CASES += [bpe_worst(op, 200, f"*{OpCode(op).name.lower()} N=200") for op in BPE_OPS]
+# WORD_VOCAB (ignore_merges): its worst input at the cap N = 256 (above, with the BPE ops') and at N = 16 and 96.
+from bench.bench_ops_gas import word_vocab_worst  # noqa: E402
+
+CASES += [word_vocab_worst(n, f"*word_vocab N={n}") for n in (16, 96)]
 
 
 # ---- tokenizer: detok (issue 14)

@@ -97,6 +97,10 @@ def test_prover_recomputes_every_node(prover):
 
     bpe_model, bpe_x = bpe_graph(rounds=1)
     seen |= _recompute_every_node(prover, ModelCommitment(bpe_model), bpe_x)
+    from bench._bpe_graph import word_vocab_graph
+
+    wv_model, wv_x = word_vocab_graph()  # WORD_VOCAB (ignore_merges)
+    seen |= _recompute_every_node(prover, ModelCommitment(wv_model), wv_x)
     # ---- tokenizer: pretok (issue 14)
     from dispute.test_ops_pretok import front_input, front_model
 

@@ -73,6 +73,14 @@ def variant(name: str) -> str:
 
     if name in COMMITTED:
         return COMMITTED[name].read_text(encoding="utf-8")
+    if name == "llama3_im":   # Llama-3 with ignore_merges, plus whole-word tokens no merge sequence makes
+        spec = json.loads(variant("llama3"))
+        spec["model"]["ignore_merges"] = True
+        vocab = spec["model"]["vocab"]
+        top = max(list(vocab.values()) + [t["id"] for t in spec["added_tokens"]])
+        for k, token in enumerate(IM_WORDS):
+            vocab.setdefault(token, top + 1 + k)
+        return json.dumps(spec, ensure_ascii=False)
     if name == "llama3":
         pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_PATTERN), "isolated"),
                                        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
@@ -98,6 +106,10 @@ def variant(name: str) -> str:
         raise KeyError(name)
     return json.dumps(spec, ensure_ascii=False)
 
+
+#: Byte-level strings added to llama3_im's vocabulary (" zzqx", "zzqx", "!?!?", " café", "the"'s twin "thethe"):
+#: words that are whole tokens though the merges would split them.
+IM_WORDS = ("Ġzzqx", "zzqx", "!?!?", "ĠcafÃ©", "thethe", "qq")
 
 ALL = ("llm_small", "llm_tiny_sp", "llama3", "qwen2", "gpt2_prefix", "llama2_legacy", "metaspace_first")
 

@@ -110,7 +110,7 @@ def _mutated(base: str, path: tuple, value) -> dict:
 @pytest.mark.parametrize("base, path, value, needle", [
     ("llm_small", ("model", "type"), "WordPiece", "model.type 'WordPiece'"),
     ("llm_small", ("model", "dropout"), 0.1, "model.dropout 0.1"),
-    ("llm_small", ("model", "ignore_merges"), True, "model.ignore_merges"),
+    ("llm_tiny_sp", ("model", "ignore_merges"), True, "model.ignore_merges true with a SentencePiece"),
     ("llm_small", ("model", "continuing_subword_prefix"), "##", "continuing_subword_prefix"),
     ("llm_small", ("normalizer",), {"type": "NFC"}, "normalizer 'NFC'"),
     ("llm_small", ("pre_tokenizer",), {"type": "Whitespace"}, "pre_tokenizer 'Whitespace'"),

@@ -28,6 +28,7 @@ from offchain.engine.ops.text import CharMap, TrieMatch, Utf8Decode, WordPiece
 from offchain.engine.ops.unary import Neg, Relu, Rescale
 # ---- tokenizer: bpe (issue 14)
 from offchain.engine.ops.bpe import BpeIds, BpeMerge, BpeSymbols, PairRank
+from offchain.engine.ops.wordvocab import WordVocab
 
 # ---- tokenizer: detok (issue 14)
 from offchain.engine.ops.detok import DetokBytes, DetokLen  # noqa: E402
@@ -45,7 +46,7 @@ OPS: dict[int, Op] = {op.code: op for op in (
     # ---- tokenizer: detok (issue 14)
     DetokLen(), DetokBytes(),
     # ---- tokenizer: bpe (issue 14)
-    BpeSymbols(), PairRank(), BpeMerge(), BpeIds(),
+    BpeSymbols(), PairRank(), BpeMerge(), BpeIds(), WordVocab(),
     # ---- tokenizer: pretok (issue 14)
     Utf8Chars(), Pretokenize(), AddedTokens(),
 )}

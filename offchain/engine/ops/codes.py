@@ -61,6 +61,7 @@ class OpCode(enum.IntEnum):
     PAIR_RANK = 43    # ops/bpe.py   (rank, new_id) of each symbol with the next one of its word (hashed merges)
     BPE_MERGE = 44    # ops/bpe.py   one round: each word's least-rank pairs, leftmost first
     BPE_IDS = 45      # ops/bpe.py   final symbols -> framed, padded token ids
+    WORD_VOCAB = 48   # ops/wordvocab.py  ignore_merges: a word that is a whole vocab token becomes that token
     # ---- tokenizer: pretok (issue 14)
     UTF8_CHARS = 39    # ops/pretok.py  bytes -> code point per UTF-8 unit start (U+FFFD per maximal subpart)
     PRETOKENIZE = 40   # ops/pretok.py  class stream + added matches -> (virtual prefix, word start) per char
