@@ -73,7 +73,7 @@ test-solidity: bootstrap
 	forge test --use tools/solc --offline
 
 test-python: bootstrap
-	ape test tests
+	ape test tests --durations=25
 
 # Long campaigns; `make test` runs each briefly. fuzz-sol: the forge invariant suite (foundry.toml: [invariant] vs
 # [profile.fuzz.invariant], 100,000 handler calls).
