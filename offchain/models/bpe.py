@@ -348,6 +348,16 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
         weights.append((arr, TensorSpec(tuple(arr.shape), i32, 0, t, name)))
         return TensorRef(TensorKind.WEIGHT, len(weights) - 1)
 
+    from offchain.engine.ops.pretok import MAX_ADDED_WORK, added_work
+
+    rows, longest = added.shape[0], added.shape[1] - 1
+    if rows and added_work(n, rows, longest) > MAX_ADDED_WORK:
+        fits = MAX_ADDED_WORK // added_work(1, rows, longest)
+        raise UnsupportedTokenizerError(
+            f"{rows} added tokens of up to {longest} characters: ADDED_TOKENS' one-step check stays under 2M gas "
+            f"only while N * A * (ceil(L / 8) + 2) <= {MAX_ADDED_WORK}, i.e. up to {fits} request bytes here; "
+            f"asked for {n} (a tokenizer.json with hundreds of reserved special tokens, like Llama-3's, needs fewer "
+            "added tokens or a shorter prompt)")
     if added.shape[0] == 0:   # no added tokens: one row that never matches (id -1)
         added = np.full((1, 2), -1, dtype=np.int32)
     w_cls1, w_cls2 = weight(cls1, "bpe.class_stage1"), weight(cls2, "bpe.class_stage2")

@@ -144,3 +144,16 @@ def test_a_vocabulary_without_every_byte_is_refused():
     del spec["model"]["vocab"]["<0x41>"]
     with pytest.raises(UnsupportedTokenizerError, match="0x41|<0x41>"):
         bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
+
+
+def test_hundreds_of_added_tokens_are_refused_with_the_largest_prompt_that_fits():
+    """Llama-3 declares 256 reserved special tokens; ADDED_TOKENS' scan over all of them at every position would
+    not fit a one-step proof, so the compile names the limit instead of building an undisputable graph."""
+    spec = json.loads(V.variant("llama3"))
+    base = max(t["id"] for t in spec["added_tokens"]) + 1 + max(spec["model"]["vocab"].values())
+    spec["added_tokens"] += [{"id": base + k, "content": f"<|reserved_special_token_{k}|>", "single_word": False,
+                              "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+                             for k in range(256)]
+    with pytest.raises(UnsupportedTokenizerError, match=r"261 added tokens of up to 30 characters.*up to 6 request"):
+        bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
+    assert bpe.tokenizer_model(bpe.read_tokenizer(spec), 6, 8).meta["max_bytes"] == 6
