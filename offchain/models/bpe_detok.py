@@ -52,24 +52,12 @@ from offchain.engine.ops.detok import (
     STRIP_NONE,
 )
 from offchain.models.bpe_errors import UnsupportedTokenizerError
+from offchain.models.bpe_merges import bytes_to_unicode  # the one GPT-2 byte map (re-exported)
 
 #: SentencePiece's space replacement char.
 METASPACE = "\u2581"
 #: The sequence steps reproduced (see the module docstring).
 SEQUENCE_STEPS = ("Replace", "ByteFallback", "Metaspace", "Fuse", "Strip")
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte -> printable char map (what ByteLevel pre-tokenization and decoding use)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars = list(keep)
-    n = 0
-    for b in range(256):
-        if b not in keep:
-            keep.append(b)
-            chars.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(keep, chars)}
 
 
 def load_tokenizer_json(tokenizer_json: Any) -> dict:

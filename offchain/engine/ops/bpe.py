@@ -105,6 +105,28 @@ def _positions(symbols_shape: tuple[int, ...]) -> int:
     return n
 
 
+def check_hashed_table(node: Node, what: str, row: int, max_window: int, max_rows: int) -> int:
+    """The graph check shared by the ops that probe an open-addressed table (PAIR_RANK's merges, WORD_VOCAB's
+    words): operands (symbols [N, 5], pretok [N, 2], table [M, row]) all INT32, params (window, salt) with
+    1 <= window <= min(M, max_window), M <= max_rows, salt a uint32. Returns N."""
+    expect_inputs(node, (3,))
+    expect_params(node, 2)
+    symbols, pretok, table = node.in_specs
+    for name, spec in (("symbols", symbols), ("pretok", pretok), (what, table), ("output", node.output)):
+        _int32(name, spec)
+    n = _positions(symbols.shape)
+    expect_shape("pretok", pretok.shape, (n, 2))
+    if len(table.shape) != 2 or table.shape[1] != row:
+        raise ShapeMismatchError(f"{what} must be [M, {row}], got {table.shape}")
+    rows = table.shape[0]
+    window, salt = node.params
+    if not 1 <= window <= min(rows, max_window) or rows > max_rows:
+        raise ParamError(f"window {window} must lie in [1, min(M = {rows}, {max_window})] and M <= {max_rows}")
+    if not 0 <= salt <= HASH_MASK:
+        raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
+    return n
+
+
 def pair_hash(left: int, right: int, salt: int) -> int:
     """31-bit hash of a symbol pair (the same mix as TRIE_MATCH's ``trie_child``): its probe window starts at
     ``pair_hash % (M - W + 1)``. Defined for every int32 pair (two's complement, mod 2^32)."""
@@ -246,22 +268,7 @@ class PairRank(Op):
     data_dependent = True
 
     def check(self, node: Node) -> None:
-        expect_inputs(node, (3,))
-        expect_params(node, 2)
-        symbols, pretok, merges = node.in_specs
-        for what, spec in (("symbols", symbols), ("pretok", pretok), ("merges", merges), ("output", node.output)):
-            _int32(what, spec)
-        n = _positions(symbols.shape)
-        expect_shape("pretok", pretok.shape, (n, 2))
-        if len(merges.shape) != 2 or merges.shape[1] != MERGE_ROW:
-            raise ShapeMismatchError(f"merges must be [M, {MERGE_ROW}], got {merges.shape}")
-        rows = merges.shape[0]
-        window, salt = node.params
-        if not 1 <= window <= min(rows, MAX_WINDOW) or rows > MAX_MERGE_ROWS:
-            raise ParamError(f"window {window} must lie in [1, min(M = {rows}, MAX_WINDOW = {MAX_WINDOW})] and M "
-                             f"<= {MAX_MERGE_ROWS}")
-        if not 0 <= salt <= HASH_MASK:
-            raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
+        n = check_hashed_table(node, "merges", MERGE_ROW, MAX_WINDOW, MAX_MERGE_ROWS)
         expect_shape("output", node.output.shape, (SLOTS * n, 2))
 
     @staticmethod

@@ -28,11 +28,10 @@ import numpy as np
 
 from offchain.commit import keccak256
 from offchain.engine.graph import Node
-from offchain.engine.errors import ParamError, ShapeMismatchError
-from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
-from offchain.engine.ops.bpe import NO_SYMBOL, SLOTS, _int32, _positions, is_word_start
+from offchain.engine.errors import ShapeMismatchError
+from offchain.engine.ops.base import Op, Range, expect_shape
+from offchain.engine.ops.bpe import NO_SYMBOL, SLOTS, check_hashed_table, is_word_start
 from offchain.engine.ops.codes import OpCode
-from offchain.engine.ops.text import HASH_MASK
 
 #: Table row: the 8 words of the token's key hash, then its id.
 VOCAB_ROW = 9
@@ -100,22 +99,7 @@ class WordVocab(Op):
     data_dependent = True
 
     def check(self, node: Node) -> None:
-        expect_inputs(node, (3,))
-        expect_params(node, 2)
-        symbols, pretok, table = node.in_specs
-        for what, spec in (("symbols", symbols), ("pretok", pretok), ("table", table), ("output", node.output)):
-            _int32(what, spec)
-        n = _positions(symbols.shape)
-        expect_shape("pretok", pretok.shape, (n, 2))
-        if len(table.shape) != 2 or table.shape[1] != VOCAB_ROW:
-            raise ShapeMismatchError(f"table must be [M, {VOCAB_ROW}], got {table.shape}")
-        rows = table.shape[0]
-        window, salt = node.params
-        if not 1 <= window <= min(rows, MAX_VOCAB_WINDOW) or rows > MAX_VOCAB_ROWS:
-            raise ParamError(f"window {window} must lie in [1, min(M = {rows}, MAX_VOCAB_WINDOW = "
-                             f"{MAX_VOCAB_WINDOW})] and M <= {MAX_VOCAB_ROWS}")
-        if not 0 <= salt <= HASH_MASK:
-            raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
+        n = check_hashed_table(node, "table", VOCAB_ROW, MAX_VOCAB_WINDOW, MAX_VOCAB_ROWS)
         expect_shape("output", node.output.shape, (n, SLOTS))
 
     @staticmethod
