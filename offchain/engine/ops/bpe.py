@@ -59,12 +59,11 @@ from typing import Sequence
 
 import numpy as np
 
-from offchain.engine.dtypes import DType
-from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatchError
+from offchain.engine.errors import ParamError, ShapeMismatchError
 from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
-from offchain.engine.ops.text import HASH_CHAR, HASH_MASK, HASH_NODE, MAX_CODE_POINT
+from offchain.engine.ops.text import HASH_CHAR, HASH_MASK, HASH_NODE, MAX_CODE_POINT, _int32
 
 #: Symbol slots per position: the virtual prefix char, then up to four symbols of the char (its UTF-8 bytes).
 SLOTS = 5
@@ -87,11 +86,6 @@ MAX_MERGE_ROWS = 1 << 24
 #: Largest BPE_IDS frame (template tokens around the pieces).
 MAX_FRAME = 64
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-
-
-def _int32(what: str, spec) -> None:
-    if spec.dtype != DType.INT32 or spec.frac != 0:
-        raise DtypeMismatchError(f"{what} must be INT32 with frac 0, got {spec.dtype.name}/f{spec.frac}")
 
 
 def _positions(symbols_shape: tuple[int, ...]) -> int:

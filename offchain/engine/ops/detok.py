@@ -49,6 +49,7 @@ from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatch
 from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
+from offchain.engine.ops.text import _int32  # the one INT32/frac-0 operand check
 
 #: Largest ids / lens tensor: a DETOK_BYTES step carries the whole lens (T int32) and its range calls scan it up to
 #: four times (~140 gas per length each): 1.26 M gas for the whole step at T = 1024, L = 1024 (1.89 M at T = 2048).
@@ -62,11 +63,6 @@ SPACE = 0x20
 #: Bit of a table entry that marks a space from U+2581 (strip mode 2 drops it from the first token).
 MARK = 0x100
 STRIP_NONE, STRIP_FIRST_SPACE, STRIP_FIRST_TOKEN_MARKS = 0, 1, 2
-
-
-def _int32(what: str, spec) -> None:
-    if spec.dtype != DType.INT32 or spec.frac != 0:
-        raise DtypeMismatchError(f"{what} must be INT32 with frac 0, got {spec.dtype.name}/f{spec.frac}")
 
 
 def _check_table(spec) -> tuple[int, int]:

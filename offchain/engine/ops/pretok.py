@@ -58,6 +58,7 @@ from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatch
 from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
 from offchain.engine.ops.codes import OpCode
+from offchain.engine.ops.text import _int32  # the one INT32/frac-0 operand check
 
 #: Largest N (bytes / chars) any of the three ops accepts: the worst PRETOKENIZE step at N = 256 costs 0.88M gas
 #: (bench/bench_ops_gas.py ``pretok_cases``: one 256-char segment of one-char words, kind 1), about 2.7k gas per
@@ -76,11 +77,6 @@ def added_work(n: int, a: int, l: int) -> int:
 CLS_L, CLS_N, CLS_S, CLS_O = 0, 1, 2, 3
 SPACE, META = 0x20, 0x2581
 KINDS = (1, 2, 3, 4, 5)
-
-
-def _int32(what: str, spec) -> None:
-    if spec.dtype != DType.INT32 or spec.frac != 0:
-        raise DtypeMismatchError(f"{what} must be INT32 with frac 0, got {spec.dtype.name}/f{spec.frac}")
 
 
 def _size_cap(n: int) -> None:
