@@ -66,3 +66,7 @@ class OpCode(enum.IntEnum):
     UTF8_CHARS = 39    # ops/pretok.py  bytes -> code point per UTF-8 unit start (U+FFFD per maximal subpart)
     PRETOKENIZE = 40   # ops/pretok.py  class stream + added matches -> (virtual prefix, word start) per char
     ADDED_TOKENS = 41  # ops/pretok.py  chars -> leftmost-longest added-token matches
+    # ---- generation: cache (issue 15)
+    CAT_MATMUL = 49   # ops/cache.py  MATMUL over a virtual concatenation of blocks (the KV cache, uncopied)
+    ATTN_BIAS = 50    # ops/cache.py  causal + left-padding additive mask from the right-aligned ids
+    ALIGN_END = 51    # ops/cache.py  the ids' trailing pads moved to the front
