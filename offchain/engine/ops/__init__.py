@@ -33,6 +33,9 @@ from offchain.engine.ops.wordvocab import WordVocab
 # ---- tokenizer: detok (issue 14)
 from offchain.engine.ops.detok import DetokBytes, DetokLen  # noqa: E402
 
+# ---- generation: sample (issue 15)
+from offchain.engine.ops.sample import GenParams, GenStop, Prng, Sample, TopK  # noqa: E402
+
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
     Softmax(), LayerNorm(), RmsNorm(),
@@ -49,6 +52,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     BpeSymbols(), PairRank(), BpeMerge(), BpeIds(), WordVocab(),
     # ---- tokenizer: pretok (issue 14)
     Utf8Chars(), Pretokenize(), AddedTokens(),
+    # ---- generation: sample (issue 15)
+    GenParams(), TopK(), Prng(), Sample(), GenStop(),
 )}
 
 

@@ -66,3 +66,9 @@ class OpCode(enum.IntEnum):
     UTF8_CHARS = 39    # ops/pretok.py  bytes -> code point per UTF-8 unit start (U+FFFD per maximal subpart)
     PRETOKENIZE = 40   # ops/pretok.py  class stream + added matches -> (virtual prefix, word start) per char
     ADDED_TOKENS = 41  # ops/pretok.py  chars -> leftmost-longest added-token matches
+    # ---- generation: sample (issue 15)
+    GEN_PARAMS = 52  # ops/sample.py  request parameter bytes -> (max_new, temperature, top_k, seed)
+    TOPK = 53        # ops/sample.py  k largest (value, index) per block (mode 0) / per group of TOPK rows (mode 1)
+    PRNG = 54        # ops/sample.py  keccak256(seed, step) -> 31-bit random word
+    SAMPLE = 55      # ops/sample.py  temperature + top-k sampling (greedy at temperature 0)
+    GEN_STOP = 56    # ops/sample.py  -1 after EOS / past max_new, else the sampled token
