@@ -35,6 +35,8 @@ from offchain.engine.ops.detok import DetokBytes, DetokLen  # noqa: E402
 
 # ---- generation: cache (issue 15)
 from offchain.engine.ops.cache import AlignEnd, AttnBias, CatMatmul  # noqa: E402
+# ---- generation: sample (issue 15)
+from offchain.engine.ops.sample import GenParams, GenStop, Prng, Sample, TopK  # noqa: E402
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -54,6 +56,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Utf8Chars(), Pretokenize(), AddedTokens(),
     # ---- generation: cache (issue 15)
     CatMatmul(), AttnBias(), AlignEnd(),
+    # ---- generation: sample (issue 15)
+    GenParams(), TopK(), Prng(), Sample(), GenStop(),
 )}
 
 

@@ -70,3 +70,9 @@ class OpCode(enum.IntEnum):
     CAT_MATMUL = 49   # ops/cache.py  MATMUL over a virtual concatenation of blocks (the KV cache, uncopied)
     ATTN_BIAS = 50    # ops/cache.py  causal + left-padding additive mask from the right-aligned ids
     ALIGN_END = 51    # ops/cache.py  the ids' trailing pads moved to the front
+    # ---- generation: sample (issue 15)
+    GEN_PARAMS = 52  # ops/sample.py  request parameter bytes -> (max_new, temperature, top_k, seed)
+    TOPK = 53        # ops/sample.py  k largest (value, index) per block (mode 0) / per group of TOPK rows (mode 1)
+    PRNG = 54        # ops/sample.py  keccak256(seed, step) -> 31-bit random word
+    SAMPLE = 55      # ops/sample.py  temperature + top-k sampling (greedy at temperature 0)
+    GEN_STOP = 56    # ops/sample.py  -1 after EOS / past max_new, else the sampled token
