@@ -88,6 +88,14 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
 @click.option("--text-bytes", type=click.IntRange(min=1), default=None, metavar="N",
               help="With --hf: the model takes UTF-8 text of at most N bytes, tokenized inside the graph by the "
                    "folder's tokenizer.json (disputable BPE operators); output every position's logits.")
+@click.option("--generate", "max_new", type=click.IntRange(1, 255), default=None, metavar="N",
+              help="With --hf and --text-bytes: a text-GENERATING model (issue 15): the request is the prompt's "
+                   "bytes then 16 parameter bytes, the answer the UTF-8 text of up to N new tokens, every decode "
+                   "step in the disputable graph (--seq-len is then the prompt's token slots).")
+@click.option("--top-k", type=click.IntRange(min=1), default=40, show_default=True,
+              help="With --generate: the candidates kept for sampling (a request may ask for fewer).")
+@click.option("--out-bytes", type=click.IntRange(min=1), default=None, metavar="B",
+              help="With --generate: the answer's text bytes (default 8 per new token).")
 @click.option("--all-positions", is_flag=True, default=False,
               help="With --hf: output the logits of every position [1, seq_len, vocab] (default: the last one).")
 @click.option("--name", "model_name", default=None,
@@ -100,8 +108,8 @@ def _summary(name: str, model, path: Path, roots: dict[str, str], worst, bound: 
               "than this (a tighter bound than the compiler's own, which refuses beyond the default).")
 def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, input_specs: tuple[str, ...],
                 calibration: str | None, hf_dir: str | None, seq_len: int, prompts: tuple[str, ...],
-                text_bytes: int | None, all_positions: bool, weight_dtype: str | None, model_name: str | None, out: str | None,
-                max_move_gas: int) -> None:
+                text_bytes: int | None, max_new: int | None, top_k: int, out_bytes: int | None, all_positions: bool,
+                weight_dtype: str | None, model_name: str | None, out: str | None, max_move_gas: int) -> None:
     """Compile reference model NAME (see offchain.models), or your own with --module / --exported / --hf, into an
     integer model file (plus an .example.npz of integer inputs beside it); print its roots, size and, for your own
     model, the integer-vs-float agreement on the calibration data."""
@@ -110,9 +118,17 @@ def compile_cmd(name: str | None, module_ref: str | None, exported: str | None, 
     if hf_dir is None and (prompts or all_positions or seq_len != 16 or weight_dtype or text_bytes):
         raise click.UsageError("--seq-len, --prompt, --weight-dtype, --text-bytes and --all-positions apply only "
                                "with --hf")
+    if (max_new is None) and (out_bytes is not None or top_k != 40):
+        raise click.UsageError("--top-k and --out-bytes apply only with --generate")
     if hf_dir is not None:
         if input_specs or calibration:
             raise click.UsageError("--input-spec and --calibration do not apply to --hf (use --seq-len, --prompt)")
+        if max_new is not None:
+            if text_bytes is None or all_positions:
+                raise click.UsageError("--generate needs --text-bytes (the prompt's bytes) and no --all-positions")
+            _compile_generator(hf_dir, seq_len, text_bytes, max_new, top_k, out_bytes, prompts, weight_dtype,
+                               model_name, out, max_move_gas)
+            return
         _compile_hf(hf_dir, seq_len, prompts, all_positions, weight_dtype, model_name, out, max_move_gas, text_bytes)
         return
     if name is None:
@@ -216,6 +232,41 @@ def _compile_hf(folder: str, seq_len: int, prompts: tuple[str, ...], all_positio
         path, roots = _write_model(built.model, list(integer_example), out, name)
     summary = _summary(name, built.model, path, roots, worst, max_move_gas, start)
     summary["agreement"] = measured.as_dict()
+    click.echo(json.dumps(summary, indent=2))
+
+
+def _compile_generator(folder: str, seq_len: int, text_bytes: int, max_new: int, top_k: int, out_bytes: int | None,
+                       prompts: tuple[str, ...], weight_dtype: str | None, model_name: str | None, out: str | None,
+                       max_move_gas: int) -> None:
+    from offchain.engine.errors import CompileError, GraphError
+    from offchain.models.bpe_errors import UnsupportedTokenizerError
+    from offchain.models.generate import (GenerationConfig, GenerationConfigError, compile_generator, generated_ids,
+                                          generated_text, request_bytes, request_tensor)
+    from offchain.models.hf_config import HFCheckpointError
+    from offchain.models.hf_llama import DEFAULT_PROMPTS
+
+    start = time.perf_counter()
+    name = model_name or f"{Path(folder).resolve().name}-gen"
+    with err.status(f"compiling {name}"):
+        try:
+            gc = GenerationConfig(prompt_bytes=text_bytes, prompt_tokens=seq_len, max_new=max_new, top_k=top_k,
+                                  out_bytes=out_bytes)
+            gen = compile_generator(folder, gc, list(prompts) or None, name=name,
+                                    config=_hf_compile_config(weight_dtype, max_move_gas))
+            worst = check_move_gas(gen.model, bound=max_move_gas)
+        except (HFCheckpointError, UnsupportedTokenizerError, GenerationConfigError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--hf") from None
+        except (CompileError, GraphError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except MoveGasError as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        prompt = (list(prompts) or list(DEFAULT_PROMPTS))[0].encode("utf-8")[:text_bytes].decode("utf-8", "ignore")
+        example = request_tensor(gen, request_bytes(prompt, prompt_bytes=text_bytes))
+        trace = run(gen.model, [example])
+        path, roots = _write_model(gen.model, [example], out, name)
+    summary = _summary(name, gen.model, path, roots, worst, max_move_gas, start)
+    summary["generation"] = {**gen.model.meta["generation"], "example_prompt": prompt,
+                             "example_ids": generated_ids(gen, trace), "example_text": generated_text(trace.output)}
     click.echo(json.dumps(summary, indent=2))
 
 
