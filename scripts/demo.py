@@ -1,16 +1,20 @@
 """`make demo` / `ape run demo`: the whole story on a local anvil chain that ape-foundry starts and stops.
 
 1. train and compile `digits-mlp`, and compile all-MiniLM-L6-v2 with its WordPiece tokenizer as graph ops
-   (the request is the sentence's UTF-8 bytes), to integer model files;
+   (the request is the sentence's UTF-8 bytes), the reference LLM with its BPE tokenizer in the graph, and the
+   same LLM as a text-GENERATING model (prompt bytes in, generated text out, every decode step disputable);
 2. deploy the protocol, launch both models with their ERC-7641 tokens, deploy two consumer contracts;
 3. start an honest submitter node and a challenger node (separate `ape run` processes) serving both models;
 4. a user asks for a digit: the honest result is finalized and the callback stores the label; another asks for
    sentence embeddings, which the callback stores, and compares them on-chain by cosine similarity; a third asks
    llama-tiny with a private LoReFT intervention after every layer (opp/ai): the submitter proves both with
    Groth16, the game verifies them in one batch, and the challenger checks the public rest holding only the
-   model's public view; a fourth asks an owner's own digits-mlp whose last layer is private;
+   model's public view; a fourth asks an owner's own digits-mlp whose last layer is private; a contract asks the
+   LLM a question (TextGeneration, ORA's bytes(prompt) pattern) and stores the generated answer as a string;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
-   the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered;
+   the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered; then a
+   faulty LLM submitter corrupts one logit in a middle decode step: the challenger wins with a one-step proof
+   inside that step and the corrected text is delivered;
 6. a summary: latency, gas, moves, bonds;
 7. the model's ERC-7641 token, created when the model was launched, received every model fee: a snapshot
    is taken and the holders claim their share.
@@ -124,6 +128,35 @@ def compile_text_llm(path: Path, prompt: str = "If the file does not exist, a"):
     console.print(f"  prompt {prompt!r} -> {real} tokens in the graph {tokens}; equal to the tokenizers library: "
                   f"{graph_ids == want}; the integer model's next token: {top[0]!r} (then {top[1]!r}, {top[2]!r})")
     return model
+
+
+GEN_PROMPT = "The capital of France is"
+GEN_ARGS = ("--text-bytes", "48", "--seq-len", "32", "--generate", "24")
+
+
+def compile_generating_llm(path: Path):
+    """The reference LLM compiled as a text-GENERATING model (one command): the request is the prompt's bytes,
+    the answer the UTF-8 text of up to 24 new tokens, every decode step in the disputable graph."""
+    import json
+    import subprocess
+
+    from offchain.engine.modelfile import load_model
+    from offchain.models.train_llm import SMALL_DIR
+
+    command = [sys.executable, "-m", "offchain", "compile", "--hf", str(SMALL_DIR), *GEN_ARGS,
+               "--prompt", GEN_PROMPT, "--name", "llm-small-gen", "--out", str(path)]
+    console.print("$ python -m offchain compile " + " ".join(command[4:]))
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise click.ClickException(f"compiling the generating model failed:\n{done.stderr[-2000:]}")
+    info = json.loads(done.stdout)
+    g = info["generation"]
+    steps = sum(1 for n in load_model(path).graph.nodes if n.source.startswith("gen.") and n.source.endswith(".emitted"))
+    console.print(f"llm-small-gen: {info['nodes']:,} integer nodes: tokenizer, a {g['prompt_tokens']}-slot prefill, "
+                  f"{steps - 1} decode steps reading the KV cache in place, a sampler per token, the detokenizer; "
+                  f"worst dispute move {info['worst_move']['op']} {info['worst_move']['gas']:,} gas -> {path}")
+    console.print(f"  engine: {g['example_prompt']!r} -> {g['example_text']!r}")
+    return load_model(path)
 
 
 def build_minilm(path: Path):
@@ -242,6 +275,8 @@ def cli(provider):
         owner_file = Path("build/models/zoo-resnet.model")
         owner_model = compile_owner_module(owner_file)
         compile_text_llm(Path("build/models/llm-small-text.model"))
+        gen_file = Path("build/models/llm-small-gen.model")
+        gen_model = compile_generating_llm(gen_file)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -294,12 +329,20 @@ def cli(provider):
         console.print(f"launched the owner's zoo-resnet as model {owner_id} (its token RSNT at {owner_token}); "
                       f"consumer DigitsClassifier at {owner_classifier.address}")
 
+        gen_offering = Offering("llm-small-gen revenue share", "LLM", [model_owner.address], [1_000_000 * 10**18],
+                                snapshot_interval=60)
+        gen_id, gen_token = launch(launcher, gen_model, MODEL_FEE, model_owner.address, gen_offering, owner)
+        prompt_bytes = gen_model.meta["generation"]["prompt_bytes"]
+        asker = owner.deploy(project.TextGeneration, oracle, gen_id, prompt_bytes, 600_000)
+        console.print(f"launched the generating llm-small-gen as model {gen_id} (its token LLM at {gen_token}); "
+                      f"consumer TextGeneration at {asker.address} (prompts up to {prompt_bytes} bytes)")
+
         act("3. Start a submitter node and a challenger node")
-        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file, owner_file],
-                             workdir, provider.uri)
+        honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file, owner_file,
+                                                      gen_file], workdir, provider.uri)
         # The challenger holds the private models' public views only: it never sees their private weights.
-        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file, pdigits_view, owner_file],
-                                 workdir, provider.uri)
+        challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file, pdigits_view, owner_file,
+                                                           gen_file], workdir, provider.uri)
         nodes += [honest, challenger]
         for node in nodes:
             node.wait_started()
@@ -409,6 +452,29 @@ def cli(provider):
         summary.append(dict(request=rid, model="zoo-resnet (owner's module)", submitter="honest", claimed=str(label),
                             label=str(label), truth=str(data.test_labels[3]), latency=latency, disputed="no"))
 
+        act("4f. A contract asks the reference LLM a question; the text is generated token by token, disputable")
+
+        def ask_llm(what: str) -> tuple[int, float, float]:
+            tx = asker.ask(GEN_PROMPT, sender=user, value=asker.fee())
+            rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+            console.print(f"user calls TextGeneration.ask({GEN_PROMPT!r}) (ORA's bytes(prompt) request): request {rid}, "
+                          f"{tx.gas_used} gas")
+            asked = time.time()
+            wait_for(f"{what} of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+            submitted = time.time() - asked
+            wait_for("challenge window (fast-forwarded), finalization, callback", lambda: asker.answer(rid).delivered,
+                     timeout=300, on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+            return rid, submitted, time.time() - asked
+
+        rid, latency, delivered_s = ask_llm("generation and submission")
+        answer = asker.answer(rid)
+        progress = [e for e in honest.events() if e.startswith("generate")]
+        console.print(f"[green]delivered[/] request {rid}: prompt {answer.prompt!r} -> answer {answer.text!r}")
+        console.print(f"  submitted {latency:.1f} s and delivered {delivered_s:.1f} s after the request (window "
+                      f"fast-forwarded); the submitter's log: {progress[-1] if progress else 'no progress line'}")
+        summary.append(dict(request=rid, model="llm-small-gen", submitter="honest", claimed=repr(answer.text)[:30],
+                            label=repr(answer.text)[:30], truth="—", latency=latency, disputed="no"))
+
         act("5. A faulty answer, disputed")
         honest.stop()
         nodes.remove(honest)
@@ -451,9 +517,45 @@ def cli(provider):
                     table.add_row(side, fields["action"], fields["phase"], fields["gas"])
         console.print(table)
 
+        act("5b. A faulty generation, disputed inside a decode step")
+        from offchain.engine.ops import OpCode
+        from offchain.models.generate import generated_text
+
+        gen_nodes = gen_model.graph.nodes
+        middle = gen_model.meta["generation"]["max_new"] // 2
+        fault_node = max(i for i, n in enumerate(gen_nodes)
+                         if n.op == OpCode.LINEAR and n.source.startswith(f"step{middle}:"))
+        x = np.frombuffer(GEN_PROMPT.encode() + bytes(prompt_bytes + 16 - len(GEN_PROMPT.encode())), dtype=np.int8)
+        honest_run = run(gen_model, [x.copy()])
+        step_logits = honest_run.outputs[fault_node].reshape(-1).astype(int)
+        wrong = int(np.argsort(step_logits)[-2])              # the runner-up token of that step
+        gen_delta = min(int(step_logits.max() - step_logits[wrong]) + 256, 32767 - int(step_logits[wrong]))
+        gen_fault = f"{fault_node}:{wrong}:{gen_delta}"
+        faulty_llm = NodeProcess("submitter", "TEST::5", gen_file, workdir, provider.uri, "--fault", gen_fault)
+        nodes.append(faulty_llm)
+        faulty_llm.wait_started()
+        console.print(f"a faulty LLM submitter runs with --fault {gen_fault}: in decode step {middle} "
+                      f"(node {fault_node}, the LM head) it raises the runner-up token's logit by {gen_delta} LSB, "
+                      f"and generates the rest of the text from there")
+        games_before = game.gameCount()
+        rid, latency, delivered_s = ask_llm("faulty generation, dispute, corrected result")
+        posted = [generated_text(np.frombuffer(bytes(log.output), dtype=np.int8))
+                  for log in event_logs(oracle.ResultSubmitted, 0, requestId=rid)]
+        answer = asker.answer(rid)
+        llm_game = game.gameCount()
+        lg = game.getGame(llm_game)
+        console.print(f"results posted for request {rid}: {posted} (the faulty submitter's, then the challenger's)")
+        console.print(f"[green]delivered[/] {answer.text!r} after game {llm_game} (of {llm_game - games_before} new) "
+                      f"ended with status {lg.status} (2 = challenger won) by a one-step proof at node {lg.nodeIndex} "
+                      f"({gen_nodes[lg.nodeIndex].source.split(':')[0]}, "
+                      f"{OpCode(gen_nodes[lg.nodeIndex].op).name})")
+        summary.append(dict(request=rid, model="llm-small-gen", submitter="faulty", claimed=repr(posted[0])[:30],
+                            label=repr(answer.text)[:30], truth="—", latency=latency,
+                            disputed=f"game {llm_game}: challenger won at node {lg.nodeIndex}"))
+
         act("6. Summary")
         table = Table(title="Requests")
-        for column in ("request", "model", "first answer by", "result claimed", "result delivered", "true digit",
+        for column in ("request", "model", "first answer by", "result claimed", "result delivered", "true digit (digits)",
                        "request→submission s", "dispute"):
             table.add_column(column)
         for row in summary:
@@ -473,7 +575,7 @@ def cli(provider):
         console.print(f"the DIGIT token received {token.totalRevenueReceived()} wei of model fees "
                       f"({MODEL_FEE} wei per finalized request)")
         for symbol, address in (("MINI", text_token), ("LORFT", private_token), ("PDIGIT", pdigits_token),
-                                ("RSNT", owner_token)):
+                                ("RSNT", owner_token), ("LLM", gen_token)):
             console.print(f"the {symbol} token received "
                           f"{project.ModelRevenueToken.at(address).totalRevenueReceived()} wei"
                           + (" (private model: fees of proven inferences flow like any other model's)"

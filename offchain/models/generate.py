@@ -60,7 +60,10 @@ class GenerationConfig:
     """Sizes of a text-generating model. ``prompt_bytes`` B: request prompt bytes; ``prompt_tokens`` T: prompt
     slots (longer prompts keep their first T - template pieces, as the tokenizer graph does); ``max_new`` N: new
     tokens at most (a request asks for 1..N); ``top_k`` K: candidates kept for sampling; ``out_bytes``: text bytes
-    of the answer (default 8 N); ``topk_block`` / ``topk_group``: the TOPK tree's fan-in."""
+    of the answer (default 8 N); ``topk_block`` / ``topk_group``: the TOPK tree's fan-in; ``cache_block`` G:
+    every G decode steps each layer's last G K rows and G V columns are copied into one block (CONCAT), so a
+    step's attention reads at most 1 + (N-1)/G + G - 1 blocks (each block is one range of its one-step proof)
+    while the trace grows by those copies only: linear in N."""
 
     prompt_bytes: int = 48
     prompt_tokens: int = 32
@@ -69,9 +72,11 @@ class GenerationConfig:
     out_bytes: int | None = None
     topk_block: int = 256
     topk_group: int = 16
+    cache_block: int = 8
 
     def __post_init__(self) -> None:
-        for field in ("prompt_bytes", "prompt_tokens", "max_new", "top_k", "topk_block", "topk_group"):
+        for field in ("prompt_bytes", "prompt_tokens", "max_new", "top_k", "topk_block", "topk_group",
+                      "cache_block"):
             if getattr(self, field) < 1:
                 raise GenerationConfigError(f"{field}={getattr(self, field)} must be >= 1")
         if self.max_new > 255:
@@ -168,9 +173,9 @@ class _Body:
     ROPE reading [S, head_dim] cos/sin weights. The causal weight is replaced by an ATTN_BIAS node the caller
     supplies; a decode row's two MATMULs become CAT_MATMUL over the cache blocks recorded so far."""
 
-    def __init__(self, asm: _Asm, body: Model, positions: int, dims: Sequence[int]):
+    def __init__(self, asm: _Asm, body: Model, positions: int, dims: Sequence[int], cache_block: int = 1 << 30):
         g = body.graph
-        self.asm, self.body, self.S = asm, body, positions
+        self.asm, self.body, self.S, self.cache_block = asm, body, positions, cache_block
         nodes = g.nodes
         if len(nodes) < 3 or nodes[-1].op != OpCode.LINEAR or nodes[-2].op != OpCode.RMSNORM:
             raise GenerationConfigError("the body must end in the final RMSNORM and the LM head LINEAR")
@@ -199,6 +204,7 @@ class _Body:
         self.layer_of = {i: k for k, i in enumerate(self.scores)} | {i: k for k, i in enumerate(self.mix)}
         self.k_blocks: list[list[TensorRef]] = [[] for _ in self.scores]
         self.v_blocks: list[list[TensorRef]] = [[] for _ in self.mix]
+        self.loose: list[list[int]] = [[0, 0] for _ in self.scores]   # per layer: single K rows, single V columns
 
     # shapes ---------------------------------------------------------------------------------------------------
 
@@ -258,13 +264,33 @@ class _Body:
                 layer = self.layer_of[i]
                 blocks = self.k_blocks if i in self.scores else self.v_blocks
                 if cached:
-                    op, params = OpCode.CAT_MATMUL, (0 if i in self.scores else 1,)
-                    mapped[i] = asm.node(op, [inputs[0], *blocks[layer], inputs[1]], out_spec, params, source)
+                    axis = 0 if i in self.scores else 1
+                    mapped[i] = asm.node(OpCode.CAT_MATMUL, [inputs[0], *blocks[layer], inputs[1]], out_spec, (axis,),
+                                         source)
                     blocks[layer].append(inputs[1])
+                    self.loose[layer][axis] += 1
+                    if self.loose[layer][axis] == self.cache_block:
+                        self._consolidate(blocks[layer], axis, tag, layer)
+                        self.loose[layer][axis] = 0
                     continue
                 blocks[layer][:] = [inputs[1]]
+                self.loose[layer] = [0, 0]
             mapped[i] = asm.node(OpCode(n.op), inputs, out_spec, n.params, source)
         return mapped[len(nodes) - 1]
+
+
+    def _consolidate(self, blocks: list[TensorRef], axis: int, tag: str, layer: int) -> None:
+        """Replace the last ``cache_block`` single-row blocks by one CONCAT of them (K rows along the key axis
+        -2, V columns along -1)."""
+        rows = blocks[-self.cache_block:]
+        first = self.asm.spec(rows[0])
+        dim = len(first.shape) - 2 + axis
+        shape = list(first.shape)
+        shape[dim] = sum(self.asm.spec(r).shape[dim] for r in rows)
+        kind = "k" if axis == 0 else "v"
+        spec = dataclasses.replace(first, shape=tuple(shape), name=f"{tag}.cache.{kind}{layer}")
+        merged = self.asm.node(OpCode.CONCAT, rows, spec, (dim,), f"{tag}: cache.{kind} block, layer {layer}")
+        blocks[-self.cache_block:] = [merged]
 
 
 # ------------------------------------------------------------------------------------------------ sampling
@@ -362,7 +388,7 @@ def build_generator(body: Model, front: Model, tokenizer_json: object, gc: Gener
     ids_spec = asm.spec(ids)
     aligned = asm.node(OpCode.ALIGN_END, [ids], ids_spec, (pad_id,), "gen.align")
 
-    core = _Body(asm, body, S, dims)
+    core = _Body(asm, body, S, dims, gc.cache_block)
     g = core.groups
     bspec = core.bias_spec
 

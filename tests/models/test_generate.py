@@ -28,7 +28,8 @@ B, T, N = 48, 24, 8
 
 @pytest.fixture(scope="module")
 def gen():
-    return compile_generator(SMALL_DIR, GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N, top_k=40))
+    return compile_generator(SMALL_DIR, GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N, top_k=40,
+                                                        cache_block=3))   # 7 decode rows: two consolidations
 
 
 def _run(gen, data: bytes):
@@ -104,8 +105,11 @@ def test_the_trace_grows_linearly_with_the_tokens(gen):
     attention rows (heads x keys) grow with the position, one entry per head and layer per step."""
     nodes = gen.model.graph.nodes
     sizes = {}
+    copies = 0
     for n in nodes:
-        if n.source.startswith("step"):
+        if " cache." in n.source:                         # every G steps: the last G K rows / V columns as one block
+            copies += n.output.size
+        elif n.source.startswith("step"):
             step = int(n.source[4:].split(".")[0].split(":")[0])
             sizes[step] = sizes.get(step, 0) + n.output.size
     steps = sorted(sizes)
@@ -119,6 +123,8 @@ def test_the_trace_grows_linearly_with_the_tokens(gen):
     assert per_step == 4 * heads * layers + 2
     # no decode-step node holds a cache: every one is at most a row of the widest layer or the vocabulary
     assert max(n.output.size for n in nodes if n.source.startswith("step")) == 4096   # the logits row
+    G = gen.config.cache_block
+    assert copies == ((N - 1) // G) * G * 2 * layers * 2 * 64    # each K row and V column copied once at most
 
 
 def test_greedy_text_agrees_with_transformers_float_generate(gen):
@@ -150,6 +156,6 @@ def test_bad_configurations_are_refused_by_name(gen):
     with pytest.raises(GenerationConfigError, match="equals a model dimension"):   # S = 64 = head_dim
         compile_generator(SMALL_DIR, GenerationConfig(prompt_bytes=B, prompt_tokens=60, max_new=5))
     with pytest.raises(GenerationConfigError, match="keeps prompt_bytes"):
-        gen.rebuilt(config=GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N + 1))
+        gen.rebuilt(config=GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N + 1, cache_block=3))
     with pytest.raises(ValueError, match="at most 48"):
         request_bytes("x" * 49, prompt_bytes=B)
