@@ -131,7 +131,7 @@ def compile_text_llm(path: Path, prompt: str = "If the file does not exist, a"):
 
 
 GEN_PROMPT = "The capital of France is"
-GEN_ARGS = ("--text-bytes", "48", "--seq-len", "32", "--generate", "24")
+GEN_ARGS = ("--text-bytes", "48", "--seq-len", "32", "--generate", "24", "--weight-dtype", "int16")
 
 
 def compile_generating_llm(path: Path):
