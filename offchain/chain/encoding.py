@@ -14,6 +14,8 @@ import numpy as np
 from offchain.commit import pack_tensor
 from offchain.engine.domain import input_domain
 from offchain.engine.graph import Graph
+from offchain.engine.model import Model
+from offchain.engine.dtypes import DType
 
 
 class EncodingError(ValueError):
@@ -43,3 +45,25 @@ def input_tensor(graph: Graph, data: bytes) -> np.ndarray:
 def output_bytes(output: np.ndarray) -> bytes:
     """A result's output bytes: the packed output tensor."""
     return pack_tensor(np.ascontiguousarray(output))
+
+
+def text_output(model: Model) -> bool:
+    """Whether ``model``'s output is text (meta ``output_encoding`` "utf-8"): its registry record's ``textOutput``,
+    which makes the oracle deliver the output without its trailing zero bytes. Raises ValueError for a text model
+    whose output is not INT8 (one byte per element): its packed bytes would not be the text."""
+    if model.meta.get("output_encoding") != "utf-8":
+        return False
+    if model.graph.output.dtype != DType.INT8:
+        raise ValueError(f"model meta says output_encoding utf-8 but its output is {model.graph.output.dtype.name}: "
+                         f"a text output is INT8 bytes")
+    return True
+
+
+def delivered_output(text: bool | Model, output: bytes) -> bytes:
+    """What a consumer's callback receives for a result whose posted output is ``output`` (the packed, padded
+    tensor): for a text model (``text`` its registry flag, or the model) the bytes without their trailing zeros
+    (interior zeros kept; an all-zero output delivers b""), else ``output`` itself. Mirrors
+    contracts/oracle/lib/LibTextOutput.sol; a batch request's output is always delivered as it is."""
+    if isinstance(text, Model):
+        text = text_output(text)
+    return output.rstrip(b"\0") if text else output
