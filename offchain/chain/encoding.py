@@ -67,3 +67,28 @@ def delivered_output(text: bool | Model, output: bytes) -> bytes:
     if isinstance(text, Model):
         text = text_output(text)
     return output.rstrip(b"\0") if text else output
+
+
+#: Parameter bytes after the prompt in a text generator's request (genspec "Request input").
+GENERATION_PARAM_BYTES = 16
+
+
+def generation_request(prompt: str | bytes, prompt_bytes: int, max_new: int = 0, temperature_centi: int = 0,
+                       top_k: int = 0, seed: int = 0) -> bytes:
+    """A text generator's request input, INT8 [prompt_bytes + 16]: the prompt's UTF-8 bytes zero-padded to
+    ``prompt_bytes``, then p[0] ``max_new`` (uint8), p[1..2] ``temperature_centi`` (hundredths, uint16 big-endian),
+    p[3..4] ``top_k`` (uint16 BE), p[5..8] ``seed`` (uint32 BE), p[9..15] zero; 0 means the model's default (and
+    temperature 0 greedy). What contracts/oracle/examples/TextGeneration.sol's ``askWith`` sends. Raises
+    EncodingError for an empty prompt, one longer than ``prompt_bytes`` or a parameter outside its field."""
+    text = prompt.encode("utf-8") if isinstance(prompt, str) else bytes(prompt)
+    if not text:
+        raise EncodingError("the prompt is empty")
+    if len(text) > prompt_bytes:
+        raise EncodingError(f"the prompt has {len(text)} UTF-8 bytes; the model takes at most {prompt_bytes}")
+    for name, value, bits in (("max_new", max_new, 8), ("temperature_centi", temperature_centi, 16),
+                              ("top_k", top_k, 16), ("seed", seed, 32)):
+        if not 0 <= value < 1 << bits:
+            raise EncodingError(f"{name} = {value} does not fit its uint{bits} field [0, {(1 << bits) - 1}]")
+    params = (max_new.to_bytes(1, "big") + temperature_centi.to_bytes(2, "big") + top_k.to_bytes(2, "big")
+              + seed.to_bytes(4, "big"))
+    return text + bytes(prompt_bytes - len(text)) + params + bytes(GENERATION_PARAM_BYTES - len(params))
