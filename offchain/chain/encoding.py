@@ -3,8 +3,10 @@
 A model's input is one tensor whose packed bytes (big-endian two's complement, row-major) are the request's
 input bytes, zero-padded to the model's input length (so a digits image is its 64 pixel bytes and a text is
 its UTF-8 bytes); the bytes are whole elements within the model's input domain (``offchain.engine.domain``),
-which the oracle checks at request time. Its output is the packed output tensor. The oracle contract computes the input root from
-the same padded bytes, so both sides commit to the same tensor.
+which the oracle checks at request time. Its output is the packed output tensor. The oracle contract computes the
+input root from the same padded bytes, so both sides commit to the same tensor. A text model's output (INT8 UTF-8
+bytes, zero-padded) reaches its consumer without the trailing zeros (``delivered_output``); a text generator's
+request carries 16 parameter bytes after the prompt (``generation_request``).
 """
 
 from __future__ import annotations
