@@ -80,14 +80,14 @@ def test_bad_prompts_and_configs_revert_by_name(project, protocol, owner, consum
         owner.deploy(project.TextGeneration, protocol.oracle, 1, B, 0)
 
 
-def _answer(protocol, generator, receipt, submitter, stranger, chain):
+def _answer(protocol, generator, receipt, submitter, stranger, chain, check=True):
     oracle, game = protocol.oracle, protocol.game
     request = receipt.decode_logs(oracle.AICallbackRequest)[0]
     trace = run(generator.model, [input_tensor(generator.model.graph, bytes(request.input))])
     output, _ = submit(oracle, game, request.requestId, ExecutionCommitment(generator, trace), submitter)
     chain.pending_timestamp += PARAMS.challenge_window
     finalized = oracle.finalize(request.requestId, output, bytes(request.callbackData), sender=stranger)
-    assert not finalized.decode_logs(oracle.CallbackFailed)
+    assert not (check and finalized.decode_logs(oracle.CallbackFailed))
     return request, output, finalized
 
 
@@ -128,3 +128,67 @@ def test_ask_with_parameters_sends_them_and_interior_nuls_stay(
     assert expected == b"Hi" + bytes(B - 2) + bytes([5, 0, 70, 0, 40]) + b"ABCD"
     assert tuple(consumer.answer(request.requestId)) == (True, user.address, "Hi", expected.decode())
     assert consumer.answers(request.requestId) == expected.decode()
+
+
+def test_ape_run_request_ask_sends_the_prompt_and_prints_the_answer(
+    monkeypatch, protocol, consumer, generator, user, submitter, stranger, chain
+):
+    """scripts/request.py's `--ask` path (`_ask`, what `ape run request --ask` runs), with the nodes' part (submit,
+    window, finalize) played where the script waits for the callback."""
+    import click
+    from rich.console import Console
+
+    from scripts import request as request_script
+
+    oracle = protocol.oracle
+    sent = []
+
+    def nodes_answer(console, oracle_, request_id, delivered, timeout):
+        assert oracle_.address == oracle.address and not delivered()
+        log = list(oracle.AICallbackRequest.range(chain.blocks.head.number, chain.blocks.head.number + 1))[-1]
+        sent.append(bytes(log.input))
+        trace = run(generator.model, [input_tensor(generator.model.graph, bytes(log.input))])
+        output, _ = submit(oracle, protocol.game, request_id, ExecutionCommitment(generator, trace), submitter)
+        chain.pending_timestamp += PARAMS.challenge_window
+        oracle.finalize(request_id, output, b"", sender=stranger)
+        assert delivered()
+
+    monkeypatch.setattr(request_script, "_wait", nodes_answer)
+    console = Console(record=True, width=300)
+    request_script._ask(console, consumer, "Say [b]hi[/b]", (None, None, None, None), user, 5)
+    assert sent == [b"Say [b]hi[/b]"]                       # `ask`: ORA's bytes(prompt), the model's defaults
+    text = console.export_text()
+    assert "prompt: Say [b]hi[/b]\n" in text and "answer: Say [b]hi[/b]\n" in text   # printed as text, not markup
+    request_script._ask(console, consumer, "Hi", (3, 0.7, None, 65), user, 5)
+    assert sent[1] == generation_request("Hi", B, 3, 70, 0, 65)   # `askWith`; unset parameters 0
+    assert "answer: Hi" + "\x00" * (B - 2) + "\x03\x00F\x00\x00\x00\x00\x00A\n" in console.export_text()
+    count = oracle.requestCount()
+    for params, field in (((256, None, None, None), "max_new"), ((None, 655.36, None, None), "temperature"),
+                          ((None, None, None, -1), "seed")):
+        with pytest.raises(click.BadParameter, match=field):
+            request_script._ask(console, consumer, "Hi", params, user, 5)
+    with pytest.raises(click.BadParameter, match="at most 48"):
+        request_script._ask(console, consumer, "x" * (B + 1), (None, None, None, None), user, 5)
+    assert oracle.requestCount() == count                   # refused before any transaction
+
+
+def test_the_registered_consumers_callback_gas_stores_the_longest_answer(
+    project, protocol, owner, model_owner, generator, user, submitter, stranger, chain
+):
+    """`ape run register --consumer` gives a generator's TextGeneration answer_callback_gas(B, output bytes): enough
+    for the longest answer (a B-byte prompt echoed with its 9 parameter bytes non-zero), which a quarter of it is
+    not (the callback then fails and the answer stays undelivered)."""
+    from scripts.register import answer_callback_gas
+
+    model_id = register_model(protocol.registry, owner, model_owner, generator.model)
+    gas = answer_callback_gas(B, B + 16)
+    prompt, params = "x" * B, (0x7F, 0x7F7F, 0x7F7F, 0x7F7F7F7F)   # every byte non-zero (and ASCII)
+    for limit, ok in ((gas, True), (gas // 4, False)):
+        consumer = owner.deploy(project.TextGeneration, protocol.oracle, model_id, B, limit)
+        receipt = consumer.askWith(prompt, *params, sender=user, value=consumer.fee())
+        request_id = receipt.decode_logs(protocol.oracle.AICallbackRequest)[0].requestId
+        _, output, finalized = _answer(protocol, generator, receipt, submitter, stranger, chain, check=False)
+        assert len(delivered_output(True, output)) == B + 9
+        assert bool(finalized.decode_logs(protocol.oracle.CallbackFailed)) is not ok
+        assert consumer.answer(request_id).delivered is ok
+        assert consumer.answers(request_id) == (prompt + "\x7f" * 9 if ok else "")
