@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from offchain.chain.deployments import deploy_protocol
+from offchain.chain.encoding import text_output
 from offchain.chain.params import ProtocolParams
 from offchain.dispute.claimed_tree import ClaimedTree
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -103,6 +104,7 @@ def register(protocol: Protocol, commitment: ModelCommitment) -> int:
         commitment.graph_tree.root, commitment.weights_tree.root, len(graph.nodes), len(graph.weights),
         graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, *astuple(input_domain(graph)),
         graph.output.nbytes, graph.output.chunk_log2, MODEL_FEE, protocol.deployer, protocol.deployer,
+        text_output(commitment.model),
     )
     return protocol.registry.registerModel(spec, sender=protocol.deployer).return_value
 

@@ -6,9 +6,10 @@ are registered with the Poseidon commitments of their weights (give challengers 
 `python -m offchain public-view`). The keys come from `--keys DIR` (a ceremony's, DIR/<descriptor hash>/vk.bin and
 pk.bin as under build/zk); without it they are dev keys from a seed, set up unasked only on a local dev chain
 (chain id 31337 or 1337): on any other chain anyone could forge proofs with them, so the command refuses (exit
-code 1) unless `--unsafe-dev-keys` is given. `--consumer` also deploys a consumer bound to the model (a SentenceSimilarity for
-a text model, whose input is UTF-8; a DigitsClassifier otherwise). Prints the model id, its revenue receiver and the
-consumer address.
+code 1) unless `--unsafe-dev-keys` is given. `--consumer` also deploys a consumer bound to the model (a TextGeneration
+for a text-generating model, meta "generation"; a SentenceSimilarity for a text model, whose input is UTF-8; a
+DigitsClassifier otherwise). A model whose meta says output_encoding "utf-8" is registered as a text model: callbacks
+get its output without the zero padding. Prints the model id, its revenue receiver and the consumer address.
 """
 
 from pathlib import Path
@@ -18,6 +19,7 @@ from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
 from offchain.chain.deployments import load_record
+from offchain.chain.encoding import GENERATION_PARAM_BYTES, text_output
 from offchain.chain.registration import DevKeysRefused, Offering, register
 from offchain.engine.move_gas import MoveGasError
 from offchain.engine.modelfile import load_model
@@ -92,14 +94,30 @@ def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_di
         raise click.ClickException(f"{name}: {exc}") from None
     if done.new:
         click.echo(f"registered {name} as model {done.model_id}; revenue receiver {done.revenue_receiver}"
+                   + ("; text output" if text_output(model) else "")
                    + (f"; private nodes {list(done.private_nodes)}" if done.private_nodes else ""))
     else:
         click.echo(f"model already registered as {done.model_id}")
     if consumer:
         oracle = record["contracts"]["AIOracle"]["address"]
-        if model.meta.get("input_encoding") == "utf-8":
+        if model.meta.get("generation"):
+            prompt_bytes = model.graph.inputs[0].nbytes - GENERATION_PARAM_BYTES
+            gas = answer_callback_gas(prompt_bytes, model.graph.output.nbytes)
+            contract = account.deploy(project.TextGeneration, oracle, done.model_id, prompt_bytes, gas)
+            click.echo(f"consumer TextGeneration at {contract.address} (prompts of at most {prompt_bytes} bytes, "
+                       f"callback gas {gas})")
+        elif model.meta.get("input_encoding") == "utf-8":
             contract = account.deploy(project.SentenceSimilarity, oracle, done.model_id, model.graph.output.size)
             click.echo(f"consumer SentenceSimilarity at {contract.address}")
         else:
             contract = account.deploy(project.DigitsClassifier, oracle, done.model_id)
             click.echo(f"consumer DigitsClassifier at {contract.address}")
+
+
+def answer_callback_gas(prompt_bytes: int, answer_bytes: int) -> int:
+    """Callback gas for a TextGeneration consumer whose answers have at most ``answer_bytes`` bytes: a new storage
+    slot (22,100 gas) per 32 answer bytes and its length, a cold read (2,100) per 32 bytes of the stored prompt
+    and 16 gas per byte of both in the Answered event, with 40,000 for the call (tests/oracle/test_text_generation.py
+    runs a full-length answer within it)."""
+    words = -(-answer_bytes // 32) + 1
+    return 40_000 + 22_100 * words + 2_100 * (-(-prompt_bytes // 32) + 1) + 16 * (answer_bytes + prompt_bytes)

@@ -1,6 +1,7 @@
 """`ape run request --network ... --account ... --consumer ADDRESS --image-index N` (or `--input-hex`), or
-`--text "a sentence"` for a SentenceSimilarity consumer of a text model: ask the consumer for an inference and
-wait for its callback, with a progress display.
+`--text "a sentence"` for a SentenceSimilarity consumer of a text model, or `--ask "a question" [--max-new N
+--temperature T --top-k K --seed S]` for a TextGeneration consumer of a text-generating model: ask the consumer for
+an inference and wait for its callback, with a progress display (`--ask` prints the prompt and the answer).
 
 Works against any network the protocol is deployed on; the nodes (submitter, challenger) must be running.
 """
@@ -23,11 +24,25 @@ STAGES = ["requested", "result submitted", "finalized", "callback delivered"]
 @click.option("--image-index", type=int, default=None, help="Use scikit-learn digits test image N as the input.")
 @click.option("--input-hex", default=None, help="The input bytes as hex (64 pixel bytes 0..16 for digits).")
 @click.option("--text", default=None, help="A sentence for a SentenceSimilarity consumer (sent as UTF-8).")
+@click.option("--ask", default=None, help="A prompt for a TextGeneration consumer; prints the generated answer.")
+@click.option("--max-new", type=int, default=None, help="With --ask: at most N new tokens (1..255; default: the "
+              "model's).")
+@click.option("--temperature", type=float, default=None, help="With --ask: sampling temperature, in steps of 0.01 "
+              "(0: greedy, the default).")
+@click.option("--top-k", type=int, default=None, help="With --ask: sample among the K likeliest tokens (default: "
+              "the model's K).")
+@click.option("--seed", type=int, default=None, help="With --ask: the sampler's seed (uint32; default 0).")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the callback.")
-def cli(provider, account, consumer, image_index, input_hex, text, timeout):
+def cli(provider, account, consumer, image_index, input_hex, text, ask, max_new, temperature, top_k, seed, timeout):
     console = Console()
-    if sum(x is not None for x in (image_index, input_hex, text)) != 1:
-        raise click.UsageError("give exactly one of --image-index, --input-hex or --text")
+    if sum(x is not None for x in (image_index, input_hex, text, ask)) != 1:
+        raise click.UsageError("give exactly one of --image-index, --input-hex, --text or --ask")
+    params = (max_new, temperature, top_k, seed)
+    if ask is None and any(p is not None for p in params):
+        raise click.UsageError("--max-new, --temperature, --top-k and --seed only apply with --ask")
+    if ask is not None:
+        _ask(console, project.TextGeneration.at(consumer), ask, params, account, timeout)
+        return
     if text is not None:
         _embed(console, project.SentenceSimilarity.at(consumer), text, account, timeout)
         return
@@ -67,6 +82,34 @@ def _embed(console, similarity, text, account, timeout):
     console.print(f"[green]embedding stored[/] for request {request_id} after {time.time() - start:.1f} s "
                   f"({similarity.dims()} int16 values, first {first}); compare two with "
                   f"similarity(requestA, requestB)")
+
+
+def _ask(console, generation, prompt, params, account, timeout):
+    """Asks a TextGeneration consumer: `ask` (ORA's bytes(prompt), the model's defaults) without parameters,
+    `askWith` with them (unset ones 0: the model's default); waits for the answer and prints it."""
+    from offchain.chain.encoding import EncodingError, generation_request
+
+    max_new, temperature, top_k, seed = params
+    centi = None if temperature is None else round(temperature * 100)
+    fields = tuple(0 if v is None else v for v in (max_new, centi, top_k, seed))
+    try:   # the consumer's own checks, before paying for a transaction that would revert
+        generation_request(prompt, generation.promptBytes(), *fields)
+    except EncodingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ask / --max-new / --temperature / --top-k / --seed") from None
+    oracle = project.AIOracle.at(generation.aiOracle())
+    fee = generation.fee()
+    if any(p is not None for p in params):
+        receipt = generation.askWith(prompt, *fields, sender=account, value=fee)
+    else:
+        receipt = generation.ask(prompt, sender=account, value=fee)
+    request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+    console.print(f"request {request_id}: paid {fee} wei, {receipt.gas_used} gas")
+    start = time.time()
+    _wait(console, oracle, request_id, lambda: generation.answer(request_id).delivered, timeout)
+    for label, value in (("prompt", prompt), ("answer", generation.answers(request_id))):
+        console.print(f"[bold]{label}:[/]", end=" ")
+        console.print(value, markup=False, highlight=False)   # user text: brackets are not markup
+    console.print(f"[green]delivered[/] for request {request_id} after {time.time() - start:.1f} s")
 
 
 def _wait(console, oracle, request_id, delivered, timeout):

@@ -14,7 +14,7 @@ contract ModelRegistryFuzzTest {
     }
 
     function _model(bytes32 g, bytes32 w, uint32 len, uint256 fee) internal pure returns (IModelRegistry.Model memory) {
-        return IModelRegistry.Model(g, w, 7, 2, len, 5, 1, -128, 127, 10, 5, fee, address(0xBEEF), address(0xFEE));
+        return IModelRegistry.Model(g, w, 7, 2, len, 5, 1, -128, 127, 10, 5, fee, address(0xBEEF), address(0xFEE), false);
     }
 
     /// Ids count up from 1, storage round-trips, and the same commitments never get a second id.

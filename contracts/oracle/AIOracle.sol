@@ -13,6 +13,7 @@ import {IAIOracle} from "./interfaces/IAIOracle.sol";
 import {IInferenceResults} from "../token/interfaces/IInferenceResults.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {LibInputDomain} from "./lib/LibInputDomain.sol";
+import {LibTextOutput} from "./lib/LibTextOutput.sol";
 
 /// @title AIOracle
 /// @notice ORA-compatible AI oracle whose answers are secured by the dispute game (opML).
@@ -42,6 +43,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         address account;
         uint64 createdAt;
         RequestStatus status;
+        /// The pinned model's output is text (IModelRegistry.Model.textOutput): callbacks get it trimmed.
+        bool textOutput;
         address callbackContract;
         uint64 gasLimit;
         uint256 modelId;
@@ -133,6 +136,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         IModelRegistry.Model memory model = registry.getModel(versionId);
         requestId = _request(modelId, model, model.fee, input, callbackContract, gasLimit, callbackData);
         if (versionId != modelId) _pinnedVersion[requestId] = versionId;
+        // Same storage slot as the status just written: a text model's request costs no extra slot.
+        if (model.textOutput) _requests[requestId].textOutput = true;
     }
 
     /// @dev Checks and records a request of `modelId` whose spec is `model` (its current version's, or a batch
@@ -364,6 +369,9 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         if (game.claimStatus(r.claimId) != ClaimStatus.Void) revert ClaimStillPending(requestId, r.claimId);
     }
 
+    /// @dev Every result callback (final, fast, correction, retry) goes through here. A text model's output is
+    ///      delivered without its trailing zero bytes (LibTextOutput); what was committed and checked (the output's
+    ///      root and hash) is the padded tensor.
     function _deliver(
         uint256 requestId,
         address target,
@@ -374,6 +382,7 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
         // INVARIANT: The callback gets its whole gas limit, so a finalizer cannot starve it on purpose.
         uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_GAS_RESERVE;
         if (gasleft() < needed) revert InsufficientGasForCallback(gasleft(), needed);
+        if (_requests[requestId].textOutput) output = LibTextOutput.trimmed(output);
         bytes memory payload =
             abi.encodeCall(AIOracleCallbackReceiver.aiOracleCallback, (requestId, output, callbackData));
         assembly ("memory-safe") {
@@ -693,6 +702,8 @@ contract AIOracle is IAIOracle, IInferenceResults, IDisputeErrors, AccessControl
             requestId = _refuseBatch(modelId, batchSize, input, callbackContract, gasLimit, callbackData);
         } else {
             (, IModelRegistry.Model memory variant, uint256 modelFee) = _batchModel(modelId, batchSize);
+            // A batch's output is its items' outputs one after the other, delivered as it is even for a text model
+            // (no `textOutput`): trimming would move the item boundaries at multiples of the item's length.
             requestId = _request(variantId, variant, modelFee, input, callbackContract, gasLimit, callbackData);
             _batchBase[requestId] = modelId;
         }

@@ -3,8 +3,10 @@
 A model's input is one tensor whose packed bytes (big-endian two's complement, row-major) are the request's
 input bytes, zero-padded to the model's input length (so a digits image is its 64 pixel bytes and a text is
 its UTF-8 bytes); the bytes are whole elements within the model's input domain (``offchain.engine.domain``),
-which the oracle checks at request time. Its output is the packed output tensor. The oracle contract computes the input root from
-the same padded bytes, so both sides commit to the same tensor.
+which the oracle checks at request time. Its output is the packed output tensor. The oracle contract computes the
+input root from the same padded bytes, so both sides commit to the same tensor. A text model's output (INT8 UTF-8
+bytes, zero-padded) reaches its consumer without the trailing zeros (``delivered_output``); a text generator's
+request carries 16 parameter bytes after the prompt (``generation_request``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 from offchain.commit import pack_tensor
 from offchain.engine.domain import input_domain
 from offchain.engine.graph import Graph
+from offchain.engine.model import Model
+from offchain.engine.dtypes import DType
 
 
 class EncodingError(ValueError):
@@ -43,3 +47,50 @@ def input_tensor(graph: Graph, data: bytes) -> np.ndarray:
 def output_bytes(output: np.ndarray) -> bytes:
     """A result's output bytes: the packed output tensor."""
     return pack_tensor(np.ascontiguousarray(output))
+
+
+def text_output(model: Model) -> bool:
+    """Whether ``model``'s output is text (meta ``output_encoding`` "utf-8"): its registry record's ``textOutput``,
+    which makes the oracle deliver the output without its trailing zero bytes. Raises ValueError for a text model
+    whose output is not INT8 (one byte per element): its packed bytes would not be the text."""
+    if model.meta.get("output_encoding") != "utf-8":
+        return False
+    if model.graph.output.dtype != DType.INT8:
+        raise ValueError(f"model meta says output_encoding utf-8 but its output is {model.graph.output.dtype.name}: "
+                         f"a text output is INT8 bytes")
+    return True
+
+
+def delivered_output(text: bool | Model, output: bytes) -> bytes:
+    """What a consumer's callback receives for a result whose posted output is ``output`` (the packed, padded
+    tensor): for a text model (``text`` its registry flag, or the model) the bytes without their trailing zeros
+    (interior zeros kept; an all-zero output delivers b""), else ``output`` itself. Mirrors
+    contracts/oracle/lib/LibTextOutput.sol; a batch request's output is always delivered as it is."""
+    if isinstance(text, Model):
+        text = text_output(text)
+    return output.rstrip(b"\0") if text else output
+
+
+#: Parameter bytes after the prompt in a text generator's request (genspec "Request input").
+GENERATION_PARAM_BYTES = 16
+
+
+def generation_request(prompt: str | bytes, prompt_bytes: int, max_new: int = 0, temperature_centi: int = 0,
+                       top_k: int = 0, seed: int = 0) -> bytes:
+    """A text generator's request input, INT8 [prompt_bytes + 16]: the prompt's UTF-8 bytes zero-padded to
+    ``prompt_bytes``, then p[0] ``max_new`` (uint8), p[1..2] ``temperature_centi`` (hundredths, uint16 big-endian),
+    p[3..4] ``top_k`` (uint16 BE), p[5..8] ``seed`` (uint32 BE), p[9..15] zero; 0 means the model's default (and
+    temperature 0 greedy). What contracts/oracle/examples/TextGeneration.sol's ``askWith`` sends. Raises
+    EncodingError for an empty prompt, one longer than ``prompt_bytes`` or a parameter outside its field."""
+    text = prompt.encode("utf-8") if isinstance(prompt, str) else bytes(prompt)
+    if not text:
+        raise EncodingError("the prompt is empty")
+    if len(text) > prompt_bytes:
+        raise EncodingError(f"the prompt has {len(text)} UTF-8 bytes; the model takes at most {prompt_bytes}")
+    for name, value, bits in (("max_new", max_new, 8), ("temperature_centi", temperature_centi, 16),
+                              ("top_k", top_k, 16), ("seed", seed, 32)):
+        if not 0 <= value < 1 << bits:
+            raise EncodingError(f"{name} = {value} does not fit its uint{bits} field [0, {(1 << bits) - 1}]")
+    params = (max_new.to_bytes(1, "big") + temperature_centi.to_bytes(2, "big") + top_k.to_bytes(2, "big")
+              + seed.to_bytes(4, "big"))
+    return text + bytes(prompt_bytes - len(text)) + params + bytes(GENERATION_PARAM_BYTES - len(params))

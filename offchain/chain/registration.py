@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offchain.chain.encoding import text_output
 from offchain.engine.domain import input_domain
 from offchain.engine.model import Model
 from offchain.engine.move_gas import check_move_gas
@@ -42,7 +43,8 @@ def dev_keys_refusal(chain_id: int) -> str:
 def model_spec(model: Model, fee: int, owner: str, receiver: str | None = None) -> tuple:
     """The IModelRegistry.Model tuple of `model`: its roots, counts, input layout and input domain (element width,
     inclusive [min, max]: what every node reading the input accepts, ``offchain.engine.domain``), output layout,
-    fee and payees."""
+    fee, payees, and whether its output is text (``text_output``: delivered to callbacks without trailing zeros).
+    Raises ValueError for a model of several inputs or a text model whose output is not INT8 bytes."""
     graph = model.graph
     if len(graph.inputs) != 1:
         raise ValueError(f"the protocol's models take one input tensor; this graph declares {len(graph.inputs)}")
@@ -50,7 +52,7 @@ def model_spec(model: Model, fee: int, owner: str, receiver: str | None = None) 
     return (
         graph_root(graph), weights_root(model), len(graph.nodes), len(graph.weights),
         graph.inputs[0].nbytes, graph.inputs[0].chunk_log2, domain.width, domain.lo, domain.hi,
-        graph.output.nbytes, graph.output.chunk_log2, fee, owner, receiver or owner,
+        graph.output.nbytes, graph.output.chunk_log2, fee, owner, receiver or owner, text_output(model),
     )
 
 

@@ -6,7 +6,7 @@ catch it is the dispute: every later node is recomputed from the corrupted one.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,10 +19,12 @@ class FaultError(ValueError):
     """The requested fault does not name an existing node or element."""
 
 
-def run_with_fault(model: Model, inputs: Sequence[np.ndarray], node_index: int, element: int, delta: int = 1) -> Trace:
+def run_with_fault(model: Model, inputs: Sequence[np.ndarray], node_index: int, element: int, delta: int = 1,
+                   progress: Callable[[int], None] | None = None) -> Trace:
     """Execute ``model`` but add ``delta`` to flat element ``element`` of node ``node_index``'s output.
 
-    The value wraps within the output dtype's range (so it always changes). Later nodes run on it.
+    The value wraps within the output dtype's range (so it always changes). Later nodes run on it. ``progress`` is
+    the executor's hook (``offchain.engine.executor.run``).
     """
     nodes = model.graph.nodes
     if not 0 <= node_index < len(nodes):
@@ -42,4 +44,6 @@ def run_with_fault(model: Model, inputs: Sequence[np.ndarray], node_index: int, 
             flat[element] = (flat[element] + delta - spec.qmin) % span + spec.qmin
             out = flat.astype(spec.numpy).reshape(out.shape)
         trace.outputs.append(out)
+        if progress is not None:
+            progress(index)
     return trace

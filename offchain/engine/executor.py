@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -62,7 +62,7 @@ def prepare_inputs(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarra
 
 
 def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray] | None = None,
-        node_seconds: list[float] | None = None) -> Trace:
+        node_seconds: list[float] | None = None, progress: Callable[[int], None] | None = None) -> Trace:
     """Execute every node in order; returns the full trace.
 
     ``inputs[j]`` is either integers already in input j's dtype range or
@@ -72,6 +72,8 @@ def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray]
     Raises an :class:`~offchain.engine.errors.InputError` subclass naming the
     input and the limit before any node runs. ``model`` must be validated.
     ``node_seconds``, if given, receives each node's wall seconds in order (the profiler's hook; 0 for given nodes).
+    ``progress``, if given, is called with each node's index once its output is in the trace (a node reports a
+    generating model's tokens from it, ``offchain.nodes.progress``); it must not change the trace.
     """
     trace = Trace(prepare_inputs(model, inputs), [])
     given = given or {}
@@ -84,10 +86,14 @@ def run(model: Model, inputs: Sequence[np.ndarray], given: dict[int, np.ndarray]
             trace.outputs.append(out)
             if node_seconds is not None:
                 node_seconds.append(0.0)
+            if progress is not None:
+                progress(index)
             continue
         start = time.perf_counter()
         operands = [_lookup(model, trace, ref) for ref in node.inputs]
         trace.outputs.append(get_op(node.op).forward(operands, node))
         if node_seconds is not None:
             node_seconds.append(time.perf_counter() - start)
+        if progress is not None:
+            progress(index)
     return trace

@@ -27,6 +27,7 @@ from offchain.dispute.solver import ClaimStatus, GameStatus, Phase, challenger_a
 from offchain.engine.errors import InputError
 from offchain.engine.executor import run
 from offchain.nodes.catalog import ServedModel
+from offchain.nodes.progress import generation_progress
 from offchain.nodes.store import NodeStore
 
 # Mirrors of the contracts' enums (contracts/oracle/AIOracle.sol, contracts/dispute/lib/Types.sol).
@@ -262,14 +263,18 @@ class Node:
             served = self.models[model_id]
             model = served.commitment.model
             x = input_tensor(model.graph, data)
+            # A generating model's run logs `event=generate tokens=K/N tok_s=X.X` once per token (None otherwise).
+            progress = generation_progress(model, lambda event, **fields: self.log(event, request=request_id,
+                                                                                   **fields))
             if faulty and self.fault is not None:
-                trace = run_with_fault(model, [x], self.fault.node, self.fault.element, self.fault.delta)
+                trace = run_with_fault(model, [x], self.fault.node, self.fault.element, self.fault.delta,
+                                       progress=progress)
             elif served.view:
                 if claim_id is None:
                     raise ValueError(f"model {model_id} is a public view: its private outputs come with a claim")
                 trace = self._run_public_view(served, claim_id, x)
             else:
-                trace = run(model, [x])
+                trace = run(model, [x], progress=progress)
             cache[key] = ExecutionCommitment(served.commitment, trace)
         return cache[key]
 

@@ -1171,7 +1171,8 @@ contract DisputeOracleHandler {
                 outputChunkLog2: uint8(chunkLog2[last]),
                 fee: MODEL_FEE,
                 owner: address(this),
-                revenueReceiver: REVENUE
+                revenueReceiver: REVENUE,
+                textOutput: false
             })
         );
         _shapes.push(s);

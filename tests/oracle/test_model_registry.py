@@ -24,7 +24,7 @@ def spec(
     """An IModelRegistry.Model tuple: 5 nodes, 3 weights, 64-byte input of int32 ids in [0, 999], 20-byte output."""
     return (
         graph_root, weights_root, node_count, 3, input_length, input_chunk_log2, *input_domain, 20,
-        output_chunk_log2, fee, owner, receiver or owner,
+        output_chunk_log2, fee, owner, receiver or owner, False,
     )
 
 

@@ -23,7 +23,7 @@ from offchain.nodes.store import NodeStore
 from .conftest import MODEL_FEE, NODE_FAULT, PARAMS, tiny_image
 
 
-MODEL_TUPLE = "(bytes32,bytes32,uint32,uint32,uint32,uint8,uint8,int32,int32,uint32,uint8,uint256,address,address)"
+MODEL_TUPLE = "(bytes32,bytes32,uint32,uint32,uint32,uint8,uint8,int32,int32,uint32,uint8,uint256,address,address,bool)"
 
 
 def spec_hash(spec: tuple) -> bytes:

@@ -35,6 +35,10 @@ interface IModelRegistry is IModelRegistryErrors {
     /// @param fee Model fee in wei per request, paid to the revenue receiver at finalization.
     /// @param owner May announce fee changes and, until the model is launched, change the revenue receiver.
     /// @param revenueReceiver Where model fees go (the model's ERC-7641 token once launched, for good).
+    /// @param textOutput The output is text: an INT8 tensor of UTF-8 bytes, zero-padded (model meta
+    ///        `output_encoding` "utf-8"). The oracle delivers it to callbacks without its trailing zero bytes, so a
+    ///        consumer's `string(output)` is the text; the committed output (its root, `submit`, `finalize`) stays
+    ///        the padded tensor.
     struct Model {
         bytes32 graphRoot;
         bytes32 weightsRoot;
@@ -50,6 +54,7 @@ interface IModelRegistry is IModelRegistryErrors {
         uint256 fee;
         address owner;
         address revenueReceiver;
+        bool textOutput;
     }
 
     /// @notice A node whose weights are private (opp/ai, DESIGN.md section 5): its output is proven by a Groth16
