@@ -23,7 +23,8 @@ STAGES = ["requested", "result submitted", "finalized", "callback delivered"]
 @click.option("--consumer", required=True, help="Address of a DigitsClassifier consumer contract.")
 @click.option("--image-index", type=int, default=None, help="Use scikit-learn digits test image N as the input.")
 @click.option("--input-hex", default=None, help="The input bytes as hex (64 pixel bytes 0..16 for digits).")
-@click.option("--text", default=None, help="A sentence for a SentenceSimilarity consumer (sent as UTF-8).")
+@click.option("--text", default=None, help="A prompt for a TextGeneration consumer (prints the generated answer, as "
+              "--ask) or a sentence for a SentenceSimilarity consumer (sent as UTF-8).")
 @click.option("--ask", default=None, help="A prompt for a TextGeneration consumer; prints the generated answer.")
 @click.option("--max-new", type=int, default=None, help="With --ask: at most N new tokens (1..255; default: the "
               "model's).")
@@ -38,8 +39,10 @@ def cli(provider, account, consumer, image_index, input_hex, text, ask, max_new,
     if sum(x is not None for x in (image_index, input_hex, text, ask)) != 1:
         raise click.UsageError("give exactly one of --image-index, --input-hex, --text or --ask")
     params = (max_new, temperature, top_k, seed)
+    if text is not None and _is_text_generation(consumer):
+        ask, text = text, None
     if ask is None and any(p is not None for p in params):
-        raise click.UsageError("--max-new, --temperature, --top-k and --seed only apply with --ask")
+        raise click.UsageError("--max-new, --temperature, --top-k and --seed only apply to a TextGeneration consumer")
     if ask is not None:
         _ask(console, project.TextGeneration.at(consumer), ask, params, account, timeout)
         return
@@ -67,6 +70,14 @@ def cli(provider, account, consumer, image_index, input_hex, text, ask, max_new,
     _wait(console, oracle, request_id, lambda: classifier.classifications(request_id).done, timeout)
     console.print(f"[green]label {classifier.classifications(request_id).label}[/] "
                   f"delivered for request {request_id} after {time.time() - start:.1f} s")
+
+
+def _is_text_generation(address: str) -> bool:
+    """True when ``address`` answers TextGeneration's ``promptBytes()`` (a SentenceSimilarity has no such function)."""
+    try:
+        return int(project.TextGeneration.at(address).promptBytes()) > 0
+    except Exception:  # noqa: BLE001 - any revert / decoding failure means another consumer kind
+        return False
 
 
 def _embed(console, similarity, text, account, timeout):

@@ -15,6 +15,7 @@ import numpy as np
 
 from offchain.commit import pack_tensor
 from offchain.engine.domain import input_domain
+from offchain.engine.ops.sample import PARAM_BYTES, RequestParamError, request_params
 from offchain.engine.graph import Graph
 from offchain.engine.model import Model
 from offchain.engine.dtypes import DType
@@ -71,8 +72,8 @@ def delivered_output(text: bool | Model, output: bytes) -> bytes:
     return output.rstrip(b"\0") if text else output
 
 
-#: Parameter bytes after the prompt in a text generator's request (genspec "Request input").
-GENERATION_PARAM_BYTES = 16
+#: Parameter bytes after the prompt in a text generator's request (the GEN_PARAMS operator's layout).
+GENERATION_PARAM_BYTES = PARAM_BYTES
 
 
 def generation_request(prompt: str | bytes, prompt_bytes: int, max_new: int = 0, temperature_centi: int = 0,
@@ -87,10 +88,10 @@ def generation_request(prompt: str | bytes, prompt_bytes: int, max_new: int = 0,
         raise EncodingError("the prompt is empty")
     if len(text) > prompt_bytes:
         raise EncodingError(f"the prompt has {len(text)} UTF-8 bytes; the model takes at most {prompt_bytes}")
-    for name, value, bits in (("max_new", max_new, 8), ("temperature_centi", temperature_centi, 16),
-                              ("top_k", top_k, 16), ("seed", seed, 32)):
-        if not 0 <= value < 1 << bits:
-            raise EncodingError(f"{name} = {value} does not fit its uint{bits} field [0, {(1 << bits) - 1}]")
-    params = (max_new.to_bytes(1, "big") + temperature_centi.to_bytes(2, "big") + top_k.to_bytes(2, "big")
-              + seed.to_bytes(4, "big"))
-    return text + bytes(prompt_bytes - len(text)) + params + bytes(GENERATION_PARAM_BYTES - len(params))
+    if not isinstance(temperature_centi, int) or not 0 <= temperature_centi <= 0xFFFF:
+        raise EncodingError(f"temperature_centi = {temperature_centi} does not fit its uint16 field [0, 65535]")
+    try:   # the one encoder of the parameter bytes (the GEN_PARAMS operator's module)
+        params = request_params(max_new, temperature_centi / 100, top_k, seed)
+    except RequestParamError as exc:
+        raise EncodingError(str(exc)) from None
+    return text + bytes(prompt_bytes - len(text)) + params

@@ -45,8 +45,7 @@ from offchain.engine.model import Model
 from offchain.engine.ops import get_op
 from offchain.engine.ops.codes import OpCode
 
-#: Parameter bytes after the prompt (layout: offchain.engine.ops.sample.request_params / README).
-PARAM_BYTES = 16
+from offchain.engine.ops.sample import PARAM_BYTES  # noqa: E402  parameter bytes after the prompt (GEN_PARAMS)
 #: No token (a stopped step): DETOK_LEN gives it length 0.
 NO_TOKEN = -1
 
