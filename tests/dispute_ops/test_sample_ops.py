@@ -16,7 +16,7 @@ from offchain.engine.descriptor import encode_node
 from offchain.engine.dtypes import DType
 from offchain.engine.graph import Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.ops import OpCode, get_op
-from offchain.engine.ops.sample import MAX_BLOCK, MAX_K, MAX_SORT_WORK, prng_word
+from offchain.engine.ops.sample import MAX_K, TOPK_STEP_GAS_BUDGET, prng_word, topk_step_gas
 
 from ._harness import check_against_contract, check_elements_only, custom_error, revert_data
 
@@ -92,16 +92,30 @@ def test_topk_merge_matches_on_arbitrary_int32_rows(deploy):
         check_against_contract(contract, node, [c], range(node.output.size), skip=2)
 
 
+def test_topk_sorted_inputs_every_rank(deploy):
+    """Ascending keys (each one enters the running top k: the step's costliest path), descending keys (none after
+    the first k) and all-equal values (the index decides), at every rank of a row, in both modes."""
+    contract = deploy("GenOps")
+    n, k = 70, 24
+    for x in (np.arange(n), np.arange(n)[::-1], np.full(n, 5)):
+        x = (x * 1000 - 30000).astype(np.int32)
+        node = _topk(_i32((n,)), 0, k, 35)
+        check_against_contract(contract, node, [x], range(node.output.size))
+        c = np.stack([x, np.arange(n)], axis=-1).astype(np.int32).reshape(7, 10, 2)
+        merge = _topk(_i32(c.shape), 1, k, 4)
+        check_against_contract(contract, merge, [c], range(merge.output.size))
+
+
 def test_topk_tree_on_chain_at_vocab_scale(deploy):
-    """Vocabulary 32,000, K = 40, block 1,024 then one group of 32 rows: spot elements of both levels, incl. each
-    level's last entry (the costliest: 40 passes) and a short final block."""
+    """Vocabulary 32,000, K = 40, block 1,280 then one group of 25 rows: spot elements of both levels, incl. each
+    level's last entry (the costliest: the 40th largest)."""
     contract = deploy("GenOps")
     rng = np.random.default_rng(5300)
     x = rng.integers(-30000, 30000, size=(1, 1, 32000)).astype(np.int16)
-    first = _topk(TensorSpec(x.shape, DType.INT16, 8), 0, 40, 1024)
+    first = _topk(TensorSpec(x.shape, DType.INT16, 8), 0, 40, 1280)
     mid = get_op(OpCode.TOPK).forward([x], first)
-    check_against_contract(contract, first, [x], [0, 1, 79, 31 * 80 + 79])
-    second = _topk(_i32(mid.shape), 1, 40, 32)
+    check_against_contract(contract, first, [x], [0, 1, 79, 24 * 80 + 79])
+    second = _topk(_i32(mid.shape), 1, 40, 25)
     check_against_contract(contract, second, [mid], [0, 1, 2, 41, 78, 79])
 
 
@@ -206,12 +220,12 @@ def test_malformed_nodes_revert_by_name(deploy, chain):
     _reverts(chain, contract, _node(OpCode.TOPK, (_i32((8,)),), _i32((1, 1, 2)), (0, 1, 0)),
              "TopKWidthOutOfRange(int256)", ["int256"], [0])
     types = ["uint256"] * 4
-    big = MAX_BLOCK + 1
-    _reverts(chain, contract, _topk(_i32((big,)), 0, 1, big), "TopKScanTooLarge(uint256,uint256,uint256,uint256)",
-             types, [big, 1, MAX_BLOCK, MAX_SORT_WORK])
-    group = MAX_SORT_WORK // (40 * 40) + 1
-    _reverts(chain, contract, _topk(_i32((64, 40, 2)), 1, 40, group),
-             "TopKScanTooLarge(uint256,uint256,uint256,uint256)", types, [group * 40, 40, MAX_BLOCK, MAX_SORT_WORK])
+    for mode, k, width, kin in ((0, 1, 3971, 1), (0, 256, 797, 1), (1, 40, 1186, 1), (1, 40, 30, 40)):
+        x = _i32((2 * width,)) if mode == 0 else _i32((width, kin, 2))
+        gas = topk_step_gas(mode, k, width * kin)
+        assert gas > TOPK_STEP_GAS_BUDGET
+        _reverts(chain, contract, _topk(x, mode, k, width), "TopKScanTooLarge(uint256,uint256,uint256,uint256)",
+                 types, [width * kin, k, gas, TOPK_STEP_GAS_BUDGET])
     for frac in (-1, 33):
         _reverts(chain, contract, _sample(4, frac), "FracLogitsOutOfRange(int256)", ["int256"], [frac])
     for step in (-1, 2**31):
