@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases() + sample_cases()  # sample: issue 15
 
 
 def conv_cases() -> list[Case]:
