@@ -2,14 +2,13 @@
 TOPK (mode 0 and mode 1), PRNG, SAMPLE or GEN_STOP node's output, and runs the rest of the graph on it, loses the
 game to the honest challenger through that node's one-step proof (GenOps), on a hand-built two-step sampler:
 request bytes -> GEN_PARAMS; committed logits -> TOPK blocks -> TOPK merge; then per step PRNG -> SAMPLE ->
-GEN_STOP (step 1 reads step 0's stop output)."""
+GEN_STOP (step 1 reads step 0's stop output) (offchain/models/sampler.py)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from ape import chain
 
@@ -17,55 +16,15 @@ from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
-from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
-from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
-from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
-from offchain.engine.ops.sample import request_params
+from offchain.models.sampler import EOS, K, V, sampler_input, sampler_model
 
 from ._fault_game import a_fault_loses
 
 PARAMS = ProtocolParams(reveal_depth=2, challenge_window=600, clock_budget=600, request_timeout=3600)
 #: The op codes this file disputes (tests/dispute/test_every_operator.py counts them as covered).
 SAMPLE_OPS = {OpCode.GEN_PARAMS, OpCode.TOPK, OpCode.PRNG, OpCode.SAMPLE, OpCode.GEN_STOP}
-V, K, BLOCK, FRAC = 40, 8, 16, 4
-EOS = 2
-
-
-def sampler_model() -> Model:
-    """Nodes: 0 GEN_PARAMS, 1 TOPK mode 0, 2 TOPK mode 1, then per step s in (0, 1): PRNG, SAMPLE, GEN_STOP."""
-    i32 = DType.INT32
-    raw = TensorSpec((16,), DType.INT8, 0, 5, "request.params")
-    logits = TensorSpec((1, 1, V), DType.INT16, FRAC, 5, "logits")
-    params4 = TensorSpec((4,), i32, 0, 5, "params4")
-    blocks = TensorSpec((-(-V // BLOCK), K, 2), i32, 0, 5, "topk.blocks")
-    cand = TensorSpec((1, K, 2), i32, 0, 5, "topk.final")
-    scalar = TensorSpec((1,), i32, 0, 5, "scalar")
-    a = lambda j: TensorRef(TensorKind.ACTIVATION, j)  # noqa: E731
-    nodes = [
-        Node(OpCode.GEN_PARAMS, (TensorRef(TensorKind.INPUT, 0),), (raw,), params4, (4, K), "params"),
-        Node(OpCode.TOPK, (TensorRef(TensorKind.WEIGHT, 0),), (logits,), blocks, (0, K, BLOCK), "topk.0"),
-        Node(OpCode.TOPK, (a(1),), (blocks,), cand, (1, K, blocks.shape[0]), "topk.1"),
-    ]
-    for step in (0, 1):
-        base = len(nodes)
-        nodes.append(Node(OpCode.PRNG, (a(0),), (params4,), scalar, (step,), f"prng.{step}"))
-        nodes.append(Node(OpCode.SAMPLE, (a(2), a(0), a(base)), (cand, params4, scalar), scalar, (FRAC,),
-                          f"sample.{step}"))
-        ins, specs = (a(base + 1), a(0)), (scalar, params4)
-        if step:
-            ins, specs = ins + (a(base - 1),), specs + (scalar,)
-        nodes.append(Node(OpCode.GEN_STOP, ins, specs, scalar, (step, EOS), f"stop.{step}"))
-    graph = Graph([raw], [logits], nodes)
-    values = np.random.default_rng(15).integers(-400, 400, size=(1, 1, V)).astype(np.int16)
-    model = Model(graph, [values], {"name": "sampler"})
-    model.validate()
-    return model
-
-
-def sampler_input() -> np.ndarray:
-    return np.frombuffer(request_params(max_new=3, temperature=0.8, top_k=5, seed=77), dtype=np.int8).copy()
 
 
 @pytest.fixture(scope="module")
