@@ -59,8 +59,11 @@ GEN_STOP (56)
       -1 if step >= params4[0] (max_new) or (step > 0 and (prev == -1 or prev in {eos_i})) else tok.
     Element reads tok, params4[0] and prev (3 ranges; 2 at step 0).
 
-Gas (bench/bench_ops_gas.py ``sample_cases``, the whole one-step transaction at each op's costliest element)
-is listed with the caps below.
+Gas (``python -m bench.bench_ops_gas sample``: the whole one-step transaction, OneStepProver.recompute, at each op's
+costliest element; the game's ``step`` adds ~160k): TOPK at its caps on ascending keys, mode 0 k = 1 / 40 / 256:
+1.66 / 1.54 / 1.70 M, mode 1: 1.65 / 1.55 / 1.69 M (1.70-1.86 M as the game's step); the 32,000-logit tree at
+K = 40: 1.42 M (block 1,280) and 1.32 M (group 25); SAMPLE at K = MAX_K = 256: 0.79 M; GEN_PARAMS 79k, PRNG 75k,
+GEN_STOP (4 EOS ids) 169k.
 """
 
 from __future__ import annotations
