@@ -434,3 +434,12 @@ def test_gen_stop_check_refuses_bad_nodes():
     with pytest.raises(ParamError, match="inputs"):  # step > 0 needs prev
         op.check(make_node(OpCode.GEN_STOP, [spec((1,), DType.INT32, 0), spec((4,), DType.INT32, 0)],
                            spec((1,), DType.INT32, 0), (1,)))
+
+
+def test_a_sampler_reading_the_request_bytes_takes_every_byte():
+    """GEN_PARAMS reads every int8 (as q & 0xFF), so a model whose request input it reads has the full domain: no
+    request is refused, and none needs to be."""
+    from offchain.engine.domain import InputDomain, input_domain
+    from offchain.models.sampler import sampler_model
+
+    assert input_domain(sampler_model().graph) == InputDomain(1, -128, 127)
