@@ -134,6 +134,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
 
     front = bpe.tokenizer_model(TINY_SP_DIR, 8, 12)
     models["bpe-front"] = (front, text_input("a b\u00e9<|eos|>".encode()[:8], 8))
+    # ---- generation: sample (issue 15): GEN_PARAMS, TOPK (both modes), PRNG, SAMPLE, GEN_STOP
+    from offchain.models.sampler import sampler_fixture
+
+    models["sampler"] = sampler_fixture()
     return models
 
 

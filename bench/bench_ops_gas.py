@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases() + sample_cases()  # sample: issue 15
 
 
 def conv_cases() -> list[Case]:
@@ -472,7 +472,76 @@ def main_pretok() -> None:
     write_results("ops_gas_pretok", results, console)
 
 
+# ---- generation: sample (issue 15)
+def sample_cases(topk_shapes: Sequence[tuple[int, int, int, int]] | None = None) -> list[Case]:
+    """GEN_PARAMS, TOPK, PRNG, SAMPLE and GEN_STOP at the largest sizes their checks allow
+    (offchain/engine/ops/sample.py). TOPK's costliest element is a row's last entry (the k-th largest: a sorted
+    array of k slots) on keys in ascending order (every key enters the array: a binary search and a k-word copy
+    each); shapes (mode, k, block | group, kin) at the gas model's largest entries for k = 1, 40 and MAX_K in each
+    mode, and the 7B vocabulary's tree (32,000 logits, K = 40: block 1,280, then one group of 25 rows). SAMPLE at
+    K = MAX_K with every candidate within the exp's range (all K weights computed) and rnd at its top (the running
+    sum walks every weight); GEN_STOP with MAX_EOS ids none of which matches."""
+    from offchain.engine.ops.sample import MAX_EOS, MAX_K, TOPK_STEP_GAS_BUDGET, request_params, topk_step_gas
+
+    def widest(mode: int, k: int, kin: int = 1) -> int:
+        return max(w for w in range(1, 5000) if topk_step_gas(mode, k, w * kin) <= TOPK_STEP_GAS_BUDGET)
+
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    shapes = topk_shapes or [(0, 1, widest(0, 1), 0), (0, 40, widest(0, 40), 0), (0, MAX_K, widest(0, MAX_K), 0),
+                             (1, 1, widest(1, 1), 1), (1, 40, widest(1, 40, 5), 5), (1, MAX_K, widest(1, MAX_K, 4), 4),
+                             (0, 40, 1280, 0), (1, 40, 25, 40)]
+    out: list[Case] = []
+    raw = np.frombuffer(request_params(200, 1.5, 40, 2**32 - 1), dtype=np.int8).copy()
+    out.append(Case("gen_params", OpCode.GEN_PARAMS, raw, _spec((16,), DType.INT8, 0), [], i32((4,)), (255, 40)))
+    for mode, k, width, kin in shapes:
+        if mode == 0:
+            n = 2 * width  # two blocks: the step proves the second
+            x = np.arange(-n, 0, dtype=np.int32)
+            out.append(Case(f"topk blocks k={k} block={width} (int32, ascending)", OpCode.TOPK, x, i32((n,)), [],
+                            i32((2, k, 2)), (0, k, width), element=4 * k - 2))
+        else:
+            c = np.zeros((2 * width, kin, 2), dtype=np.int32)
+            c[..., 0] = np.arange(2 * width * kin, dtype=np.int32).reshape(2 * width, kin)
+            c[..., 1] = np.arange(2 * width * kin, dtype=np.int32).reshape(2 * width, kin)
+            out.append(Case(f"topk merge k={k} group={width} kin={kin} (ascending)", OpCode.TOPK, c,
+                            i32(c.shape), [], i32((2, k, 2)), (1, k, width), element=4 * k - 2))
+    params4 = np.array([64, 100, MAX_K, 7], dtype=np.int32)
+    out.append(Case("prng", OpCode.PRNG, params4, i32((4,)), [], i32((1,)), (2**31 - 1,)))
+    cand = np.zeros((1, MAX_K, 2), dtype=np.int32)
+    cand[0, :, 0] = -np.arange(MAX_K, dtype=np.int32)
+    cand[0, :, 1] = np.arange(MAX_K, dtype=np.int32)
+    rnd = np.array([2**31 - 1], dtype=np.int32)
+    out.append(Case(f"sample K={MAX_K} (all weights, last candidate)", OpCode.SAMPLE, cand, i32((1, MAX_K, 2)),
+                    [(params4, i32((4,))), (rnd, i32((1,)))], i32((1,)), (0,)))
+    tok, prev = np.array([5], dtype=np.int32), np.array([6], dtype=np.int32)
+    eos = tuple(range(100, 100 + MAX_EOS))
+    out.append(Case(f"gen_stop {MAX_EOS} eos", OpCode.GEN_STOP, tok, i32((1,)), [(params4, i32((4,))), (prev, i32((1,)))],
+                    i32((1,)), (3, *eos)))
+    return out
+
+
+def main_sample() -> None:
+    """``python -m bench.bench_ops_gas sample``: only the generation cases (bench/results/ops_gas_sample.json)."""
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in sample_cases():
+            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
+                          f"(operator calls {inside:,})")
+    write_results("ops_gas_sample", results, console)
+
+
 if __name__ == "__main__":
     import sys
 
-    main_pretok() if sys.argv[1:] == ["pretok"] else main()
+    {"pretok": main_pretok, "sample": main_sample}.get(sys.argv[1] if sys.argv[1:] else "", main)()

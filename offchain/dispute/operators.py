@@ -84,6 +84,12 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.UTF8_CHARS: "PretokOps",
     OpCode.PRETOKENIZE: "PretokOps",
     OpCode.ADDED_TOKENS: "PretokOps",
+    # ---- generation: sample (issue 15)
+    OpCode.GEN_PARAMS: "GenOps",
+    OpCode.TOPK: "GenOps",
+    OpCode.PRNG: "GenOps",
+    OpCode.SAMPLE: "GenOps",
+    OpCode.GEN_STOP: "GenOps",
 })
 
 

@@ -163,7 +163,34 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # full W = 64 window; operator calls from anvil's call tracer): E = 5N + 2N + 9W; 102k at N = 16 (E = 688),
     # 355k at N = 96 (E = 1,248), 860k at N = 256 (E = 2,368; the game's Step 1.50M) <= 16k + 420 * E.
     OpCode.WORD_VOCAB: OpCost(16_000, 420),
+    # ---- generation: sample (issue 15)
+    # Against the shared constants above, from bench_move_gas's games on bench_ops_gas `sample_cases` (each op at
+    # its caps, TOPK on ascending keys: every key enters the running top k). One-element ops (E fixed per node):
+    # per_element covers the operator calls (anvil's call tracer: GEN_PARAMS 22k at E = 16, PRNG 19k at E = 1,
+    # GEN_STOP 20k at E = 3 plus its game residual 44k). SAMPLE: residual 621k at K = 256 (E = 517), linear in K
+    # (one integer exp per candidate), its fixed part raised to 30k by the K = 2 and K = 40 games (test_move_gas). TOPK: per_element is its k = 1 mode 0 cost per entry; _topk_cost adds
+    # TOPK_MERGE_ENTRY (mode 1), TOPK_PROBE * ceil(log2 k) and TOPK_SLOT * k per entry (residuals per entry:
+    # mode 0 326 / 967 / 1,935 at k = 1 / 40 / 256, mode 1 450 / 1,091 / 2,061) and halves it in mode 1, whose
+    # entries are two operand elements.
+    OpCode.GEN_PARAMS: OpCost(16_000, 1_400),
+    OpCode.TOPK: OpCost(30_000, 330),
+    OpCode.PRNG: OpCost(16_000, 19_000),
+    OpCode.SAMPLE: OpCost(30_000, 1_200),
+    OpCode.GEN_STOP: OpCost(16_000, 16_000),
 }
+#: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
+TOPK_MERGE_ENTRY = 125
+TOPK_PROBE = 85
+TOPK_SLOT = 4
+
+
+def _topk_cost(node: Node) -> OpCost:
+    """TOPK's share at its k and mode: per entry, base + merge (mode 1) + probe * ceil(log2 k) + slot * k (a binary
+    search over k slots and a k-word copy per entering key); per operand element, half of that in mode 1."""
+    base = OP_COSTS[OpCode.TOPK]
+    mode, k = node.params[0], node.params[1]
+    per_entry = base.per_element + TOPK_MERGE_ENTRY * mode + TOPK_PROBE * (k - 1).bit_length() + TOPK_SLOT * k
+    return OpCost(base.fixed, -(-per_entry // (1 + mode)))
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
 REVEAL_CHUNK_BASE = 60_000   # revealChunk: tx base, move bookkeeping, chunk hash check, event
@@ -336,6 +363,8 @@ def step_shape(model: Model, index: int) -> StepShape:
 
 
 def _op_cost(node: Node) -> OpCost:
+    if node.op == OpCode.TOPK:  # generation: sample (issue 15): its cost per element grows with k
+        return _topk_cost(node)
     return OP_COSTS[OpCode(node.op)]
 
 

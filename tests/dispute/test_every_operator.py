@@ -117,6 +117,10 @@ COVERED_ELSEWHERE |= set(_WORD_VOCAB_OPS)
 from .test_ops_pretok import PRETOK_OPS as _PRETOK_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_PRETOK_OPS)
+# ---- generation: sample (issue 15)
+from .test_ops_sample import SAMPLE_OPS as _SAMPLE_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_SAMPLE_OPS)
 
 
 def test_every_op_code_is_covered():

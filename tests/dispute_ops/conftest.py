@@ -21,7 +21,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: bpe (issue 14)
             "BpeOps", "WordVocabOps",
             # ---- tokenizer: pretok (issue 14)
-            "PretokOps")
+            "PretokOps",
+            # ---- generation: sample (issue 15)
+            "GenOps")
 
 
 @pytest.fixture(scope="module")

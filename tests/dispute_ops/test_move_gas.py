@@ -122,6 +122,30 @@ DETOK_CHOSEN = ("detok_len T=1024", "detok_bytes strip 0 T=1024 L=1024", "detok_
 CASES += [c for c in all_cases() if c.name.startswith(DETOK_CHOSEN)] + _unseen_detok()
 
 
+# ---- generation: sample (issue 15)
+def _unseen_sample() -> list[Case]:
+    """Generation sizes the fit never measured: small and mid TOPK blocks / groups at other k (ascending keys, the
+    last entry of the second row), and SAMPLE at K = 40 and K = 2."""
+    from bench.bench_ops_gas import sample_cases
+
+    out = [c for c in sample_cases([(0, 8, 64, 0), (0, 100, 500, 0), (1, 16, 8, 16), (1, 40, 600, 1)]) if c.op == OpCode.TOPK]
+    for k in (40, 2):
+        cand = np.zeros((1, k, 2), dtype=np.int32)
+        cand[0, :, 0] = -np.arange(k, dtype=np.int32)
+        cand[0, :, 1] = np.arange(k, dtype=np.int32)
+        i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+        out.append(Case(f"sample K={k}", OpCode.SAMPLE, cand, i32((1, k, 2)),
+                        [(np.array([8, 100, k, 1], np.int32), i32((4,))), (np.array([2**31 - 1], np.int32), i32((1,)))],
+                        i32((1,)), (0,)))
+    for c in out:
+        c.name = "*" + c.name
+    return out
+
+
+SAMPLE_CHOSEN = ("gen_params", "topk ", "prng", "sample K=", "gen_stop")
+CASES += [c for c in all_cases() if c.name.startswith(SAMPLE_CHOSEN)] + _unseen_sample()
+
+
 @pytest.fixture(scope="module")
 def protocol(project, accounts):
     a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)

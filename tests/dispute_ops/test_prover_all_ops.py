@@ -105,6 +105,11 @@ def test_prover_recomputes_every_node(prover):
     from dispute.test_ops_pretok import front_input, front_model
 
     seen |= _recompute_every_node(prover, ModelCommitment(front_model()), front_input())
+    # ---- generation: sample (issue 15)
+    from offchain.models.sampler import sampler_fixture
+
+    sampler_model, sampler_x = sampler_fixture()
+    seen |= _recompute_every_node(prover, ModelCommitment(sampler_model), sampler_x)
     assert seen == {int(c) for c in OpCode}
 
 

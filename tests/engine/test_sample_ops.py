@@ -20,15 +20,15 @@ from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatch
 from offchain.engine.ops import OpCode, get_op
 from offchain.engine.ops.sample import (
     EXP_FRAC,
-    MAX_BLOCK,
     MAX_EOS,
     MAX_FRAC_LOGITS,
     MAX_K,
-    MAX_SORT_WORK,
+    TOPK_STEP_GAS_BUDGET,
     PAD_INDEX,
     PAD_VALUE,
     RequestParamError,
     request_params,
+    topk_step_gas,
 )
 
 from .op_harness import check_elements, make_node, spec
@@ -210,31 +210,44 @@ def test_topk_tree_equals_one_global_topk(n, k, block, group, seed, spread):
 
 def test_topk_vocab_32000_k40_tree_has_two_levels():
     x = np.random.default_rng(5).integers(-3000, 3000, size=32000).astype(np.int16)
-    first = _topk_node(spec((1, 1, 32000), DType.INT16, 8), 0, 40, 1024)
+    first = _topk_node(spec((1, 1, 32000), DType.INT16, 8), 0, 40, 1280)
     get_op(OpCode.TOPK).check(first)
     mid = get_op(OpCode.TOPK).forward([x.reshape(1, 1, -1)], first)
-    assert mid.shape == (32, 40, 2)
-    second = _topk_node(spec(mid.shape, DType.INT32, 0), 1, 40, 32)
+    assert mid.shape == (25, 40, 2)
+    second = _topk_node(spec(mid.shape, DType.INT32, 0), 1, 40, 25)
     get_op(OpCode.TOPK).check(second)
     out = check_elements(second, [mid], range(second.output.size))
     assert np.array_equal(out.astype(np.int64), _reference_blocks(x, 40, 32000))
-    check_elements(first, [x.reshape(1, 1, -1)], [0, 1, 79, 2 * 40 * 31, first.output.size - 1])
+    check_elements(first, [x.reshape(1, 1, -1)], [0, 1, 79, 2 * 40 * 24, first.output.size - 1])
+
+
+def _widest(mode: int, k: int) -> int:
+    return max(e for e in range(1, 5000) if topk_step_gas(mode, k, e) <= TOPK_STEP_GAS_BUDGET)
+
+
+def test_topk_gas_model_caps():
+    """The caps the docstring states, and the 7B tree (32,000 logits, K = 40) in two levels under them."""
+    assert [_widest(0, k) for k in (1, 40, MAX_K)] == [3970, 1391, 796]
+    assert [_widest(1, k) for k in (1, 40, MAX_K)] == [2653, 1185, 724]
+    assert topk_step_gas(0, 40, 1280) <= TOPK_STEP_GAS_BUDGET and topk_step_gas(1, 40, 25 * 40) <= TOPK_STEP_GAS_BUDGET
+    # Monotone in k and in entries, so a cap at the largest k bounds every smaller one.
+    assert all(topk_step_gas(m, k, 100) < topk_step_gas(m, k + 1, 100) for m in (0, 1) for k in range(1, MAX_K))
+    assert all(topk_step_gas(0, k, 100) < topk_step_gas(1, k, 100) for k in range(1, MAX_K + 1))
 
 
 def test_topk_check_enforces_the_caps():
     op = get_op(OpCode.TOPK)
     with pytest.raises(ParamError, match=f"k = {MAX_K + 1}"):
         op.check(_topk_node(spec((10,), DType.INT32, 0), 0, MAX_K + 1, 8))
-    with pytest.raises(ParamError, match="cap"):
-        op.check(_topk_node(spec((MAX_BLOCK + 1,), DType.INT32, 0), 0, 1, MAX_BLOCK + 1))
-    k = 8
-    block = MAX_SORT_WORK // k + 1
-    if block <= MAX_BLOCK:
-        with pytest.raises(ParamError, match="k \\* entries"):
-            op.check(_topk_node(spec((block,), DType.INT32, 0), 0, k, block))
-    with pytest.raises(ParamError, match="k \\* entries"):
-        op.check(_topk_node(spec((64, 40, 2), DType.INT32, 0), 1, 40, MAX_SORT_WORK // (40 * 40) + 1))
-    op.check(_topk_node(spec((64, 40, 2), DType.INT32, 0), 1, 40, MAX_SORT_WORK // (40 * 40)))
+    for k in (1, 40, MAX_K):
+        block = _widest(0, k)
+        op.check(_topk_node(spec((2 * block + 1,), DType.INT32, 0), 0, k, block))
+        with pytest.raises(ParamError, match="gas model"):
+            op.check(_topk_node(spec((2 * block + 1,), DType.INT32, 0), 0, k, block + 1))
+    group = _widest(1, 40) // 40
+    op.check(_topk_node(spec((64, 40, 2), DType.INT32, 0), 1, 40, group))
+    with pytest.raises(ParamError, match="gas model"):
+        op.check(_topk_node(spec((64, 40, 2), DType.INT32, 0), 1, 40, group + 1))
     with pytest.raises(ParamError, match="mode 2"):
         op.check(make_node(OpCode.TOPK, [spec((4,), DType.INT32, 0)], spec((1, 1, 2), DType.INT32, 0), (2, 1, 4)))
     with pytest.raises(ParamError, match="block / group = 0"):
@@ -421,3 +434,12 @@ def test_gen_stop_check_refuses_bad_nodes():
     with pytest.raises(ParamError, match="inputs"):  # step > 0 needs prev
         op.check(make_node(OpCode.GEN_STOP, [spec((1,), DType.INT32, 0), spec((4,), DType.INT32, 0)],
                            spec((1,), DType.INT32, 0), (1,)))
+
+
+def test_a_sampler_reading_the_request_bytes_takes_every_byte():
+    """GEN_PARAMS reads every int8 (as q & 0xFF), so a model whose request input it reads has the full domain: no
+    request is refused, and none needs to be."""
+    from offchain.engine.domain import InputDomain, input_domain
+    from offchain.models.sampler import sampler_model
+
+    assert input_domain(sampler_model().graph) == InputDomain(1, -128, 127)

@@ -24,9 +24,12 @@ TOPK (53)
     Element (r, i, f) (f = 0 value, 1 index) reads its block / group (1 range). The order is total (the global
     index, resp. the position in the group, breaks every tie), so a tree (mode 0, then mode 1 until one row is
     left) yields exactly the global top-k: each block's top k holds every global top-k member of that block.
-    On chain the element takes i + 1 passes over the block's keys (O(block * k) for the last entry).
-    Caps: k <= MAX_K, block <= MAX_BLOCK entries, k * block <= MAX_SORT_WORK (mode 1: group * kin in place of
-    block).
+    On chain the element keeps the i + 1 largest keys of one pass in a sorted array (binary search + one MCOPY
+    per key that enters it): O(entries * (log k + k)) words in the worst case (ascending keys).
+    Caps: k <= MAX_K, and the step's gas model ``topk_step_gas(mode, k, entries)`` <= TOPK_STEP_GAS_BUDGET
+    (1.7 M), entries = block (mode 0) or group * kin (mode 1). E.g. k = 40: block <= 1,391, group * kin <= 1,185;
+    k = 256: entries <= 796 / 724; k = 1: 3,970 / 2,653. A vocabulary of 32,000 at K = 40 takes two levels:
+    block 1,280 (25 rows), then one group of 25 rows (1,000 entries).
 
 PRNG (54)
     inputs: params4 [4] (GEN_PARAMS' output; seed = element 3). params: (step,), 0 <= step < 2^31.
@@ -56,8 +59,11 @@ GEN_STOP (56)
       -1 if step >= params4[0] (max_new) or (step > 0 and (prev == -1 or prev in {eos_i})) else tok.
     Element reads tok, params4[0] and prev (3 ranges; 2 at step 0).
 
-Gas (bench/bench_ops_gas.py ``sample_cases``, the whole one-step transaction at each op's costliest element)
-is listed with the caps below.
+Gas (``python -m bench.bench_ops_gas sample``: the whole one-step transaction, OneStepProver.recompute, at each op's
+costliest element; the game's ``step`` adds ~160k): TOPK at its caps on ascending keys, mode 0 k = 1 / 40 / 256:
+1.66 / 1.54 / 1.70 M, mode 1: 1.65 / 1.55 / 1.69 M (1.70-1.86 M as the game's step); the 32,000-logit tree at
+K = 40: 1.42 M (block 1,280) and 1.32 M (group 25); SAMPLE at K = MAX_K = 256: 0.79 M; GEN_PARAMS 79k, PRNG 75k,
+GEN_STOP (4 EOS ids) 169k.
 """
 
 from __future__ import annotations
@@ -83,10 +89,19 @@ PARAM_BYTES = 16
 MAX_NEW_TOKENS = 255
 #: Largest top-k size K (TOPK's k, SAMPLE's candidate count).
 MAX_K = 256
-#: Largest TOPK block (mode 0) or group * kin (mode 1): the entries one element's step carries and scans.
-MAX_BLOCK = 4096
-#: Largest k * block (mode 1: k * group * kin): the last entry's i + 1 = k passes over the block's keys.
-MAX_SORT_WORK = 1 << 16
+#: TOPK's gas model of one whole step (OneStepProver.recompute, calldata and range proofs included) over `entries`
+#: entries (block, or group * kin) at top-k size k: FIXED + entries * (ENTRY + MERGE_ENTRY [mode 1] + PROBE *
+#: ceil(log2 k) + SLOT * k). Per entry: reading and keying it, and in the worst case (keys ascending: every one
+#: enters the running top k) a binary search over k slots and a k-word copy. Fitted above every measurement of
+#: bench/bench_ops_gas.py ``sample_cases`` (k = 1 .. 256, 256 .. 2,048 entries, both modes; e.g. k = 40 over 1,024
+#: entries: model 1.28 M, measured 1.15 M in mode 0).
+TOPK_FIXED_GAS = 100_000
+TOPK_ENTRY_GAS = 400
+TOPK_MERGE_ENTRY_GAS = 200
+TOPK_PROBE_GAS = 105
+TOPK_SLOT_GAS = 3
+#: The model's bound: 300k under the 2,000,000-gas step bound, for the game's own step around the recompute.
+TOPK_STEP_GAS_BUDGET = 1_700_000
 #: Largest frac of the logits SAMPLE accepts (the denominator t * 2^frac stays below 2^63).
 MAX_FRAC_LOGITS = 32
 #: Frac bits of SAMPLE's scaled distance, the input of the integer exp.
@@ -124,6 +139,13 @@ def request_params(max_new: int = 0, temperature: float = 0.0, top_k: int = 0, s
         raise RequestParamError(f"seed = {seed!r}: must be an int in 0 .. 2^32 - 1")
     return (bytes([max_new]) + hundredths.to_bytes(2, "big") + top_k.to_bytes(2, "big") + seed.to_bytes(4, "big")
             + bytes(PARAM_BYTES - 9))
+
+
+def topk_step_gas(mode: int, k: int, entries: int) -> int:
+    """TOPK's modelled gas of one whole step (see TOPK_FIXED_GAS); check() refuses a node above the budget."""
+    per_entry = (TOPK_ENTRY_GAS + (TOPK_MERGE_ENTRY_GAS if mode == MODE_MERGE else 0)
+                 + TOPK_PROBE_GAS * (k - 1).bit_length() + TOPK_SLOT_GAS * k)
+    return TOPK_FIXED_GAS + entries * per_entry
 
 
 # ------------------------------------------------------------------------------------------------ element rules
@@ -271,10 +293,10 @@ class TopK(Op):
             raise ParamError(f"TOPK mode {mode} must be 0 (blocks) or 1 (merge)")
         if width < 1:
             raise ParamError(f"TOPK block / group = {width} must be >= 1")
-        if entries > MAX_BLOCK:
-            raise ParamError(f"TOPK scans {entries} entries per element (block or group * kin): cap {MAX_BLOCK}")
-        if k * entries > MAX_SORT_WORK:
-            raise ParamError(f"TOPK k * entries = {k} * {entries} = {k * entries} exceeds the cap {MAX_SORT_WORK}")
+        gas = topk_step_gas(mode, k, entries)
+        if gas > TOPK_STEP_GAS_BUDGET:
+            raise ParamError(f"TOPK mode {mode} k = {k} over {entries} entries (block or group * kin): the step's gas "
+                             f"model gives {gas:,} > {TOPK_STEP_GAS_BUDGET:,}; use smaller blocks / groups")
         _int32("output", node.output)
         expect_shape("output", node.output.shape, (rows, k, 2))
 
