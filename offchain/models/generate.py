@@ -46,6 +46,8 @@ from offchain.engine.ops import get_op
 from offchain.engine.ops.codes import OpCode
 
 from offchain.engine.ops.sample import PARAM_BYTES  # noqa: E402  parameter bytes after the prompt (GEN_PARAMS)
+#: The most cache blocks CAT_MATMUL reads (its node takes 16 operands: the query plus 15 blocks).
+MAX_CACHE_BLOCKS = 15
 #: No token (a stopped step): DETOK_LEN gives it length 0.
 NO_TOKEN = -1
 
@@ -60,9 +62,11 @@ class GenerationConfig:
     slots (longer prompts keep their first T - template pieces, as the tokenizer graph does); ``max_new`` N: new
     tokens at most (a request asks for 1..N); ``top_k`` K: candidates kept for sampling; ``out_bytes``: text bytes
     of the answer (default 8 N); ``topk_block`` / ``topk_group``: the TOPK tree's fan-in; ``cache_block`` G:
-    every G decode steps each layer's last G K rows and G V columns are copied into one block (CONCAT), so a
-    step's attention reads at most 1 + (N-1)/G + G - 1 blocks (each block is one range of its one-step proof)
-    while the trace grows by those copies only: linear in N."""
+    each layer's decode K rows and V columns are merged like the digits of a base-G counter: G single rows become
+    one block (CONCAT), G such blocks one block of G^2 rows, and so on, so a step's attention reads at most
+    ``max_cache_blocks`` = 1 + (G - 1) * levels + 1 blocks (the prefill, at most G - 1 per level, its own row;
+    each block is one range of the one-step proof, and a node takes at most 16 operands) while each row is copied
+    once per level: (levels = ceil(log_G(N - 1))) copies, O(N log N) bytes of K/V with a small constant."""
 
     prompt_bytes: int = 48
     prompt_tokens: int = 32
@@ -71,7 +75,7 @@ class GenerationConfig:
     out_bytes: int | None = None
     topk_block: int = 256
     topk_group: int = 16
-    cache_block: int = 8
+    cache_block: int = 4
 
     def __post_init__(self) -> None:
         for field in ("prompt_bytes", "prompt_tokens", "max_new", "top_k", "topk_block", "topk_group",
@@ -82,6 +86,22 @@ class GenerationConfig:
             raise GenerationConfigError(f"max_new={self.max_new}: a request's max_new_tokens is one byte (<= 255)")
         if self.topk_group < 2:
             raise GenerationConfigError(f"topk_group={self.topk_group} must be >= 2")
+        if self.cache_block < 2:
+            raise GenerationConfigError(f"cache_block={self.cache_block} must be >= 2")
+        if self.max_cache_blocks > MAX_CACHE_BLOCKS:
+            raise GenerationConfigError(
+                f"cache_block={self.cache_block} with max_new={self.max_new}: a decode step would read "
+                f"{self.max_cache_blocks} cache blocks; CAT_MATMUL takes at most {MAX_CACHE_BLOCKS} (pick another "
+                f"cache_block: 4 fits every max_new <= 255)")
+
+    @property
+    def max_cache_blocks(self) -> int:
+        """The most K (or V) blocks one decode step's CAT_MATMUL reads: the prefill's, at most G - 1 merged blocks
+        per level of the base-G merging, and the step's own row."""
+        rows, levels = self.max_new - 1, 0
+        while self.cache_block ** levels < rows:
+            levels += 1
+        return 1 + (self.cache_block - 1) * levels + 1
 
     @property
     def text_bytes(self) -> int:
@@ -203,7 +223,8 @@ class _Body:
         self.layer_of = {i: k for k, i in enumerate(self.scores)} | {i: k for k, i in enumerate(self.mix)}
         self.k_blocks: list[list[TensorRef]] = [[] for _ in self.scores]
         self.v_blocks: list[list[TensorRef]] = [[] for _ in self.mix]
-        self.loose: list[list[int]] = [[0, 0] for _ in self.scores]   # per layer: single K rows, single V columns
+        # per layer and axis (0: K, 1: V): the level of each decode block in k_blocks / v_blocks after the prefill's
+        self.levels: list[list[list[int]]] = [[[], []] for _ in self.scores]
 
     # shapes ---------------------------------------------------------------------------------------------------
 
@@ -267,20 +288,22 @@ class _Body:
                     mapped[i] = asm.node(OpCode.CAT_MATMUL, [inputs[0], *blocks[layer], inputs[1]], out_spec, (axis,),
                                          source)
                     blocks[layer].append(inputs[1])
-                    self.loose[layer][axis] += 1
-                    if self.loose[layer][axis] == self.cache_block:
-                        self._consolidate(blocks[layer], axis, tag, layer)
-                        self.loose[layer][axis] = 0
+                    levels = self.levels[layer][axis]
+                    levels.append(0)
+                    G = self.cache_block
+                    while len(levels) >= G and len(set(levels[-G:])) == 1:
+                        self._consolidate(blocks[layer], axis, tag, layer, levels[-1])
+                        levels[-G:] = [levels[-1] + 1]
                     continue
                 blocks[layer][:] = [inputs[1]]
-                self.loose[layer] = [0, 0]
+                self.levels[layer] = [[], []]
             mapped[i] = asm.node(OpCode(n.op), inputs, out_spec, n.params, source)
         return mapped[len(nodes) - 1]
 
 
-    def _consolidate(self, blocks: list[TensorRef], axis: int, tag: str, layer: int) -> None:
-        """Replace the last ``cache_block`` single-row blocks by one CONCAT of them (K rows along the key axis
-        -2, V columns along -1)."""
+    def _consolidate(self, blocks: list[TensorRef], axis: int, tag: str, layer: int, level: int) -> None:
+        """Replace the last ``cache_block`` blocks (all of one level) by one CONCAT of them (K rows along the key
+        axis -2, V columns along -1)."""
         rows = blocks[-self.cache_block:]
         first = self.asm.spec(rows[0])
         dim = len(first.shape) - 2 + axis
@@ -288,7 +311,8 @@ class _Body:
         shape[dim] = sum(self.asm.spec(r).shape[dim] for r in rows)
         kind = "k" if axis == 0 else "v"
         spec = dataclasses.replace(first, shape=tuple(shape), name=f"{tag}.cache.{kind}{layer}")
-        merged = self.asm.node(OpCode.CONCAT, rows, spec, (dim,), f"{tag}: cache.{kind} block, layer {layer}")
+        merged = self.asm.node(OpCode.CONCAT, rows, spec, (dim,),
+                               f"{tag}: cache.{kind} block of {shape[dim]} rows (level {level + 1}), layer {layer}")
         blocks[-self.cache_block:] = [merged]
 
 
@@ -560,6 +584,6 @@ def _trailing(ids: np.ndarray, pad: int) -> int:
     return n
 
 
-__all__ = ["CompiledGenerator", "GenerationConfig", "GenerationConfigError", "NO_TOKEN", "PARAM_BYTES",
+__all__ = ["CompiledGenerator", "GenerationConfig", "GenerationConfigError", "MAX_CACHE_BLOCKS", "NO_TOKEN", "PARAM_BYTES",
            "build_generator", "check_positions", "compile_generator", "eos_ids", "generated_ids", "generated_text",
            "reference_generate", "request_bytes", "request_tensor"]

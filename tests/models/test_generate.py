@@ -32,7 +32,7 @@ B, T, N = 48, 24, 8
 def gen():
     config = CompileConfig()
     config.weight_dtype = DType.INT16     # the reference generating model's weights (see bench_generate)
-    gc = GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N, top_k=40, cache_block=3)  # 2 consolidations
+    gc = GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N, top_k=40, cache_block=2)  # 7 rows: 3 levels
     return compile_generator(SMALL_DIR, gc, config=config)
 
 
@@ -127,8 +127,11 @@ def test_the_trace_grows_linearly_with_the_tokens(gen):
     assert per_step == 4 * heads * layers + 2
     # no decode-step node holds a cache: every one is at most a row of the widest layer or the vocabulary
     assert max(n.output.size for n in nodes if n.source.startswith("step")) == 4096   # the logits row
-    G = gen.config.cache_block
-    assert copies == ((N - 1) // G) * G * 2 * layers * 2 * 64    # each K row and V column copied once at most
+    # base-2 merging of 7 decode rows: blocks of 2 (rows 1-2, 3-4, 5-6) and of 4 (rows 1-4): each row copied at
+    # most once per level; K and V, 2 KV heads of 64, 4 layers
+    assert copies == (6 + 4) * 2 * 2 * 64 * layers
+    reads = [len(n.inputs) - 1 for n in nodes if n.op == OpCode.CAT_MATMUL]
+    assert max(reads) <= gen.config.max_cache_blocks == 1 + 1 * 3 + 1
 
 
 def test_greedy_text_agrees_with_transformers_float_generate(gen):
@@ -160,7 +163,10 @@ def test_bad_configurations_are_refused_by_name(gen):
     with pytest.raises(GenerationConfigError, match="equals a model dimension"):   # S = 64 = head_dim
         compile_generator(SMALL_DIR, GenerationConfig(prompt_bytes=B, prompt_tokens=60, max_new=5))
     with pytest.raises(GenerationConfigError, match="keeps prompt_bytes"):
-        gen.rebuilt(config=GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N + 1, cache_block=3))
+        gen.rebuilt(config=GenerationConfig(prompt_bytes=B, prompt_tokens=T, max_new=N + 1, cache_block=2))
+    with pytest.raises(GenerationConfigError, match="CAT_MATMUL takes at most 15"):
+        GenerationConfig(max_new=255, cache_block=16)
+    assert GenerationConfig(max_new=255).max_cache_blocks <= 15
     with pytest.raises(ValueError, match="at most 48"):
         request_bytes("x" * 49, prompt_bytes=B)
 
