@@ -84,6 +84,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.UTF8_CHARS: "PretokOps",
     OpCode.PRETOKENIZE: "PretokOps",
     OpCode.ADDED_TOKENS: "PretokOps",
+    # ---- generation: cache (issue 15)
+    OpCode.CAT_MATMUL: "CacheOps",
+    OpCode.ATTN_BIAS: "CacheOps",
+    OpCode.ALIGN_END: "CacheOps",
 })
 
 
