@@ -117,6 +117,10 @@ COVERED_ELSEWHERE |= set(_WORD_VOCAB_OPS)
 from .test_ops_pretok import PRETOK_OPS as _PRETOK_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_PRETOK_OPS)
+# ---- generation: cache (issue 15)
+from .test_ops_cache import CACHE_OPS as _CACHE_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_CACHE_OPS)
 
 
 def test_every_op_code_is_covered():
