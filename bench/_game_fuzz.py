@@ -134,6 +134,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
 
     front = bpe.tokenizer_model(TINY_SP_DIR, 8, 12)
     models["bpe-front"] = (front, text_input("a b\u00e9<|eos|>".encode()[:8], 8))
+    # ---- generation: cache (issue 15): ALIGN_END, ATTN_BIAS, CAT_MATMUL on both axes
+    from offchain.models.cache_graph import cache_graph
+
+    models["cache"] = cache_graph()
     return models
 
 
