@@ -105,6 +105,11 @@ def test_prover_recomputes_every_node(prover):
     from dispute.test_ops_pretok import front_input, front_model
 
     seen |= _recompute_every_node(prover, ModelCommitment(front_model()), front_input())
+    # ---- generation: cache (issue 15)
+    from offchain.models.cache_graph import cache_graph
+
+    cache_model, cache_x = cache_graph()  # ALIGN_END, ATTN_BIAS, CAT_MATMUL on both axes
+    seen |= _recompute_every_node(prover, ModelCommitment(cache_model), cache_x)
     assert seen == {int(c) for c in OpCode}
 
 
