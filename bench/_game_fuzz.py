@@ -138,6 +138,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from offchain.models.sampler import sampler_fixture
 
     models["sampler"] = sampler_fixture()
+    # ---- generation: cache (issue 15): ALIGN_END, ATTN_BIAS, CAT_MATMUL on both axes
+    from offchain.models.cache_graph import cache_graph
+
+    models["cache"] = cache_graph()
     return models
 
 

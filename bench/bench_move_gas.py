@@ -45,6 +45,9 @@ CHUNK_BYTE_FLOOR = 17  # gas per chunk byte the fit may not go below (see fit)
 DESCRIPTOR_BYTE_FLOOR = 4
 #: Ops whose cost has a per-range term besides the per-element one (OpCost.per_range).
 PER_RANGE_OPS = {"CONV2D"}
+# ---- generation: cache (issue 15): CAT_MATMUL axis 1 reads one range per cache block, and each of the prover's
+# range calls re-sends a descriptor that grows with the blocks
+PER_RANGE_OPS |= {"CAT_MATMUL"}
 
 
 def extra_cases() -> list[Case]:
@@ -155,6 +158,10 @@ def extra_cases() -> list[Case]:
                     _spec((1, 16, 64), DType.INT16, 8)))
     # ---- tokenizer: bpe (issue 14)
     out += bpe_extra_cases()
+    # ---- generation: cache (issue 15)
+    from bench.bench_ops_gas import cache_extra_cases
+
+    out += cache_extra_cases()
     return out + act_extra_cases()
 
 
@@ -209,7 +216,7 @@ def measure(cases: list[Case], console: Console) -> list[dict]:
             element = case.element % model.graph.nodes[0].output.size
             rows.append({"name": case.name, "op": OpCode(case.op).name, "step": gas["Step"], "open": gas["OpenNode"],
                          "reveal_chunk": gas["RevealChunk"],
-                         "shape": element_shape(case, 0, element, inputs, len(case.weights))})
+                         "shape": element_shape(case, 0, element, inputs, case.weight_count)})
             console.print(f"{case.name}: step {rows[-1]['step']:,} gas")
     return rows
 

@@ -56,14 +56,25 @@ class Case:
     params: tuple[int, ...] = ()
     element: int = -1  # -1: the last element (the longest causal row, the last channel)
     whole_step: bool = True  # False where the step cannot run inside a block (a note says why)
+    # ---- generation: cache (issue 15)
+    #: Unread one-byte weights after the node's, so each weight operand's root proof has as many siblings as an
+    #: activation's in a big graph's trace tree (a KV-cache block is an earlier node's output).
+    padding_weights: int = 0
 
     def model(self) -> Model:
         refs = (TensorRef(TensorKind.INPUT, 0),) + tuple(TensorRef(TensorKind.WEIGHT, k) for k in range(len(self.weights)))
         specs = (self.x_spec,) + tuple(s for _, s in self.weights)
         node = Node(int(self.op), refs, specs, self.out, self.params, self.name)
-        model = Model(Graph([self.x_spec], [s for _, s in self.weights], [node]), [w for w, _ in self.weights], {})
+        pad = _spec((1,), DType.INT8, 0)
+        model = Model(Graph([self.x_spec], [s for _, s in self.weights] + [pad] * self.padding_weights, [node]),
+                      [w for w, _ in self.weights] + [np.zeros(1, np.int8)] * self.padding_weights, {})
         model.validate()
         return model
+
+    @property
+    def weight_count(self) -> int:
+        """Weights of the case's model (the node's and the padding)."""
+        return len(self.weights) + self.padding_weights
 
 
 def _spec(shape: Sequence[int], dtype: DType, frac: int, chunk_log2: int = 5) -> TensorSpec:
@@ -133,7 +144,8 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases() + sample_cases()  # sample: issue 15
+    return (out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases()
+            + word_vocab_cases() + pretok_cases() + sample_cases() + cache_cases())  # sample, cache: issue 15
 
 
 def conv_cases() -> list[Case]:
@@ -369,7 +381,7 @@ def one_step_tx_gas(prover: Any, case: Case, sender: Any) -> tuple[int, int]:
     claimed.add_reveal(0, 0, [tree.node(tree.depth, k) for k in range(1 << tree.depth)])
     e = case.element % commitment.model.graph.nodes[0].output.size
     step = build_step_proof(honest, claimed, 0, e)
-    ctx = (commitment.graph_tree.root, 1, commitment.weights_tree.root, len(case.weights), honest.input_root,
+    ctx = (commitment.graph_tree.root, 1, commitment.weights_tree.root, case.weight_count, honest.input_root,
            honest.trace_root, 0, e)
     got = prover.recompute(ctx, commitment.descriptor(0), step.proof)
     if got != step.value:
@@ -541,7 +553,95 @@ def main_sample() -> None:
     write_results("ops_gas_sample", results, console)
 
 
+def cat_matmul_case(axis: int, blocks: int, heads: int, head_dim: int, prefill: int, a_dtype: DType = DType.INT32,
+                    b_dtype: DType = DType.INT16, padding: int = CACHE_TREE_PADDING) -> Case:
+    """One decode step's CAT_MATMUL over a KV cache of a ``prefill``-position block and ``blocks - 1`` one-position
+    blocks (each its own node in a real graph), ``heads`` heads of ``head_dim``: axis 0 the scores q [H, 1, d] x
+    keys [H, N_i, d]; axis 1 the mix probs [H, 1, P] x values^T [H, d, K_i]. The element is the last one (axis 0:
+    a column of the last block; axis 1: every block read), its operands at the dtypes' worst bytes (a int32)."""
+    rng = np.random.default_rng(SEED + 49 + blocks)
+    sizes = [prefill] + [1] * (blocks - 1)
+    total = sum(sizes)
+    fa, fb = 14, 8
+    if axis == 0:
+        a_shape, b_shapes, out_shape = (heads, 1, head_dim), [(heads, n, head_dim) for n in sizes], (heads, 1, total)
+    else:
+        a_shape, b_shapes, out_shape = (heads, 1, total), [(heads, head_dim, k) for k in sizes], (heads, 1, head_dim)
+    lim_a, lim_b = 1 << (a_dtype.bits - 2), 1 << (b_dtype.bits - 2)
+    a = _ints(rng, a_shape, -lim_a, lim_a, a_dtype)
+    weights = [(_ints(rng, sh, -lim_b, lim_b, b_dtype), _spec(sh, b_dtype, fb)) for sh in b_shapes]
+    name = (f"cat_matmul axis {axis} m={blocks} H={heads} d={head_dim} T={prefill} "
+            f"({a_dtype.name.lower()} x {b_dtype.name.lower()}, root depth {(padding + blocks - 1).bit_length()})")
+    return Case(name, OpCode.CAT_MATMUL, a, _spec(a_shape, a_dtype, fa), weights, _spec(out_shape, DType.INT32, 16),
+                (axis,), padding_weights=padding)
+
+
+def cache_cases() -> list[Case]:
+    """The KV-cache ops at the caps their checks allow (offchain/engine/ops/cache.py): CAT_MATMUL on both axes at
+    MAX_BLOCKS blocks for head_dim 128 and 64 (Llama-2-7B's 32 heads, a 64-position prefill block), axis 1 at
+    1..MAX_BLOCKS blocks for the step's growth per block, both axes with rows of MAX_CAT_K (axis 0: head_dim
+    MAX_CAT_K; axis 1: MAX_CAT_K cached positions); ATTN_BIAS reading
+    MAX_BIAS_KEYS ids that are all pads (the scan runs to the last key); ALIGN_END over MAX_ALIGN_IDS ids that are
+    all pads but the first (the trailing scan walks them all)."""
+    from offchain.engine.ops.cache import MAX_ALIGN_IDS, MAX_BIAS_KEYS, MAX_BLOCKS, MAX_CAT_K
+
+    out: list[Case] = []
+    for d in (128, 64):
+        for m in sorted({1, 2, 4, 8, 12, MAX_BLOCKS}):
+            out.append(cat_matmul_case(1, m, 32, d, 64))
+        out.append(cat_matmul_case(0, MAX_BLOCKS, 32, d, 64))
+    out.append(cat_matmul_case(0, MAX_BLOCKS, 32, MAX_CAT_K, 64))
+    out.append(cat_matmul_case(1, MAX_BLOCKS, 32, 128, MAX_CAT_K - (MAX_BLOCKS - 1)))
+    return out + mask_cases(MAX_BIAS_KEYS, MAX_ALIGN_IDS)
+
+
+def mask_cases(keys: int, ids: int) -> list[Case]:
+    """ATTN_BIAS reading ``keys`` ids that are all pads (the scan runs to the last key) and ALIGN_END over ``ids``
+    ids that are all pads but the first (the trailing scan walks them all)."""
+    x = np.zeros((1, keys), dtype=np.int32)
+    out = [Case(f"attn_bias nk={keys} all pads (scan to key {keys - 1})", OpCode.ATTN_BIAS, x,
+                _spec((1, keys), DType.INT32, 0), [], _spec((1, keys), DType.INT16, 1), (0, -20000, keys - 1, 1, 1),
+                padding_weights=CACHE_TREE_PADDING)]
+    x = np.full((1, ids), 2, dtype=np.int32)
+    x[0, 0] = 7
+    out.append(Case(f"align_end T={ids} one token, {ids - 1} trailing pads", OpCode.ALIGN_END, x,
+                    _spec((1, ids), DType.INT32, 0), [], _spec((1, ids), DType.INT32, 0), (2,),
+                    padding_weights=CACHE_TREE_PADDING))
+    return out
+
+
+def cache_extra_cases() -> list[Case]:
+    """The KV-cache ops at smaller sizes too, for bench_move_gas's per-element and per-range fit."""
+    return (mask_cases(64, 64) + mask_cases(512, 512)
+            + [cat_matmul_case(0, m, 32, 128, 64) for m in (1, 4, 8)] + [cat_matmul_case(1, 15, 32, 128, 128)])
+
+
+def main_cases(which: str) -> None:
+    """``python -m bench.bench_ops_gas cache``: only one slice's cases (bench/results/ops_gas_<which>.json)."""
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    picked = {"cache": cache_cases}[which]()
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in picked:
+            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
+                                  step_gas))
+            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
+                          f"(operator calls {inside:,})")
+    write_results(f"ops_gas_{which}", results, console)
+
+
 if __name__ == "__main__":
     import sys
 
-    {"pretok": main_pretok, "sample": main_sample}.get(sys.argv[1] if sys.argv[1:] else "", main)()
+    {"pretok": main_pretok, "sample": main_sample, "cache": lambda: main_cases("cache")}.get(
+        sys.argv[1] if sys.argv[1:] else "", main)()

@@ -90,6 +90,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.PRNG: "GenOps",
     OpCode.SAMPLE: "GenOps",
     OpCode.GEN_STOP: "GenOps",
+    # ---- generation: cache (issue 15)
+    OpCode.CAT_MATMUL: "CacheOps",
+    OpCode.ATTN_BIAS: "CacheOps",
+    OpCode.ALIGN_END: "CacheOps",
 })
 
 

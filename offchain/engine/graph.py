@@ -34,6 +34,11 @@ from offchain.engine.errors import (
 
 #: Largest tensor rank the descriptor layout has room for.
 MAX_RANK = 6
+#: Most operands and params one node may have: LibDescriptor.decode refuses a descriptor with more (reverting
+#: MalformedDescriptor("counts")), so the one-step proof of such a node could never run and a fault in it could not
+#: lose a dispute.
+MAX_NODE_INPUTS = 16
+MAX_NODE_PARAMS = 64
 #: Smallest and largest chunk size (log2 bytes) a tensor may be committed with.
 MIN_CHUNK_LOG2 = 5
 MAX_CHUNK_LOG2 = 20
@@ -196,6 +201,9 @@ class Graph:
                     raise TopologyError(f"{where}: operand {k} spec {spec} disagrees with {ref} = {declared}")
             if any(not isinstance(p, int) for p in node.params):
                 raise ParamError(f"{where}: params {node.params!r} must all be ints")
+            if len(node.inputs) > MAX_NODE_INPUTS or len(node.params) > MAX_NODE_PARAMS:
+                raise ParamError(f"{where}: {len(node.inputs)} inputs and {len(node.params)} params; a descriptor "
+                                 f"holds at most {MAX_NODE_INPUTS} and {MAX_NODE_PARAMS} (LibDescriptor)")
             try:
                 op.check(node)
             except GraphError as exc:

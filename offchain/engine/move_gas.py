@@ -177,6 +177,18 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.PRNG: OpCost(16_000, 19_000),
     OpCode.SAMPLE: OpCost(30_000, 1_200),
     OpCode.GEN_STOP: OpCost(16_000, 16_000),
+    # ---- generation: cache (issue 15)
+    # Measured with python -m bench.bench_move_gas --ops CAT_MATMUL,ATTN_BIAS,ALIGN_END (bench_ops_gas's cache
+    # cases: 7B shapes H = 32, d = 64 / 128, 1..15 blocks, weight roots 16 siblings deep like a generation graph's
+    # trace); ATTN_BIAS / ALIGN_END as fit_one_op gives them. CAT_MATMUL's step is convex in its block count m (each
+    # of the prover's m + 3 operator calls re-sends a descriptor that grows with m: 0.36 M at m = 1, 1.73 M at
+    # m = 15 on axis 1; axis 0 reads 2 ranges but grows too, 0.38 M to 0.91 M), which no linear term follows:
+    # fit_one_op's (263_000, 128, 16_209) is 1.8x the one-block step, so this is the chord instead: the smallest
+    # fixed cost and per-range cost with every measured step + 15k under the estimate and the estimate within
+    # 1.5x + 100k of it (1.02x at 15 blocks, 1.50x at 1).
+    OpCode.CAT_MATMUL: OpCost(142_000, 128, 23_000),
+    OpCode.ATTN_BIAS: OpCost(43_000, 132),
+    OpCode.ALIGN_END: OpCost(38_000, 158),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125

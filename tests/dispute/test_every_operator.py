@@ -121,6 +121,10 @@ COVERED_ELSEWHERE |= set(_PRETOK_OPS)
 from .test_ops_sample import SAMPLE_OPS as _SAMPLE_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_SAMPLE_OPS)
+# ---- generation: cache (issue 15)
+from .test_ops_cache import CACHE_OPS as _CACHE_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_CACHE_OPS)
 
 
 def test_every_op_code_is_covered():

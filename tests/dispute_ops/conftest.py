@@ -23,7 +23,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: pretok (issue 14)
             "PretokOps",
             # ---- generation: sample (issue 15)
-            "GenOps")
+            "GenOps",
+            # ---- generation: cache (issue 15)
+            "CacheOps")
 
 
 @pytest.fixture(scope="module")

@@ -144,6 +144,21 @@ def _unseen_sample() -> list[Case]:
 
 SAMPLE_CHOSEN = ("gen_params", "topk ", "prng", "sample K=", "gen_stop")
 CASES += [c for c in all_cases() if c.name.startswith(SAMPLE_CHOSEN)] + _unseen_sample()
+# ---- generation: cache (issue 15)
+def _unseen_cache() -> list[Case]:
+    """KV-cache sizes the fit never measured: CAT_MATMUL axis 1 at 6 blocks of head_dim 96 over 16 heads after a
+    100-position prefill block, axis 0 at 10 blocks of head_dim 80; ATTN_BIAS over 1,000 ids, ALIGN_END over 300."""
+    from bench.bench_ops_gas import cat_matmul_case, mask_cases
+
+    out = [cat_matmul_case(1, 6, 16, 96, 100), cat_matmul_case(0, 10, 16, 80, 30)] + mask_cases(1000, 300)
+    for case in out:
+        case.name = "*" + case.name
+    return out
+
+
+CACHE_CHOSEN = ("cat_matmul axis 1 m=1 H=32 d=128", "cat_matmul axis 1 m=15 H=32 d=128 T=242",
+                "cat_matmul axis 0 m=15 H=32 d=256", "attn_bias nk=4096", "align_end T=64")
+CASES += [c for c in all_cases() if c.name.startswith(CACHE_CHOSEN)] + _unseen_cache()
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +199,22 @@ def test_the_costliest_step_of_a_built_in_model_is_bounded(protocol, owner, subm
     gas = play_to_step(model, built.example_inputs[0], node_index, element, registry, game, owner, submitter,
                        challenger)
     _check(model, node_index, gas, f"{name} node {node_index} ({OpCode(model.graph.nodes[node_index].op).name})")
+
+
+# ---- generation: cache (issue 15)
+def test_the_costliest_step_of_the_cache_graph_is_bounded(protocol, owner, submitter, challenger):
+    """The KV-cache graph (offchain/models/cache_graph.py) played whole, at the node and element the estimate finds
+    costliest: its CAT_MATMUL blocks' roots are proven against a real trace, not the weights."""
+    from offchain.models.cache_graph import cache_graph
+
+    registry, game = protocol
+    model, x = cache_graph()
+    steps = [(step_gas(model, i), i) for i in range(len(model.graph.nodes))]
+    _, node_index = max(steps)
+    assert model.graph.nodes[node_index].op == OpCode.CAT_MATMUL
+    element = step_shape(model, node_index).element
+    gas = play_to_step(model, x, node_index, element, registry, game, owner, submitter, challenger)
+    _check(model, node_index, gas, f"cache graph node {node_index} (CAT_MATMUL)")
 
 
 @pytest.mark.parametrize("n", [1024, 4096])

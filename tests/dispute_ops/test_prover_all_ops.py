@@ -110,6 +110,11 @@ def test_prover_recomputes_every_node(prover):
 
     sampler_model, sampler_x = sampler_fixture()
     seen |= _recompute_every_node(prover, ModelCommitment(sampler_model), sampler_x)
+    # ---- generation: cache (issue 15)
+    from offchain.models.cache_graph import cache_graph
+
+    cache_model, cache_x = cache_graph()  # ALIGN_END, ATTN_BIAS, CAT_MATMUL on both axes
+    seen |= _recompute_every_node(prover, ModelCommitment(cache_model), cache_x)
     assert seen == {int(c) for c in OpCode}
 
 

@@ -35,8 +35,23 @@ ALIGN_END (51)
     (so an all-pad input stays all pads). Element reads the whole ids (1 range).
 
 Every value each operand's dtype allows has exactly one result (no op here refuses values: ``input_domain`` is
-None). Caps (``check`` raises ParamError naming the size): see MAX_* below, measured with
-``bench/bench_ops_gas.py``'s ``cache_cases`` so the whole one-step transaction stays under 2,000,000 gas.
+None). Caps (``check`` raises ParamError naming the size), measured with ``bench/bench_ops_gas.py``'s
+``cache_cases`` (``python -m bench.bench_ops_gas cache``: the prover's ``recompute`` tx) and the same cases as
+whole games (``python -m bench.bench_move_gas --ops CAT_MATMUL,ATTN_BIAS,ALIGN_END``: the game's ``step`` tx), at
+Llama-2-7B shapes (32 heads, head_dim 128 / 64, a 64-position prefill block, int32 x int16 operands) with each
+block's root proof 16 siblings deep, as in a generation graph's trace of ~41k nodes:
+
+* CAT_MATMUL: m <= MAX_BLOCKS = 15 blocks (a descriptor holds at most 16 operands) and K <= MAX_CAT_K = 256
+  (axis 0: head_dim; axis 1: the cache's positions). Worst step: axis 1, 15 one-position blocks after a
+  242-position prefill block, K' = 256: 1.79 M gas (recompute 1.61 M). Axis 1 grows per block (game step, d = 128:
+  0.36 M at m = 1, 0.59 M at 4, 0.95 M at 8, 1.37 M at 12, 1.73 M at 15; d = 64 within 1.5 % of it), ~64k + 4k * m
+  for block m, as each of the prover's m + 3 operator calls re-sends a descriptor that grows with m. With the
+  descriptor's operand limit lifted (measured on a patched LibDescriptor) 17 blocks still fit 2 M (1.99 M at
+  d = 128, 1.97 M at d = 64), 18 do not (2.14 M / 2.11 M). Axis 0 reads two ranges: 0.91 M at 15 blocks, 0.96 M
+  at head_dim 256.
+* ATTN_BIAS: min(L, nk) <= MAX_BIAS_KEYS = 4,096 ids read: 1.09 M gas with all ids pads (the scan runs to key
+  4,095).
+* ALIGN_END: T <= MAX_ALIGN_IDS = 4,096 ids: 1.20 M gas with 4,095 trailing pads.
 """
 
 from __future__ import annotations
@@ -62,12 +77,12 @@ from offchain.engine.ops.fixed import check_shift, exact_matmul, rescale, rescal
 from offchain.engine.ops.linear import _check_acc
 from offchain.engine.ops.text import _int32  # the one INT32/frac-0 operand check
 
-#: Most cache blocks one CAT_MATMUL reads (axis 1 reads one range per block; each is one more operand root proof
-#: and range proof in the one-step transaction).
-MAX_BLOCKS = 64
-#: Longest row CAT_MATMUL reads: K (axis 0) / K' = sum K_i (axis 1).
-MAX_CAT_K = 4096
-#: Most ids ATTN_BIAS reads (min(L, nk)) and ALIGN_END reads (T).
+#: Most cache blocks one CAT_MATMUL reads: a node descriptor holds at most 16 operands (LibDescriptor.decode
+#: refuses more), a and 15 blocks. Each block is one more operand root proof (both axes) and range proof (axis 1).
+MAX_BLOCKS = 15
+#: Longest row CAT_MATMUL reads: K (axis 0, head_dim) / K' = sum K_i (axis 1, the cache's positions).
+MAX_CAT_K = 256
+#: Most ids ATTN_BIAS reads (min(L, nk)) and ALIGN_END reads (T): 1.09 M / 1.20 M gas steps at the cap.
 MAX_BIAS_KEYS = 4096
 MAX_ALIGN_IDS = 4096
 
