@@ -127,6 +127,8 @@ contract CacheOps is OperatorBase {
         int256 pad = d.params[0];
         uint256 base = v.base;
         bool allPads = true;
+        // Safe: i <= j < v.len, and int32View checked that the operand's bytes hold v.len int32s from v.base; each id
+        // is sign-extended, so `eq` with the int32 pad id (checked in _check) is Python's `==`.
         assembly ("memory-safe") {
             for { let i := 0 } iszero(gt(i, j)) { i := add(i, 1) } {
                 if iszero(eq(signextend(3, shr(224, calldataload(add(base, shl(2, i))))), pad)) {
@@ -145,6 +147,8 @@ contract CacheOps is OperatorBase {
         if (e >= n) revert BadNode("element");
         uint256 base = v.base;
         uint256 s;
+        // Safe: the index n - 1 - s stays in [0, n) while s < n, inside the ids int32View checked; ids are
+        // sign-extended before `eq` with the int32 pad id.
         assembly ("memory-safe") {
             for {} lt(s, n) { s := add(s, 1) } {
                 if iszero(eq(signextend(3, shr(224, calldataload(add(base, shl(2, sub(sub(n, 1), s)))))), pad)) {
