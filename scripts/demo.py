@@ -130,7 +130,7 @@ def compile_text_llm(path: Path, prompt: str = "If the file does not exist, a"):
     return model
 
 
-GEN_PROMPT = "The capital of France is"
+GEN_PROMPT = "What does open() return?"
 GEN_ARGS = ("--text-bytes", "48", "--seq-len", "32", "--generate", "24", "--weight-dtype", "int16")
 
 

@@ -334,6 +334,24 @@ def _topk_tree(asm: _Asm, logits: TensorRef, gc: GenerationConfig, tag: str) -> 
     return ref
 
 
+#: The most operands one node takes (LibDescriptor): the emitted ids are concatenated 16 at a time.
+MAX_OPERANDS = 16
+
+
+def _concat_ids(asm: _Asm, ids: list[TensorRef]) -> TensorRef:
+    """One INT32 [N] tensor of the per-step ids: CONCAT groups of at most 16, then CONCAT of the groups."""
+    level = 0
+    while len(ids) > 1 or level == 0:
+        groups = [ids[i:i + MAX_OPERANDS] for i in range(0, len(ids), MAX_OPERANDS)]
+        last = len(groups) == 1
+        ids = [asm.node(OpCode.CONCAT, grp, _spec((sum(asm.spec(r).shape[0] for r in grp),), DType.INT32, 0,
+                                                     "gen.ids" if last else f"gen.ids.{level}.{k}"),
+                        (0,), "gen.ids" if last else f"gen.ids.{level}.{k}")
+               for k, grp in enumerate(groups)]
+        level += 1
+    return ids[0]
+
+
 def eos_ids(folder: str | Path, eos: int | None) -> tuple[int, ...]:
     """The ids that end generation: config.json's eos_token_id and generation_config.json's (up to 4)."""
     found: list[int] = [] if eos is None else [eos]
@@ -439,7 +457,7 @@ def build_generator(body: Model, front: Model, tokenizer_json: object, gc: Gener
         row = asm.node(OpCode.RESHAPE, [tok], _spec((1, 1), DType.INT32, 0, f"step{t + 1}.id"), (),
                        f"step{t + 1}.id")
         logits = core.emit(row, p, 1, bias(p, 1, f"step{t + 1}"), False, f"step{t + 1}", cached=True)
-    out_ids = asm.node(OpCode.CONCAT, emitted, _spec((N,), DType.INT32, 0, "gen.ids"), (0,), "gen.ids")
+    out_ids = _concat_ids(asm, emitted)
     emitted_node = out_ids.index
     table, strip = detok_table(tokenizer_json)
     tspec = TensorSpec(table.shape, DType.INT32, 0, 5, "detok.table")
