@@ -86,5 +86,35 @@ def llama_7b_gen(console: Console) -> list[Result]:
                           "gas", "target (issue 15)", 2_000_000))
     trace_bytes = sum(n.output.nbytes for n in model.graph.nodes)
     results.append(Result("llama-7b-gen", "trace_bytes", trace_bytes, "B", None, None,
-                          f"every node's output of one run, packed ({emitted=} holds the {NEW_TOKENS} emitted ids)"))
+                          f"every node's output of one run, packed ({PROMPT_TOKENS}-token prompt, {NEW_TOKENS} new)"))
+    results.append(Result("llama-7b-gen", "trace_bytes_64_new_tokens", trace_bytes_for(model, 64), "B", None, None,
+                          "the same graph writing 64 tokens, from its parts: prefill + per-step bytes (linear in the "
+                          "position: the attention rows) + the cache blocks' copies + samplers + detokenizer"))
     return results
+
+
+def trace_bytes_for(model, new_tokens: int) -> int:
+    """Trace bytes of ``model``'s generator (built for NEW_TOKENS) extrapolated to ``new_tokens``: every part
+    measured from its node specs. Decode step t's own nodes cost a + b t (b: the attention rows, one entry per head
+    and layer per key), each cache merge level copies its rows once, the other parts do not depend on N."""
+    import re
+
+    steps: dict[int, int] = {}
+    copies = fixed = 0
+    for n in model.graph.nodes:
+        m = re.match(r"step(\d+)[:.]", n.source)
+        if " cache." in n.source:
+            copies += n.output.nbytes
+        elif m:
+            steps[int(m.group(1))] = steps.get(int(m.group(1)), 0) + n.output.nbytes
+        elif re.match(r"gen\.\d+\.", n.source) or n.source.startswith("gen.ids"):
+            fixed += n.output.nbytes / NEW_TOKENS * new_tokens        # per-token samplers and the emitted ids
+        else:
+            fixed += n.output.nbytes                                   # tokenizer, prefill, detokenizer
+    first, last = min(steps), max(steps)
+    slope = (steps[last] - steps[first]) / (last - first)
+    step_bytes = sum(steps[first] + slope * (t - first) for t in range(1, new_tokens))
+    # base-4 merging (GenerationConfig.cache_block): level L merges every 4^L rows; K and V of every layer
+    merged_rows = sum(((new_tokens - 1) // 4**lv) * 4**lv for lv in range(1, 5))
+    layers_kv = copies / max(1, sum(((NEW_TOKENS - 1) // 4**lv) * 4**lv for lv in range(1, 5))) if copies else 0
+    return int(fixed + step_bytes + layers_kv * merged_rows)
