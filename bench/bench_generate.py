@@ -20,7 +20,10 @@ reading the KV cache in place, TOPK/PRNG/SAMPLE/GEN_STOP, detokenizer ops) on ``
   greedy text amplifies every near-tie the int8 model gets wrong (teacher-forced it agrees 0.955 per token, which
   over 64 free-running tokens leaves about a third of the positions equal), so ``greedy_agreement_int8`` is
   reported beside it from the int8 compile of the same checkpoint;
-* ``request_to_delivery_s`` is measured by ``make demo`` (step 4f prints it) on anvil.
+* ``request_to_submission_s`` / ``request_to_delivery_s``: on anvil, a contract (TextGeneration) asks the
+  generating model (``ask``, ORA's ``bytes(prompt)``), a real submitter node process computes and submits it; the
+  delivery adds the challenge window, fast-forwarded here (a block with a later timestamp), and the node's
+  finalize with the callback that stores the answer; median of ``ORACLE_RUNS`` prompts;
 
 Threads: both sides use the machine's cores (torch's default intra-op threads; the engine's C kernel). Times are
 medians over the prompts after one warm-up run each.
@@ -48,6 +51,7 @@ PROMPT_BYTES = 48
 PROMPT_TOKENS = 32
 NEW_TOKENS = 64
 PROMPTS = 20
+ORACLE_RUNS = 3
 AGREEMENT_TARGET = 0.9
 DECODE_RATIO_TARGET = 2.0
 
@@ -109,7 +113,7 @@ def _greedy_want(hf, tok, prompt: str, eos: set[int], pad: int) -> list[int]:
     return want + [-1] * (NEW_TOKENS - len(want))
 
 
-def llm_small(console: Console) -> list[Result]:
+def llm_small(console: Console) -> tuple[object, list[Result]]:
     from tokenizers import Tokenizer
     from transformers import LlamaForCausalLM
 
@@ -148,7 +152,7 @@ def llm_small(console: Console) -> list[Result]:
     e_tps, t_tps = steps / med["e_decode"], steps / med["t_decode"]
     case = "llm-small"
     torch_label = "transformers fp32 generate, same checkpoint and prompt, same run"
-    return [
+    return gen, [
         Result(case, "decode_tokens_per_s", round(e_tps, 2), "tokens/s", torch_label, round(t_tps, 2)),
         Result(case, "decode_ratio_vs_torch", round(t_tps / e_tps, 3), "x", f"target <= {DECODE_RATIO_TARGET}",
                DECODE_RATIO_TARGET),
@@ -168,13 +172,77 @@ def llm_small(console: Console) -> list[Result]:
     ]
 
 
+def oracle_delivery(console: Console, gen, prompts: list[str]) -> list[Result]:
+    """Request -> submission -> delivery of the generating model on anvil through a real submitter node."""
+    import tempfile
+    from pathlib import Path
+
+    from ape import accounts, chain, networks, project
+
+    from offchain.chain.deployments import deploy_protocol
+    from offchain.chain.params import ProtocolParams
+    from offchain.chain.registration import Offering, launch
+    from offchain.engine.modelfile import save_model
+    from offchain.nodes.process import NodeProcess
+
+    params = ProtocolParams(challenge_window=30, request_timeout=3600)
+    workdir = Path(tempfile.mkdtemp(prefix="voai-bench-generate-"))
+    model_file = workdir / "llm-small-gen.model"
+    save_model(gen.model, model_file)
+    submitted, delivered, gas = [], [], []
+    with networks.parse_network_choice("ethereum:local:foundry") as provider:
+        owner, user, model_owner = accounts.test_accounts[0], accounts.test_accounts[1], accounts.test_accounts[4]
+        addresses = deploy_protocol(project, provider, owner, directory=workdir, params=params)
+        oracle = project.AIOracle.at(addresses["AIOracle"])
+        launcher = project.ModelLauncher.at(addresses["ModelLauncher"])
+        offering = Offering("llm-small-gen", "LLM", [model_owner.address], [10**24])
+        model_id, _ = launch(launcher, gen.model, 10**15, model_owner.address, offering, owner)
+        asker = owner.deploy(project.TextGeneration, oracle, model_id, PROMPT_BYTES, 800_000)
+        Path("deployments").mkdir(exist_ok=True)
+        Path(f"deployments/{provider.chain_id}.json").write_text((workdir / f"{provider.chain_id}.json").read_text())
+        node = NodeProcess("submitter", "TEST::2", model_file, workdir, provider.uri, "--interval", "0.05")
+        try:
+            node.wait_started()
+            for prompt in prompts[:ORACLE_RUNS]:
+                receipt = asker.ask(prompt, sender=user, value=asker.fee())
+                gas.append(receipt.gas_used)
+                rid = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+                start = time.perf_counter()
+                while oracle.getRequest(rid).status < 2:
+                    chain.mine()
+                    time.sleep(0.05)
+                submitted.append(time.perf_counter() - start)
+                chain.pending_timestamp += params.challenge_window
+                chain.mine()
+                while not asker.answer(rid).delivered:
+                    chain.mine()
+                    time.sleep(0.05)
+                delivered.append(time.perf_counter() - start)
+                console.print(f"  request {rid} {prompt!r}: submitted {submitted[-1]:.2f} s, delivered "
+                              f"{delivered[-1]:.2f} s -> {asker.answer(rid).text[:60]!r}")
+        finally:
+            node.stop()
+    case = "llm-small"
+    return [
+        Result(case, "request_to_submission_s", round(statistics.median(submitted), 3), "s", None, None,
+               f"median of {ORACLE_RUNS}: TextGeneration.ask mined -> a submitter node's result on anvil"),
+        Result(case, "request_to_delivery_s", round(statistics.median(delivered), 3), "s", None, None,
+               f"median of {ORACLE_RUNS}: to the stored answer, the {params.challenge_window} s challenge window "
+               f"fast-forwarded (on a real chain add the window)"),
+        Result(case, "ask_gas", int(statistics.median(gas)), "gas", None, None, "TextGeneration.ask (the request)"),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     console = Console()
     args = argv if argv is not None else sys.argv[1:]
     results: list[Result] = []
     if "--skip-small" not in args:
         console.rule("llm-small: 64 new tokens, engine vs transformers")
-        results += llm_small(console)
+        gen, small = llm_small(console)
+        results += small
+        console.rule("llm-small: request -> delivery on anvil")
+        results += oracle_delivery(console, gen, heldout_prompts(PROMPTS, PROMPT_BYTES))
     if "--skip-7b" not in args:
         from bench._generate_7b import llama_7b_gen
 
