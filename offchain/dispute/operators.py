@@ -84,6 +84,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.UTF8_CHARS: "PretokOps",
     OpCode.PRETOKENIZE: "PretokOps",
     OpCode.ADDED_TOKENS: "PretokOps",
+    # ---- tokenizer: added (issue 14)
+    OpCode.ADDED_MATCH: "AddedOps",
+    OpCode.ADDED_RESOLVE: "AddedOps",
 })
 
 

@@ -21,7 +21,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: bpe (issue 14)
             "BpeOps", "WordVocabOps",
             # ---- tokenizer: pretok (issue 14)
-            "PretokOps")
+            "PretokOps",
+            # ---- tokenizer: added (issue 14)
+            "AddedOps")
 
 
 @pytest.fixture(scope="module")
