@@ -472,7 +472,63 @@ def main_pretok() -> None:
     write_results("ops_gas_pretok", results, console)
 
 
+# ---- tokenizer: added (issue 14)
+def added_cases(n: int | None = None, rows: int | None = None, d: int | None = None,
+                window: int | None = None) -> list[Case]:
+    """ADDED_MATCH and ADDED_RESOLVE at the largest sizes their checks allow, on their costliest element.
+    ADDED_MATCH: N = MAX_CHARS chars of one repeated letter, H = MAX_ADDED_ROWS rows (the deepest range proofs),
+    W = MAX_ADDED_WINDOW, D = MAX_ADDED_LENGTHS lengths from MAX_ADDED_CHARS down, a prev input without a match
+    (a chain's later node); every window is full of other keys except the shortest length's, whose key sits in its
+    window's last row, so position 0's end column hashes D keys, compares every row of every window and computes
+    the end. ADDED_RESOLVE: the last position of N chars
+    without candidates (the scan steps one position at a time over all N)."""
+    from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_LENGTHS, MAX_ADDED_ROWS, MAX_ADDED_WINDOW, MAX_CHARS
+    from offchain.engine.ops.wordvocab import VOCAB_ROW, hash_words, symbols_hash, vocab_home
+
+    n = n or MAX_CHARS
+    rows = rows or MAX_ADDED_ROWS
+    rng = np.random.default_rng(SEED + 57)
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    window, salt = window or MAX_ADDED_WINDOW, 12345
+    lengths = list(range(MAX_ADDED_CHARS, MAX_ADDED_CHARS - (d or MAX_ADDED_LENGTHS), -1))
+    chars = np.full(n, ord("a"), dtype=np.int32)
+    table = rng.integers(-(2**31), 2**31 - 1, size=(rows, VOCAB_ROW), dtype=np.int64).astype(np.int32)
+    h = symbols_hash([ord("a")] * lengths[-1])
+    table[vocab_home(h, salt, rows - window + 1) + window - 1] = (*hash_words(h), 77)
+    prev = np.full((n, 2), -1, dtype=np.int32)
+    match = Case(f"added_match n={n} H={rows} W={window} D={len(lengths)} + prev (last row of the last window)",
+                 OpCode.ADDED_MATCH, chars, i32((n,)), [(table, i32((rows, VOCAB_ROW))), (prev, i32((n, 2)))],
+                 i32((n, 2)), (window, salt, *lengths), element=1)
+    cand = np.full((n, 2), -1, dtype=np.int32)
+    res = Case(f"added_resolve n={n} (scan over every position)", OpCode.ADDED_RESOLVE, cand, i32((n, 2)),
+               [(chars, i32((n,)))], i32((n,)))
+    return [match, res]
+
+
+def main_added() -> None:
+    """``python -m bench.bench_ops_gas added``: only the added-token cases (bench/results/ops_gas_added.json)."""
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in added_cases():
+            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
+                                  step_gas))
+            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
+                          f"(operator calls {inside:,})")
+    write_results("ops_gas_added", results, console)
+
+
 if __name__ == "__main__":
     import sys
 
-    main_pretok() if sys.argv[1:] == ["pretok"] else main()
+    {"pretok": main_pretok, "added": main_added}.get(sys.argv[1] if sys.argv[1:] else "", main)()

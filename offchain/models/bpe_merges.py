@@ -264,9 +264,9 @@ def added_match_table(added: np.ndarray) -> tuple[np.ndarray, int, int, list[int
     first. Rows ADDED_TOKENS never matches (negative id, empty content) are left out, and of rows with the same
     content only the first is kept (ADDED_TOKENS takes the first row on ties), so ADDED_MATCH then ADDED_RESOLVE
     equal ADDED_TOKENS on every text. The spread doubles until the window fits MAX_ADDED_WINDOW; raises
-    TableError when no table within MAX_ADDED_ROWS does, or a content is longer than MAX_ADDED_CHARS or there are
-    more than MAX_ADDED_LENGTHS lengths."""
-    from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_LENGTHS, MAX_ADDED_ROWS, MAX_ADDED_WINDOW
+    TableError when no table within MAX_ADDED_ROWS does, or a content is longer than MAX_ADDED_CHARS;
+    ``lengths`` may exceed MAX_ADDED_LENGTHS: the graph chains ADDED_MATCH nodes over ``added.length_groups``."""
+    from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_ROWS, MAX_ADDED_WINDOW
 
     words: list[tuple[list[int], int]] = []
     seen: set[tuple[int, ...]] = set()
@@ -283,8 +283,6 @@ def added_match_table(added: np.ndarray) -> tuple[np.ndarray, int, int, list[int
         seen.add(tuple(content))
         words.append((content, int(row[0])))
     lengths = sorted({len(c) for c, _ in words}, reverse=True) or [1]
-    if len(lengths) > MAX_ADDED_LENGTHS:
-        raise TableError(f"{len(lengths)} distinct added-token lengths > MAX_ADDED_LENGTHS = {MAX_ADDED_LENGTHS}")
     spread = 2
     while True:
         table, window, salt = place_words(words, spread)

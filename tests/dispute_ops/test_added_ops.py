@@ -1,7 +1,8 @@
 """AddedOps.sol equals offchain/engine/ops/added.py element for element (rangeCount, every range including the
 data-dependent probe windows, element) for ADDED_MATCH and ADDED_RESOLVE: on Llama-3's specials over a chat text,
-on random tensors (holes, int32 extremes in chars, ids and candidates, colliding keys, negative ids, ends before /
-past the position and past N, salts 0 and 2^32 - 1) and at the caps (N = 256, W = 8, D = 40 lengths up to 64);
+on a chain of two ADDED_MATCH nodes (the second reads prev), on random tensors (holes, int32 extremes in chars, ids,
+prev and candidates, colliding keys, negative ids, ends before / past the position and past N, salts 0 and
+2^32 - 1) and at the caps (N = 256, W = 8, D = 16 lengths up to 64);
 malformed nodes revert with BadNode naming the field."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from offchain.dispute.operators import descriptor_tuple
 from offchain.engine.descriptor import encode_node
 from offchain.engine.dtypes import DType
 from offchain.engine.ops import OpCode, get_op
-from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_LENGTHS, MAX_ADDED_WINDOW, MAX_CHARS
+from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_LENGTHS, MAX_ADDED_WINDOW, MAX_CHARS, length_groups
 from offchain.engine.ops.wordvocab import VOCAB_ROW, hash_words, symbols_hash, vocab_home
 from offchain.models import bpe_merges
 
@@ -56,6 +57,26 @@ def test_llama3_specials_match_on_every_element(contract):
     assert (cand[:, 0] >= 0).sum() >= 5
     check_against_contract(contract, node, [chars, table], range(2 * n))
     check_against_contract(contract, resolve_node(n), [cand, chars], range(n))
+
+
+def test_a_chain_over_many_lengths_matches(contract):
+    """Tokens of every length 1 .. MAX_ADDED_LENGTHS + 4: two chained ADDED_MATCH nodes, every element."""
+    a, b = ord("a"), ord("b")
+    tokens = [[a] * (k - 1) + [b] for k in range(1, MAX_ADDED_LENGTHS + 5)]
+    rows = added_rows(tokens)
+    table, window, salt, lengths = bpe_merges.added_match_table(rows)
+    text = tokens[-1] + tokens[3] + tokens[-3][:-1] + tokens[0] + [a, -1, b] + tokens[MAX_ADDED_LENGTHS + 1]
+    n = len(text) + 2
+    chars = np.array(text + [-1, -1], dtype=np.int32)
+    first, second = length_groups(lengths)
+    node1 = match_node(n, table.shape[0], window, salt, first)
+    prev = get_op(OpCode.ADDED_MATCH).forward([chars, table], node1)
+    check_against_contract(contract, node1, [chars, table], range(2 * n))
+    node2 = match_node(n, table.shape[0], window, salt, second, prev=True)
+    assert (prev[:, 0] >= 0).any() and (prev[:, 0] < 0).any()
+    check_against_contract(contract, node2, [chars, table, prev], range(2 * n))
+    wild = RNG.choice([-1, -2, 0, 5, I32_MIN, I32_MAX], size=(n, 2)).astype(np.int32)
+    check_against_contract(contract, node2, [chars, table, wild], range(2 * n))
 
 
 def _random_match(n: int, rows: int, window: int, salt: int, lengths):
@@ -110,13 +131,13 @@ def test_edge_tensors(contract):
 
 
 def test_the_caps_match(contract):
-    """N = 256, W = 8, D = 40 lengths from 64 down: a text of one repeated char, keys of some lengths present."""
+    """N = 256, W = 8, D = 16 lengths from 64 down: a text of one repeated char, keys of some lengths present."""
     n, rows, window, salt = MAX_CHARS, 1024, MAX_ADDED_WINDOW, 9
     lengths = list(range(MAX_ADDED_CHARS, MAX_ADDED_CHARS - MAX_ADDED_LENGTHS, -1))
     chars = np.full(n, ord("a"), dtype=np.int32)
     chars[::5] = -1
     table = np.full((rows, VOCAB_ROW), -1, dtype=np.int32)
-    for length in lengths[10::7]:
+    for length in lengths[3::5]:
         h = symbols_hash([ord("a")] * length)
         table[vocab_home(h, salt, rows - window + 1) + window - 1] = (*hash_words(h), 1000 + length)
     node = match_node(n, rows, window, salt, lengths)
@@ -143,6 +164,10 @@ def test_malformed_nodes_revert_by_name(chain, contract):
                                                  i32((4, 2)), (4, 0, 3)), "dtype")
     _bad_node_reverts(chain, contract, make_node(OpCode.ADDED_RESOLVE, (i32((4, 3)), i32((4,))), i32((4,))),
                       "cand shape")
+    _bad_node_reverts(chain, contract, make_node(OpCode.ADDED_MATCH, (i32((4,)), i32((16, 9)), i32((4, 3))),
+                                                 i32((4, 2)), (4, 0, 3)), "prev shape")
+    _bad_node_reverts(chain, contract, make_node(OpCode.ADDED_RESOLVE, (i32((4, 2)), i32((4,)), i32((4,))),
+                                                 i32((4,))), "input count")
     _bad_node_reverts(chain, contract, make_node(OpCode.ADDED_RESOLVE, (i32((4, 2)), i32((4,))), i32((4,)), (1,)),
                       "params")
     for params in ((4, 0), (0, 0, 3), (MAX_ADDED_WINDOW + 1, 0, 3), (4, -1, 3), (4, 2**32, 3),

@@ -21,6 +21,7 @@ from offchain.engine.ops.added import (
     MAX_ADDED_ROWS,
     MAX_ADDED_WINDOW,
     MAX_CHARS,
+    length_groups,
     resolve,
 )
 from offchain.engine.ops.pretok import added_matches
@@ -37,9 +38,9 @@ def i32(shape):
     return spec(shape, DType.INT32, 0)
 
 
-def match_node(n: int, rows: int, window: int, salt: int, lengths):
-    return make_node(OpCode.ADDED_MATCH, (i32((n,)), i32((rows, VOCAB_ROW))), i32((n, 2)),
-                     (window, salt, *lengths))
+def match_node(n: int, rows: int, window: int, salt: int, lengths, prev: bool = False):
+    ins = (i32((n,)), i32((rows, VOCAB_ROW))) + ((i32((n, 2)),) if prev else ())
+    return make_node(OpCode.ADDED_MATCH, ins, i32((n, 2)), (window, salt, *lengths))
 
 
 def resolve_node(n: int):
@@ -57,12 +58,16 @@ def added_rows(tokens: list[list[int]], ids: list[int] | None = None) -> np.ndar
 
 
 def two_ops(chars: np.ndarray, rows: np.ndarray, check_all: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(cand, out) of ADDED_MATCH -> ADDED_RESOLVE on ``chars`` with the hashed table built from ``rows``, each op's
-    forward checked against its element rule on every element when ``check_all``."""
+    """(cand, out) of ADDED_MATCH (a chain of nodes over ``length_groups``) -> ADDED_RESOLVE on ``chars`` with the
+    hashed table built from ``rows``, each op's forward checked against its element rule on every element when
+    ``check_all``."""
     n = chars.size
     table, window, salt, lengths = bpe_merges.added_match_table(rows)
-    m = match_node(n, table.shape[0], window, salt, lengths)
-    cand = check_elements(m, [chars, table], range(2 * n) if check_all else [])
+    cand = None
+    for group in length_groups(lengths):
+        m = match_node(n, table.shape[0], window, salt, group, prev=cand is not None)
+        cand = check_elements(m, [chars, table] + ([cand] if cand is not None else []),
+                              range(2 * n) if check_all else [])
     out = check_elements(resolve_node(n), [cand, chars], range(n) if check_all else [])
     return cand, out
 
@@ -206,6 +211,8 @@ def test_checks_refuse_sizes_over_the_caps_and_bad_params():
         (8, 16, 4, 0, [0]), (8, 16, 4, 0, [MAX_ADDED_CHARS + 1]),  # length outside [1, MAX_ADDED_CHARS]
         (8, 16, 4, 0, list(range(MAX_ADDED_LENGTHS + 1, 0, -1))),  # too many lengths
     ]
+    with pytest.raises(ShapeMismatchError):
+        op.check(make_node(OpCode.ADDED_MATCH, (i32((8,)), i32((16, 9)), i32((8, 3))), i32((8, 2)), (4, 0, 3)))
     for n, rows, window, salt, lengths in bad:
         with pytest.raises(ParamError):
             op.check(match_node(n, rows, window, salt, lengths))
@@ -228,5 +235,42 @@ def test_table_builder_refuses_what_the_op_cannot_hold():
 
     with pytest.raises(TableError, match="MAX_ADDED_CHARS"):
         bpe_merges.added_match_table(added_rows([[65] * (MAX_ADDED_CHARS + 1)]))
-    with pytest.raises(TableError, match="MAX_ADDED_LENGTHS"):
-        bpe_merges.added_match_table(added_rows([[65] * k for k in range(1, MAX_ADDED_LENGTHS + 2)]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), cut=st.integers(1, 6))
+def test_a_chain_over_many_lengths_equals_added_tokens(data, cut):
+    """Tokens of every length 1 .. MAX_ADDED_LENGTHS + 8 over a two-letter alphabet (prefixes of each other): the
+    chain of ADDED_MATCH nodes (the second reads the first's output as prev) then ADDED_RESOLVE == ADDED_TOKENS;
+    texts hold whole tokens, cut tokens and holes."""
+    a, b = ord("a"), ord("b")
+    tokens = [[a] * (k - 1) + [b] for k in range(1, MAX_ADDED_LENGTHS + 9)] + [[a] * cut]
+    assert len(length_groups([len(t) for t in tokens])) == 2
+    pieces = data.draw(st.lists(st.sampled_from(tokens), max_size=5))
+    chars = []
+    for t in pieces:
+        keep = data.draw(st.integers(1, len(t)))
+        for c in t[:keep]:
+            chars += [c] + [-1] * data.draw(st.sampled_from([0, 0, 1]))
+    chars = np.array((chars or [-1])[:MAX_CHARS], dtype=np.int32)
+    rows = added_rows(tokens)
+    _, out = two_ops(chars, rows)
+    assert out.tolist() == added_matches(chars.tolist(), rows.reshape(-1).tolist(), rows.shape[1])
+
+
+@SETTINGS
+@given(data=st.data(), n=st.integers(1, 16))
+def test_match_with_prev_forward_equals_element(data, n):
+    """Any prev (int32 extremes, negative ids with any end): a row with prev id >= 0 is copied as is, the others
+    are looked up."""
+    chars = np.array(data.draw(st.lists(st.sampled_from([-1, 0, 1]), min_size=n, max_size=n)), dtype=np.int32)
+    prev = np.array(data.draw(st.lists(st.sampled_from([-1, -2, 0, 3, I32_MIN, I32_MAX]), min_size=2 * n,
+                                       max_size=2 * n)), dtype=np.int32).reshape(n, 2)
+    table, window, salt = bpe_merges.place_words([([0, 0], 40), ([1, 1], 40), ([0], 41), ([1], 41)])
+    rows = table.shape[0]
+    out = check_elements(match_node(n, rows, window, salt, (2, 1), prev=True), [chars, table, prev], range(2 * n))
+    for i in range(n):
+        if prev[i, 0] >= 0:
+            assert out[i].tolist() == prev[i].tolist()
+        else:
+            assert (out[i, 0] in (40, 41)) == (chars[i] >= 0)

@@ -11,7 +11,7 @@ import {OperatorBase} from "./OperatorBase.sol";
 ///         offchain/engine/ops/added.py (whose docstring is the spec). ADDED_MATCH (57): for each char, the
 ///         (id, end) of the longest added token starting there, found by one hashed probe window per distinct
 ///         token length (rows: keccak256 of the token's code points as int32 big-endian in 8 words, then its id:
-///         WORD_VOCAB's layout); ADDED_RESOLVE (58): the leftmost-longest non-overlapping matches of those
+///         WORD_VOCAB's layout), or copied from prev (an earlier node of a chain over longer lengths); ADDED_RESOLVE (58): the leftmost-longest non-overlapping matches of those
 ///         candidates in ADDED_TOKENS' format. Operands are int32, read in place; every input has one result.
 contract AddedOps is OperatorBase {
     using LibOperand for Int32View;
@@ -22,7 +22,7 @@ contract AddedOps is OperatorBase {
     uint256 internal constant MAX_CHARS = 256;
     uint256 internal constant MAX_WINDOW = 8;
     uint256 internal constant MAX_ROWS = 1 << 16;
-    uint256 internal constant MAX_LENGTHS = 40;
+    uint256 internal constant MAX_LENGTHS = 16;
     int256 internal constant MAX_TOKEN_CHARS = 64;
     int256 internal constant NONE = -1;
     int256 internal constant COVERED = -2;
@@ -36,7 +36,12 @@ contract AddedOps is OperatorBase {
     /// @inheritdoc IOperator
     function rangeCount(NodeDesc calldata d, uint256) external pure returns (uint256) {
         _check(d);
-        return d.op == ADDED_MATCH ? d.params.length - 1 : 2;
+        return d.op == ADDED_MATCH ? d.params.length - 1 + _prev(d) : 2;
+    }
+
+    /// @dev 1 when an ADDED_MATCH node reads prev (a third input), else 0.
+    function _prev(NodeDesc calldata d) internal pure returns (uint256) {
+        return d.inputs.length - 2;
     }
 
     /// @inheritdoc IOperator
@@ -50,10 +55,17 @@ contract AddedOps is OperatorBase {
             if (e >= n || r >= 2) revert BadNode("range index");
             return r == 0 ? (0, 0, 2 * n) : (1, 0, n);
         }
-        if (e >= 2 * n || r >= d.params.length - 1) revert BadNode("range index");
+        uint256 hasPrev = _prev(d);
+        if (e >= 2 * n || r >= d.params.length - 1 + hasPrev) revert BadNode("range index");
         if (r == 0) return (0, 0, n);
+        if (hasPrev == 1 && r == 1) return (2, e - e % 2, 2);
         if (loaded.length != r) revert BadNode("loaded ranges");
-        return _windowRange(d, n, e / 2, uint256(d.params[r + 1]), loaded[0]);
+        if (hasPrev == 1) {
+            Int32View memory pv = LibOperand.int32View(loaded[1]);
+            if (pv.len != 2) revert OperandIndexOutOfRange(2, pv.len);
+            if (pv.at(0) >= 0) return (1, 0, 0);
+        }
+        return _windowRange(d, n, e / 2, uint256(d.params[r + 1 - hasPrev]), loaded[0]);
     }
 
     /// @dev The probe window of the `length` chars of the text from position i (empty when chars[i] < 0 or fewer
@@ -83,14 +95,19 @@ contract AddedOps is OperatorBase {
             return _resolve(LibOperand.int32View(operands[0]), LibOperand.int32View(operands[1]), n, e);
         }
         if (e >= 2 * n) revert BadNode("element");
-        if (operands.length != d.params.length - 1) revert BadNode("operand count");
+        uint256 first = 1 + _prev(d);
+        if (operands.length != d.params.length - 2 + first) revert BadNode("operand count");
+        if (first == 2) {
+            Int32View memory pv = LibOperand.int32View(operands[1]);
+            if (pv.len != 2) revert OperandIndexOutOfRange(2, pv.len);
+            if (pv.at(0) >= 0) return pv.at(e % 2);
+        }
         Int32View memory c = LibOperand.int32View(operands[0]);
         if (c.len != n) revert OperandIndexOutOfRange(n, c.len);
-        uint256 longest = uint256(d.params[2]);
-        (uint256 got, uint256 buf, uint256 posAt) = _gather(c, e / 2, longest + 1);
+        (uint256 got, uint256 buf, uint256 posAt) = _gather(c, e / 2, uint256(d.params[2]) + 1);
         if (got == 0) return NONE;
-        for (uint256 r = 1; r < operands.length; ++r) {
-            uint256 length = uint256(d.params[r + 1]);
+        for (uint256 r = first; r < operands.length; ++r) {
+            uint256 length = uint256(d.params[r + 2 - first]);
             Int32View memory w = LibOperand.int32View(operands[r]);
             if (length > got || w.len == 0) continue;
             bytes32 h;
@@ -190,7 +207,7 @@ contract AddedOps is OperatorBase {
     ///      (all int32); returns N.
     function _check(NodeDesc calldata d) internal pure returns (uint256 n) {
         if (d.op != ADDED_MATCH && d.op != ADDED_RESOLVE) revert UnsupportedOp(d.op);
-        _expectInputs(d, 2, 2);
+        _expectInputs(d, 2, d.op == ADDED_MATCH ? 3 : 2);
         TensorDesc calldata chars = d.inputs[d.op == ADDED_MATCH ? 0 : 1];
         TensorDesc calldata other = d.inputs[d.op == ADDED_MATCH ? 1 : 0];
         // INVARIANT: every operand and the output are int32 with frac 0.
@@ -216,6 +233,14 @@ contract AddedOps is OperatorBase {
             revert BadNode("table shape");
         }
         _checkParams(d.params, other.shape[0]);
+        if (d.inputs.length == 3) {
+            TensorDesc calldata prev = d.inputs[2];
+            // INVARIANT: prev (an earlier ADDED_MATCH's output) is int32 [N, 2] like the output.
+            if (prev.width != 4 || prev.frac != 0 || prev.shape.length != 2 || prev.shape[0] != n || prev.shape[1] != 2)
+            {
+                revert BadNode("prev shape");
+            }
+        }
     }
 
     /// @dev Reverts BadNode("params") unless params = (W, salt, l_1 > .. > l_D) with 1 <= W <= min(H, MAX_WINDOW),

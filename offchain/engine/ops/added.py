@@ -8,7 +8,9 @@ ADDED_MATCH (57)
     inputs: chars [N] (UTF8_CHARS' output: a code point, or any value < 0 for a position holding no char),
     table [H, 9] (WORD_VOCAB's row layout, ops/wordvocab.py: the 8 big-endian 32-bit words of keccak256 over a
     token's code points, each as int32 big-endian bytes (``symbols_hash``), then the token id; empty rows all -1;
-    built by ``offchain.models.bpe_merges.added_match_table`` with WORD_VOCAB's ``place_words``).
+    built by ``offchain.models.bpe_merges.added_match_table`` with WORD_VOCAB's ``place_words``), and optionally
+    prev [N, 2] (an earlier ADDED_MATCH's output over longer lengths: a chain of nodes splits more than
+    MAX_ADDED_LENGTHS lengths, longest first, and the last node's output is the longest match over all).
     params: (W, salt, l_1, .., l_D): probe window W rows, salt (0 <= salt < 2^32), and the D >= 1 distinct token
     lengths in code points, strictly decreasing, each in [1, MAX_ADDED_CHARS].
     The text is the chars >= 0 in order; pos(k) is the position of its k-th char. For a position i with
@@ -17,10 +19,12 @@ ADDED_MATCH (57)
     (``vocab_home``); the first row of rows home .. home + W - 1 whose 8 key words equal h is the candidate; it
     matches when its id is >= 0 (a row with a negative id never matches, as in ADDED_TOKENS). The first length
     with a match gives out[i] = (id, end), end = pos(k + l) (the position of the char after the match) or N when
-    the match ends the text. out[i] = (-1, -1) when no length matches or chars[i] < 0.
-    Ranges of element e = 2i + c: chars whole, then one range per length l_r: the probe window (9W elements from
-    row home) of the text's l_r chars at i, or an empty range when chars[i] < 0 or fewer than l_r chars remain.
-    Data-dependent (the windows follow the chars). Total: every int32 chars/table has one result.
+    the match ends the text. out[i] = (-1, -1) when no length matches or chars[i] < 0. With prev:
+    out[i] = prev[i] (both entries, whatever they hold) when prev[i, 0] >= 0, else the lookup above.
+    Ranges of element e = 2i + c: chars whole, (with prev) prev[i] (2 elements), then one range per length l_r: the
+    probe window (9W elements from row home) of the text's l_r chars at i, or an empty range when chars[i] < 0,
+    fewer than l_r chars remain, or prev[i, 0] >= 0. Data-dependent (the windows follow the chars). Total: every
+    int32 chars/table/prev has one result.
 ADDED_RESOLVE (58)
     inputs: cand [N, 2] (ADDED_MATCH's output), chars [N] (the same UTF8_CHARS output: the covered positions that
     hold no char stay -1, as ADDED_TOKENS has them, and cand alone does not tell them apart). params: none.
@@ -32,7 +36,10 @@ ADDED_RESOLVE (58)
 
 Size caps (``check`` refuses larger nodes with ParamError): N <= MAX_CHARS = 256, W <= MAX_ADDED_WINDOW,
 H <= MAX_ADDED_ROWS, D <= MAX_ADDED_LENGTHS, l <= MAX_ADDED_CHARS, so the worst one-step transaction stays under
-2,000,000 gas (bench/bench_ops_gas.py ``added_cases``: every window full, the key absent from each).
+2,000,000 gas (bench/bench_ops_gas.py ``added_cases``: every window full of other keys, the shortest length's key
+in its window's last row, at H = 2^16 rows (the deepest range proofs), with prev: 1.51M gas for a recompute tx at D = 16,
+~85k per length, so D = 40 in one node would cost 3.9M: hence the chain through prev). ADDED_RESOLVE's worst step
+(the scan over all 256 positions) costs 0.54M.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from offchain.engine.ops.wordvocab import VOCAB_ROW, find_word, hash_words, symb
 #: of an ADDED_MATCH node (bench_ops_gas ``added_cases``: the worst step at these caps stays under 2M gas).
 MAX_ADDED_WINDOW = 8
 MAX_ADDED_ROWS = 1 << 16
-MAX_ADDED_LENGTHS = 40
+MAX_ADDED_LENGTHS = 16
 MAX_ADDED_CHARS = 64
 #: Column of out: (id, end).
 MATCH_COLS = 2
@@ -65,6 +72,13 @@ COVERED = -2
 def match_params(node: Node) -> tuple[int, int, list[int]]:
     """(W, salt, lengths) of an ADDED_MATCH node."""
     return node.params[0], node.params[1], list(node.params[2:])
+
+
+def length_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """The distinct token lengths, longest first, cut into the params of a chain of ADDED_MATCH nodes (each at
+    most MAX_ADDED_LENGTHS lengths; each node after the first reads the previous one's output as prev)."""
+    ordered = sorted(set(int(v) for v in lengths), reverse=True)
+    return [ordered[k:k + MAX_ADDED_LENGTHS] for k in range(0, len(ordered), MAX_ADDED_LENGTHS)]
 
 
 def text_positions(chars: Sequence[int]) -> list[int]:
@@ -139,14 +153,19 @@ class AddedMatch(Op):
     data_dependent = True
 
     def check(self, node: Node) -> None:
-        expect_inputs(node, (2,))
-        chars, table = node.in_specs
-        for what, spec in (("chars", chars), ("table", table), ("output", node.output)):
+        expect_inputs(node, (2, 3))
+        chars, table = node.in_specs[:2]
+        for what, spec in (("chars", chars), ("table", table), ("output", node.output)) + tuple(
+                ("prev", p) for p in node.in_specs[2:]):
             _int32(what, spec)
         if len(chars.shape) != 1 or len(table.shape) != 2 or table.shape[1] != VOCAB_ROW:
             raise ShapeMismatchError(f"need chars [N] and table [H, {VOCAB_ROW}], got {chars.shape}, {table.shape}")
         n, rows = chars.shape[0], table.shape[0]
+        if n < 1:
+            raise ShapeMismatchError("chars must hold at least one position")
         _size_cap(n)
+        if len(node.in_specs) == 3:
+            expect_shape("prev", node.in_specs[2].shape, (n, MATCH_COLS))
         if len(node.params) < 3:
             raise ParamError(f"takes params (W, salt, l_1, .., l_D) with D >= 1, got {node.params}")
         window, salt, lengths = match_params(node)
@@ -170,7 +189,10 @@ class AddedMatch(Op):
         rows = table.shape[0]
         pos = text_positions(chars)
         out = np.full((len(chars), MATCH_COLS), NONE, dtype=np.int32)
+        prev = np.asarray(inputs[2]).reshape(-1, MATCH_COLS) if len(inputs) == 3 else None
         for k, i in enumerate(pos):
+            if prev is not None and prev[i, 0] >= 0:
+                continue
             for length in lengths:
                 if k + length > len(pos):
                     continue
@@ -180,6 +202,9 @@ class AddedMatch(Op):
                 if tid is not None and tid >= 0:
                     out[i] = (tid, pos[k + length] if k + length < len(pos) else len(chars))
                     break
+        if prev is not None:
+            taken = prev[:, 0] >= 0
+            out[taken] = prev[taken]
         return out
 
     def operand_ranges(self, node: Node, out_index: int, inputs=None) -> list[Range]:
@@ -192,6 +217,10 @@ class AddedMatch(Op):
         i = out_index // MATCH_COLS
         pos = text_positions(chars)
         k = pos.index(i) if chars[i] >= 0 else None
+        if len(node.in_specs) == 3:
+            ranges.append((2, MATCH_COLS * i, MATCH_COLS))
+            if int(np.asarray(inputs[2]).reshape(-1)[MATCH_COLS * i]) >= 0:
+                k = None
         for length in lengths:
             if k is None or k + length > len(pos):
                 ranges.append((1, 0, 0))
@@ -203,7 +232,12 @@ class AddedMatch(Op):
     def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
         _, _, lengths = match_params(node)
         chars = [int(v) for v in operands[0]]
-        return match_at(chars, operands[1:], lengths, out_index // MATCH_COLS)[out_index % MATCH_COLS]
+        windows = operands[1:]
+        if len(node.in_specs) == 3:
+            prev, windows = operands[1], operands[2:]
+            if prev[0] >= 0:
+                return int(prev[out_index % MATCH_COLS])
+        return match_at(chars, windows, lengths, out_index // MATCH_COLS)[out_index % MATCH_COLS]
 
 
 class AddedResolve(Op):
@@ -239,4 +273,4 @@ class AddedResolve(Op):
 
 
 __all__ = ["AddedMatch", "AddedResolve", "MAX_ADDED_CHARS", "MAX_ADDED_LENGTHS", "MAX_ADDED_ROWS",
-           "MAX_ADDED_WINDOW", "MAX_CHARS", "match_at", "resolve", "resolve_at"]
+           "MAX_ADDED_WINDOW", "MAX_CHARS", "length_groups", "match_at", "resolve", "resolve_at"]
