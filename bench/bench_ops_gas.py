@@ -133,7 +133,7 @@ def cases() -> list[Case]:
     x = _ints(rng, (1, 4096), -(1 << 15), 1 << 15, DType.INT16)
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
-    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases()
+    return out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases() + word_vocab_cases() + pretok_cases() + added_cases()
 
 
 def conv_cases() -> list[Case]:
@@ -503,6 +503,19 @@ def added_cases(n: int | None = None, rows: int | None = None, d: int | None = N
     res = Case(f"added_resolve n={n} (scan over every position)", OpCode.ADDED_RESOLVE, cand, i32((n, 2)),
                [(chars, i32((n,)))], i32((n,)))
     return [match, res]
+
+
+def added_fit_cases() -> list[Case]:
+    """ADDED_MATCH / ADDED_RESOLVE below their caps (bench_move_gas fits their OpCosts on these and ``added_cases``):
+    D = 1, 4, 8 lengths on smaller tables and N = 16, 96."""
+    out = []
+    for n, rows, d in ((16, 64, 1), (96, 1024, 4), (256, 4096, 8)):
+        match, res = added_cases(n, rows, d)
+        match.name, res.name = f"{match.name} (fit)", f"{res.name} (fit)"
+        out.append(match)
+        if n < 256:
+            out.append(res)
+    return out
 
 
 def main_added() -> None:

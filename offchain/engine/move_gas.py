@@ -163,6 +163,12 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # full W = 64 window; operator calls from anvil's call tracer): E = 5N + 2N + 9W; 102k at N = 16 (E = 688),
     # 355k at N = 96 (E = 1,248), 860k at N = 256 (E = 2,368; the game's Step 1.50M) <= 16k + 420 * E.
     OpCode.WORD_VOCAB: OpCost(16_000, 420),
+    # ---- tokenizer: added (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops ADDED_MATCH,ADDED_RESOLVE:
+    # bench_ops_gas's added cases at the caps and D = 1, 4, 8 / N = 16, 96). ADDED_MATCH's worst game step at its
+    # caps (N = 256, H = 2^16, W = 8, D = 16, with prev) measured 1.70M (E = N + 2 + 72 D); ADDED_RESOLVE 0.72M.
+    OpCode.ADDED_MATCH: OpCost(121_000, 285),
+    OpCode.ADDED_RESOLVE: OpCost(56_000, 454),
 }
 
 # ---- other moves (measured in the same games: openNode 131-147k, revealChunk 45-48k for 32-byte chunks) ----
@@ -253,6 +259,13 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
         from offchain.engine.ops.wordvocab import VOCAB_ROW
 
         return [(0, 0, node.in_specs[0].size), (1, 0, node.in_specs[1].size), (2, 0, node.params[0] * VOCAB_ROW)]
+    # ---- tokenizer: added (issue 14)
+    if op == OpCode.ADDED_MATCH:  # chars whole, prev's row, a whole probe window per token length
+        from offchain.engine.ops.wordvocab import VOCAB_ROW
+
+        prev = [(2, 0, 2)] if len(node.inputs) == 3 else []
+        windows = [(1, 0, node.params[0] * VOCAB_ROW)] * (len(node.params) - 2)
+        return [(0, 0, node.in_specs[0].size)] + prev + windows
     return get_op(node.op).operand_ranges(node, element)
 
 

@@ -122,6 +122,16 @@ DETOK_CHOSEN = ("detok_len T=1024", "detok_bytes strip 0 T=1024 L=1024", "detok_
 CASES += [c for c in all_cases() if c.name.startswith(DETOK_CHOSEN)] + _unseen_detok()
 
 
+# ---- tokenizer: added (issue 14)
+# ADDED_MATCH / ADDED_RESOLVE at their caps (fitted) and at sizes the fit never saw.
+from bench.bench_ops_gas import added_cases  # noqa: E402
+
+CASES += added_cases()
+CASES += [c for c in added_cases(200, 2048, 12)]
+for _c in CASES[-2:]:
+    _c.name = "*" + _c.name
+
+
 @pytest.fixture(scope="module")
 def protocol(project, accounts):
     a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
