@@ -117,6 +117,10 @@ COVERED_ELSEWHERE |= set(_WORD_VOCAB_OPS)
 from .test_ops_pretok import PRETOK_OPS as _PRETOK_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_PRETOK_OPS)
+# ---- tokenizer: added (issue 14)
+from .test_ops_added import ADDED_OPS as _ADDED_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_ADDED_OPS)
 
 
 def test_every_op_code_is_covered():
