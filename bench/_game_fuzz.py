@@ -134,6 +134,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
 
     front = bpe.tokenizer_model(TINY_SP_DIR, 8, 12)
     models["bpe-front"] = (front, text_input("a b\u00e9<|eos|>".encode()[:8], 8))
+    # ---- tokenizer: added (issue 14): ADDED_MATCH (alone and reading prev) and ADDED_RESOLVE
+    from bench._added_graph import added_graph
+
+    models["added"] = added_graph("<|eot_id|>id|><|x|>\u00e9|>", n=24)
     return models
 
 

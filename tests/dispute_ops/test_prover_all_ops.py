@@ -105,6 +105,11 @@ def test_prover_recomputes_every_node(prover):
     from dispute.test_ops_pretok import front_input, front_model
 
     seen |= _recompute_every_node(prover, ModelCommitment(front_model()), front_input())
+    # ---- tokenizer: added (issue 14)
+    from bench._added_graph import added_graph
+
+    added_model, added_x = added_graph()   # ADDED_MATCH (alone and with prev), ADDED_RESOLVE
+    seen |= _recompute_every_node(prover, ModelCommitment(added_model), added_x)
     assert seen == {int(c) for c in OpCode}
 
 
