@@ -11,6 +11,7 @@ Who may call: the tokenizer graph builder (offchain/models/bpe.py), tests and be
 * ``word_vocab_table``: WORD_VOCAB's hashed vocabulary (ignore_merges): rows (8 key words, token id) keyed by
   keccak256 of each non-added vocabulary token's byte-token ids, with its probe window and salt.
 * ``rounds_needed``: R, the PAIR_RANK/BPE_MERGE rounds after which every word of N positions is finished.
+* ``added_match_table``: ADDED_MATCH's hashed added tokens (WORD_VOCAB's rows keyed by the tokens' code points).
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import {OperatorBase} from "./OperatorBase.sol";
 ///         offchain/engine/ops/added.py (whose docstring is the spec). ADDED_MATCH (57): for each char, the
 ///         (id, end) of the longest added token starting there, found by one hashed probe window per distinct
 ///         token length (rows: keccak256 of the token's code points as int32 big-endian in 8 words, then its id:
-///         WORD_VOCAB's layout), or copied from prev (an earlier node of a chain over longer lengths); ADDED_RESOLVE (58): the leftmost-longest non-overlapping matches of those
-///         candidates in ADDED_TOKENS' format. Operands are int32, read in place; every input has one result.
+///         WORD_VOCAB's layout), or copied from prev (an earlier node of a chain over longer lengths);
+///         ADDED_RESOLVE (58): the leftmost-longest non-overlapping matches of those candidates in ADDED_TOKENS'
+///         format. Operands are int32, read in place; every input has one result.
 contract AddedOps is OperatorBase {
     using LibOperand for Int32View;
 

@@ -37,9 +37,9 @@ ADDED_RESOLVE (58)
 Size caps (``check`` refuses larger nodes with ParamError): N <= MAX_CHARS = 256, W <= MAX_ADDED_WINDOW,
 H <= MAX_ADDED_ROWS, D <= MAX_ADDED_LENGTHS, l <= MAX_ADDED_CHARS, so the worst one-step transaction stays under
 2,000,000 gas (bench/bench_ops_gas.py ``added_cases``: every window full of other keys, the shortest length's key
-in its window's last row, at H = 2^16 rows (the deepest range proofs), with prev: 1.51M gas for a recompute tx at D = 16,
-~85k per length, so D = 40 in one node would cost 3.9M: hence the chain through prev). ADDED_RESOLVE's worst step
-(the scan over all 256 positions) costs 0.54M.
+in its window's last row, at H = 2^16 rows (the deepest range proofs), with prev: 1.51M gas for a recompute tx,
+1.70M as the game's step, at D = 16; ~85k per length, so D = 40 in one node would cost 3.9M: hence the chain
+through prev). ADDED_RESOLVE's worst step (the scan over all 256 positions) costs 0.54M (0.72M as a game step).
 """
 
 from __future__ import annotations
@@ -252,8 +252,8 @@ class AddedResolve(Op):
         cand, chars = node.in_specs
         for what, spec in (("cand", cand), ("chars", chars), ("output", node.output)):
             _int32(what, spec)
-        if len(chars.shape) != 1:
-            raise ShapeMismatchError(f"chars must be [N], got {chars.shape}")
+        if len(chars.shape) != 1 or chars.shape[0] < 1:
+            raise ShapeMismatchError(f"chars must be [N] with N >= 1, got {chars.shape}")
         n = chars.shape[0]
         _size_cap(n)
         expect_shape("cand", cand.shape, (n, MATCH_COLS))
