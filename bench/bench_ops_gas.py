@@ -476,7 +476,8 @@ def main_pretok() -> None:
 def added_cases(n: int | None = None, rows: int | None = None, d: int | None = None,
                 window: int | None = None) -> list[Case]:
     """ADDED_MATCH and ADDED_RESOLVE at the largest sizes their checks allow, on their costliest element.
-    ADDED_MATCH: N = MAX_CHARS chars of one repeated letter, H = MAX_ADDED_ROWS rows (the deepest range proofs),
+    ADDED_MATCH: N = MAX_CHARS positions: a letter, holes (-1), then MAX_ADDED_CHARS letters (so every range call's
+    scan for its length's chars walks all N positions), H = MAX_ADDED_ROWS rows (the deepest range proofs),
     W = MAX_ADDED_WINDOW, D = MAX_ADDED_LENGTHS lengths from MAX_ADDED_CHARS down, a prev input without a match
     (a chain's later node); every window is full of other keys except the shortest length's, whose key sits in its
     window's last row, so position 0's end column hashes D keys, compares every row of every window and computes
@@ -492,6 +493,7 @@ def added_cases(n: int | None = None, rows: int | None = None, d: int | None = N
     window, salt = window or MAX_ADDED_WINDOW, 12345
     lengths = list(range(MAX_ADDED_CHARS, MAX_ADDED_CHARS - (d or MAX_ADDED_LENGTHS), -1))
     chars = np.full(n, ord("a"), dtype=np.int32)
+    chars[1:max(1, n - MAX_ADDED_CHARS)] = -1   # holes: each range call's scan walks every position
     table = rng.integers(-(2**31), 2**31 - 1, size=(rows, VOCAB_ROW), dtype=np.int64).astype(np.int32)
     h = symbols_hash([ord("a")] * lengths[-1])
     table[vocab_home(h, salt, rows - window + 1) + window - 1] = (*hash_words(h), 77)
@@ -501,13 +503,13 @@ def added_cases(n: int | None = None, rows: int | None = None, d: int | None = N
                  i32((n, 2)), (window, salt, *lengths), element=1)
     cand = np.full((n, 2), -1, dtype=np.int32)
     res = Case(f"added_resolve n={n} (scan over every position)", OpCode.ADDED_RESOLVE, cand, i32((n, 2)),
-               [(chars, i32((n,)))], i32((n,)))
+               [(np.full(n, ord("a"), dtype=np.int32), i32((n,)))], i32((n,)))
     return [match, res]
 
 
 def added_fit_cases() -> list[Case]:
     """ADDED_MATCH / ADDED_RESOLVE below their caps (bench_move_gas fits their OpCosts on these and ``added_cases``):
-    D = 1, 4, 8 lengths on smaller tables and N = 16, 96."""
+    D = 1, 4, 8 lengths on smaller tables and N = 16, 96, 256."""
     out = []
     for n, rows, d in ((16, 64, 1), (96, 1024, 4), (256, 4096, 8)):
         match, res = added_cases(n, rows, d)

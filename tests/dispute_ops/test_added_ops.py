@@ -2,7 +2,7 @@
 data-dependent probe windows, element) for ADDED_MATCH and ADDED_RESOLVE: on Llama-3's specials over a chat text,
 on a chain of two ADDED_MATCH nodes (the second reads prev), on random tensors (holes, int32 extremes in chars, ids,
 prev and candidates, colliding keys, negative ids, ends before / past the position and past N, salts 0 and
-2^32 - 1) and at the caps (N = 256, W = 8, D = 16 lengths up to 64);
+2^32 - 1) and at the caps (N = 256, W = 8, D = 12 lengths up to 64);
 malformed nodes revert with BadNode naming the field."""
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def test_edge_tensors(contract):
 
 
 def test_the_caps_match(contract):
-    """N = 256, W = 8, D = 16 lengths from 64 down: a text of one repeated char, keys of some lengths present."""
+    """N = 256, W = 8, D = 12 lengths from 64 down: a text of one repeated char, keys of some lengths present."""
     n, rows, window, salt = MAX_CHARS, 1024, MAX_ADDED_WINDOW, 9
     lengths = list(range(MAX_ADDED_CHARS, MAX_ADDED_CHARS - MAX_ADDED_LENGTHS, -1))
     chars = np.full(n, ord("a"), dtype=np.int32)

@@ -23,7 +23,7 @@ contract AddedOps is OperatorBase {
     uint256 internal constant MAX_CHARS = 256;
     uint256 internal constant MAX_WINDOW = 8;
     uint256 internal constant MAX_ROWS = 1 << 16;
-    uint256 internal constant MAX_LENGTHS = 16;
+    uint256 internal constant MAX_LENGTHS = 12;
     int256 internal constant MAX_TOKEN_CHARS = 64;
     int256 internal constant NONE = -1;
     int256 internal constant COVERED = -2;

@@ -36,10 +36,12 @@ ADDED_RESOLVE (58)
 
 Size caps (``check`` refuses larger nodes with ParamError): N <= MAX_CHARS = 256, W <= MAX_ADDED_WINDOW,
 H <= MAX_ADDED_ROWS, D <= MAX_ADDED_LENGTHS, l <= MAX_ADDED_CHARS, so the worst one-step transaction stays under
-2,000,000 gas (bench/bench_ops_gas.py ``added_cases``: every window full of other keys, the shortest length's key
-in its window's last row, at H = 2^16 rows (the deepest range proofs), with prev: 1.51M gas for a recompute tx,
-1.70M as the game's step, at D = 16; ~85k per length, so D = 40 in one node would cost 3.9M: hence the chain
-through prev). ADDED_RESOLVE's worst step (the scan over all 256 positions) costs 0.54M (0.72M as a game step).
+2,000,000 gas (bench/bench_ops_gas.py ``added_cases``: position 0's char, then holes, then the 64 chars the longest
+length needs, so every range call's scan walks all N positions; every window full of other keys, the shortest
+length's key in its window's last row; H = 2^16 rows (the deepest range proofs), with prev. At D = 12 that is
+1.40M gas for a recompute tx; each length costs ~110k, so D = 16 reached 1.84M (~2.03M as a game step) and 40
+lengths in one node 3.9M+: hence the chain through prev). ADDED_RESOLVE's worst step (the scan over all 256
+positions) costs 0.54M.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ from offchain.engine.ops.wordvocab import VOCAB_ROW, find_word, hash_words, symb
 #: of an ADDED_MATCH node (bench_ops_gas ``added_cases``: the worst step at these caps stays under 2M gas).
 MAX_ADDED_WINDOW = 8
 MAX_ADDED_ROWS = 1 << 16
-MAX_ADDED_LENGTHS = 16
+MAX_ADDED_LENGTHS = 12
 MAX_ADDED_CHARS = 64
 #: Column of out: (id, end).
 MATCH_COLS = 2
