@@ -23,8 +23,9 @@ Supported (each checked against the ``tokenizers`` library's own ``encode``/``de
   ``<0xNN>`` pieces in the vocabulary;
 - added tokens (BOS, EOS, chat-template markers) matched in the text as ``tokenizers`` does (leftmost longest),
   with ``lstrip``, ``rstrip`` and ``single_word`` false (ADDED_TOKENS for a few; for many, e.g. Llama-3's 256
-  reserved specials, the hashed ADDED_MATCH chain + ADDED_RESOLVE: contents of at most 64 chars); a post-processor ``TemplateProcessing`` (single sequence
-  ``[specials] $A [specials]``), ``ByteLevel`` or a ``Sequence`` of those.
+  reserved specials, the hashed ADDED_MATCH chain + ADDED_RESOLVE: contents of at most 64 chars); a
+  post-processor ``TemplateProcessing`` (single sequence ``[specials] $A [specials]``), ``ByteLevel`` or a
+  ``Sequence`` of those.
 
 Text rules (the defined result of every byte string the oracle accepts): trailing zero bytes are padding, the rest
 is decoded as Python's ``bytes.decode('utf-8', 'replace')`` does (one U+FFFD per maximal ill-formed subpart) and
