@@ -93,6 +93,7 @@ contract AddedOps is OperatorBase {
         uint256 n = _check(d);
         if (d.op == ADDED_RESOLVE) {
             if (e >= n) revert BadNode("element");
+            if (operands.length != 2) revert BadNode("operand count");
             return _resolve(LibOperand.int32View(operands[0]), LibOperand.int32View(operands[1]), n, e);
         }
         if (e >= 2 * n) revert BadNode("element");
