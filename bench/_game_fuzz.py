@@ -142,6 +142,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from offchain.models.cache_graph import cache_graph
 
     models["cache"] = cache_graph()
+    # ---- tokenizer: added (issue 14): ADDED_MATCH (alone and reading prev) and ADDED_RESOLVE
+    from bench._added_graph import added_graph
+
+    models["added"] = added_graph("<|eot_id|>id|><|x|>\u00e9|>", n=24)
     return models
 
 

@@ -19,7 +19,7 @@ beside the float one (argmax == the true next token), ``compile_s``, and ``loade
 loader's own float module against transformers' (both float: any gap is the loader's).
 
 Case ``tokenizer`` (issue 14): the worst one-step transaction of every tokenizer / detokenizer operator, from
-``bench_ops_gas``'s worst-case inputs at each op's size cap (``pretok_cases``, ``bpe_cases``, ``word_vocab_cases``, ``detok_cases``; a local
+``bench_ops_gas``'s worst-case inputs at each op's size cap (``pretok_cases``, ``bpe_cases``, ``word_vocab_cases``, ``detok_cases``, ``added_cases``; a local
 anvil, eth_estimateGas, deterministic), each beside the 2,000,000-gas target; and the disputable tokenizer of
 ``llm-small`` on 256-byte texts: ``encode_equal_fraction`` (graph ids == the tokenizers library's) and
 ``encode_s`` (the whole graph's forward in the integer engine) beside the tokenizers library's encode time.
@@ -121,13 +121,15 @@ def bench_case(case: str, folder: Path) -> list[Result]:
 STEP_TARGET = 2_000_000
 TOKENIZER_OPS = ("UTF8_CHARS", "CHAR_MAP", "ADDED_TOKENS", "PRETOKENIZE", "BPE_SYMBOLS", "WORD_VOCAB", "PAIR_RANK",
                  "BPE_MERGE", "BPE_IDS", "DETOK_LEN", "DETOK_BYTES")
+# ---- tokenizer: added (issue 14): many added tokens (Llama-3's reserved specials) take these instead of ADDED_TOKENS
+TOKENIZER_OPS += ("ADDED_MATCH", "ADDED_RESOLVE")
 
 
 def tokenizer_gas() -> list[Result]:
     """Worst one-step tx gas per tokenizer op over bench_ops_gas' worst-case inputs at the caps."""
     from ape import accounts, networks, project
 
-    from bench.bench_ops_gas import (bpe_cases, detok_cases, one_step_tx_gas, pretok_cases, text_cases,
+    from bench.bench_ops_gas import (added_cases, bpe_cases, detok_cases, one_step_tx_gas, pretok_cases, text_cases,
                                      word_vocab_cases)
     from offchain.dispute.operators import operator_families, prover_args
 
@@ -138,7 +140,7 @@ def tokenizer_gas() -> list[Result]:
         codes, addresses = prover_args({name: c.address for name, c in families.items()})
         prover = sender.deploy(project.OneStepProver, codes, addresses)
         chars = [c for c in text_cases() if c.op.name == "CHAR_MAP"]
-        for case in pretok_cases() + bpe_cases() + word_vocab_cases() + detok_cases() + chars:
+        for case in pretok_cases() + bpe_cases() + word_vocab_cases() + detok_cases() + chars + added_cases():
             if case.op.name not in TOKENIZER_OPS or not case.whole_step:
                 continue
             gas, _ = one_step_tx_gas(prover, case, sender)

@@ -178,7 +178,9 @@ def act_extra_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    return [c for c in op_cases() if c.whole_step] + extra_cases()
+    from bench.bench_ops_gas import added_fit_cases   # ---- tokenizer: added (issue 14)
+
+    return [c for c in op_cases() if c.whole_step] + extra_cases() + added_fit_cases()
 
 
 def element_shape(case: Case, index: int, element: int, inputs, weights: int) -> tuple[int, int, int, int, int]:

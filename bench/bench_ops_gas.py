@@ -145,7 +145,8 @@ def cases() -> list[Case]:
     out.append(Case("amax n=4096 (int16)", OpCode.AMAX, x, _spec((1, 4096), DType.INT16, 8), [],
                     _spec((1,), DType.INT16, 8), element=0))
     return (out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases()
-            + word_vocab_cases() + pretok_cases() + sample_cases() + cache_cases())  # sample, cache: issue 15
+            + word_vocab_cases() + pretok_cases() + sample_cases() + cache_cases()  # sample, cache: issue 15
+            + added_cases())  # added: issue 14
 
 
 def conv_cases() -> list[Case]:
@@ -553,6 +554,60 @@ def main_sample() -> None:
     write_results("ops_gas_sample", results, console)
 
 
+# ---- tokenizer: added (issue 14)
+def added_cases(n: int | None = None, rows: int | None = None, d: int | None = None,
+                window: int | None = None) -> list[Case]:
+    """ADDED_MATCH and ADDED_RESOLVE at the largest sizes their checks allow, on their costliest element.
+    ADDED_MATCH: N = MAX_CHARS positions: a letter, holes (-1), then MAX_ADDED_CHARS letters (so every range call's
+    scan for its length's chars walks all N positions), H = MAX_ADDED_ROWS rows (the deepest range proofs),
+    W = MAX_ADDED_WINDOW, D = MAX_ADDED_LENGTHS lengths from MAX_ADDED_CHARS down, a prev input without a match
+    (a chain's later node); every window is full of other keys except the shortest length's, whose key sits in its
+    window's last row, so position 0's end column hashes D keys, compares every row of every window and computes
+    the end. ADDED_RESOLVE: the last position of N chars
+    without candidates (the scan steps one position at a time over all N)."""
+    from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_LENGTHS, MAX_ADDED_ROWS, MAX_ADDED_WINDOW, MAX_CHARS
+    from offchain.engine.ops.wordvocab import VOCAB_ROW, hash_words, symbols_hash, vocab_home
+
+    n = n or MAX_CHARS
+    rows = rows or MAX_ADDED_ROWS
+    rng = np.random.default_rng(SEED + 57)
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    window, salt = window or MAX_ADDED_WINDOW, 12345
+    lengths = list(range(MAX_ADDED_CHARS, MAX_ADDED_CHARS - (d or MAX_ADDED_LENGTHS), -1))
+    chars = np.full(n, ord("a"), dtype=np.int32)
+    chars[1:max(1, n - MAX_ADDED_CHARS)] = -1   # holes: each range call's scan walks every position
+    table = rng.integers(-(2**31), 2**31 - 1, size=(rows, VOCAB_ROW), dtype=np.int64).astype(np.int32)
+    h = symbols_hash([ord("a")] * lengths[-1])
+    table[vocab_home(h, salt, rows - window + 1) + window - 1] = (*hash_words(h), 77)
+    prev = np.full((n, 2), -1, dtype=np.int32)
+    match = Case(f"added_match n={n} H={rows} W={window} D={len(lengths)} + prev (last row of the last window)",
+                 OpCode.ADDED_MATCH, chars, i32((n,)), [(table, i32((rows, VOCAB_ROW))), (prev, i32((n, 2)))],
+                 i32((n, 2)), (window, salt, *lengths), element=1)
+    cand = np.full((n, 2), -1, dtype=np.int32)
+    res = Case(f"added_resolve n={n} (scan over every position)", OpCode.ADDED_RESOLVE, cand, i32((n, 2)),
+               [(np.full(n, ord("a"), dtype=np.int32), i32((n,)))], i32((n,)))
+    return [match, res]
+
+
+def added_fit_cases() -> list[Case]:
+    """ADDED_MATCH / ADDED_RESOLVE below their caps (bench_move_gas fits their OpCosts on these and ``added_cases``):
+    D = 1, 4, 8 lengths on smaller tables and N = 16, 96, 256."""
+    out = []
+    for n, rows, d in ((16, 64, 1), (96, 1024, 4), (256, 4096, 8)):
+        match, res = added_cases(n, rows, d)
+        match.name, res.name = f"{match.name} (fit)", f"{res.name} (fit)"
+        out.append(match)
+        if n < 256:
+            out.append(res)
+    return out
+
+
+# ---- generation: cache (issue 15)
+#: Padding weights giving each weight operand's root proof 16 siblings: the depth of the trace tree of a 7B
+#: generation graph (~20 nodes x 32 layers x 64 decode steps = 41k nodes), where the cache blocks really live.
+CACHE_TREE_PADDING = (1 << 15) + 1
+
+
 def cat_matmul_case(axis: int, blocks: int, heads: int, head_dim: int, prefill: int, a_dtype: DType = DType.INT32,
                     b_dtype: DType = DType.INT16, padding: int = CACHE_TREE_PADDING) -> Case:
     """One decode step's CAT_MATMUL over a KV cache of a ``prefill``-position block and ``blocks - 1`` one-position
@@ -640,8 +695,31 @@ def main_cases(which: str) -> None:
     write_results(f"ops_gas_{which}", results, console)
 
 
+def main_added() -> None:
+    """``python -m bench.bench_ops_gas added``: only the added-token cases (bench/results/ops_gas_added.json)."""
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in added_cases():
+            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
+                                  step_gas))
+            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
+                          f"(operator calls {inside:,})")
+    write_results("ops_gas_added", results, console)
+
+
 if __name__ == "__main__":
     import sys
 
-    {"pretok": main_pretok, "sample": main_sample, "cache": lambda: main_cases("cache")}.get(
+    {"pretok": main_pretok, "sample": main_sample, "cache": lambda: main_cases("cache"), "added": main_added}.get(
         sys.argv[1] if sys.argv[1:] else "", main)()

@@ -94,6 +94,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.CAT_MATMUL: "CacheOps",
     OpCode.ATTN_BIAS: "CacheOps",
     OpCode.ALIGN_END: "CacheOps",
+    # ---- tokenizer: added (issue 14)
+    OpCode.ADDED_MATCH: "AddedOps",
+    OpCode.ADDED_RESOLVE: "AddedOps",
 })
 
 

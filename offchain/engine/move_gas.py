@@ -189,6 +189,13 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.CAT_MATMUL: OpCost(142_000, 128, 23_000),
     OpCode.ATTN_BIAS: OpCost(43_000, 132),
     OpCode.ALIGN_END: OpCost(38_000, 158),
+    # ---- tokenizer: added (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops ADDED_MATCH,ADDED_RESOLVE:
+    # bench_ops_gas's added cases at the caps and D = 1, 4, 8 / N = 16, 96). ADDED_MATCH's worst game step at its
+    # caps (N = 256, H = 2^16, W = 8, D = 12, with prev, holes so every range call scans all N) measured 1.58M
+    # (E = N + 2 + 72 D); ADDED_RESOLVE 0.72M.
+    OpCode.ADDED_MATCH: OpCost(140_000, 444),
+    OpCode.ADDED_RESOLVE: OpCost(56_000, 454),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125
@@ -292,6 +299,13 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
         from offchain.engine.ops.wordvocab import VOCAB_ROW
 
         return [(0, 0, node.in_specs[0].size), (1, 0, node.in_specs[1].size), (2, 0, node.params[0] * VOCAB_ROW)]
+    # ---- tokenizer: added (issue 14)
+    if op == OpCode.ADDED_MATCH:  # chars whole, prev's row, a whole probe window per token length
+        from offchain.engine.ops.wordvocab import VOCAB_ROW
+
+        prev = [(2, 0, 2)] if len(node.inputs) == 3 else []
+        windows = [(1, 0, node.params[0] * VOCAB_ROW)] * (len(node.params) - 2)
+        return [(0, 0, node.in_specs[0].size)] + prev + windows
     return get_op(node.op).operand_ranges(node, element)
 
 

@@ -22,8 +22,10 @@ Supported (each checked against the ``tokenizers`` library's own ``encode``/``de
   pre-tokenizer none or ``Metaspace`` (split or not, any prepend scheme), ``byte_fallback: true`` with all 256
   ``<0xNN>`` pieces in the vocabulary;
 - added tokens (BOS, EOS, chat-template markers) matched in the text as ``tokenizers`` does (leftmost longest),
-  with ``lstrip``, ``rstrip`` and ``single_word`` false; a post-processor ``TemplateProcessing`` (single sequence
-  ``[specials] $A [specials]``), ``ByteLevel`` or a ``Sequence`` of those.
+  with ``lstrip``, ``rstrip`` and ``single_word`` false (ADDED_TOKENS for a few; for many, e.g. Llama-3's 256
+  reserved specials, the hashed ADDED_MATCH chain + ADDED_RESOLVE: contents of at most 64 chars); a
+  post-processor ``TemplateProcessing`` (single sequence ``[specials] $A [specials]``), ``ByteLevel`` or a
+  ``Sequence`` of those.
 
 Text rules (the defined result of every byte string the oracle accepts): trailing zero bytes are padding, the rest
 is decoded as Python's ``bytes.decode('utf-8', 'replace')`` does (one U+FFFD per maximal ill-formed subpart) and
@@ -315,7 +317,8 @@ def prefix_id(spec: BpeTokenizerSpec, byte_ids: np.ndarray) -> int:
 def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, pad_id: int | None = None):
     """The encoder as a model: input INT8 [max_bytes] (UTF-8, zero-padded), output INT32 [1, seq_len] ids.
 
-    Nodes: UTF8_CHARS -> CHAR_MAP (classes) -> ADDED_TOKENS -> PRETOKENIZE -> CHAR_MAP (SentencePiece pieces;
+    Nodes: UTF8_CHARS -> CHAR_MAP (classes) -> ADDED_TOKENS (or, with more added-token work than its cap, a chain
+    of ADDED_MATCH then ADDED_RESOLVE) -> PRETOKENIZE -> CHAR_MAP (SentencePiece pieces;
     byte-level reads a zero weight instead) -> BPE_SYMBOLS -> (WORD_VOCAB, with ignore_merges) ->
     R x (PAIR_RANK, BPE_MERGE) -> BPE_IDS, with R = ``rounds_needed(max_bytes)``. Raises
     UnsupportedTokenizerError for what the ops cannot reproduce and ``ParamError`` (through the graph check) for sizes over the ops' caps."""
@@ -351,17 +354,28 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
     from offchain.engine.ops.pretok import MAX_ADDED_WORK, added_work
 
     rows, longest = added.shape[0], added.shape[1] - 1
+    # ---- tokenizer: added (issue 14)
+    # ADDED_TOKENS while its one-step check fits (N * A * (ceil(L / 8) + 2) <= MAX_ADDED_WORK: today's graphs and
+    # roots unchanged); past it, the hashed lookup: a chain of ADDED_MATCH nodes (<= MAX_ADDED_LENGTHS token
+    # lengths each, longest first) then ADDED_RESOLVE, equal to ADDED_TOKENS on every text (ops/added.py).
+    hashed = None
     if rows and added_work(n, rows, longest) > MAX_ADDED_WORK:
-        fits = MAX_ADDED_WORK // added_work(1, rows, longest)
-        raise UnsupportedTokenizerError(
-            f"{rows} added tokens of up to {longest} characters: ADDED_TOKENS' one-step check stays under 2M gas "
-            f"only while N * A * (ceil(L / 8) + 2) <= {MAX_ADDED_WORK}, i.e. up to {fits} request bytes here; "
-            f"asked for {n} (a tokenizer.json with hundreds of reserved special tokens, like Llama-3's, needs fewer "
-            "added tokens or a shorter prompt)")
+        from offchain.models.text_tables import TableError
+
+        try:
+            hashed = bpe_merges.added_match_table(added)
+        except TableError as exc:
+            raise UnsupportedTokenizerError(
+                f"{rows} added tokens of up to {longest} characters exceed ADDED_TOKENS' cap "
+                f"(N * A * (ceil(L / 8) + 2) <= {MAX_ADDED_WORK}) at N = {n}, and ADDED_MATCH's table refuses them: "
+                f"{exc}") from None
     if added.shape[0] == 0:   # no added tokens: one row that never matches (id -1)
         added = np.full((1, 2), -1, dtype=np.int32)
     w_cls1, w_cls2 = weight(cls1, "bpe.class_stage1"), weight(cls2, "bpe.class_stage2")
-    w_added = weight(added, "bpe.added_tokens")
+    if hashed is None:
+        w_added = weight(added, "bpe.added_tokens")
+    else:
+        w_added = weight(hashed[0], "bpe.added_hashed")
     if chars_tab is not None:
         w_voc1, w_voc2 = weight(chars_tab[0], "bpe.piece_stage1"), weight(chars_tab[1], "bpe.piece_stage2")
     else:
@@ -393,7 +407,18 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
 
     chars = add(OpCode.UTF8_CHARS, (TensorRef(TensorKind.INPUT, 0),), act((n,), "chars"), (), "bpe.utf8")
     stream = add(OpCode.CHAR_MAP, (chars, w_cls1, w_cls2), act((n, 1), "classes"), (cls_shift,), "bpe.classes")
-    matches = add(OpCode.ADDED_TOKENS, (chars, w_added), act((n,), "added"), (), "bpe.added")
+    if hashed is None:
+        matches = add(OpCode.ADDED_TOKENS, (chars, w_added), act((n,), "added"), (), "bpe.added")
+    else:   # ---- tokenizer: added (issue 14)
+        from offchain.engine.ops.added import length_groups
+
+        _, a_window, a_salt, a_lengths = hashed
+        cand = None
+        for k, group in enumerate(length_groups(a_lengths)):
+            ins = (chars, w_added) if cand is None else (chars, w_added, cand)
+            cand = add(OpCode.ADDED_MATCH, ins, act((n, 2), f"added_cand_{k}"), (a_window, a_salt, *group),
+                       f"bpe.added_match_{k}")
+        matches = add(OpCode.ADDED_RESOLVE, (cand, chars), act((n,), "added"), (), "bpe.added")
     pretok = add(OpCode.PRETOKENIZE, (stream, matches), act((n, 2), "words"),
                  (spec.kind, spec.prefix_rule, spec.first_only), "bpe.pretokenize")
     if chars_tab is not None:
@@ -421,6 +446,8 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
                           "template": frame}}
     if words_tab is not None:
         meta["tokenizer"]["ignore_merges"] = True
+    if hashed is not None:   # ---- tokenizer: added (issue 14)
+        meta["tokenizer"]["added_hashed"] = {"tokens": rows, "lengths": len(hashed[3]), "window": hashed[1]}
     model = Model(graph, [a for a, _ in weights], meta)
     model.validate()
     return model

@@ -11,6 +11,7 @@ Who may call: the tokenizer graph builder (offchain/models/bpe.py), tests and be
 * ``word_vocab_table``: WORD_VOCAB's hashed vocabulary (ignore_merges): rows (8 key words, token id) keyed by
   keccak256 of each non-added vocabulary token's byte-token ids, with its probe window and salt.
 * ``rounds_needed``: R, the PAIR_RANK/BPE_MERGE rounds after which every word of N positions is finished.
+* ``added_match_table``: ADDED_MATCH's hashed added tokens (WORD_VOCAB's rows keyed by the tokens' code points).
 """
 
 from __future__ import annotations
@@ -253,3 +254,42 @@ def place_words(words: Sequence[tuple[Sequence[int], int]], spread: int = 2) -> 
         window *= 2
     raise TableError(f"no window <= {MAX_VOCAB_WINDOW} and salt < {SALTS} places {len(keys)} vocabulary keys in "
                      f"{rows_count} rows")
+
+
+# ---- tokenizer: added (issue 14)
+def added_match_table(added: np.ndarray) -> tuple[np.ndarray, int, int, list[int]]:
+    """(table int32 [H, 9], window W, salt, lengths): ADDED_MATCH's hashed table (ops/added.py) of ADDED_TOKENS'
+    table ``added`` [A, L+1] (rows (id, code points, -1 padding), ``bpe_tables.added_table``). Keys: each row's
+    content (its code points up to the first negative entry) as keccak256 of the code points (int32 big-endian,
+    WORD_VOCAB's ``symbols_hash``), placed by ``place_words``; ``lengths`` = the distinct content lengths, longest
+    first. Rows ADDED_TOKENS never matches (negative id, empty content) are left out, and of rows with the same
+    content only the first is kept (ADDED_TOKENS takes the first row on ties), so ADDED_MATCH then ADDED_RESOLVE
+    equal ADDED_TOKENS on every text. The spread doubles until the window fits MAX_ADDED_WINDOW; raises
+    TableError when no table within MAX_ADDED_ROWS does, or a content is longer than MAX_ADDED_CHARS;
+    ``lengths`` may exceed MAX_ADDED_LENGTHS: the graph chains ADDED_MATCH nodes over ``added.length_groups``."""
+    from offchain.engine.ops.added import MAX_ADDED_CHARS, MAX_ADDED_ROWS, MAX_ADDED_WINDOW
+
+    words: list[tuple[list[int], int]] = []
+    seen: set[tuple[int, ...]] = set()
+    for row in np.asarray(added, dtype=np.int64).tolist():
+        content = []
+        for c in row[1:]:
+            if c < 0:
+                break
+            content.append(int(c))
+        if row[0] < 0 or not content or tuple(content) in seen:
+            continue
+        if len(content) > MAX_ADDED_CHARS:
+            raise TableError(f"added token id {row[0]} has {len(content)} chars > MAX_ADDED_CHARS = {MAX_ADDED_CHARS}")
+        seen.add(tuple(content))
+        words.append((content, int(row[0])))
+    lengths = sorted({len(c) for c, _ in words}, reverse=True) or [1]
+    spread = 2
+    while True:
+        table, window, salt = place_words(words, spread)
+        if window <= MAX_ADDED_WINDOW:
+            return table, window, salt, lengths
+        spread *= 2
+        if len(table) * 2 > MAX_ADDED_ROWS:
+            raise TableError(f"no table of <= {MAX_ADDED_ROWS} rows places {len(words)} added tokens within "
+                             f"{MAX_ADDED_WINDOW} rows of their homes")

@@ -125,6 +125,10 @@ COVERED_ELSEWHERE |= set(_SAMPLE_OPS)
 from .test_ops_cache import CACHE_OPS as _CACHE_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_CACHE_OPS)
+# ---- tokenizer: added (issue 14)
+from .test_ops_added import ADDED_OPS as _ADDED_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_ADDED_OPS)
 
 
 def test_every_op_code_is_covered():

@@ -25,7 +25,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- generation: sample (issue 15)
             "GenOps",
             # ---- generation: cache (issue 15)
-            "CacheOps")
+            "CacheOps",
+            # ---- tokenizer: added (issue 14)
+            "AddedOps")
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,14 @@ def _unseen_cache() -> list[Case]:
 CACHE_CHOSEN = ("cat_matmul axis 1 m=1 H=32 d=128", "cat_matmul axis 1 m=15 H=32 d=128 T=242",
                 "cat_matmul axis 0 m=15 H=32 d=256", "attn_bias nk=4096", "align_end T=64")
 CASES += [c for c in all_cases() if c.name.startswith(CACHE_CHOSEN)] + _unseen_cache()
+# ---- tokenizer: added (issue 14)
+# ADDED_MATCH / ADDED_RESOLVE at their caps (fitted) and at sizes the fit never saw.
+from bench.bench_ops_gas import added_cases  # noqa: E402
+
+CASES += added_cases()
+CASES += [c for c in added_cases(200, 2048, 12)]
+for _c in CASES[-2:]:
+    _c.name = "*" + _c.name
 
 
 @pytest.fixture(scope="module")

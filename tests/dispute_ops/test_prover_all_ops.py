@@ -115,6 +115,11 @@ def test_prover_recomputes_every_node(prover):
 
     cache_model, cache_x = cache_graph()  # ALIGN_END, ATTN_BIAS, CAT_MATMUL on both axes
     seen |= _recompute_every_node(prover, ModelCommitment(cache_model), cache_x)
+    # ---- tokenizer: added (issue 14)
+    from bench._added_graph import added_graph
+
+    added_model, added_x = added_graph()   # ADDED_MATCH (alone and with prev), ADDED_RESOLVE
+    seen |= _recompute_every_node(prover, ModelCommitment(added_model), added_x)
     assert seen == {int(c) for c in OpCode}
 
 

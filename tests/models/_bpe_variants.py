@@ -81,6 +81,13 @@ def variant(name: str) -> str:
         for k, token in enumerate(IM_WORDS):
             vocab.setdefault(token, top + 1 + k)
         return json.dumps(spec, ensure_ascii=False)
+    # ---- tokenizer: added (issue 14)
+    if name == "llama3_reserved":   # Llama-3 with its 256 reserved specials and the other chat markers, added as
+        from tokenizers import Tokenizer   # tokenizers' add_special_tokens does (ids after the vocabulary)
+
+        tok = Tokenizer.from_str(variant("llama3"))
+        tok.add_special_tokens(list(LLAMA3_EXTRA_SPECIALS) + [f"<|reserved_special_token_{k}|>" for k in range(256)])
+        return tok.to_str()
     if name == "llama3":
         pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_PATTERN), "isolated"),
                                        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
@@ -110,6 +117,10 @@ def variant(name: str) -> str:
 #: Byte-level strings added to llama3_im's vocabulary (" zzqx", "zzqx", "!?!?", " café", "the"'s twin "thethe"):
 #: words that are whole tokens though the merges would split them.
 IM_WORDS = ("Ġzzqx", "zzqx", "!?!?", "ĠcafÃ©", "thethe", "qq")
+
+# ---- tokenizer: added (issue 14)
+#: Llama-3's chat / tool markers beside BOS, EOS and the header markers the llama3 variant already declares.
+LLAMA3_EXTRA_SPECIALS = ("<|finetune_right_pad_id|>", "<|eom_id|>", "<|python_tag|>", "<|step_id|>", "<|image|>")
 
 ALL = ("llm_small", "llm_tiny_sp", "llama3", "qwen2", "gpt2_prefix", "llama2_legacy", "metaspace_first")
 

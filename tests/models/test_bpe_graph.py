@@ -146,14 +146,75 @@ def test_a_vocabulary_without_every_byte_is_refused():
         bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
 
 
-def test_hundreds_of_added_tokens_are_refused_with_the_largest_prompt_that_fits():
-    """Llama-3 declares 256 reserved special tokens; ADDED_TOKENS' scan over all of them at every position would
-    not fit a one-step proof, so the compile names the limit instead of building an undisputable graph."""
-    spec = json.loads(V.variant("llama3"))
-    base = max(t["id"] for t in spec["added_tokens"]) + 1 + max(spec["model"]["vocab"].values())
-    spec["added_tokens"] += [{"id": base + k, "content": f"<|reserved_special_token_{k}|>", "single_word": False,
-                              "lstrip": False, "rstrip": False, "normalized": False, "special": True}
-                             for k in range(256)]
-    with pytest.raises(UnsupportedTokenizerError, match=r"261 added tokens of up to 30 characters.*up to 6 request"):
+# ---- tokenizer: added (issue 14)
+RESERVED_SAMPLES = [
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+    "x<|reserved_special_token_0|><|reserved_special_token_255|>y", "<|reserved_special_token_25|>5|>",
+    "<|reserved_special_token_2<|eom_id|>", "<|reserved_special_token_|>", "<|python_tag|>call()<|eom_id|>",
+    "<|<|step_id|>|>", "a <|image|> b", "<|finetune_right_pad_id|><|finetune_right_pad_id",
+    "<|reserved_special_token_100|><|reserved_special_token_10|><|reserved_special_token_1|>",
+]
+SPECIAL_PIECES = st.sampled_from(["<|reserved_special_token_", "1", "9|>", "25", "0|>", "|>", "<|", "eot_id|>",
+                                  "<|eot_id|>", "<|begin_of_text|>", "<|start_header_id|>", " ", "a", "é", "\n"])
+
+
+@pytest.fixture(scope="module")
+def reserved():
+    """Llama-3-style with 266 added specials (256 reserved): over ADDED_TOKENS' cap, so the hashed ops run."""
+    spec = bpe.read_tokenizer(json.loads(V.variant("llama3_reserved")))
+    model = bpe.tokenizer_model(spec, MAX_BYTES, SEQ)
+    return "llama3_reserved", spec, V.tokenizer("llama3_reserved"), model
+
+
+def test_hundreds_of_added_tokens_compile_to_the_hashed_ops(reserved):
+    """Llama-3's 256 reserved specials: the graph uses a chain of ADDED_MATCH nodes and ADDED_RESOLVE instead of
+    ADDED_TOKENS (whose cap would leave 6 prompt bytes), while the other variants keep ADDED_TOKENS."""
+    from offchain.engine.ops import OpCode
+
+    _, spec, tok, model = reserved
+    ops = [n.op for n in model.graph.nodes]
+    assert OpCode.ADDED_TOKENS not in ops and ops.count(OpCode.ADDED_RESOLVE) == 1
+    assert ops.count(OpCode.ADDED_MATCH) == 1 and len(spec.added) == 266 and tok.get_vocab_size() == 700 + 261
+    assert model.meta["tokenizer"]["added_hashed"]["tokens"] == 266
+    plain = bpe.tokenizer_model(bpe.read_tokenizer(json.loads(V.variant("llama3"))), MAX_BYTES, SEQ)
+    assert OpCode.ADDED_TOKENS in [n.op for n in plain.graph.nodes]
+    assert OpCode.ADDED_MATCH not in [n.op for n in plain.graph.nodes]
+
+
+@pytest.mark.parametrize("text", RESERVED_SAMPLES)
+def test_hundreds_of_added_tokens_equal_tokenizers(reserved, text):
+    _check(reserved, text.encode())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(SPECIAL_PIECES, max_size=8))
+def test_hundreds_of_added_tokens_random_texts_equal_tokenizers(reserved, pieces):
+    """Texts glued from specials, their prefixes and suffixes, and plain chars."""
+    _check(reserved, "".join(pieces).encode())
+
+
+def test_hundreds_of_added_tokens_at_256_bytes():
+    """The whole graph at N = 256 request bytes (the new ops' cap) equals tokenizers' encode."""
+    spec = bpe.read_tokenizer(json.loads(V.variant("llama3_reserved")))
+    tok = V.tokenizer("llama3_reserved")
+    model = bpe.tokenizer_model(spec, 256, 128)
+    text = ("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are kind.<|eot_id|>"
+            "<|reserved_special_token_7|><|reserved_special_token_250|>x<|reserved_special_token_2 "
+            "<|start_header_id|>user<|end_header_id|>\n\nhé!<|eot_id|>")
+    data = text.encode()[:256]
+    want = bpe.reference_ids(tok, spec, data, 128, model.meta["pad_id"])
+    got = [int(v) for v in run(model, [text_input(data, 256)]).output.reshape(-1)]
+    assert got == want
+
+
+def test_added_tokens_past_the_new_caps_are_refused():
+    """A content over MAX_ADDED_CHARS = 64 chars (with more added-token work than ADDED_TOKENS' cap) is refused by
+    name; the same tokens at a prompt ADDED_TOKENS' cap fits still compile to ADDED_TOKENS."""
+    spec = json.loads(V.variant("llama3_reserved"))
+    base = max(t["id"] for t in spec["added_tokens"]) + 1
+    spec["added_tokens"].append({"id": base, "content": "<|" + "x" * 70 + "|>", "single_word": False,
+                                 "lstrip": False, "rstrip": False, "normalized": False, "special": True})
+    with pytest.raises(UnsupportedTokenizerError, match=r"267 added tokens of up to 74 characters.*MAX_ADDED_CHARS"):
         bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
-    assert bpe.tokenizer_model(bpe.read_tokenizer(spec), 6, 8).meta["max_bytes"] == 6
+    assert bpe.tokenizer_model(bpe.read_tokenizer(spec), 2, 4).meta["max_bytes"] == 2

@@ -37,6 +37,8 @@ from offchain.engine.ops.detok import DetokBytes, DetokLen  # noqa: E402
 from offchain.engine.ops.cache import AlignEnd, AttnBias, CatMatmul  # noqa: E402
 # ---- generation: sample (issue 15)
 from offchain.engine.ops.sample import GenParams, GenStop, Prng, Sample, TopK  # noqa: E402
+# ---- tokenizer: added (issue 14)
+from offchain.engine.ops.added import AddedMatch, AddedResolve  # noqa: E402
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -58,6 +60,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     CatMatmul(), AttnBias(), AlignEnd(),
     # ---- generation: sample (issue 15)
     GenParams(), TopK(), Prng(), Sample(), GenStop(),
+    # ---- tokenizer: added (issue 14)
+    AddedMatch(), AddedResolve(),
 )}
 
 

@@ -76,3 +76,6 @@ class OpCode(enum.IntEnum):
     PRNG = 54        # ops/sample.py  keccak256(seed, step) -> 31-bit random word
     SAMPLE = 55      # ops/sample.py  temperature + top-k sampling (greedy at temperature 0)
     GEN_STOP = 56    # ops/sample.py  -1 after EOS / past max_new, else the sampled token
+    # ---- tokenizer: added (issue 14)
+    ADDED_MATCH = 57    # ops/added.py  chars -> (id, end) of the longest added token at each char (hashed probes)
+    ADDED_RESOLVE = 58  # ops/added.py  candidates -> leftmost-longest non-overlapping matches (ADDED_TOKENS' format)
