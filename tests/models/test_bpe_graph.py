@@ -112,7 +112,7 @@ def _mutated(base: str, path: tuple, value) -> dict:
     ("llm_small", ("model", "dropout"), 0.1, "model.dropout 0.1"),
     ("llm_tiny_sp", ("model", "ignore_merges"), True, "model.ignore_merges true with a SentencePiece"),
     ("llm_small", ("model", "continuing_subword_prefix"), "##", "continuing_subword_prefix"),
-    ("llm_small", ("normalizer",), {"type": "NFC"}, "normalizer 'NFC'"),
+    ("llm_small", ("normalizer",), {"type": "NFKC"}, "normalizer 'NFKC'"),
     ("llm_small", ("pre_tokenizer",), {"type": "Whitespace"}, "pre_tokenizer 'Whitespace'"),
     ("llm_small", ("decoder",), {"type": "WordPiece", "prefix": "##", "cleanup": True}, "decoder.type 'WordPiece'"),
     ("llm_small", ("post_processor",), {"type": "BertProcessing", "sep": ["x", 1], "cls": ["y", 0]},
@@ -218,3 +218,81 @@ def test_added_tokens_past_the_new_caps_are_refused():
     with pytest.raises(UnsupportedTokenizerError, match=r"267 added tokens of up to 74 characters.*MAX_ADDED_CHARS"):
         bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
     assert bpe.tokenizer_model(bpe.read_tokenizer(spec), 2, 4).meta["max_bytes"] == 2
+
+# ---- tokenizer: nfc (issue 14)
+NFC_SAMPLES = [
+    "cafe\u0301 nai\u0308ve re\u0301sume\u0301", "\u212b\u2126 \u0958 \u2adc", "q\u0307\u0323 a\u0301\u0323 \u1e0b\u0323",
+    "\u1100\u1161\u11a8\u1100\u1161 \uac00\u11a8 \u1161\u1161", "\u1f82\u0316 \U0001d160", "<|im_start|>\u0301e\u0301<|im_end|>\u0338",
+    "<|endoftext|>>\u0338 =\u0338 <\u0338", "\u0301\u0301\u0301", "\u0cc6\u0cc2\u0cd5 \u0dd9\u0dcf\u0dca",
+    "a" + "\u0316" * 15 + "\u0301", "\u1dfa\u0345x",
+]
+MARKED = st.lists(st.sampled_from(list("aeoAEO <|>=") + ["\u0301", "\u0308", "\u0323", "\u0338", "\u0345", "\u1100",
+                                                           "\u1161", "\u11a8", "\uac00", "\u212b", "<|im_end|>"]),
+                  max_size=16).map("".join)
+
+
+@pytest.fixture(scope="module")
+def qwen2_nfc():
+    spec = bpe.read_tokenizer(json.loads(V.variant("qwen2_nfc")))
+    return "qwen2_nfc", spec, V.tokenizer("qwen2_nfc"), bpe.tokenizer_model(spec, MAX_BYTES, SEQ)
+
+
+def test_nfc_graph_has_the_chain_and_other_graphs_keep_theirs(qwen2_nfc):
+    """Qwen2 with NFC: CHAR_MAP(NFD) -> NFC_COMPOSE -> 2 x NFC_COMPACT right after the added-token match; Qwen2
+    without it compiles to the same graph as before (no NFC node, unchanged node list)."""
+    from offchain.engine.ops import OpCode
+
+    _, spec, _, model = qwen2_nfc
+    ops = [n.op for n in model.graph.nodes]
+    assert spec.nfc and model.meta["tokenizer"]["normalizer"] == "NFC"
+    assert ops[:7] == [OpCode.UTF8_CHARS, OpCode.ADDED_TOKENS, OpCode.CHAR_MAP, OpCode.NFC_COMPOSE,
+                       OpCode.NFC_COMPACT, OpCode.NFC_COMPACT, OpCode.CHAR_MAP]
+    plain = bpe.tokenizer_model(bpe.read_tokenizer(json.loads(V.variant("qwen2"))), MAX_BYTES, SEQ)
+    plain_ops = [n.op for n in plain.graph.nodes]
+    assert OpCode.NFC_COMPOSE not in plain_ops and plain_ops[:3] == [OpCode.UTF8_CHARS, OpCode.CHAR_MAP,
+                                                                     OpCode.ADDED_TOKENS]
+    assert len(plain.weights) == len(model.weights) - 3
+
+
+@pytest.mark.parametrize("text", NFC_SAMPLES)
+def test_nfc_samples_equal_tokenizers(qwen2_nfc, text):
+    assert V.tokenizer("qwen2_nfc").normalizer is not None
+    _check(qwen2_nfc, text.encode())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(MARKED, UNICODE, UNICODE.map(lambda t: __import__("unicodedata").normalize("NFD", t))))
+def test_nfc_random_and_nfd_text_equals_tokenizers(qwen2_nfc, text):
+    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes)."""
+    _check(qwen2_nfc, text.encode())
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(jamo=st.lists(st.integers(0x1100, 0x11FF), max_size=14))
+def test_nfc_hangul_jamo_equal_tokenizers(qwen2_nfc, jamo):
+    _check(qwen2_nfc, "".join(map(chr, jamo)).encode())
+
+
+def test_nfc_normalized_added_tokens_are_refused():
+    """tokenizers matches a normalized: true added token on the NFC text; the graph matches added tokens on the raw
+    text (as tokenizers does for normalized: false), so such a token is refused by name."""
+    spec = json.loads(V.variant("qwen2_nfc"))
+    spec["added_tokens"].append({"id": 900, "content": "e\u0301", "single_word": False, "lstrip": False,
+                                 "rstrip": False, "normalized": True, "special": False})
+    with pytest.raises(UnsupportedTokenizerError, match="normalized: true"):
+        bpe.read_tokenizer(spec)
+    spec["added_tokens"][-1]["special"] = True
+    with pytest.raises(UnsupportedTokenizerError, match="normalized"):
+        bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
+
+
+def test_nfc_after_another_normalizer_is_refused():
+    spec = json.loads(V.variant("qwen2_nfc"))
+    spec["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "NFC"}]}
+    with pytest.raises(UnsupportedTokenizerError, match="normalizer 'Lowercase'"):
+        bpe.read_tokenizer(spec)
+    spec["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "NFC"}]}
+    with pytest.raises(UnsupportedTokenizerError, match="NFC after another"):
+        bpe.read_tokenizer(spec)

@@ -31,14 +31,14 @@ NFC_COMPOSE (59)
        for a non-starter, when its index in its run is below C; a try looks the pair (value of S, cp) up:
        Hangul L + V -> LV and LV + T -> LVT algorithmically, else the table's first row holding the pair in its
        window; found: S takes the composite and the char is removed, else the char is kept (a kept starter
-       becomes S). out = -1 for a removed char, the final value of S for a kept starter, the cp for a kept
-       non-starter.
+       becomes S); it stops once entry q is settled: out = -1 for a removed char, the value of S when the next
+       kept starter replaces it (or at the window's end) for a kept starter, the cp for a kept non-starter.
     Equal to NFC (tokenizers' NFC normalizer) whenever no run has more than C non-starters that could compose
     (the documented deviation: marks at run index >= C are reordered but never composed), given the table
     properties nfc_tables checks: no composite whose second char is a starter has a first char made with a
     non-starter, and no chain of more than 2 such starter compositions (so LB = F = 2 windows see everything).
-    Element reads nfd, chars, added whole, then P = LB + F + C probe windows of 3W elements in try order
-    (the ones after the last try are empty; a Hangul try reads an empty window). Data-dependent.
+    Element reads nfd, chars, added whole, then P = LB + F + C probe windows of 3W elements, one per try made
+    until q is settled, in try order (a Hangul try and the ranges past the last try are empty). Data-dependent.
     Caps: N <= MAX_POSITIONS, 1 <= K <= MAX_K, 1 <= C <= MAX_RUN_TRIES, W <= MAX_COMP_WINDOW, M <= MAX_COMP_ROWS.
 
 NFC_COMPACT (60)
@@ -147,10 +147,10 @@ def window_of(seq, q: int) -> tuple[int, int] | None:
     return b, e
 
 
-def compose_window(seq, b: int, e: int, tries: int, lookup) -> tuple[dict[int, int], list[tuple[int, int]]]:
-    """Run the composition on entries b..e: {entry: output} for each of them and the pairs tried in order.
-    ``lookup(a, c, n)`` gives the composite of the n-th table try (-1 if none)."""
-    out: dict[int, int] = {}
+def compose_value(seq, q: int, b: int, e: int, tries: int, lookup) -> tuple[int, list[tuple[int, int]]]:
+    """Run the composition on entries b..e (b a fresh starter) until entry q's output is settled: (that output,
+    the pairs tried so far in order). ``lookup(a, c, n)`` gives the table's composite for the n-th try (-1 if
+    none); a Hangul pair is composed without it."""
     tried: list[tuple[int, int]] = []
     s_idx, s_val, last = b, seq[b][1], 0
     run_start = -1
@@ -163,41 +163,43 @@ def compose_window(seq, b: int, e: int, tries: int, lookup) -> tuple[dict[int, i
                 run_start = u
             ok = (last == 0 or last < rank) and u - run_start < tries
         if ok:
-            comp = hangul(s_val, cp)
-            n = len(tried)
             tried.append((s_val, cp))
+            comp = hangul(s_val, cp)
             if comp == NONE:
-                comp = lookup(s_val, cp, n)
+                comp = lookup(s_val, cp, len(tried) - 1)
             if comp != NONE:
                 s_val = comp
-                out[u] = NONE
+                if u == q:
+                    return NONE, tried
                 continue
         if rank == 0:
-            out[s_idx] = s_val
+            if s_idx == q:
+                return s_val, tried
             s_idx, s_val = u, cp
-        else:
-            out[u] = cp
+        elif u == q:
+            return cp, tried
         last = rank
-    out[s_idx] = s_val
-    return out, tried
+    return s_val, tried
 
 
 def _hangul_pair(a: int, c: int) -> bool:
     return hangul(a, c) != NONE
 
 
+def settle(seq, q: int, tries: int, lookup) -> tuple[int, list[tuple[int, int]]]:
+    """(output, pairs tried) of entry q (see NFC_COMPOSE)."""
+    if seq[q][3]:
+        return seq[q][1], []
+    win = window_of(seq, q)
+    if win is None:
+        return seq[q][1], []
+    return compose_value(seq, q, win[0], win[1], tries, lookup)
+
+
 def element_value(seq, pos: int, tries: int, lookup) -> int:
     """Output of flat position ``pos`` given the reordered entries (see NFC_COMPOSE)."""
     q = next((m for m, ent in enumerate(seq) if ent[0] == pos), None)
-    if q is None:
-        return NONE
-    if seq[q][3]:
-        return seq[q][1]
-    win = window_of(seq, q)
-    if win is None:
-        return seq[q][1]
-    out, _ = compose_window(seq, win[0], win[1], tries, lookup)
-    return out[q]
+    return NONE if q is None else settle(seq, q, tries, lookup)[0]
 
 
 class NfcCompose(Op):
@@ -258,15 +260,7 @@ class NfcCompose(Op):
 
         out = np.full(node.output.size, NONE, dtype=np.int64)
         for q, ent in enumerate(seq):
-            if ent[3]:
-                out[ent[0]] = ent[1]
-                continue
-            win = window_of(seq, q)
-            if win is None:
-                out[ent[0]] = ent[1]
-                continue
-            vals, _ = compose_window(seq, win[0], win[1], tries, lookup)
-            out[ent[0]] = vals[q]
+            out[ent[0]] = settle(seq, q, tries, lookup)[0]
         return out.astype(np.int32).reshape(node.output.shape)
 
     def operand_ranges(self, node: Node, out_index: int, inputs=None) -> list[Range]:
@@ -279,16 +273,14 @@ class NfcCompose(Op):
         window, tries = node.params[0], node.params[2]
         probes: list[Range] = []
         q = next((m for m, ent in enumerate(seq) if ent[0] == out_index), None)
-        if q is not None and not seq[q][3]:
-            win = window_of(seq, q)
-            if win is not None:
-                def lookup(a: int, c: int, _n: int) -> int:
-                    h = self._home(node, a, c)
-                    return find_pair(comps[h:h + window].reshape(-1).tolist(), a, c)
+        if q is not None:
+            def lookup(a: int, c: int, _n: int) -> int:
+                h = self._home(node, a, c)
+                return find_pair(comps[h:h + window].reshape(-1).tolist(), a, c)
 
-                _, tried = compose_window(seq, win[0], win[1], tries, lookup)
-                probes = [(3, 0, 0) if _hangul_pair(a, c) else (3, self._home(node, a, c) * COMP_ROW,
-                                                                window * COMP_ROW) for a, c in tried]
+            _, tried = settle(seq, q, tries, lookup)
+            probes = [(3, 0, 0) if _hangul_pair(a, c) else (3, self._home(node, a, c) * COMP_ROW, window * COMP_ROW)
+                      for a, c in tried]
         probes += [(3, 0, 0)] * (self.probes(node) - len(probes))
         return ranges + probes
 
