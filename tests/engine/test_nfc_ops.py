@@ -3,7 +3,8 @@ offchain/models/nfc_tables.py: forward equals the element rule (hypothesis texts
 the chain UTF8_CHARS -> CHAR_MAP(NFD) -> NFC_COMPOSE -> NFC_COMPACT gives tokenizers' NFC of the text on
 combining-heavy hypothesis text, every decomposable code point, singletons, composition exclusions, canonical
 reordering, Hangul, ill-formed UTF-8; added-token chars stay raw and cut the text into separately normalized
-pieces; the one documented deviation (marks past C in a run are not composed) holds exactly; NFC never gives more
+pieces; the one documented deviation (a run's marks from index C on are neither reordered nor composed) holds
+exactly; NFC never gives more
 code points than the text has UTF-8 bytes (brute force over every decomposable char followed by every mark);
 check() refuses sizes over the caps and bad params."""
 
@@ -13,7 +14,7 @@ import unicodedata
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from offchain.engine.dtypes import DType
@@ -70,6 +71,17 @@ def run_chain(data: bytes, n: int, added: np.ndarray | None = None, check: bool 
     return [int(v) for v in out0], [int(v) for v in out1]
 
 
+def longest_run(text: str) -> int:
+    """The most non-starters in a row in tokenizers' NFD of ``text`` (the op is exact up to MAX_RUN_TRIES)."""
+    from tokenizers import normalizers
+
+    best = run = 0
+    for ch in normalizers.NFD().normalize_str(text):
+        run = run + 1 if nfc_tables.rank_of(ord(ch)) > 0 else 0
+        best = max(best, run)
+    return best
+
+
 def chain_text(text: str, check: bool | str = "some", slack: int = 0) -> str:
     data = text.encode("utf-8", "surrogatepass")
     cps, _ = run_chain(data, max(1, len(data) + slack), check=check)
@@ -96,24 +108,28 @@ def combining_text(draw, max_len: int = 40):
 @given(combining_text())
 @SETTINGS
 def test_chain_equals_tokenizers_nfc_on_combining_text(text):
+    assume(longest_run(text) <= MAX_RUN_TRIES)
     assert chain_text(text) == tok_nfc(text)
 
 
 @given(st.text(max_size=30))
 @SETTINGS
 def test_chain_equals_tokenizers_nfc_on_any_text(text):
+    assume(longest_run(text) <= MAX_RUN_TRIES)
     assert chain_text(text, slack=3) == tok_nfc(text)
 
 
 @given(st.text(max_size=20).map(lambda t: unicodedata.normalize("NFD", t)))
 @SETTINGS
 def test_chain_recomposes_nfd_text(text):
+    assume(longest_run(text) <= MAX_RUN_TRIES)
     assert chain_text(text) == tok_nfc(text)
 
 
 @given(st.binary(max_size=40))
 @SETTINGS
 def test_chain_on_ill_formed_utf8(data):
+    assume(longest_run(data.rstrip(b"\0").decode("utf-8", "replace")) <= MAX_RUN_TRIES)
     cps, added = run_chain(data, max(1, len(data)))
     want = tok_nfc(data.rstrip(b"\0").decode("utf-8", "replace"))
     assert "".join(chr(c) for c in cps if c >= 0) == want
@@ -158,8 +174,8 @@ def test_edge_cases(text, want):
 
 
 def test_deviation_marks_past_c_are_not_composed():
-    """tokenizers composes a with the acute after any number of lower-class marks; the op tries only the first
-    C marks of a run (after reordering), so the acute at run index C stays."""
+    """tokenizers composes a with the acute after any number of lower-class marks; the op reorders and tries only
+    the first C marks of a run, so the acute at run index C stays."""
     c = MAX_RUN_TRIES
     for count in range(c - 2, c + 2):
         text = "a" + "\u0316" * count + "\u0301"
@@ -170,6 +186,12 @@ def test_deviation_marks_past_c_are_not_composed():
             assert got == "a" + "\u0316" * count + "\u0301" != tok_nfc(text)
     text = "a" + "\u0316" * 3 + "\u0301"
     assert chain_text(text, check=True) == tok_nfc(text)
+    # past C a run is not reordered either: the dot below at run index C stays last (tokenizers moves it first)
+    text = "a" + "\u0301" * c + "\u0323"
+    assert tok_nfc(text) == "\u1ea1" + "\u0301" * c
+    assert chain_text(text, check=True) == "\u00e1" + "\u0301" * (c - 1) + "\u0323"
+    text = "a" + "\u0301" * (c - 1) + "\u0323"
+    assert chain_text(text) == tok_nfc(text) == "\u1ea1" + "\u0301" * (c - 1)
     short = "a\u0316\u0316\u0301"
     cps, _ = run_chain(short.encode(), 8, tries=2)
     assert "".join(chr(v) for v in cps if v >= 0) == "a\u0316\u0316\u0301"
@@ -251,7 +273,7 @@ def test_check_refuses():
     op.check(compose_node(256, rows.shape[0], window, salt))
     for bad in (compose_node(257, rows.shape[0], window, salt), compose_node(4, rows.shape[0], window, salt, 0),
                 compose_node(4, rows.shape[0], window, salt, MAX_RUN_TRIES + 1),
-                compose_node(4, rows.shape[0], 17, salt), compose_node(4, rows.shape[0], window, 2**32)):
+                compose_node(4, rows.shape[0], 9, salt), compose_node(4, rows.shape[0], window, 2**32)):
         with pytest.raises(ParamError):
             op.check(bad)
     with pytest.raises(ShapeMismatchError):

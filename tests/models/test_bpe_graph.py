@@ -8,10 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from offchain.engine.executor import run
+from offchain.engine.ops.nfc import MAX_RUN_TRIES
 from offchain.models import bpe
 from offchain.models.bpe_errors import UnsupportedTokenizerError
 from offchain.models.text_tables import text_input
@@ -224,7 +225,7 @@ NFC_SAMPLES = [
     "cafe\u0301 nai\u0308ve re\u0301sume\u0301", "\u212b\u2126 \u0958 \u2adc", "q\u0307\u0323 a\u0301\u0323 \u1e0b\u0323",
     "\u1100\u1161\u11a8\u1100\u1161 \uac00\u11a8 \u1161\u1161", "\u1f82\u0316 \U0001d160", "<|im_start|>\u0301e\u0301<|im_end|>\u0338",
     "<|endoftext|>>\u0338 =\u0338 <\u0338", "\u0301\u0301\u0301", "\u0cc6\u0cc2\u0cd5 \u0dd9\u0dcf\u0dca",
-    "a" + "\u0316" * 15 + "\u0301", "\u1dfa\u0345x",
+    "a" + "\u0316" * 5 + "\u0301", "\u1dfa\u0345x",
 ]
 MARKED = st.lists(st.sampled_from(list("aeoAEO <|>=") + ["\u0301", "\u0308", "\u0323", "\u0338", "\u0345", "\u1100",
                                                            "\u1161", "\u11a8", "\uac00", "\u212b", "<|im_end|>"]),
@@ -264,8 +265,28 @@ def test_nfc_samples_equal_tokenizers(qwen2_nfc, text):
                                                                   HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(MARKED, UNICODE, UNICODE.map(lambda t: __import__("unicodedata").normalize("NFD", t))))
 def test_nfc_random_and_nfd_text_equals_tokenizers(qwen2_nfc, text):
-    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes)."""
+    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes), with runs of at most C = 6 marks
+    (the documented deviation past them: test_nfc_deviation_past_c_marks)."""
+    from engine.test_nfc_ops import longest_run
+
+    assume(longest_run(bpe.text_of(_fits(text.encode()))) <= MAX_RUN_TRIES)
     _check(qwen2_nfc, text.encode())
+
+
+def test_nfc_deviation_past_c_marks(qwen2_nfc):
+    """A run of C + 1 marks: the graph keeps the mark at index C where it is and uncomposed, i.e. it encodes the
+    text tokenizers would give for that normalized form."""
+    from tokenizers import Tokenizer
+
+    _, spec, tok, model = qwen2_nfc
+    raw = json.loads(V.variant("qwen2_nfc"))
+    raw["normalizer"] = None
+    unnormalized = Tokenizer.from_str(json.dumps(raw))
+    text = "a" + "\u0301" * MAX_RUN_TRIES + "\u0323"
+    ours = "\u00e1" + "\u0301" * (MAX_RUN_TRIES - 1) + "\u0323"
+    want = bpe.reference_ids(unnormalized, spec, ours.encode(), SEQ, model.meta["pad_id"])
+    assert _graph_ids(model, text.encode()) == want != bpe.reference_ids(tok, spec, text.encode(), SEQ,
+                                                                         model.meta["pad_id"])
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,

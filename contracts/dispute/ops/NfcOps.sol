@@ -21,9 +21,9 @@ contract NfcOps is OperatorBase {
     uint256 internal constant ROW = 3;
     uint256 internal constant MAX_K = 4;
     uint256 internal constant MAX_POSITIONS = 256;
-    uint256 internal constant MAX_TRIES = 16;
-    uint256 internal constant MAX_WINDOW = 16;
-    uint256 internal constant MAX_ROWS = 1 << 16;
+    uint256 internal constant MAX_TRIES = 6;
+    uint256 internal constant MAX_WINDOW = 8;
+    uint256 internal constant MAX_ROWS = 1 << 12;
     uint256 internal constant LOOK_BACK = 2;
     uint256 internal constant LOOK_FORWARD = 2;
     int256 internal constant NONE = -1;
@@ -37,15 +37,22 @@ contract NfcOps is OperatorBase {
     int256 internal constant T_BASE = 0x11A7;
     int256 internal constant S_COUNT = 11172;
 
-    /// @dev The entries of NFC_COMPOSE's operands in flat order (see the spec); `q` is the entry at the element.
-    struct Seq {
-        uint256 len;
-        uint256[] flat;
+    /// @dev NFC_COMPOSE's operands nfd [N*K], chars [N], added [N] read in place.
+    struct V {
+        Int32View nfd;
+        Int32View chars;
+        Int32View added;
+        uint256 k;
+    }
+
+    /// @dev The composition window of the element: entries (cp, rank) in order, b first; q's place in it.
+    struct Win {
         int256[] cp;
         uint256[] rank;
-        bool[] opaque;
-        uint256 q;
-        bool found;
+        uint256 len;
+        uint256 qAt;
+        uint256 marksFrom;
+        uint256 status;
     }
 
     /// @dev State of a composition run: the tries made so far and, at a stop, the pair of the stopped try.
@@ -84,18 +91,8 @@ contract NfcOps is OperatorBase {
         if (r >= 3 + LOOK_BACK + LOOK_FORWARD + uint256(d.params[2])) revert BadNode("range index");
         if (r < 3) return (r, 0, r == 0 ? n * k : n);
         if (loaded.length != r) revert BadNode("loaded ranges");
-        return _probe(d, _entries(loaded, n, k, e), r - 3, loaded);
-    }
-
-    /// @dev Range of try `at` of the element's composition: its pair's probe window, empty when the element is
-    ///      settled before it or the pair is Hangul.
-    function _probe(NodeDesc calldata d, Seq memory s, uint256 at, Operand[] calldata loaded)
-        internal
-        pure
-        returns (uint256, uint256, uint256)
-    {
-        Run memory run = Run(0, at, false, 0, 0, uint256(d.params[2]));
-        if (s.found && !s.opaque[s.q]) _value(s, run, loaded);
+        Run memory run = Run(0, r - 3, false, 0, 0, uint256(d.params[2]));
+        _settle(_views(loaded, n, k), e, run, loaded);
         if (!run.stopped || _hangul(run.a, run.c) != NONE) return (3, 0, 0);
         return (3, _home(d, run.a, run.c) * ROW, uint256(d.params[0]) * ROW);
     }
@@ -111,128 +108,197 @@ contract NfcOps is OperatorBase {
         }
         if (e >= n * k) revert BadNode("element");
         if (operands.length != 3 + LOOK_BACK + LOOK_FORWARD + uint256(d.params[2])) revert BadNode("operand count");
-        Seq memory s = _entries(operands, n, k, e);
-        if (!s.found) return NONE;
-        if (s.opaque[s.q]) return s.cp[s.q];
         Run memory run = Run(0, type(uint256).max, false, 0, 0, uint256(d.params[2]));
-        return _value(s, run, operands);
+        return _settle(_views(operands, n, k), e, run, operands);
     }
 
     // ------------------------------------------------------------------------------------------- compose
 
-    /// @dev Reads operands 0..2 (nfd [N*K], chars [N], added [N]) into the entry list; notes the entry at e.
-    function _entries(Operand[] calldata ops, uint256 n, uint256 k, uint256 e) internal pure returns (Seq memory s) {
-        Int32View memory nfd = LibOperand.int32View(ops[0]);
-        Int32View memory chars = LibOperand.int32View(ops[1]);
-        Int32View memory added = LibOperand.int32View(ops[2]);
-        if (nfd.len != n * k) revert OperandIndexOutOfRange(n * k, nfd.len);
-        if (chars.len != n || added.len != n) revert OperandIndexOutOfRange(n, chars.len);
-        uint256 size = n * k;
-        s.flat = new uint256[](size);
-        s.cp = new int256[](size);
-        s.rank = new uint256[](size);
-        s.opaque = new bool[](size);
-        uint256 m;
-        for (uint256 i; i < n; ++i) {
-            if (added.at(i) != NONE) {
-                int256 c = chars.at(i);
-                if (c >= 0) {
-                    if (i * k == e) (s.q, s.found) = (m, true);
-                    (s.flat[m], s.cp[m], s.opaque[m]) = (i * k, c, true);
-                    ++m;
-                }
-                continue;
+    function _views(Operand[] calldata ops, uint256 n, uint256 k) internal pure returns (V memory v) {
+        v = V(LibOperand.int32View(ops[0]), LibOperand.int32View(ops[1]), LibOperand.int32View(ops[2]), k);
+        if (v.nfd.len != n * k) revert OperandIndexOutOfRange(n * k, v.nfd.len);
+        if (v.chars.len != n || v.added.len != n) revert OperandIndexOutOfRange(n, v.chars.len);
+    }
+
+    /// @dev The entry at flat slot f < N*K: (exists, cp, rank, opaque). A row with added != -1 has one opaque
+    ///      entry, its char, at slot 0 (when >= 0); any other row has the nfd values > 0, decoded.
+    function _entry(V memory v, uint256 f) internal pure returns (bool, int256, uint256, bool) {
+        uint256 i = f / v.k;
+        (uint256 nb, uint256 cb, uint256 ab) = (v.nfd.base, v.chars.base, v.added.base);
+        int256 a;
+        int256 x;
+        // Safe: f < N*K and i < N (callers walk within the views _views checked), so every load lies in a view.
+        assembly ("memory-safe") {
+            a := signextend(3, shr(224, calldataload(add(ab, mul(i, 4)))))
+            x := signextend(3, shr(224, calldataload(add(nb, mul(f, 4)))))
+        }
+        if (a != NONE) {
+            int256 c;
+            // Safe: i < N, within chars.
+            assembly ("memory-safe") {
+                c := signextend(3, shr(224, calldataload(add(cb, mul(i, 4)))))
             }
-            for (uint256 j; j < k; ++j) {
-                int256 v = nfd.at(i * k + j);
-                if (v > 0) {
-                    if (i * k + j == e) (s.q, s.found) = (m, true);
-                    (s.flat[m], s.cp[m], s.rank[m]) = (i * k + j, (v >> 2) & CP_MASK, uint256(v >> 23));
-                    ++m;
-                }
-            }
+            return (f % v.k == 0 && c >= 0, c, 0, true);
         }
-        s.len = m;
+        if (x <= 0) return (false, 0, 0, false);
+        return (true, (x >> 2) & CP_MASK, uint256(x >> 23), false);
     }
 
-    function _isMark(Seq memory s, uint256 u) internal pure returns (bool) {
-        return !s.opaque[u] && s.rank[u] > 0;
-    }
-
-    function _isStarter(Seq memory s, uint256 u) internal pure returns (bool) {
-        return !s.opaque[u] && s.rank[u] == 0;
-    }
-
-    /// @dev Sorts the run of non-starters starting at entry rs by rank, stably (counting sort); returns its end.
-    function _sortRun(Seq memory s, uint256 rs) internal pure returns (uint256 re) {
-        re = rs;
-        while (re < s.len && _isMark(s, re)) ++re;
-        if (re - rs < 2) return re;
-        uint256[257] memory start;
-        for (uint256 u = rs; u < re; ++u) ++start[s.rank[u] + 1];
-        for (uint256 r = 1; r < 257; ++r) start[r] += start[r - 1];
-        int256[] memory cps = new int256[](re - rs);
-        uint256[] memory ranks = new uint256[](re - rs);
-        for (uint256 u = rs; u < re; ++u) {
-            uint256 at = start[s.rank[u]]++;
-            (cps[at], ranks[at]) = (s.cp[u], s.rank[u]);
+    /// @dev The entry before flat slot f (found = false at the start).
+    function _prev(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
+        while (f > 0) {
+            --f;
+            (bool ok,,,) = _entry(v, f);
+            if (ok) return (true, f);
         }
-        for (uint256 u = rs; u < re; ++u) {
-            (s.cp[u], s.rank[u]) = (cps[u - rs], ranks[u - rs]);
-        }
+        return (false, 0);
     }
 
-    /// @dev The element's output (NONE when absorbed), running the window of entry q; stops (run.stopped, with the
+    /// @dev The entry after flat slot f (found = false at the end).
+    function _next(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
+        uint256 size = v.nfd.len;
+        while (f + 1 < size) {
+            ++f;
+            (bool ok,,,) = _entry(v, f);
+            if (ok) return (true, f);
+        }
+        return (false, 0);
+    }
+
+    /// @dev 1 for a starter entry at f, 2 for a non-starter, 0 for none / opaque.
+    function _kind(V memory v, bool found, uint256 f) internal pure returns (uint256) {
+        if (!found) return 0;
+        (,, uint256 rank, bool opaque) = _entry(v, f);
+        return opaque ? 0 : (rank == 0 ? 1 : 2);
+    }
+
+    /// @dev Element e's output (NONE when it holds no entry or its char is absorbed); stops (run.stopped, with the
     ///      pair) at try run.stopAt instead of reading that try's window.
-    function _value(Seq memory s, Run memory run, Operand[] calldata ops) internal pure returns (int256) {
-        uint256 q = s.q;
-        uint256 t = q;
-        while (_isMark(s, t)) {
-            if (t == 0) {
-                _sortRun(s, 0);
-                return s.cp[q];
-            }
-            --t;
-        }
-        if (s.opaque[t]) {
-            _sortRun(s, t + 1);
-            return s.cp[q];
-        }
-        uint256 b = t;
-        while (t - b < LOOK_BACK && b > 0 && _isStarter(s, b - 1)) --b;
-        uint256 last = t;
-        while (last - t < LOOK_FORWARD && last + 1 < s.len && _isStarter(s, last + 1)) ++last;
-        uint256 end = _sortRun(s, last + 1);
-        return _compose(s, run, ops, b, end);
+    function _settle(V memory v, uint256 e, Run memory run, Operand[] calldata ops) internal pure returns (int256) {
+        (bool ok, int256 cp, uint256 rank, bool opaque) = _entry(v, e);
+        if (!ok) return NONE;
+        if (opaque) return cp;
+        Win memory w = _locate(v, e, rank, run.maxTries);
+        if (w.status == 0) return cp;
+        if (w.status == 2) return w.cp[w.qAt];
+        return _compose(w, run, ops);
     }
 
-    /// @dev The state of the composition: the current starter (entry, value), the rank of the last kept char
-    ///      and the first non-starter of the window (type(uint256).max before it).
+    /// @dev The element's window, reordered, with q's place and the status of _runStart (0: q keeps its cp).
+    function _locate(V memory v, uint256 e, uint256 rank, uint256 maxTries) internal pure returns (Win memory w) {
+        (uint256 t, uint256 idx, uint256 status) = rank > 0 ? _runStart(v, e, maxTries) : (e, 0, 1);
+        if (status == 0) return w;
+        w = _window(v, e, t, status == 1, maxTries);
+        w.status = status;
+        _sortMarks(w, w.marksFrom);
+        if (rank > 0) w.qAt = w.marksFrom + idx;
+    }
+
+    /// @dev For a non-starter at e: its index idx in its run and status 0 when idx >= C (it keeps its cp); else
+    ///      t = the starter before the run (status 1) or the run's first entry when no starter precedes it in its
+    ///      segment (status 2).
+    function _runStart(V memory v, uint256 e, uint256 maxTries)
+        internal
+        pure
+        returns (uint256 t, uint256 idx, uint256 status)
+    {
+        t = e;
+        while (true) {
+            (bool found, uint256 g) = _prev(v, t);
+            uint256 kind = _kind(v, found, g);
+            if (kind == 2) {
+                if (++idx >= maxTries) return (t, idx, 0);
+                t = g;
+            } else {
+                return kind == 1 ? (g, idx, 1) : (t, idx, 2);
+            }
+        }
+    }
+
+    /// @dev The window of the element at e: with a starter t, up to LOOK_BACK starters before it, t, up to
+    ///      LOOK_FORWARD starters after it and the first C non-starters after those; without (t the first entry of
+    ///      a run), the run's first C entries; marksFrom: where the non-starters begin.
+    function _window(V memory v, uint256 e, uint256 t, bool hasT, uint256 maxTries)
+        internal
+        pure
+        returns (Win memory w)
+    {
+        w = Win(new int256[](LOOK_BACK + 1 + LOOK_FORWARD + maxTries),
+            new uint256[](LOOK_BACK + 1 + LOOK_FORWARD + maxTries), 0, 0, 0, 0);
+        if (!hasT) {
+            _push(v, w, t, e);
+            _collectMarks(v, w, t, maxTries - 1);
+            return w;
+        }
+        uint256 f = t;
+        for (uint256 j; j < LOOK_BACK; ++j) {
+            (bool found, uint256 g) = _prev(v, f);
+            if (_kind(v, found, g) != 1) break;
+            f = g;
+        }
+        while (true) {
+            _push(v, w, f, e);
+            if (f == t) break;
+            (, f) = _next(v, f);
+        }
+        for (uint256 j; j < LOOK_FORWARD; ++j) {
+            (bool found, uint256 g) = _next(v, f);
+            if (_kind(v, found, g) != 1) break;
+            f = g;
+            _push(v, w, f, e);
+        }
+        w.marksFrom = w.len;
+        _collectMarks(v, w, f, maxTries);
+    }
+
+    /// @dev Appends the entry at flat slot f to the window (noting q's place when f is the element's slot).
+    function _push(V memory v, Win memory w, uint256 f, uint256 e) internal pure {
+        if (f == e) w.qAt = w.len;
+        (, w.cp[w.len], w.rank[w.len],) = _entry(v, f);
+        ++w.len;
+    }
+
+    /// @dev Appends the non-starters after flat slot f (at most `count`, stopping at a starter / opaque / end).
+    function _collectMarks(V memory v, Win memory w, uint256 f, uint256 count) internal pure {
+        for (uint256 j; j < count; ++j) {
+            (bool found, uint256 g) = _next(v, f);
+            if (_kind(v, found, g) != 2) return;
+            (, w.cp[w.len], w.rank[w.len],) = _entry(v, g);
+            ++w.len;
+            f = g;
+        }
+    }
+
+    /// @dev Stable insertion sort of the window's entries from `from` on by rank.
+    function _sortMarks(Win memory w, uint256 from) internal pure {
+        for (uint256 i = from + 1; i < w.len; ++i) {
+            (int256 c, uint256 r) = (w.cp[i], w.rank[i]);
+            uint256 j = i;
+            while (j > from && w.rank[j - 1] > r) {
+                (w.cp[j], w.rank[j]) = (w.cp[j - 1], w.rank[j - 1]);
+                --j;
+            }
+            (w.cp[j], w.rank[j]) = (c, r);
+        }
+    }
+
+    /// @dev The state of the composition: the current starter (window index, value), the rank of the last kept
+    ///      char.
     struct St {
         uint256 sIdx;
         int256 sVal;
         uint256 lastRank;
-        uint256 runStart;
     }
 
-    /// @dev The standard composition on entries [b, end) with b a fresh starter; returns entry q's output.
-    function _compose(Seq memory s, Run memory run, Operand[] calldata ops, uint256 b, uint256 end)
-        internal
-        pure
-        returns (int256)
-    {
-        St memory st = St(b, s.cp[b], 0, type(uint256).max);
-        for (uint256 u = b + 1; u < end; ++u) {
-            int256 cp = s.cp[u];
-            uint256 rank = s.rank[u];
-            bool ok;
-            if (rank == 0) {
-                ok = st.lastRank == 0;
-            } else {
-                if (st.runStart == type(uint256).max) st.runStart = u;
-                ok = (st.lastRank == 0 || st.lastRank < rank) && u - st.runStart < run.maxTries;
-            }
-            if (ok) {
+    /// @dev The standard composition on the window with its first entry a fresh starter; returns the output of
+    ///      the window's entry qAt.
+    function _compose(Win memory w, Run memory run, Operand[] calldata ops) internal pure returns (int256) {
+        St memory st = St(0, w.cp[0], 0);
+        uint256 q = w.qAt;
+        for (uint256 u = 1; u < w.len; ++u) {
+            int256 cp = w.cp[u];
+            uint256 rank = w.rank[u];
+            if (st.lastRank == 0 || (rank > 0 && st.lastRank < rank)) {
                 if (run.tries == run.stopAt) {
                     run.stopped = true;
                     run.a = st.sVal;
@@ -244,14 +310,14 @@ contract NfcOps is OperatorBase {
                 ++run.tries;
                 if (comp != NONE) {
                     st.sVal = comp;
-                    if (u == s.q) return NONE;
+                    if (u == q) return NONE;
                     continue;
                 }
             }
             if (rank == 0) {
-                if (st.sIdx == s.q) return st.sVal;
+                if (st.sIdx == q) return st.sVal;
                 (st.sIdx, st.sVal) = (u, cp);
-            } else if (u == s.q) {
+            } else if (u == q) {
                 return cp;
             }
             st.lastRank = rank;
@@ -271,12 +337,21 @@ contract NfcOps is OperatorBase {
     }
 
     /// @dev The composite of the first window row holding (a, c); NONE if none.
-    function _find(Int32View memory w, int256 a, int256 c) internal pure returns (int256) {
+    function _find(Int32View memory w, int256 a, int256 c) internal pure returns (int256 comp) {
         uint256 rows = w.len / ROW;
-        for (uint256 r; r < rows; ++r) {
-            if (w.at(r * ROW) == a && w.at(r * ROW + 1) == c) return w.at(r * ROW + 2);
+        uint256 base = w.base;
+        comp = NONE;
+        // Safe: row < len / 3, each row's 12 bytes lie within the proven window.
+        assembly ("memory-safe") {
+            for { let row := 0 } lt(row, rows) { row := add(row, 1) } {
+                let at := add(base, mul(row, 12))
+                if and(eq(signextend(3, shr(224, calldataload(at))), a),
+                       eq(signextend(3, shr(224, calldataload(add(at, 4)))), c)) {
+                    comp := signextend(3, shr(224, calldataload(add(at, 8))))
+                    break
+                }
+            }
         }
-        return NONE;
     }
 
     /// @dev First probe row of the pair (a, c): PAIR_RANK's pair hash mod (M - W + 1).

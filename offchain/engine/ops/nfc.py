@@ -21,20 +21,22 @@ NFC_COMPOSE (59)
     on the raw text and does not normalize) one opaque entry chars[i] at (i, 0) if chars[i] >= 0; for every
     other row the non-empty nfd[i, k]. Opaque entries cut the entries into segments (tokenizers normalizes the
     text between added tokens piece by piece); each segment is normalized on its own:
-    1. Canonical reordering: every maximal run of non-starters (rank > 0) is sorted by rank, stably.
-    2. Canonical composition (UAX #15), bounded: for the element at entry q, let t be the last starter at or
-       before q in its segment (none: the entry keeps its reordered cp). The window runs from b = t moved back
-       over at most LB = 2 starters that immediately precede it, through t, over at most F = 2 starters that
-       immediately follow it, then over the whole run of non-starters after the last of them. The standard
+    1. Canonical reordering: the first C entries of every maximal run of non-starters (rank > 0) are sorted by
+       rank, stably; the entries of a run from index C on keep their place and cp (never composed either).
+    2. Canonical composition (UAX #15), bounded: for the element at entry q (a non-starter at run index >= C,
+       or in a run no starter precedes in its segment, keeps its reordered cp), let t be the starter before q's
+       run (q itself if a starter). The window runs from b = t moved back over at most LB = 2 starters that
+       immediately precede it, through t, over at most F = 2 starters that immediately follow it, then over the
+       first C entries of the run of non-starters after the last of them. The standard
        algorithm runs on the window with b as a fresh starter: a char is tried with the current starter S when
-       it is unblocked (the last char kept after S is S itself, or, for a non-starter, has a lower rank) and,
-       for a non-starter, when its index in its run is below C; a try looks the pair (value of S, cp) up:
+       it is unblocked (the last char kept after S is S itself, or, for a non-starter, has a lower rank); a try
+       looks the pair (value of S, cp) up:
        Hangul L + V -> LV and LV + T -> LVT algorithmically, else the table's first row holding the pair in its
        window; found: S takes the composite and the char is removed, else the char is kept (a kept starter
        becomes S); it stops once entry q is settled: out = -1 for a removed char, the value of S when the next
        kept starter replaces it (or at the window's end) for a kept starter, the cp for a kept non-starter.
-    Equal to NFC (tokenizers' NFC normalizer) whenever no run has more than C non-starters that could compose
-    (the documented deviation: marks at run index >= C are reordered but never composed), given the table
+    Equal to NFC (tokenizers' NFC normalizer) whenever no run has more than C non-starters (the documented
+    deviation: a longer run's entries from index C on are neither reordered nor composed), given the table
     properties nfc_tables checks: no composite whose second char is a starter has a first char made with a
     non-starter, and no chain of more than 2 such starter compositions (so LB = F = 2 windows see everything).
     Element reads nfd, chars, added whole, then P = LB + F + C probe windows of 3W elements, one per try made
@@ -63,9 +65,9 @@ from offchain.engine.ops.text import HASH_MASK, _int32
 
 COMP_ROW = 3
 MAX_K = 4
-MAX_RUN_TRIES = 16
-MAX_COMP_WINDOW = 16
-MAX_COMP_ROWS = 1 << 16
+MAX_RUN_TRIES = 6
+MAX_COMP_WINDOW = 8
+MAX_COMP_ROWS = 1 << 12
 #: Starters the window reaches back (LB) and forward (F) from the element's starter.
 LOOK_BACK = 2
 LOOK_FORWARD = 2
@@ -98,8 +100,10 @@ def find_pair(window: Sequence[int], a: int, b: int) -> int:
     return NONE
 
 
-def entries(nfd: Sequence[int], chars: Sequence[int], added: Sequence[int], k: int) -> list[tuple[int, int, int, bool]]:
-    """(flat index, cp, rank, opaque) of every entry in flat order, runs of non-starters already reordered."""
+def entries(nfd: Sequence[int], chars: Sequence[int], added: Sequence[int], k: int,
+            tries: int) -> list[tuple[int, int, int, bool]]:
+    """(flat index, cp, rank, opaque) of every entry in flat order, the first ``tries`` entries of each run of
+    non-starters already reordered."""
     out: list[tuple[int, int, int, bool]] = []
     for i in range(len(chars)):
         if added[i] != NONE:
@@ -110,7 +114,7 @@ def entries(nfd: Sequence[int], chars: Sequence[int], added: Sequence[int], k: i
             v = int(nfd[i * k + j])
             if v > 0:
                 out.append((i * k + j, (v >> 2) & CP_MASK, v >> 23, False))
-    # canonical reordering: each maximal run of non-starters sorted by rank, stably, in place
+    # canonical reordering: the first C entries of each maximal run of non-starters sorted by rank, stably
     q = 0
     while q < len(out):
         if out[q][3] or out[q][2] == 0:
@@ -119,8 +123,9 @@ def entries(nfd: Sequence[int], chars: Sequence[int], added: Sequence[int], k: i
         r = q
         while r < len(out) and not out[r][3] and out[r][2] > 0:
             r += 1
-        ordered = sorted(out[q:r], key=lambda e: e[2])
-        out[q:r] = [(out[q + m][0], ordered[m][1], ordered[m][2], False) for m in range(r - q)]
+        head = min(r, q + tries)
+        ordered = sorted(out[q:head], key=lambda e: e[2])
+        out[q:head] = [(out[q + m][0], ordered[m][1], ordered[m][2], False) for m in range(head - q)]
         q = r
     return out
 
@@ -129,12 +134,13 @@ def _starter(seq, q: int) -> bool:
     return 0 <= q < len(seq) and not seq[q][3] and seq[q][2] == 0
 
 
-def window_of(seq, q: int) -> tuple[int, int] | None:
-    """[b, e] of the composition window of entry q (None when no starter precedes it in its segment)."""
+def window_of(seq, q: int, tries: int) -> tuple[int, int] | None:
+    """[b, e] of the composition window of entry q (None when q is a non-starter at run index >= C or no starter
+    precedes its run in its segment: then it keeps its (reordered) cp)."""
     t = q
-    while t >= 0 and not seq[t][3] and seq[t][2] > 0:
+    while t >= 0 and not seq[t][3] and seq[t][2] > 0 and q - t < tries:
         t -= 1
-    if t < 0 or seq[t][3]:
+    if t < 0 or seq[t][3] or seq[t][2] > 0:
         return None
     b = t
     while t - b < LOOK_BACK and _starter(seq, b - 1):
@@ -142,27 +148,21 @@ def window_of(seq, q: int) -> tuple[int, int] | None:
     e = t
     while e - t < LOOK_FORWARD and _starter(seq, e + 1):
         e += 1
-    while e + 1 < len(seq) and not seq[e + 1][3] and seq[e + 1][2] > 0:
+    last = e
+    while e + 1 < len(seq) and not seq[e + 1][3] and seq[e + 1][2] > 0 and e - last < tries:
         e += 1
     return b, e
 
 
-def compose_value(seq, q: int, b: int, e: int, tries: int, lookup) -> tuple[int, list[tuple[int, int]]]:
+def compose_value(seq, q: int, b: int, e: int, lookup) -> tuple[int, list[tuple[int, int]]]:
     """Run the composition on entries b..e (b a fresh starter) until entry q's output is settled: (that output,
     the pairs tried so far in order). ``lookup(a, c, n)`` gives the table's composite for the n-th try (-1 if
     none); a Hangul pair is composed without it."""
     tried: list[tuple[int, int]] = []
     s_idx, s_val, last = b, seq[b][1], 0
-    run_start = -1
     for u in range(b + 1, e + 1):
         cp, rank = seq[u][1], seq[u][2]
-        if rank == 0:
-            ok = last == 0
-        else:
-            if run_start < 0:
-                run_start = u
-            ok = (last == 0 or last < rank) and u - run_start < tries
-        if ok:
+        if last == 0 or (rank > 0 and last < rank):
             tried.append((s_val, cp))
             comp = hangul(s_val, cp)
             if comp == NONE:
@@ -190,10 +190,10 @@ def settle(seq, q: int, tries: int, lookup) -> tuple[int, list[tuple[int, int]]]
     """(output, pairs tried) of entry q (see NFC_COMPOSE)."""
     if seq[q][3]:
         return seq[q][1], []
-    win = window_of(seq, q)
+    win = window_of(seq, q, tries)
     if win is None:
         return seq[q][1], []
-    return compose_value(seq, q, win[0], win[1], tries, lookup)
+    return compose_value(seq, q, win[0], win[1], lookup)
 
 
 def element_value(seq, pos: int, tries: int, lookup) -> int:
@@ -245,12 +245,13 @@ class NfcCompose(Op):
         window, salt, _ = node.params
         return pair_hash(a, c, salt) % (node.in_specs[3].shape[0] - window + 1)
 
-    def _seq(self, inputs) -> list:
+    @staticmethod
+    def _seq(inputs, node: Node) -> list:
         nfd, chars, added = (np.asarray(a).reshape(-1).tolist() for a in inputs[:3])
-        return entries(nfd, chars, added, len(nfd) // len(chars))
+        return entries(nfd, chars, added, len(nfd) // len(chars), node.params[2])
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
-        seq = self._seq(inputs)
+        seq = self._seq(inputs, node)
         comps = np.asarray(inputs[3])
         window, tries = node.params[0], node.params[2]
 
@@ -268,7 +269,7 @@ class NfcCompose(Op):
             raise ShapeMismatchError("NFC_COMPOSE operand ranges need the inputs")
         n, k = node.in_specs[0].shape
         ranges: list[Range] = [(0, 0, n * k), (1, 0, n), (2, 0, n)]
-        seq = self._seq(inputs)
+        seq = self._seq(inputs, node)
         comps = np.asarray(inputs[3])
         window, tries = node.params[0], node.params[2]
         probes: list[Range] = []
@@ -286,7 +287,7 @@ class NfcCompose(Op):
 
     def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
         nfd, chars, added = (list(map(int, o)) for o in operands[:3])
-        seq = entries(nfd, chars, added, len(nfd) // len(chars))
+        seq = entries(nfd, chars, added, len(nfd) // len(chars), node.params[2])
         windows = operands[3:]
 
         def lookup(a: int, c: int, n: int) -> int:
