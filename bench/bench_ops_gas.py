@@ -761,6 +761,17 @@ def nfc_cases(n: int | None = None, tries: int | None = None, rows: int | None =
     return [compose, compact]
 
 
+def nfc_fit_cases() -> list[Case]:
+    """NFC_COMPOSE / NFC_COMPACT below their caps (bench_move_gas fits their OpCosts on these and ``nfc_cases``):
+    N = 32, C = 2 and N = 96, C = 4 on tables of 256 and 1024 rows."""
+    out = []
+    for n, tries, rows, window in ((32, 2, 256, 4), (96, 4, 1024, 8)):
+        for case in nfc_cases(n, tries, rows, window):
+            case.name = f"{case.name} (fit)"
+            out.append(case)
+    return out
+
+
 def main_nfc() -> None:
     """``python -m bench.bench_ops_gas nfc``: only the NFC cases (bench/results/ops_gas_nfc.json)."""
     from ape import accounts, networks, project
