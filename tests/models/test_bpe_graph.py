@@ -57,6 +57,11 @@ def _graph_ids(model, data: bytes) -> list[int]:
 def _check(family, data: bytes) -> None:
     name, spec, tok, model = family
     data = _fits(data)
+    if spec.nfc:   # ---- tokenizer: nfc (issue 14): past C marks in a run the graph deviates by design
+        from engine.test_nfc_ops import longest_run   # (test_nfc_deviation_past_c_marks pins what it gives)
+
+        if longest_run(bpe.text_of(data)) > MAX_RUN_TRIES:
+            return
     want = bpe.reference_ids(tok, spec, data, SEQ, model.meta["pad_id"])
     got = _graph_ids(model, data)
     assert got == want, (name, data, tok.encode(bpe.text_of(data)).tokens)
@@ -271,6 +276,19 @@ def test_nfc_random_and_nfd_text_equals_tokenizers(qwen2_nfc, text):
 
     assume(longest_run(bpe.text_of(_fits(text.encode()))) <= MAX_RUN_TRIES)
     _check(qwen2_nfc, text.encode())
+
+
+def test_nfc_first_then_sentencepiece_normalizers_equal_tokenizers():
+    """NFC first in a Sequence with the SentencePiece normalizers (Prepend, Replace) on llama2_legacy's model."""
+    from tokenizers import Tokenizer
+
+    raw = json.loads(V.variant("llama2_legacy"))
+    raw["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFC"}] + raw["normalizer"]["normalizers"]}
+    spec = bpe.read_tokenizer(raw)
+    assert spec.nfc and spec.mode == bpe.MODE_SENTENCEPIECE
+    family = ("llama2_nfc", spec, Tokenizer.from_str(json.dumps(raw)), bpe.tokenizer_model(spec, MAX_BYTES, SEQ))
+    for text in NFC_SAMPLES + ["caf\u00e9 cafe\u0301", "\u212b ngstr\u00f6m", "</s>e\u0301"]:
+        _check(family, text.encode())
 
 
 def test_nfc_deviation_past_c_marks(qwen2_nfc):
