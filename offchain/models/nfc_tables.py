@@ -29,7 +29,7 @@ import numpy as np
 
 from offchain.engine.ops.bpe import pair_hash
 from offchain.engine.ops.nfc import (
-    COMP_ROW, LOOK_BACK, LOOK_FORWARD, MAX_COMP_ROWS, MAX_COMP_WINDOW, MAX_K, S_BASE, S_COUNT, entry_value, hangul)
+    COMP_ROW, LOOK_BACK, LOOK_FORWARD, MAX_COMP_ROWS, MAX_COMP_WINDOW, MAX_K, S_BASE, S_COUNT, hangul)
 from offchain.engine.ops.text import MAX_CODE_POINT
 from offchain.models.text_tables import TableError, two_stage
 
