@@ -198,10 +198,11 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.ADDED_RESOLVE: OpCost(56_000, 454),
     # ---- tokenizer: nfc (issue 14)
     # fitted against the shared constants above (python -m bench.bench_move_gas --ops NFC_COMPOSE,NFC_COMPACT:
-    # bench_ops_gas's nfc cases at the caps and N = 32 / 96 with C = 2 / 4). Worst game steps at the caps (N = 256,
-    # K = 4, C = 6, W = 8, M = 4096: 13 ranges, 10 of them probe windows each re-running the composition):
-    # NFC_COMPOSE 1.70M, NFC_COMPACT 0.94M.
-    OpCode.NFC_COMPOSE: OpCost(359_000, 297),
+    # bench_ops_gas's nfc cases at the caps and N = 32 / 96 with C = 2 / 4, dense and spread MAX_LINK apart). Worst
+    # game steps at the caps (N = 256, K = 4, C = 4, W = 8, M = 4096: 11 ranges, 8 of them probe windows, each
+    # range call re-running the window): NFC_COMPOSE 1.59M (window spread 16 slots apart; 1.36M dense),
+    # NFC_COMPACT 0.94M.
+    OpCode.NFC_COMPOSE: OpCost(557_000, 231, 5_128),
     OpCode.NFC_COMPACT: OpCost(165_000, 331),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).

@@ -16,7 +16,7 @@ Supported (each checked against the ``tokenizers`` library's own ``encode``/``de
   offchain/engine/ops/wordvocab.py), refused for SentencePiece-style ones;
 - byte-level BPE (GPT-2 / Llama-3 / Qwen2 style): normalizer none or ``NFC`` (Qwen2; the NFC chain
   CHAR_MAP(NFD) -> NFC_COMPOSE -> NFC_COMPACT, offchain/engine/ops/nfc.py, equal to tokenizers' NFC except that
-  in a run of more than C = 6 combining marks the marks from the 7th on are neither reordered nor composed);
+  in a run of more than C = 4 combining marks the marks from the 5th on are neither reordered nor composed);
   pre-tokenizer ``ByteLevel`` with its GPT-2 regex, or
   ``Sequence[Split(<Llama-3 or Qwen2 regex>, Isolated), ByteLevel(use_regex=false)]``; ``add_prefix_space``
   either way; decoder ``ByteLevel``;

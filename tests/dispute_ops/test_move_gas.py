@@ -172,8 +172,8 @@ for _c in CASES[-2:]:
 from bench.bench_ops_gas import nfc_cases  # noqa: E402
 
 CASES += nfc_cases()
-CASES += nfc_cases(160, 5, 2048, 4)
-for _c in CASES[-2:]:
+CASES += nfc_cases(160, 3, 2048, 4)
+for _c in CASES[-3:]:
     _c.name = "*" + _c.name
 
 

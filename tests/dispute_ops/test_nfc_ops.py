@@ -58,7 +58,7 @@ def test_real_text_every_element(contract):
     text = "\u0301a\u0323\u0301\u1100\u1161\u11a8\u0cc6\u0cc2\u0cd5"
     pre = len(text.encode())
     text += "<|>\u0338\u212b"
-    n = len(text.encode()) + 2
+    n = len(text.encode()) + 9   # zero padding: more than MAX_LINK empty slots after the text
     nfd, chars, added = chain_inputs(text, n, {pre: 7, pre + 1: -2, pre + 2: -2})
     rows, window, salt = nfc_tables.comp_table()
     node = compose_node(n, rows.shape[0], window, salt, 3)
@@ -67,6 +67,23 @@ def test_real_text_every_element(contract):
     check_against_contract(contract, node, [nfd, chars, added, rows], range(n * K))
     for mode in (0, 1):
         check_against_contract(contract, compact_node(n, mode), [out, added], range(n))
+
+
+def test_gaps_past_max_link_cut_the_text(contract):
+    """An acute MAX_LINK = 16 flat slots after its base composes with it; 20 slots after (a gap only the zero
+    padding has) it starts a new segment and stays as it is."""
+    rows, window, salt = nfc_tables.comp_table()
+    for row, want in ((4, [0xE1]), (5, [0x61, 0x301])):
+        n = row + 3
+        nfd = np.zeros((n, K), dtype=np.int32)
+        nfd[0, 0] = entry_value(0x61, 0)
+        nfd[row, 0] = entry_value(0x301, 19)
+        chars = np.full(n, 0x61, dtype=np.int32)
+        added = np.full(n, -1, dtype=np.int32)
+        node = compose_node(n, rows.shape[0], window, salt)
+        out = get_op(OpCode.NFC_COMPOSE).forward([nfd, chars, added, rows], node).reshape(-1)
+        assert [int(v) for v in out if v >= 0] == want
+        check_against_contract(contract, node, [nfd, chars, added, rows], range(n * K))
 
 
 def test_a_long_run_at_c(contract):
@@ -81,7 +98,7 @@ def test_a_long_run_at_c(contract):
         check_against_contract(contract, node, [nfd, chars, added, rows], idx)
 
 
-@pytest.mark.parametrize("n, k, tries, salt", [(6, 4, 2, 0), (9, 2, 3, 2**32 - 1), (5, 1, 1, 12345), (7, 3, 6, 99)])
+@pytest.mark.parametrize("n, k, tries, salt", [(6, 4, 2, 0), (9, 2, 3, 2**32 - 1), (5, 1, 1, 12345), (7, 3, 4, 99)])
 def test_random_tensors(contract, n, k, tries, salt):
     vals = [0, 1, -1, I32_MIN, I32_MAX] + [entry_value(c, r) for c in (0x41, 0x301, 0x1100, 0x1161, 0xAC00,
                                                                         0x11A8, 7) for r in (0, 0, 1, 2, 255)]

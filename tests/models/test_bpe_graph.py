@@ -230,7 +230,7 @@ NFC_SAMPLES = [
     "cafe\u0301 nai\u0308ve re\u0301sume\u0301", "\u212b\u2126 \u0958 \u2adc", "q\u0307\u0323 a\u0301\u0323 \u1e0b\u0323",
     "\u1100\u1161\u11a8\u1100\u1161 \uac00\u11a8 \u1161\u1161", "\u1f82\u0316 \U0001d160", "<|im_start|>\u0301e\u0301<|im_end|>\u0338",
     "<|endoftext|>>\u0338 =\u0338 <\u0338", "\u0301\u0301\u0301", "\u0cc6\u0cc2\u0cd5 \u0dd9\u0dcf\u0dca",
-    "a" + "\u0316" * 5 + "\u0301", "\u1dfa\u0345x",
+    "a" + "\u0316" * 3 + "\u0301", "\u1dfa\u0345x",
 ]
 MARKED = st.lists(st.sampled_from(list("aeoAEO <|>=") + ["\u0301", "\u0308", "\u0323", "\u0338", "\u0345", "\u1100",
                                                            "\u1161", "\u11a8", "\uac00", "\u212b", "<|im_end|>"]),
@@ -270,7 +270,7 @@ def test_nfc_samples_equal_tokenizers(qwen2_nfc, text):
                                                                   HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(MARKED, UNICODE, UNICODE.map(lambda t: __import__("unicodedata").normalize("NFD", t))))
 def test_nfc_random_and_nfd_text_equals_tokenizers(qwen2_nfc, text):
-    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes), with runs of at most C = 6 marks
+    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes), with runs of at most C = 4 marks
     (the documented deviation past them: test_nfc_deviation_past_c_marks)."""
     from engine.test_nfc_ops import longest_run
 

@@ -21,11 +21,12 @@ contract NfcOps is OperatorBase {
     uint256 internal constant ROW = 3;
     uint256 internal constant MAX_K = 4;
     uint256 internal constant MAX_POSITIONS = 256;
-    uint256 internal constant MAX_TRIES = 6;
+    uint256 internal constant MAX_TRIES = 4;
     uint256 internal constant MAX_WINDOW = 8;
     uint256 internal constant MAX_ROWS = 1 << 12;
     uint256 internal constant LOOK_BACK = 2;
     uint256 internal constant LOOK_FORWARD = 2;
+    uint256 internal constant MAX_LINK = 16;
     int256 internal constant NONE = -1;
     int256 internal constant CP_MASK = 0x1FFFFF;
     int256 internal constant HASH_NODE = 2654435761;
@@ -144,25 +145,47 @@ contract NfcOps is OperatorBase {
         return (true, (x >> 2) & CP_MASK, uint256(x >> 23), false);
     }
 
-    /// @dev The entry before flat slot f (found = false at the start).
+    /// @dev The entry before flat slot f within MAX_LINK slots (found = false when none: a segment boundary).
     function _prev(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
-        while (f > 0) {
-            --f;
-            (bool ok,,,) = _entry(v, f);
-            if (ok) return (true, f);
-        }
-        return (false, 0);
+        uint256 stop = f > MAX_LINK ? f - MAX_LINK : 0;
+        return _scan(v, f, stop, true);
     }
 
-    /// @dev The entry after flat slot f (found = false at the end).
+    /// @dev The entry after flat slot f within MAX_LINK slots (found = false when none: a segment boundary).
     function _next(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
-        uint256 size = v.nfd.len;
-        while (f + 1 < size) {
-            ++f;
-            (bool ok,,,) = _entry(v, f);
-            if (ok) return (true, f);
+        uint256 stop = f + MAX_LINK < v.nfd.len ? f + MAX_LINK : v.nfd.len - 1;
+        return _scan(v, f, stop, false);
+    }
+
+    /// @dev The first slot holding an entry (see _entry) stepping from f towards last (down or up), last included.
+    function _scan(V memory v, uint256 f, uint256 last, bool down) internal pure returns (bool found, uint256 g) {
+        (uint256 k, uint256 nb, uint256 cb, uint256 ab) = (v.k, v.nfd.base, v.chars.base, v.added.base);
+        // Safe: every slot visited lies in [0, N*K) (last is clamped by the callers) and its row in [0, N), all
+        // within the views _views checked.
+        assembly ("memory-safe") {
+            for {} iszero(eq(f, last)) {} {
+                switch down
+                case 1 { f := sub(f, 1) }
+                default { f := add(f, 1) }
+                let i := div(f, k)
+                switch eq(signextend(3, shr(224, calldataload(add(ab, mul(i, 4))))), not(0))
+                case 1 {
+                    if sgt(signextend(3, shr(224, calldataload(add(nb, mul(f, 4))))), 0) {
+                        found := 1
+                        g := f
+                        break
+                    }
+                }
+                default {
+                    if and(iszero(mod(f, k)), iszero(slt(signextend(3, shr(224, calldataload(add(cb, mul(i, 4))))), 0)))
+                    {
+                        found := 1
+                        g := f
+                        break
+                    }
+                }
+            }
         }
-        return (false, 0);
     }
 
     /// @dev 1 for a starter entry at f, 2 for a non-starter, 0 for none / opaque.

@@ -20,7 +20,9 @@ NFC_COMPOSE (59)
     Entries, in flat order: for a row i with added[i] != -1 (a char of an added token, which tokenizers matches
     on the raw text and does not normalize) one opaque entry chars[i] at (i, 0) if chars[i] >= 0; for every
     other row the non-empty nfd[i, k]. Opaque entries cut the entries into segments (tokenizers normalizes the
-    text between added tokens piece by piece); each segment is normalized on its own:
+    text between added tokens piece by piece), and so does a gap of more than MAX_LINK = 16 flat slots between two
+    entries (never inside an honest text: UTF8_CHARS leaves at most 3 hole rows after a char; it keeps every step's
+    scans short over the zero padding); each segment is normalized on its own:
     1. Canonical reordering: the first C entries of every maximal run of non-starters (rank > 0) are sorted by
        rank, stably; the entries of a run from index C on keep their place and cp (never composed either).
     2. Canonical composition (UAX #15), bounded: for the element at entry q (a non-starter at run index >= C,
@@ -65,7 +67,7 @@ from offchain.engine.ops.text import HASH_MASK, _int32
 
 COMP_ROW = 3
 MAX_K = 4
-MAX_RUN_TRIES = 6
+MAX_RUN_TRIES = 4
 MAX_COMP_WINDOW = 8
 MAX_COMP_ROWS = 1 << 12
 #: Starters the window reaches back (LB) and forward (F) from the element's starter.
@@ -73,6 +75,9 @@ LOOK_BACK = 2
 LOOK_FORWARD = 2
 CP_MASK = 0x1FFFFF
 NONE = -1
+#: Entries more than this many flat slots apart are in different segments (an honest CHAR_MAP of UTF8_CHARS'
+#: output has at most 4K - 1 <= 15 empty slots between two entries of the text; only the padding has more).
+MAX_LINK = 16
 S_BASE, L_BASE, V_BASE, T_BASE = 0xAC00, 0x1100, 0x1161, 0x11A7
 L_COUNT, V_COUNT, T_COUNT = 19, 21, 28
 S_COUNT = L_COUNT * V_COUNT * T_COUNT
@@ -117,17 +122,26 @@ def entries(nfd: Sequence[int], chars: Sequence[int], added: Sequence[int], k: i
     # canonical reordering: the first C entries of each maximal run of non-starters sorted by rank, stably
     q = 0
     while q < len(out):
-        if out[q][3] or out[q][2] == 0:
+        if not _mark(out, q):
             q += 1
             continue
-        r = q
-        while r < len(out) and not out[r][3] and out[r][2] > 0:
+        r = q + 1
+        while r < len(out) and _mark(out, r) and linked(out, r):
             r += 1
         head = min(r, q + tries)
         ordered = sorted(out[q:head], key=lambda e: e[2])
         out[q:head] = [(out[q + m][0], ordered[m][1], ordered[m][2], False) for m in range(head - q)]
         q = r
     return out
+
+
+def linked(seq, q: int) -> bool:
+    """Entry q continues the segment of entry q - 1: both exist and lie at most MAX_LINK flat slots apart."""
+    return 0 < q < len(seq) and seq[q][0] - seq[q - 1][0] <= MAX_LINK
+
+
+def _mark(seq, q: int) -> bool:
+    return not seq[q][3] and seq[q][2] > 0
 
 
 def _starter(seq, q: int) -> bool:
@@ -138,18 +152,23 @@ def window_of(seq, q: int, tries: int) -> tuple[int, int] | None:
     """[b, e] of the composition window of entry q (None when q is a non-starter at run index >= C or no starter
     precedes its run in its segment: then it keeps its (reordered) cp)."""
     t = q
-    while t >= 0 and not seq[t][3] and seq[t][2] > 0 and q - t < tries:
+    while _mark(seq, t):
+        if not linked(seq, t) or seq[t - 1][3]:
+            return None
+        if seq[t - 1][2] == 0:
+            t -= 1
+            break
+        if q - (t - 1) >= tries:
+            return None
         t -= 1
-    if t < 0 or seq[t][3] or seq[t][2] > 0:
-        return None
     b = t
-    while t - b < LOOK_BACK and _starter(seq, b - 1):
+    while t - b < LOOK_BACK and linked(seq, b) and _starter(seq, b - 1):
         b -= 1
     e = t
-    while e - t < LOOK_FORWARD and _starter(seq, e + 1):
+    while e - t < LOOK_FORWARD and linked(seq, e + 1) and _starter(seq, e + 1):
         e += 1
     last = e
-    while e + 1 < len(seq) and not seq[e + 1][3] and seq[e + 1][2] > 0 and e - last < tries:
+    while linked(seq, e + 1) and _mark(seq, e + 1) and e - last < tries:
         e += 1
     return b, e
 
