@@ -729,7 +729,8 @@ def nfc_cases(n: int | None = None, tries: int | None = None, rows: int | None =
     back over s0, s1 (two failed tries), forward over s3, s4 (absorbed: (s2, s3) -> X, (X, s4) -> Y, each in the
     last row of its window) and tries C marks (failing after scanning every row of full windows): LB + F + C = 20
     probe windows of W = MAX_COMP_WINDOW rows in a table of MAX_COMP_ROWS rows (the deepest range proofs).
-    The same window spread MAX_LINK slots apart (the longest gaps an entry's neighbours may have). NFC_COMPACT: the
+    The same window spread MAX_LINK slots apart (the longest gaps an entry's neighbours may have), on its costliest
+    element there: the mark at run index C - 1 (its walk back over the run, then the window, 2 + C tries). NFC_COMPACT: the
     last output of N rows of K entries none of which is kept (the scan walks all 4N)."""
     from offchain.engine.ops.bpe import MAX_POSITIONS, pair_hash
     from offchain.engine.ops.nfc import (
@@ -766,7 +767,7 @@ def nfc_cases(n: int | None = None, tries: int | None = None, rows: int | None =
     spread_case = Case(f"nfc_compose n={n} K={k} C={tries} W={window} M={rows} (the window spread {MAX_LINK} slots "
                        f"apart, padding after)", OpCode.NFC_COMPOSE, spread.astype(np.int32).reshape(n, k),
                        i32((n, k)), [(chars, i32((n,))), (added, i32((n,))), (table, i32((rows, COMP_ROW)))],
-                       i32((n, k)), (window, salt, tries), element=2 * MAX_LINK)
+                       i32((n, k)), (window, salt, tries), element=(5 + tries - 1) * MAX_LINK)
     none = np.full((n, k), -1, dtype=np.int32)
     compact = Case(f"nfc_compact n={n} K={k} mode 1 (scan over every entry)", OpCode.NFC_COMPACT, none, i32((n, k)),
                    [(added, i32((n,)))], i32((n,)), (1,))

@@ -200,7 +200,8 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # fitted against the shared constants above (python -m bench.bench_move_gas --ops NFC_COMPOSE,NFC_COMPACT:
     # bench_ops_gas's nfc cases at the caps and N = 32 / 96 with C = 2 / 4, dense and spread MAX_LINK apart). Worst
     # game steps at the caps (N = 256, K = 4, C = 4, W = 8, M = 4096: 11 ranges, 8 of them probe windows, each
-    # range call re-running the window): NFC_COMPOSE 1.59M (window spread 16 slots apart; 1.36M dense),
+    # range call re-running the window): NFC_COMPOSE 1.63M (window spread 16 slots apart, a mark at run index
+    # C - 1; 1.36M dense),
     # NFC_COMPACT 0.94M.
     OpCode.NFC_COMPOSE: OpCost(557_000, 231, 5_128),
     OpCode.NFC_COMPACT: OpCost(165_000, 331),
