@@ -146,6 +146,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from bench._added_graph import added_graph
 
     models["added"] = added_graph("<|eot_id|>id|><|x|>\u00e9|>", n=24)
+    # ---- tokenizer: nfc (issue 14): NFC_COMPOSE and NFC_COMPACT (both modes) after ADDED_TOKENS and CHAR_MAP(NFD)
+    from bench._nfc_graph import nfc_graph
+
+    models["nfc"] = nfc_graph("e\u0301\u0323<|x|>\u0338\u1100\u1161", n=16)
     return models
 
 

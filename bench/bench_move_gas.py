@@ -48,6 +48,8 @@ PER_RANGE_OPS = {"CONV2D"}
 # ---- generation: cache (issue 15): CAT_MATMUL axis 1 reads one range per cache block, and each of the prover's
 # range calls re-sends a descriptor that grows with the blocks
 PER_RANGE_OPS |= {"CAT_MATMUL"}
+# ---- tokenizer: nfc (issue 14): each of NFC_COMPOSE's probe ranges re-runs the composition up to that try
+PER_RANGE_OPS |= {"NFC_COMPOSE"}
 
 
 def extra_cases() -> list[Case]:
@@ -179,8 +181,9 @@ def act_extra_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     from bench.bench_ops_gas import added_fit_cases   # ---- tokenizer: added (issue 14)
+    from bench.bench_ops_gas import nfc_fit_cases   # ---- tokenizer: nfc (issue 14)
 
-    return [c for c in op_cases() if c.whole_step] + extra_cases() + added_fit_cases()
+    return [c for c in op_cases() if c.whole_step] + extra_cases() + added_fit_cases() + nfc_fit_cases()
 
 
 def element_shape(case: Case, index: int, element: int, inputs, weights: int) -> tuple[int, int, int, int, int]:

@@ -146,7 +146,8 @@ def cases() -> list[Case]:
                     _spec((1,), DType.INT16, 8), element=0))
     return (out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases()
             + word_vocab_cases() + pretok_cases() + sample_cases() + cache_cases()  # sample, cache: issue 15
-            + added_cases())  # added: issue 14
+            + added_cases()  # added: issue 14
+            + nfc_cases())  # nfc: issue 14
 
 
 def conv_cases() -> list[Case]:
@@ -718,8 +719,98 @@ def main_added() -> None:
     write_results("ops_gas_added", results, console)
 
 
+# ---- tokenizer: nfc (issue 14)
+def nfc_cases(n: int | None = None, tries: int | None = None, rows: int | None = None,
+              window: int | None = None) -> list[Case]:
+    """NFC_COMPOSE and NFC_COMPACT at the largest sizes their checks allow, on their costliest element.
+    NFC_COMPOSE: N = MAX_POSITIONS rows of K = 4 entries, all filled: five starters s0..s4, then one run of 4N - 5
+    non-starters whose first C have ranks C..1 (the insertion sort reverses them; each is then unblocked, so
+    tried) and the rest rank 255; the element is s2's entry: its window reaches
+    back over s0, s1 (two failed tries), forward over s3, s4 (absorbed: (s2, s3) -> X, (X, s4) -> Y, each in the
+    last row of its window) and tries C marks (failing after scanning every row of full windows): LB + F + C = 20
+    probe windows of W = MAX_COMP_WINDOW rows in a table of MAX_COMP_ROWS rows (the deepest range proofs).
+    The same window spread MAX_LINK slots apart (the longest gaps an entry's neighbours may have), on its costliest
+    element there: the mark at run index C - 1 (its walk back over the run, then the window, 2 + C tries). NFC_COMPACT: the
+    last output of N rows of K entries none of which is kept (the scan walks all 4N)."""
+    from offchain.engine.ops.bpe import MAX_POSITIONS, pair_hash
+    from offchain.engine.ops.nfc import (
+        COMP_ROW, MAX_COMP_ROWS, MAX_COMP_WINDOW, MAX_K, MAX_LINK, MAX_RUN_TRIES, entry_value)
+
+    n, k = n or MAX_POSITIONS, MAX_K
+    tries = tries or MAX_RUN_TRIES
+    rows = rows or MAX_COMP_ROWS
+    window, salt = window or MAX_COMP_WINDOW, 4321
+    rng = np.random.default_rng(SEED + 59)
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    starters = [0x4E00 + j for j in range(5)]
+    marks = [0x0300 + j for j in range(4 * n - 5)]
+    ranks = [tries - j if j < tries else 255 for j in range(len(marks))]
+    values = [entry_value(c, 0) for c in starters] + [entry_value(c, r) for c, r in zip(marks, ranks)]
+    nfd = np.array(values, dtype=np.int64).astype(np.int32).reshape(n, k)
+    chars = np.full(n, 0x41, dtype=np.int32)
+    added = np.full(n, -1, dtype=np.int32)
+    table = rng.integers(0x10000, 0x20000, size=(rows, COMP_ROW), dtype=np.int64).astype(np.int32)
+    homes = rows - window + 1
+    x_val, y_val = 0x5E00, 0x5E01
+    for a, c, comp in ((starters[2], starters[3], x_val), (x_val, starters[4], y_val)):
+        table[pair_hash(a, c, salt) % homes + window - 1] = (a, c, comp)
+    compose = Case(f"nfc_compose n={n} K={k} C={tries} W={window} M={rows} (LB + F + C windows, full run)",
+                   OpCode.NFC_COMPOSE, nfd, i32((n, k)),
+                   [(chars, i32((n,))), (added, i32((n,))), (table, i32((rows, COMP_ROW)))], i32((n, k)),
+                   (window, salt, tries), element=2)
+    # the same window with every entry MAX_LINK slots after the previous one (15 empty slots between: each
+    # navigation step of every range call scans them), the rest of the tensor empty (zero padding)
+    spread = np.zeros(n * k, dtype=np.int64)
+    for j, v in enumerate(values[:5 + tries + 1]):
+        if j * MAX_LINK < n * k:
+            spread[j * MAX_LINK] = v
+    spread_case = Case(f"nfc_compose n={n} K={k} C={tries} W={window} M={rows} (the window spread {MAX_LINK} slots "
+                       f"apart, padding after)", OpCode.NFC_COMPOSE, spread.astype(np.int32).reshape(n, k),
+                       i32((n, k)), [(chars, i32((n,))), (added, i32((n,))), (table, i32((rows, COMP_ROW)))],
+                       i32((n, k)), (window, salt, tries), element=(5 + tries - 1) * MAX_LINK)
+    none = np.full((n, k), -1, dtype=np.int32)
+    compact = Case(f"nfc_compact n={n} K={k} mode 1 (scan over every entry)", OpCode.NFC_COMPACT, none, i32((n, k)),
+                   [(added, i32((n,)))], i32((n,)), (1,))
+    return [compose, spread_case, compact]
+
+
+def nfc_fit_cases() -> list[Case]:
+    """NFC_COMPOSE / NFC_COMPACT below their caps (bench_move_gas fits their OpCosts on these and ``nfc_cases``):
+    N = 32, C = 2 and N = 96, C = 4 on tables of 256 and 1024 rows."""
+    out = []
+    for n, tries, rows, window in ((32, 2, 256, 4), (96, 4, 1024, 8)):
+        for case in nfc_cases(n, tries, rows, window):
+            case.name = f"{case.name} (fit)"
+            out.append(case)
+    return out
+
+
+def main_nfc() -> None:
+    """``python -m bench.bench_ops_gas nfc``: only the NFC cases (bench/results/ops_gas_nfc.json)."""
+    from ape import accounts, networks, project
+
+    console = Console()
+    results: list[Result] = []
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        sender = accounts.test_accounts[0]
+        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
+        codes, addresses = prover_args({name: c.address for name, c in families.items()})
+        prover = sender.deploy(project.OneStepProver, codes, addresses)
+        for case in nfc_cases():
+            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
+            step_gas, inside = one_step_tx_gas(prover, case, sender)
+            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
+            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
+                                  step_gas))
+            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
+                          f"(operator calls {inside:,})")
+    write_results("ops_gas_nfc", results, console)
+
+
 if __name__ == "__main__":
     import sys
 
-    {"pretok": main_pretok, "sample": main_sample, "cache": lambda: main_cases("cache"), "added": main_added}.get(
+    {"pretok": main_pretok, "sample": main_sample, "cache": lambda: main_cases("cache"), "added": main_added,
+     "nfc": main_nfc}.get(
         sys.argv[1] if sys.argv[1:] else "", main)()

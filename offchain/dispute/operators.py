@@ -97,6 +97,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---- tokenizer: added (issue 14)
     OpCode.ADDED_MATCH: "AddedOps",
     OpCode.ADDED_RESOLVE: "AddedOps",
+    # ---- tokenizer: nfc (issue 14)
+    OpCode.NFC_COMPOSE: "NfcOps",
+    OpCode.NFC_COMPACT: "NfcOps",
 })
 
 

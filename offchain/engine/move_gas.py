@@ -196,6 +196,15 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # (E = N + 2 + 72 D); ADDED_RESOLVE 0.72M.
     OpCode.ADDED_MATCH: OpCost(140_000, 444),
     OpCode.ADDED_RESOLVE: OpCost(56_000, 454),
+    # ---- tokenizer: nfc (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops NFC_COMPOSE,NFC_COMPACT:
+    # bench_ops_gas's nfc cases at the caps and N = 32 / 96 with C = 2 / 4, dense and spread MAX_LINK apart). Worst
+    # game steps at the caps (N = 256, K = 4, C = 4, W = 8, M = 4096: 11 ranges, 8 of them probe windows, each
+    # range call re-running the window): NFC_COMPOSE 1.63M (window spread 16 slots apart, a mark at run index
+    # C - 1; 1.36M dense),
+    # NFC_COMPACT 0.94M.
+    OpCode.NFC_COMPOSE: OpCost(557_000, 231, 5_128),
+    OpCode.NFC_COMPACT: OpCost(165_000, 331),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125
@@ -306,6 +315,13 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
         prev = [(2, 0, 2)] if len(node.inputs) == 3 else []
         windows = [(1, 0, node.params[0] * VOCAB_ROW)] * (len(node.params) - 2)
         return [(0, 0, node.in_specs[0].size)] + prev + windows
+    # ---- tokenizer: nfc (issue 14)
+    if op == OpCode.NFC_COMPOSE:  # nfd, chars, added whole, then LB + F + C whole probe windows
+        from offchain.engine.ops.nfc import COMP_ROW, NfcCompose
+
+        n = node.in_specs[1].size
+        return ([(0, 0, node.in_specs[0].size), (1, 0, n), (2, 0, n)]
+                + [(3, 0, node.params[0] * COMP_ROW)] * NfcCompose.probes(node))
     return get_op(node.op).operand_ranges(node, element)
 
 

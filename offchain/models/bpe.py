@@ -14,11 +14,14 @@ Supported (each checked against the ``tokenizers`` library's own ``encode``/``de
   property (offchain/models/bpe_merges.py: ``check_rank_order``); ``ignore_merges`` (Llama-3: a pre-token found
   whole in the vocabulary is that token) for byte-level models only (the WORD_VOCAB node,
   offchain/engine/ops/wordvocab.py), refused for SentencePiece-style ones;
-- byte-level BPE (GPT-2 / Llama-3 style): normalizer none; pre-tokenizer ``ByteLevel`` with its GPT-2 regex, or
+- byte-level BPE (GPT-2 / Llama-3 / Qwen2 style): normalizer none or ``NFC`` (Qwen2; the NFC chain
+  CHAR_MAP(NFD) -> NFC_COMPOSE -> NFC_COMPACT, offchain/engine/ops/nfc.py, equal to tokenizers' NFC except that
+  in a run of more than C = 4 combining marks the marks from the 5th on are neither reordered nor composed);
+  pre-tokenizer ``ByteLevel`` with its GPT-2 regex, or
   ``Sequence[Split(<Llama-3 or Qwen2 regex>, Isolated), ByteLevel(use_regex=false)]``; ``add_prefix_space``
   either way; decoder ``ByteLevel``;
 - SentencePiece-style BPE with byte fallback (Llama-2 / TinyLlama style): normalizer ``Prepend("▁")`` +
-  ``Replace(" ", "▁")`` (either or both, or none with a ``Metaspace`` pre-tokenizer doing the replacement),
+  ``Replace(" ", "▁")`` (either or both, optionally after ``NFC``, or none with a ``Metaspace`` pre-tokenizer doing the replacement),
   pre-tokenizer none or ``Metaspace`` (split or not, any prepend scheme), ``byte_fallback: true`` with all 256
   ``<0xNN>`` pieces in the vocabulary;
 - added tokens (BOS, EOS, chat-template markers) matched in the text as ``tokenizers`` does (leftmost longest),
@@ -83,6 +86,7 @@ class BpeTokenizerSpec:
     after: list[int] = field(default_factory=list)    # ... and after them
     vocab: dict[str, int] = field(default_factory=dict)
     ignore_merges: bool = False     # byte-level only: WORD_VOCAB before the merges
+    nfc: bool = False               # an NFC normalizer (first): the NFC chain after the added-token match
 
     @property
     def json_text(self) -> str:
@@ -198,6 +202,10 @@ def read_tokenizer(path: str | Path | dict) -> BpeTokenizerSpec:
     norm = raw.get("normalizer")
     norms = [] if norm is None else (list(norm.get("normalizers") or []) if _typ(norm) == "Sequence" else [norm])
     prepend = replace = False
+    # ---- tokenizer: nfc (issue 14): NFC alone or first (NFC_COMPOSE / NFC_COMPACT after the added-token match)
+    nfc = bool(norms) and _typ(norms[0]) == "NFC"
+    if nfc:
+        norms = norms[1:]
     for n in norms:
         t = _typ(n)
         if t == "Prepend" and n.get("prepend") == META:
@@ -207,7 +215,8 @@ def read_tokenizer(path: str | Path | dict) -> BpeTokenizerSpec:
         else:
             raise UnsupportedTokenizerError(
                 f"normalizer {t!r} ({json.dumps(n, ensure_ascii=False)[:80]}) is not supported: only Prepend('▁') and "
-                "Replace(' ', '▁') (SentencePiece style) are; Unicode normalization forms (NFC, NFKC, ...) are not")
+                "Replace(' ', '▁') (SentencePiece style) are, after an optional NFC; the other Unicode normalization "
+                "forms (NFD, NFKC, NFKD) and NFC after another normalizer are not")
     pre = raw.get("pre_tokenizer")
     pres = [] if pre is None else (list(pre.get("pretokenizers") or []) if _typ(pre) == "Sequence" else [pre])
     types = [_typ(p) for p in pres]
@@ -276,10 +285,10 @@ def read_tokenizer(path: str | Path | dict) -> BpeTokenizerSpec:
     else:
         raise UnsupportedTokenizerError(f"pre_tokenizer {types if len(types) != 1 else types[0]!r} is not supported "
                                         "(ByteLevel, Split+ByteLevel, Metaspace or none)")
-    added = _added(raw, bool(norms))
+    added = _added(raw, bool(norms) or nfc)
     before, after = _frame(raw, spec_tokens)
     spec = BpeTokenizerSpec(raw, mode, kind, prefix_rule, first_only, added, before, after, vocab,
-                            bool(model.get("ignore_merges")))
+                            bool(model.get("ignore_merges")), nfc)
     return spec
 
 
@@ -384,6 +393,13 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
     w_merges = weight(merges, "bpe.merges")
     w_words = weight(words_tab[0], "bpe.word_vocab") if words_tab is not None else None
     w_frame = weight(np.array(frame, dtype=np.int32), "bpe.template") if frame else None
+    if spec.nfc:   # ---- tokenizer: nfc (issue 14)
+        from offchain.models import nfc_tables
+
+        nfd1, nfd2, nfd_shift = nfc_tables.nfd_table()
+        comp_rows, comp_window, comp_salt = nfc_tables.comp_table()
+        w_nfd1, w_nfd2 = weight(nfd1, "bpe.nfd_stage1"), weight(nfd2, "bpe.nfd_stage2")
+        w_comp = weight(comp_rows, "bpe.nfc_pairs")
 
     nodes: list[Node] = []
 
@@ -406,7 +422,8 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
         return TensorSpec(shape, i32, 0, c, name)
 
     chars = add(OpCode.UTF8_CHARS, (TensorRef(TensorKind.INPUT, 0),), act((n,), "chars"), (), "bpe.utf8")
-    stream = add(OpCode.CHAR_MAP, (chars, w_cls1, w_cls2), act((n, 1), "classes"), (cls_shift,), "bpe.classes")
+    if not spec.nfc:   # (with NFC the classes follow the normalized chars, below)
+        stream = add(OpCode.CHAR_MAP, (chars, w_cls1, w_cls2), act((n, 1), "classes"), (cls_shift,), "bpe.classes")
     if hashed is None:
         matches = add(OpCode.ADDED_TOKENS, (chars, w_added), act((n,), "added"), (), "bpe.added")
     else:   # ---- tokenizer: added (issue 14)
@@ -419,6 +436,18 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
             cand = add(OpCode.ADDED_MATCH, ins, act((n, 2), f"added_cand_{k}"), (a_window, a_salt, *group),
                        f"bpe.added_match_{k}")
         matches = add(OpCode.ADDED_RESOLVE, (cand, chars), act((n,), "added"), (), "bpe.added")
+    if spec.nfc:   # ---- tokenizer: nfc (issue 14)
+        # tokenizers matches non-normalized added tokens on the raw text and normalizes the pieces between them:
+        # the matches above read the raw chars; NFC_COMPOSE keeps matched chars raw and cuts the text at them;
+        # the two NFC_COMPACT nodes move the chars and the matches to the normalized positions.
+        from offchain.engine.ops.nfc import MAX_K, MAX_RUN_TRIES
+
+        nfd = add(OpCode.CHAR_MAP, (chars, w_nfd1, w_nfd2), act((n, MAX_K), "nfd"), (nfd_shift,), "bpe.nfd")
+        composed = add(OpCode.NFC_COMPOSE, (nfd, chars, matches, w_comp), act((n, MAX_K), "nfc"),
+                       (comp_window, comp_salt, MAX_RUN_TRIES), "bpe.nfc_compose")
+        chars = add(OpCode.NFC_COMPACT, (composed, matches), act((n,), "nfc_chars"), (0,), "bpe.nfc_chars")
+        matches = add(OpCode.NFC_COMPACT, (composed, matches), act((n,), "nfc_added"), (1,), "bpe.nfc_added")
+        stream = add(OpCode.CHAR_MAP, (chars, w_cls1, w_cls2), act((n, 1), "classes"), (cls_shift,), "bpe.classes")
     pretok = add(OpCode.PRETOKENIZE, (stream, matches), act((n, 2), "words"),
                  (spec.kind, spec.prefix_rule, spec.first_only), "bpe.pretokenize")
     if chars_tab is not None:
@@ -446,6 +475,8 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
                           "template": frame}}
     if words_tab is not None:
         meta["tokenizer"]["ignore_merges"] = True
+    if spec.nfc:   # ---- tokenizer: nfc (issue 14)
+        meta["tokenizer"]["normalizer"] = "NFC"
     if hashed is not None:   # ---- tokenizer: added (issue 14)
         meta["tokenizer"]["added_hashed"] = {"tokens": rows, "lengths": len(hashed[3]), "window": hashed[1]}
     model = Model(graph, [a for a, _ in weights], meta)

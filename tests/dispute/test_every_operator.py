@@ -129,6 +129,10 @@ COVERED_ELSEWHERE |= set(_CACHE_OPS)
 from .test_ops_added import ADDED_OPS as _ADDED_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_ADDED_OPS)
+# ---- tokenizer: nfc (issue 14)
+from .test_ops_nfc import NFC_OPS as _NFC_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_NFC_OPS)
 
 
 def test_every_op_code_is_covered():

@@ -27,7 +27,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- generation: cache (issue 15)
             "CacheOps",
             # ---- tokenizer: added (issue 14)
-            "AddedOps")
+            "AddedOps",
+            # ---- tokenizer: nfc (issue 14)
+            "NfcOps")
 
 
 @pytest.fixture(scope="module")

@@ -167,6 +167,14 @@ CASES += added_cases()
 CASES += [c for c in added_cases(200, 2048, 12)]
 for _c in CASES[-2:]:
     _c.name = "*" + _c.name
+# ---- tokenizer: nfc (issue 14)
+# NFC_COMPOSE / NFC_COMPACT at their caps (fitted) and at a size the fit never saw.
+from bench.bench_ops_gas import nfc_cases  # noqa: E402
+
+CASES += nfc_cases()
+CASES += nfc_cases(160, 3, 2048, 4)
+for _c in CASES[-3:]:
+    _c.name = "*" + _c.name
 
 
 @pytest.fixture(scope="module")

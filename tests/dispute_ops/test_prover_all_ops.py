@@ -120,6 +120,11 @@ def test_prover_recomputes_every_node(prover):
 
     added_model, added_x = added_graph()   # ADDED_MATCH (alone and with prev), ADDED_RESOLVE
     seen |= _recompute_every_node(prover, ModelCommitment(added_model), added_x)
+    # ---- tokenizer: nfc (issue 14)
+    from bench._nfc_graph import nfc_graph
+
+    nfc_model, nfc_x = nfc_graph()   # NFC_COMPOSE, NFC_COMPACT (both modes)
+    seen |= _recompute_every_node(prover, ModelCommitment(nfc_model), nfc_x)
     assert seen == {int(c) for c in OpCode}
 
 

@@ -1,8 +1,8 @@
 """Small tokenizers of every supported family, trained here in about a second each, plus the two committed ones.
 
 Each variant is a ``tokenizer.json`` dict shaped like a real checkpoint's: Llama-3 (Split regex + ByteLevel,
-chat-header specials, BOS template), Qwen2 (its regex, ChatML markers, no template; without Qwen2's NFC normalizer,
-which the graph refuses), GPT-2 with ``add_prefix_space``, Llama-2 legacy (Prepend + Replace normalizers, no
+chat-header specials, BOS template), Qwen2 (its regex, ChatML markers, no template; without and with (qwen2_nfc) Qwen2's NFC
+normalizer), GPT-2 with ``add_prefix_space``, Llama-2 legacy (Prepend + Replace normalizers, no
 pre-tokenizer, Strip decoder) and Llama-2 new style (Metaspace prepend_scheme "first", no split).
 """
 
@@ -28,10 +28,11 @@ def corpus() -> tuple[str, ...]:
     return tuple(texts + extra * 20)
 
 
-def _byte_level(pre, specials: list[str], template: str | None, vocab: int = 700) -> dict:
+def _byte_level(pre, specials: list[str], template: str | None, vocab: int = 700, normalizer=None) -> dict:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizer
     tok.pre_tokenizer = pre
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=specials,
@@ -97,6 +98,10 @@ def variant(name: str) -> str:
         pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN2_PATTERN), "isolated"),
                                        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
         spec = _byte_level(pre, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], None)
+    elif name == "qwen2_nfc":   # ---- tokenizer: nfc (issue 14): Qwen2 as released, with its NFC normalizer
+        pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN2_PATTERN), "isolated"),
+                                       pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        spec = _byte_level(pre, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], None, normalizer=normalizers.NFC())
     elif name == "gpt2_prefix":
         spec = _byte_level(pre_tokenizers.ByteLevel(add_prefix_space=True), ["<|endoftext|>"], None)
     elif name == "llama2_legacy":
@@ -122,7 +127,8 @@ IM_WORDS = ("Ġzzqx", "zzqx", "!?!?", "ĠcafÃ©", "thethe", "qq")
 #: Llama-3's chat / tool markers beside BOS, EOS and the header markers the llama3 variant already declares.
 LLAMA3_EXTRA_SPECIALS = ("<|finetune_right_pad_id|>", "<|eom_id|>", "<|python_tag|>", "<|step_id|>", "<|image|>")
 
-ALL = ("llm_small", "llm_tiny_sp", "llama3", "qwen2", "gpt2_prefix", "llama2_legacy", "metaspace_first")
+ALL = ("llm_small", "llm_tiny_sp", "llama3", "qwen2", "gpt2_prefix", "llama2_legacy", "metaspace_first",
+       "qwen2_nfc")
 
 
 def tokenizer(name: str):

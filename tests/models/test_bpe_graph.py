@@ -8,10 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from offchain.engine.executor import run
+from offchain.engine.ops.nfc import MAX_RUN_TRIES
 from offchain.models import bpe
 from offchain.models.bpe_errors import UnsupportedTokenizerError
 from offchain.models.text_tables import text_input
@@ -56,6 +57,11 @@ def _graph_ids(model, data: bytes) -> list[int]:
 def _check(family, data: bytes) -> None:
     name, spec, tok, model = family
     data = _fits(data)
+    if spec.nfc:   # ---- tokenizer: nfc (issue 14): past C marks in a run the graph deviates by design
+        from engine.test_nfc_ops import longest_run   # (test_nfc_deviation_past_c_marks pins what it gives)
+
+        if longest_run(bpe.text_of(data)) > MAX_RUN_TRIES:
+            return
     want = bpe.reference_ids(tok, spec, data, SEQ, model.meta["pad_id"])
     got = _graph_ids(model, data)
     assert got == want, (name, data, tok.encode(bpe.text_of(data)).tokens)
@@ -112,7 +118,7 @@ def _mutated(base: str, path: tuple, value) -> dict:
     ("llm_small", ("model", "dropout"), 0.1, "model.dropout 0.1"),
     ("llm_tiny_sp", ("model", "ignore_merges"), True, "model.ignore_merges true with a SentencePiece"),
     ("llm_small", ("model", "continuing_subword_prefix"), "##", "continuing_subword_prefix"),
-    ("llm_small", ("normalizer",), {"type": "NFC"}, "normalizer 'NFC'"),
+    ("llm_small", ("normalizer",), {"type": "NFKC"}, "normalizer 'NFKC'"),
     ("llm_small", ("pre_tokenizer",), {"type": "Whitespace"}, "pre_tokenizer 'Whitespace'"),
     ("llm_small", ("decoder",), {"type": "WordPiece", "prefix": "##", "cleanup": True}, "decoder.type 'WordPiece'"),
     ("llm_small", ("post_processor",), {"type": "BertProcessing", "sep": ["x", 1], "cls": ["y", 0]},
@@ -218,3 +224,114 @@ def test_added_tokens_past_the_new_caps_are_refused():
     with pytest.raises(UnsupportedTokenizerError, match=r"267 added tokens of up to 74 characters.*MAX_ADDED_CHARS"):
         bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
     assert bpe.tokenizer_model(bpe.read_tokenizer(spec), 2, 4).meta["max_bytes"] == 2
+
+# ---- tokenizer: nfc (issue 14)
+NFC_SAMPLES = [
+    "cafe\u0301 nai\u0308ve re\u0301sume\u0301", "\u212b\u2126 \u0958 \u2adc", "q\u0307\u0323 a\u0301\u0323 \u1e0b\u0323",
+    "\u1100\u1161\u11a8\u1100\u1161 \uac00\u11a8 \u1161\u1161", "\u1f82\u0316 \U0001d160", "<|im_start|>\u0301e\u0301<|im_end|>\u0338",
+    "<|endoftext|>>\u0338 =\u0338 <\u0338", "\u0301\u0301\u0301", "\u0cc6\u0cc2\u0cd5 \u0dd9\u0dcf\u0dca",
+    "a" + "\u0316" * 3 + "\u0301", "\u1dfa\u0345x",
+]
+MARKED = st.lists(st.sampled_from(list("aeoAEO <|>=") + ["\u0301", "\u0308", "\u0323", "\u0338", "\u0345", "\u1100",
+                                                           "\u1161", "\u11a8", "\uac00", "\u212b", "<|im_end|>"]),
+                  max_size=16).map("".join)
+
+
+@pytest.fixture(scope="module")
+def qwen2_nfc():
+    spec = bpe.read_tokenizer(json.loads(V.variant("qwen2_nfc")))
+    return "qwen2_nfc", spec, V.tokenizer("qwen2_nfc"), bpe.tokenizer_model(spec, MAX_BYTES, SEQ)
+
+
+def test_nfc_graph_has_the_chain_and_other_graphs_keep_theirs(qwen2_nfc):
+    """Qwen2 with NFC: CHAR_MAP(NFD) -> NFC_COMPOSE -> 2 x NFC_COMPACT right after the added-token match; Qwen2
+    without it compiles to the same graph as before (no NFC node, unchanged node list)."""
+    from offchain.engine.ops import OpCode
+
+    _, spec, _, model = qwen2_nfc
+    ops = [n.op for n in model.graph.nodes]
+    assert spec.nfc and model.meta["tokenizer"]["normalizer"] == "NFC"
+    assert ops[:7] == [OpCode.UTF8_CHARS, OpCode.ADDED_TOKENS, OpCode.CHAR_MAP, OpCode.NFC_COMPOSE,
+                       OpCode.NFC_COMPACT, OpCode.NFC_COMPACT, OpCode.CHAR_MAP]
+    plain = bpe.tokenizer_model(bpe.read_tokenizer(json.loads(V.variant("qwen2"))), MAX_BYTES, SEQ)
+    plain_ops = [n.op for n in plain.graph.nodes]
+    assert OpCode.NFC_COMPOSE not in plain_ops and plain_ops[:3] == [OpCode.UTF8_CHARS, OpCode.CHAR_MAP,
+                                                                     OpCode.ADDED_TOKENS]
+    assert len(plain.weights) == len(model.weights) - 3
+
+
+@pytest.mark.parametrize("text", NFC_SAMPLES)
+def test_nfc_samples_equal_tokenizers(qwen2_nfc, text):
+    assert V.tokenizer("qwen2_nfc").normalizer is not None
+    _check(qwen2_nfc, text.encode())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(MARKED, UNICODE, UNICODE.map(lambda t: __import__("unicodedata").normalize("NFD", t))))
+def test_nfc_random_and_nfd_text_equals_tokenizers(qwen2_nfc, text):
+    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes), with runs of at most C = 4 marks
+    (the documented deviation past them: test_nfc_deviation_past_c_marks)."""
+    from engine.test_nfc_ops import longest_run
+
+    assume(longest_run(bpe.text_of(_fits(text.encode()))) <= MAX_RUN_TRIES)
+    _check(qwen2_nfc, text.encode())
+
+
+def test_nfc_first_then_sentencepiece_normalizers_equal_tokenizers():
+    """NFC first in a Sequence with the SentencePiece normalizers (Prepend, Replace) on llama2_legacy's model."""
+    from tokenizers import Tokenizer
+
+    raw = json.loads(V.variant("llama2_legacy"))
+    raw["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFC"}] + raw["normalizer"]["normalizers"]}
+    spec = bpe.read_tokenizer(raw)
+    assert spec.nfc and spec.mode == bpe.MODE_SENTENCEPIECE
+    family = ("llama2_nfc", spec, Tokenizer.from_str(json.dumps(raw)), bpe.tokenizer_model(spec, MAX_BYTES, SEQ))
+    for text in NFC_SAMPLES + ["caf\u00e9 cafe\u0301", "\u212b ngstr\u00f6m", "</s>e\u0301"]:
+        _check(family, text.encode())
+
+
+def test_nfc_deviation_past_c_marks(qwen2_nfc):
+    """A run of C + 1 marks: the graph keeps the mark at index C where it is and uncomposed, i.e. it encodes the
+    text tokenizers would give for that normalized form."""
+    from tokenizers import Tokenizer
+
+    _, spec, tok, model = qwen2_nfc
+    raw = json.loads(V.variant("qwen2_nfc"))
+    raw["normalizer"] = None
+    unnormalized = Tokenizer.from_str(json.dumps(raw))
+    text = "a" + "\u0301" * MAX_RUN_TRIES + "\u0323"
+    ours = "\u00e1" + "\u0301" * (MAX_RUN_TRIES - 1) + "\u0323"
+    want = bpe.reference_ids(unnormalized, spec, ours.encode(), SEQ, model.meta["pad_id"])
+    assert _graph_ids(model, text.encode()) == want != bpe.reference_ids(tok, spec, text.encode(), SEQ,
+                                                                         model.meta["pad_id"])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(jamo=st.lists(st.integers(0x1100, 0x11FF), max_size=14))
+def test_nfc_hangul_jamo_equal_tokenizers(qwen2_nfc, jamo):
+    _check(qwen2_nfc, "".join(map(chr, jamo)).encode())
+
+
+def test_nfc_normalized_added_tokens_are_refused():
+    """tokenizers matches a normalized: true added token on the NFC text; the graph matches added tokens on the raw
+    text (as tokenizers does for normalized: false), so such a token is refused by name."""
+    spec = json.loads(V.variant("qwen2_nfc"))
+    spec["added_tokens"].append({"id": 900, "content": "e\u0301", "single_word": False, "lstrip": False,
+                                 "rstrip": False, "normalized": True, "special": False})
+    with pytest.raises(UnsupportedTokenizerError, match="normalized: true"):
+        bpe.read_tokenizer(spec)
+    spec["added_tokens"][-1]["special"] = True
+    with pytest.raises(UnsupportedTokenizerError, match="normalized"):
+        bpe.tokenizer_model(bpe.read_tokenizer(spec), MAX_BYTES, SEQ)
+
+
+def test_nfc_after_another_normalizer_is_refused():
+    spec = json.loads(V.variant("qwen2_nfc"))
+    spec["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "NFC"}]}
+    with pytest.raises(UnsupportedTokenizerError, match="normalizer 'Lowercase'"):
+        bpe.read_tokenizer(spec)
+    spec["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "NFC"}]}
+    with pytest.raises(UnsupportedTokenizerError, match="NFC after another"):
+        bpe.read_tokenizer(spec)

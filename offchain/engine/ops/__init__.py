@@ -39,6 +39,8 @@ from offchain.engine.ops.cache import AlignEnd, AttnBias, CatMatmul  # noqa: E40
 from offchain.engine.ops.sample import GenParams, GenStop, Prng, Sample, TopK  # noqa: E402
 # ---- tokenizer: added (issue 14)
 from offchain.engine.ops.added import AddedMatch, AddedResolve  # noqa: E402
+# ---- tokenizer: nfc (issue 14)
+from offchain.engine.ops.nfc import NfcCompact, NfcCompose  # noqa: E402
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -62,6 +64,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     GenParams(), TopK(), Prng(), Sample(), GenStop(),
     # ---- tokenizer: added (issue 14)
     AddedMatch(), AddedResolve(),
+    # ---- tokenizer: nfc (issue 14)
+    NfcCompose(), NfcCompact(),
 )}
 
 

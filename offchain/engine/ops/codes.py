@@ -79,3 +79,6 @@ class OpCode(enum.IntEnum):
     # ---- tokenizer: added (issue 14)
     ADDED_MATCH = 57    # ops/added.py  chars -> (id, end) of the longest added token at each char (hashed probes)
     ADDED_RESOLVE = 58  # ops/added.py  candidates -> leftmost-longest non-overlapping matches (ADDED_TOKENS' format)
+    # ---- tokenizer: nfc (issue 14)
+    NFC_COMPOSE = 59  # ops/nfc.py  canonical reordering + composition of CHAR_MAP's decompositions (hashed pairs)
+    NFC_COMPACT = 60  # ops/nfc.py  the kept entries of [N, K] (code points or their added matches) packed into [N]
