@@ -29,7 +29,7 @@ from offchain.dispute.solver import GameStatus
 from offchain.engine.ops import OpCode
 
 SEED = 20261205
-SHORT_RUN_GAMES = 40
+SHORT_RUN_GAMES = 20
 VOID, FINALIZED = 2, 3
 BOND, SUBMITTER_BOND = FUZZ_PARAMS.challenger_bond, FUZZ_PARAMS.submitter_bond
 

@@ -85,7 +85,7 @@ def test_a_chain_over_many_lengths_matches(contract):
     check_against_contract(contract, node2, [chars, table, prev],
                            _elements(get_op(OpCode.ADDED_MATCH).forward([chars, table, prev], node2)))
     wild = RNG.choice([-1, -2, 0, 5, I32_MIN, I32_MAX], size=(n, 2)).astype(np.int32)
-    check_against_contract(contract, node2, [chars, table, wild], range(0, 2 * n, 4))
+    check_against_contract(contract, node2, [chars, table, wild], range(0, 2 * n, 9))
 
 
 def _random_match(n: int, rows: int, window: int, salt: int, lengths):

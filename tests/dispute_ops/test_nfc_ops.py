@@ -54,7 +54,8 @@ def chain_inputs(text: str, n: int, added_at: dict[int, int] | None = None):
 
 def test_real_text_every_element(contract):
     """Marks to reorder and compose, Hangul L V T, a Kannada starter chain, a leading mark, an added token ('>'
-    at byte 9 then U+0338 that must not compose with it), every element of both ops."""
+    at byte 9 then U+0338 that must not compose with it): every other NFC_COMPOSE element holding a decomposed mark,
+    every eighth one besides; every second element of NFC_COMPACT in each mode (alternating)."""
     text = "\u0301a\u0323\u0301\u1100\u1161\u11a8\u0cc6\u0cc2\u0cd5"
     pre = len(text.encode())
     text += "<|>\u0338\u212b"
@@ -64,9 +65,11 @@ def test_real_text_every_element(contract):
     node = compose_node(n, rows.shape[0], window, salt, 3)
     out = get_op(OpCode.NFC_COMPOSE).forward([nfd, chars, added, rows], node)
     assert "".join(chr(v) for v in out.reshape(-1) if v >= 0) == "\u0301\u1ea1\u0301\uac01\u0ccb<|>\u0338\u00c5"
-    check_against_contract(contract, node, [nfd, chars, added, rows], range(n * K))
+    flat = nfd.reshape(-1)   # the entries after a slot's first that hold a cp (marks); every 8th entry besides
+    busy = [i for i in range(n * K) if flat[i] >= 0 and i % K][::2]
+    check_against_contract(contract, node, [nfd, chars, added, rows], sorted(set(busy) | set(range(0, n * K, 8))))
     for mode in (0, 1):
-        check_against_contract(contract, compact_node(n, mode), [out, added], range(n))
+        check_against_contract(contract, compact_node(n, mode), [out, added], range(mode, n, 2))
 
 
 def test_gaps_past_max_link_cut_the_text(contract):
