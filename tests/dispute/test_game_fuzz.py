@@ -1,6 +1,6 @@
 """Randomized full games (bench/_game_fuzz.py): a short seeded run on anvil, plus the fuzzer's own parts.
 
-The long run (>= 1,000 games) is ``make fuzz-games``; this one plays about 40 games so that ``make test``
+The long run (>= 1,000 games) is ``make fuzz-games``; this one plays about 16 games so that ``make test``
 exercises every kind of player against the real solver and contract on each run.
 """
 
@@ -29,7 +29,7 @@ from offchain.dispute.solver import GameStatus
 from offchain.engine.ops import OpCode
 
 SEED = 20261205
-SHORT_RUN_GAMES = 20
+SHORT_RUN_GAMES = 16
 VOID, FINALIZED = 2, 3
 BOND, SUBMITTER_BOND = FUZZ_PARAMS.challenger_bond, FUZZ_PARAMS.submitter_bond
 
@@ -111,7 +111,7 @@ def test_check_trial_reports_each_broken_guarantee_and_the_wei_lost(cases):
 
 
 def test_randomized_games_never_cost_an_honest_player(project, accounts, cases):
-    """About 40 games through the real solver and contract: no guarantee to an honest player is ever broken."""
+    """About 16 games through the real solver and contract: no guarantee to an honest player is ever broken."""
     protocol = deploy(project, chain.provider, [accounts[k] for k in range(10)], cases)
     stats = fuzz(protocol, cases, SEED, SHORT_RUN_GAMES)
     assert stats.failures == []
