@@ -466,26 +466,6 @@ def pretok_cases(n: int | None = None, a: int | None = None, l: int | None = Non
     return out
 
 
-def main_pretok() -> None:
-    """``python -m bench.bench_ops_gas pretok``: only the pretok cases (bench/results/ops_gas_pretok.json)."""
-    from ape import accounts, networks, project
-
-    console = Console()
-    results: list[Result] = []
-    with networks.parse_network_choice("ethereum:local:foundry"):
-        sender = accounts.test_accounts[0]
-        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
-        codes, addresses = prover_args({name: c.address for name, c in families.items()})
-        prover = sender.deploy(project.OneStepProver, codes, addresses)
-        for case in pretok_cases():
-            step_gas, inside = one_step_tx_gas(prover, case, sender)
-            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
-            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
-                                  step_gas))
-            console.print(f"{case.name}: whole step {step_gas:,} gas (operator calls {inside:,})")
-    write_results("ops_gas_pretok", results, console)
-
-
 # ---- generation: sample (issue 15)
 def sample_cases(topk_shapes: Sequence[tuple[int, int, int, int]] | None = None) -> list[Case]:
     """GEN_PARAMS, TOPK, PRNG, SAMPLE and GEN_STOP at the largest sizes their checks allow
@@ -532,27 +512,6 @@ def sample_cases(topk_shapes: Sequence[tuple[int, int, int, int]] | None = None)
     out.append(Case(f"gen_stop {MAX_EOS} eos", OpCode.GEN_STOP, tok, i32((1,)), [(params4, i32((4,))), (prev, i32((1,)))],
                     i32((1,)), (3, *eos)))
     return out
-
-
-def main_sample() -> None:
-    """``python -m bench.bench_ops_gas sample``: only the generation cases (bench/results/ops_gas_sample.json)."""
-    from ape import accounts, networks, project
-
-    console = Console()
-    results: list[Result] = []
-    with networks.parse_network_choice("ethereum:local:foundry"):
-        sender = accounts.test_accounts[0]
-        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
-        codes, addresses = prover_args({name: c.address for name, c in families.items()})
-        prover = sender.deploy(project.OneStepProver, codes, addresses)
-        for case in sample_cases():
-            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
-            step_gas, inside = one_step_tx_gas(prover, case, sender)
-            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
-            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
-            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
-                          f"(operator calls {inside:,})")
-    write_results("ops_gas_sample", results, console)
 
 
 # ---- tokenizer: added (issue 14)
@@ -672,53 +631,6 @@ def cache_extra_cases() -> list[Case]:
             + [cat_matmul_case(0, m, 32, 128, 64) for m in (1, 4, 8)] + [cat_matmul_case(1, 15, 32, 128, 128)])
 
 
-def main_cases(which: str) -> None:
-    """``python -m bench.bench_ops_gas cache``: only one slice's cases (bench/results/ops_gas_<which>.json)."""
-    from ape import accounts, networks, project
-
-    console = Console()
-    results: list[Result] = []
-    picked = {"cache": cache_cases}[which]()
-    with networks.parse_network_choice("ethereum:local:foundry"):
-        sender = accounts.test_accounts[0]
-        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
-        codes, addresses = prover_args({name: c.address for name, c in families.items()})
-        prover = sender.deploy(project.OneStepProver, codes, addresses)
-        for case in picked:
-            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
-            step_gas, inside = one_step_tx_gas(prover, case, sender)
-            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
-            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
-            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
-                                  step_gas))
-            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
-                          f"(operator calls {inside:,})")
-    write_results(f"ops_gas_{which}", results, console)
-
-
-def main_added() -> None:
-    """``python -m bench.bench_ops_gas added``: only the added-token cases (bench/results/ops_gas_added.json)."""
-    from ape import accounts, networks, project
-
-    console = Console()
-    results: list[Result] = []
-    with networks.parse_network_choice("ethereum:local:foundry"):
-        sender = accounts.test_accounts[0]
-        families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
-        codes, addresses = prover_args({name: c.address for name, c in families.items()})
-        prover = sender.deploy(project.OneStepProver, codes, addresses)
-        for case in added_cases():
-            exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
-            step_gas, inside = one_step_tx_gas(prover, case, sender)
-            results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
-            results.append(Result(case.name, "one_step_tx_gas", step_gas, "gas", "one-step bound", STEP_BOUND))
-            results.append(Result(case.name, "one_step_operator_calls_gas", inside, "gas", "one_step_tx_gas",
-                                  step_gas))
-            console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
-                          f"(operator calls {inside:,})")
-    write_results("ops_gas_added", results, console)
-
-
 # ---- tokenizer: nfc (issue 14)
 def nfc_cases(n: int | None = None, tries: int | None = None, rows: int | None = None,
               window: int | None = None) -> list[Case]:
@@ -785,10 +697,13 @@ def nfc_fit_cases() -> list[Case]:
     return out
 
 
-def main_nfc() -> None:
-    """``python -m bench.bench_ops_gas nfc``: only the NFC cases (bench/results/ops_gas_nfc.json)."""
+def main_slice(which: str) -> None:
+    """``python -m bench.bench_ops_gas <slice>``: only one slice's worst cases (bench/results/ops_gas_<slice>.json):
+    the operator's own element() gas, the whole one-step transaction and the operator calls inside it."""
     from ape import accounts, networks, project
 
+    slices = {"pretok": pretok_cases, "sample": sample_cases, "cache": cache_cases, "added": added_cases,
+              "nfc": nfc_cases}
     console = Console()
     results: list[Result] = []
     with networks.parse_network_choice("ethereum:local:foundry"):
@@ -796,7 +711,7 @@ def main_nfc() -> None:
         families = {name: sender.deploy(getattr(project, name)) for name in operator_families()}
         codes, addresses = prover_args({name: c.address for name, c in families.items()})
         prover = sender.deploy(project.OneStepProver, codes, addresses)
-        for case in nfc_cases():
+        for case in slices[which]():
             exec_gas = element_exec_gas(families[OPERATOR_CONTRACTS[case.op]], case, sender)
             step_gas, inside = one_step_tx_gas(prover, case, sender)
             results.append(Result(case.name, "element_exec_gas", exec_gas, "gas", "one-step bound", STEP_BOUND))
@@ -805,12 +720,13 @@ def main_nfc() -> None:
                                   step_gas))
             console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
                           f"(operator calls {inside:,})")
-    write_results("ops_gas_nfc", results, console)
+    write_results(f"ops_gas_{which}", results, console)
 
 
 if __name__ == "__main__":
     import sys
 
-    {"pretok": main_pretok, "sample": main_sample, "cache": lambda: main_cases("cache"), "added": main_added,
-     "nfc": main_nfc}.get(
-        sys.argv[1] if sys.argv[1:] else "", main)()
+    if sys.argv[1:]:
+        main_slice(sys.argv[1])
+    else:
+        main()
