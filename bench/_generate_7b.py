@@ -93,12 +93,24 @@ def llama_7b_gen(console: Console) -> list[Result]:
     return results
 
 
+def _copied_rows(rows: int, block: int) -> int:
+    """K/V rows the base-``block`` cache merging copies for ``rows`` decode rows: level L copies every full group of
+    block^L rows once (``_Body._consolidate``)."""
+    total, size = 0, block
+    while size <= rows:
+        total += rows // size * size
+        size *= block
+    return total
+
+
 def trace_bytes_for(model, new_tokens: int) -> int:
-    """Trace bytes of ``model``'s generator (built for NEW_TOKENS) extrapolated to ``new_tokens``: every part
-    measured from its node specs. Decode step t's own nodes cost a + b t (b: the attention rows, one entry per head
-    and layer per key), each cache merge level copies its rows once, the other parts do not depend on N."""
+    """Trace bytes of ``model``'s generator extrapolated to ``new_tokens``: every part measured from its node specs.
+    Decode step t's own nodes cost a + b t (b: the attention rows, one entry per head and layer per key), each cache
+    merge level copies its rows once, the per-token samplers scale with the tokens, the rest does not depend on N."""
     import re
 
+    built = model.meta["generation"]["max_new"]
+    block = model.meta["generation"]["cache_block"]
     steps: dict[int, int] = {}
     copies = fixed = 0
     for n in model.graph.nodes:
@@ -108,13 +120,11 @@ def trace_bytes_for(model, new_tokens: int) -> int:
         elif m:
             steps[int(m.group(1))] = steps.get(int(m.group(1)), 0) + n.output.nbytes
         elif re.match(r"gen\.\d+\.", n.source) or n.source.startswith("gen.ids"):
-            fixed += n.output.nbytes / NEW_TOKENS * new_tokens        # per-token samplers and the emitted ids
+            fixed += n.output.nbytes / built * new_tokens              # per-token samplers and the emitted ids
         else:
             fixed += n.output.nbytes                                   # tokenizer, prefill, detokenizer
     first, last = min(steps), max(steps)
     slope = (steps[last] - steps[first]) / (last - first)
     step_bytes = sum(steps[first] + slope * (t - first) for t in range(1, new_tokens))
-    # base-4 merging (GenerationConfig.cache_block): level L merges every 4^L rows; K and V of every layer
-    merged_rows = sum(((new_tokens - 1) // 4**lv) * 4**lv for lv in range(1, 5))
-    layers_kv = copies / max(1, sum(((NEW_TOKENS - 1) // 4**lv) * 4**lv for lv in range(1, 5))) if copies else 0
-    return int(fixed + step_bytes + layers_kv * merged_rows)
+    per_row = copies / _copied_rows(built - 1, block) if copies else 0    # K and V of every layer, one row
+    return int(fixed + step_bytes + per_row * _copied_rows(new_tokens - 1, block))

@@ -525,8 +525,9 @@ def cli(provider):
         middle = gen_model.meta["generation"]["max_new"] // 2
         fault_node = max(i for i, n in enumerate(gen_nodes)
                          if n.op == OpCode.LINEAR and n.source.startswith(f"step{middle}:"))
-        x = np.frombuffer(GEN_PROMPT.encode() + bytes(prompt_bytes + 16 - len(GEN_PROMPT.encode())), dtype=np.int8)
-        honest_run = run(gen_model, [x.copy()])
+        from offchain.chain.encoding import generation_request, input_tensor
+
+        honest_run = run(gen_model, [input_tensor(gen_model.graph, generation_request(GEN_PROMPT, prompt_bytes))])
         step_logits = honest_run.outputs[fault_node].reshape(-1).astype(int)
         wrong = int(np.argsort(step_logits)[-2])              # the runner-up token of that step
         gen_delta = min(int(step_logits.max() - step_logits[wrong]) + 256, 32767 - int(step_logits[wrong]))

@@ -467,7 +467,7 @@ def build_generator(body: Model, front: Model, tokenizer_json: object, gc: Gener
     meta = {"name": name, "input_encoding": "utf-8", "output_encoding": "utf-8", "max_bytes": B,
             "generation": {"prompt_bytes": B, "prompt_tokens": T, "max_new": N, "top_k": K,
                            "text_bytes": gc.text_bytes, "pad_id": pad_id, "eos": list(eos),
-                           "emitted_node": emitted_node, "positions": S}}
+                           "emitted_node": emitted_node, "positions": S, "cache_block": gc.cache_block}}
     model = asm.model(meta)
 
     # The same integer model as one whole-sequence forward (the reference loop's model).
@@ -555,27 +555,25 @@ def reference_generate(gen: CompiledGenerator, data: bytes) -> list[int]:
     gc = gen.config
     x = request_tensor(gen, data)
     B, T, N, S = gc.prompt_bytes, gc.prompt_tokens, gc.max_new, gc.positions
-    ids = np.asarray(run(gen.front, [x[:B]]).outputs[-1]).reshape(-1)
-    length = T - _trailing(ids, gen.pad_id)
-    prompt = [gen.pad_id] * (T - length) + [int(v) for v in ids[:length]]
     nodes = gen.model.graph.nodes
+    by_source = {n.source: i for i, n in enumerate(nodes)}
 
-    def apply(index: int, operands: list[np.ndarray]) -> np.ndarray:
-        return get_op(nodes[index].op).forward(operands, nodes[index])
+    def apply(source: str, operands: list[np.ndarray]) -> np.ndarray:
+        node = nodes[by_source[source]]
+        return get_op(node.op).forward(operands, node)
 
-    params_node = next(i for i, n in enumerate(nodes) if n.op == OpCode.GEN_PARAMS)
-    params = apply(params_node, [x[B:]])
+    ids = run(gen.front, [x[:B]]).outputs[-1]
+    prompt = [int(v) for v in apply("gen.align", [ids]).reshape(-1)]       # ALIGN_END: pads first
+    params = apply("gen.params", [x[B:]])
     seq = prompt + [gen.pad_id] * (S - T)
     out: list[int] = []
     prev = None
     for t in range(N):
         logits = np.asarray(run(gen.full, [np.array([seq], dtype=np.int32)]).outputs[-1])[0, T + t - 1]
-        cand_node = gen.candidates[t]
-        cand = _topk_reference(gen, cand_node, logits)
-        rnd = apply(cand_node + 1, [params])
-        tok = apply(cand_node + 2, [cand, params, rnd])
-        stop_ops = [tok, params] + ([prev] if prev is not None else [])
-        prev = apply(cand_node + 3, stop_ops)
+        cand = _topk_reference(gen, gen.candidates[t], logits)
+        rnd = apply(f"gen.{t}.rnd", [params])
+        tok = apply(f"gen.{t}.token", [cand, params, rnd])
+        prev = apply(f"gen.{t}.emitted", [tok, params] + ([prev] if prev is not None else []))
         out.append(int(prev[0]))
         if t < N - 1:
             seq[T + t] = int(tok[0])
@@ -591,15 +589,6 @@ def _topk_reference(gen: CompiledGenerator, cand_node: int, logits: np.ndarray) 
         cand[0, j] = (int(logits[i]), i)
     want = gen.model.graph.nodes[cand_node].output
     return cand.reshape(want.shape)
-
-
-def _trailing(ids: np.ndarray, pad: int) -> int:
-    n = 0
-    for v in ids[::-1]:
-        if int(v) != pad:
-            break
-        n += 1
-    return n
 
 
 __all__ = ["CompiledGenerator", "GenerationConfig", "GenerationConfigError", "MAX_CACHE_BLOCKS", "NO_TOKEN", "PARAM_BYTES",
