@@ -69,3 +69,19 @@ def deployed(project, owner):
 @pytest.fixture
 def tiny_model_id(deployed, owner, model_owner, tiny):
     return register(deployed.registry, owner, model_owner, tiny)
+
+
+@pytest.fixture(scope="module")
+def protocol(project, accounts, request):
+    """(ModelRegistry, DisputeGame) of the protocol deployed once for the test module, with the module's ``PARAMS``
+    (the per-operator dispute files' shared deployment)."""
+    import tempfile
+    from pathlib import Path
+
+    from ape import chain
+
+    from offchain.chain.deployments import deploy_protocol
+
+    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()),
+                        params=request.module.PARAMS)
+    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])

@@ -6,14 +6,10 @@ sampler's PRNG and temperature path is the one disputed)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from ape import chain
 
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -37,12 +33,6 @@ def generating():
     commitment = ModelCommitment(gen.model)
     honest = ExecutionCommitment(commitment, run(gen.model, [x]))
     return gen, commitment, x, honest
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def _node(gen, op: OpCode, prefix: str, last: bool = True) -> int:

@@ -8,14 +8,10 @@ side, concatenated, Linear) holds all seven op codes.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import pytest
-from ape import chain
 
 from engine.act_models import ActModules, quantised_input, samples
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -39,12 +35,6 @@ def act_model():
     commitment = ModelCommitment(model)
     x = quantised_input(model, samples(seed=1)[0][0])
     return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_model_holds_every_act_op(act_model):

@@ -5,15 +5,11 @@ proof (AddedOps), on bench/_added_graph.py's chain: chars in, ADDED_MATCH -> ADD
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from ape import chain
 
 from bench._added_graph import added_graph
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -33,12 +29,6 @@ def graph():
     model, x = added_graph()
     commitment = ModelCommitment(model)
     return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_chain_equals_added_tokens(graph):

@@ -6,13 +6,9 @@ as a decode step's cache does."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import pytest
-from ape import chain
 
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -31,12 +27,6 @@ def graph():
     commitment = ModelCommitment(model)
     honest = ExecutionCommitment(commitment, run(model, [x]))
     return commitment, x, honest
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_graph_aligns_and_masks(graph):

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from ape import chain
 from tokenizers import Tokenizer
 
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -55,12 +52,6 @@ def graphs():
         {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
         {"type": "ByteFallback"}, {"type": "Fuse"}]}
     return {"legacy": _graph(), "metaspace": _graph(metaspace)}
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_graphs_decode_the_text(graphs):

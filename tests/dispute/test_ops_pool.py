@@ -5,17 +5,13 @@ CNN compiled from PyTorch."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from ape import chain
 from torch import nn
 
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -57,12 +53,6 @@ def pool_net():
     commitment = ModelCommitment(model)
     x = x.astype(spec.dtype.numpy)
     return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_net_has_each_pooling_node(pool_net):

@@ -5,14 +5,10 @@ honest challenger through that node's one-step proof (PretokOps), on a hand-buil
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from ape import chain
 
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -70,12 +66,6 @@ def front():
     x = front_input()
     commitment = ModelCommitment(model)
     return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_front_is_what_it_claims(front):

@@ -6,13 +6,9 @@ GEN_STOP (step 1 reads step 0's stop output) (offchain/models/sampler.py)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import pytest
-from ape import chain
 
-from offchain.chain.deployments import deploy_protocol
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -33,12 +29,6 @@ def sampler():
     x = sampler_input()
     commitment = ModelCommitment(model)
     return commitment, x, ExecutionCommitment(commitment, run(model, [x]))
-
-
-@pytest.fixture(scope="module")
-def protocol(project, accounts):
-    a = deploy_protocol(project, chain.provider, accounts[0], directory=Path(tempfile.mkdtemp()), params=PARAMS)
-    return project.ModelRegistry.at(a["ModelRegistry"]), project.DisputeGame.at(a["DisputeGame"])
 
 
 def test_the_sampler_is_what_it_claims(sampler):
