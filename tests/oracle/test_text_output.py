@@ -169,3 +169,27 @@ def test_a_batch_of_a_text_model_is_delivered_whole(
     assert output == items == output_bytes(run(variant.model, [input_tensor(variant.model.graph, items)]).output)
     assert [(bytes(d.output), d.finalized) for d in prompt.deliveries(request_id)] == [(items, True)]
     conserved(protocol)
+
+
+def test_an_owner_switching_text_output_after_a_request_cannot_change_its_delivery(
+    project, protocol, owner, model_owner, text_model, user, submitter, stranger, chain
+):
+    """The owner publishes a version whose output is not text while a request waits: that request was pinned with
+    the text flag and is still delivered trimmed; only requests made after the publish get the new terms."""
+    oracle, registry = protocol.oracle, protocol.registry
+    model_id = register_model(registry, owner, model_owner, text_model.model)
+    prompt = _ora_prompt(project, protocol, owner, model_id)
+    receipt = prompt.calculateAIResult(model_id, PROMPT, sender=user, value=prompt.estimateFee(model_id))
+    first = receipt.decode_logs(oracle.AICallbackRequest)[0]
+    plain = _commitment(text=False, prompt_bytes=B + 1)
+    spec = model_spec(plain.model, 0, model_owner.address)
+    registry.approveVersion(model_id, spec, sender=owner)
+    registry.publishVersion(model_id, spec, sender=model_owner)
+    assert not registry.getModel(registry.currentVersionId(model_id)).textOutput
+    output, _ = submit(oracle, protocol.game, first.requestId, _execute(text_model, PROMPT.encode()), submitter)
+    chain.pending_timestamp += PARAMS.challenge_window
+    oracle.finalize(first.requestId, output, first.callbackData, sender=stranger)
+    assert oracle.getRequest(first.requestId).textOutput
+    assert bytes(prompt.requests(first.requestId).output) == PROMPT.encode()   # trimmed, as pinned
+    later = prompt.calculateAIResult(model_id, "again", sender=user, value=prompt.estimateFee(model_id))
+    assert not oracle.getRequest(later.decode_logs(oracle.AICallbackRequest)[0].requestId).textOutput
