@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -148,6 +148,35 @@ def check_rank_order(merge_ids: Sequence[tuple[int, int, int]], names: Mapping[i
                                       f"makes at a rank >= {rank}: BPE rounds would not equal the BPE model")
 
 
+def place_hashed(items: Sequence[Any], rows_count: int, row_width: int, home: Callable[[Any, int, int], int],
+                 row: Callable[[Any], Sequence[int]], max_window: int, salts: int,
+                 tiebreak: Callable[[int, Any], Any] = lambda k, item: k) -> tuple[np.ndarray, int, int] | None:
+    """The open-addressed tables the hashed-probe operators read (PAIR_RANK's merges, WORD_VOCAB's and
+    ADDED_MATCH's words, NFC_COMPOSE's pairs): ``(table int32 [rows_count, row_width], window W, salt)`` for the
+    smallest W of 4, 8, .., ``max_window`` and the first salt < ``salts`` that place every item within W rows of
+    ``home(item, salt, homes)`` (homes = rows_count - W + 1), unused rows -1; None when none does.
+
+    Items go in order of (home, ``tiebreak(index, item)``), each in the first free row at or after its home: the
+    earliest-deadline greedy, which places every item within its window whenever any placement does."""
+    window = 4
+    while window <= max_window:
+        homes = rows_count - window + 1
+        for salt in range(salts):
+            placed = sorted((home(item, salt, homes), tiebreak(k, item), k) for k, item in enumerate(items))
+            table = np.full((rows_count, row_width), -1, dtype=np.int32)
+            last = -1
+            for h, _, k in placed:
+                slot = max(h, last + 1)
+                if slot >= h + window:
+                    break
+                table[slot] = row(items[k])
+                last = slot
+            else:
+                return table, window, salt
+        window *= 2
+    return None
+
+
 def merges_table(tokenizer_json, spread: int = 2) -> tuple[np.ndarray, int, int]:
     """(table int32 [M, 4], window W, salt): PAIR_RANK's merges table. M is the power of two at or above
     ``spread`` rows per merge (at least 16); the smallest W of 4, 8, .., MAX_WINDOW and the first salt that place
@@ -156,25 +185,11 @@ def merges_table(tokenizer_json, spread: int = 2) -> tuple[np.ndarray, int, int]
     merge_ids = merges(data)
     check_rank_order(merge_ids, {v: k for k, v in _vocab(data).items()})
     rows_count = 1 << max(4, (spread * max(1, len(merge_ids)) - 1).bit_length())
-    window = 4
-    while window <= MAX_WINDOW:
-        homes = rows_count - window + 1
-        for salt in range(SALTS):
-            placed = sorted((pair_hash(a, b, salt) % homes, a, b, rank, new)
-                            for rank, (a, b, new) in enumerate(merge_ids))
-            # Earliest-deadline greedy (as build_trie): places every merge within its window whenever any
-            # placement does.
-            table = np.full((rows_count, MERGE_ROW), -1, dtype=np.int32)
-            last = -1
-            for home, a, b, rank, new in placed:
-                slot = max(home, last + 1)
-                if slot >= home + window:
-                    break
-                table[slot] = (a, b, rank, new)
-                last = slot
-            else:
-                return table, window, salt
-        window *= 2
+    items = [(a, b, rank, new) for rank, (a, b, new) in enumerate(merge_ids)]
+    placed = place_hashed(items, rows_count, MERGE_ROW, lambda m, salt, homes: pair_hash(m[0], m[1], salt) % homes,
+                          lambda m: m, MAX_WINDOW, SALTS, tiebreak=lambda k, m: m)
+    if placed is not None:
+        return placed
     raise TableError(f"no window <= {MAX_WINDOW} and salt < {SALTS} places {len(merge_ids)} merges in "
                      f"{rows_count} rows")
 
@@ -236,22 +251,10 @@ def place_words(words: Sequence[tuple[Sequence[int], int]], spread: int = 2) -> 
     rows_count = 1 << max(4, (spread * max(1, len(keys)) - 1).bit_length())
     if rows_count > MAX_VOCAB_ROWS:
         raise TableError(f"{len(keys)} vocabulary keys need {rows_count} rows > MAX_VOCAB_ROWS = {MAX_VOCAB_ROWS}")
-    window = 4
-    while window <= MAX_VOCAB_WINDOW:
-        homes = rows_count - window + 1
-        for salt in range(SALTS):
-            placed = sorted((vocab_home(h, salt, homes), i) for i, (h, _, _) in enumerate(keys))
-            table = np.full((rows_count, VOCAB_ROW), -1, dtype=np.int32)
-            last = -1
-            for home, i in placed:   # earliest-deadline greedy, as merges_table
-                slot = max(home, last + 1)
-                if slot >= home + window:
-                    break
-                table[slot] = (*keys[i][1], keys[i][2])
-                last = slot
-            else:
-                return table, window, salt
-        window *= 2
+    placed = place_hashed(keys, rows_count, VOCAB_ROW, lambda key, salt, homes: vocab_home(key[0], salt, homes),
+                          lambda key: (*key[1], key[2]), MAX_VOCAB_WINDOW, SALTS)
+    if placed is not None:
+        return placed
     raise TableError(f"no window <= {MAX_VOCAB_WINDOW} and salt < {SALTS} places {len(keys)} vocabulary keys in "
                      f"{rows_count} rows")
 

@@ -31,6 +31,7 @@ from offchain.engine.ops.bpe import pair_hash
 from offchain.engine.ops.nfc import (
     COMP_ROW, LOOK_BACK, LOOK_FORWARD, MAX_COMP_ROWS, MAX_COMP_WINDOW, MAX_K, S_BASE, S_COUNT, hangul)
 from offchain.engine.ops.text import MAX_CODE_POINT
+from offchain.models.bpe_merges import place_hashed
 from offchain.models.text_tables import TableError, two_stage
 
 NFD_SHIFT = 7
@@ -169,23 +170,12 @@ def _comp_table() -> tuple[np.ndarray, int, int]:
     rows_count = 1 << max(4, (2 * len(pairs) - 1).bit_length())
     if rows_count > MAX_COMP_ROWS:
         raise TableError(f"{len(pairs)} composition pairs exceed {MAX_COMP_ROWS} rows")
-    window = 4
-    while window <= MAX_COMP_WINDOW:
-        homes = rows_count - window + 1
-        for salt in range(SALTS):
-            placed = sorted((pair_hash(a, b, salt) % homes, a, b, c) for (a, b), c in pairs)
-            table = np.full((rows_count, COMP_ROW), -1, dtype=np.int32)
-            last = -1
-            for home, a, b, c in placed:
-                slot = max(home, last + 1)
-                if slot >= home + window:
-                    break
-                table[slot] = (a, b, c)
-                last = slot
-            else:
-                table.setflags(write=False)
-                return table, window, salt
-        window *= 2
+    items = [(a, b, c) for (a, b), c in pairs]
+    placed = place_hashed(items, rows_count, COMP_ROW, lambda p, salt, homes: pair_hash(p[0], p[1], salt) % homes,
+                          lambda p: p, MAX_COMP_WINDOW, SALTS, tiebreak=lambda k, p: p)
+    if placed is not None:
+        placed[0].setflags(write=False)
+        return placed
     raise TableError(f"no window <= {MAX_COMP_WINDOW} and salt < {SALTS} places {len(pairs)} pairs")
 
 
