@@ -6,7 +6,8 @@ its UTF-8 bytes); the bytes are whole elements within the model's input domain (
 which the oracle checks at request time. Its output is the packed output tensor. The oracle contract computes the
 input root from the same padded bytes, so both sides commit to the same tensor. A text model's output (INT8 UTF-8
 bytes, zero-padded) reaches its consumer without the trailing zeros (``delivered_output``); a text generator's
-request carries 16 parameter bytes after the prompt (``generation_request``).
+request carries 16 parameter bytes after the prompt (``generation_request``), a text-to-image model's an 8-byte seed
+(``image_request``).
 """
 
 from __future__ import annotations
@@ -95,3 +96,30 @@ def generation_request(prompt: str | bytes, prompt_bytes: int, max_new: int = 0,
     except RequestParamError as exc:
         raise EncodingError(str(exc)) from None
     return text + bytes(prompt_bytes - len(text)) + params
+
+
+#: Seed bytes after the prompt in a text-to-image model's request (the NOISE operator's seed: big-endian uint64).
+IMAGE_SEED_BYTES = 8
+
+
+def image_request(prompt: str | bytes, prompt_bytes: int, seed: int = 0) -> bytes:
+    """A text-to-image model's request input, INT8 [prompt_bytes + 8]: the prompt's UTF-8 bytes zero-padded to
+    ``prompt_bytes``, then ``seed`` as a big-endian uint64 (the sampler's initial noise comes from it alone). What
+    contracts/oracle/examples/ImageGeneration.sol's ``generate(prompt, seed)`` sends. Raises EncodingError for an
+    empty prompt, one longer than ``prompt_bytes`` or a seed outside [0, 2^64)."""
+    text = prompt.encode("utf-8") if isinstance(prompt, str) else bytes(prompt)
+    if not text:
+        raise EncodingError("the prompt is empty")
+    if len(text) > prompt_bytes:
+        raise EncodingError(f"the prompt has {len(text)} UTF-8 bytes; the model takes at most {prompt_bytes}")
+    if not isinstance(seed, int) or not 0 <= seed < 1 << 64:
+        raise EncodingError(f"seed = {seed!r} does not fit its uint64 field [0, 2^64)")
+    return text + bytes(prompt_bytes - len(text)) + seed.to_bytes(IMAGE_SEED_BYTES, "big")
+
+
+def image_request_fields(data: bytes, prompt_bytes: int) -> tuple[bytes, int]:
+    """The (prompt bytes, seed) a text-to-image request's input carries, as the model reads them: the input
+    zero-padded to prompt_bytes + 8, the prompt up to its first zero byte, the seed big-endian from the last 8 (a
+    plain ORA ``bytes(prompt)`` request: seed 0)."""
+    padded = bytes(data[: prompt_bytes + IMAGE_SEED_BYTES]).ljust(prompt_bytes + IMAGE_SEED_BYTES, b"\0")
+    return padded[:prompt_bytes].split(b"\0", 1)[0], int.from_bytes(padded[prompt_bytes:], "big")
