@@ -6,9 +6,9 @@ are registered with the Poseidon commitments of their weights (give challengers 
 `python -m offchain public-view`). The keys come from `--keys DIR` (a ceremony's, DIR/<descriptor hash>/vk.bin and
 pk.bin as under build/zk); without it they are dev keys from a seed, set up unasked only on a local dev chain
 (chain id 31337 or 1337): on any other chain anyone could forge proofs with them, so the command refuses (exit
-code 1) unless `--unsafe-dev-keys` is given. `--consumer` also deploys a consumer bound to the model (a TextGeneration
-for a text-generating model, meta "generation"; a SentenceSimilarity for a text model, whose input is UTF-8; a
-DigitsClassifier otherwise). A model whose meta says output_encoding "utf-8" is registered as a text model: callbacks
+code 1) unless `--unsafe-dev-keys` is given. `--consumer` also deploys a consumer bound to the model (an
+ImageGeneration for a text-to-image model, meta "image"; a TextGeneration for a text-generating model, meta
+"generation"; a SentenceSimilarity for a text model, whose input is UTF-8; a DigitsClassifier otherwise). A model whose meta says output_encoding "utf-8" is registered as a text model: callbacks
 get its output without the zero padding. Prints the model id, its revenue receiver and the consumer address.
 """
 
@@ -45,7 +45,8 @@ CONTRACTS = ("ModelRegistry", "ModelLauncher", "Groth16Registry", "AIOracle")
               help="With --private on a chain that is not a local dev chain (31337, 1337): register dev keys from "
                    "a seed anyway. Anyone who knows the seed (the default is public) can forge proofs with them.")
 @click.option("--consumer/--no-consumer", default=False,
-              help="Also deploy a consumer: SentenceSimilarity for a text model, DigitsClassifier otherwise.")
+              help="Also deploy a consumer: ImageGeneration for a text-to-image model, TextGeneration for a "
+              "text generator, SentenceSimilarity for a text model, DigitsClassifier otherwise.")
 @click.option("--batch-of", "batch_of", type=int, default=None, metavar="MODEL_ID",
               help="Register the model (compiled with a leading batch dimension B) as MODEL_ID's batch-B variant, "
                    "with B x MODEL_ID's fee and its owner and revenue receiver; the account must own MODEL_ID.")
@@ -100,7 +101,13 @@ def cli(provider, account, model_file, fee, owner, token, private_nodes, keys_di
         click.echo(f"model already registered as {done.model_id}")
     if consumer:
         oracle = record["contracts"]["AIOracle"]["address"]
-        if model.meta.get("generation"):
+        if model.meta.get("image"):
+            prompt_bytes = int(model.meta["image"]["prompt_bytes"])
+            gas = image_callback_gas(model.graph.output.nbytes)
+            contract = account.deploy(project.ImageGeneration, oracle, done.model_id, prompt_bytes, gas)
+            click.echo(f"consumer ImageGeneration at {contract.address} (prompts of at most {prompt_bytes} bytes, "
+                       f"callback gas {gas})")
+        elif model.meta.get("generation"):
             prompt_bytes = model.graph.inputs[0].nbytes - GENERATION_PARAM_BYTES
             gas = answer_callback_gas(prompt_bytes, model.graph.output.nbytes)
             contract = account.deploy(project.TextGeneration, oracle, done.model_id, prompt_bytes, gas)
@@ -121,3 +128,10 @@ def answer_callback_gas(prompt_bytes: int, answer_bytes: int) -> int:
     runs a full-length answer within it)."""
     words = -(-answer_bytes // 32) + 1
     return 40_000 + 22_100 * words + 2_100 * (-(-prompt_bytes // 32) + 1) + 16 * (answer_bytes + prompt_bytes)
+
+
+def image_callback_gas(pixel_bytes: int) -> int:
+    """Callback gas for an ImageGeneration consumer whose images have ``pixel_bytes`` bytes: a new storage slot
+    (22,100 gas) per 32 pixel bytes and the length, 16 gas per byte in the ImageDelivered event, with 40,000 for the
+    call and the request's cold reads (tests/oracle/test_image_generation.py delivers a full image within it)."""
+    return 40_000 + 22_100 * (-(-pixel_bytes // 32) + 1) + 16 * pixel_bytes

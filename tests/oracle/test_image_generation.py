@@ -133,3 +133,27 @@ def test_generate_sends_prompt_and_seed_and_stores_the_image(
     ape.chain.provider.set_balance(protocol.oracle.address, 10**18)
     with ape.reverts(consumer.NotMyRequest, requestId=request_id):
         consumer.aiOracleCallback(request_id, b"again", b"", sender=oracle_account)
+
+
+def test_the_registered_consumers_callback_gas_stores_the_largest_image(
+    project, protocol, owner, model_owner, imager, user, submitter, stranger, chain
+):
+    """`ape run register --consumer` gives an image model's ImageGeneration image_callback_gas(pixel bytes): enough
+    for an image of non-zero bytes, which a third of it is not (the callback then fails, nothing is stored)."""
+    from scripts.register import image_callback_gas
+
+    model_id = register_model(protocol.registry, owner, model_owner, imager.model)
+    gas = image_callback_gas(PIXELS)
+    prompt = "\x7f" * B                               # the stand-in's image: 64 non-zero bytes
+    for limit, ok in ((gas, True), (gas // 3, False)):
+        consumer = owner.deploy(project.ImageGeneration, protocol.oracle, model_id, B, limit)
+        receipt = consumer.generate(prompt, 2**64 - 1, sender=user, value=consumer.fee())
+        request = receipt.decode_logs(protocol.oracle.AICallbackRequest)[0]
+        trace = run(imager.model, [input_tensor(imager.model.graph, bytes(request.input))])
+        output, _ = submit(protocol.oracle, protocol.game, request.requestId, ExecutionCommitment(imager, trace),
+                           submitter)
+        chain.pending_timestamp += PARAMS.challenge_window
+        finalized = protocol.oracle.finalize(request.requestId, output, b"", sender=stranger)
+        assert bool(finalized.decode_logs(protocol.oracle.CallbackFailed)) is not ok
+        assert consumer.request(request.requestId).delivered is ok
+        assert bytes(consumer.images(request.requestId)) == (b"\x7f" * PIXELS if ok else b"")
