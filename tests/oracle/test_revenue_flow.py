@@ -8,6 +8,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from offchain.chain.registration import Offering, launch, model_spec
+from offchain.image import NOT_AN_IMAGE
 
 from .conftest import MODEL_FEE, PARAMS, tiny_image
 from .test_oracle import execute, submit
@@ -39,7 +40,8 @@ def test_fees_reach_the_token_and_erc7007_accepts_only_finalized_outputs(
     request_id = oracle.requestCount()
     output, _ = submit(oracle, game, request_id, execute(tiny_model, image), submitter)
 
-    collection = owner.deploy(project.AIGCCollection, "tiny art", "TART", oracle, factory, model_id, MINT_FEE)
+    collection = owner.deploy(project.AIGCCollection, "tiny art", "TART", oracle, factory, model_id, MINT_FEE,
+                              NOT_AN_IMAGE.as_tuple())
     proof = encode(["uint256"], [request_id])
     assert not collection.verify(image, output, proof)  # not finalized yet
     chain.pending_timestamp += PARAMS.challenge_window
