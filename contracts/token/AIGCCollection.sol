@@ -7,6 +7,7 @@ import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Util
 import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {IAIGCCollection} from "./interfaces/IAIGCCollection.sol";
 import {IERC7007} from "./interfaces/IERC7007.sol";
 import {IInferenceResults} from "./interfaces/IInferenceResults.sol";
@@ -17,7 +18,7 @@ import {LibPixelSvg} from "./lib/LibPixelSvg.sol";
 
 /// @title AIGCCollection
 /// @notice ERC-7007 NFTs of one model's oracle-finalized outputs (see IAIGCCollection).
-contract AIGCCollection is IAIGCCollection, ERC721 {
+contract AIGCCollection is IAIGCCollection, IERC4906, ERC721 {
     /// @inheritdoc IAIGCCollection
     uint256 public immutable modelId;
     /// @inheritdoc IAIGCCollection
@@ -115,6 +116,8 @@ contract AIGCCollection is IAIGCCollection, ERC721 {
         if (tokenId != promptTokenId) revert TokenIdNotPrompt(tokenId, promptTokenId);
         uint256 requestId = _requireVerified(prompt, aigcData, proof);
         _bind(tokenId, prompt, aigcData, proof, requestId);
+        // ERC-4906: tokenURI now names the new request (and, for an image, shows its pixels).
+        emit MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc IERC7007
@@ -187,9 +190,10 @@ contract AIGCCollection is IAIGCCollection, ERC721 {
         return string.concat("data:application/json;base64,", Base64.encode(json));
     }
 
-    /// @notice ERC-165: ERC-7007 (0x702c55a6), ERC-721, ERC-721 Metadata and ERC-165.
+    /// @notice ERC-165: ERC-7007 (0x702c55a6), ERC-4906 (0x49064906), ERC-721, ERC-721 Metadata and ERC-165.
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, IERC165) returns (bool) {
-        return interfaceId == type(IERC7007).interfaceId || super.supportsInterface(interfaceId);
+        return interfaceId == type(IERC7007).interfaceId || interfaceId == bytes4(0x49064906)
+            || super.supportsInterface(interfaceId);
     }
 
     function _bind(

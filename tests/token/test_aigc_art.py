@@ -316,11 +316,12 @@ def _finalized(oracle, owner, text: str, seed: int):
     return prompt, pixels, proof(REQUEST_ID)
 
 
-def test_rebinding_replaces_the_request_and_pixels_in_the_metadata(art, oracle, owner, user):
+def test_rebinding_replaces_the_request_and_pixels_in_the_metadata_and_says_so(art, oracle, owner, user):
     prompt = image_request("a two", 2)
     token_id = mint_finalized(art, oracle, owner, user, prompt, digit_like(1))
     oracle.finalize(REQUEST_ID + 1, MODEL_ID, prompt, digit_like(2), sender=owner)
-    art.addAigcData(token_id, prompt, digit_like(2), proof(REQUEST_ID + 1), sender=user)
+    receipt = art.addAigcData(token_id, prompt, digit_like(2), proof(REQUEST_ID + 1), sender=user)
+    assert [log._tokenId for log in art.MetadataUpdate.from_receipt(receipt)] == [token_id]   # ERC-4906
     meta = metadata(art, token_id)
     assert attributes(meta)["request id"] == str(REQUEST_ID + 1)
     assert pixels_from_svg(svg_of(meta), 8, 8) == digit_like(2)

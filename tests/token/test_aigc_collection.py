@@ -130,7 +130,8 @@ def test_erc165_ids(collection):
         keccak(text="verify(bytes,bytes,bytes)")[:4], "big"
     )
     assert erc7007 == 0x702C55A6, "the EIP's id covers both addAigcData and verify"
-    for interface_id in ("702c55a6", "80ac58cd", "5b5e139f", "01ffc9a7"):  # ERC-7007, ERC-721, metadata, ERC-165
+    # ERC-7007, ERC-4906 (metadata updates), ERC-721, metadata, ERC-165
+    for interface_id in ("702c55a6", "49064906", "80ac58cd", "5b5e139f", "01ffc9a7"):
         assert collection.supportsInterface(bytes.fromhex(interface_id)), interface_id
     assert not collection.supportsInterface(bytes.fromhex("ffffffff"))
     assert not collection.supportsInterface(bytes.fromhex("ed7b2e4e"))
