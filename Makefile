@@ -20,7 +20,7 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin train-llm bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools check-chromium demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin train-llm bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
@@ -72,8 +72,22 @@ test: test-solidity test-python
 test-solidity: bootstrap
 	forge test --use tools/solc --offline
 
-test-python: bootstrap
+test-python: bootstrap check-chromium
 	ape test tests --durations=25
+
+# tests/token/test_aigc_art.py renders ERC-7007 tokenURI SVGs in headless Chromium. Debian's package, installed
+# with apt-get when missing (as root, like this project's container); CHROMIUM=/path/to/chromium skips the check.
+CHROMIUM ?=
+check-chromium:
+	@if [ -n "$(CHROMIUM)" ]; then test -x "$(CHROMIUM)" || { echo "error: CHROMIUM=$(CHROMIUM) is not an executable" >&2; exit 1; }; \
+	elif ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+	  if ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ]; then \
+	    echo "error: 'chromium' not found and apt-get is not usable here (no apt-get, or not root): install Chromium (Debian: apt-get install -y chromium) or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	  fi; \
+	  echo "installing chromium (apt-get install -y chromium) for the headless rendering test of ERC-7007 art"; \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } || \
+	    { echo "error: apt-get could not install chromium: install it yourself or set CHROMIUM=/path/to/chromium" >&2; exit 1; }; \
+	fi
 
 # Long campaigns; `make test` runs each briefly. fuzz-sol: the forge invariant suite (foundry.toml: [invariant] vs
 # [profile.fuzz.invariant], 100,000 handler calls).

@@ -7,11 +7,14 @@ from eth_abi import encode
 from eth_utils import keccak
 from revenue_setup import AMOUNTS, INTERVAL, LIFETIME, PERCENT_CLAIMABLE
 
+from offchain.image import NOT_AN_IMAGE
+
 MODEL_ID = 7
 MINT_FEE = 10**15
 PROMPT = b"a lighthouse in a storm, oil on canvas"
 OUTPUT = bytes(range(64))
 REQUEST_ID = 42
+NO_IMAGE = NOT_AN_IMAGE.as_tuple()  # this collection holds classifier-style outputs
 
 
 def proof(request_id):
@@ -40,7 +43,8 @@ def revenue_token(project, factory):
 
 @pytest.fixture
 def collection(project, owner, oracle, factory):
-    return owner.deploy(project.AIGCCollection, "Model 7 Art", "M7ART", oracle, factory, MODEL_ID, MINT_FEE)
+    return owner.deploy(project.AIGCCollection, "Model 7 Art", "M7ART", oracle, factory, MODEL_ID, MINT_FEE,
+                        NO_IMAGE)
 
 
 def test_a_finalized_output_verifies_and_mints_with_its_fee_to_the_model(
@@ -126,7 +130,8 @@ def test_erc165_ids(collection):
         keccak(text="verify(bytes,bytes,bytes)")[:4], "big"
     )
     assert erc7007 == 0x702C55A6, "the EIP's id covers both addAigcData and verify"
-    for interface_id in ("702c55a6", "80ac58cd", "5b5e139f", "01ffc9a7"):  # ERC-7007, ERC-721, metadata, ERC-165
+    # ERC-7007, ERC-4906 (metadata updates), ERC-721, metadata, ERC-165
+    for interface_id in ("702c55a6", "49064906", "80ac58cd", "5b5e139f", "01ffc9a7"):
         assert collection.supportsInterface(bytes.fromhex(interface_id)), interface_id
     assert not collection.supportsInterface(bytes.fromhex("ffffffff"))
     assert not collection.supportsInterface(bytes.fromhex("ed7b2e4e"))
@@ -134,6 +139,6 @@ def test_erc165_ids(collection):
 
 def test_a_collection_needs_a_revenue_token_and_an_oracle_contract(project, owner, oracle, factory, stranger):
     with ape.reverts(project.AIGCCollection.NoRevenueToken, modelId=MODEL_ID + 1):
-        owner.deploy(project.AIGCCollection, "X", "X", oracle, factory, MODEL_ID + 1, MINT_FEE)
+        owner.deploy(project.AIGCCollection, "X", "X", oracle, factory, MODEL_ID + 1, MINT_FEE, NO_IMAGE)
     with ape.reverts(project.AIGCCollection.OracleNotContract, oracle=stranger.address):
-        owner.deploy(project.AIGCCollection, "X", "X", stranger, factory, MODEL_ID, MINT_FEE)
+        owner.deploy(project.AIGCCollection, "X", "X", stranger, factory, MODEL_ID, MINT_FEE, NO_IMAGE)

@@ -9,7 +9,30 @@ import {IERC7007} from "./IERC7007.sol";
 ///         must name this collection's model, keccak256(prompt) as the input hash and keccak256(aigcData) as the
 ///         output hash. The token id of a prompt is uint256(keccak256(prompt)), so each prompt is minted once.
 ///         Mint fees go to the model's ERC-7641 revenue token.
+///         An image collection (ImageLayout.width > 0) also fixes the layout of the model's input and output: the
+///         input (the ERC-7007 prompt) is a zero-padded UTF-8 text of `promptBytes` bytes and a big-endian seed of
+///         `seedBytes` bytes, the output is `width * height` grayscale bytes (row-major, 0 black .. 255 white). It
+///         keeps both, and `tokenURI` renders the image as an on-chain SVG.
 interface IAIGCCollection is IERC7007 {
+    /// @notice How an image collection reads its model's input and output; all zero for any other collection.
+    struct ImageLayout {
+        /// Pixels per row (0: not an image collection).
+        uint16 width;
+        /// Rows.
+        uint16 height;
+        /// Bytes of zero-padded UTF-8 text at the start of the input; the text ends at the first zero byte.
+        uint16 promptBytes;
+        /// Bytes of big-endian seed after the text.
+        uint8 seedBytes;
+    }
+
+    /// @dev The layout is not all zero (not an image) nor 1 <= width, height <= 32, promptBytes <= 1024,
+    ///      seedBytes <= 32.
+    error BadImageLayout(uint256 width, uint256 height, uint256 promptBytes, uint256 seedBytes);
+    /// @dev An image collection's prompt is `length` bytes, more than the layout's `max` (promptBytes + seedBytes).
+    error PromptTooLong(uint256 length, uint256 max);
+    /// @dev An image collection's AIGC data is `length` bytes, not width * height = `expected`.
+    error ImageSizeMismatch(uint256 length, uint256 expected);
     /// @dev The oracle was not a contract.
     error OracleNotContract(address oracle);
     /// @dev The factory has no revenue token for `modelId`.
@@ -51,6 +74,9 @@ interface IAIGCCollection is IERC7007 {
 
     /// @notice Wei per mint (fixed).
     function mintFee() external view returns (uint256);
+
+    /// @notice The image layout fixed at deployment (all zero: not an image collection).
+    function imageLayout() external view returns (ImageLayout memory);
 
     /// @notice The oracle request whose finalized output `tokenId` carries; reverts for an unminted token.
     function requestIdOf(uint256 tokenId) external view returns (uint256);
