@@ -1,5 +1,5 @@
-"""Grayscale images as the image model and the ERC-7007 collection see them: the request input (zero-padded UTF-8
-prompt, then a big-endian seed), the pixel bytes (row-major, 0 black .. 255 white), a terminal rendering and a PNG.
+"""Grayscale images as the image model and the ERC-7007 collection see them: the request input's fields (zero-padded
+UTF-8 prompt, then a big-endian seed; ``offchain.chain.encoding.image_request`` builds it), the pixel bytes (row-major, 0 black .. 255 white), a terminal rendering and a PNG.
 
 Scripts and nodes import this module; it depends on nothing else in offchain/ (rich only for the terminal view).
 """
@@ -36,17 +36,6 @@ class ImageLayout:
 NOT_AN_IMAGE = ImageLayout()
 #: The digits diffusion model: 8x8 pixels; input = 64 bytes of prompt + an 8-byte (uint64) seed.
 DIGITS_IMAGE = ImageLayout(width=8, height=8, prompt_bytes=64, seed_bytes=8)
-
-
-def image_request(prompt: str, seed: int, layout: ImageLayout = DIGITS_IMAGE) -> bytes:
-    """The request input: UTF-8 ``prompt`` zero-padded to ``layout.prompt_bytes``, then ``seed`` big-endian."""
-    text = prompt.encode("utf-8")
-    if len(text) > layout.prompt_bytes or b"\x00" in text:
-        raise ImageError(f"prompt is {len(text)} UTF-8 bytes (NUL-free); the model takes at most "
-                         f"{layout.prompt_bytes}")
-    if not 0 <= seed < 1 << (8 * layout.seed_bytes):
-        raise ImageError(f"seed {seed} is outside [0, 2^{8 * layout.seed_bytes})")
-    return text.ljust(layout.prompt_bytes, b"\x00") + seed.to_bytes(layout.seed_bytes, "big")
 
 
 def parse_request(data: bytes, layout: ImageLayout = DIGITS_IMAGE) -> tuple[bytes, int]:

@@ -116,10 +116,3 @@ def image_request(prompt: str | bytes, prompt_bytes: int, seed: int = 0) -> byte
         raise EncodingError(f"seed = {seed!r} does not fit its uint64 field [0, 2^64)")
     return text + bytes(prompt_bytes - len(text)) + seed.to_bytes(IMAGE_SEED_BYTES, "big")
 
-
-def image_request_fields(data: bytes, prompt_bytes: int) -> tuple[bytes, int]:
-    """The (prompt bytes, seed) a text-to-image request's input carries, as the model reads them: the input
-    zero-padded to prompt_bytes + 8, the prompt up to its first zero byte, the seed big-endian from the last 8 (a
-    plain ORA ``bytes(prompt)`` request: seed 0)."""
-    padded = bytes(data[: prompt_bytes + IMAGE_SEED_BYTES]).ljust(prompt_bytes + IMAGE_SEED_BYTES, b"\0")
-    return padded[:prompt_bytes].split(b"\0", 1)[0], int.from_bytes(padded[prompt_bytes:], "big")

@@ -11,13 +11,14 @@ import pytest
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from offchain.chain.encoding import EncodingError, image_request, image_request_fields, input_tensor
+from offchain.chain.encoding import EncodingError, image_request, input_tensor
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
 from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
+from offchain.image import ImageLayout, parse_request
 
 from .conftest import PARAMS, register_model, reverts_named
 from .test_oracle import conserved, submit
@@ -54,8 +55,9 @@ def test_image_request_layout_and_fields():
     data = image_request("a 7", 8, seed=0x0102030405060708)
     assert data == b"a 7" + bytes(5) + bytes([1, 2, 3, 4, 5, 6, 7, 8])
     assert image_request("a 7", 8) == b"a 7" + bytes(13)              # seed 0
-    assert image_request_fields(data, 8) == (b"a 7", 0x0102030405060708)
-    assert image_request_fields(b"a 7", 8) == (b"a 7", 0)             # ORA's bytes(prompt): zero-padded, seed 0
+    layout = ImageLayout(width=8, height=1, prompt_bytes=8, seed_bytes=8)
+    assert parse_request(data, layout) == (b"a 7", 0x0102030405060708)
+    assert parse_request(b"a 7", layout) == (b"a 7", 0)              # ORA's bytes(prompt): zero-padded, seed 0
     assert image_request("é" * 4, 8)[:8] == "éééé".encode()           # bytes, not characters, fill B
     assert image_request("x", 1, seed=2**64 - 1)[1:] == b"\xff" * 8
     for bad in (dict(prompt=""), dict(prompt="x" * 9), dict(prompt="é" * 5), dict(seed=-1), dict(seed=2**64)):
@@ -118,7 +120,7 @@ def test_generate_sends_prompt_and_seed_and_stores_the_image(
     assert tuple(consumer.request(request_id)) == (False, user.address, prompt, seed or 0, sent, b"")
     request, output, finalized = _deliver(protocol, imager, receipt, submitter, stranger, chain)
     assert bytes(request.input) == sent
-    assert image_request_fields(bytes(request.input), B) == (prompt.encode(), seed or 0)
+    assert parse_request(bytes(request.input), ImageLayout(8, 8, B, 8)) == (prompt.encode(), seed or 0)
     # The stand-in's image is the padded request's first 64 bytes: the prompt, zero-padded.
     expected = prompt.encode().ljust(PIXELS, b"\0")
     assert output == expected and bytes(consumer.images(request_id)) == expected
