@@ -1,7 +1,9 @@
 """`ape run request --network ... --account ... --consumer ADDRESS --image-index N` (or `--input-hex`), or
 `--text "a sentence"` for a SentenceSimilarity consumer of a text model, or `--ask "a question" [--max-new N
---temperature T --top-k K --seed S]` for a TextGeneration consumer of a text-generating model: ask the consumer for
-an inference and wait for its callback, with a progress display (`--ask` prints the prompt and the answer).
+--temperature T --top-k K --seed S]` for a TextGeneration consumer of a text-generating model, or `--prompt "a
+handwritten seven" [--seed S] [--png FILE]` for an ImageGeneration consumer of a text-to-image model: ask the
+consumer for an inference and wait for its callback, with a progress display (`--ask` prints the prompt and the
+answer; `--prompt` shows the image in the terminal and writes it as a PNG).
 
 Works against any network the protocol is deployed on; the nodes (submitter, challenger) must be running.
 """
@@ -32,12 +34,25 @@ STAGES = ["requested", "result submitted", "finalized", "callback delivered"]
               "(0: greedy, the default).")
 @click.option("--top-k", type=int, default=None, help="With --ask: sample among the K likeliest tokens (default: "
               "the model's K).")
-@click.option("--seed", type=int, default=None, help="With --ask: the sampler's seed (uint32; default 0).")
+@click.option("--prompt", default=None, help="A prompt for an ImageGeneration consumer; shows the image and writes a "
+              "PNG (--png).")
+@click.option("--seed", type=int, default=None, help="With --ask: the sampler's seed (uint32; default 0); with --prompt: "
+              "the image's noise seed (uint64; default 0, as ORA's bytes(prompt) request).")
+@click.option("--png", "png_path", default=None, help="With --prompt: where to write the PNG (default "
+              "art/request-<id>.png).")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the callback.")
-def cli(provider, account, consumer, image_index, input_hex, text, ask, max_new, temperature, top_k, seed, timeout):
+def cli(provider, account, consumer, image_index, input_hex, text, ask, max_new, temperature, top_k, prompt, seed,
+        png_path, timeout):
     console = Console()
-    if sum(x is not None for x in (image_index, input_hex, text, ask)) != 1:
-        raise click.UsageError("give exactly one of --image-index, --input-hex, --text or --ask")
+    if sum(x is not None for x in (image_index, input_hex, text, ask, prompt)) != 1:
+        raise click.UsageError("give exactly one of --image-index, --input-hex, --text, --ask or --prompt")
+    if prompt is not None:
+        if any(p is not None for p in (max_new, temperature, top_k)):
+            raise click.UsageError("--max-new, --temperature and --top-k only apply to a TextGeneration consumer")
+        _image(console, project.ImageGeneration.at(consumer), prompt, seed, account, timeout, png_path)
+        return
+    if png_path is not None:
+        raise click.UsageError("--png only applies to --prompt")
     params = (max_new, temperature, top_k, seed)
     if text is not None and _is_text_generation(consumer):
         ask, text = text, None
@@ -121,6 +136,43 @@ def _ask(console, generation, prompt, params, account, timeout):
         console.print(f"[bold]{label}:[/]", end=" ")
         console.print(value, markup=False, highlight=False)   # user text: brackets are not markup
     console.print(f"[green]delivered[/] for request {request_id} after {time.time() - start:.1f} s")
+
+
+def _image(console, generator, prompt, seed, account, timeout, png_path=None):
+    """Asks an ImageGeneration consumer for an image of ``prompt`` (`generate(prompt)`, ORA's bytes(prompt), without
+    a seed; `generate(prompt, seed)` with one), waits for it, shows it in the terminal and writes it as a PNG."""
+    from pathlib import Path
+
+    from offchain.chain.encoding import EncodingError, image_request
+    from offchain.image import terminal_image, write_png
+
+    prompt_bytes = int(generator.promptBytes())
+    try:   # the consumer's own checks, before paying for a transaction that would revert
+        image_request(prompt, prompt_bytes, 0 if seed is None else seed)
+    except EncodingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prompt / --seed") from None
+    oracle = project.AIOracle.at(generator.aiOracle())
+    fee = generator.fee()
+    if seed is None:
+        receipt = generator.generate(prompt, sender=account, value=fee)
+    else:
+        receipt = generator.generate(prompt, seed, sender=account, value=fee)
+    request_id = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
+    console.print(f"request {request_id}: paid {fee} wei, {receipt.gas_used} gas")
+    start = time.time()
+    _wait(console, oracle, request_id, lambda: generator.request(request_id).delivered, timeout)
+    pixels = bytes(generator.images(request_id))
+    side = int(round(len(pixels) ** 0.5))
+    width, height = (side, side) if side * side == len(pixels) else (len(pixels), 1)
+    console.print("[bold]prompt:[/]", end=" ")
+    console.print(prompt, markup=False, highlight=False)   # user text: brackets are not markup
+    console.print(f"[bold]seed:[/] {0 if seed is None else seed}")
+    console.print(terminal_image(pixels, width, height))
+    path = write_png(Path(png_path) if png_path else Path("art") / f"request-{request_id}.png", pixels, width, height,
+                     scale=32)
+    console.print(f"[green]delivered[/] {width}x{height} image for request {request_id} after "
+                  f"{time.time() - start:.1f} s; PNG written to {path}")
+    return request_id, pixels
 
 
 def _wait(console, oracle, request_id, delivered, timeout):
