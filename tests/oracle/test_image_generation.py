@@ -159,3 +159,48 @@ def test_the_registered_consumers_callback_gas_stores_the_largest_image(
         assert bool(finalized.decode_logs(protocol.oracle.CallbackFailed)) is not ok
         assert consumer.request(request.requestId).delivered is ok
         assert bytes(consumer.images(request.requestId)) == (b"\x7f" * PIXELS if ok else b"")
+
+
+def test_ape_run_request_prompt_shows_the_image_and_writes_a_png(
+    monkeypatch, tmp_path, protocol, consumer, imager, user, submitter, stranger, chain
+):
+    """scripts/request.py's `--prompt` path (`_image`, what `ape run request --prompt` runs), with the nodes' part
+    (submit, window, finalize) played where the script waits for the callback."""
+    import click
+    from PIL import Image
+    from rich.console import Console
+
+    from scripts import request as request_script
+
+    oracle = protocol.oracle
+    sent = []
+
+    def nodes_answer(console, oracle_, request_id, delivered, timeout):
+        assert oracle_.address == oracle.address and not delivered()
+        log = list(oracle.AICallbackRequest.range(chain.blocks.head.number, chain.blocks.head.number + 1))[-1]
+        sent.append(bytes(log.input))
+        trace = run(imager.model, [input_tensor(imager.model.graph, bytes(log.input))])
+        output, _ = submit(oracle, protocol.game, request_id, ExecutionCommitment(imager, trace), submitter)
+        chain.pending_timestamp += PARAMS.challenge_window
+        oracle.finalize(request_id, output, b"", sender=stranger)
+        assert delivered()
+
+    monkeypatch.setattr(request_script, "_wait", nodes_answer)
+    console = Console(record=True, width=200)
+    png = tmp_path / "seven.png"
+    rid, pixels = request_script._image(console, consumer, "Say [b]7[/b]", 9, user, 5, str(png))
+    assert sent == [image_request("Say [b]7[/b]", B, 9)]
+    assert pixels == b"Say [b]7[/b]".ljust(PIXELS, b"\0")           # the stand-in's image: the padded request
+    text = console.export_text()
+    assert "prompt: Say [b]7[/b]\n" in text and "seed: 9\n" in text and f"written to {png}" in text
+    assert text.count("\u2580") == 2 * PIXELS // 2                      # 4 text rows of 8 two-character pixels
+    with Image.open(png) as img:                                        # 32 px per pixel, the bytes as grays
+        assert img.size == (256, 256) and img.mode == "L"
+        assert [img.getpixel((32 * (i % 8) + 16, 32 * (i // 8) + 16)) for i in range(PIXELS)] == list(pixels)
+    request_script._image(console, consumer, "a 7", None, user, 5, str(tmp_path / "ora.png"))
+    assert sent[1] == b"a 7"                                            # no seed: ORA's bytes(prompt)
+    count = oracle.requestCount()
+    for prompt, seed, field in (("x" * (B + 1), 0, "at most 64"), ("a 7", 2**64, "uint64"), ("", 0, "empty")):
+        with pytest.raises(click.BadParameter, match=field):
+            request_script._image(console, consumer, prompt, seed, user, 5)
+    assert oracle.requestCount() == count                               # refused before any transaction
