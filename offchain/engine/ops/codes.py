@@ -82,3 +82,7 @@ class OpCode(enum.IntEnum):
     # ---- tokenizer: nfc (issue 14)
     NFC_COMPOSE = 59  # ops/nfc.py  canonical reordering + composition of CHAR_MAP's decompositions (hashed pairs)
     NFC_COMPACT = 60  # ops/nfc.py  the kept entries of [N, K] (code points or their added matches) packed into [N]
+    # ---- image: imgops (issue 16)
+    NOISE = 61      # ops/image.py  seeded near-Gaussian INT16 noise (splitmix64 stream, sum of four 16-bit uniforms)
+    DDIM_STEP = 62  # ops/image.py  one deterministic DDIM update, x0 clipped to [-lim, lim] (Q16 constants)
+    PIXELS = 63     # ops/image.py  x in [-1, 1] -> 8-bit pixel bytes (INT8, byte = q & 0xFF)
