@@ -29,7 +29,7 @@ help:
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
 	@echo "make train-llm retrain the committed reference LLM checkpoints (offchain/models/llm_small, llm_tiny_sp; ~25 min)"
-	@echo "make train-diffusion retrain the committed digits diffusion model (offchain/models/digits_diffusion; ~2 min)"
+	@echo "make train-diffusion retrain the committed digits diffusion model (offchain/models/digits_diffusion; 40,000 steps, ~4-10 min on one thread)"
 	@echo "make fuzz-faults  node processes under SIGKILL (20 per role), a 12%-faulty RPC and reorgs (tens of minutes)"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
 	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
