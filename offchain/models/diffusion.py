@@ -25,6 +25,7 @@ the demo.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -531,8 +532,22 @@ def _fit_value(value: np.ndarray, spec, rescale) -> np.ndarray:
     return value if rescale is None else get_op(rescale.op).forward([value], rescale)
 
 
+@functools.lru_cache(maxsize=1)
+def _float_text():
+    """(float MiniLM at TEXT_SEQ_LEN tokens, its tokenizer, D): loaded once per process for float_sample."""
+    from offchain.models.minilm import load_minilm, load_tokenizer
+
+    encoder, tokenizer = load_minilm(seq_len=TEXT_SEQ_LEN), load_tokenizer()
+    return encoder, tokenizer, description_matrix(encoder, tokenizer)
+
+
+@functools.lru_cache(maxsize=1)
+def _committed() -> DiffusionModel:
+    return load()
+
+
 @torch.no_grad()
-def float_sample(prompt: str, seed: int = 0, model: DiffusionModel | None = None, _cache: dict = {}) -> np.ndarray:
+def float_sample(prompt: str, seed: int = 0, model: DiffusionModel | None = None) -> np.ndarray:
     """The float model's image for (prompt, seed): float MiniLM (TEXT_SEQ_LEN tokens), the float CondHead, the
     SAME initial noise as the graph (NOISE's INT16 values / 2^X_FRAC) and float64 DDIM. Returns reals in [-1, 1],
     float32 [8, 8]."""
@@ -541,14 +556,11 @@ def float_sample(prompt: str, seed: int = 0, model: DiffusionModel | None = None
     from offchain.engine.ops import get_op
     from offchain.engine.ops.codes import OpCode
     from offchain.engine.ops.image import noise_mul, seed_bytes
-    from offchain.models.minilm import embed, load_minilm, load_tokenizer
+    from offchain.models.minilm import embed
 
-    if "encoder" not in _cache:
-        _cache["encoder"], _cache["tokenizer"] = load_minilm(seq_len=TEXT_SEQ_LEN), load_tokenizer()
-        _cache["descriptions"] = description_matrix(_cache["encoder"], _cache["tokenizer"])
-    model = model or _cache.setdefault("model", load())
-    head = cond_head(model, _cache["descriptions"])
-    cond = head(embed(_cache["encoder"], _cache["tokenizer"], [prompt]))
+    encoder, tokenizer, descriptions = _float_text()
+    model = model or _committed()
+    cond = cond_head(model, descriptions)(embed(encoder, tokenizer, [prompt]))
     sspec = TensorSpec((SEED_BYTES,), DType.INT8, 0, 5, "seed")
     node = Node(int(OpCode.NOISE), (TensorRef(TensorKind.INPUT, 0),), (sspec,),
                 TensorSpec((1, PIXELS), DType.INT16, X_FRAC, 5, "noise"), (noise_mul(X_FRAC),))
