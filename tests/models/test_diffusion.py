@@ -4,7 +4,7 @@ What these tests prove:
 - the whole graph (prompt bytes -> MiniLM -> conditioning; seed -> NOISE; 10 x (denoiser, DDIM_STEP); PIXELS)
   produces exactly the image of the plain loop that runs the text front, the conditioning head and the denoiser
   with the engine on their own and applies NOISE / DDIM_STEP / PIXELS' Python definitions step by step (several
-  prompts, seeds 0, 1, 2^64 - 1, a plain request without seed bytes = seed 0);
+  prompts, seeds 0, 1, 2^64 - 1, a plain request without seed bytes = seed 0, arbitrary request bytes);
 - the graph is what the model meta says: request INT8 [72] -> INT8 [64], K = 10 DDIM_STEP nodes sharing one copy
   of the denoiser's weights;
 - the same seed gives the same image, another seed another image;
@@ -66,6 +66,13 @@ def test_graph_equals_reference_loop(im, prompt, seed):
     assert got.dtype == np.uint8 and got.shape == (8, 8)
     np.testing.assert_array_equal(got, want)
     assert got.max() > 128 and got.min() < 64  # an image, not a flat field
+
+
+def test_any_request_bytes_have_the_loop_image(im):
+    """Arbitrary request bytes (invalid UTF-8, NULs inside, any seed bytes) are no refusal: graph == loop."""
+    rng = np.random.default_rng(16)
+    for data in [b"\xff\xfe seven", b"sev\0en" + bytes(57) + b"\x80" * 8, rng.bytes(72)]:
+        np.testing.assert_array_equal(_graph_image(im, data), D.reference_sample(im, data))
 
 
 def test_plain_request_is_seed_zero(im):
