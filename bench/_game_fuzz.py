@@ -150,6 +150,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from bench._nfc_graph import nfc_graph
 
     models["nfc"] = nfc_graph("e\u0301\u0323<|x|>\u0338\u1100\u1161", n=16)
+    # ---- image: imgops (issue 16): NOISE, DDIM_STEP (a middle and the last step) and PIXELS on 4x4 images
+    from bench._image_graph import image_graph
+
+    models["image"] = image_graph(seed=2**64 - 1, side=4)
     return models
 
 

@@ -182,8 +182,10 @@ def act_extra_cases() -> list[Case]:
 def all_cases() -> list[Case]:
     from bench.bench_ops_gas import added_fit_cases   # ---- tokenizer: added (issue 14)
     from bench.bench_ops_gas import nfc_fit_cases   # ---- tokenizer: nfc (issue 14)
+    from bench.bench_ops_gas import image_fit_cases   # ---- image: imgops (issue 16)
 
-    return [c for c in op_cases() if c.whole_step] + extra_cases() + added_fit_cases() + nfc_fit_cases()
+    return ([c for c in op_cases() if c.whole_step] + extra_cases() + added_fit_cases() + nfc_fit_cases()
+            + image_fit_cases())
 
 
 def element_shape(case: Case, index: int, element: int, inputs, weights: int) -> tuple[int, int, int, int, int]:

@@ -147,7 +147,8 @@ def cases() -> list[Case]:
     return (out + text_cases() + act_cases() + broadcast_cases() + conv_cases() + detok_cases() + bpe_cases()
             + word_vocab_cases() + pretok_cases() + sample_cases() + cache_cases()  # sample, cache: issue 15
             + added_cases()  # added: issue 14
-            + nfc_cases())  # nfc: issue 14
+            + nfc_cases()  # nfc: issue 14
+            + image_cases())  # image: issue 16
 
 
 def conv_cases() -> list[Case]:
@@ -697,13 +698,52 @@ def nfc_fit_cases() -> list[Case]:
     return out
 
 
+# ---- image: imgops (issue 16)
+def image_cases(n: int | None = None) -> list[Case]:
+    """NOISE, DDIM_STEP and PIXELS at n = MAX_NOISE_ELEMENTS = 2^20 elements (NOISE's cap; DDIM_STEP and PIXELS have
+    no size cap of their own, like the other elementwise ops: their step grows by one Merkle sibling per doubling of
+    n, and 2^20 int16 values are 2 MiB, 16,000x an 8x8 digit) at the last element. Each element's work is fixed
+    (NOISE: 8 seed bytes and one splitmix64; DDIM_STEP: x and eps; PIXELS: x), so the costliest step is the one
+    with the deepest operand trees: the last element of the largest tensors. NOISE also at the saturating mul
+    2^40 - 1; DDIM_STEP with the extreme constants 2^31 - 1, lim 32767 and shift 40 (saturating); eps is a weight
+    (a second operand tree of the same depth)."""
+    from offchain.engine.ops.image import MAX_NOISE_ELEMENTS, ddim_params, noise_mul, seed_bytes
+
+    n = MAX_NOISE_ELEMENTS if n is None else n
+    rng = np.random.default_rng(SEED + 61)
+    seed = np.frombuffer(seed_bytes(2**64 - 1), dtype=np.int8).copy()
+    seed_spec = _spec((8,), DType.INT8, 0)
+    out = [Case(f"noise n={n} f13", OpCode.NOISE, seed, seed_spec, [], _spec((n,), DType.INT16, 13), (noise_mul(13),)),
+           Case(f"noise n={n} mul 2^40-1 (saturating)", OpCode.NOISE, seed, seed_spec, [], _spec((n,), DType.INT16, 0),
+                (2**40 - 1,))]
+    x = _ints(rng, (n,), -(1 << 15), 1 << 15, DType.INT16)
+    eps = (_ints(rng, (n,), -(1 << 15), 1 << 15, DType.INT16), _spec((n,), DType.INT16, 12))
+    out.append(Case(f"ddim_step n={n} (cosine step, f12)", OpCode.DDIM_STEP, x, _spec((n,), DType.INT16, 12), [eps],
+                    _spec((n,), DType.INT16, 12), ddim_params(0.3, 0.5, 12)))
+    big = 2**31 - 1
+    out.append(Case(f"ddim_step n={n} (extreme constants, shift 40)", OpCode.DDIM_STEP, x, _spec((n,), DType.INT16, 12),
+                    [eps], _spec((n,), DType.INT16, -12), (big, -big, big, big, 32767)))
+    out.append(Case(f"pixels n={n} f14", OpCode.PIXELS, x, _spec((n,), DType.INT16, 14), [], _spec((n,), DType.INT8, 0)))
+    return out
+
+
+def image_fit_cases() -> list[Case]:
+    """The image ops at n = 64 and 4,096 too (bench_move_gas fits their OpCosts on these and ``image_cases``)."""
+    out = []
+    for n in (64, 4096):
+        for case in image_cases(n):
+            case.name = f"{case.name} (fit)"
+            out.append(case)
+    return out
+
+
 def main_slice(which: str) -> None:
     """``python -m bench.bench_ops_gas <slice>``: only one slice's worst cases (bench/results/ops_gas_<slice>.json):
     the operator's own element() gas, the whole one-step transaction and the operator calls inside it."""
     from ape import accounts, networks, project
 
     slices = {"pretok": pretok_cases, "sample": sample_cases, "cache": cache_cases, "added": added_cases,
-              "nfc": nfc_cases}
+              "nfc": nfc_cases, "image": image_cases}
     console = Console()
     results: list[Result] = []
     with networks.parse_network_choice("ethereum:local:foundry"):

@@ -100,6 +100,10 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---- tokenizer: nfc (issue 14)
     OpCode.NFC_COMPOSE: "NfcOps",
     OpCode.NFC_COMPACT: "NfcOps",
+    # ---- image: imgops (issue 16)
+    OpCode.NOISE: "ImageOps",
+    OpCode.DDIM_STEP: "ImageOps",
+    OpCode.PIXELS: "ImageOps",
 })
 
 

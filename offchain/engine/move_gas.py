@@ -205,6 +205,17 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # NFC_COMPACT 0.94M.
     OpCode.NFC_COMPOSE: OpCost(557_000, 231, 5_128),
     OpCode.NFC_COMPACT: OpCost(165_000, 331),
+    # ---- image: imgops (issue 16)
+    # Measured with python -m bench.bench_move_gas --ops NOISE,DDIM_STEP,PIXELS (bench_ops_gas's image cases at
+    # n = 64, 4,096 and 2^20, honest and saturating params): game steps NOISE 261k, DDIM_STEP 307-342k, PIXELS
+    # 256-274k; the residuals over the shared terms are at most 10k / 23k / 2k (fit_one_op: (26_000, 4),
+    # (34_000, 2_401), (18_000, 0)). E is fixed per op (8 seed bytes, x and eps, x), so, as for the activations, the
+    # per-element part is set to the operator calls' own gas from anvil's call tracer (NOISE 23.5k, DDIM_STEP 42.6k,
+    # PIXELS 16.7k at 2^20) per element, rounded up to 1k, on the 16,000 fixed margin: an upper bound that does not
+    # lean on the shared part's slack.
+    OpCode.NOISE: OpCost(16_000, 3_000),
+    OpCode.DDIM_STEP: OpCost(16_000, 22_000),
+    OpCode.PIXELS: OpCost(16_000, 17_000),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125

@@ -29,7 +29,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: added (issue 14)
             "AddedOps",
             # ---- tokenizer: nfc (issue 14)
-            "NfcOps")
+            "NfcOps",
+            # ---- image: imgops (issue 16)
+            "ImageOps")
 
 
 @pytest.fixture(scope="module")

@@ -175,6 +175,14 @@ CASES += nfc_cases()
 CASES += nfc_cases(160, 3, 2048, 4)
 for _c in CASES[-3:]:
     _c.name = "*" + _c.name
+# ---- image: imgops (issue 16)
+# NOISE / DDIM_STEP / PIXELS at n = 2^20 (fitted) and at a size the fit never saw.
+from bench.bench_ops_gas import image_cases  # noqa: E402
+
+CASES += image_cases()
+CASES += image_cases(100_000)
+for _c in CASES[-5:]:
+    _c.name = "*" + _c.name
 
 
 @pytest.fixture(scope="module")

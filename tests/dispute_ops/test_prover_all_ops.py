@@ -125,6 +125,11 @@ def test_prover_recomputes_every_node(prover):
 
     nfc_model, nfc_x = nfc_graph()   # NFC_COMPOSE, NFC_COMPACT (both modes)
     seen |= _recompute_every_node(prover, ModelCommitment(nfc_model), nfc_x)
+    # ---- image: imgops (issue 16)
+    from bench._image_graph import image_graph
+
+    image_model, image_x = image_graph()   # NOISE, DDIM_STEP (a middle and the last step), PIXELS
+    seen |= _recompute_every_node(prover, ModelCommitment(image_model), image_x)
     assert seen == {int(c) for c in OpCode}
 
 

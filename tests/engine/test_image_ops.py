@@ -309,3 +309,25 @@ def test_pixels_edges():
     with pytest.raises(ParamError, match="takes 0 params"):
         op.check(make_node(OpCode.PIXELS, [spec((4,), DType.INT16, 8)], spec((4,), DType.INT8, 0), (1,)))
     assert op.input_domain(_pixels_node((4,), 8), 0) is None
+
+
+# ---------------------------------------------------------------------------------------------- the sampler graph
+
+
+def test_the_sampler_graph_accepts_every_seed_and_ends_in_pixel_bytes():
+    """bench/_image_graph.py (NOISE -> DDIM_STEP x2 -> PIXELS): its request input (the seed) has the full int8
+    domain, so the oracle refuses no 8-byte seed; the last DDIM step (ab_prev = 1) outputs the clipped x0, so every
+    value lies in [-2^f, 2^f] and the pixels cover both ends; different seeds give different images."""
+    from bench._image_graph import FRAC, LAST_STEP, image_graph
+    from offchain.engine.domain import input_domain
+    from offchain.engine.executor import run
+
+    model, seed = image_graph()
+    assert input_domain(model.graph).full
+    trace = run(model, [seed])
+    x0 = trace.outputs[LAST_STEP].astype(np.int64)
+    assert np.abs(x0).max() <= 1 << FRAC
+    pixels = pixel_values(trace.outputs[-1])
+    assert pixels.shape == (8, 8) and pixels.min() == 0 and pixels.max() == 255
+    model_1, seed_1 = image_graph(seed=1)
+    assert not np.array_equal(pixel_values(run(model_1, [seed_1]).outputs[-1]), pixels)
