@@ -303,9 +303,11 @@ def compile_parts(model: DiffusionModel | None = None, weight_dtype: str = "int1
     from offchain.engine.dtypes import DType
     from offchain.models.minilm import build_text_model, load_minilm, load_tokenizer
 
+    dtypes = {"int16": DType.INT16, "int8": DType.INT8}
+    if weight_dtype not in dtypes:
+        raise ValueError(f"weight_dtype={weight_dtype!r}: one of {sorted(dtypes)}")
     model = model or load()
-    cfg = model.cfg
-    wdt = {"int16": DType.INT16, "int8": DType.INT8}[weight_dtype]
+    wdt = dtypes[weight_dtype]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -403,9 +405,9 @@ def assemble(text, cond, denoiser, cfg: DiffusionConfig, weight_dtype: str) -> I
 
 # ------------------------------------------------------------------------------------------------ build, cache
 
-#: The denoiser's and CondHead's weight dtype. Measured (100 images per digit prompt... see README): int16 weights
-#: keep the float model's prompt accuracy and its pixels (MAE 0.014 on the 0..16 scale); the compiler has no
-#: per-channel int8 weights and per-tensor int8 loses ~2 points (MAE 0.44).
+#: The denoiser's and CondHead's weight dtype. Measured (bench-image, 100 images per digit): int16 weights keep
+#: the float model's prompt accuracy (0.977 = 0.977) and its pixels (MAE 0.05 of 255); the compiler has no
+#: per-channel int8 weights and per-tensor int8 gives 0.964 (and ~7 of 255 pixel MAE on 20 seeds per prompt).
 WEIGHT_DTYPE = "int16"
 
 
