@@ -20,7 +20,7 @@ export PYTHONUNBUFFERED := 1
 
 BENCH_AREAS := $(patsubst bench/bench_%.py,%,$(wildcard bench/bench_*.py))
 
-.PHONY: help bootstrap check-tools check-chromium demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin train-llm bench $(addprefix bench-,$(BENCH_AREAS)) clean
+.PHONY: help bootstrap check-tools check-chromium demo test test-python test-solidity fuzz fuzz-sol fuzz-games fuzz-faults compile testnet-standin train-llm train-diffusion bench $(addprefix bench-,$(BENCH_AREAS)) clean
 
 help:
 	@echo "make demo      run the main job: the full story on a local anvil chain"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench     run every benchmark area ($(BENCH_AREAS)); make bench-<area> runs one"
 	@echo "make compile   compile the contracts with the offline solc"
 	@echo "make train-llm retrain the committed reference LLM checkpoints (offchain/models/llm_small, llm_tiny_sp; ~25 min)"
+	@echo "make train-diffusion retrain the committed digits diffusion model (offchain/models/digits_diffusion; 40,000 steps, ~4-10 min on one thread)"
 	@echo "make fuzz-faults  node processes under SIGKILL (20 per role), a 12%-faulty RPC and reorgs (tens of minutes)"
 	@echo "make testnet-standin  deploy/register/nodes/request against a Sepolia-chain-id anvil via --network URI"
 	@echo "make bootstrap install .venv and node_modules (every target does this when needed)"
@@ -115,6 +116,9 @@ fuzz-games: compile
 # steps; the corpus is CPython's own pydoc topics and standard-library docstrings (offchain/models/train_llm.py).
 train-llm: bootstrap
 	python -m offchain.models.train_llm
+
+train-diffusion: bootstrap
+	python -m offchain.models.train_diffusion
 
 bench: $(addprefix bench-,$(BENCH_AREAS))
 

@@ -1,0 +1,133 @@
+"""Text-to-image (issue 16): the digits-diffusion integer graph beside its float model.
+
+Run: ``python -m bench.bench_image`` (or ``make bench-image``); writes bench/results/image.json.
+
+Case ``digits-diffusion`` (offchain/models/diffusion.py, the committed weights, int16 weights in the graph):
+
+* ``prompt_accuracy``: per digit d, ``PER_DIGIT`` seeded images (seeds 0..99), the prompt cycling over four
+  phrasings ("7", "seven", "the digit seven", "a handwritten 7"), each made by running the WHOLE graph (request
+  bytes in, pixel bytes out); the share the project's digits-cnn (the integer model, input = the pixel byte scaled
+  back to 0..16 and rounded) reads as d. Beside it (``baseline``) the float model on the same prompts and seeds
+  with the same initial noise (float MiniLM, float conditioning, float64 DDIM); target >= 0.9.
+* ``prompt_accuracy_float``, ``prompt_accuracy_worst_digit`` (integer), ``digit_agreement_int_vs_float`` (the
+  share of images whose integer and float versions digits-cnn reads as the same digit);
+* ``pixel_mae_int_vs_float``: mean |integer pixel byte - float pixel byte| (0..255; the float image rounded by
+  PIXELS' rule), and ``pixel_max_int_vs_float``;
+* ``graph_nodes``, ``weight_mb``, ``image_wall_s`` (one whole-graph run, median over the 1,000 runs),
+  ``build_s`` (compiling the text front, the conditioning head and the denoiser and assembling; one cold build,
+  the cache off) and ``build_cached_s`` (the same from the on-disk cache).
+
+``--int8`` adds the same accuracy figures for the graph compiled with per-tensor int8 weights (the compiler has
+no per-channel int8 weights), the measurement behind the int16 choice.
+Threads: the engine's own; torch one thread. One process, one run of each image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from bench._results import Result, write_results
+from offchain.engine.executor import run
+from offchain.models import diffusion as D
+
+PER_DIGIT = 100
+TARGET = 0.9
+CASE = "digits-diffusion"
+
+
+def phrasings(d: int) -> list[str]:
+    return [str(d), D.DIGIT_WORDS[d], f"the digit {D.DIGIT_WORDS[d]}", f"a handwritten {d}"]
+
+
+def digits_cnn():
+    from offchain.models import digits
+
+    data = digits.load_split()
+    return digits.compile_digits(digits.train("digits-cnn", data), data, "digits-cnn")
+
+
+def read_digit(cnn, pixel_bytes: np.ndarray) -> int:
+    """digits-cnn's digit for an 8x8 image of pixel bytes 0..255 (scaled back to the digits' 0..16)."""
+    p16 = np.floor(np.asarray(pixel_bytes, dtype=np.float64).reshape(1, 64) * 16 / 255 + 0.5).astype(np.int8)
+    return int(run(cnn, [p16]).output.argmax())
+
+
+def measure(im: D.ImageModel, cnn, console: Console, with_float: bool = True) -> dict:
+    ints, floats, walls, maes, maxes, agree = {}, {}, [], [], [], 0
+    for d in range(10):
+        ok_i = ok_f = 0
+        for seed in range(PER_DIGIT):
+            prompt = phrasings(d)[seed % 4]
+            start = time.perf_counter()
+            out = run(im.model, [D.request_tensor(D.image_request(prompt, seed))]).output
+            walls.append(time.perf_counter() - start)
+            img = D.image_pixels(out).astype(np.float64)
+            di = read_digit(cnn, img)
+            ok_i += di == d
+            if with_float:
+                fimg = D.float_pixels(D.float_sample(prompt, seed))
+                df = read_digit(cnn, fimg)
+                ok_f += df == d
+                agree += di == df
+                maes.append(float(np.abs(img - fimg).mean()))
+                maxes.append(float(np.abs(img - fimg).max()))
+        ints[d] = ok_i / PER_DIGIT
+        floats[d] = ok_f / PER_DIGIT
+        console.print(f"digit {d}: integer {ints[d]:.2f}" + (f"  float {floats[d]:.2f}" if with_float else ""))
+    n = 10 * PER_DIGIT
+    return {"int": float(np.mean(list(ints.values()))), "float": float(np.mean(list(floats.values()))),
+            "worst": min(ints.values()), "agree": agree / n, "mae": float(np.mean(maes)) if maes else None,
+            "max": max(maxes) if maxes else None, "wall": statistics.median(walls)}
+
+
+def diffusion_model(console: Console, int8: bool = False) -> list[Result]:
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    D.build_image_model(cache=False)
+    build_s = time.perf_counter() - start
+    D.build_image_model()  # fills the cache when it is missing
+    start = time.perf_counter()
+    im = D.build_image_model()
+    cached_s = time.perf_counter() - start
+    cnn = digits_cnn()
+    m = measure(im, cnn, console)
+    float_note = "float model, same prompts / seeds / initial noise (float MiniLM, float64 DDIM)"
+    results = [
+        Result(CASE, "prompt_accuracy", m["int"], "share", float_note, m["float"],
+               note=f"{PER_DIGIT} images per digit, judge digits-cnn (integer); target >= {TARGET}"),
+        Result(CASE, "prompt_accuracy_float", m["float"], "share"),
+        Result(CASE, "prompt_accuracy_worst_digit", m["worst"], "share"),
+        Result(CASE, "digit_agreement_int_vs_float", m["agree"], "share"),
+        Result(CASE, "pixel_mae_int_vs_float", m["mae"], "pixel levels (0..255)"),
+        Result(CASE, "pixel_max_int_vs_float", m["max"], "pixel levels (0..255)"),
+        Result(CASE, "graph_nodes", len(im.model.graph.nodes), "nodes"),
+        Result(CASE, "weight_mb", sum(w.nbytes for w in im.model.weights) / 2**20, "MiB",
+               note="mostly MiniLM's word embeddings"),
+        Result(CASE, "image_wall_s", m["wall"], "s", note=f"median of {10 * PER_DIGIT} whole-graph runs"),
+        Result(CASE, "build_s", build_s, "s", note="cold: compile text front, conditioning, denoiser; assemble"),
+        Result(CASE, "build_cached_s", cached_s, "s"),
+    ]
+    if int8:
+        im8 = D.build_image_model(weight_dtype="int8")
+        m8 = measure(im8, cnn, console, with_float=False)
+        results.append(Result(CASE, "prompt_accuracy_int8_weights", m8["int"], "share",
+                              "int16 weights (the graph's)", m["int"], note="per-tensor int8"))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--int8", action="store_true", help="also measure the per-tensor int8-weight graph")
+    args = ap.parse_args(argv)
+    console = Console()
+    write_results("image", diffusion_model(console, args.int8), console)
+
+
+if __name__ == "__main__":
+    main()
