@@ -10,14 +10,18 @@
    llama-tiny with a private LoReFT intervention after every layer (opp/ai): the submitter proves both with
    Groth16, the game verifies them in one batch, and the challenger checks the public rest holding only the
    model's public view; a fourth asks an owner's own digits-mlp whose last layer is private; a contract asks the
-   LLM a question (TextGeneration, ORA's bytes(prompt) pattern) and stores the generated answer as a string;
+   LLM a question (TextGeneration, ORA's bytes(prompt) pattern) and stores the generated answer as a string; a
+   contract asks the text-to-image model for "a handwritten seven" (ImageGeneration): the prompt and the seed go
+   through MiniLM, the seeded noise and 10 DDIM steps in one disputable graph, the 8x8 image is shown and minted
+   as an ERC-7007 NFT whose on-chain tokenURI renders it as SVG, and its mint fee goes to the model's token;
 5. the honest submitter stops and a faulty one answers the next request: the challenger disputes it, wins
    the bisection game with a one-step proof on-chain, posts the correct result, and that one is delivered; then a
    faulty LLM submitter corrupts one logit in a middle decode step: the challenger wins with a one-step proof
    inside that step and the corrected text is delivered;
 6. a summary: latency, gas, moves, bonds;
 7. the model's ERC-7641 token, created when the model was launched, received every model fee: a snapshot
-   is taken and the holders claim their share.
+   is taken and the holders claim their share; the image model's holders claim its inference fee and the NFT's
+   mint fee together.
 The challenge window is fast-forwarded on the local chain (a block with a later timestamp) so that the
 story takes a minute, not the window's length. Every process the demo starts is stopped before it exits.
 """
@@ -132,6 +136,10 @@ def compile_text_llm(path: Path, prompt: str = "If the file does not exist, a"):
 
 GEN_PROMPT = "What does open() return?"
 GEN_ARGS = ("--text-bytes", "48", "--seq-len", "32", "--generate", "24", "--weight-dtype", "int16")
+IMAGE_PROMPT = "a handwritten seven"
+IMAGE_SEED = 7
+#: Wei per ERC-7007 mint of the image model's art, paid to its revenue token.
+MINT_FEE = 2 * 10**15
 
 
 def compile_generating_llm(path: Path):
@@ -157,6 +165,19 @@ def compile_generating_llm(path: Path):
                   f"worst dispute move {info['worst_move']['op']} {info['worst_move']['gas']:,} gas -> {path}")
     console.print(f"  engine: {g['example_prompt']!r} -> {g['example_text']!r}")
     return load_model(path)
+
+
+def build_image_model(path: Path):
+    """digits-diffusion, the text-to-image model (compiled parts cached under build/digits-diffusion)."""
+    from offchain.models import diffusion
+
+    im = diffusion.build_image_model()
+    save_model(im.model, path)
+    text_nodes = sum(1 for n in im.model.graph.nodes if n.source.startswith("tokenizer.") or "text" in n.source)
+    console.print(f"digits-diffusion: {len(im.model.graph.nodes)} integer nodes: the prompt through MiniLM "
+                  f"({text_nodes} nodes incl. its tokenizer) and a class-description head, the seed through NOISE, "
+                  f"{im.config.ddim_steps} x (MLP denoiser, DDIM_STEP), PIXELS -> {path}")
+    return im
 
 
 def build_minilm(path: Path):
@@ -277,6 +298,8 @@ def cli(provider):
         compile_text_llm(Path("build/models/llm-small-text.model"))
         gen_file = Path("build/models/llm-small-gen.model")
         gen_model = compile_generating_llm(gen_file)
+        image_file = Path("build/models/digits-diffusion.model")
+        image_model = build_image_model(image_file)
 
         act("2. Deploy the protocol and register the model")
         console.print(f"anvil at {provider.uri} (chain {provider.chain_id})")
@@ -337,12 +360,26 @@ def cli(provider):
         console.print(f"launched the generating llm-small-gen as model {gen_id} (its token LLM at {gen_token}); "
                       f"consumer TextGeneration at {asker.address} (prompts up to {prompt_bytes} bytes)")
 
+        from offchain.image import DIGITS_IMAGE
+        from scripts.register import image_callback_gas
+
+        img_offering = Offering("digits-diffusion revenue share", "DDIFF", [model_owner.address, holders[0].address],
+                                [700_000 * 10**18, 300_000 * 10**18], snapshot_interval=60)
+        img_id, img_token = launch(launcher, image_model.model, MODEL_FEE, model_owner.address, img_offering, owner)
+        imager = owner.deploy(project.ImageGeneration, oracle, img_id, DIGITS_IMAGE.prompt_bytes,
+                              image_callback_gas(image_model.model.graph.output.nbytes))
+        collection = owner.deploy(project.AIGCCollection, "Digits Diffusion Art", "DDART", oracle,
+                                  addresses["ModelTokenFactory"], img_id, MINT_FEE, DIGITS_IMAGE.as_tuple())
+        console.print(f"launched digits-diffusion as model {img_id} (its token DDIFF at {img_token}: 70% model owner, "
+                      f"30% a backer); consumer ImageGeneration at {imager.address}; ERC-7007 collection DDART at "
+                      f"{collection.address} (mint fee {MINT_FEE} wei, paid to DDIFF)")
+
         act("3. Start a submitter node and a challenger node")
         honest = NodeProcess("submitter", "TEST::2", [model_file, text_file, private_file, pdigits_file, owner_file,
-                                                      gen_file], workdir, provider.uri)
+                                                      gen_file, image_file], workdir, provider.uri)
         # The challenger holds the private models' public views only: it never sees their private weights.
         challenger = NodeProcess("challenger", "TEST::3", [model_file, text_file, view_file, pdigits_view, owner_file,
-                                                           gen_file], workdir, provider.uri)
+                                                           gen_file, image_file], workdir, provider.uri)
         nodes += [honest, challenger]
         for node in nodes:
             node.wait_started()
@@ -475,6 +512,32 @@ def cli(provider):
         summary.append(dict(request=rid, model="llm-small-gen", submitter="honest", claimed=repr(answer.text)[:30],
                             label=repr(answer.text)[:30], truth="—", latency=latency, disputed="no"))
 
+        act("4g. Text to image, minted as an ERC-7007 NFT whose fee reaches the model's token holders")
+        from offchain.models.diffusion import generate as engine_image
+        from scripts.mint import mint_and_render
+
+        tx = imager.generate(IMAGE_PROMPT, IMAGE_SEED, sender=user, value=imager.fee())
+        rid = tx.decode_logs(oracle.AICallbackRequest)[0].requestId
+        console.print(f"user calls ImageGeneration.generate({IMAGE_PROMPT!r}, seed {IMAGE_SEED}): request {rid}, "
+                      f"{tx.gas_used} gas")
+        asked = time.time()
+        wait_for(f"sampling and submission of request {rid}", lambda: oracle.getRequest(rid).status >= 2)
+        latency = time.time() - asked
+        wait_for("challenge window (fast-forwarded), finalization, callback", lambda: imager.request(rid).delivered,
+                 on_tick=fast_forward_when_checked(oracle, rid, challenger, challenger_key.address))
+        pixels = bytes(imager.images(rid))
+        local = engine_image(image_model, IMAGE_PROMPT, IMAGE_SEED).astype(np.uint8).tobytes()
+        console.print(f"[green]delivered[/] a 8x8 image for request {rid} {time.time() - asked:.1f} s after the "
+                      f"request (the engine here draws the same bytes: {pixels == local})")
+        minter = holders[1]
+        art_dir = Path("art")
+        token_id = mint_and_render(console, collection, oracle, rid, minter.address, minter, 0, art_dir)
+        console.print(f"{minter.address} owns token {hex(token_id)[:18]}…; collection.verify accepts only this "
+                      f"model's finalized output for exactly these prompt and seed bytes; open "
+                      f"{art_dir / f'token-{rid}.svg'} in a browser (the tokenURI's image)")
+        summary.append(dict(request=rid, model="digits-diffusion", submitter="honest", claimed="8x8 image",
+                            label="image, minted as DDART", truth="—", latency=latency, disputed="no"))
+
         act("5. A faulty answer, disputed")
         honest.stop()
         nodes.remove(honest)
@@ -576,7 +639,7 @@ def cli(provider):
         console.print(f"the DIGIT token received {token.totalRevenueReceived()} wei of model fees "
                       f"({MODEL_FEE} wei per finalized request)")
         for symbol, address in (("MINI", text_token), ("LORFT", private_token), ("PDIGIT", pdigits_token),
-                                ("RSNT", owner_token), ("LLM", gen_token)):
+                                ("RSNT", owner_token), ("LLM", gen_token), ("DDIFF", img_token)):
             console.print(f"the {symbol} token received "
                           f"{project.ModelRevenueToken.at(address).totalRevenueReceived()} wei"
                           + (" (private model: fees of proven inferences flow like any other model's)"
@@ -591,6 +654,17 @@ def cli(provider):
             result = claim_all(token, holder)
             if result is not None:
                 console.print(f"  {holder.address} claimed {result.total} wei")
+        ddiff = project.ModelRevenueToken.at(img_token)
+        console.print(f"the DDIFF token received {ddiff.totalRevenueReceived()} wei: {MODEL_FEE} wei of inference fee "
+                      f"for the image and the NFT's {MINT_FEE} wei mint fee")
+        chain.pending_timestamp = max(chain.pending_timestamp, ddiff.nextSnapshotAt())
+        chain.mine()
+        snapshot_id = snapshot_if_due(ddiff, owner, chain.blocks.head.timestamp)
+        for holder in (model_owner, holders[0]):
+            console.print(report_table(holder_report(ddiff, holder)))
+            result = claim_all(ddiff, holder)
+            if result is not None:
+                console.print(f"  {holder.address} claimed {result.total} wei of DDIFF's snapshot {snapshot_id}")
     finally:
         for node in nodes:
             node.stop()

@@ -11,6 +11,8 @@
 | llama-tiny-loreft | llama-tiny + a LoReFT intervention after every layer      | token ids          |
 |                 | (the private part: offchain/models/llama_loreft.py)         |                    |
 | llama-7b-layer  | one Llama-2-7B-sized decoder layer (d 4096, ffn 11008)      | hidden states      |
+| digits-diffusion| text-to-image: MiniLM text front + a DDPM MLP denoiser on   | prompt <= 64 bytes |
+|                 | the digits, NOISE + 10 DDIM steps + PIXELS in one graph     | + 8-byte seed      |
 
 Builders import torch only when they need it, so loading this table is cheap.
 """
@@ -103,6 +105,13 @@ def _llama_7b_layer() -> Built:
     return Built(model, [q])
 
 
+def _digits_diffusion() -> Built:
+    from offchain.models import diffusion
+
+    im = diffusion.build_image_model()
+    return Built(im.model, [diffusion.request_tensor(diffusion.image_request("a handwritten seven", 7))])
+
+
 REFERENCE_MODELS: dict[str, Callable[[], Built]] = {
     "tiny-mlp": _tiny_mlp,
     "digits-mlp": _digits("digits-mlp"),
@@ -111,6 +120,7 @@ REFERENCE_MODELS: dict[str, Callable[[], Built]] = {
     "llama-tiny": _llama_tiny,
     "llama-tiny-loreft": _llama_tiny_loreft,
     "llama-7b-layer": _llama_7b_layer,
+    "digits-diffusion": _digits_diffusion,
 }
 
 
