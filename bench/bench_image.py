@@ -124,9 +124,20 @@ def diffusion_model(console: Console, int8: bool = False) -> list[Result]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--int8", action="store_true", help="also measure the per-tensor int8-weight graph")
+    ap.add_argument("--skip-oracle", action="store_true", help="skip the anvil request/mint and dispute figures")
+    ap.add_argument("--skip-sd", action="store_true", help="skip the sd-unet-block game (minutes, GBs of memory)")
     args = ap.parse_args(argv)
     console = Console()
-    write_results("image", diffusion_model(console, args.int8), console)
+    results = diffusion_model(console, args.int8)
+    if not args.skip_oracle:
+        from bench._image_oracle import dispute_figures, oracle_figures
+
+        im = D.build_image_model()
+        console.rule("digits-diffusion: request -> delivery -> ERC-7007 mint on anvil")
+        results += oracle_figures(console, im)
+        console.rule("digits-diffusion: a fault in the middle DDIM step, disputed")
+        results += dispute_figures(console, im)
+    write_results("image", results, console)
 
 
 if __name__ == "__main__":
