@@ -121,13 +121,34 @@ def diffusion_model(console: Console, int8: bool = False) -> list[Result]:
     return results
 
 
+def grid_png(path: str, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """A PNG of the whole graph's images for the prompts "the digit zero" .. "the digit nine" (columns) and
+    ``seeds`` (rows), 8x8 each with a 1-pixel gap, 16 px per pixel: the picture in the README."""
+    from offchain.image import write_png
+
+    im = D.build_image_model()
+    cols, rows, gap = 10, len(seeds), 1
+    width, height = cols * (8 + gap) - gap, rows * (8 + gap) - gap
+    canvas = np.full((height, width), 40, dtype=np.uint8)
+    for r, seed in enumerate(seeds):
+        for d in range(cols):
+            img = D.generate(im, f"the digit {D.DIGIT_WORDS[d]}", seed)
+            canvas[r * 9:r * 9 + 8, d * 9:d * 9 + 8] = img
+    write_png(path, canvas.tobytes(), width, height, scale=16)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--int8", action="store_true", help="also measure the per-tensor int8-weight graph")
+    ap.add_argument("--grid", metavar="PNG", help="only write the README's picture (ten digit prompts x 3 seeds)")
     ap.add_argument("--skip-oracle", action="store_true", help="skip the anvil request/mint and dispute figures")
     ap.add_argument("--skip-sd", action="store_true", help="skip the sd-unet-block game (minutes, GBs of memory)")
     args = ap.parse_args(argv)
     console = Console()
+    if args.grid:
+        grid_png(args.grid)
+        console.print(f"wrote {args.grid}")
+        return
     results = diffusion_model(console, args.int8)
     if not args.skip_oracle:
         from bench._image_oracle import dispute_figures, oracle_figures
