@@ -82,3 +82,6 @@ class OpCode(enum.IntEnum):
     # ---- tokenizer: nfc (issue 14)
     NFC_COMPOSE = 59  # ops/nfc.py  canonical reordering + composition of CHAR_MAP's decompositions (hashed pairs)
     NFC_COMPACT = 60  # ops/nfc.py  the kept entries of [N, K] (code points or their added matches) packed into [N]
+    # ---- image: sd-unet-block (issue 16)
+    RSQRT = 64  # ops/stat.py  1 / sqrt(x + eps) (GroupNorm's group statistics)
+    EXP = 65    # ops/stat.py  e^min(d, 0), optionally / a row sum (the two-pass softmax)
