@@ -100,6 +100,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---- tokenizer: nfc (issue 14)
     OpCode.NFC_COMPOSE: "NfcOps",
     OpCode.NFC_COMPACT: "NfcOps",
+    # ---- image: sd-unet-block (issue 16)
+    OpCode.RSQRT: "StatOps",
+    OpCode.EXP: "StatOps",
 })
 
 

@@ -29,7 +29,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: added (issue 14)
             "AddedOps",
             # ---- tokenizer: nfc (issue 14)
-            "NfcOps")
+            "NfcOps",
+            # ---- image: sd-unet-block (issue 16)
+            "StatOps")
 
 
 @pytest.fixture(scope="module")

@@ -44,4 +44,10 @@ interface IStepErrors {
     error SlopeOutOfRange(int256 m, int256 k);
     /// @dev Frac bits outside an op's limits: input in [0, fInMax], output in [0, fOutMax].
     error FracOutOfRange(int256 fIn, int256 fOut, int256 fInMax, int256 fOutMax);
+
+    // ---- image: sd-unet-block (issue 16)
+    /// @dev RSQRT's eps outside [0, 2^31) (in the input's LSBs).
+    error EpsOutOfRange(int256 eps);
+    /// @dev EXP's row sum S is not INT32 shaped like d with its last axis 1 (rank of d, width of S).
+    error RowSumMismatch(uint256 rank, uint256 width);
 }
