@@ -150,6 +150,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from bench._nfc_graph import nfc_graph
 
     models["nfc"] = nfc_graph("e\u0301\u0323<|x|>\u0338\u1100\u1161", n=16)
+    # ---- image: sd-unet-block (issue 16): RSQRT, EXP (both forms)
+    from bench._stat_graph import stat_graph
+
+    models["stat"] = stat_graph()
     return models
 
 

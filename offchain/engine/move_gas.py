@@ -205,6 +205,11 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # NFC_COMPACT 0.94M.
     OpCode.NFC_COMPOSE: OpCost(557_000, 231, 5_128),
     OpCode.NFC_COMPACT: OpCost(165_000, 331),
+    # ---- image: sd-unet-block (issue 16)
+    # One-element ops (E = 1, or 2 for EXP's divided form): per_element is an upper bound of the operator calls'
+    # own gas (see bench_ops_gas's `stat` cases and README "sd-unet-block"), fixed the one-element ops' margin.
+    OpCode.RSQRT: OpCost(16_000, 12_000),
+    OpCode.EXP: OpCost(16_000, 12_000),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125

@@ -125,6 +125,11 @@ def test_prover_recomputes_every_node(prover):
 
     nfc_model, nfc_x = nfc_graph()   # NFC_COMPOSE, NFC_COMPACT (both modes)
     seen |= _recompute_every_node(prover, ModelCommitment(nfc_model), nfc_x)
+    # ---- image: sd-unet-block (issue 16)
+    from bench._stat_graph import stat_graph
+
+    stat_model, stat_x = stat_graph()   # RSQRT, EXP (both forms)
+    seen |= _recompute_every_node(prover, ModelCommitment(stat_model), stat_x)
     assert seen == {int(c) for c in OpCode}
 
 
