@@ -116,14 +116,19 @@ def im2col_conv(lw: "Lowerer", xa: Act, wa: Act, bias: Act | None, kernel: tuple
         return lw._emit(OpCode.CONCAT, parts, tuple(shape), xd, xf, (axis,), name=f"{name}.pad{axis}")
 
     padded = pad(pad(nhwc, 1, before[0], after[0]), 2, before[1], after[1])
-    wp = padded.spec.shape[2]
     taps = []
+
+    def cut(x: Act, axis: int, start: int, step: int, count: int, what: str) -> Act:
+        if start == 0 and step == 1 and count == x.spec.shape[axis]:
+            return x   # the whole axis (a 1x1 kernel): no copy
+        shape = list(x.spec.shape)
+        shape[axis] = count
+        return lw._emit(OpCode.SLICE, [x], tuple(shape), xd, xf, (axis, start, step), name=f"{name}.{what}")
+
     for ky in range(kh):
-        rows = lw._emit(OpCode.SLICE, [padded], (b_, oh, wp, c), xd, xf, (1, ky * dilation[0], stride[0]),
-                        name=f"{name}.row{ky}")
+        rows = cut(padded, 1, ky * dilation[0], stride[0], oh, f"row{ky}")
         for kx in range(kw):
-            taps.append(lw._emit(OpCode.SLICE, [rows], (b_, oh, ow, c), xd, xf, (2, kx * dilation[1], stride[1]),
-                                 name=f"{name}.tap{ky}{kx}"))
+            taps.append(cut(rows, 2, kx * dilation[1], stride[1], ow, f"tap{ky}{kx}"))
     cols = taps[0] if len(taps) == 1 else lw._emit(OpCode.CONCAT, taps, (b_, oh, ow, kh * kw * c), xd, xf, (3,),
                                                    name=f"{name}.im2col")
     kernel_q = lw.b.weights[wa.ref.index]

@@ -42,6 +42,7 @@ from offchain.engine.intmath_act import (
     _scale_exp,
     _scale_exp_element,
 )
+from offchain.engine.intmath_softmax import _exp_neg as _exp_neg_q30_tabled
 from offchain.engine.intmath_core import div_round, div_round_element, saturate, saturate_element
 from offchain.engine.intmath_norm import rsqrt, rsqrt_element
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
@@ -54,6 +55,8 @@ SUM_FRAC_MAX = 30
 #: eps must stay below this (in x's LSBs): x + eps is then an int64 in every case before the clamp.
 RSQRT_EPS_LIMIT = 1 << 31
 INT32_MAX = (1 << 31) - 1
+#: Elements EXP's forward computes at a time (whole rows).
+FORWARD_BLOCK = 1 << 22
 
 
 def _frac(what: str, f: int, hi: int) -> None:
@@ -118,15 +121,32 @@ class Exp(Op):
         return max(total - 30, 0), max(30 - total, 0)
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
-        fi = node.in_specs[0].frac
-        w = np.maximum(-inputs[0].astype(np.int64), 0)
-        p, z = _exp_neg_parts(w, fi)   # e = _scale_exp(p, z, 30): the exp_neg_q30 integers
-        if len(inputs) == 1:
-            return saturate(_scale_exp(p, z, node.output.frac), node.output.dtype.numpy)
-        e = _scale_exp(p, z, 30)
+        """Blocks of whole rows at a time (the int64 temporaries of a 134 M-element attention map would otherwise
+        take several GB); Q30 exps through intmath_softmax's exp table where it applies, the same integers."""
+        d = inputs[0]
+        out = np.empty(node.output.shape, node.output.dtype.numpy)
+        if d.size == 0:
+            return out
+        n = d.shape[-1] if d.ndim else 1
+        rows_d, rows_out = d.reshape(-1, n), out.reshape(-1, n)
+        rows_s = inputs[1].reshape(-1, 1) if len(inputs) == 2 else None
+        step = max(1, FORWARD_BLOCK // n)
+        for r in range(0, rows_d.shape[0], step):
+            block_s = rows_s[r:r + step] if rows_s is not None else None
+            rows_out[r:r + step] = self._block(rows_d[r:r + step], block_s, node)
+        return out
+
+    def _block(self, d: np.ndarray, s: np.ndarray | None, node: Node) -> np.ndarray:
+        fi, fo, dtype = node.in_specs[0].frac, node.output.frac, node.output.dtype.numpy
+        w = np.maximum(-d.astype(np.int64), 0)
+        if s is None and fo != 30:
+            p, z = _exp_neg_parts(w, fi)
+            return saturate(_scale_exp(p, z, fo), dtype)
+        e = _exp_neg_q30_tabled(w, fi)   # = _scale_exp(*_exp_neg_parts(w, fi), 30): exp_neg_q30
+        if s is None:
+            return saturate(e, dtype)
         a, b = self._shifts(node)
-        s = np.maximum(inputs[1].astype(np.int64), 1) << b
-        return saturate(div_round(e << a, s), node.output.dtype.numpy)
+        return saturate(div_round(e << a, np.maximum(s.astype(np.int64), 1) << b), dtype)
 
     def operand_ranges(self, node: Node, out_index: int,
                        inputs: Sequence[np.ndarray] | None = None) -> list[Range]:
