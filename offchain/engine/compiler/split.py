@@ -148,7 +148,7 @@ def _divisor_at_most(n: int, cap: int) -> int:
 
 def _mean_params(count: int, n: int, in_dtype: DType) -> tuple[int, int]:
     """(mult, k) of a MEAN over ``count`` values of ``in_dtype`` that divides their sum by ``n``: the largest
-    k <= 40 whose mult = round(2^k / n) keeps the MEAN's int64 bound (count * |qmin| * mult < 2^63)."""
+    k <= 40 whose mult = round(2^k / n) keeps the MEAN's int64 bound (count * |qmin| * mult < 2^62)."""
     for k in range(MAX_MEAN_K, -1, -1):
         mult = max(1, round((1 << k) / n))
         if (count * (-in_dtype.qmin) * mult).bit_length() <= 62:
