@@ -101,10 +101,10 @@ class Attention(nn.Module):
         ctx = x if context is None else context
         b, t, _ = x.shape
         hd = self.c // self.heads
-        q = self.to_q(x).reshape(b, t, self.heads, hd).transpose(1, 2)
+        q = (self.to_q(x) * hd ** -0.5).reshape(b, t, self.heads, hd).transpose(1, 2)   # scale q, not the scores
         k = self.to_k(ctx).reshape(b, ctx.shape[1], self.heads, hd).transpose(1, 2)
         v = self.to_v(ctx).reshape(b, ctx.shape[1], self.heads, hd).transpose(1, 2)
-        scores = q @ k.transpose(-1, -2) * hd ** -0.5              # [1, 8, T, L]
+        scores = q @ k.transpose(-1, -2)                           # [1, 8, T, L]
         out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, self.c)
         return self.to_out(out)
 
@@ -170,10 +170,10 @@ def compile_block(d: Dims = SD15, bound: int = MAX_MOVE_GAS):
 
 
 def _fault_site(model) -> tuple[int, int]:
-    """The self-attention probabilities (the first EXP with a row sum) and an element in its middle."""
+    """The self-attention probabilities (the first EXP with a row max and a row sum) and an element in its middle."""
     from offchain.engine.ops import OpCode
 
-    node = next(i for i, n in enumerate(model.graph.nodes) if n.op == OpCode.EXP and len(n.inputs) == 2)
+    node = next(i for i, n in enumerate(model.graph.nodes) if n.op == OpCode.EXP and len(n.inputs) == 3)
     return node, model.graph.nodes[node].output.size // 2 + 17
 
 

@@ -732,15 +732,18 @@ def stat_cases() -> list[Case]:
     rng = np.random.default_rng(SEED + 64)
     rows, n = 1024, 4096
     var = _ints(rng, (1, rows), 0, 1 << 31, DType.INT32)
-    d = -_ints(rng, (rows, n), 0, 1 << 31, DType.INT32)
+    x = _ints(rng, (rows, n), -(1 << 31), 1 << 31, DType.INT32)
+    m = (_ints(rng, (rows, 1), 0, 1 << 31, DType.INT32), _spec((rows, 1), DType.INT32, 10))
     s = (_ints(rng, (rows, 1), 1 << 18, 1 << 30, DType.INT32), _spec((rows, 1), DType.INT32, 18))
     return [
         Case(f"rsqrt [1, {rows}] (int32 f30 -> int32 f30, eps 2^31 - 1)", OpCode.RSQRT, var,
              _spec((1, rows), DType.INT32, 30), [], _spec((1, rows), DType.INT32, 30), ((1 << 31) - 1,)),
-        Case(f"exp [{rows}, {n}] (int32 f24 -> int32 f0)", OpCode.EXP, d, _spec((rows, n), DType.INT32, 24), [],
+        Case(f"exp [{rows}, {n}] (int32 f24 -> int32 f0)", OpCode.EXP, x, _spec((rows, n), DType.INT32, 24), [],
              _spec((rows, n), DType.INT32, 0)),
-        Case(f"exp / row sum [{rows}, {n}] (int32 f10, S int32 f18 -> int16 f14)", OpCode.EXP, d,
-             _spec((rows, n), DType.INT32, 10), [s], _spec((rows, n), DType.INT16, 14)),
+        Case(f"exp(x - m) [{rows}, {n}] (int32 f10 -> int32 Q30)", OpCode.EXP, x, _spec((rows, n), DType.INT32, 10),
+             [m], _spec((rows, n), DType.INT32, 30)),
+        Case(f"exp(x - m) / S [{rows}, {n}] (int32 f10, S int32 f18 -> int16 f14)", OpCode.EXP, x,
+             _spec((rows, n), DType.INT32, 10), [m, s], _spec((rows, n), DType.INT16, 14)),
     ]
 
 

@@ -1,12 +1,12 @@
-"""A dispute through each sd-unet-block op (issue 16): a submitter that corrupts one element of EXP's output (the
-exp form and the divided-by-row-sum form) or of RSQRT's loses the game to the honest challenger through that
+"""A dispute through each sd-unet-block op (issue 16): a submitter that corrupts one element of EXP's output (each of
+its three forms: e^x, e^(x - m), e^(x - m) / S) or of RSQRT's loses the game to the honest challenger through that
 node's one-step proof (StatOps), on bench/_stat_graph.py's two-pass softmax and mean-square normalisation."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench._stat_graph import EXP_DIV_NODE, EXP_NODE, RSQRT_NODE, stat_graph
+from bench._stat_graph import EXP_DIV_NODE, EXP_MAX_NODE, EXP_NODE, RSQRT_NODE, stat_graph
 from offchain.chain.params import ProtocolParams
 from offchain.chain.registration import model_spec
 from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
@@ -30,11 +30,11 @@ def graph():
 def test_the_graph_runs_each_op_where_the_disputes_look(graph):
     commitment, _, _ = graph
     ops = [n.op for n in commitment.model.graph.nodes]
-    assert (ops[EXP_NODE], ops[EXP_DIV_NODE], ops[RSQRT_NODE]) == (OpCode.EXP, OpCode.EXP, OpCode.RSQRT)
-    assert len(commitment.model.graph.nodes[EXP_DIV_NODE].inputs) == 2
+    assert [ops[k] for k in (EXP_NODE, EXP_MAX_NODE, EXP_DIV_NODE, RSQRT_NODE)] == [OpCode.EXP] * 3 + [OpCode.RSQRT]
+    assert [len(commitment.model.graph.nodes[k].inputs) for k in (EXP_NODE, EXP_MAX_NODE, EXP_DIV_NODE)] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("node,element", [(EXP_NODE, 5), (EXP_DIV_NODE, 11), (RSQRT_NODE, 1)])
+@pytest.mark.parametrize("node,element", [(EXP_NODE, 5), (EXP_MAX_NODE, 2), (EXP_DIV_NODE, 11), (RSQRT_NODE, 1)])
 def test_a_corrupted_element_loses_the_game(graph, protocol, owner, submitter, challenger, node, element):
     commitment, x, honest = graph
     registry, game = protocol

@@ -116,8 +116,8 @@ class _Attention(nn.Module):
 
 
 def test_wide_softmax_is_two_pass_within_one_lsb():
-    """Rows of 1,024 under a 0.7 M bound (SOFTMAX's step: 0.87 M): AMAX, SUB, EXP, sum, EXP(d, S') replace SOFTMAX,
-    the probabilities are within 1 LSB (2^-14) of the single-node compile's, and the output agrees with torch."""
+    """Rows of 1,024 under a 0.7 M bound (SOFTMAX's step: 0.87 M): AMAX, EXP(x, m), sum, EXP(x, m, S') replace
+    SOFTMAX, the probabilities are within 1 LSB (2^-14) of the single-node compile's, the output agrees with torch."""
     module = _Attention().eval()
     samples = _samples((1, 1024, 8), 2)
     whole = compile_module(module, samples[0], samples, CompileConfig(max_move_gas=None))
@@ -128,7 +128,7 @@ def test_wide_softmax_is_two_pass_within_one_lsb():
     a, b = run(whole, [x]), run(split, [x])
     probs_a = next(o for o, node in zip(a.outputs, whole.graph.nodes) if node.op == OpCode.SOFTMAX)
     probs_b = next(o for o, node in zip(b.outputs, split.graph.nodes)
-                   if node.op == OpCode.EXP and len(node.inputs) == 2)
+                   if node.op == OpCode.EXP and len(node.inputs) == 3)
     assert np.abs(probs_a.astype(np.int64) - probs_b).max() <= 1
     want = module(samples[1][0]).detach().numpy()
     got = b.output / 2.0 ** split.graph.output.frac

@@ -24,10 +24,14 @@ def _rsqrt(shape, x_dt, fi, out_dt, fo, eps):
     return make_node(OpCode.RSQRT, [spec(shape, x_dt, fi)], spec(shape, out_dt, fo), (eps,))
 
 
-def _exp(shape, d_dt, fi, out_dt, fo, fs=None):
+def _exp(shape, d_dt, fi, out_dt, fo, fs=None, m_dt=None):
+    """EXP(x), EXP(x, m) (m_dt given) or EXP(x, m, S) (fs given; m INT32 unless m_dt)."""
     ins = [spec(shape, d_dt, fi)]
+    row = tuple(shape[:-1]) + (1,)
+    if m_dt is not None or fs is not None:
+        ins.append(spec(row, m_dt or DType.INT32, fi))
     if fs is not None:
-        ins.append(spec(tuple(shape[:-1]) + (1,), DType.INT32, fs))
+        ins.append(spec(row, DType.INT32, fs))
     return make_node(OpCode.EXP, ins, spec(shape, out_dt, fo))
 
 
@@ -46,10 +50,11 @@ def test_rsqrt_forward_equals_element(data):
 @given(st.data())
 def test_exp_forward_equals_element(data):
     shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
-    divided = data.draw(st.booleans())
+    form = data.draw(st.sampled_from(["exp", "max", "divided"]))
     node = _exp(shape, data.draw(st.sampled_from(DTYPES)), data.draw(st.integers(0, 24)),
                 data.draw(st.sampled_from(DTYPES)), data.draw(st.integers(0, 30)),
-                data.draw(st.integers(0, 30)) if divided else None)
+                data.draw(st.integers(0, 30)) if form == "divided" else None,
+                data.draw(st.sampled_from(DTYPES)) if form != "exp" else None)
     rng = _rng(data)
     inputs = [random_tensor(rng, s, True) for s in node.in_specs]
     check_elements(node, inputs, _indices(data, node.output.size))
@@ -69,9 +74,11 @@ def test_dtype_extremes_and_frac_ends(x_dt):
             for fo in (0, 30):
                 check_elements(_exp(x.shape, x_dt, fi, out_dt, fo), [x], range(x.size))
                 d = np.tile(x, (7, 1))
-                s = np.array([[v] for v in (DType.INT32.qmin, -1, 0, 1, 2, 1 << 30, DType.INT32.qmax)], np.int32)
+                m = np.array([[v] for v in (DType.INT32.qmin, -1, 0, 1, 2, 1 << 30, DType.INT32.qmax)], np.int32)
+                s = m[::-1].copy()
+                check_elements(_exp(d.shape, x_dt, fi, out_dt, fo, None, DType.INT32), [d, m], range(d.size))
                 for fs in (0, 30):
-                    check_elements(_exp(d.shape, x_dt, fi, out_dt, fo, fs), [d, s], range(d.size))
+                    check_elements(_exp(d.shape, x_dt, fi, out_dt, fo, fs), [d, m, s], range(d.size))
 
 
 def test_rsqrt_close_to_real():
@@ -96,20 +103,19 @@ def test_exp_close_to_real():
 
 @pytest.mark.parametrize("n", [1, 7, 64, 1000, 4096])
 def test_two_pass_softmax_matches_softmax(n):
-    """AMAX -> SUB -> EXP -> sum rounded to 30 - t frac bits -> EXP(d, S') is SOFTMAX's integers with the sum
+    """AMAX -> EXP(x, m) -> sum rounded to 30 - t frac bits -> EXP(x, m, S') is SOFTMAX's integers with the sum
     rounded: at most 1 LSB apart at f_out 14, and equal wherever the sum is exact (rows of one element)."""
     rng = np.random.default_rng(n)
     fi, fo = 10, 14
     x = rng.integers(-(8 << fi), 8 << fi, size=(3, n)).astype(np.int32)
     ref = intmath_softmax.softmax(x, fi, fo, np.int16)
     m = x.max(axis=-1, keepdims=True)
-    d = (x.astype(np.int64) - m).astype(np.int32)
-    e = get_op(OpCode.EXP).forward([d], _exp(d.shape, DType.INT32, fi, DType.INT32, 30))
+    e = get_op(OpCode.EXP).forward([x, m], _exp(x.shape, DType.INT32, fi, DType.INT32, 30, None, DType.INT32))
     assert (e.max(axis=-1) == 1 << 30).all()   # the row's max gives exactly 1.0 in Q30, as in SOFTMAX
     t = max(0, (n - 1).bit_length())
     s = e.astype(np.int64).sum(axis=-1, keepdims=True)
     s_r = ((s + ((1 << t) >> 1)) >> t).astype(np.int32) if t else s.astype(np.int32)
-    out = get_op(OpCode.EXP).forward([d, s_r], _exp(d.shape, DType.INT32, fi, DType.INT16, fo, 30 - t))
+    out = get_op(OpCode.EXP).forward([x, m, s_r], _exp(x.shape, DType.INT32, fi, DType.INT16, fo, 30 - t))
     diff = np.abs(out.astype(np.int64) - ref)
     assert diff.max() <= 1
     if n == 1:
@@ -134,12 +140,15 @@ def test_refusals():
                 _exp((2, 3), DType.INT32, 10, DType.INT32, 14, 31)):
         with pytest.raises(ParamError):
             get_op(OpCode.EXP).check(bad)
-    with pytest.raises(ShapeMismatchError):   # S must be one per row
-        get_op(OpCode.EXP).check(make_node(OpCode.EXP, [spec((2, 3), DType.INT32, 0), spec((2, 3), DType.INT32, 0)],
-                                           spec((2, 3), DType.INT32, 0)))
-    with pytest.raises(DtypeMismatchError):
-        get_op(OpCode.EXP).check(make_node(OpCode.EXP, [spec((2, 3), DType.INT32, 0), spec((2, 1), DType.INT16, 0)],
-                                           spec((2, 3), DType.INT32, 0)))
+    x, row = spec((2, 3), DType.INT32, 0), spec((2, 1), DType.INT32, 0)
+    with pytest.raises(ShapeMismatchError):   # m and S must be one per row
+        get_op(OpCode.EXP).check(make_node(OpCode.EXP, [x, x], x))
+    with pytest.raises(ShapeMismatchError):
+        get_op(OpCode.EXP).check(make_node(OpCode.EXP, [x, row, x], x))
+    with pytest.raises(DtypeMismatchError):   # m on x's scale
+        get_op(OpCode.EXP).check(make_node(OpCode.EXP, [x, spec((2, 1), DType.INT32, 1)], x))
+    with pytest.raises(DtypeMismatchError):   # S is INT32
+        get_op(OpCode.EXP).check(make_node(OpCode.EXP, [x, row, spec((2, 1), DType.INT16, 0)], x))
     with pytest.raises(ParamError):
         get_op(OpCode.EXP).check(make_node(OpCode.EXP, [spec((2, 3), DType.INT32, 0)], spec((2, 3), DType.INT32, 0),
                                            (1,)))

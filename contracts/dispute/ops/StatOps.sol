@@ -12,9 +12,9 @@ import {OperatorBase} from "./OperatorBase.sol";
 /// @notice RSQRT (64) and EXP (65), the scalar functions of a chunked GroupNorm and a two-pass softmax, mirroring
 ///         offchain/engine/ops/stat.py (sd-unet-block, issue 16). Both are total on their operands' values:
 ///         RSQRT:  out = rsqrt_element(min(max(x + eps, 0), 2^31 - 1), fi, fo), the dtype's max for 0;
-///         EXP:    e = exp_neg_q30(max(-d, 0), fi); out = rshift_round(e, 30 - fo), or with a row sum S
-///                 out = div_round(e << max(fo + fs - 30, 0), max(S, 1) << max(30 - fo - fs, 0)); saturated.
-///         One element reads its input element (and EXP its row's S).
+///         EXP:    e = exp_neg_q30(max(m - x, 0), fi) (m = 0 without a row max); out = e at frac fo, or with a
+///                 row sum S out = div_round(e << max(fo + fs - 30, 0), max(S, 1) << max(30 - fo - fs, 0));
+///                 saturated. One element reads its input element (and EXP its row's m and S).
 contract StatOps is OperatorBase {
     using LibOperand for Operand;
 
@@ -38,9 +38,9 @@ contract StatOps is OperatorBase {
     {
         _check(d);
         if (r == 0) return (0, e, 1);
-        // INVARIANT: Only EXP's row sum is a second range: one S per row of d's last axis.
-        if (r != 1 || d.inputs.length != 2) revert BadNode("range index");
-        return (1, e / _dim(d.inputs[0], 0), 1);
+        // INVARIANT: Only EXP's row max and row sum are further ranges: one value per row of x's last axis.
+        if (r >= d.inputs.length) revert BadNode("range index");
+        return (r, e / _dim(d.inputs[0], 0), 1);
     }
 
     /// @inheritdoc IOperator
@@ -50,11 +50,13 @@ contract StatOps is OperatorBase {
         uint256 fIn = uint256(d.inputs[0].frac);
         uint256 fOut = uint256(d.out.frac);
         if (d.op == RSQRT) return _rsqrt(x + d.params[0], fIn, fOut, d.out.width);
-        if (d.inputs.length == 1) return LibFixed.saturate(_expNeg(x < 0 ? -x : int256(0), fIn, fOut), d.out.width);
-        int256 e = LibIntMath.expNegQ30(x < 0 ? -x : int256(0), fIn);
-        int256 s = _m(operands[1]).at(0);
+        int256 w = (d.inputs.length > 1 ? _m(operands[1]).at(0) : int256(0)) - x;
+        if (w < 0) w = 0;
+        if (d.inputs.length < 3) return LibFixed.saturate(_expNeg(w, fIn, fOut), d.out.width);
+        int256 e = LibIntMath.expNegQ30(w, fIn);
+        int256 s = _m(operands[2]).at(0);
         if (s < 1) s = 1;
-        int256 total = int256(fOut) + d.inputs[1].frac;
+        int256 total = int256(fOut) + d.inputs[2].frac;
         unchecked {
             // Safe: e <= 2^30 and a <= 30, so e << a <= 2^60; s < 2^31 and b <= 30, so s << b < 2^61.
             uint256 a = total > 30 ? uint256(total - 30) : 0;
@@ -110,25 +112,35 @@ contract StatOps is OperatorBase {
             }
             return;
         }
-        _expectInputs(d, 1, 2);
+        _expectInputs(d, 1, 3);
         if (d.params.length != 0) revert BadNode("param count");
         // INVARIANT: exp's input frac is in [0, 24] and its output's in [0, 30] (intmath_act).
         if (fIn < 0 || fIn > LibIntMath.FRAC_IN_MAX || fOut < 0 || fOut > LibIntMath.FRAC_OUT_MAX) {
             revert FracOutOfRange(fIn, fOut, LibIntMath.FRAC_IN_MAX, LibIntMath.FRAC_OUT_MAX);
         }
-        if (d.inputs.length == 2) _checkRowSum(d.inputs[0], d.inputs[1]);
+        if (d.inputs.length > 1) {
+            _checkRow(d.inputs[0], d.inputs[1], 1);
+            // INVARIANT: the row max is on x's scale, so m - x is the real difference in x's LSBs.
+            if (d.inputs[1].frac != fIn) revert RowMaxFracMismatch(fIn, d.inputs[1].frac);
+        }
+        if (d.inputs.length > 2) {
+            _checkRow(d.inputs[0], d.inputs[2], 2);
+            TensorDesc calldata s = d.inputs[2];
+            // INVARIANT: the row sum is INT32, so max(S, 1) << b stays below 2^61.
+            if (s.width != 4) revert RowOperandMismatch(2, s.shape.length, s.width);
+            // INVARIANT: the row sum's frac is in [0, 30], so the quotient's shifts stay within 30 bits.
+            if (s.frac < 0 || s.frac > 30) revert FracOutOfRange(s.frac, 0, 30, 30);
+        }
     }
 
-    /// @dev S is INT32 with frac in [0, 30], shaped like d with its last axis 1.
-    function _checkRowSum(TensorDesc calldata x, TensorDesc calldata s) internal pure {
+    /// @dev Operand `slot` holds one value per row of x: x's shape with its last axis 1.
+    function _checkRow(TensorDesc calldata x, TensorDesc calldata t, uint256 slot) internal pure {
         uint256 rank = x.shape.length;
-        bool ok = rank > 0 && s.shape.length == rank && s.width == 4 && s.shape[rank - 1] == 1;
+        bool ok = rank > 0 && t.shape.length == rank && t.shape[rank - 1] == 1;
         for (uint256 i = 0; ok && i + 1 < rank; ++i) {
-            ok = s.shape[i] == x.shape[i];
+            ok = t.shape[i] == x.shape[i];
         }
-        // INVARIANT: one INT32 row sum per row of d (EXP's divided form).
-        if (!ok) revert RowSumMismatch(rank, s.width);
-        // INVARIANT: the row sum's frac is in [0, 30], so the quotient's shifts stay within 30 bits.
-        if (s.frac < 0 || s.frac > 30) revert FracOutOfRange(s.frac, 0, 30, 30);
+        // INVARIANT: one row max / row sum per row of x (EXP's two- and three-input forms).
+        if (!ok) revert RowOperandMismatch(slot, t.shape.length, t.width);
     }
 }

@@ -10,9 +10,10 @@ relates to the single node's definition:
   values ``c = x - mean`` (exact at mean's frac), ``var = mean(c^2)``, ``r = RSQRT(var + eps)``, ``z = c * r``,
   then ``z * gamma + beta`` per channel. Error: each of mean, c^2, var, r, z rounds once (half an LSB of its
   calibrated frac); see README "sd-unet-block" for the bound at SD's sizes.
-* **Softmax over wide rows** (a row of n costs ~454 gas per element in one step; 4,096-wide rows need 2.4 M):
-  AMAX, SUB, EXP, a rounded row sum (MEAN with mult 1), EXP(d, S'): SOFTMAX's integers except that the sum is
-  rounded to 30 - ceil(log2 n) frac bits (ops/stat.py). Each node reads at most one row of n.
+* **Softmax over wide rows** (a row of n costs ~488 gas per element in one step; 4,096-wide rows need 2.4 M):
+  m = AMAX(x), e = EXP(x, m), a rounded row sum S' (MEAN with mult 1), EXP(x, m, S'): SOFTMAX's integers except
+  that the sum is rounded to 30 - ceil(log2 n) frac bits (ops/stat.py). Each node reads at most one row of n; no
+  x - m tensor is stored.
 * **Dense convolutions** (CONV2D proves one run of x per input channel and kernel row, ~27k gas per run: a 3x3 over
   C channels is ~3C runs, so C = 320 needs ~26 M): im2col in NHWC, i.e. PERMUTE to [B, H, W, C], zero padding by
   CONCAT with zero constants, one SLICE per kernel row and per tap, CONCAT of the taps along channels, then one
@@ -70,19 +71,16 @@ def over_bound(lw: "Lowerer", op: int, inputs: list[Act], shape, dtype: DType, f
 
 
 def two_pass_softmax(lw: "Lowerer", xa: Act, dtype: DType, frac: int) -> Act:
-    """Softmax of ``xa``'s rows (last axis) as AMAX, SUB, EXP, rounded sum, EXP(d, S') (module docstring)."""
+    """Softmax of ``xa``'s rows (last axis) as AMAX, EXP(x, m), rounded sum, EXP(x, m, S') (module docstring)."""
     shape, n = xa.spec.shape, xa.spec.shape[-1]
     fi = xa.spec.frac
     row = shape[:-1] + (1,)
     name = lw.node.name
     m = lw._emit(OpCode.AMAX, [xa], row, xa.spec.dtype, fi, name=f"{name}.max")
-    # x - m <= 0; int16 keeps every difference exp does not round to 0 (|d| >= 2^15 / 2^fi >= 32 when fi <= 10).
-    d_dtype = DType.INT16 if xa.spec.dtype.bits <= 16 and fi <= 10 else DType.INT32
-    d = lw._emit(OpCode.SUB, [xa, m], shape, d_dtype, fi, name=f"{name}.diff")
-    e = lw._emit(OpCode.EXP, [d], shape, DType.INT32, 30, name=f"{name}.exp")
+    e = lw._emit(OpCode.EXP, [xa, m], shape, DType.INT32, 30, name=f"{name}.exp")
     t = (n - 1).bit_length()
     s = lw._emit(OpCode.MEAN, [e], row, DType.INT32, 30 - t, (1, 0), name=f"{name}.sum")
-    return lw._emit(OpCode.EXP, [d, s], shape, dtype, frac, name=f"{name}.div")
+    return lw._emit(OpCode.EXP, [xa, m, s], shape, dtype, frac, name=f"{name}.div")
 
 
 # ---------------------------------------------------------------- convolution
