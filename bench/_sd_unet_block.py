@@ -214,7 +214,7 @@ def sd_unet_block_figures(play: bool = True, d: Dims = SD15, bound: int = MAX_MO
     figures["max_abs_error_vs_float"] = float(np.abs(out - want).max())
     figures["output_range_float"] = float(np.abs(want).max())
     figures["rel_rms_error_vs_float"] = float(np.sqrt(np.mean((out - want) ** 2)) / np.sqrt(np.mean(want ** 2)))
-    del want, out
+    del want, out, module, sample
     gc.collect()
     figures["peak_rss_gb_after_run"] = round(_rss_gb(), 2)
     if not play:
