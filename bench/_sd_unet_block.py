@@ -15,8 +15,10 @@ lowerings of offchain/engine/compiler/split.py), run once honestly and once with
 probabilities corrupted (the rest of the block recomputed on it), and the game played on anvil to its one-step
 proof (bench._dispute_game, as bench_dispute's cases).
 
-``sd_unet_block_figures()`` returns the figures as a dict; ``python -m bench._sd_unet_block`` prints them. It is a
-benchmark, not a test: ~1.3 GB of trace, several minutes on 2 cores; run it on a quiet machine.
+``sd_unet_block_figures()`` returns the figures as a dict; ``python -m bench._sd_unet_block`` prints them. Call it
+outside an ape network context: it starts its own anvil (``ethereum:local:foundry``) for the game. It is a benchmark,
+not a test: 1.5 GB of trace, ~2-7 minutes on the 2 shared cores, ~7 GB peak RSS; run it on a quiet machine
+(``tests/dispute/test_sd_block.py`` plays the same block scaled down).
 """
 
 from __future__ import annotations
