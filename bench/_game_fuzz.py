@@ -154,6 +154,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from bench._image_graph import image_graph
 
     models["image"] = image_graph(seed=2**64 - 1, side=4)
+    # ---- image: sd-unet-block (issue 16): RSQRT, EXP (both forms)
+    from bench._stat_graph import stat_graph
+
+    models["stat"] = stat_graph()
     return models
 
 

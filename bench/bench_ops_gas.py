@@ -148,7 +148,8 @@ def cases() -> list[Case]:
             + word_vocab_cases() + pretok_cases() + sample_cases() + cache_cases()  # sample, cache: issue 15
             + added_cases()  # added: issue 14
             + nfc_cases()  # nfc: issue 14
-            + image_cases())  # image: issue 16
+            + image_cases()  # image: issue 16
+            + stat_cases())  # image: sd-unet-block (issue 16)
 
 
 def conv_cases() -> list[Case]:
@@ -743,7 +744,7 @@ def main_slice(which: str) -> None:
     from ape import accounts, networks, project
 
     slices = {"pretok": pretok_cases, "sample": sample_cases, "cache": cache_cases, "added": added_cases,
-              "nfc": nfc_cases, "image": image_cases}
+              "nfc": nfc_cases, "image": image_cases, "stat": stat_cases}
     console = Console()
     results: list[Result] = []
     with networks.parse_network_choice("ethereum:local:foundry"):
@@ -761,6 +762,29 @@ def main_slice(which: str) -> None:
             console.print(f"{case.name}: element {exec_gas:,} gas, whole step {step_gas:,} gas "
                           f"(operator calls {inside:,})")
     write_results(f"ops_gas_{which}", results, console)
+
+
+# ---- image: sd-unet-block (issue 16)
+def stat_cases() -> list[Case]:
+    """RSQRT and EXP (both forms) at their costliest: one element each, so the step grows only with the operand
+    trees' depth; int32 operands of 2^22 elements (a quarter of one SD attention head's 4,096 x 4,096 map) and
+    the largest frac shifts, last element."""
+    rng = np.random.default_rng(SEED + 64)
+    rows, n = 1024, 4096
+    var = _ints(rng, (1, rows), 0, 1 << 31, DType.INT32)
+    x = _ints(rng, (rows, n), -(1 << 31), 1 << 31, DType.INT32)
+    m = (_ints(rng, (rows, 1), 0, 1 << 31, DType.INT32), _spec((rows, 1), DType.INT32, 10))
+    s = (_ints(rng, (rows, 1), 1 << 18, 1 << 30, DType.INT32), _spec((rows, 1), DType.INT32, 18))
+    return [
+        Case(f"rsqrt [1, {rows}] (int32 f30 -> int32 f30, eps 2^31 - 1)", OpCode.RSQRT, var,
+             _spec((1, rows), DType.INT32, 30), [], _spec((1, rows), DType.INT32, 30), ((1 << 31) - 1,)),
+        Case(f"exp [{rows}, {n}] (int32 f24 -> int32 f0)", OpCode.EXP, x, _spec((rows, n), DType.INT32, 24), [],
+             _spec((rows, n), DType.INT32, 0)),
+        Case(f"exp(x - m) [{rows}, {n}] (int32 f10 -> int32 Q30)", OpCode.EXP, x, _spec((rows, n), DType.INT32, 10),
+             [m], _spec((rows, n), DType.INT32, 30)),
+        Case(f"exp(x - m) / S [{rows}, {n}] (int32 f10, S int32 f18 -> int16 f14)", OpCode.EXP, x,
+             _spec((rows, n), DType.INT32, 10), [m, s], _spec((rows, n), DType.INT16, 14)),
+    ]
 
 
 if __name__ == "__main__":

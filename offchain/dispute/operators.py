@@ -104,6 +104,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     OpCode.NOISE: "ImageOps",
     OpCode.DDIM_STEP: "ImageOps",
     OpCode.PIXELS: "ImageOps",
+    # ---- image: sd-unet-block (issue 16)
+    OpCode.RSQRT: "StatOps",
+    OpCode.EXP: "StatOps",
 })
 
 

@@ -216,6 +216,14 @@ OP_COSTS: dict[OpCode, OpCost] = {
     OpCode.NOISE: OpCost(16_000, 3_000),
     OpCode.DDIM_STEP: OpCost(16_000, 22_000),
     OpCode.PIXELS: OpCost(16_000, 17_000),
+    # ---- image: sd-unet-block (issue 16)
+    # One value per operand (E = 1, 2 or 3): as for the activations, per_element is the operator calls' own gas
+    # (rangeCount, range, element; anvil's call tracer on bench_ops_gas's `stat` cases, 2^22-element int32 trees)
+    # per operand element, rounded up to 1k: RSQRT 14.0k at E = 1; EXP 12.3k (E = 1), 28.4k (E = 2: 14.2k each),
+    # 51.0k (E = 3: 17.0k each). The whole one-step tx measured 81k / 94k / 137k / 191k; the SD block's game
+    # step at EXP(x, m, S) 441k against an estimate of 0.55 M.
+    OpCode.RSQRT: OpCost(16_000, 15_000),
+    OpCode.EXP: OpCost(16_000, 18_000),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125

@@ -137,6 +137,10 @@ COVERED_ELSEWHERE |= set(_NFC_OPS)
 from .test_ops_image import IMAGE_OPS as _IMAGE_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_IMAGE_OPS)
+# ---- image: sd-unet-block (issue 16)
+from .test_ops_stat import STAT_OPS as _STAT_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_STAT_OPS)
 
 
 def test_every_op_code_is_covered():

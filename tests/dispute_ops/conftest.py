@@ -31,7 +31,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: nfc (issue 14)
             "NfcOps",
             # ---- image: imgops (issue 16)
-            "ImageOps")
+            "ImageOps",
+            # ---- image: sd-unet-block (issue 16)
+            "StatOps")
 
 
 @pytest.fixture(scope="module")

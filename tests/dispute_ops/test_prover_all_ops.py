@@ -130,6 +130,11 @@ def test_prover_recomputes_every_node(prover):
 
     image_model, image_x = image_graph()   # NOISE, DDIM_STEP (a middle and the last step), PIXELS
     seen |= _recompute_every_node(prover, ModelCommitment(image_model), image_x)
+    # ---- image: sd-unet-block (issue 16)
+    from bench._stat_graph import stat_graph
+
+    stat_model, stat_x = stat_graph()   # RSQRT, EXP (both forms)
+    seen |= _recompute_every_node(prover, ModelCommitment(stat_model), stat_x)
     assert seen == {int(c) for c in OpCode}
 
 

@@ -100,8 +100,10 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], str | None]] = 
     "where / masked_fill (constant mask)": (
         lambda: Fn(lambda x: x.masked_fill(torch.eye(4, 8, dtype=torch.bool), 0.0)), SEQ, None),
     "add / sub / mul / div by a constant / neg": (lambda: Fn(lambda x: -(x * x - x / 3.0 + 1.0)), VEC, None),
+    # ---- image: sd-unet-block (issue 16)
+    "nn.GroupNorm": (lambda: nn.GroupNorm(2, 4), IMG, None),
     # refused
-    "nn.GroupNorm / nn.InstanceNorm2d": (lambda: nn.GroupNorm(2, 4), IMG, "aten.group_norm"),
+    "nn.InstanceNorm2d": (lambda: nn.InstanceNorm2d(4), IMG, "aten.instance_norm"),
     "nn.LSTM / nn.GRU / nn.RNN": (lambda: Lstm(), SEQ, "aten.lstm"),
     "nn.ConvTranspose2d": (lambda: nn.ConvTranspose2d(4, 4, 3), IMG, "aten.conv_transpose2d"),
     "nn.Conv3d": (lambda: nn.Conv3d(4, 4, 2), (1, 4, 3, 3, 3), "aten.conv3d"),

@@ -108,23 +108,29 @@ def test_a_private_node_is_refused_when_its_reveal_is_over_the_bound():
 
 
 class _WideConv(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, groups: int = 1):
         super().__init__()
         torch.manual_seed(0)
-        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
+        self.conv = nn.Conv2d(channels, 4, 3, padding=1, groups=groups)
 
     def forward(self, x):
         return torch.relu(self.conv(x))
 
 
 def test_the_compiler_refuses_a_model_over_the_bound_and_can_be_told_not_to():
+    """A grouped conv (64 channels per group, ~14 M gas per step) has no split lowering: refused under the default
+    bound, compiled as one CONV2D without one. The dense conv over 128 channels compiles under the bound as im2col +
+    LINEAR (sd-unet-block, issue 16: compiler/split.py)."""
     x = torch.randn(1, 128, 6, 6, generator=torch.Generator().manual_seed(1))
     with pytest.raises(MoveGasError) as info:
-        compile_module(_WideConv(128).eval(), (x,))
+        compile_module(_WideConv(128, groups=2).eval(), (x,))
     node = re.search(r"node (\d+) \(CONV2D\) step", str(info.value))
     assert node is not None, str(info.value)
-    model = compile_module(_WideConv(128).eval(), (x,), config=CompileConfig(max_move_gas=None))
+    model = compile_module(_WideConv(128, groups=2).eval(), (x,), config=CompileConfig(max_move_gas=None))
     assert model.graph.nodes[int(node.group(1))].op == OpCode.CONV2D
+    dense = compile_module(_WideConv(128).eval(), (x,))
+    ops = [n.op for n in dense.graph.nodes]
+    assert OpCode.CONV2D not in ops and OpCode.LINEAR in ops
 
 
 def test_the_cli_reports_the_worst_move_and_refuses_over_its_bound(tmp_path):

@@ -44,4 +44,13 @@ interface IStepErrors {
     error SlopeOutOfRange(int256 m, int256 k);
     /// @dev Frac bits outside an op's limits: input in [0, fInMax], output in [0, fOutMax].
     error FracOutOfRange(int256 fIn, int256 fOut, int256 fInMax, int256 fOutMax);
+
+    // ---- image: sd-unet-block (issue 16)
+    /// @dev RSQRT's eps outside [0, 2^31) (in the input's LSBs).
+    error EpsOutOfRange(int256 eps);
+    /// @dev EXP's row max (slot 1) or row sum (slot 2) is not shaped like x with its last axis 1, or the sum is not
+    ///      INT32 (the operand's rank and width).
+    error RowOperandMismatch(uint256 slot, uint256 rank, uint256 width);
+    /// @dev EXP's row max m is not on x's scale.
+    error RowMaxFracMismatch(int256 xFrac, int256 mFrac);
 }

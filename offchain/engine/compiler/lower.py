@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from offchain.engine.compiler import split
 from offchain.engine.compiler.attention import additive_mask, causal_softmax
 from offchain.engine.compiler.builder import Act, GraphBuilder
 from offchain.engine.compiler.calibrate import Calibration
@@ -479,7 +480,11 @@ class Lowerer:
         xa = self._fit(self._act(x, "input"), 0, SOFTMAX_IN_FRAC_MAX)
         xa, inv = self._last_axis(xa, dim)
         dtype, frac = self.cfg.softmax_out
-        out = self._emit(OpCode.SOFTMAX, [xa], xa.spec.shape, dtype, frac, (0,))
+        # ---- image: sd-unet-block (issue 16): rows too wide for one step take the two-pass form
+        if split.over_bound(self, OpCode.SOFTMAX, [xa], xa.spec.shape, dtype, frac, (0,)):
+            out = split.two_pass_softmax(self, xa, dtype, frac)
+        else:
+            out = self._emit(OpCode.SOFTMAX, [xa], xa.spec.shape, dtype, frac, (0,))
         if inv is not None:
             out = self._emit(OpCode.PERMUTE, [out], self._shape(), dtype, frac, inv)
         return out
@@ -1018,6 +1023,11 @@ class Lowerer:
         params = long_conv_params(stride, (before[0], before[1], after[0], after[1]), dilation, groups)
         frac = self._clamp_shift(self._frac(), xa.spec.frac + wa.spec.frac)
         shape = self._shape()
+        # ---- image: sd-unet-block (issue 16): a dense conv too costly to prove in one step runs as im2col + LINEAR
+        if (rank == 2 and groups == 1
+                and split.over_bound(self, OpCode.CONV2D, ops, shape, self._dtype(), frac, params)):
+            return split.im2col_conv(self, xa, wa, ops[2] if len(ops) == 3 else None, kernel, stride, before,
+                                     after, dilation, shape, self._dtype(), frac)
         out = self._emit(OpCode.CONV2D, ops, shape if rank == 2 else shape[:2] + (1,) + shape[2:], self._dtype(),
                          frac, params)
         if rank == 1:
@@ -1114,6 +1124,12 @@ class Lowerer:
             raise UnsupportedOpError(f"{self.src}: PReLU with {getattr(slope, 'numel', lambda: '?')()} slopes; only "
                                      f"one shared slope (num_parameters=1) compiles")
         return self.leaky_relu(x, float(slope.detach().reshape(())))
+
+    # ---- image: sd-unet-block (issue 16)
+    def group_norm(self, x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True) -> Act:
+        """nn.GroupNorm / F.group_norm: chunked statistics, RSQRT and per-channel affine (compiler/split.py)."""
+        return split.lower_group_norm(self, x, int(num_groups), weight, bias, float(eps))
+
 
 #: Nodes torch.export inserts to assert metadata; they compute nothing.
 CHECKS_ONLY = {aten._assert_tensor_metadata.default}
@@ -1221,4 +1237,6 @@ HANDLERS: dict[Any, Callable[..., Act]] = {
     aten.convolution.default: Lowerer.convolution,
     aten._convolution.default: Lowerer.convolution,
     aten.batch_norm.default: Lowerer.batch_norm,
+    # ---- image: sd-unet-block (issue 16)
+    aten.group_norm.default: Lowerer.group_norm,
 }

@@ -43,6 +43,8 @@ from offchain.engine.ops.added import AddedMatch, AddedResolve  # noqa: E402
 from offchain.engine.ops.nfc import NfcCompact, NfcCompose  # noqa: E402
 # ---- image: imgops (issue 16)
 from offchain.engine.ops.image import DdimStep, Noise, Pixels  # noqa: E402
+# ---- image: sd-unet-block (issue 16)
+from offchain.engine.ops.stat import Exp, Rsqrt  # noqa: E402
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -70,6 +72,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     NfcCompose(), NfcCompact(),
     # ---- image: imgops (issue 16)
     Noise(), DdimStep(), Pixels(),
+    # ---- image: sd-unet-block (issue 16)
+    Rsqrt(), Exp(),
 )}
 
 

@@ -86,3 +86,6 @@ class OpCode(enum.IntEnum):
     NOISE = 61      # ops/image.py  seeded near-Gaussian INT16 noise (splitmix64 stream, sum of four 16-bit uniforms)
     DDIM_STEP = 62  # ops/image.py  one deterministic DDIM update, x0 clipped to [-lim, lim] (Q16 constants)
     PIXELS = 63     # ops/image.py  x in [-1, 1] -> 8-bit pixel bytes (INT8, byte = q & 0xFF)
+    # ---- image: sd-unet-block (issue 16)
+    RSQRT = 64  # ops/stat.py  1 / sqrt(x + eps) (GroupNorm's group statistics)
+    EXP = 65    # ops/stat.py  e^min(d, 0), optionally / a row sum (the two-pass softmax)
