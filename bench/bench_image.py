@@ -17,6 +17,12 @@ Case ``digits-diffusion`` (offchain/models/diffusion.py, the committed weights, 
   ``build_s`` (compiling the text front, the conditioning head and the denoiser and assembling; one cold build,
   the cache off) and ``build_cached_s`` (the same from the on-disk cache).
 
+With the anvil parts (``--skip-oracle`` leaves them out): ``request_to_submission_s`` / ``request_to_delivery_s``
+through a real submitter node, ``generate_gas`` / ``mint_gas`` / ``token_uri_gas``, and a full game over a fault in
+the middle DDIM step (``moves_per_side``, ``max_tx_gas``, ``dispute_wall_s``): bench/_image_oracle.py.
+
+Case ``sd-unet-block`` (``--skip-sd`` leaves it out): bench/_sd_unet_block.py in a child process.
+
 ``--int8`` adds the same accuracy figures for the graph compiled with per-tensor int8 weights (the compiler has
 no per-channel int8 weights), the measurement behind the int16 choice.
 Threads: the engine's own; torch one thread. One process, one run of each image.
@@ -121,6 +127,36 @@ def diffusion_model(console: Console, int8: bool = False) -> list[Result]:
     return results
 
 
+def sd_unet_block(console: Console) -> list[Result]:
+    """bench/_sd_unet_block.py's figures (SD 1.5's ResBlock + SpatialTransformer at 320 channels, 64x64), run in
+    a child process so its ~7 GB of trace leave with it."""
+    import json
+    import subprocess
+    import sys
+
+    console.print("sd-unet-block: compile, run, commit and dispute (minutes; ~7 GB peak)")
+    done = subprocess.run([sys.executable, "-m", "bench._sd_unet_block"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench._sd_unet_block failed:\n{done.stderr[-3000:]}")
+    f = json.loads(done.stdout[done.stdout.index("{"):])
+    case = "sd-unet-block"
+    opml = f["opml_stable_diffusion"]
+    return [
+        Result(case, "moves_per_side", f["moves_per_side"], "moves", "opML (ORA)", None,
+               note=f"fault: {f['fault']}; opML: {opml}"),
+        Result(case, "max_tx_gas", f["max_tx_gas"], "gas", "target (issue 16)", 2_000_000,
+               note="the game's costliest transaction"),
+        Result(case, "max_step_gas_estimate", f["max_step_gas_estimate"], "gas", "target (issue 16)", 2_000_000,
+               note=f"the costliest one-step proof of ANY node (move_gas estimate): {f['max_step_gas_estimate_node']}"),
+        Result(case, "nodes", f["nodes"], "nodes"),
+        Result(case, "trace_bytes", f["trace_bytes"], "B"),
+        Result(case, "run_s", f["run_s"], "s"),
+        Result(case, "dispute_wall_s", f["dispute_wall_s"], "s"),
+        Result(case, "peak_rss_gb", f["peak_rss_gb"], "GB"),
+        Result(case, "rel_rms_error_vs_float", f["rel_rms_error_vs_float"], "share", note="random weights, torch float"),
+    ]
+
+
 def grid_png(path: str, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     """A PNG of the whole graph's images for the prompts "the digit zero" .. "the digit nine" (columns) and
     ``seeds`` (rows), 8x8 each with a 1-pixel gap, 16 px per pixel: the picture in the README."""
@@ -158,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
         results += oracle_figures(console, im)
         console.rule("digits-diffusion: a fault in the middle DDIM step, disputed")
         results += dispute_figures(console, im)
+    if not args.skip_sd:
+        console.rule("sd-unet-block: one Stable Diffusion 1.5 UNet block (320 channels, 64x64 latent)")
+        results += sd_unet_block(console)
     write_results("image", results, console)
 
 
