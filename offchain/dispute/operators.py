@@ -100,6 +100,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---- tokenizer: nfc (issue 14)
     OpCode.NFC_COMPOSE: "NfcOps",
     OpCode.NFC_COMPACT: "NfcOps",
+    # ---- tokenizer: nfc runs (issue 14)
+    OpCode.NFC_REORDER: "NfcRunOps",
+    OpCode.NFC_STAGE: "NfcRunOps",
 })
 
 

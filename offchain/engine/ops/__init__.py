@@ -41,6 +41,8 @@ from offchain.engine.ops.sample import GenParams, GenStop, Prng, Sample, TopK  #
 from offchain.engine.ops.added import AddedMatch, AddedResolve  # noqa: E402
 # ---- tokenizer: nfc (issue 14)
 from offchain.engine.ops.nfc import NfcCompact, NfcCompose  # noqa: E402
+# ---- tokenizer: nfc runs (issue 14)
+from offchain.engine.ops.nfc_runs import NfcReorder, NfcStage  # noqa: E402
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -66,6 +68,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     AddedMatch(), AddedResolve(),
     # ---- tokenizer: nfc (issue 14)
     NfcCompose(), NfcCompact(),
+    # ---- tokenizer: nfc runs (issue 14)
+    NfcReorder(), NfcStage(),
 )}
 
 

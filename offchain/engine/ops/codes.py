@@ -82,3 +82,6 @@ class OpCode(enum.IntEnum):
     # ---- tokenizer: nfc (issue 14)
     NFC_COMPOSE = 59  # ops/nfc.py  canonical reordering + composition of CHAR_MAP's decompositions (hashed pairs)
     NFC_COMPACT = 60  # ops/nfc.py  the kept entries of [N, K] (code points or their added matches) packed into [N]
+    # ---- tokenizer: nfc runs (issue 14)
+    NFC_REORDER = 68  # ops/nfc_runs.py  canonical reordering of every run of non-starters in full (stable by rank)
+    NFC_STAGE = 69    # ops/nfc_runs.py  composition of run indices [from, from + D) given the previous stage
