@@ -29,7 +29,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- tokenizer: added (issue 14)
             "AddedOps",
             # ---- tokenizer: nfc (issue 14)
-            "NfcOps")
+            "NfcOps",
+            # ---- tokenizer: nfc runs (issue 14)
+            "NfcRunOps")
 
 
 @pytest.fixture(scope="module")
