@@ -85,8 +85,8 @@ def test_a_run_of_40_marks(contract):
         check_against_contract(contract, node, inputs, [0, 1, 4] + busy[-6:])
 
 
-@pytest.mark.parametrize("n, k, width, salt", [(6, 4, 2, 0), (9, 2, 3, 2**32 - 1), (5, 1, 1, 12345),
-                                              (7, 3, 4, 99)])
+@pytest.mark.parametrize("n, k, width, salt", [(6, 4, 2, 0), (9, 2, 2, 2**32 - 1), (5, 1, 1, 12345),
+                                              (7, 3, 2, 99)])
 def test_random_tensors(contract, n, k, width, salt):
     vals = [0, 1, -1, I32_MIN, I32_MAX] + [entry_value(c, r) for c in (0x41, 0x301, 0x1100, 0x1161, 0xAC00,
                                                                         0x11A8, 7) for r in (0, 0, 1, 1, 2, 255)]
@@ -105,19 +105,30 @@ def test_random_tensors(contract, n, k, width, salt):
 
 
 def test_the_caps_match(contract):
-    """N = 256, K = 4: one run of 4 * 256 - 1 marks after a starter (the worst walk), stage from near its end."""
+    """N = 256, K = 4: one run of 4 * 256 - 1 marks after a starter (too long: NFC_REORDER keeps it, walking R =
+    256 entries each way), a run of exactly R marks (reordered), and the last stage (from = R - D) on the long
+    run: the owner and the marks at indices R - D .. R - 1 and R (past the window)."""
+    from offchain.engine.ops.nfc_runs import MAX_RUN_MARKS
+
     n = MAX_POSITIONS
-    nfd = np.full((n, K), entry_value(0x0316, nfc_tables.rank_of(0x0316)), dtype=np.int32)
-    nfd.reshape(-1)[::5] = entry_value(0x0301, nfc_tables.rank_of(0x0301))
+    low, acute = nfc_tables.rank_of(0x0316), nfc_tables.rank_of(0x0301)
+    nfd = np.full((n, K), entry_value(0x0316, low), dtype=np.int32)
+    nfd.reshape(-1)[::5] = entry_value(0x0301, acute)
     nfd[0, 0] = entry_value(0x61, 0)
     chars = np.full(n, 0x61, dtype=np.int32)
     added = np.full(n, -1, dtype=np.int32)
     rows, window, salt = nfc_tables.comp_table()
     check_against_contract(contract, reorder_node(n), [nfd, chars, added], [1, 500, n * K - 1])
     x = get_op(OpCode.NFC_REORDER).forward([nfd, chars, added], reorder_node(n))
+    assert (x == nfd).all()
+    exact = nfd.copy().reshape(-1)
+    exact[MAX_RUN_MARKS + 1] = entry_value(0x61, 0)
+    exact = exact.reshape(n, K)
+    check_against_contract(contract, reorder_node(n), [exact, chars, added], [1, 7, MAX_RUN_MARKS])
     y = get_op(OpCode.NFC_COMPOSE).forward([x, chars, added, rows], compose_node(n, rows.shape[0], window, salt))
-    node = stage_node(n, rows.shape[0], window, salt, n * K - 1 - D)
-    check_against_contract(contract, node, [x, chars, added, rows, y], [0, n * K - 1, n * K - 3])
+    node = stage_node(n, rows.shape[0], window, salt, MAX_RUN_MARKS - D)
+    check_against_contract(contract, node, [x, chars, added, rows, y],
+                           [0] + list(range(MAX_RUN_MARKS - D + 1, MAX_RUN_MARKS + 2)))
 
 
 def _bad_node_reverts(chain, contract, node, reason: str) -> None:
@@ -129,7 +140,7 @@ def test_malformed_nodes_revert_by_name(chain, contract):
     _bad_node_reverts(chain, contract, reorder_node(MAX_POSITIONS + 1), "x shape")
     _bad_node_reverts(chain, contract, reorder_node(4, k=MAX_K + 1), "x shape")
     _bad_node_reverts(chain, contract, stage_node(MAX_POSITIONS + 1, 16, 4, 0, 4), "x shape")
-    for params in ((0, 0, 4, 1), (9, 0, 4, 1), (4, -1, 4, 1), (4, 2**32, 4, 1), (4, 0, 0, 1), (4, 0, 17, 1),
+    for params in ((0, 0, 4, 1), (9, 0, 4, 1), (4, -1, 4, 1), (4, 2**32, 4, 1), (4, 0, 0, 1), (4, 0, 256 - D + 1, D),
                    (4, 0, 4, 0), (4, 0, 4, D + 1)):
         node = make_node(OpCode.NFC_STAGE, (i32((4, 4)), i32((4,)), i32((4,)), i32((32, 3)), i32((4, 4))),
                          i32((4, 4)), params)

@@ -16,7 +16,7 @@ from offchain.engine.dtypes import DType
 from offchain.engine.errors import ParamError, ShapeMismatchError
 from offchain.engine.ops import OpCode, get_op
 from offchain.engine.ops.nfc import COMP_ROW, MAX_LINK, MAX_RUN_TRIES, entry_value
-from offchain.engine.ops.nfc_runs import MAX_STAGE_TRIES, stages_for
+from offchain.engine.ops.nfc_runs import MAX_RUN_MARKS, MAX_STAGE_TRIES, stages_for
 from offchain.models import nfc_tables
 
 from .op_harness import check_elements, make_node, spec
@@ -89,6 +89,25 @@ def test_run_of_128_marks():
     full = "\u0344" * 16 + "e" + "\u0316\u0344" * 52 + "\u0323" * 6 + "\u0345"
     assert len(full.encode()) <= 256
     assert chain_text(full, check="some", slack=256 - len(full.encode())) == tok_nfc(full)
+
+
+def test_runs_past_max_run_marks_keep_their_order():
+    """A run of MAX_RUN_MARKS + 1 entries (only int32 junk, no text of N <= 256 bytes, has one) keeps its values;
+    one of MAX_RUN_MARKS is sorted."""
+    n = 80
+    high, low = entry_value(0x0301, 9), entry_value(0x0316, 3)
+    chars = np.zeros(n, dtype=np.int32)
+    added = np.full(n, -1, dtype=np.int32)
+    for length in (MAX_RUN_MARKS, MAX_RUN_MARKS + 1):
+        flat = np.zeros(n * K, dtype=np.int64)
+        flat[0] = entry_value(0x61, 0)
+        flat[1:1 + length] = [high if j % 2 == 0 else low for j in range(length)]
+        nfd = flat.astype(np.int32).reshape(n, K)
+        x = check_elements(reorder_node(n), [nfd, chars, added], list(range(0, n * K, 3)) + [length]).reshape(-1)
+        if length > MAX_RUN_MARKS:
+            assert (x == flat).all()
+        else:
+            assert list(x[1:1 + length]) == [low] * (length // 2) + [high] * (length // 2)
 
 
 def test_mixed_and_equal_ranks_block():
@@ -203,7 +222,7 @@ def test_forward_equals_element_on_int32_junk(data):
     prev = np.array(data.draw(st.lists(st.one_of(val, st.just(-1), st.just(-1)), min_size=n * k,
                                        max_size=n * k)), dtype=np.int64).astype(np.int32).reshape(n, k)
     node = stage_node(n, rows.shape[0], window, data.draw(st.integers(0, 2**32 - 1)),
-                      data.draw(st.integers(1, n * k)), data.draw(st.integers(1, D)), k)
+                      data.draw(st.integers(1, n * k)), data.draw(st.integers(1, D)), k)   # n * k <= 40
     check_elements(node, [x, chars, added, rows, prev], range(n * k))
     check_elements(node, [nfd, chars, added, rows, prev], range(n * k))
 
@@ -212,13 +231,13 @@ def test_check_refuses():
     rows, window, salt = nfc_tables.comp_table()
     m = rows.shape[0]
     get_op(OpCode.NFC_REORDER).check(reorder_node(256))
-    get_op(OpCode.NFC_STAGE).check(stage_node(256, m, window, salt, 1024))
+    get_op(OpCode.NFC_STAGE).check(stage_node(256, m, window, salt, MAX_RUN_MARKS - D))
     with pytest.raises(ParamError):
         get_op(OpCode.NFC_REORDER).check(reorder_node(257))
     with pytest.raises(ShapeMismatchError):
         get_op(OpCode.NFC_REORDER).check(reorder_node(4, k=5))
     for bad in (stage_node(257, m, window, salt, 4), stage_node(4, m, window, salt, 0),
-                stage_node(4, m, window, salt, 17), stage_node(4, m, window, salt, 4, 0),
+                stage_node(4, m, window, salt, MAX_RUN_MARKS - D + 1), stage_node(4, m, window, salt, 4, 0),
                 stage_node(4, m, window, salt, 4, D + 1), stage_node(4, m, 9, salt, 4),
                 stage_node(4, m, window, 2**32, 4)):
         with pytest.raises(ParamError):

@@ -10,6 +10,7 @@ import {OperatorBase} from "./OperatorBase.sol";
 /// @notice NFC for runs of non-starters of any length (issue 14), mirroring offchain/engine/ops/nfc_runs.py (whose
 ///         docstring is the spec). NFC_REORDER (68): every run of non-starters of CHAR_MAP's NFD entries
 ///         (4 * ((rank << 21) | cp) + 1) stably sorted by rank, raw values moved, every other slot kept;
+///         a run of more than MAX_RUN_MARKS = 256 kept as it is (no text of N <= 256 bytes has one);
 ///         NFC_STAGE (69): the composition of run indices [from, from + D) of every run given the previous stage's
 ///         output (S at the run's owner starter, kept marks = cells != -1), pairs looked up in NFC_COMPOSE's
 ///         hashed table, Hangul algorithmic. Entries, runs and segments are NfcOps' (added-token rows opaque, at
@@ -23,12 +24,13 @@ contract NfcRunOps is OperatorBase {
     uint256 internal constant ROW = 3;
     uint256 internal constant MAX_K = 4;
     uint256 internal constant MAX_POSITIONS = 256;
-    uint256 internal constant MAX_STAGE_TRIES = 4;
+    uint256 internal constant MAX_STAGE_TRIES = 2;
     uint256 internal constant MAX_WINDOW = 8;
     uint256 internal constant MAX_ROWS = 1 << 12;
     uint256 internal constant LOOK_FORWARD = 2;
     uint256 internal constant MAX_LINK = 16;
     uint256 internal constant RANKS = 256;
+    uint256 internal constant MAX_RUN_MARKS = 256;
     int256 internal constant NONE = -1;
     int256 internal constant CP_MASK = 0x1FFFFF;
     int256 internal constant HASH_NODE = 2654435761;
@@ -56,8 +58,8 @@ contract NfcRunOps is OperatorBase {
         uint256 len;
     }
 
-    /// @dev One NFC_STAGE evaluation: its params, the tries made, at a stop (range calls) the stopped pair, and the
-    ///      run's first slot and owner's slot.
+    /// @dev One NFC_STAGE evaluation: its params, the tries made, at a stop (range calls) the stopped pair, the
+    ///      owner's slot and the run's slots by run index (from 0).
     struct Run {
         uint256 from;
         uint256 width;
@@ -66,8 +68,10 @@ contract NfcRunOps is OperatorBase {
         bool stopped;
         int256 a;
         int256 c;
-        uint256 r0;
         uint256 owner;
+        uint256[] slots;
+        bool rev;
+        uint256 count;
     }
 
     /// @inheritdoc OperatorBase
@@ -96,7 +100,7 @@ contract NfcRunOps is OperatorBase {
         if (r >= 4 + uint256(d.params[3])) revert BadNode("range index");
         if (r < 4) return r == 3 ? (4, 0, n * k) : (r, 0, r == 0 ? n * k : n);
         if (loaded.length != r) revert BadNode("loaded ranges");
-        Run memory run = Run(uint256(d.params[2]), uint256(d.params[3]), 0, r - 4, false, 0, 0, 0, 0);
+        Run memory run = Run(uint256(d.params[2]), uint256(d.params[3]), 0, r - 4, false, 0, 0, 0, new uint256[](0), false, 0);
         _stage(_views(loaded, n, k, true), e, run, loaded);
         if (!run.stopped || _hangul(run.a, run.c) != NONE) return (3, 0, 0);
         return (3, _home(d, run.a, run.c) * ROW, uint256(d.params[0]) * ROW);
@@ -111,7 +115,7 @@ contract NfcRunOps is OperatorBase {
             return _reorder(_views(operands, n, k, false), e);
         }
         if (operands.length != 4 + uint256(d.params[3])) revert BadNode("operand count");
-        Run memory run = Run(uint256(d.params[2]), uint256(d.params[3]), 0, type(uint256).max, false, 0, 0, 0, 0);
+        Run memory run = Run(uint256(d.params[2]), uint256(d.params[3]), 0, type(uint256).max, false, 0, 0, 0, new uint256[](0), false, 0);
         return _stage(_views(operands, n, k, true), e, run, operands);
     }
 
@@ -189,45 +193,135 @@ contract NfcRunOps is OperatorBase {
         }
     }
 
-    /// @dev The first slot of the run holding the mark at f and f's index in it.
-    function _runStart(V memory v, uint256 f) internal pure returns (uint256 r0, uint256 idx) {
-        r0 = f;
-        while (true) {
-            (uint256 kind, uint256 g,) = _adj(v, r0, true);
-            if (kind != MARK) return (r0, idx);
-            (r0, idx) = (g, idx + 1);
+    /// @dev The slots of the consecutive marks next to flat slot f (before it, nearest first, when down; after it
+    ///      otherwise), at most `cap`: the walk stops at the first entry within MAX_LINK slots that is not a mark,
+    ///      or when none is (a cut). With a non-empty `counts` it also counts the marks' ranks into it. One tight
+    ///      loop: every slot visited costs two calldata loads.
+    function _marks(V memory v, uint256 f, bool down, uint256 cap, uint256[] memory counts)
+        internal
+        pure
+        returns (uint256[] memory out)
+    {
+        out = new uint256[](cap);
+        // Safe: every slot visited lies in [0, N*K) (last is clamped to it) and its row in [0, N), all within the
+        // views _views checked (V's words: xb, cb, ab, pb, k, len); out has cap words and count < cap when
+        // written; a counted rank is x >> 23 < 256 = counts' length (x a positive int32).
+        assembly ("memory-safe") {
+            let count := 0
+            for {} lt(count, cap) {} {
+                let last := sub(mload(add(v, 160)), 1)
+                switch down
+                case 1 {
+                    last := 0
+                    if gt(f, 16) { last := sub(f, 16) }
+                }
+                default { if lt(add(f, 16), last) { last := add(f, 16) } }
+                let x := 0
+                for {} iszero(eq(f, last)) {} {
+                    f := sub(add(f, 1), shl(1, down))
+                    let y := signextend(3, shr(224, calldataload(add(mload(v), shl(2, f)))))
+                    let r := mod(f, mload(add(v, 128)))
+                    // no entry: a slot with x <= 0 other than a row's first (an opaque entry sits at slot 0)
+                    if and(iszero(sgt(y, 0)), gt(r, 0)) { continue }
+                    let i := div(f, mload(add(v, 128)))
+                    if eq(signextend(3, shr(224, calldataload(add(mload(add(v, 64)), shl(2, i))))), not(0)) {
+                        if sgt(y, 0) {
+                            x := y
+                            break
+                        }
+                        continue
+                    }
+                    if iszero(r) {
+                        if iszero(slt(signextend(3, shr(224, calldataload(add(mload(add(v, 32)), shl(2, i))))), 0)) {
+                            break // an opaque entry ends the run (x stays 0)
+                        }
+                    }
+                }
+                // a mark: a plain entry (x > 0) with rank x >> 23 > 0
+                if or(iszero(sgt(x, 0)), iszero(shr(23, x))) { break }
+                count := add(count, 1)
+                mstore(add(out, shl(5, count)), f)
+                if mload(counts) {
+                    let at := add(counts, shl(5, add(shr(23, x), 1)))
+                    mstore(at, add(mload(at), 1))
+                }
+            }
+            mstore(out, count)
         }
     }
 
     // ----------------------------------------------------------------------------------------------- reorder
 
     /// @dev NFC_REORDER's output at slot e: for a mark at run index j the raw value of the run entry with place j
-    ///      (stable sort by rank: a histogram of the run's ranks, then the j-th in sorted order); else x[e].
+    ///      (stable sort by rank: a histogram of the run's ranks, then the j-th in sorted order); else, and in a run
+    ///      of more than MAX_RUN_MARKS, x[e].
     function _reorder(V memory v, uint256 e) internal pure returns (int256) {
-        (uint256 kind, int256 raw) = _at(v, e);
+        (uint256 kind,) = _at(v, e);
         if (kind != MARK) return _ld(v.xb, e);
-        (uint256 r0, uint256 j) = _runStart(v, e);
         uint256[] memory counts = new uint256[](RANKS);
-        (uint256 g, int256 x) = (r0, _ld(v.xb, r0));
-        while (true) {
-            ++counts[uint256(x >> 23)];
-            (kind, g, x) = _adj(v, g, false);
-            if (kind != MARK) break;
-        }
+        uint256[] memory back = _marks(v, e, true, MAX_RUN_MARKS, counts);
+        uint256[] memory fwd = _marks(v, e, false, MAX_RUN_MARKS, counts);
+        uint256 j = back.length;
+        if (j + 1 + fwd.length > MAX_RUN_MARKS) return _ld(v.xb, e);
+        ++counts[_rank(v, e)];
         uint256 rank;
         while (j >= counts[rank]) {
             j -= counts[rank];
             ++rank;
         }
-        (g, x) = (r0, _ld(v.xb, r0));
-        while (true) {
-            if (uint256(x >> 23) == rank) {
-                if (j == 0) return x;
-                --j;
-            }
-            (, g, x) = _adj(v, g, false);
+        // the j-th entry of that rank in run order: back (reversed), e, fwd
+        uint256 g = _pick(v, back, true, rank, j);
+        if (g != NO_SLOT) return _ld(v.xb, g);
+        j -= _countRank(v, back, rank);
+        if (_rank(v, e) == rank) {
+            if (j == 0) return _ld(v.xb, e);
+            --j;
         }
-        return raw; // unreachable: the run holds counts[rank] > j entries of that rank
+        return _ld(v.xb, _pick(v, fwd, false, rank, j)); // found: the run holds counts[rank] > j of that rank
+    }
+
+    /// @dev The slot of the j-th entry of rank `rank` in `slots` (walked from its end when rev), NO_SLOT if fewer.
+    function _pick(V memory v, uint256[] memory slots, bool rev, uint256 rank, uint256 j)
+        internal
+        pure
+        returns (uint256 g)
+    {
+        uint256 xb = v.xb;
+        g = NO_SLOT;
+        // Safe: every index read lies in [0, slots.length), every slot in [0, N*K) (walked by _marks).
+        assembly ("memory-safe") {
+            let len := mload(slots)
+            for { let i := 0 } lt(i, len) { i := add(i, 1) } {
+                let idx := i
+                if rev { idx := sub(sub(len, 1), i) }
+                let f := mload(add(slots, shl(5, add(idx, 1))))
+                if eq(shr(23, signextend(3, shr(224, calldataload(add(xb, shl(2, f)))))), rank) {
+                    if iszero(j) {
+                        g := f
+                        break
+                    }
+                    j := sub(j, 1)
+                }
+            }
+        }
+    }
+
+    /// @dev How many entries of `slots` have rank `rank`.
+    function _countRank(V memory v, uint256[] memory slots, uint256 rank) internal pure returns (uint256 c) {
+        uint256 xb = v.xb;
+        // Safe: as _pick.
+        assembly ("memory-safe") {
+            let len := mload(slots)
+            for { let i := 0 } lt(i, len) { i := add(i, 1) } {
+                let f := mload(add(slots, shl(5, add(i, 1))))
+                c := add(c, eq(shr(23, signextend(3, shr(224, calldataload(add(xb, shl(2, f)))))), rank))
+            }
+        }
+    }
+
+    /// @dev The rank (x >> 23) of the mark at slot f.
+    function _rank(V memory v, uint256 f) internal pure returns (uint256) {
+        return uint256(_ld(v.xb, f) >> 23);
     }
 
     // ------------------------------------------------------------------------------------------------- stage
@@ -246,35 +340,43 @@ contract NfcRunOps is OperatorBase {
 
     /// @dev NFC_STAGE's output at slot e (stops with the pair at try run.stopAt in range calls).
     function _stage(V memory v, uint256 e, Run memory run, Operand[] calldata ops) internal pure returns (int256) {
-        (bool ok, uint256 r0, uint256 o) = _locate(v, e, run);
-        if (!ok) return _ld(v.pb, e);
-        (run.r0, run.owner) = (r0, o);
+        if (!_locate(v, e, run)) return _ld(v.pb, e);
         return _compose(v, e, run, ops);
     }
 
-    /// @dev Whether slot e is settled by this stage: a mark at run index in [from, from + D) of a run with an
-    ///      owner, or that owner; the run's first slot r0 and its owner o.
-    function _locate(V memory v, uint256 e, Run memory run) internal pure returns (bool ok, uint256 r0, uint256 o) {
+    /// @dev Whether slot e is settled by this stage (a mark at run index in [from, from + D) of a run with an owner,
+    ///      or that owner); fills run.slots (the run's slots from index 0 up to e, or up to from + D for the owner)
+    ///      and run.owner.
+    function _locate(V memory v, uint256 e, Run memory run) internal pure returns (bool ok) {
         (uint256 kind,) = _at(v, e);
         if (kind == MARK) {
-            uint256 j;
-            (r0, j) = _runStart(v, e);
-            ok = j >= run.from && j < run.from + run.width;
+            run.slots = _marks(v, e, true, run.from + run.width, new uint256[](0));
+            uint256 j = run.slots.length;
+            if (j < run.from || j >= run.from + run.width) return false;
+            (run.rev, run.count) = (true, j + 1);
         } else if (kind == STARTER) {
-            (ok, r0) = _runAfter(v, e);
+            uint256 t;
+            (ok, t) = _runAfter(v, e);
+            if (!ok) return false;
+            run.slots = _marks(v, t, false, run.from + run.width, new uint256[](0));
+            run.count = run.slots.length;
+            if (run.count <= run.from) return false;
+        } else {
+            return false;
         }
-        if (!ok) return (false, 0, 0);
-        (ok, o) = _owner(v, r0);
-        if (kind == STARTER && o != e) ok = false;
+        uint256 o;
+        (ok, o) = _owner(v, _slot(run, 0, e));
+        if (kind == STARTER && o != e) return false;
+        run.owner = o;
     }
 
-    /// @dev The first mark of the run after the starter at e and at most LOOK_FORWARD starters with prev = -1
-    ///      (found = false when another entry, a cut or a kept starter comes first).
+    /// @dev The last starter of the chain after the starter at e (at most LOOK_FORWARD starters with prev = -1)
+    ///      that a mark follows (found = false when another entry, a cut or a kept starter comes first).
     function _runAfter(V memory v, uint256 e) internal pure returns (bool, uint256) {
         uint256 t = e;
         for (uint256 steps;; ++steps) {
             (uint256 kind, uint256 g,) = _adj(v, t, false);
-            if (kind == MARK) return (true, g);
+            if (kind == MARK) return (true, t);
             if (kind != STARTER || steps == LOOK_FORWARD || _ld(v.pb, g) != NONE) return (false, 0);
             t = g;
         }
@@ -287,30 +389,35 @@ contract NfcRunOps is OperatorBase {
         uint256 last;
     }
 
-    /// @dev Walks the run from r0: the rank of the last kept mark before index `from`, then the tries of indices
-    ///      [from, from + D) with S starting at prev[owner]. Returns the mark at `target`'s output, or for the owner
-    ///      S at the end (prev[target] when the run does not reach index `from`).
+    /// @dev The rank of the last kept mark (prev != -1) before run index `from`, then the tries of indices
+    ///      [from, from + D) with S starting at prev[owner]. Returns the mark at `target`'s output, or for the
+    ///      owner S at the end.
     function _compose(V memory v, uint256 target, Run memory run, Operand[] calldata ops)
         internal
         pure
         returns (int256)
     {
         St memory st = St(_ld(v.pb, run.owner), 0);
-        uint256 g = _skip(v, run.r0, run.from, st);
-        if (g == NO_SLOT) return _ld(v.pb, target);
-        for (uint256 u; u < run.width; ++u) {
-            (bool stop, int256 val) = _markStep(v, g, target, run, ops, st);
+        for (uint256 i = run.from; i > 0; --i) {
+            uint256 g = _slot(run, i - 1, target);
+            if (_ld(v.pb, g) != NONE) {
+                st.last = _rank(v, g);
+                break;
+            }
+        }
+        for (uint256 i = run.from; i < run.count && i < run.from + run.width; ++i) {
+            (bool stop, int256 val) = _markStep(v, _slot(run, i, target), target, run, ops, st);
             if (stop) return val;
-            g = _nextMark(v, g);
-            if (g == NO_SLOT) break;
         }
         return st.s;
     }
 
-    /// @dev The slot of the run's next mark after g, NO_SLOT at the run's end.
-    function _nextMark(V memory v, uint256 g) internal pure returns (uint256) {
-        (uint256 kind, uint256 h,) = _adj(v, g, false);
-        return kind == MARK ? h : NO_SLOT;
+    /// @dev The slot of run index i: run.slots walked back from the mark e (reversed, e last) or forward from the
+    ///      run's start.
+    function _slot(Run memory run, uint256 i, uint256 e) internal pure returns (uint256) {
+        if (!run.rev) return run.slots[i];
+        uint256 j = run.count - 1;
+        return i == j ? e : run.slots[j - 1 - i];
     }
 
     /// @dev The mark at g in the stage window: tried with S unless blocked (st.last >= its rank); stop = true with
@@ -342,16 +449,6 @@ contract NfcRunOps is OperatorBase {
         if (comp == NONE) return false;
         st.s = comp;
         return true;
-    }
-
-    /// @dev Walks run indices [0, from) from r0 noting in st.last the rank of the last kept one (prev != -1);
-    ///      returns the slot of run index `from`, NO_SLOT if the run is shorter.
-    function _skip(V memory v, uint256 r0, uint256 from, St memory st) internal pure returns (uint256 g) {
-        g = r0;
-        for (uint256 u; u < from && g != NO_SLOT; ++u) {
-            if (_ld(v.pb, g) != NONE) st.last = uint256(_ld(v.xb, g) >> 23);
-            g = _nextMark(v, g);
-        }
     }
 
     /// @dev Hangul L + V -> LV and LV + T -> LVT; NONE for any other pair.
@@ -434,11 +531,12 @@ contract NfcRunOps is OperatorBase {
             revert BadNode("comps shape");
         }
         int256[] calldata p = d.params;
-        // INVARIANT: params (W, salt, from, D): 1 <= W <= min(M, MAX_WINDOW), salt a uint32, 1 <= from <= N * K,
-        // 1 <= D <= MAX_STAGE_TRIES.
+        // INVARIANT: params (W, salt, from, D): 1 <= W <= min(M, MAX_WINDOW), salt a uint32, 1 <= D <=
+        // MAX_STAGE_TRIES, 1 <= from <= MAX_RUN_MARKS - D.
         if (
             p.length != 4 || p[0] < 1 || uint256(p[0]) > comps.shape[0] || p[0] > int256(MAX_WINDOW) || p[1] < 0
-                || p[1] > HASH_MASK || p[2] < 1 || uint256(p[2]) > n * k || p[3] < 1 || p[3] > int256(MAX_STAGE_TRIES)
+                || p[1] > HASH_MASK || p[3] < 1 || p[3] > int256(MAX_STAGE_TRIES) || p[2] < 1
+                || p[2] > int256(MAX_RUN_MARKS) - p[3]
         ) revert BadNode("params");
     }
 }

@@ -14,10 +14,12 @@ NFC_REORDER (68)
     inputs: nfd [N, K], chars [N], added [N]. out [N, K]: canonical reordering of every run in full: the value
     (raw int32, unchanged) of the entry at run index j is the value of the run entry whose place is j, where the
     place of an entry is the number of run entries with (rank < its rank) or (rank == its rank and index < its
-    index), i.e. a stable sort by rank. Every other slot keeps its input value. Runs keep their slots (only the
+    index), i.e. a stable sort by rank. A run of more than MAX_RUN_MARKS = 256 entries (none in a text of N <= 256
+    bytes) keeps its values, and so does every other slot. Runs keep their slots (only the
     values move), so NFC_COMPOSE on x sees the same runs, already sorted (its own sort of a run's first C
-    entries is then the identity). Element reads the three inputs whole: it walks the run around the element,
-    counts ranks (a rank is v >> 23 < 256) and picks the j-th entry in sorted order.
+    entries is then the identity). Element reads the three inputs whole: it walks the run around the element (at
+    most R = MAX_RUN_MARKS entries each way), counts ranks (a rank is v >> 23 < 256) and picks the j-th entry in
+    sorted order.
     Cap: N <= 256, K <= 4 (one-step gas in bench_ops_gas ``nfc_run_cases``).
 
 NFC_STAGE (69)
@@ -40,12 +42,15 @@ NFC_STAGE (69)
     needs S and the kept marks before its window. Element reads x, chars, added, prev whole, then D probe
     windows of 3W elements, one per try made until the element is settled, in try order (a Hangul try and the
     ranges past the last try are empty). Data-dependent.
-    Caps: N <= 256, K <= 4, 1 <= D <= MAX_STAGE_TRIES, 0 < from <= N * K, W <= 8, M <= 4096.
+    Caps: N <= 256, K <= 4, 1 <= D <= MAX_STAGE_TRIES = 2, 1 <= from <= MAX_RUN_MARKS - D (so a one-step walks
+    at most R = 256 run entries: back from a mark until index from + D, forward from an owner to it), W <= 8,
+    M <= 4096.
 
 Guarantee (with the tables of offchain/models/nfc_tables.py and their checked properties): the chain equals
-tokenizers' NFC whenever every run has at most C + S * D non-starters; a text of N UTF-8 bytes has at most N
-(tests/engine/test_nfc_runs.py checks that no code point's NFD holds more non-starters than its UTF-8 bytes),
-so bpe.py emits S = ceil((N - C) / D) stages and the graph is exact for every text that fits it.
+tokenizers' NFC whenever every run has at most min(C + S * D, MAX_RUN_MARKS) non-starters; a text of N UTF-8
+bytes has at most N (tests/engine/test_nfc_runs.py checks that no code point's NFD holds more non-starters than
+its UTF-8 bytes), so bpe.py emits S = ceil((N - C) / D) stages and the graph is exact for every text that fits
+it (N <= MAX_POSITIONS = MAX_RUN_MARKS).
 """
 
 from __future__ import annotations
@@ -65,7 +70,11 @@ from offchain.engine.ops.nfc import (
 from offchain.engine.ops.text import HASH_MASK, _int32
 
 #: Compositions one NFC_STAGE settles (D): its one-step re-runs the stage once per probe range.
-MAX_STAGE_TRIES = 4
+MAX_STAGE_TRIES = 2
+#: The longest run the ops handle (R): NFC_REORDER leaves a longer run as it is, NFC_STAGE settles run indices
+#: below R only (from + D <= R). A text of N <= MAX_POSITIONS = R UTF-8 bytes has no longer run, and it bounds
+#: every walk of a one-step (a run can otherwise fill all N * K = 1024 slots).
+MAX_RUN_MARKS = 256
 #: Rank values are v >> 23 of a positive int32: below 256.
 RANKS = 256
 
@@ -100,8 +109,11 @@ def runs(seq) -> list[tuple[int, int]]:
 
 
 def reorder_value(x: Sequence[int], seq, q: int) -> int:
-    """NFC_REORDER's value at mark entry q: the raw value of the run entry whose place is q's run index."""
+    """NFC_REORDER's value at mark entry q: the raw value of the run entry whose place is q's run index (its own
+    value in a run of more than MAX_RUN_MARKS)."""
     r0, r1 = run_of(seq, q)
+    if r1 - r0 > MAX_RUN_MARKS:
+        return int(x[seq[q][0]])
     order = sorted(range(r0, r1), key=lambda m: seq[m][2])
     return int(x[seq[order[q - r0]][0]])
 
@@ -213,6 +225,8 @@ class NfcReorder(Op):
         seq = _seq(x, chars, added)
         out = list(x)
         for r0, r1 in runs(seq):
+            if r1 - r0 > MAX_RUN_MARKS:
+                continue
             order = sorted(range(r0, r1), key=lambda m: seq[m][2])
             for j, m in enumerate(order):
                 out[seq[r0 + j][0]] = x[seq[m][0]]
@@ -262,10 +276,10 @@ class NfcStage(Op):
                              f"M <= {MAX_COMP_ROWS}")
         if not 0 <= salt <= HASH_MASK:
             raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
-        if not 1 <= frm <= n * k:
-            raise ParamError(f"from = {frm} must lie in [1, N * K = {n * k}]")
         if not 1 <= width <= MAX_STAGE_TRIES:
             raise ParamError(f"D = {width} compositions per stage must lie in [1, {MAX_STAGE_TRIES}]")
+        if not 1 <= frm <= MAX_RUN_MARKS - width:
+            raise ParamError(f"from = {frm} must lie in [1, MAX_RUN_MARKS - D = {MAX_RUN_MARKS - width}]")
         expect_shape("output", node.output.shape, tuple(x.shape))
 
     @staticmethod
