@@ -150,6 +150,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from bench._nfc_graph import nfc_graph
 
     models["nfc"] = nfc_graph("e\u0301\u0323<|x|>\u0338\u1100\u1161", n=16)
+    # ---- tokenizer: nfc runs (issue 14): NFC_REORDER and two NFC_STAGE nodes (run indices 4..7)
+    from bench._nfc_run_graph import nfc_run_graph
+
+    models["nfc_runs"] = nfc_run_graph("a\u0316\u0316\u0316\u0316\u0301<|x|>\u0338e\u0316\u0316\u0316\u0316\u0316\u0316\u0301", n=24)
     return models
 
 

@@ -125,6 +125,11 @@ def test_prover_recomputes_every_node(prover):
 
     nfc_model, nfc_x = nfc_graph()   # NFC_COMPOSE, NFC_COMPACT (both modes)
     seen |= _recompute_every_node(prover, ModelCommitment(nfc_model), nfc_x)
+    # ---- tokenizer: nfc runs (issue 14)
+    from bench._nfc_run_graph import nfc_run_graph
+
+    run_model, run_x = nfc_run_graph()   # NFC_REORDER, NFC_STAGE (two stages)
+    seen |= _recompute_every_node(prover, ModelCommitment(run_model), run_x)
     assert seen == {int(c) for c in OpCode}
 
 
