@@ -771,9 +771,9 @@ def nfc_run_cases(n: int | None = None, width: int | None = None, rows: int | No
 
 def nfc_run_fit_cases() -> list[Case]:
     """NFC_REORDER / NFC_STAGE below their caps (bench_move_gas fits their OpCosts on these and
-    ``nfc_run_cases``): N = 32, D = 2 and N = 96, D = 4 on tables of 256 and 1024 rows."""
+    ``nfc_run_cases``): N = 32, D = 1 and N = 96, D = 2 on tables of 256 and 1024 rows."""
     out = []
-    for n, width, rows, window in ((32, 2, 256, 4), (96, 4, 1024, 8)):
+    for n, width, rows, window in ((32, 1, 256, 4), (96, 2, 1024, 8)):
         for case in nfc_run_cases(n, width, rows, window):
             case.name = f"{case.name} (fit)"
             out.append(case)
