@@ -1,7 +1,8 @@
 """NfcRunOps.sol equals offchain/engine/ops/nfc_runs.py element for element (rangeCount, every range including the
 data-dependent probe windows, element) for NFC_REORDER and NFC_STAGE: on real text through the chain (runs of 5,
 9 and 40 marks with mixed and equal ranks, Hangul after a run, an added token cutting a run, a Kannada starter
-chain owning a long run), on random int32 tensors (junk entries with any rank / cp, any prev, negative chars, odd
+chain owning a long run), on staged runs (starter chains, marks of ranks 1..3 composing in a hand-made table,
+any prev), on random int32 tensors (junk entries with any rank / cp, any prev, negative chars, odd
 added values, a hand-made table with colliding homes and negative composites, salts 0 and 2^32 - 1) and at the
 caps (N = 256, K = 4, one run over the whole input, from near its end); malformed nodes revert with BadNode
 naming the field."""
@@ -102,6 +103,33 @@ def test_random_tensors(contract, n, k, width, salt):
     for frm in (1, 2, n * k):
         node = stage_node(n, 8, window, salt, frm, width, k)
         check_against_contract(contract, node, [x, chars, added, rows, prev], range(n * k))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_staged_runs(contract, seed):
+    """Starter chains and runs of up to 12 marks of ranks 1..3 composing in a hand-made table (Hangul jamo too),
+    an added-token row now and then, prev from NFC_COMPOSE and random (-1 often): every element of the reorder
+    and of stages from 1, 3 and 5."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 5))
+    flat = []
+    for _ in range(3):
+        flat += [entry_value(int(rng.choice([0x41, 0x1100, 0xAC00, 0x61])), 0) for _ in range(rng.integers(1, 3))]
+        flat += [entry_value(int(rng.choice([0x301, 0x316, 0x1161, 0x11A8])), int(rng.integers(1, 4)))
+                 for _ in range(rng.integers(3, 12))]
+    n = -(-len(flat) // k)
+    nfd = np.array(flat + [0] * (n * k - len(flat)), dtype=np.int32).reshape(n, k)
+    chars = np.full(n, 0x41, dtype=np.int32)
+    added = rng.choice([-1] * 9 + [7], size=n).astype(np.int32)
+    rows = np.array([[0x41, 0x301, 0xC1], [0xC1, 0x316, 0x1E00], [0x61, 0x316, 0x1E01], [-1, -1, -1],
+                     [0x1100, 0x301, 0x42]], dtype=np.int32)
+    check_against_contract(contract, reorder_node(n, k), [nfd, chars, added], range(n * k))
+    x = get_op(OpCode.NFC_REORDER).forward([nfd, chars, added], reorder_node(n, k))
+    y = get_op(OpCode.NFC_COMPOSE).forward([x, chars, added, rows], compose_node(n, 5, 5, 0, MAX_RUN_TRIES, k))
+    prev = rng.choice([-1, -1, 0x41, 0xC1, 0xAC00, 5], size=(n, k)).astype(np.int32)
+    for frm, p in ((1, prev), (3, y), (5, y)):
+        check_against_contract(contract, stage_node(n, 5, 5, 0, frm, D, k), [x, chars, added, rows, p],
+                               range(n * k))
 
 
 def test_the_caps_match(contract):

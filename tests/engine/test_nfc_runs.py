@@ -1,5 +1,6 @@
 """NFC_REORDER (68) and NFC_STAGE (69), offchain/engine/ops/nfc_runs.py: forward equals the element rule on every
-element (texts with long mark runs, int32 junk in every operand, colliding table homes); the chain
+element (texts with long mark runs, staged runs with any prev, int32 junk in every operand, colliding table
+homes); the chain
 UTF8_CHARS -> CHAR_MAP(NFD) -> NFC_REORDER -> NFC_COMPOSE -> NFC_STAGE x S -> NFC_COMPACT equals tokenizers' NFC
 on runs of 4, 5, 8, 17, 128 marks, mixed and equal ranks (blocking), Hangul, added-token rows, segment gaps and
 hypothesis text; no code point's NFD has more non-starters than UTF-8 bytes (so S = ceil((N - C) / D) stages
@@ -242,3 +243,38 @@ def test_check_refuses():
                 stage_node(4, m, window, 2**32, 4)):
         with pytest.raises(ParamError):
             get_op(OpCode.NFC_STAGE).check(bad)
+
+
+@st.composite
+def staged_runs(draw):
+    """Starter chains and runs of 0..12 marks with ranks 1..3 (cps that compose with the starters in a hand-made
+    table, Hangul jamo among them), an added-token row now and then, any prev (-1 often): the owner / blocking /
+    last-kept paths of NFC_STAGE on every element."""
+    k = draw(st.integers(1, 4))
+    flat: list[int] = []
+    added: list[int] = []
+    for _ in range(draw(st.integers(1, 4))):
+        for _ in range(draw(st.integers(1, 3))):
+            flat.append(entry_value(draw(st.sampled_from([0x41, 0x1100, 0xAC00, 0x61])), 0))
+        for _ in range(draw(st.integers(0, 12))):
+            flat.append(entry_value(draw(st.sampled_from([0x301, 0x316, 0x1161, 0x11A8])), draw(st.integers(1, 3))))
+    n = -(-len(flat) // k)
+    flat += [0] * (n * k - len(flat))
+    added = [draw(st.sampled_from([-1] * 9 + [7])) for _ in range(n)]
+    prev = [draw(st.sampled_from([-1, -1, 0x41, 0xC1, 0xAC00, 5])) for _ in range(n * k)]
+    return n, k, flat, added, prev
+
+
+@given(staged_runs(), st.integers(1, 8), st.integers(1, D))
+@SETTINGS
+def test_forward_equals_element_on_staged_runs(case, frm, width):
+    n, k, flat, added, prev = case
+    nfd = np.array(flat, dtype=np.int64).astype(np.int32).reshape(n, k)
+    chars = np.full(n, 0x41, dtype=np.int32)
+    added = np.array(added, dtype=np.int32)
+    rows = np.array([[0x41, 0x301, 0xC1], [0xC1, 0x316, 0x1E00], [0x61, 0x316, 0x1E01], [-1, -1, -1],
+                     [0x1100, 0x301, 0x42]], dtype=np.int32)
+    x = check_elements(reorder_node(n, k), [nfd, chars, added], range(n * k))
+    y = get_op(OpCode.NFC_COMPOSE).forward([x, chars, added, rows], compose_node(n, 5, 5, 0, MAX_RUN_TRIES, k))
+    for p in (y, np.array(prev, dtype=np.int32).reshape(n, k)):
+        check_elements(stage_node(n, 5, 5, 0, frm, width, k), [x, chars, added, rows, p], range(n * k))
