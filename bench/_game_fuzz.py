@@ -153,7 +153,7 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     # ---- tokenizer: nfc runs (issue 14): NFC_REORDER and two NFC_STAGE nodes (run indices 4..7)
     from bench._nfc_run_graph import nfc_run_graph
 
-    models["nfc_runs"] = nfc_run_graph("a\u0316\u0316\u0316\u0316\u0301<|x|>\u0338e\u0316\u0316\u0316\u0316\u0316\u0316\u0301", n=24)
+    models["nfc_runs"] = nfc_run_graph("a" + "\u0316" * 4 + "\u0301<|x|>\u0338e" + "\u0316" * 6 + "\u0301", n=24)
     return models
 
 

@@ -212,7 +212,8 @@ def test_forward_equals_element_on_int32_junk(data):
     val = st.one_of(st.integers(I32_MIN, I32_MAX), st.sampled_from([0, 1, -1, I32_MIN, I32_MAX]),
                     st.builds(entry_value, st.sampled_from([0x41, 0x301, 0x1100, 0x1161, 0xAC00, 0x11A8, 7]),
                               st.integers(0, 3)))
-    nfd = np.array(data.draw(st.lists(val, min_size=n * k, max_size=n * k)), dtype=np.int64).astype(np.int32).reshape(n, k)
+    nfd = np.array(data.draw(st.lists(val, min_size=n * k, max_size=n * k)),
+                   dtype=np.int64).astype(np.int32).reshape(n, k)
     chars = np.array(data.draw(st.lists(st.one_of(val, st.just(-1)), min_size=n, max_size=n)), dtype=np.int32)
     added = np.array(data.draw(st.lists(st.sampled_from([-1, -1, -1, -2, 5, I32_MIN]), min_size=n, max_size=n)),
                      dtype=np.int32)

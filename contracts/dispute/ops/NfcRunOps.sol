@@ -100,7 +100,8 @@ contract NfcRunOps is OperatorBase {
         if (r >= 4 + uint256(d.params[3])) revert BadNode("range index");
         if (r < 4) return r == 3 ? (4, 0, n * k) : (r, 0, r == 0 ? n * k : n);
         if (loaded.length != r) revert BadNode("loaded ranges");
-        Run memory run = Run(uint256(d.params[2]), uint256(d.params[3]), 0, r - 4, false, 0, 0, 0, new uint256[](0), false, 0);
+        Run memory run =
+            Run(uint256(d.params[2]), uint256(d.params[3]), 0, r - 4, false, 0, 0, 0, new uint256[](0), false, 0);
         _stage(_views(loaded, n, k, true), e, run, loaded);
         if (!run.stopped || _hangul(run.a, run.c) != NONE) return (3, 0, 0);
         return (3, _home(d, run.a, run.c) * ROW, uint256(d.params[0]) * ROW);
@@ -115,7 +116,9 @@ contract NfcRunOps is OperatorBase {
             return _reorder(_views(operands, n, k, false), e);
         }
         if (operands.length != 4 + uint256(d.params[3])) revert BadNode("operand count");
-        Run memory run = Run(uint256(d.params[2]), uint256(d.params[3]), 0, type(uint256).max, false, 0, 0, 0, new uint256[](0), false, 0);
+        Run memory run = Run(
+            uint256(d.params[2]), uint256(d.params[3]), 0, type(uint256).max, false, 0, 0, 0, new uint256[](0), false, 0
+        );
         return _stage(_views(operands, n, k, true), e, run, operands);
     }
 
@@ -506,8 +509,10 @@ contract NfcRunOps is OperatorBase {
         if (d.out.width != 4 || d.out.frac != 0) revert BadNode("dtype");
         TensorDesc calldata x = d.inputs[0];
         // INVARIANT: x is [N, K] with 1 <= N <= MAX_POSITIONS and 1 <= K <= MAX_K.
-        if (x.shape.length != 2 || x.shape[0] == 0 || x.shape[0] > MAX_POSITIONS || x.shape[1] == 0 || x.shape[1] > MAX_K)
-        {
+        if (
+            x.shape.length != 2 || x.shape[0] == 0 || x.shape[0] > MAX_POSITIONS || x.shape[1] == 0
+                || x.shape[1] > MAX_K
+        ) {
             revert BadNode("x shape");
         }
         (n, k) = (x.shape[0], x.shape[1]);
