@@ -20,7 +20,8 @@ NFC_REORDER (68)
     entries is then the identity). Element reads the three inputs whole: it walks the run around the element (at
     most R = MAX_RUN_MARKS entries each way), counts ranks (a rank is v >> 23 < 256) and picks the j-th entry in
     sorted order.
-    Cap: N <= 256, K <= 4 (one-step gas in bench_ops_gas ``nfc_run_cases``).
+    Cap: N <= 256, K <= 4 (bench_ops_gas ``nfc_run_cases``: worst step 0.76M gas as ``recompute``, 0.94M as
+    the game's step, a 255-mark run one mark per row, its last element).
 
 NFC_STAGE (69)
     inputs: x [N, K] (NFC_REORDER's output), chars [N], added [N], comps [M, 3] (NFC_COMPOSE's table layout),
@@ -44,7 +45,9 @@ NFC_STAGE (69)
     ranges past the last try are empty). Data-dependent.
     Caps: N <= 256, K <= 4, 1 <= D <= MAX_STAGE_TRIES = 2, 1 <= from <= MAX_RUN_MARKS - D (so a one-step walks
     at most R = 256 run entries: back from a mark until index from + D, forward from an owner to it), W <= 8,
-    M <= 4096.
+    M <= 4096. Worst step (bench_ops_gas ``nfc_run_cases``, marks one per row, the mark at index 254 of a run
+    over all 1024 slots, both tries failing after full windows): 1.47M gas as ``recompute``, 1.65M as the game's
+    step; D = 3 / 4 measured 1.80M / 2.13M as ``recompute``, hence D <= 2.
 
 Guarantee (with the tables of offchain/models/nfc_tables.py and their checked properties): the chain equals
 tokenizers' NFC whenever every run has at most min(C + S * D, MAX_RUN_MARKS) non-starters; a text of N UTF-8
