@@ -158,6 +158,10 @@ def fuzz_models() -> dict[str, tuple[Model, np.ndarray]]:
     from bench._stat_graph import stat_graph
 
     models["stat"] = stat_graph()
+    # ---- tokenizer: nfc runs (issue 14): NFC_REORDER and two NFC_STAGE nodes (run indices 4..7)
+    from bench._nfc_run_graph import nfc_run_graph
+
+    models["nfc_runs"] = nfc_run_graph("a" + "\u0316" * 4 + "\u0301<|x|>\u0338e" + "\u0316" * 6 + "\u0301", n=24)
     return models
 
 

@@ -50,6 +50,8 @@ PER_RANGE_OPS = {"CONV2D"}
 PER_RANGE_OPS |= {"CAT_MATMUL"}
 # ---- tokenizer: nfc (issue 14): each of NFC_COMPOSE's probe ranges re-runs the composition up to that try
 PER_RANGE_OPS |= {"NFC_COMPOSE"}
+# ---- tokenizer: nfc runs (issue 14): each of NFC_STAGE's probe ranges re-walks the run up to that try
+PER_RANGE_OPS |= {"NFC_STAGE"}
 
 
 def extra_cases() -> list[Case]:
@@ -183,9 +185,10 @@ def all_cases() -> list[Case]:
     from bench.bench_ops_gas import added_fit_cases   # ---- tokenizer: added (issue 14)
     from bench.bench_ops_gas import nfc_fit_cases   # ---- tokenizer: nfc (issue 14)
     from bench.bench_ops_gas import image_fit_cases   # ---- image: imgops (issue 16)
+    from bench.bench_ops_gas import nfc_run_fit_cases   # ---- tokenizer: nfc runs (issue 14)
 
     return ([c for c in op_cases() if c.whole_step] + extra_cases() + added_fit_cases() + nfc_fit_cases()
-            + image_fit_cases())
+            + image_fit_cases() + nfc_run_fit_cases())
 
 
 def element_shape(case: Case, index: int, element: int, inputs, weights: int) -> tuple[int, int, int, int, int]:

@@ -149,7 +149,8 @@ def cases() -> list[Case]:
             + added_cases()  # added: issue 14
             + nfc_cases()  # nfc: issue 14
             + image_cases()  # image: issue 16
-            + stat_cases())  # image: sd-unet-block (issue 16)
+            + stat_cases()  # image: sd-unet-block (issue 16)
+            + nfc_run_cases())  # nfc runs: issue 14
 
 
 def conv_cases() -> list[Case]:
@@ -738,13 +739,95 @@ def image_fit_cases() -> list[Case]:
     return out
 
 
+# ---- tokenizer: nfc runs (issue 14)
+def nfc_run_cases(n: int | None = None, width: int | None = None, rows: int | None = None,
+                  window: int | None = None) -> list[Case]:
+    """NFC_REORDER and NFC_STAGE at the largest sizes their checks allow, on their costliest elements: N =
+    MAX_POSITIONS rows of K = 4 entries, all filled, one starter then marks (the longest walks: every walk step
+    reads an entry). NFC_REORDER: a run of MAX_RUN_MARKS = R marks of one rank, the element its last (walk back
+    over the run, rank histogram, the pick walks to its end), and a run of 4N - 1 marks, the element in its middle
+    (both walks stop after R: too long, kept). NFC_STAGE with from = R - D on the run of 4N - 1 marks: the element
+    is the mark at index R - 1 (every range call walks back R marks); the window's D marks have rising ranks
+    (each unblocked, so tried) and no pair is in the table (each try scans a full window of W = MAX_COMP_WINDOW
+    rows in a table of MAX_COMP_ROWS rows). Smaller n: the same with R = n."""
+    from offchain.engine.ops.bpe import MAX_POSITIONS
+    from offchain.engine.ops.nfc import COMP_ROW, MAX_COMP_ROWS, MAX_COMP_WINDOW, MAX_K, entry_value
+    from offchain.engine.ops.nfc_runs import MAX_RUN_MARKS, MAX_STAGE_TRIES
+
+    n, k = n or MAX_POSITIONS, MAX_K
+    width = width or MAX_STAGE_TRIES
+    rows = rows or MAX_COMP_ROWS
+    window, salt = window or MAX_COMP_WINDOW, 4321
+    rng = np.random.default_rng(SEED + 68)
+    i32 = lambda shape: _spec(shape, DType.INT32, 0)  # noqa: E731
+    size = n * k
+    run_cap = min(MAX_RUN_MARKS, n)
+    frm = run_cap - width
+    chars = np.full(n, 0x41, dtype=np.int32)
+    added = np.full(n, -1, dtype=np.int32)
+    mark = lambda j, r: entry_value(0x0300 + j % 0x70, r)  # noqa: E731
+    at_cap = [entry_value(0x4E00, 0)] + [mark(j, 200) for j in range(run_cap)]
+    at_cap += [entry_value(0x4E00, 0)] * (size - len(at_cap))
+    nfd = np.array(at_cap, dtype=np.int64).astype(np.int32).reshape(n, k)
+    reorder = Case(f"nfc_reorder n={n} K={k} (a run of {run_cap} marks, its last)", OpCode.NFC_REORDER, nfd,
+                   i32((n, k)), [(chars, i32((n,))), (added, i32((n,)))], i32((n, k)), (), element=run_cap)
+    long = [entry_value(0x4E00, 0)] + [mark(j, 200) for j in range(size - 1)]
+    nfd_long = np.array(long, dtype=np.int64).astype(np.int32).reshape(n, k)
+    reorder_long = Case(f"nfc_reorder n={n} K={k} (a run of {size - 1} marks, its middle: both walks stop at "
+                        f"{MAX_RUN_MARKS})", OpCode.NFC_REORDER, nfd_long, i32((n, k)),
+                        [(chars, i32((n,))), (added, i32((n,)))], i32((n, k)), (), element=size // 2)
+    ranks = [1] * frm + [2 + j for j in range(width)] + [200] * (size - 1 - frm - width)
+    values = [entry_value(0x4E00, 0)] + [mark(j, r) for j, r in enumerate(ranks)]
+    x = np.array(values, dtype=np.int64).astype(np.int32).reshape(n, k)
+    table = rng.integers(0x10000, 0x20000, size=(rows, COMP_ROW), dtype=np.int64).astype(np.int32)
+    prev = np.array([0x4E00] + [(v >> 2) & 0x1FFFFF for v in values[1:]], dtype=np.int64).astype(np.int32)
+    stage = Case(f"nfc_stage n={n} K={k} D={width} W={window} M={rows} from={frm} (a run of {size - 1} marks, "
+                 f"the one at index {frm + width - 1}: D failed tries)", OpCode.NFC_STAGE, x, i32((n, k)),
+                 [(chars, i32((n,))), (added, i32((n,))), (table, i32((rows, COMP_ROW))),
+                  (prev.reshape(n, k), i32((n, k)))], i32((n, k)), (window, salt, frm, width),
+                 element=frm + width)
+    # the same with one mark per row (slots 1..3 of every row empty): R marks spread over all 4N slots, so each
+    # walk step also scans 3 empty slots
+    sparse = np.zeros(size, dtype=np.int64)
+    sparse[0] = entry_value(0x4E00, 0)
+    for j in range(min(run_cap, n - 1)):
+        sparse[(j + 1) * k] = mark(j, 200)
+    reorder_sparse = Case(f"nfc_reorder n={n} K={k} (a run of {min(run_cap, n - 1)} marks one per row, its last)",
+                          OpCode.NFC_REORDER, sparse.astype(np.int32).reshape(n, k), i32((n, k)),
+                          [(chars, i32((n,))), (added, i32((n,)))], i32((n, k)), (), element=(n - 1) * k)
+    sparse_x = np.zeros(size, dtype=np.int64)
+    sparse_x[0] = values[0]
+    for j in range(n - 1):
+        sparse_x[(j + 1) * k] = values[1 + j]
+    sparse_prev = np.where(sparse_x > 0, (sparse_x >> 2) & 0x1FFFFF, -1)
+    last_mark = min(frm + width, n - 1)
+    stage_sparse = Case(f"nfc_stage n={n} K={k} D={width} W={window} M={rows} from={frm} (marks one per row, "
+                        f"the one at index {last_mark - 1})", OpCode.NFC_STAGE,
+                        sparse_x.astype(np.int32).reshape(n, k), i32((n, k)),
+                        [(chars, i32((n,))), (added, i32((n,))), (table, i32((rows, COMP_ROW))),
+                         (sparse_prev.astype(np.int32).reshape(n, k), i32((n, k)))], i32((n, k)),
+                        (window, salt, frm, width), element=last_mark * k)
+    return [reorder, reorder_long, stage, reorder_sparse, stage_sparse]
+
+
+def nfc_run_fit_cases() -> list[Case]:
+    """NFC_REORDER / NFC_STAGE below their caps (bench_move_gas fits their OpCosts on these and
+    ``nfc_run_cases``): N = 32, D = 1 and N = 96, D = 2 on tables of 256 and 1024 rows."""
+    out = []
+    for n, width, rows, window in ((32, 1, 256, 4), (96, 2, 1024, 8)):
+        for case in nfc_run_cases(n, width, rows, window):
+            case.name = f"{case.name} (fit)"
+            out.append(case)
+    return out
+
+
 def main_slice(which: str) -> None:
     """``python -m bench.bench_ops_gas <slice>``: only one slice's worst cases (bench/results/ops_gas_<slice>.json):
     the operator's own element() gas, the whole one-step transaction and the operator calls inside it."""
     from ape import accounts, networks, project
 
     slices = {"pretok": pretok_cases, "sample": sample_cases, "cache": cache_cases, "added": added_cases,
-              "nfc": nfc_cases, "image": image_cases, "stat": stat_cases}
+              "nfc": nfc_cases, "image": image_cases, "stat": stat_cases, "nfcrun": nfc_run_cases}
     console = Console()
     results: list[Result] = []
     with networks.parse_network_choice("ethereum:local:foundry"):

@@ -107,6 +107,9 @@ OPERATOR_CONTRACTS: Mapping[int, str] = MappingProxyType({
     # ---- image: sd-unet-block (issue 16)
     OpCode.RSQRT: "StatOps",
     OpCode.EXP: "StatOps",
+    # ---- tokenizer: nfc runs (issue 14)
+    OpCode.NFC_REORDER: "NfcRunOps",
+    OpCode.NFC_STAGE: "NfcRunOps",
 })
 
 

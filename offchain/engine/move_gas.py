@@ -224,6 +224,13 @@ OP_COSTS: dict[OpCode, OpCost] = {
     # step at EXP(x, m, S) 441k against an estimate of 0.55 M.
     OpCode.RSQRT: OpCost(16_000, 15_000),
     OpCode.EXP: OpCost(16_000, 18_000),
+    # ---- tokenizer: nfc runs (issue 14)
+    # fitted against the shared constants above (python -m bench.bench_move_gas --ops NFC_REORDER,NFC_STAGE:
+    # bench_ops_gas's nfc run cases at the caps and N = 32 / 96 with D = 1 / 2, dense and one mark per row). Worst
+    # game steps at the caps (N = 256, K = 4, D = 2, from = 254, W = 8, M = 4096; each of NFC_STAGE's probe range
+    # calls re-walks the run): NFC_STAGE 1.65M (one mark per row; 1.33M dense), NFC_REORDER 0.94M.
+    OpCode.NFC_REORDER: OpCost(222_000, 214, 0),
+    OpCode.NFC_STAGE: OpCost(449_000, 248, 0),
 }
 #: TOPK's per-entry cost terms besides OP_COSTS[TOPK].per_element (see _topk_cost).
 TOPK_MERGE_ENTRY = 125
@@ -341,6 +348,13 @@ def _worst_ranges(node: Node, element: int) -> list[tuple[int, int, int]]:
         n = node.in_specs[1].size
         return ([(0, 0, node.in_specs[0].size), (1, 0, n), (2, 0, n)]
                 + [(3, 0, node.params[0] * COMP_ROW)] * NfcCompose.probes(node))
+    # ---- tokenizer: nfc runs (issue 14)
+    if op == OpCode.NFC_STAGE:  # x, chars, added, prev whole, then D whole probe windows
+        from offchain.engine.ops.nfc import COMP_ROW
+
+        n, nk = node.in_specs[1].size, node.in_specs[0].size
+        return ([(0, 0, nk), (1, 0, n), (2, 0, n), (4, 0, nk)]
+                + [(3, 0, node.params[0] * COMP_ROW)] * node.params[3])
     return get_op(node.op).operand_ranges(node, element)
 
 

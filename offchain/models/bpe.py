@@ -15,8 +15,9 @@ Supported (each checked against the ``tokenizers`` library's own ``encode``/``de
   whole in the vocabulary is that token) for byte-level models only (the WORD_VOCAB node,
   offchain/engine/ops/wordvocab.py), refused for SentencePiece-style ones;
 - byte-level BPE (GPT-2 / Llama-3 / Qwen2 style): normalizer none or ``NFC`` (Qwen2; the NFC chain
-  CHAR_MAP(NFD) -> NFC_COMPOSE -> NFC_COMPACT, offchain/engine/ops/nfc.py, equal to tokenizers' NFC except that
-  in a run of more than C = 4 combining marks the marks from the 5th on are neither reordered nor composed);
+  CHAR_MAP(NFD) -> NFC_REORDER -> NFC_COMPOSE -> NFC_STAGE x ceil((N - 4) / 2) -> NFC_COMPACT,
+  offchain/engine/ops/nfc.py and nfc_runs.py, equal to tokenizers' NFC for every text of N bytes, runs of
+  combining marks of any length included);
   pre-tokenizer ``ByteLevel`` with its GPT-2 regex, or
   ``Sequence[Split(<Llama-3 or Qwen2 regex>, Isolated), ByteLevel(use_regex=false)]``; ``add_prefix_space``
   either way; decoder ``ByteLevel``;
@@ -441,10 +442,19 @@ def tokenizer_graph_model(spec: BpeTokenizerSpec, max_bytes: int, seq_len: int, 
         # the matches above read the raw chars; NFC_COMPOSE keeps matched chars raw and cuts the text at them;
         # the two NFC_COMPACT nodes move the chars and the matches to the normalized positions.
         from offchain.engine.ops.nfc import MAX_K, MAX_RUN_TRIES
+        from offchain.engine.ops.nfc_runs import MAX_STAGE_TRIES, stages_for
 
         nfd = add(OpCode.CHAR_MAP, (chars, w_nfd1, w_nfd2), act((n, MAX_K), "nfd"), (nfd_shift,), "bpe.nfd")
+        # ---- tokenizer: nfc runs (issue 14): every run reordered in full, NFC_COMPOSE settles run indices < C,
+        # then NFC_STAGE nodes D at a time up to n (a text of n bytes has no longer run): NFC exact for any text
+        nfd = add(OpCode.NFC_REORDER, (nfd, chars, matches), act((n, MAX_K), "nfd_sorted"), (), "bpe.nfc_reorder")
         composed = add(OpCode.NFC_COMPOSE, (nfd, chars, matches, w_comp), act((n, MAX_K), "nfc"),
                        (comp_window, comp_salt, MAX_RUN_TRIES), "bpe.nfc_compose")
+        for stage in range(stages_for(n, MAX_STAGE_TRIES, MAX_RUN_TRIES)):
+            start = MAX_RUN_TRIES + stage * MAX_STAGE_TRIES
+            composed = add(OpCode.NFC_STAGE, (nfd, chars, matches, w_comp, composed),
+                           act((n, MAX_K), f"nfc_{stage}"), (comp_window, comp_salt, start, MAX_STAGE_TRIES),
+                           f"bpe.nfc_stage_{stage}")
         chars = add(OpCode.NFC_COMPACT, (composed, matches), act((n,), "nfc_chars"), (0,), "bpe.nfc_chars")
         matches = add(OpCode.NFC_COMPACT, (composed, matches), act((n,), "nfc_added"), (1,), "bpe.nfc_added")
         stream = add(OpCode.CHAR_MAP, (chars, w_cls1, w_cls2), act((n, 1), "classes"), (cls_shift,), "bpe.classes")

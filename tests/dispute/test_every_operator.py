@@ -141,6 +141,10 @@ COVERED_ELSEWHERE |= set(_IMAGE_OPS)
 from .test_ops_stat import STAT_OPS as _STAT_OPS  # noqa: E402
 
 COVERED_ELSEWHERE |= set(_STAT_OPS)
+# ---- tokenizer: nfc runs (issue 14)
+from .test_ops_nfc_runs import NFC_RUN_OPS as _NFC_RUN_OPS  # noqa: E402
+
+COVERED_ELSEWHERE |= set(_NFC_RUN_OPS)
 
 
 def test_every_op_code_is_covered():

@@ -33,7 +33,9 @@ FAMILIES = ("ElementwiseOps", "ShapeOps", "ReduceOps", "RopeOps", "EmbeddingOps"
             # ---- image: imgops (issue 16)
             "ImageOps",
             # ---- image: sd-unet-block (issue 16)
-            "StatOps")
+            "StatOps",
+            # ---- tokenizer: nfc runs (issue 14)
+            "NfcRunOps")
 
 
 @pytest.fixture(scope="module")

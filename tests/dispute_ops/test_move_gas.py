@@ -181,6 +181,12 @@ from bench.bench_ops_gas import image_cases  # noqa: E402
 
 CASES += image_cases()
 CASES += image_cases(100_000)
+# ---- tokenizer: nfc runs (issue 14)
+# NFC_REORDER / NFC_STAGE at their caps (fitted) and at a size the fit never saw.
+from bench.bench_ops_gas import nfc_run_cases  # noqa: E402
+
+CASES += nfc_run_cases()
+CASES += nfc_run_cases(160, 1, 2048, 4)
 for _c in CASES[-5:]:
     _c.name = "*" + _c.name
 

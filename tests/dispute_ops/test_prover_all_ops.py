@@ -135,6 +135,11 @@ def test_prover_recomputes_every_node(prover):
 
     stat_model, stat_x = stat_graph()   # RSQRT, EXP (both forms)
     seen |= _recompute_every_node(prover, ModelCommitment(stat_model), stat_x)
+    # ---- tokenizer: nfc runs (issue 14)
+    from bench._nfc_run_graph import nfc_run_graph
+
+    run_model, run_x = nfc_run_graph()   # NFC_REORDER, NFC_STAGE (two stages)
+    seen |= _recompute_every_node(prover, ModelCommitment(run_model), run_x)
     assert seen == {int(c) for c in OpCode}
 
 

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offchain.engine.executor import run
@@ -57,11 +57,6 @@ def _graph_ids(model, data: bytes) -> list[int]:
 def _check(family, data: bytes) -> None:
     name, spec, tok, model = family
     data = _fits(data)
-    if spec.nfc:   # ---- tokenizer: nfc (issue 14): past C marks in a run the graph deviates by design
-        from engine.test_nfc_ops import longest_run   # (test_nfc_deviation_past_c_marks pins what it gives)
-
-        if longest_run(bpe.text_of(data)) > MAX_RUN_TRIES:
-            return
     want = bpe.reference_ids(tok, spec, data, SEQ, model.meta["pad_id"])
     got = _graph_ids(model, data)
     assert got == want, (name, data, tok.encode(bpe.text_of(data)).tokens)
@@ -244,15 +239,23 @@ def qwen2_nfc():
 
 
 def test_nfc_graph_has_the_chain_and_other_graphs_keep_theirs(qwen2_nfc):
-    """Qwen2 with NFC: CHAR_MAP(NFD) -> NFC_COMPOSE -> 2 x NFC_COMPACT right after the added-token match; Qwen2
-    without it compiles to the same graph as before (no NFC node, unchanged node list)."""
+    """Qwen2 with NFC: CHAR_MAP(NFD) -> NFC_REORDER -> NFC_COMPOSE -> ceil((N - C) / D) x NFC_STAGE (from C, C + D,
+    ..) -> 2 x NFC_COMPACT right after the added-token match; Qwen2 without it compiles to the same graph as before
+    (no NFC node, unchanged node list)."""
     from offchain.engine.ops import OpCode
+    from offchain.engine.ops.nfc_runs import MAX_STAGE_TRIES, stages_for
 
     _, spec, _, model = qwen2_nfc
     ops = [n.op for n in model.graph.nodes]
     assert spec.nfc and model.meta["tokenizer"]["normalizer"] == "NFC"
-    assert ops[:7] == [OpCode.UTF8_CHARS, OpCode.ADDED_TOKENS, OpCode.CHAR_MAP, OpCode.NFC_COMPOSE,
-                       OpCode.NFC_COMPACT, OpCode.NFC_COMPACT, OpCode.CHAR_MAP]
+    stages = stages_for(MAX_BYTES)
+    assert stages == -(-(MAX_BYTES - MAX_RUN_TRIES) // MAX_STAGE_TRIES)
+    assert ops[:8 + stages] == ([OpCode.UTF8_CHARS, OpCode.ADDED_TOKENS, OpCode.CHAR_MAP, OpCode.NFC_REORDER,
+                                 OpCode.NFC_COMPOSE] + [OpCode.NFC_STAGE] * stages
+                                + [OpCode.NFC_COMPACT, OpCode.NFC_COMPACT, OpCode.CHAR_MAP])
+    starts = [n.params[2] for n in model.graph.nodes if n.op == OpCode.NFC_STAGE]
+    assert starts == [MAX_RUN_TRIES + s * MAX_STAGE_TRIES for s in range(stages)]
+    assert starts[-1] + MAX_STAGE_TRIES >= MAX_BYTES
     plain = bpe.tokenizer_model(bpe.read_tokenizer(json.loads(V.variant("qwen2"))), MAX_BYTES, SEQ)
     plain_ops = [n.op for n in plain.graph.nodes]
     assert OpCode.NFC_COMPOSE not in plain_ops and plain_ops[:3] == [OpCode.UTF8_CHARS, OpCode.CHAR_MAP,
@@ -270,11 +273,21 @@ def test_nfc_samples_equal_tokenizers(qwen2_nfc, text):
                                                                   HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(MARKED, UNICODE, UNICODE.map(lambda t: __import__("unicodedata").normalize("NFD", t))))
 def test_nfc_random_and_nfd_text_equals_tokenizers(qwen2_nfc, text):
-    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes), with runs of at most C = 4 marks
-    (the documented deviation past them: test_nfc_deviation_past_c_marks)."""
-    from engine.test_nfc_ops import longest_run
+    """Combining-heavy text, any Unicode, and NFD input (which NFC recomposes), runs of marks of any length."""
+    _check(qwen2_nfc, text.encode())
 
-    assume(longest_run(bpe.text_of(_fits(text.encode()))) <= MAX_RUN_TRIES)
+
+ZALGO_MARKS = [chr(c) for c in (0x0300, 0x0301, 0x0308, 0x0316, 0x0323, 0x0327, 0x0338, 0x0344, 0x0345, 0x05B0,
+                                0x0F71, 0x0F72, 0x302A, 0x3099)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(text=st.lists(st.tuples(st.sampled_from(list("aeoAEO <|>") + ["<|im_end|>", "\u1100", "\u304b"]),
+                               st.lists(st.sampled_from(ZALGO_MARKS), max_size=24).map("".join)),
+                     max_size=4).map(lambda parts: "".join(b + m for b, m in parts)))
+def test_nfc_zalgo_text_equals_tokenizers(qwen2_nfc, text):
+    """Zalgo-like text: long runs of mixed-class marks (up to the whole input) after bases and added tokens."""
     _check(qwen2_nfc, text.encode())
 
 
@@ -291,20 +304,14 @@ def test_nfc_first_then_sentencepiece_normalizers_equal_tokenizers():
         _check(family, text.encode())
 
 
-def test_nfc_deviation_past_c_marks(qwen2_nfc):
-    """A run of C + 1 marks: the graph keeps the mark at index C where it is and uncomposed, i.e. it encodes the
-    text tokenizers would give for that normalized form."""
-    from tokenizers import Tokenizer
-
-    _, spec, tok, model = qwen2_nfc
-    raw = json.loads(V.variant("qwen2_nfc"))
-    raw["normalizer"] = None
-    unnormalized = Tokenizer.from_str(json.dumps(raw))
-    text = "a" + "\u0301" * MAX_RUN_TRIES + "\u0323"
-    ours = "\u00e1" + "\u0301" * (MAX_RUN_TRIES - 1) + "\u0323"
-    want = bpe.reference_ids(unnormalized, spec, ours.encode(), SEQ, model.meta["pad_id"])
-    assert _graph_ids(model, text.encode()) == want != bpe.reference_ids(tok, spec, text.encode(), SEQ,
-                                                                         model.meta["pad_id"])
+@pytest.mark.parametrize("count", [4, 5, 8, 17, 22])
+def test_nfc_long_runs_equal_tokenizers(qwen2_nfc, count):
+    """Runs past C = 4 marks (formerly a documented deviation): the acute after ``count`` lower-class marks
+    composes with a, the dot below after ``count`` acutes moves first and composes; a run filling the input."""
+    for text in ("a" + "\u0316" * count + "\u0301", "a" + "\u0301" * count + "\u0323",
+                 "e" + "\u0344" * count, "\u0344" * (MAX_BYTES // 2), "\u0301" + "\u0316" * 22 + "a"):
+        assert len(text.encode()) <= MAX_BYTES
+        _check(qwen2_nfc, text.encode())
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,

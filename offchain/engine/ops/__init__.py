@@ -45,6 +45,8 @@ from offchain.engine.ops.nfc import NfcCompact, NfcCompose  # noqa: E402
 from offchain.engine.ops.image import DdimStep, Noise, Pixels  # noqa: E402
 # ---- image: sd-unet-block (issue 16)
 from offchain.engine.ops.stat import Exp, Rsqrt  # noqa: E402
+# ---- tokenizer: nfc runs (issue 14)
+from offchain.engine.ops.nfc_runs import NfcReorder, NfcStage  # noqa: E402
 
 OPS: dict[int, Op] = {op.code: op for op in (
     Linear(), Conv2d(), Matmul(), Add(), Sub(), Mul(), Relu(), Gelu(), Silu(), Neg(), Rescale(),
@@ -74,6 +76,8 @@ OPS: dict[int, Op] = {op.code: op for op in (
     Noise(), DdimStep(), Pixels(),
     # ---- image: sd-unet-block (issue 16)
     Rsqrt(), Exp(),
+    # ---- tokenizer: nfc runs (issue 14)
+    NfcReorder(), NfcStage(),
 )}
 
 

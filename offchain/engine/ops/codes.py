@@ -89,3 +89,6 @@ class OpCode(enum.IntEnum):
     # ---- image: sd-unet-block (issue 16)
     RSQRT = 64  # ops/stat.py  1 / sqrt(x + eps) (GroupNorm's group statistics)
     EXP = 65    # ops/stat.py  e^min(d, 0), optionally / a row sum (the two-pass softmax)
+    # ---- tokenizer: nfc runs (issue 14)
+    NFC_REORDER = 68  # ops/nfc_runs.py  canonical reordering of every run of non-starters in full (stable by rank)
+    NFC_STAGE = 69    # ops/nfc_runs.py  composition of run indices [from, from + D) given the previous stage

@@ -37,8 +37,10 @@ NFC_COMPOSE (59)
        window; found: S takes the composite and the char is removed, else the char is kept (a kept starter
        becomes S); it stops once entry q is settled: out = -1 for a removed char, the value of S when the next
        kept starter replaces it (or at the window's end) for a kept starter, the cp for a kept non-starter.
-    Equal to NFC (tokenizers' NFC normalizer) whenever no run has more than C non-starters (the documented
-    deviation: a longer run's entries from index C on are neither reordered nor composed), given the table
+    Equal to NFC (tokenizers' NFC normalizer) whenever no run has more than C non-starters (alone, a longer run's
+    entries from index C on are neither reordered nor composed; the tokenizer graph therefore runs it after
+    NFC_REORDER and before NFC_STAGE nodes, offchain/engine/ops/nfc_runs.py, which make runs of any length
+    exact), given the table
     properties nfc_tables checks: no composite whose second char is a starter has a first char made with a
     non-starter, and no chain of more than 2 such starter compositions (so LB = F = 2 windows see everything).
     Element reads nfd, chars, added whole, then P = LB + F + C probe windows of 3W elements, one per try made
