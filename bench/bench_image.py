@@ -138,7 +138,7 @@ def sd_unet_block(console: Console) -> list[Result]:
     done = subprocess.run([sys.executable, "-m", "bench._sd_unet_block"], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"bench._sd_unet_block failed:\n{done.stderr[-3000:]}")
-    f = json.loads(done.stdout[done.stdout.index("{"):])
+    f, _ = json.JSONDecoder().raw_decode(done.stdout[done.stdout.index("{"):])   # ape's log lines may follow
     case = "sd-unet-block"
     opml = f["opml_stable_diffusion"]
     return [
