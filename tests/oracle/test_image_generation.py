@@ -65,6 +65,18 @@ def test_image_request_layout_and_fields():
             image_request(**{"prompt": "a 7", "prompt_bytes": 8, **bad})
 
 
+@settings(max_examples=40, deadline=None)
+@given(prompt=st.text(min_size=1, max_size=B).filter(lambda t: 0 < len(t.encode()) <= B and "\0" not in t),
+       seed=st.integers(0, 2**64 - 1))
+def test_the_chain_encoder_equals_the_image_models(prompt, seed):
+    """offchain.chain.encoding.image_request (what ImageGeneration sends) and the model's own
+    offchain.models.diffusion.image_request (models sit above chain, so it keeps its own, stricter: no NUL) agree."""
+    from offchain.models.diffusion import PROMPT_BYTES, image_request as model_request
+
+    assert PROMPT_BYTES == B
+    assert image_request(prompt, B, seed) == model_request(prompt, seed)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # a view call
 @given(prompt=st.text(min_size=1, max_size=B).filter(lambda t: 0 < len(t.encode()) <= B),
        seed=st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1)))
