@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -33,6 +32,7 @@ def oracle_figures(console: Console, im) -> list[Result]:
     from offchain.chain.registration import Offering, launch
     from offchain.engine.modelfile import save_model
     from offchain.image import DIGITS_IMAGE
+    from bench._oracle_timing import time_delivery
     from offchain.nodes.process import NodeProcess
     from scripts.register import image_callback_gas
 
@@ -62,17 +62,10 @@ def oracle_figures(console: Console, im) -> list[Result]:
                 receipt = imager.generate(prompt, seed, sender=user, value=imager.fee())
                 gas.append(receipt.gas_used)
                 rid = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
-                start = time.perf_counter()
-                while oracle.getRequest(rid).status < 2:
-                    chain.mine()
-                    time.sleep(0.05)
-                submitted.append(time.perf_counter() - start)
-                chain.pending_timestamp += params.challenge_window
-                chain.mine()
-                while not imager.request(rid).delivered:
-                    chain.mine()
-                    time.sleep(0.05)
-                delivered.append(time.perf_counter() - start)
+                s_, d_ = time_delivery(chain, oracle, rid, lambda: imager.request(rid).delivered,
+                                       params.challenge_window)
+                submitted.append(s_)
+                delivered.append(d_)
                 before = token.totalRevenueReceived()
                 token_id, minted = mint(collection, finalized_request(oracle, rid), user.address, user)
                 mint_gas.append(minted.gas_used)

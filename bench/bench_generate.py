@@ -196,6 +196,7 @@ def oracle_delivery(console: Console, gen, prompts: list[str]) -> list[Result]:
     from offchain.chain.params import ProtocolParams
     from offchain.chain.registration import Offering, launch
     from offchain.engine.modelfile import save_model
+    from bench._oracle_timing import time_delivery
     from offchain.nodes.process import NodeProcess
 
     params = ProtocolParams(challenge_window=30, request_timeout=3600)
@@ -220,17 +221,10 @@ def oracle_delivery(console: Console, gen, prompts: list[str]) -> list[Result]:
                 receipt = asker.ask(prompt, sender=user, value=asker.fee())
                 gas.append(receipt.gas_used)
                 rid = receipt.decode_logs(oracle.AICallbackRequest)[0].requestId
-                start = time.perf_counter()
-                while oracle.getRequest(rid).status < 2:
-                    chain.mine()
-                    time.sleep(0.05)
-                submitted.append(time.perf_counter() - start)
-                chain.pending_timestamp += params.challenge_window
-                chain.mine()
-                while not asker.answer(rid).delivered:
-                    chain.mine()
-                    time.sleep(0.05)
-                delivered.append(time.perf_counter() - start)
+                s_, d_ = time_delivery(chain, oracle, rid, lambda: asker.answer(rid).delivered,
+                                       params.challenge_window)
+                submitted.append(s_)
+                delivered.append(d_)
                 console.print(f"  request {rid} {prompt!r}: submitted {submitted[-1]:.2f} s, delivered "
                               f"{delivered[-1]:.2f} s -> {asker.answer(rid).text[:60]!r}")
         finally:

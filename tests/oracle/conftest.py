@@ -109,3 +109,28 @@ def reverts_named(name: str, **inputs):
         assert decoded["name"] == name, decoded
         actual = decoded["args"]
     assert {k: actual.get(k) for k in inputs} == inputs, actual
+
+
+def nodes_answer_script_waits(protocol, commitment, submitter, stranger, chain, sent: list):
+    """A stand-in for scripts/request.py's ``_wait`` (monkeypatch it in): it plays the nodes' part where the script
+    waits for the callback (the request's input appended to ``sent``, the model run, the result submitted, the
+    challenge window passed, finalized) and checks the script's ``delivered()`` goes from False to True."""
+    from offchain.chain.encoding import input_tensor
+    from offchain.dispute.commitment import ExecutionCommitment
+    from offchain.engine.executor import run
+
+    from .test_oracle import submit
+
+    oracle = protocol.oracle
+
+    def nodes_answer(console, oracle_, request_id, delivered, timeout):
+        assert oracle_.address == oracle.address and not delivered()
+        log = list(oracle.AICallbackRequest.range(chain.blocks.head.number, chain.blocks.head.number + 1))[-1]
+        sent.append(bytes(log.input))
+        trace = run(commitment.model, [input_tensor(commitment.model.graph, bytes(log.input))])
+        output, _ = submit(oracle, protocol.game, request_id, ExecutionCommitment(commitment, trace), submitter)
+        chain.pending_timestamp += PARAMS.challenge_window
+        oracle.finalize(request_id, output, b"", sender=stranger)
+        assert delivered()
+
+    return nodes_answer

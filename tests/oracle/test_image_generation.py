@@ -20,7 +20,7 @@ from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
 from offchain.image import ImageLayout, parse_request
 
-from .conftest import PARAMS, register_model, reverts_named
+from .conftest import PARAMS, nodes_answer_script_waits, register_model, reverts_named
 from .test_oracle import conserved, submit
 
 B = 64
@@ -187,16 +187,7 @@ def test_ape_run_request_prompt_shows_the_image_and_writes_a_png(
     oracle = protocol.oracle
     sent = []
 
-    def nodes_answer(console, oracle_, request_id, delivered, timeout):
-        assert oracle_.address == oracle.address and not delivered()
-        log = list(oracle.AICallbackRequest.range(chain.blocks.head.number, chain.blocks.head.number + 1))[-1]
-        sent.append(bytes(log.input))
-        trace = run(imager.model, [input_tensor(imager.model.graph, bytes(log.input))])
-        output, _ = submit(oracle, protocol.game, request_id, ExecutionCommitment(imager, trace), submitter)
-        chain.pending_timestamp += PARAMS.challenge_window
-        oracle.finalize(request_id, output, b"", sender=stranger)
-        assert delivered()
-
+    nodes_answer = nodes_answer_script_waits(protocol, imager, submitter, stranger, chain, sent)
     monkeypatch.setattr(request_script, "_wait", nodes_answer)
     console = Console(record=True, width=200)
     png = tmp_path / "seven.png"

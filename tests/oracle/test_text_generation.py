@@ -14,7 +14,7 @@ from offchain.dispute.commitment import ExecutionCommitment, ModelCommitment
 from offchain.engine.executor import run
 
 from ._text_standin import echo_generator
-from .conftest import PARAMS, register_model, reverts_named
+from .conftest import PARAMS, nodes_answer_script_waits, register_model, reverts_named
 from .test_oracle import conserved, submit
 
 B = 48
@@ -143,16 +143,7 @@ def test_ape_run_request_ask_sends_the_prompt_and_prints_the_answer(
     oracle = protocol.oracle
     sent = []
 
-    def nodes_answer(console, oracle_, request_id, delivered, timeout):
-        assert oracle_.address == oracle.address and not delivered()
-        log = list(oracle.AICallbackRequest.range(chain.blocks.head.number, chain.blocks.head.number + 1))[-1]
-        sent.append(bytes(log.input))
-        trace = run(generator.model, [input_tensor(generator.model.graph, bytes(log.input))])
-        output, _ = submit(oracle, protocol.game, request_id, ExecutionCommitment(generator, trace), submitter)
-        chain.pending_timestamp += PARAMS.challenge_window
-        oracle.finalize(request_id, output, b"", sender=stranger)
-        assert delivered()
-
+    nodes_answer = nodes_answer_script_waits(protocol, generator, submitter, stranger, chain, sent)
     monkeypatch.setattr(request_script, "_wait", nodes_answer)
     console = Console(record=True, width=300)
     request_script._ask(console, consumer, "Say [b]hi[/b]", (None, None, None, None), user, 5)
