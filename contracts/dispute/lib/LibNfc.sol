@@ -29,6 +29,11 @@ library LibNfc {
     int256 internal constant V_BASE = 0x1161;
     int256 internal constant T_BASE = 0x11A7;
     int256 internal constant S_COUNT = 11172;
+    /// @dev Entry kinds of a flat slot.
+    uint256 internal constant NO_ENTRY = 0;
+    uint256 internal constant STARTER = 1;
+    uint256 internal constant MARK = 2;
+    uint256 internal constant OPAQUE = 3;
 
     /// @dev Reverts BadNode unless the node's `inputs` operands and its output are int32 with frac 0, input 0 is
     ///      [N, K] with 1 <= N <= MAX_POSITIONS and 1 <= K <= MAX_K, and inputs 1 and 2 (those below `inputs`) are
@@ -72,6 +77,52 @@ library LibNfc {
             p.length != count || p[0] < 1 || uint256(p[0]) > comps.shape[0] || p[0] > int256(MAX_WINDOW) || p[1] < 0
                 || p[1] > HASH_MASK
         ) revert IStepErrors.BadNode("params");
+    }
+
+    /// @dev The entry next to flat slot f (before it when down) within MAX_LINK slots, over the in-place int32
+    ///      operands x [N*K] at calldata offset xb, chars [N] at cb and added [N] at ab (len = N*K): its kind
+    ///      (NO_ENTRY when none: a segment boundary), slot and raw x value (0 for an OPAQUE one). A row with
+    ///      added != -1 has one OPAQUE entry, its char, at slot 0 when >= 0; any other row has an entry where x > 0
+    ///      (a MARK when its rank x >> 23 > 0, else a STARTER).
+    function adjacent(uint256 k, uint256 xb, uint256 cb, uint256 ab, uint256 len, uint256 f, bool down)
+        internal
+        pure
+        returns (uint256 kind, uint256 g, int256 raw)
+    {
+        uint256 last;
+        if (down) {
+            last = f > MAX_LINK ? f - MAX_LINK : 0;
+        } else {
+            last = f + MAX_LINK < len ? f + MAX_LINK : len - 1;
+        }
+        // Safe: every slot visited lies in [0, N*K) (last is clamped above) and its row in [0, N), all within the
+        // views the caller checked.
+        assembly ("memory-safe") {
+            for {} iszero(eq(f, last)) {} {
+                switch down
+                case 1 { f := sub(f, 1) }
+                default { f := add(f, 1) }
+                let i := div(f, k)
+                switch eq(signextend(3, shr(224, calldataload(add(ab, mul(i, 4))))), not(0))
+                case 1 {
+                    let x := signextend(3, shr(224, calldataload(add(xb, mul(f, 4)))))
+                    if sgt(x, 0) {
+                        g := f
+                        raw := x
+                        kind := add(1, gt(shr(23, x), 0))
+                        break
+                    }
+                }
+                default {
+                    if and(iszero(mod(f, k)), iszero(slt(signextend(3, shr(224, calldataload(add(cb, mul(i, 4))))), 0)))
+                    {
+                        g := f
+                        kind := 3
+                        break
+                    }
+                }
+            }
+        }
     }
 
     /// @dev Hangul L + V -> LV and LV + T -> LVT; NONE for any other pair.

@@ -134,54 +134,11 @@ contract NfcOps is OperatorBase {
         return (true, (x >> 2) & CP_MASK, uint256(x >> 23), false);
     }
 
-    /// @dev The entry before flat slot f within MAX_LINK slots (found = false when none: a segment boundary).
-    function _prev(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
-        uint256 stop = f > MAX_LINK ? f - MAX_LINK : 0;
-        return _scan(v, f, stop, true);
-    }
-
-    /// @dev The entry after flat slot f within MAX_LINK slots (found = false when none: a segment boundary).
-    function _next(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
-        uint256 stop = f + MAX_LINK < v.nfd.len ? f + MAX_LINK : v.nfd.len - 1;
-        return _scan(v, f, stop, false);
-    }
-
-    /// @dev The first slot holding an entry (see _entry) stepping from f towards last (down or up), last included.
-    function _scan(V memory v, uint256 f, uint256 last, bool down) internal pure returns (bool found, uint256 g) {
-        (uint256 k, uint256 nb, uint256 cb, uint256 ab) = (v.k, v.nfd.base, v.chars.base, v.added.base);
-        // Safe: every slot visited lies in [0, N*K) (last is clamped by the callers) and its row in [0, N), all
-        // within the views _views checked.
-        assembly ("memory-safe") {
-            for {} iszero(eq(f, last)) {} {
-                switch down
-                case 1 { f := sub(f, 1) }
-                default { f := add(f, 1) }
-                let i := div(f, k)
-                switch eq(signextend(3, shr(224, calldataload(add(ab, mul(i, 4))))), not(0))
-                case 1 {
-                    if sgt(signextend(3, shr(224, calldataload(add(nb, mul(f, 4))))), 0) {
-                        found := 1
-                        g := f
-                        break
-                    }
-                }
-                default {
-                    if and(iszero(mod(f, k)), iszero(slt(signextend(3, shr(224, calldataload(add(cb, mul(i, 4))))), 0)))
-                    {
-                        found := 1
-                        g := f
-                        break
-                    }
-                }
-            }
-        }
-    }
-
-    /// @dev 1 for a starter entry at f, 2 for a non-starter, 0 for none / opaque.
-    function _kind(V memory v, bool found, uint256 f) internal pure returns (uint256) {
-        if (!found) return 0;
-        (,, uint256 rank, bool opaque) = _entry(v, f);
-        return opaque ? 0 : (rank == 0 ? 1 : 2);
+    /// @dev The entry next to flat slot f (before it when down) within MAX_LINK slots (LibNfc.adjacent): its kind,
+    ///      1 for a starter, 2 for a non-starter, 0 for none (a segment boundary) / opaque, and its slot.
+    function _adj(V memory v, uint256 f, bool down) internal pure returns (uint256 kind, uint256 g) {
+        (kind, g,) = LibNfc.adjacent(v.k, v.nfd.base, v.chars.base, v.added.base, v.nfd.len, f, down);
+        if (kind == LibNfc.OPAQUE) kind = 0;
     }
 
     /// @dev Element e's output (NONE when it holds no entry or its char is absorbed); stops (run.stopped, with the
@@ -216,8 +173,7 @@ contract NfcOps is OperatorBase {
     {
         t = e;
         while (true) {
-            (bool found, uint256 g) = _prev(v, t);
-            uint256 kind = _kind(v, found, g);
+            (uint256 kind, uint256 g) = _adj(v, t, true);
             if (kind == 2) {
                 if (++idx >= maxTries) return (t, idx, 0);
                 t = g;
@@ -244,18 +200,18 @@ contract NfcOps is OperatorBase {
         }
         uint256 f = t;
         for (uint256 j; j < LOOK_BACK; ++j) {
-            (bool found, uint256 g) = _prev(v, f);
-            if (_kind(v, found, g) != 1) break;
+            (uint256 kind, uint256 g) = _adj(v, f, true);
+            if (kind != 1) break;
             f = g;
         }
         while (true) {
             _push(v, w, f, e);
             if (f == t) break;
-            (, f) = _next(v, f);
+            (, f) = _adj(v, f, false);
         }
         for (uint256 j; j < LOOK_FORWARD; ++j) {
-            (bool found, uint256 g) = _next(v, f);
-            if (_kind(v, found, g) != 1) break;
+            (uint256 kind, uint256 g) = _adj(v, f, false);
+            if (kind != 1) break;
             f = g;
             _push(v, w, f, e);
         }
@@ -273,8 +229,8 @@ contract NfcOps is OperatorBase {
     /// @dev Appends the non-starters after flat slot f (at most `count`, stopping at a starter / opaque / end).
     function _collectMarks(V memory v, Win memory w, uint256 f, uint256 count) internal pure {
         for (uint256 j; j < count; ++j) {
-            (bool found, uint256 g) = _next(v, f);
-            if (_kind(v, found, g) != 2) return;
+            (uint256 kind, uint256 g) = _adj(v, f, false);
+            if (kind != 2) return;
             (, w.cp[w.len], w.rank[w.len],) = _entry(v, g);
             ++w.len;
             f = g;

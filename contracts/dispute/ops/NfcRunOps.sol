@@ -29,11 +29,11 @@ contract NfcRunOps is OperatorBase {
     uint256 internal constant MAX_RUN_MARKS = 256;
     int256 internal constant NONE = LibNfc.NONE;
     int256 internal constant CP_MASK = LibNfc.CP_MASK;
-    /// @dev Entry kinds of a flat slot.
-    uint256 internal constant NO_ENTRY = 0;
-    uint256 internal constant STARTER = 1;
-    uint256 internal constant MARK = 2;
-    uint256 internal constant OPAQUE = 3;
+    /// @dev Entry kinds of a flat slot (LibNfc.adjacent's).
+    uint256 internal constant NO_ENTRY = LibNfc.NO_ENTRY;
+    uint256 internal constant STARTER = LibNfc.STARTER;
+    uint256 internal constant MARK = LibNfc.MARK;
+    uint256 internal constant OPAQUE = LibNfc.OPAQUE;
     uint256 internal constant NO_SLOT = type(uint256).max;
 
     /// @dev x [N*K], chars [N], added [N], prev [N*K] (NFC_STAGE only) read in place.
@@ -146,42 +146,8 @@ contract NfcRunOps is OperatorBase {
 
     /// @dev The entry next to flat slot f (before it when down) within MAX_LINK slots: its kind (NO_ENTRY when
     ///      none: a segment boundary), slot and raw x value.
-    function _adj(V memory v, uint256 f, bool down) internal pure returns (uint256 kind, uint256 g, int256 raw) {
-        uint256 last;
-        if (down) {
-            last = f > MAX_LINK ? f - MAX_LINK : 0;
-        } else {
-            last = f + MAX_LINK < v.len ? f + MAX_LINK : v.len - 1;
-        }
-        (uint256 k, uint256 xb, uint256 cb, uint256 ab) = (v.k, v.xb, v.cb, v.ab);
-        // Safe: every slot visited lies in [0, N*K) (last is clamped above) and its row in [0, N), all within the
-        // views _views checked.
-        assembly ("memory-safe") {
-            for {} iszero(eq(f, last)) {} {
-                switch down
-                case 1 { f := sub(f, 1) }
-                default { f := add(f, 1) }
-                let i := div(f, k)
-                switch eq(signextend(3, shr(224, calldataload(add(ab, mul(i, 4))))), not(0))
-                case 1 {
-                    let x := signextend(3, shr(224, calldataload(add(xb, mul(f, 4)))))
-                    if sgt(x, 0) {
-                        g := f
-                        raw := x
-                        kind := add(1, gt(shr(23, x), 0))
-                        break
-                    }
-                }
-                default {
-                    if and(iszero(mod(f, k)), iszero(slt(signextend(3, shr(224, calldataload(add(cb, mul(i, 4))))), 0)))
-                    {
-                        g := f
-                        kind := 3
-                        break
-                    }
-                }
-            }
-        }
+    function _adj(V memory v, uint256 f, bool down) internal pure returns (uint256, uint256, int256) {
+        return LibNfc.adjacent(v.k, v.xb, v.cb, v.ab, v.len, f, down);
     }
 
     /// @dev The slots of the consecutive marks next to flat slot f (before it, nearest first, when down; after it
