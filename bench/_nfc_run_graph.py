@@ -8,58 +8,41 @@ from __future__ import annotations
 
 import numpy as np
 
-from offchain.engine.dtypes import DType
-from offchain.engine.graph import Graph, Node, TensorKind, TensorRef, TensorSpec
+from bench._nfc_graph import TOKEN, act, chain_head, spec
+from offchain.engine.graph import Graph, Node, TensorKind, TensorRef
 from offchain.engine.model import Model
 from offchain.engine.ops import OpCode
 from offchain.engine.ops.nfc import MAX_K, MAX_RUN_TRIES
 from offchain.engine.ops.nfc_runs import MAX_STAGE_TRIES
-from offchain.models import nfc_tables
 
 #: a + 4 lower-class marks + acute (composed by the first stage: run index 4); e + six of them, an acute and a
 #: dot below (sorted in front of the acute, blocked by the marks of its class; the acute composes at index 7, in
 #: the second stage); an added token whose '>' must not compose with the U+0338 after it.
 TEXT = "a\u0316\u0316\u0316\u0316\u0301 e\u0316\u0316\u0316\u0316\u0316\u0316\u0301\u0323<|x|>\u0338"
-TOKEN = "<|x|>"
 STAGES = 2
+
+__all__ = ["STAGES", "TEXT", "TOKEN", "nfc_run_graph"]  # TOKEN: the added token of the shared chain head
 
 
 def nfc_run_graph(text: str = TEXT, n: int = 40) -> tuple[Model, np.ndarray]:
     """(model, chars [n]): chars = the text's code points with a hole (-1) after every fourth char, -1 padding."""
-    cps: list[int] = []
-    for k, ch in enumerate(text):
-        cps.append(ord(ch))
-        if k % 4 == 3:
-            cps.append(-1)
-    chars = np.array((cps + [-1] * n)[:n], dtype=np.int32)
-    added = np.array([[900] + [ord(c) for c in TOKEN]], dtype=np.int32)
-    s1, s2, shift = nfc_tables.nfd_table()
-    comps, window, salt = nfc_tables.comp_table()
-    c = 5
-    sp = lambda shape, name: TensorSpec(tuple(shape), DType.INT32, 0, c, name)  # noqa: E731
-    x_spec = sp((n,), "chars")
-    w_specs = [sp(added.shape, "added_rows"), sp(s1.shape, "nfd_stage1"), sp(s2.shape, "nfd_stage2"),
-               sp(comps.shape, "nfc_pairs")]
-    x = TensorRef(TensorKind.INPUT, 0)
-    w = [TensorRef(TensorKind.WEIGHT, k) for k in range(4)]
-    a = lambda k: TensorRef(TensorKind.ACTIVATION, k)  # noqa: E731
-    m_spec, nk = sp((n,), "added"), (n, MAX_K)
-    nodes = [Node(int(OpCode.ADDED_TOKENS), (x, w[0]), (x_spec, w_specs[0]), m_spec, (), "added"),
-             Node(int(OpCode.CHAR_MAP), (x, w[1], w[2]), (x_spec, w_specs[1], w_specs[2]), sp(nk, "nfd"), (shift,),
-                  "nfd"),
-             Node(int(OpCode.NFC_REORDER), (a(1), x, a(0)), (sp(nk, "nfd"), x_spec, m_spec), sp(nk, "sorted"), (),
-                  "nfc_reorder"),
-             Node(int(OpCode.NFC_COMPOSE), (a(2), x, a(0), w[3]), (sp(nk, "sorted"), x_spec, m_spec, w_specs[3]),
-                  sp(nk, "nfc"), (window, salt, MAX_RUN_TRIES), "nfc_compose")]
+    h = chain_head(text, n)
+    x, pairs, sp, a = TensorRef(TensorKind.INPUT, 0), TensorRef(TensorKind.WEIGHT, 3), spec, act
+    x_spec, m_spec, nk = h.x_spec, h.m_spec, (n, MAX_K)
+    nodes = h.nodes + [
+        Node(int(OpCode.NFC_REORDER), (a(1), x, a(0)), (sp(nk, "nfd"), x_spec, m_spec), sp(nk, "sorted"), (),
+             "nfc_reorder"),
+        Node(int(OpCode.NFC_COMPOSE), (a(2), x, a(0), pairs), (sp(nk, "sorted"), x_spec, m_spec, h.w_specs[3]),
+             sp(nk, "nfc"), (h.window, h.salt, MAX_RUN_TRIES), "nfc_compose")]
     for s in range(STAGES):
         prev = sp(nk, "nfc" if s == 0 else f"nfc_{s - 1}")
-        nodes.append(Node(int(OpCode.NFC_STAGE), (a(2), x, a(0), w[3], a(3 + s)),
-                          (sp(nk, "sorted"), x_spec, m_spec, w_specs[3], prev), sp(nk, f"nfc_{s}"),
-                          (window, salt, MAX_RUN_TRIES + s * MAX_STAGE_TRIES, MAX_STAGE_TRIES), f"nfc_stage_{s}"))
+        nodes.append(Node(int(OpCode.NFC_STAGE), (a(2), x, a(0), pairs, a(3 + s)),
+                          (sp(nk, "sorted"), x_spec, m_spec, h.w_specs[3], prev), sp(nk, f"nfc_{s}"),
+                          (h.window, h.salt, MAX_RUN_TRIES + s * MAX_STAGE_TRIES, MAX_STAGE_TRIES), f"nfc_stage_{s}"))
     nodes.append(Node(int(OpCode.NFC_COMPACT), (a(3 + STAGES), a(0)), (sp(nk, f"nfc_{STAGES - 1}"), m_spec),
                       sp((n,), "nfc_chars"), (0,), "nfc_chars"))
-    graph = Graph([x_spec], w_specs, nodes)
+    graph = Graph([x_spec], h.w_specs, nodes)
     graph.validate()
-    model = Model(graph, [added, s1, s2, comps], {"name": "nfc-run-chain"})
+    model = Model(graph, h.weights, {"name": "nfc-run-chain"})
     model.validate()
-    return model, chars
+    return model, h.chars

@@ -49,10 +49,9 @@ def compact_node(n: int, mode: int, k: int = K):
     return make_node(OpCode.NFC_COMPACT, (i32((n, k)), i32((n,))), i32((n,)), (mode,))
 
 
-def run_chain(data: bytes, n: int, added: np.ndarray | None = None, check: bool | str = "some",
-              tries: int = MAX_RUN_TRIES) -> tuple[list[int], list[int]]:
-    """(chars', added') of the NFC chain on request bytes ``data`` zero-padded to n; forward == element on every
-    element of the two new ops (``check`` True), a sample of them ("some"), or none."""
+def nfd_of(data: bytes, n: int, added: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(nfd [n, K], chars [n], added [n]) of request bytes ``data`` zero-padded to n: UTF8_CHARS -> CHAR_MAP(NFD),
+    added all -1 unless given (the NFC chains' common start)."""
     raw = np.zeros(n, dtype=np.int8)
     raw[:len(data)] = np.frombuffer(data, dtype=np.uint8).astype(np.int8)
     chars_node = make_node(OpCode.UTF8_CHARS, (spec((n,), DType.INT8, 0),), i32((n,)))
@@ -60,8 +59,14 @@ def run_chain(data: bytes, n: int, added: np.ndarray | None = None, check: bool 
     s1, s2, shift = nfc_tables.nfd_table()
     map_node = make_node(OpCode.CHAR_MAP, (i32((n,)), i32(s1.shape), i32(s2.shape)), i32((n, K)), (shift,))
     nfd = get_op(OpCode.CHAR_MAP).forward([chars, s1, s2], map_node)
-    if added is None:
-        added = np.full(n, -1, dtype=np.int32)
+    return nfd, chars, np.full(n, -1, dtype=np.int32) if added is None else added
+
+
+def run_chain(data: bytes, n: int, added: np.ndarray | None = None, check: bool | str = "some",
+              tries: int = MAX_RUN_TRIES) -> tuple[list[int], list[int]]:
+    """(chars', added') of the NFC chain on request bytes ``data`` zero-padded to n; forward == element on every
+    element of the two new ops (``check`` True), a sample of them ("some"), or none."""
+    nfd, chars, added = nfd_of(data, n, added)
     rows, window, salt = nfc_tables.comp_table()
     pick = range(n * K) if check is True else (range(0, n * K, 7) if check == "some" else [])
     comp = check_elements(compose_node(n, rows.shape[0], window, salt, tries), [nfd, chars, added, rows], pick)

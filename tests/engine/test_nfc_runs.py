@@ -21,7 +21,7 @@ from offchain.engine.ops.nfc_runs import MAX_RUN_MARKS, MAX_STAGE_TRIES, stages_
 from offchain.models import nfc_tables
 
 from .op_harness import check_elements, make_node, spec
-from .test_nfc_ops import BASES, MARKS, combining_text, compact_node, compose_node, i32, tok_nfc
+from .test_nfc_ops import BASES, MARKS, combining_text, compact_node, compose_node, i32, nfd_of, tok_nfc
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
@@ -46,15 +46,7 @@ def run_chain(data: bytes, n: int, added: np.ndarray | None = None, check: bool 
               stages: int | None = None) -> tuple[list[int], list[int]]:
     """(chars', added') of the full-run NFC chain on ``data`` zero-padded to n (forward == element on all /
     some / none of the new ops' elements)."""
-    raw = np.zeros(n, dtype=np.int8)
-    raw[:len(data)] = np.frombuffer(data, dtype=np.uint8).astype(np.int8)
-    chars_node = make_node(OpCode.UTF8_CHARS, (spec((n,), DType.INT8, 0),), i32((n,)))
-    chars = get_op(OpCode.UTF8_CHARS).forward([raw], chars_node)
-    s1, s2, shift = nfc_tables.nfd_table()
-    map_node = make_node(OpCode.CHAR_MAP, (i32((n,)), i32(s1.shape), i32(s2.shape)), i32((n, K)), (shift,))
-    nfd = get_op(OpCode.CHAR_MAP).forward([chars, s1, s2], map_node)
-    if added is None:
-        added = np.full(n, -1, dtype=np.int32)
+    nfd, chars, added = nfd_of(data, n, added)
     rows, window, salt = nfc_tables.comp_table()
     x = check_elements(reorder_node(n), [nfd, chars, added], _pick(n * K, check))
     y = get_op(OpCode.NFC_COMPOSE).forward([x, chars, added, rows],

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity ^0.8.24;
 
-import {NodeDesc, TensorDesc} from "../lib/LibDescriptor.sol";
+import {NodeDesc} from "../lib/LibDescriptor.sol";
 import {Int32View, LibOperand, Operand} from "../lib/LibOperand.sol";
 import {IOperator} from "../interfaces/IOperator.sol";
+import {LibNfc} from "../lib/LibNfc.sol";
 import {OperatorBase} from "./OperatorBase.sol";
 
 /// @title NfcOps
@@ -18,25 +19,13 @@ contract NfcOps is OperatorBase {
 
     uint256 internal constant NFC_COMPOSE = 59;
     uint256 internal constant NFC_COMPACT = 60;
-    uint256 internal constant ROW = 3;
-    uint256 internal constant MAX_K = 4;
-    uint256 internal constant MAX_POSITIONS = 256;
+    uint256 internal constant ROW = LibNfc.ROW;
     uint256 internal constant MAX_TRIES = 4;
-    uint256 internal constant MAX_WINDOW = 8;
-    uint256 internal constant MAX_ROWS = 1 << 12;
     uint256 internal constant LOOK_BACK = 2;
-    uint256 internal constant LOOK_FORWARD = 2;
-    uint256 internal constant MAX_LINK = 16;
-    int256 internal constant NONE = -1;
-    int256 internal constant CP_MASK = 0x1FFFFF;
-    int256 internal constant HASH_NODE = 2654435761;
-    int256 internal constant HASH_CHAR = 2246822519;
-    int256 internal constant HASH_MASK = 0xFFFFFFFF;
-    int256 internal constant S_BASE = 0xAC00;
-    int256 internal constant L_BASE = 0x1100;
-    int256 internal constant V_BASE = 0x1161;
-    int256 internal constant T_BASE = 0x11A7;
-    int256 internal constant S_COUNT = 11172;
+    uint256 internal constant LOOK_FORWARD = LibNfc.LOOK_FORWARD;
+    uint256 internal constant MAX_LINK = LibNfc.MAX_LINK;
+    int256 internal constant NONE = LibNfc.NONE;
+    int256 internal constant CP_MASK = LibNfc.CP_MASK;
 
     /// @dev NFC_COMPOSE's operands nfd [N*K], chars [N], added [N] read in place.
     struct V {
@@ -94,8 +83,8 @@ contract NfcOps is OperatorBase {
         if (loaded.length != r) revert BadNode("loaded ranges");
         Run memory run = Run(0, r - 3, false, 0, 0, uint256(d.params[2]));
         _settle(_views(loaded, n, k), e, run, loaded);
-        if (!run.stopped || _hangul(run.a, run.c) != NONE) return (3, 0, 0);
-        return (3, _home(d, run.a, run.c) * ROW, uint256(d.params[0]) * ROW);
+        if (!run.stopped) return (3, 0, 0);
+        return LibNfc.probe(d, run.a, run.c);
     }
 
     /// @inheritdoc IOperator
@@ -145,54 +134,11 @@ contract NfcOps is OperatorBase {
         return (true, (x >> 2) & CP_MASK, uint256(x >> 23), false);
     }
 
-    /// @dev The entry before flat slot f within MAX_LINK slots (found = false when none: a segment boundary).
-    function _prev(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
-        uint256 stop = f > MAX_LINK ? f - MAX_LINK : 0;
-        return _scan(v, f, stop, true);
-    }
-
-    /// @dev The entry after flat slot f within MAX_LINK slots (found = false when none: a segment boundary).
-    function _next(V memory v, uint256 f) internal pure returns (bool found, uint256 g) {
-        uint256 stop = f + MAX_LINK < v.nfd.len ? f + MAX_LINK : v.nfd.len - 1;
-        return _scan(v, f, stop, false);
-    }
-
-    /// @dev The first slot holding an entry (see _entry) stepping from f towards last (down or up), last included.
-    function _scan(V memory v, uint256 f, uint256 last, bool down) internal pure returns (bool found, uint256 g) {
-        (uint256 k, uint256 nb, uint256 cb, uint256 ab) = (v.k, v.nfd.base, v.chars.base, v.added.base);
-        // Safe: every slot visited lies in [0, N*K) (last is clamped by the callers) and its row in [0, N), all
-        // within the views _views checked.
-        assembly ("memory-safe") {
-            for {} iszero(eq(f, last)) {} {
-                switch down
-                case 1 { f := sub(f, 1) }
-                default { f := add(f, 1) }
-                let i := div(f, k)
-                switch eq(signextend(3, shr(224, calldataload(add(ab, mul(i, 4))))), not(0))
-                case 1 {
-                    if sgt(signextend(3, shr(224, calldataload(add(nb, mul(f, 4))))), 0) {
-                        found := 1
-                        g := f
-                        break
-                    }
-                }
-                default {
-                    if and(iszero(mod(f, k)), iszero(slt(signextend(3, shr(224, calldataload(add(cb, mul(i, 4))))), 0)))
-                    {
-                        found := 1
-                        g := f
-                        break
-                    }
-                }
-            }
-        }
-    }
-
-    /// @dev 1 for a starter entry at f, 2 for a non-starter, 0 for none / opaque.
-    function _kind(V memory v, bool found, uint256 f) internal pure returns (uint256) {
-        if (!found) return 0;
-        (,, uint256 rank, bool opaque) = _entry(v, f);
-        return opaque ? 0 : (rank == 0 ? 1 : 2);
+    /// @dev The entry next to flat slot f (before it when down) within MAX_LINK slots (LibNfc.adjacent): its kind,
+    ///      1 for a starter, 2 for a non-starter, 0 for none (a segment boundary) / opaque, and its slot.
+    function _adj(V memory v, uint256 f, bool down) internal pure returns (uint256 kind, uint256 g) {
+        (kind, g,) = LibNfc.adjacent(v.k, v.nfd.base, v.chars.base, v.added.base, v.nfd.len, f, down);
+        if (kind == LibNfc.OPAQUE) kind = 0;
     }
 
     /// @dev Element e's output (NONE when it holds no entry or its char is absorbed); stops (run.stopped, with the
@@ -227,8 +173,7 @@ contract NfcOps is OperatorBase {
     {
         t = e;
         while (true) {
-            (bool found, uint256 g) = _prev(v, t);
-            uint256 kind = _kind(v, found, g);
+            (uint256 kind, uint256 g) = _adj(v, t, true);
             if (kind == 2) {
                 if (++idx >= maxTries) return (t, idx, 0);
                 t = g;
@@ -255,18 +200,18 @@ contract NfcOps is OperatorBase {
         }
         uint256 f = t;
         for (uint256 j; j < LOOK_BACK; ++j) {
-            (bool found, uint256 g) = _prev(v, f);
-            if (_kind(v, found, g) != 1) break;
+            (uint256 kind, uint256 g) = _adj(v, f, true);
+            if (kind != 1) break;
             f = g;
         }
         while (true) {
             _push(v, w, f, e);
             if (f == t) break;
-            (, f) = _next(v, f);
+            (, f) = _adj(v, f, false);
         }
         for (uint256 j; j < LOOK_FORWARD; ++j) {
-            (bool found, uint256 g) = _next(v, f);
-            if (_kind(v, found, g) != 1) break;
+            (uint256 kind, uint256 g) = _adj(v, f, false);
+            if (kind != 1) break;
             f = g;
             _push(v, w, f, e);
         }
@@ -284,8 +229,8 @@ contract NfcOps is OperatorBase {
     /// @dev Appends the non-starters after flat slot f (at most `count`, stopping at a starter / opaque / end).
     function _collectMarks(V memory v, Win memory w, uint256 f, uint256 count) internal pure {
         for (uint256 j; j < count; ++j) {
-            (bool found, uint256 g) = _next(v, f);
-            if (_kind(v, found, g) != 2) return;
+            (uint256 kind, uint256 g) = _adj(v, f, false);
+            if (kind != 2) return;
             (, w.cp[w.len], w.rank[w.len],) = _entry(v, g);
             ++w.len;
             f = g;
@@ -328,8 +273,8 @@ contract NfcOps is OperatorBase {
                     run.c = cp;
                     return NONE;
                 }
-                int256 comp = _hangul(st.sVal, cp);
-                if (comp == NONE) comp = _find(LibOperand.int32View(ops[3 + run.tries]), st.sVal, cp);
+                int256 comp = LibNfc.hangul(st.sVal, cp);
+                if (comp == NONE) comp = LibNfc.find(LibOperand.int32View(ops[3 + run.tries]), st.sVal, cp);
                 ++run.tries;
                 if (comp != NONE) {
                     st.sVal = comp;
@@ -346,45 +291,6 @@ contract NfcOps is OperatorBase {
             st.lastRank = rank;
         }
         return st.sVal;
-    }
-
-    /// @dev Hangul L + V -> LV and LV + T -> LVT; NONE for any other pair.
-    function _hangul(int256 a, int256 c) internal pure returns (int256) {
-        if (a >= L_BASE && a < L_BASE + 19 && c >= V_BASE && c < V_BASE + 21) {
-            return S_BASE + ((a - L_BASE) * 21 + (c - V_BASE)) * 28;
-        }
-        if (a >= S_BASE && a < S_BASE + S_COUNT && (a - S_BASE) % 28 == 0 && c > T_BASE && c < T_BASE + 28) {
-            return a + (c - T_BASE);
-        }
-        return NONE;
-    }
-
-    /// @dev The composite of the first window row holding (a, c); NONE if none.
-    function _find(Int32View memory w, int256 a, int256 c) internal pure returns (int256 comp) {
-        uint256 rows = w.len / ROW;
-        uint256 base = w.base;
-        comp = NONE;
-        // Safe: row < len / 3, each row's 12 bytes lie within the proven window.
-        assembly ("memory-safe") {
-            for { let row := 0 } lt(row, rows) { row := add(row, 1) } {
-                let at := add(base, mul(row, 12))
-                if and(eq(signextend(3, shr(224, calldataload(at))), a),
-                       eq(signextend(3, shr(224, calldataload(add(at, 4)))), c)) {
-                    comp := signextend(3, shr(224, calldataload(add(at, 8))))
-                    break
-                }
-            }
-        }
-    }
-
-    /// @dev First probe row of the pair (a, c): PAIR_RANK's pair hash mod (M - W + 1).
-    function _home(NodeDesc calldata d, int256 a, int256 c) internal pure returns (uint256) {
-        int256 h;
-        // Cannot overflow: a and c are int32 (operand values) or Hangul composites, 0 <= salt < 2^32 (_check).
-        unchecked {
-            h = ((a * HASH_NODE + c * HASH_CHAR + d.params[1]) & HASH_MASK) >> 1;
-        }
-        return uint256(h) % (d.inputs[3].shape[0] - uint256(d.params[0]) + 1);
     }
 
     // ------------------------------------------------------------------------------------------- compact
@@ -415,23 +321,7 @@ contract NfcOps is OperatorBase {
         if (d.op != NFC_COMPOSE && d.op != NFC_COMPACT) revert UnsupportedOp(d.op);
         uint256 inputs = d.op == NFC_COMPOSE ? 4 : 2;
         _expectInputs(d, inputs, inputs);
-        for (uint256 i; i < inputs; ++i) {
-            // INVARIANT: every operand is int32 with frac 0.
-            if (d.inputs[i].width != 4 || d.inputs[i].frac != 0) revert BadNode("dtype");
-        }
-        // INVARIANT: the output is int32 with frac 0.
-        if (d.out.width != 4 || d.out.frac != 0) revert BadNode("dtype");
-        TensorDesc calldata x = d.inputs[0];
-        // INVARIANT: the first operand is [N, K] with 1 <= N <= MAX_POSITIONS and 1 <= K <= MAX_K.
-        if (x.shape.length != 2 || x.shape[0] == 0 || x.shape[0] > MAX_POSITIONS || x.shape[1] == 0 || x.shape[1] > MAX_K)
-        {
-            revert BadNode("x shape");
-        }
-        (n, k) = (x.shape[0], x.shape[1]);
-        for (uint256 i = 1; i < inputs && i < 3; ++i) {
-            // INVARIANT: chars and added are [N].
-            if (d.inputs[i].shape.length != 1 || d.inputs[i].shape[0] != n) revert BadNode("chars/added shape");
-        }
+        (n, k) = LibNfc.checkEntries(d, inputs);
         if (d.op == NFC_COMPACT) {
             // INVARIANT: NFC_COMPACT takes one param, mode 0 or 1, and gives [N].
             if (d.params.length != 1 || d.params[0] < 0 || d.params[0] > 1) revert BadNode("params");
@@ -440,16 +330,8 @@ contract NfcOps is OperatorBase {
         }
         // INVARIANT: the output is [N, K] like nfd.
         if (d.out.shape.length != 2 || d.out.shape[0] != n || d.out.shape[1] != k) revert BadNode("output shape");
-        TensorDesc calldata comps = d.inputs[3];
-        // INVARIANT: the composition table is [M, 3] with M <= MAX_ROWS.
-        if (comps.shape.length != 2 || comps.shape[1] != ROW || comps.shape[0] > MAX_ROWS) {
-            revert BadNode("comps shape");
-        }
-        int256[] calldata p = d.params;
-        // INVARIANT: params (W, salt, C): 1 <= W <= min(M, MAX_WINDOW), salt a uint32, 1 <= C <= MAX_TRIES.
-        if (
-            p.length != 3 || p[0] < 1 || uint256(p[0]) > comps.shape[0] || p[0] > int256(MAX_WINDOW) || p[1] < 0
-                || p[1] > HASH_MASK || p[2] < 1 || p[2] > int256(MAX_TRIES)
-        ) revert BadNode("params");
+        LibNfc.checkTable(d, 3);
+        // INVARIANT: the third param C lies in [1, MAX_TRIES].
+        if (d.params[2] < 1 || d.params[2] > int256(MAX_TRIES)) revert BadNode("params");
     }
 }

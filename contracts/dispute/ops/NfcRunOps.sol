@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {NodeDesc, TensorDesc} from "../lib/LibDescriptor.sol";
 import {Int32View, LibOperand, Operand} from "../lib/LibOperand.sol";
 import {IOperator} from "../interfaces/IOperator.sol";
+import {LibNfc} from "../lib/LibNfc.sol";
 import {OperatorBase} from "./OperatorBase.sol";
 
 /// @title NfcRunOps
@@ -21,31 +22,18 @@ contract NfcRunOps is OperatorBase {
 
     uint256 internal constant NFC_REORDER = 68;
     uint256 internal constant NFC_STAGE = 69;
-    uint256 internal constant ROW = 3;
-    uint256 internal constant MAX_K = 4;
-    uint256 internal constant MAX_POSITIONS = 256;
     uint256 internal constant MAX_STAGE_TRIES = 2;
-    uint256 internal constant MAX_WINDOW = 8;
-    uint256 internal constant MAX_ROWS = 1 << 12;
-    uint256 internal constant LOOK_FORWARD = 2;
-    uint256 internal constant MAX_LINK = 16;
+    uint256 internal constant LOOK_FORWARD = LibNfc.LOOK_FORWARD;
+    uint256 internal constant MAX_LINK = LibNfc.MAX_LINK;
     uint256 internal constant RANKS = 256;
     uint256 internal constant MAX_RUN_MARKS = 256;
-    int256 internal constant NONE = -1;
-    int256 internal constant CP_MASK = 0x1FFFFF;
-    int256 internal constant HASH_NODE = 2654435761;
-    int256 internal constant HASH_CHAR = 2246822519;
-    int256 internal constant HASH_MASK = 0xFFFFFFFF;
-    int256 internal constant S_BASE = 0xAC00;
-    int256 internal constant L_BASE = 0x1100;
-    int256 internal constant V_BASE = 0x1161;
-    int256 internal constant T_BASE = 0x11A7;
-    int256 internal constant S_COUNT = 11172;
-    /// @dev Entry kinds of a flat slot.
-    uint256 internal constant NO_ENTRY = 0;
-    uint256 internal constant STARTER = 1;
-    uint256 internal constant MARK = 2;
-    uint256 internal constant OPAQUE = 3;
+    int256 internal constant NONE = LibNfc.NONE;
+    int256 internal constant CP_MASK = LibNfc.CP_MASK;
+    /// @dev Entry kinds of a flat slot (LibNfc.adjacent's).
+    uint256 internal constant NO_ENTRY = LibNfc.NO_ENTRY;
+    uint256 internal constant STARTER = LibNfc.STARTER;
+    uint256 internal constant MARK = LibNfc.MARK;
+    uint256 internal constant OPAQUE = LibNfc.OPAQUE;
     uint256 internal constant NO_SLOT = type(uint256).max;
 
     /// @dev x [N*K], chars [N], added [N], prev [N*K] (NFC_STAGE only) read in place.
@@ -103,8 +91,8 @@ contract NfcRunOps is OperatorBase {
         Run memory run =
             Run(uint256(d.params[2]), uint256(d.params[3]), 0, r - 4, false, 0, 0, 0, new uint256[](0), false, 0);
         _stage(_views(loaded, n, k, true), e, run, loaded);
-        if (!run.stopped || _hangul(run.a, run.c) != NONE) return (3, 0, 0);
-        return (3, _home(d, run.a, run.c) * ROW, uint256(d.params[0]) * ROW);
+        if (!run.stopped) return (3, 0, 0);
+        return LibNfc.probe(d, run.a, run.c);
     }
 
     /// @inheritdoc IOperator
@@ -158,42 +146,8 @@ contract NfcRunOps is OperatorBase {
 
     /// @dev The entry next to flat slot f (before it when down) within MAX_LINK slots: its kind (NO_ENTRY when
     ///      none: a segment boundary), slot and raw x value.
-    function _adj(V memory v, uint256 f, bool down) internal pure returns (uint256 kind, uint256 g, int256 raw) {
-        uint256 last;
-        if (down) {
-            last = f > MAX_LINK ? f - MAX_LINK : 0;
-        } else {
-            last = f + MAX_LINK < v.len ? f + MAX_LINK : v.len - 1;
-        }
-        (uint256 k, uint256 xb, uint256 cb, uint256 ab) = (v.k, v.xb, v.cb, v.ab);
-        // Safe: every slot visited lies in [0, N*K) (last is clamped above) and its row in [0, N), all within the
-        // views _views checked.
-        assembly ("memory-safe") {
-            for {} iszero(eq(f, last)) {} {
-                switch down
-                case 1 { f := sub(f, 1) }
-                default { f := add(f, 1) }
-                let i := div(f, k)
-                switch eq(signextend(3, shr(224, calldataload(add(ab, mul(i, 4))))), not(0))
-                case 1 {
-                    let x := signextend(3, shr(224, calldataload(add(xb, mul(f, 4)))))
-                    if sgt(x, 0) {
-                        g := f
-                        raw := x
-                        kind := add(1, gt(shr(23, x), 0))
-                        break
-                    }
-                }
-                default {
-                    if and(iszero(mod(f, k)), iszero(slt(signextend(3, shr(224, calldataload(add(cb, mul(i, 4))))), 0)))
-                    {
-                        g := f
-                        kind := 3
-                        break
-                    }
-                }
-            }
-        }
+    function _adj(V memory v, uint256 f, bool down) internal pure returns (uint256, uint256, int256) {
+        return LibNfc.adjacent(v.k, v.xb, v.cb, v.ab, v.len, f, down);
     }
 
     /// @dev The slots of the consecutive marks next to flat slot f (before it, nearest first, when down; after it
@@ -446,51 +400,12 @@ contract NfcRunOps is OperatorBase {
             (run.stopped, run.a, run.c) = (true, st.s, cp);
             return false;
         }
-        int256 comp = _hangul(st.s, cp);
-        if (comp == NONE) comp = _find(LibOperand.int32View(ops[4 + run.tries]), st.s, cp);
+        int256 comp = LibNfc.hangul(st.s, cp);
+        if (comp == NONE) comp = LibNfc.find(LibOperand.int32View(ops[4 + run.tries]), st.s, cp);
         ++run.tries;
         if (comp == NONE) return false;
         st.s = comp;
         return true;
-    }
-
-    /// @dev Hangul L + V -> LV and LV + T -> LVT; NONE for any other pair.
-    function _hangul(int256 a, int256 c) internal pure returns (int256) {
-        if (a >= L_BASE && a < L_BASE + 19 && c >= V_BASE && c < V_BASE + 21) {
-            return S_BASE + ((a - L_BASE) * 21 + (c - V_BASE)) * 28;
-        }
-        if (a >= S_BASE && a < S_BASE + S_COUNT && (a - S_BASE) % 28 == 0 && c > T_BASE && c < T_BASE + 28) {
-            return a + (c - T_BASE);
-        }
-        return NONE;
-    }
-
-    /// @dev The composite of the first window row holding (a, c); NONE if none.
-    function _find(Int32View memory w, int256 a, int256 c) internal pure returns (int256 comp) {
-        uint256 rows = w.len / ROW;
-        uint256 base = w.base;
-        comp = NONE;
-        // Safe: row < len / 3, each row's 12 bytes lie within the proven window.
-        assembly ("memory-safe") {
-            for { let row := 0 } lt(row, rows) { row := add(row, 1) } {
-                let at := add(base, mul(row, 12))
-                if and(eq(signextend(3, shr(224, calldataload(at))), a),
-                       eq(signextend(3, shr(224, calldataload(add(at, 4)))), c)) {
-                    comp := signextend(3, shr(224, calldataload(add(at, 8))))
-                    break
-                }
-            }
-        }
-    }
-
-    /// @dev First probe row of the pair (a, c): PAIR_RANK's pair hash mod (M - W + 1).
-    function _home(NodeDesc calldata d, int256 a, int256 c) internal pure returns (uint256) {
-        int256 h;
-        // Cannot overflow: a and c are int32 (operand values) or Hangul composites, 0 <= salt < 2^32 (_check).
-        unchecked {
-            h = ((a * HASH_NODE + c * HASH_CHAR + d.params[1]) & HASH_MASK) >> 1;
-        }
-        return uint256(h) % (d.inputs[3].shape[0] - uint256(d.params[0]) + 1);
     }
 
     // ------------------------------------------------------------------------------------------------- check
@@ -501,25 +416,7 @@ contract NfcRunOps is OperatorBase {
         if (d.op != NFC_REORDER && d.op != NFC_STAGE) revert UnsupportedOp(d.op);
         uint256 inputs = d.op == NFC_REORDER ? 3 : 5;
         _expectInputs(d, inputs, inputs);
-        for (uint256 i; i < inputs; ++i) {
-            // INVARIANT: every operand is int32 with frac 0.
-            if (d.inputs[i].width != 4 || d.inputs[i].frac != 0) revert BadNode("dtype");
-        }
-        // INVARIANT: the output is int32 with frac 0.
-        if (d.out.width != 4 || d.out.frac != 0) revert BadNode("dtype");
-        TensorDesc calldata x = d.inputs[0];
-        // INVARIANT: x is [N, K] with 1 <= N <= MAX_POSITIONS and 1 <= K <= MAX_K.
-        if (
-            x.shape.length != 2 || x.shape[0] == 0 || x.shape[0] > MAX_POSITIONS || x.shape[1] == 0
-                || x.shape[1] > MAX_K
-        ) {
-            revert BadNode("x shape");
-        }
-        (n, k) = (x.shape[0], x.shape[1]);
-        for (uint256 i = 1; i < 3; ++i) {
-            // INVARIANT: chars and added are [N].
-            if (d.inputs[i].shape.length != 1 || d.inputs[i].shape[0] != n) revert BadNode("chars/added shape");
-        }
+        (n, k) = LibNfc.checkEntries(d, inputs);
         // INVARIANT: the output is [N, K] like x.
         if (d.out.shape.length != 2 || d.out.shape[0] != n || d.out.shape[1] != k) revert BadNode("output shape");
         if (d.op == NFC_REORDER) {
@@ -530,18 +427,11 @@ contract NfcRunOps is OperatorBase {
         TensorDesc calldata prev = d.inputs[4];
         // INVARIANT: prev is [N, K] like x.
         if (prev.shape.length != 2 || prev.shape[0] != n || prev.shape[1] != k) revert BadNode("prev shape");
-        TensorDesc calldata comps = d.inputs[3];
-        // INVARIANT: the composition table is [M, 3] with M <= MAX_ROWS.
-        if (comps.shape.length != 2 || comps.shape[1] != ROW || comps.shape[0] > MAX_ROWS) {
-            revert BadNode("comps shape");
-        }
+        LibNfc.checkTable(d, 4);
         int256[] calldata p = d.params;
-        // INVARIANT: params (W, salt, from, D): 1 <= W <= min(M, MAX_WINDOW), salt a uint32, 1 <= D <=
-        // MAX_STAGE_TRIES, 1 <= from <= MAX_RUN_MARKS - D.
-        if (
-            p.length != 4 || p[0] < 1 || uint256(p[0]) > comps.shape[0] || p[0] > int256(MAX_WINDOW) || p[1] < 0
-                || p[1] > HASH_MASK || p[3] < 1 || p[3] > int256(MAX_STAGE_TRIES) || p[2] < 1
-                || p[2] > int256(MAX_RUN_MARKS) - p[3]
-        ) revert BadNode("params");
+        // INVARIANT: params (from, D) after (W, salt): 1 <= D <= MAX_STAGE_TRIES, 1 <= from <= MAX_RUN_MARKS - D.
+        if (p[3] < 1 || p[3] > int256(MAX_STAGE_TRIES) || p[2] < 1 || p[2] > int256(MAX_RUN_MARKS) - p[3]) {
+            revert BadNode("params");
+        }
     }
 }

@@ -60,7 +60,7 @@ NFC_COMPACT (60)
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -109,6 +109,72 @@ def find_pair(window: Sequence[int], a: int, b: int) -> int:
         if window[r] == a and window[r + 1] == b:
             return int(window[r + 2])
     return NONE
+
+
+def check_entries(node: Node, names: Sequence[str]) -> tuple[int, int]:
+    """The entry-operand rules NFC_COMPOSE, NFC_COMPACT, NFC_REORDER and NFC_STAGE share (LibNfc.checkEntries):
+    every operand (``names``, in order) and the output int32 with frac 0, operand 0 [N, K] with 1 <= K <= MAX_K
+    and 1 <= N <= MAX_POSITIONS, operands 1 and 2 (those there are) [N]. Returns (N, K)."""
+    for what, spec in zip((*names, "output"), (*node.in_specs, node.output)):
+        _int32(what, spec)
+    x = node.in_specs[0]
+    if len(x.shape) != 2 or not 1 <= x.shape[1] <= MAX_K or x.shape[0] < 1:
+        raise ShapeMismatchError(f"{names[0]} must be [N, K] with 1 <= K <= {MAX_K}, got {x.shape}")
+    n, k = x.shape
+    if n > MAX_POSITIONS:
+        raise ParamError(f"N = {n} exceeds MAX_POSITIONS = {MAX_POSITIONS} (one-step gas cap)")
+    for i in range(1, min(len(names), 3)):
+        expect_shape(names[i], node.in_specs[i].shape, (n,))
+    return n, k
+
+
+def check_table(node: Node) -> None:
+    """The composition table's rules NFC_COMPOSE and NFC_STAGE share (LibNfc.checkTable): operand 3 [M, 3] with
+    M <= MAX_COMP_ROWS, params (W, salt, ...) with 1 <= W <= min(M, MAX_COMP_WINDOW) and salt a uint32."""
+    comps = node.in_specs[3]
+    if len(comps.shape) != 2 or comps.shape[1] != COMP_ROW:
+        raise ShapeMismatchError(f"comps must be [M, {COMP_ROW}], got {comps.shape}")
+    window, salt = node.params[0], node.params[1]
+    rows = comps.shape[0]
+    if not 1 <= window <= min(rows, MAX_COMP_WINDOW) or rows > MAX_COMP_ROWS:
+        raise ParamError(f"window {window} must lie in [1, min(M = {rows}, {MAX_COMP_WINDOW})] and "
+                         f"M <= {MAX_COMP_ROWS}")
+    if not 0 <= salt <= HASH_MASK:
+        raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
+
+
+def pair_home(node: Node, a: int, c: int) -> int:
+    """First probe row of the pair (a, c) in the table (operand 3) of NFC_COMPOSE / NFC_STAGE (LibNfc.home):
+    PAIR_RANK's pair hash with params (W, salt, ...) mod (M - W + 1)."""
+    window, salt = node.params[0], node.params[1]
+    return pair_hash(a, c, salt) % (node.in_specs[3].shape[0] - window + 1)
+
+
+def table_lookup(node: Node, comps) -> Callable[[int, int, int], int]:
+    """``lookup(a, c, n)`` over the whole table ``comps``: the composite in the pair's W-row probe window."""
+    window = node.params[0]
+    comps = np.asarray(comps)
+
+    def lookup(a: int, c: int, _n: int) -> int:
+        h = pair_home(node, a, c)
+        return find_pair(comps[h:h + window].reshape(-1).tolist(), a, c)
+    return lookup
+
+
+def window_lookup(windows: Sequence[Sequence[int]]) -> Callable[[int, int, int], int]:
+    """``lookup(a, c, n)`` over a one-step's proven probe windows: the n-th try reads the n-th window."""
+    def lookup(a: int, c: int, n: int) -> int:
+        return find_pair(windows[n], a, c)
+    return lookup
+
+
+def probe_ranges(node: Node, tried: Sequence[tuple[int, int]], count: int) -> list[Range]:
+    """Operand 3's ranges of the tried pairs (empty for a Hangul pair, else the pair's W-row window; LibNfc.probe),
+    padded with empty ranges to ``count``."""
+    window = node.params[0]
+    probes: list[Range] = [(3, 0, 0) if hangul(a, c) != NONE else (3, pair_home(node, a, c) * COMP_ROW,
+                                                                    window * COMP_ROW) for a, c in tried]
+    return probes + [(3, 0, 0)] * (count - len(probes))
 
 
 def entries(nfd: Sequence[int], chars: Sequence[int], added: Sequence[int], k: int,
@@ -207,10 +273,6 @@ def compose_value(seq, q: int, b: int, e: int, lookup) -> tuple[int, list[tuple[
     return s_val, tried
 
 
-def _hangul_pair(a: int, c: int) -> bool:
-    return hangul(a, c) != NONE
-
-
 def settle(seq, q: int, tries: int, lookup) -> tuple[int, list[tuple[int, int]]]:
     """(output, pairs tried) of entry q (see NFC_COMPOSE)."""
     if seq[q][3]:
@@ -237,38 +299,16 @@ class NfcCompose(Op):
     def check(self, node: Node) -> None:
         expect_inputs(node, (4,))
         expect_params(node, 3)
-        nfd, chars, added, comps = node.in_specs
-        for what, spec in (("nfd", nfd), ("chars", chars), ("added", added), ("comps", comps),
-                           ("output", node.output)):
-            _int32(what, spec)
-        if len(nfd.shape) != 2 or not 1 <= nfd.shape[1] <= MAX_K or nfd.shape[0] < 1:
-            raise ShapeMismatchError(f"nfd must be [N, K] with 1 <= K <= {MAX_K}, got {nfd.shape}")
-        n = nfd.shape[0]
-        if n > MAX_POSITIONS:
-            raise ParamError(f"N = {n} exceeds MAX_POSITIONS = {MAX_POSITIONS} (one-step gas cap)")
-        expect_shape("chars", chars.shape, (n,))
-        expect_shape("added", added.shape, (n,))
-        if len(comps.shape) != 2 or comps.shape[1] != COMP_ROW:
-            raise ShapeMismatchError(f"comps must be [M, {COMP_ROW}], got {comps.shape}")
-        window, salt, tries = node.params
-        rows = comps.shape[0]
-        if not 1 <= window <= min(rows, MAX_COMP_WINDOW) or rows > MAX_COMP_ROWS:
-            raise ParamError(f"window {window} must lie in [1, min(M = {rows}, {MAX_COMP_WINDOW})] and "
-                             f"M <= {MAX_COMP_ROWS}")
-        if not 0 <= salt <= HASH_MASK:
-            raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
+        n, k = check_entries(node, ("nfd", "chars", "added", "comps"))
+        check_table(node)
+        tries = node.params[2]
         if not 1 <= tries <= MAX_RUN_TRIES:
             raise ParamError(f"C = {tries} non-starter tries per run must lie in [1, {MAX_RUN_TRIES}]")
-        expect_shape("output", node.output.shape, tuple(nfd.shape))
+        expect_shape("output", node.output.shape, (n, k))
 
     @staticmethod
     def probes(node: Node) -> int:
         return LOOK_BACK + LOOK_FORWARD + node.params[2]
-
-    @staticmethod
-    def _home(node: Node, a: int, c: int) -> int:
-        window, salt, _ = node.params
-        return pair_hash(a, c, salt) % (node.in_specs[3].shape[0] - window + 1)
 
     @staticmethod
     def _seq(inputs, node: Node) -> list:
@@ -277,13 +317,8 @@ class NfcCompose(Op):
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         seq = self._seq(inputs, node)
-        comps = np.asarray(inputs[3])
-        window, tries = node.params[0], node.params[2]
-
-        def lookup(a: int, c: int, _n: int) -> int:
-            h = self._home(node, a, c)
-            return find_pair(comps[h:h + window].reshape(-1).tolist(), a, c)
-
+        tries = node.params[2]
+        lookup = table_lookup(node, inputs[3])
         out = np.full(node.output.size, NONE, dtype=np.int64)
         for q, ent in enumerate(seq):
             out[ent[0]] = settle(seq, q, tries, lookup)[0]
@@ -295,30 +330,14 @@ class NfcCompose(Op):
         n, k = node.in_specs[0].shape
         ranges: list[Range] = [(0, 0, n * k), (1, 0, n), (2, 0, n)]
         seq = self._seq(inputs, node)
-        comps = np.asarray(inputs[3])
-        window, tries = node.params[0], node.params[2]
-        probes: list[Range] = []
         q = next((m for m, ent in enumerate(seq) if ent[0] == out_index), None)
-        if q is not None:
-            def lookup(a: int, c: int, _n: int) -> int:
-                h = self._home(node, a, c)
-                return find_pair(comps[h:h + window].reshape(-1).tolist(), a, c)
-
-            _, tried = settle(seq, q, tries, lookup)
-            probes = [(3, 0, 0) if _hangul_pair(a, c) else (3, self._home(node, a, c) * COMP_ROW, window * COMP_ROW)
-                      for a, c in tried]
-        probes += [(3, 0, 0)] * (self.probes(node) - len(probes))
-        return ranges + probes
+        tried = [] if q is None else settle(seq, q, node.params[2], table_lookup(node, inputs[3]))[1]
+        return ranges + probe_ranges(node, tried, self.probes(node))
 
     def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
         nfd, chars, added = (list(map(int, o)) for o in operands[:3])
         seq = entries(nfd, chars, added, len(nfd) // len(chars), node.params[2])
-        windows = operands[3:]
-
-        def lookup(a: int, c: int, n: int) -> int:
-            return find_pair(windows[n], a, c)
-
-        return element_value(seq, out_index, node.params[2], lookup)
+        return element_value(seq, out_index, node.params[2], window_lookup(operands[3:]))
 
 
 def compact(x: Sequence[int], added: Sequence[int], mode: int, stop: int) -> list[int]:
@@ -342,15 +361,7 @@ class NfcCompact(Op):
     def check(self, node: Node) -> None:
         expect_inputs(node, (2,))
         expect_params(node, 1)
-        x, added = node.in_specs
-        for what, spec in (("x", x), ("added", added), ("output", node.output)):
-            _int32(what, spec)
-        if len(x.shape) != 2 or not 1 <= x.shape[1] <= MAX_K or x.shape[0] < 1:
-            raise ShapeMismatchError(f"x must be [N, K] with 1 <= K <= {MAX_K}, got {x.shape}")
-        n = x.shape[0]
-        if n > MAX_POSITIONS:
-            raise ParamError(f"N = {n} exceeds MAX_POSITIONS = {MAX_POSITIONS} (one-step gas cap)")
-        expect_shape("added", added.shape, (n,))
+        n, _ = check_entries(node, ("x", "added"))
         if node.params[0] not in (0, 1):
             raise ParamError(f"mode {node.params[0]} must be 0 (code points) or 1 (added matches)")
         expect_shape("output", node.output.shape, (n,))

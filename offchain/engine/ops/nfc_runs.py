@@ -65,12 +65,10 @@ import numpy as np
 from offchain.engine.errors import ParamError, ShapeMismatchError
 from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
-from offchain.engine.ops.bpe import MAX_POSITIONS, pair_hash
 from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.nfc import (
-    COMP_ROW, LOOK_FORWARD, MAX_COMP_ROWS, MAX_COMP_WINDOW, MAX_K, NONE, _mark, _starter, entries, find_pair,
-    hangul, linked)
-from offchain.engine.ops.text import HASH_MASK, _int32
+    LOOK_FORWARD, NONE, _mark, _starter, check_entries, check_table, entries, hangul, linked, probe_ranges,
+    table_lookup, window_lookup)
 
 #: Compositions one NFC_STAGE settles (D): its one-step re-runs the stage once per probe range.
 MAX_STAGE_TRIES = 2
@@ -211,17 +209,8 @@ class NfcReorder(Op):
     def check(self, node: Node) -> None:
         expect_inputs(node, (3,))
         expect_params(node, 0)
-        nfd, chars, added = node.in_specs
-        for what, spec in (("nfd", nfd), ("chars", chars), ("added", added), ("output", node.output)):
-            _int32(what, spec)
-        if len(nfd.shape) != 2 or not 1 <= nfd.shape[1] <= MAX_K or nfd.shape[0] < 1:
-            raise ShapeMismatchError(f"nfd must be [N, K] with 1 <= K <= {MAX_K}, got {nfd.shape}")
-        n = nfd.shape[0]
-        if n > MAX_POSITIONS:
-            raise ParamError(f"N = {n} exceeds MAX_POSITIONS = {MAX_POSITIONS} (one-step gas cap)")
-        expect_shape("chars", chars.shape, (n,))
-        expect_shape("added", added.shape, (n,))
-        expect_shape("output", node.output.shape, tuple(nfd.shape))
+        n, k = check_entries(node, ("nfd", "chars", "added"))
+        expect_shape("output", node.output.shape, (n, k))
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         x, chars, added = (_flat(a) for a in inputs)
@@ -258,52 +247,22 @@ class NfcStage(Op):
     def check(self, node: Node) -> None:
         expect_inputs(node, (5,))
         expect_params(node, 4)
-        x, chars, added, comps, prev = node.in_specs
-        for what, spec in (("x", x), ("chars", chars), ("added", added), ("comps", comps), ("prev", prev),
-                           ("output", node.output)):
-            _int32(what, spec)
-        if len(x.shape) != 2 or not 1 <= x.shape[1] <= MAX_K or x.shape[0] < 1:
-            raise ShapeMismatchError(f"x must be [N, K] with 1 <= K <= {MAX_K}, got {x.shape}")
-        n, k = x.shape
-        if n > MAX_POSITIONS:
-            raise ParamError(f"N = {n} exceeds MAX_POSITIONS = {MAX_POSITIONS} (one-step gas cap)")
-        expect_shape("chars", chars.shape, (n,))
-        expect_shape("added", added.shape, (n,))
-        expect_shape("prev", prev.shape, tuple(x.shape))
-        if len(comps.shape) != 2 or comps.shape[1] != COMP_ROW:
-            raise ShapeMismatchError(f"comps must be [M, {COMP_ROW}], got {comps.shape}")
-        window, salt, frm, width = node.params
-        rows = comps.shape[0]
-        if not 1 <= window <= min(rows, MAX_COMP_WINDOW) or rows > MAX_COMP_ROWS:
-            raise ParamError(f"window {window} must lie in [1, min(M = {rows}, {MAX_COMP_WINDOW})] and "
-                             f"M <= {MAX_COMP_ROWS}")
-        if not 0 <= salt <= HASH_MASK:
-            raise ParamError(f"salt {salt} must lie in [0, 2^32 - 1]")
+        n, k = check_entries(node, ("x", "chars", "added", "comps", "prev"))
+        expect_shape("prev", node.in_specs[4].shape, (n, k))
+        check_table(node)
+        frm, width = node.params[2], node.params[3]
         if not 1 <= width <= MAX_STAGE_TRIES:
             raise ParamError(f"D = {width} compositions per stage must lie in [1, {MAX_STAGE_TRIES}]")
         if not 1 <= frm <= MAX_RUN_MARKS - width:
             raise ParamError(f"from = {frm} must lie in [1, MAX_RUN_MARKS - D = {MAX_RUN_MARKS - width}]")
-        expect_shape("output", node.output.shape, tuple(x.shape))
-
-    @staticmethod
-    def _home(node: Node, a: int, c: int) -> int:
-        window, salt = node.params[0], node.params[1]
-        return pair_hash(a, c, salt) % (node.in_specs[3].shape[0] - window + 1)
-
-    def _lookup(self, node: Node, comps: np.ndarray):
-        window = node.params[0]
-
-        def lookup(a: int, c: int, _n: int) -> int:
-            h = self._home(node, a, c)
-            return find_pair(comps[h:h + window].reshape(-1).tolist(), a, c)
-        return lookup
+        expect_shape("output", node.output.shape, (n, k))
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
         x, chars, added = (_flat(a) for a in inputs[:3])
         prev = _flat(inputs[4])
         seq = _seq(x, chars, added)
         frm, width = node.params[2], node.params[3]
-        lookup = self._lookup(node, np.asarray(inputs[3]))
+        lookup = table_lookup(node, inputs[3])
         out = list(prev)
         for r0, r1 in runs(seq):
             if r1 - r0 <= frm:
@@ -321,25 +280,18 @@ class NfcStage(Op):
         if inputs is None:
             raise ShapeMismatchError("NFC_STAGE operand ranges need the inputs")
         n, k = node.in_specs[0].shape
-        window, width = node.params[0], node.params[3]
+        width = node.params[3]
         ranges: list[Range] = [(0, 0, n * k), (1, 0, n), (2, 0, n), (4, 0, n * k)]
         x, chars, added = (_flat(a) for a in inputs[:3])
         seq = _seq(x, chars, added)
         _, tried = stage_element(seq, _flat(inputs[4]), out_index, node.params[2], width,
-                                 self._lookup(node, np.asarray(inputs[3])))
-        probes: list[Range] = [(3, 0, 0) if hangul(a, c) != NONE else (3, self._home(node, a, c) * COMP_ROW,
-                                                                        window * COMP_ROW) for a, c in tried]
-        return ranges + probes + [(3, 0, 0)] * (width - len(probes))
+                                 table_lookup(node, inputs[3]))
+        return ranges + probe_ranges(node, tried, width)
 
     def element(self, node: Node, operands: Sequence[Sequence[int]], out_index: int) -> int:
         x, chars, added, prev = (list(map(int, o)) for o in operands[:4])
-        windows = operands[4:]
         seq = _seq(x, chars, added)
-
-        def lookup(a: int, c: int, n: int) -> int:
-            return find_pair(windows[n], a, c)
-
-        return stage_element(seq, prev, out_index, node.params[2], node.params[3], lookup)[0]
+        return stage_element(seq, prev, out_index, node.params[2], node.params[3], window_lookup(operands[4:]))[0]
 
 
 def stages_for(n: int, width: int = MAX_STAGE_TRIES, first: int = 4) -> int:
