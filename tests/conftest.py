@@ -1,6 +1,6 @@
 """Role fixtures shared by every test: who deploys, who asks, who answers, who disputes.
 
-Hypothesis: tests that set no example count of their own draw 40 examples under `make test` (profile
+Hypothesis: tests that set no example count of their own draw 25 examples under `make test` (profile
 "make-test"; hypothesis' default is 100) to keep the suite within its time budget; HYPOTHESIS_PROFILE=default
 restores hypothesis' own defaults for a longer run.
 """
@@ -10,7 +10,7 @@ import os
 import pytest
 from hypothesis import settings
 
-settings.register_profile("make-test", max_examples=40)
+settings.register_profile("make-test", max_examples=25)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "make-test"))
 
 
