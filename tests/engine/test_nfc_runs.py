@@ -39,13 +39,14 @@ def stage_node(n: int, rows: int, window: int, salt: int, frm: int, width: int =
 
 
 def _pick(size: int, check) -> range | list:
-    return range(size) if check is True else (range(0, size, 7) if check == "some" else [])
+    stride = {"some": 7, "few": 29}.get(check) if check is not True else 1
+    return range(0, size, stride) if stride else []
 
 
 def run_chain(data: bytes, n: int, added: np.ndarray | None = None, check: bool | str = "some",
               stages: int | None = None) -> tuple[list[int], list[int]]:
-    """(chars', added') of the full-run NFC chain on ``data`` zero-padded to n (forward == element on all /
-    some / none of the new ops' elements)."""
+    """(chars', added') of the full-run NFC chain on ``data`` zero-padded to n (forward == element on all
+    (``True``), every 7th (``"some"``), every 29th (``"few"``) or none of the new ops' elements)."""
     nfd, chars, added = nfd_of(data, n, added)
     rows, window, salt = nfc_tables.comp_table()
     x = check_elements(reorder_node(n), [nfd, chars, added], _pick(n * K, check))
@@ -81,7 +82,8 @@ def test_run_of_128_marks():
     assert chain_text(text, check="some") == tok_nfc(text)
     full = "\u0344" * 16 + "e" + "\u0316\u0344" * 52 + "\u0323" * 6 + "\u0345"
     assert len(full.encode()) <= 256
-    assert chain_text(full, check="some", slack=256 - len(full.encode())) == tok_nfc(full)
+    # 126 stages at N = 256: every 29th element of each (every element kind still met: 29 is odd, coprime to K)
+    assert chain_text(full, check="few", slack=256 - len(full.encode())) == tok_nfc(full)
 
 
 def test_runs_past_max_run_marks_keep_their_order():

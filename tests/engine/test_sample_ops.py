@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 from Crypto.Hash import keccak as pycryptodome_keccak
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from offchain.engine.dtypes import DType
@@ -191,7 +191,8 @@ def test_topk_merge_duplicates_and_padding_rules():
     assert out.tolist() == [[[7, 2], [7, 3], [7, 3], [I32_MIN, 9], [I32_MIN, -1], [I32_MIN, -1]]]
 
 
-@settings(max_examples=60, deadline=None)
+@example(n=125, k=1, block=1, group=5, seed=0, spread=3)   # 5^3 rows: float log once said 4 levels
+@settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 400), k=st.integers(1, 16), block=st.integers(1, 64), group=st.integers(2, 7),
        seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([3, 1000, 2**31]))
 def test_topk_tree_equals_one_global_topk(n, k, block, group, seed, spread):
@@ -204,7 +205,10 @@ def test_topk_tree_equals_one_global_topk(n, k, block, group, seed, spread):
         level = _topk_node(spec(cur.shape, DType.INT32, 0), 1, k, group)
         cur = check_elements(level, [cur], range(level.output.size))
         levels += 1
-    assert levels == 1 + (math.ceil(math.log(math.ceil(n / block), group)) if n > block else 0)
+    rows, want = -(-n // block), 1          # integer ceil(log_group(rows)): math.log(125, 5) is 3.0000000000000004
+    while rows > 1:
+        rows, want = -(-rows // group), want + 1
+    assert levels == want
     assert np.array_equal(cur.astype(np.int64), _reference_blocks(x, k, n))  # one block of everything
 
 
