@@ -110,12 +110,12 @@ def test_ddim_matches_on_edge_values_constants_and_shifts(deploy):
     big = 2**31 - 1
     grid = np.array([(a, b) for a in I16_EDGES for b in I16_EDGES], dtype=np.int16)
     x, eps = grid[:, 0].copy(), grid[:, 1].copy()
-    for params in ((big, big, big, big, 32767), (-big, -big, -big, -big, 32767), (big, -big, -big, big, 0),
-                   (65536, 0, 0, 65536, 4096), (1, 1, 1, 1, 1)):
+    for p, params in enumerate(((big, big, big, big, 32767), (-big, -big, -big, -big, 32767), (big, -big, -big, big, 0),
+                                (65536, 0, 0, 65536, 4096), (1, 1, 1, 1, 1))):
         for f, fo in ((12, 28), (12, 12), (12, -12), (0, 0), (-5, 10)):  # sh = 0, 16, 40, 16, 1
             node = _ddim((x.size,), f, fo, params)
             check_against_contract(contract, node, [x, eps], [0, 8, 40, 72, 80])
-            if fo in (28, -12):  # every edge pair at the extreme shifts 0 and 40
+            if fo in (28, -12) and p < 3:  # every edge pair at the extreme shifts 0 and 40, extreme constants
                 check_elements_only(contract, node, [x, eps], range(x.size))
     for _ in range(10):
         params = tuple(int(v) for v in rng.integers(-big, big, size=4, endpoint=True)) + (int(rng.integers(0, 32768)),)
