@@ -173,9 +173,9 @@ def build_image_model(path: Path):
 
     im = diffusion.build_image_model()
     save_model(im.model, path)
-    text_nodes = sum(1 for n in im.model.graph.nodes if n.source.startswith("tokenizer.") or "text" in n.source)
     console.print(f"digits-diffusion: {len(im.model.graph.nodes)} integer nodes: the prompt through MiniLM "
-                  f"({text_nodes} nodes incl. its tokenizer) and a class-description head, the seed through NOISE, "
+                  f"({len(im.text.graph.nodes)} nodes incl. its tokenizer) and a class-description head, the seed "
+                  f"through NOISE, "
                   f"{im.config.ddim_steps} x (MLP denoiser, DDIM_STEP), PIXELS -> {path}")
     return im
 
