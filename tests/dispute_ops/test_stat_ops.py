@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.op_harness import make_node, random_tensor, spec
+from engine.op_harness import exp_node, make_node, random_tensor, rsqrt_node, spec
 from offchain.dispute.operators import descriptor_tuple
 from offchain.engine.descriptor import encode_node
 from offchain.engine.dtypes import DType
@@ -27,21 +27,6 @@ def contract(deploy):
 
 def _edges(dt: DType) -> np.ndarray:
     return np.array([dt.qmin, dt.qmin + 1, -1, 0, 1, dt.qmax - 1, dt.qmax], dtype=dt.numpy)
-
-
-def rsqrt_node(shape, x_dt, fi, out_dt, fo, eps):
-    return make_node(OpCode.RSQRT, [spec(shape, x_dt, fi)], spec(shape, out_dt, fo), (eps,))
-
-
-def exp_node(shape, d_dt, fi, out_dt, fo, fs=None, m_dt=None):
-    """EXP(x), EXP(x, m) (m_dt given) or EXP(x, m, S) (fs given; m INT32 unless m_dt)."""
-    ins = [spec(shape, d_dt, fi)]
-    row = tuple(shape[:-1]) + (1,)
-    if m_dt is not None or fs is not None:
-        ins.append(spec(row, m_dt or DType.INT32, fi))
-    if fs is not None:
-        ins.append(spec(row, DType.INT32, fs))
-    return make_node(OpCode.EXP, ins, spec(shape, out_dt, fo))
 
 
 @pytest.mark.parametrize("x_dt", DTYPES)

@@ -8,7 +8,7 @@ import numpy as np
 
 from offchain.engine.dtypes import DType
 from offchain.engine.graph import Node, TensorKind, TensorRef, TensorSpec
-from offchain.engine.ops import get_op
+from offchain.engine.ops import OpCode, get_op
 
 
 def spec(shape: Sequence[int], dtype: DType, frac: int) -> TensorSpec:
@@ -51,3 +51,19 @@ def check_elements(node: Node, inputs: Sequence[np.ndarray], indices: Sequence[i
         assert isinstance(got, int)
         assert got == int(flat_out[idx]), (op.name, idx, got, int(flat_out[idx]), ranges)
     return out
+
+
+def rsqrt_node(shape, x_dt, fi, out_dt, fo, eps):
+    """An RSQRT node (op 64) over ``shape``: x_dt at frac fi -> out_dt at frac fo, epsilon ``eps`` (input LSBs)."""
+    return make_node(OpCode.RSQRT, [spec(shape, x_dt, fi)], spec(shape, out_dt, fo), (eps,))
+
+
+def exp_node(shape, d_dt, fi, out_dt, fo, fs=None, m_dt=None):
+    """EXP(x), EXP(x, m) (m_dt given) or EXP(x, m, S) (fs given; m INT32 unless m_dt): op 65's three forms."""
+    ins = [spec(shape, d_dt, fi)]
+    row = tuple(shape[:-1]) + (1,)
+    if m_dt is not None or fs is not None:
+        ins.append(spec(row, m_dt or DType.INT32, fi))
+    if fs is not None:
+        ins.append(spec(row, DType.INT32, fs))
+    return make_node(OpCode.EXP, ins, spec(shape, out_dt, fo))

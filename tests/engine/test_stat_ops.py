@@ -14,25 +14,10 @@ from offchain.engine.dtypes import DType
 from offchain.engine.errors import DtypeMismatchError, ParamError, ShapeMismatchError
 from offchain.engine.ops import OpCode, get_op
 
-from .op_harness import check_elements, make_node, random_tensor, spec
+from .op_harness import check_elements, exp_node as _exp, make_node, random_tensor, rsqrt_node as _rsqrt, spec
 from .test_ops_intmath import SETTINGS, _indices, _rng
 
 DTYPES = [DType.INT8, DType.INT16, DType.INT32]
-
-
-def _rsqrt(shape, x_dt, fi, out_dt, fo, eps):
-    return make_node(OpCode.RSQRT, [spec(shape, x_dt, fi)], spec(shape, out_dt, fo), (eps,))
-
-
-def _exp(shape, d_dt, fi, out_dt, fo, fs=None, m_dt=None):
-    """EXP(x), EXP(x, m) (m_dt given) or EXP(x, m, S) (fs given; m INT32 unless m_dt)."""
-    ins = [spec(shape, d_dt, fi)]
-    row = tuple(shape[:-1]) + (1,)
-    if m_dt is not None or fs is not None:
-        ins.append(spec(row, m_dt or DType.INT32, fi))
-    if fs is not None:
-        ins.append(spec(row, DType.INT32, fs))
-    return make_node(OpCode.EXP, ins, spec(shape, out_dt, fo))
 
 
 @SETTINGS
