@@ -41,13 +41,13 @@
 #define HAVE_X86 0
 #endif
 
-/* K values per int32 accumulation block: at most 127 vpmaddwd steps of 16 (the int16 x int16 bound above). The a block
- * of MBLOCK rows x KBLOCK values stays in L1 while the thread's weight rows stream past it. */
+/* K values per int32 accumulation block: at most 127 vpmaddwd steps of 16 (the int16 x int16 bound above). */
 #ifndef KBLOCK
 #define KBLOCK 1024
 #endif
-#ifndef MBLOCK
-#define MBLOCK 8
+/* Bytes of a (int16) per row block: half of this CPU kind's 2 MiB L2 per core. */
+#ifndef A_BLOCK_BYTES
+#define A_BLOCK_BYTES (1 << 20)
 #endif
 _Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 127, "an int32 lane must not overflow (2^24 per step)");
 /* Products below this many multiply-adds run on the calling thread (thread start-up costs ~50 us). */
@@ -240,34 +240,42 @@ static const TileAnyFn TILES512_16[4][2] = {
     {tile512_1_3x1, tile512_1_3x2}, {tile512_1_4x1, tile512_1_4x2},
 };
 
+/* One mr x nr tile of out at row r, column c, over k in [k0, k1), on the job's ISA and weight width. */
+static void run_tile(const Job *job, Py_ssize_t mr, Py_ssize_t r, Py_ssize_t c, Py_ssize_t k0, Py_ssize_t k1, int nr) {
+    const Py_ssize_t n = job->n, k = job->k;
+    const int wide = job->isa == ISA_AVX512;
+    if (wide && job->b16)
+        TILES512_16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+    else if (wide)
+        TILES512[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+    else if (job->b16)
+        TILES16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+    else
+        TILES[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+}
+
 /* Rows per tile 4 (one a load feeds NR products); columns per tile 2 when M > 1 (8 accumulators + 2 b + 1 a
  * registers of 16), 4 for a single row (more weight streams in flight for the memory-bound decode). */
 static void run_job(const Job *job) {
-    const Py_ssize_t m = job->m, n = job->n, k = job->k;
+    const Py_ssize_t m = job->m, k = job->k;
     const int wide = job->isa == ISA_AVX512;
     const int nr_full = job->b16 ? 2 : (m == 1 || wide) ? 4 : 2;
     const int mr_full = job->b16 && !wide ? 2 : 4;
-    for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
-        Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
-        for (Py_ssize_t m0 = 0; m0 < m; m0 += MBLOCK) {
-            Py_ssize_t m1 = m0 + MBLOCK < m ? m0 + MBLOCK : m;
-            for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
-                int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
-                for (Py_ssize_t r = m0; r < m1; r += mr_full) {
-                    int mr = (int)(m1 - r < mr_full ? m1 - r : mr_full);
-                    if (wide && job->b16)
-                        TILES512_16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
-                                                    job->out + r * n + c, k, n, k0, k1);
-                    else if (wide)
-                        TILES512[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k,
-                                                 job->out + r * n + c, k, n, k0, k1);
-                    else if (job->b16)
-                        TILES16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k,
-                                                job->out + r * n + c, k, n, k0, k1);
-                    else
-                        TILES[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k,
-                                              job->out + r * n + c, k, n, k0, k1);
-                }
+    /* Rows of a per block: a block of a (at most A_BLOCK_BYTES) stays in L2 while the thread's weights stream
+     * past it once per block, column group by column group (nr_full weight rows, contiguous in b), each group
+     * from start to end over all K blocks: one sequential stream the hardware prefetcher follows (software
+     * prefetching measured slower). Within a K block the group's weights (nr_full x KBLOCK) stay in L1 for
+     * every row tile. A decode step (one row) reads every weight exactly once, front to back. */
+    Py_ssize_t rows = A_BLOCK_BYTES / (2 * k);
+    rows = rows < mr_full ? mr_full : rows - rows % mr_full;
+    for (Py_ssize_t m0 = 0; m0 < m; m0 += rows) {
+        Py_ssize_t m1 = m0 + rows < m ? m0 + rows : m;
+        for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
+            int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
+            for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
+                Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
+                for (Py_ssize_t r = m0; r < m1; r += mr_full)
+                    run_tile(job, m1 - r < mr_full ? m1 - r : mr_full, r, c, k0, k1, nr);
             }
         }
     }

@@ -28,6 +28,8 @@ def isa(request):
 
 #: K values per int32 block in _kernels.c (KBLOCK); shapes below cross it.
 KBLOCK = 1024
+#: Bytes of int16 a per row block in _kernels.c (A_BLOCK_BYTES): a block holds A_BLOCK_BYTES // (2 K) rows.
+A_BLOCK_BYTES = 1 << 20
 
 
 def int64_reference(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
@@ -100,7 +102,9 @@ def test_int16_by_int16_extremes(k, value):
     assert np.array_equal(kernels.matmul_exact(a, b), np.full((3, 2), k * value[0] * value[1], np.int64))
 
 
-@pytest.mark.parametrize("m,k,n", [(1, 4096, 1000), (128, 384, 130), (33, 2048 + 3, 67)])
+@pytest.mark.parametrize("m,k,n", [(1, 4096, 1000), (128, 384, 130), (33, 2048 + 3, 67),
+                                   (A_BLOCK_BYTES // (2 * 4096) * 2 + 5, 4096, 37),  # 2 row blocks + 5 rows
+                                   (A_BLOCK_BYTES // (2 * 40960) + 1, 40960, 9)])  # blocks of 12 rows, 13 rows
 def test_threaded_large_product(m, k, n):
     """Large enough to run on several threads (column ranges per thread, uneven last range)."""
     rng = np.random.default_rng(m * k * n)
