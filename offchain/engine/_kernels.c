@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -57,13 +58,19 @@ _Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 127, "an int32 lane must not o
 enum { ISA_NONE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 typedef struct {
-    const int16_t *a;
-    const void *b; /* int8 or int16 rows */
-    int b16;       /* 1: b is int16 */
-    int isa;       /* ISA_AVX2 or ISA_AVX512 */
-    int64_t *out;
+    const int16_t *a; /* [items or 1, m, k] */
+    const void *b;    /* int8 or int16 [items or 1, n, k] */
+    int b16;          /* 1: b is int16 */
+    int isa;          /* ISA_AVX2 or ISA_AVX512 */
     Py_ssize_t m, n, k;
-    Py_ssize_t n0, n1; /* this thread's columns [n0, n1) */
+    Py_ssize_t a_step, b_step; /* elements between items (0: one operand shared by every item) */
+    Py_ssize_t i0, i1;         /* this thread's items [i0, i1) */
+    Py_ssize_t n0, n1;         /* and columns [n0, n1) */
+    const int32_t *bias;       /* NULL or [n], added to the exact sum */
+    int shift;                 /* requantisation: out = saturate(rshift_round(sum + bias, shift)) */
+    int out_size;              /* bytes per output element: 1, 2, 4 (saturated) or 8 (the exact sum, shift 0) */
+    void *out;                 /* [items, m, n] */
+    int failed;                /* set when the thread's scratch could not be allocated */
 } Job;
 
 #if HAVE_X86
@@ -240,23 +247,63 @@ static const TileAnyFn TILES512_16[4][2] = {
     {tile512_1_3x1, tile512_1_3x2}, {tile512_1_4x1, tile512_1_4x2},
 };
 
-/* One mr x nr tile of out at row r, column c, over k in [k0, k1), on the job's ISA and weight width. */
-static void run_tile(const Job *job, Py_ssize_t mr, Py_ssize_t r, Py_ssize_t c, Py_ssize_t k0, Py_ssize_t k1, int nr) {
-    const Py_ssize_t n = job->n, k = job->k;
-    const int wide = job->isa == ISA_AVX512;
-    if (wide && job->b16)
-        TILES512_16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
-    else if (wide)
-        TILES512[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+/* One mr x nr tile of acc (row length ld) from a's row r and b's row c, over k in [k0, k1). */
+static void run_tile(const Job *job, const int16_t *a, const void *b, int64_t *acc, Py_ssize_t ld, Py_ssize_t mr,
+                     Py_ssize_t r, Py_ssize_t c, Py_ssize_t k0, Py_ssize_t k1, int nr) {
+    const Py_ssize_t k = job->k;
+    const int16_t *ar = a + r * k;
+    if (job->isa == ISA_AVX512 && job->b16)
+        TILES512_16[mr - 1][nr - 1](ar, (const int16_t *)b + c * k, acc, k, ld, k0, k1);
+    else if (job->isa == ISA_AVX512)
+        TILES512[mr - 1][nr - 1](ar, (const int8_t *)b + c * k, acc, k, ld, k0, k1);
     else if (job->b16)
-        TILES16[mr - 1][nr - 1](job->a + r * k, (const int16_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+        TILES16[mr - 1][nr - 1](ar, (const int16_t *)b + c * k, acc, k, ld, k0, k1);
     else
-        TILES[mr - 1][nr - 1](job->a + r * k, (const int8_t *)job->b + c * k, job->out + r * n + c, k, n, k0, k1);
+        TILES[mr - 1][nr - 1](ar, (const int8_t *)b + c * k, acc, k, ld, k0, k1);
 }
 
-/* Rows per tile 4 (one a load feeds NR products); columns per tile 2 when M > 1 (8 accumulators + 2 b + 1 a
- * registers of 16), 4 for a single row (more weight streams in flight for the memory-bound decode). */
-static void run_job(const Job *job) {
+#endif
+
+/* The protocol's requantisation (offchain/engine/ops/fixed.py rescale): for s > 0 the rounding shift
+ * (v + 2^(s-1)) >> s (gcc's >> on a negative int64 is arithmetic, i.e. floor, as numpy's), for s < 0 a clip to
+ * the values that cannot saturate either way, then the exact left shift; then saturation to [lo, hi]. */
+static inline int64_t requantise(int64_t v, int s, int64_t lo, int64_t hi) {
+    if (s > 0) {
+        v = (v + ((int64_t)1 << (s - 1))) >> s;
+    } else if (s < 0) {
+        int64_t l = -((-lo) >> -s) - 1, h = (hi >> -s) + 1;
+        v = v < l ? l : v > h ? h : v;
+        v = (int64_t)((uint64_t)v << -s);
+    }
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Writes rows [m0, m1) x columns [c, c + nr) of one item from acc (row length ld): bias, requantisation. */
+static void epilogue(const Job *job, Py_ssize_t item, const int64_t *acc, Py_ssize_t ld, Py_ssize_t m0,
+                     Py_ssize_t m1, Py_ssize_t c, int nr) {
+    const Py_ssize_t n = job->n;
+    const int64_t lo = job->out_size == 8 ? INT64_MIN : -((int64_t)1 << (8 * job->out_size - 1));
+    const int64_t hi = job->out_size == 8 ? INT64_MAX : ((int64_t)1 << (8 * job->out_size - 1)) - 1;
+    for (Py_ssize_t r = m0; r < m1; r++) {
+        Py_ssize_t at = (item * job->m + r) * n + c;
+        for (int j = 0; j < nr; j++) {
+            int64_t v = acc[(r - m0) * ld + j] + (job->bias ? (int64_t)job->bias[c + j] : 0);
+            if (job->out_size != 8) v = requantise(v, job->shift, lo, hi);
+            switch (job->out_size) {
+            case 1: ((int8_t *)job->out)[at + j] = (int8_t)v; break;
+            case 2: ((int16_t *)job->out)[at + j] = (int16_t)v; break;
+            case 4: ((int32_t *)job->out)[at + j] = (int32_t)v; break;
+            default: ((int64_t *)job->out)[at + j] = v;
+            }
+        }
+    }
+}
+
+#if HAVE_X86
+
+/* Rows per tile 4 (one a load feeds NR products); columns per tile 4 (2 for int16 b off AVX-512, and for int8 b
+ * on AVX2 when several rows share the b loads). */
+static void run_job(Job *job) {
     const Py_ssize_t m = job->m, k = job->k;
     const int wide = job->isa == ISA_AVX512;
     const int nr_full = job->b16 ? 2 : (m == 1 || wide) ? 4 : 2;
@@ -265,30 +312,45 @@ static void run_job(const Job *job) {
      * past it once per block, column group by column group (nr_full weight rows, contiguous in b), each group
      * from start to end over all K blocks: one sequential stream the hardware prefetcher follows (software
      * prefetching measured slower). Within a K block the group's weights (nr_full x KBLOCK) stay in L1 for
-     * every row tile. A decode step (one row) reads every weight exactly once, front to back. */
+     * every row tile. A decode step (one row) reads every weight exactly once, front to back. The exact int64
+     * sums of a block x group go to a small scratch (acc), then through the epilogue into out. */
     Py_ssize_t rows = A_BLOCK_BYTES / (2 * k);
     rows = rows < mr_full ? mr_full : rows - rows % mr_full;
-    for (Py_ssize_t m0 = 0; m0 < m; m0 += rows) {
-        Py_ssize_t m1 = m0 + rows < m ? m0 + rows : m;
-        for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
-            int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
-            for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
-                Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
-                for (Py_ssize_t r = m0; r < m1; r += mr_full)
-                    run_tile(job, m1 - r < mr_full ? m1 - r : mr_full, r, c, k0, k1, nr);
+    if (rows > m) rows = m;
+    int64_t *acc = malloc((size_t)rows * nr_full * sizeof(int64_t));
+    if (acc == NULL) {
+        job->failed = 1;
+        return;
+    }
+    for (Py_ssize_t item = job->i0; item < job->i1; item++) {
+        const int16_t *a = job->a + item * job->a_step;
+        const void *b = (const char *)job->b + item * job->b_step * (job->b16 ? 2 : 1);
+        for (Py_ssize_t m0 = 0; m0 < m; m0 += rows) {
+            Py_ssize_t m1 = m0 + rows < m ? m0 + rows : m;
+            for (Py_ssize_t c = job->n0; c < job->n1; c += nr_full) {
+                int nr = (int)(job->n1 - c < nr_full ? job->n1 - c : nr_full);
+                memset(acc, 0, (size_t)rows * nr_full * sizeof(int64_t));
+                for (Py_ssize_t k0 = 0; k0 < k; k0 += KBLOCK) {
+                    Py_ssize_t k1 = k0 + KBLOCK < k ? k0 + KBLOCK : k;
+                    for (Py_ssize_t r = m0; r < m1; r += mr_full)
+                        run_tile(job, a, b, acc + (r - m0) * nr_full, nr_full, m1 - r < mr_full ? m1 - r : mr_full,
+                                 r, c, k0, k1, nr);
+                }
+                epilogue(job, item, acc, nr_full, m0, m1, c, nr);
             }
         }
     }
+    free(acc);
 }
 
 #else
 
-static void run_job(const Job *job) { (void)job; }
+static void run_job(Job *job) { (void)job; }
 
 #endif
 
 static void *thread_main(void *arg) {
-    run_job((const Job *)arg);
+    run_job((Job *)arg);
     return NULL;
 }
 
@@ -317,15 +379,15 @@ static int have_avx2(void) { return detect_isa() >= ISA_AVX2; }
 
 static const char *ISA_NAMES[] = {"none", "avx2", "avx512vnni"};
 
-static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name, int writable) {
+static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writable) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
     const char *fmt = view->format ? view->format : "B";
     if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
-    int kind_ok = (*fmt == 'b' || *fmt == 'h' || *fmt == 'l' || *fmt == 'q') && fmt[1] == '\0';
-    if (view->ndim != 2 || view->itemsize != itemsize || !kind_ok) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous 2-D signed int%zd array, got ndim %d format %s",
-                     name, itemsize * 8, view->ndim, view->format ? view->format : "B");
+    int kind_ok = (*fmt == 'b' || *fmt == 'h' || *fmt == 'i' || *fmt == 'l' || *fmt == 'q') && fmt[1] == '\0';
+    if (!kind_ok) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous signed integer array, got format %s", name,
+                     view->format ? view->format : "B");
         PyBuffer_Release(view);
         return -1;
     }
@@ -333,53 +395,94 @@ static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const
 }
 
 PyDoc_STRVAR(matmul_doc,
-             "matmul_i16_i8(a, b, out, threads)\n--\n\n"
-             "out[m, n] += sum_k a[m, k] * b[n, k], exactly. a: int16 [M, K], b: int8 [N, K], out: int64 [M, N]\n"
-             "(C-contiguous; out normally zeroed by the caller). Runs on at most `threads` threads, releasing the "
-             "GIL.\nRaises RuntimeError when the CPU lacks AVX2.");
+             "matmul(a, b, bias, shift, out, threads)\n--\n\n"
+             "out[i, m, n] = requantise(sum_k a[i, m, k] * b[i or 0, n, k] + bias[n], shift), the sum exact.\n"
+             "a: int16 [I, M, K]; b: int8 or int16 [I or 1, N, K] (1: shared by every item, as LINEAR's weight);\n"
+             "bias: None or int32 [N]; out: int8/int16/int32 [I, M, N], rescaled by `shift` as ops/fixed.py's\n"
+             "rescale (rounding right shift for shift > 0, exact left shift for shift < 0) and saturated to its\n"
+             "dtype, or int64 (shift must be 0: the exact sum). All C-contiguous. Runs on at most `threads`\n"
+             "threads, releasing the GIL. Raises RuntimeError when the CPU lacks AVX2.");
 
-static PyObject *matmul(PyObject *args, int b16) {
-    PyObject *ao, *bo, *oo;
-    int threads;
-    if (!PyArg_ParseTuple(args, "OOOi", &ao, &bo, &oo, &threads)) return NULL;
+static PyObject *matmul(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ao, *bo, *biaso, *oo;
+    int shift, threads;
+    if (!PyArg_ParseTuple(args, "OOOiOi", &ao, &bo, &biaso, &shift, &oo, &threads)) return NULL;
     if (!have_avx2()) {
         PyErr_SetString(PyExc_RuntimeError, "this CPU has no AVX2: use the numpy path");
         return NULL;
     }
-    Py_buffer a, b, out;
-    if (get_buffer(ao, &a, 2, "a", 0) < 0) return NULL;
-    if (get_buffer(bo, &b, b16 ? 2 : 1, "b", 0) < 0) {
-        PyBuffer_Release(&a);
-        return NULL;
+    Py_buffer a = {0}, b = {0}, bias = {0}, out = {0};
+    int have_bias = biaso != Py_None, ok = 0;
+    if (get_buffer(ao, &a, "a", 0) < 0) return NULL;
+    if (get_buffer(bo, &b, "b", 0) < 0) goto done_a;
+    if (have_bias && get_buffer(biaso, &bias, "bias", 0) < 0) goto done_b;
+    if (get_buffer(oo, &out, "out", 1) < 0) goto done_bias;
+    if (a.ndim != 3 || a.itemsize != 2) {
+        PyErr_Format(PyExc_TypeError, "a must be a 3-D int16 array, got ndim %d itemsize %zd", a.ndim, a.itemsize);
+        goto done;
     }
-    if (get_buffer(oo, &out, 8, "out", 1) < 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&b);
-        return NULL;
+    if (b.ndim != 3 || (b.itemsize != 1 && b.itemsize != 2)) {
+        PyErr_Format(PyExc_TypeError, "b must be a 3-D int8 or int16 array, got ndim %d itemsize %zd", b.ndim,
+                     b.itemsize);
+        goto done;
     }
-    Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[0];
-    if (b.shape[1] != k || out.shape[0] != m || out.shape[1] != n) {
-        PyErr_Format(PyExc_ValueError, "shapes a (%zd, %zd), b (%zd, %zd), out (%zd, %zd) do not match", m, k,
-                     b.shape[0], b.shape[1], out.shape[0], out.shape[1]);
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&b);
-        PyBuffer_Release(&out);
-        return NULL;
+    if (out.ndim != 3 || (out.itemsize != 1 && out.itemsize != 2 && out.itemsize != 4 && out.itemsize != 8)) {
+        PyErr_Format(PyExc_TypeError, "out must be a 3-D int8/16/32/64 array, got ndim %d itemsize %zd", out.ndim,
+                     out.itemsize);
+        goto done;
+    }
+    if (have_bias && (bias.ndim != 1 || bias.itemsize != 4)) {
+        PyErr_Format(PyExc_TypeError, "bias must be a 1-D int32 array, got ndim %d itemsize %zd", bias.ndim,
+                     bias.itemsize);
+        goto done;
+    }
+    Py_ssize_t items = a.shape[0], m = a.shape[1], k = a.shape[2], n = b.shape[1];
+    if ((b.shape[0] != items && b.shape[0] != 1) || b.shape[2] != k || out.shape[0] != items ||
+        out.shape[1] != m || out.shape[2] != n || (have_bias && bias.shape[0] != n)) {
+        PyErr_Format(PyExc_ValueError, "shapes a (%zd, %zd, %zd), b (%zd, %zd, %zd), out (%zd, %zd, %zd)%s do not match",
+                     items, m, k, b.shape[0], b.shape[1], b.shape[2], out.shape[0], out.shape[1], out.shape[2],
+                     have_bias ? " and bias" : "");
+        goto done;
+    }
+    if (shift < -31 || shift > 62 || (out.itemsize == 8 && shift != 0)) {
+        PyErr_Format(PyExc_ValueError, "shift %d outside [-31, 62] (0 for an int64 out)", shift);
+        goto done;
+    }
+    if (items == 0 || m == 0 || n == 0) {
+        ok = 1;
+        goto done;
+    }
+    if (k == 0) {
+        PyErr_SetString(PyExc_ValueError, "K must be at least 1");
+        goto done;
     }
     if (threads < 1) threads = 1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if ((long long)m * n * k < MIN_PARALLEL_MACS) threads = 1;
-    /* Column ranges in multiples of 4 (every tile width divides into them), at least one tile per thread. */
-    Py_ssize_t per = ((n + threads - 1) / threads + 3) & ~(Py_ssize_t)3;
-    if (per == 0) per = 4;
+    if ((long long)items * m * n * k < MIN_PARALLEL_MACS) threads = 1;
+    Job base = {(const int16_t *)a.buf, b.buf, b.itemsize == 2, current_isa(), m, n, k, m * k,
+                b.shape[0] == 1 ? 0 : n * k, 0, items, 0, n, have_bias ? (const int32_t *)bias.buf : NULL, shift,
+                (int)out.itemsize, out.buf, 0};
     Job jobs[MAX_THREADS];
     pthread_t tids[MAX_THREADS];
     int started[MAX_THREADS];
     int count = 0;
-    for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
-        jobs[count] = (Job){(const int16_t *)a.buf, b.buf, b16, current_isa(), (int64_t *)out.buf, m, n, k, c,
-                            c + per < n ? c + per : n};
+    if (items >= threads) { /* whole items per thread */
+        Py_ssize_t per = (items + threads - 1) / threads;
+        for (Py_ssize_t i = 0; i < items; i += per, count++) {
+            jobs[count] = base;
+            jobs[count].i0 = i;
+            jobs[count].i1 = i + per < items ? i + per : items;
+        }
+    } else { /* column ranges in multiples of 4 (every tile width divides into them), one tile at least */
+        Py_ssize_t per = ((n + threads - 1) / threads + 3) & ~(Py_ssize_t)3;
+        for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
+            jobs[count] = base;
+            jobs[count].n0 = c;
+            jobs[count].n1 = c + per < n ? c + per : n;
+        }
     }
+    int failed = 0;
     Py_BEGIN_ALLOW_THREADS;
     for (int t = 1; t < count; t++) started[t] = pthread_create(&tids[t], NULL, thread_main, &jobs[t]) == 0;
     if (count > 0) run_job(&jobs[0]);
@@ -390,25 +493,22 @@ static PyObject *matmul(PyObject *args, int b16) {
         else
             run_job(&jobs[t]);
     }
+    for (int t = 0; t < count; t++) failed |= jobs[t].failed;
     Py_END_ALLOW_THREADS;
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
+    if (failed)
+        PyErr_NoMemory();
+    else
+        ok = 1;
+done:
     PyBuffer_Release(&out);
+done_bias:
+    if (have_bias) PyBuffer_Release(&bias);
+done_b:
+    PyBuffer_Release(&b);
+done_a:
+    PyBuffer_Release(&a);
+    if (!ok) return NULL;
     Py_RETURN_NONE;
-}
-
-static PyObject *matmul_i16_i8(PyObject *self, PyObject *args) {
-    (void)self;
-    return matmul(args, 0);
-}
-
-PyDoc_STRVAR(matmul16_doc,
-             "matmul_i16_i16(a, b, out, threads)\n--\n\n"
-             "As matmul_i16_i8 with b int16 [N, K] (split into two int8-range halves, exactly).");
-
-static PyObject *matmul_i16_i16(PyObject *self, PyObject *args) {
-    (void)self;
-    return matmul(args, 1);
 }
 
 static PyObject *isa(PyObject *self, PyObject *noargs) {
@@ -442,8 +542,7 @@ static PyObject *avx2(PyObject *self, PyObject *noargs) {
 }
 
 static PyMethodDef methods[] = {
-    {"matmul_i16_i8", matmul_i16_i8, METH_VARARGS, matmul_doc},
-    {"matmul_i16_i16", matmul_i16_i16, METH_VARARGS, matmul16_doc},
+    {"matmul", matmul, METH_VARARGS, matmul_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
     {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
     {"set_isa", set_isa, METH_VARARGS,
@@ -452,6 +551,6 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
-                                    "Exact int16 x int8 and int16 x int16 -> int64 matrix products (AVX2).", -1, methods, NULL, NULL, NULL, NULL};
+                                    "Exact int16 x int8 and int16 x int16 matrix products with the requantisation epilogue (AVX2, AVX-512 VNNI).", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -109,14 +109,24 @@ def _c_pair(a: np.ndarray, b_t: np.ndarray) -> bool:
             and a.size > 0 and b_t.size > 0)
 
 
-def _c_matmul_2d(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
-    """[M, K] x [N, K] -> [M, N] int64 through the C kernel (int8 or int16 on each side)."""
-    if a.dtype.itemsize == 1 and b_t.dtype.itemsize == 2:  # the int8 side goes second: (b a^T)^T
-        return _c_matmul_2d(b_t, a).T
-    out = np.zeros((a.shape[0], b_t.shape[0]), dtype=np.int64)
-    matmul = _c.matmul_i16_i8 if b_t.dtype.itemsize == 1 else _c.matmul_i16_i16
-    matmul(np.ascontiguousarray(a, dtype=np.int16), np.ascontiguousarray(b_t), out, _threads)
-    return out
+def _c_matmul(a: np.ndarray, b_t: np.ndarray, bias: np.ndarray | None, shift: int, out_dtype: np.dtype) -> np.ndarray:
+    """The C kernel's ``requantise(a @ b_t^T + bias, shift)`` as ``out_dtype`` (int64: the exact sum, shift 0).
+
+    ``a`` [..., M, K] and ``b_t`` [N, K] (shared) or [..., N, K]; int8 ``a`` is widened to int16 (M x K, the
+    small side), and int16 ``b_t`` takes the kernel's exact split, so an int8 x int16 pair needs no transpose.
+    """
+    k = a.shape[-1]
+    if b_t.ndim == 2:
+        a3 = a.reshape(1, -1, k)
+        b3 = b_t.reshape(1, b_t.shape[0], k)
+        shape = a.shape[:-1] + (b_t.shape[0],)
+    else:
+        a3 = a.reshape((-1,) + a.shape[-2:])
+        b3 = b_t.reshape((-1,) + b_t.shape[-2:])
+        shape = a.shape[:-1] + (b_t.shape[-2],)
+    out = np.empty((a3.shape[0], a3.shape[1], b3.shape[1]), dtype=out_dtype)
+    _c.matmul(np.ascontiguousarray(a3, dtype=np.int16), np.ascontiguousarray(b3), bias, shift, out, _threads)
+    return out.reshape(shape)
 
 
 def matmul_exact(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
@@ -127,12 +137,22 @@ def matmul_exact(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
     """
     if not (_enabled and _c_pair(a, b_t)):
         return reference_matmul(a, b_t)
-    k = a.shape[-1]
-    if b_t.ndim == 2:
-        rows = a.reshape(-1, k)
-        return _c_matmul_2d(rows, b_t).reshape(a.shape[:-1] + (b_t.shape[0],))
-    lead = a.shape[:-2]
-    a3, b3 = a.reshape((-1,) + a.shape[-2:]), b_t.reshape((-1,) + b_t.shape[-2:])
-    out = np.stack([_c_matmul_2d(x, y) for x, y in zip(a3, b3)]) if len(a3) else \
-        np.zeros((0, a.shape[-2], b_t.shape[-2]), np.int64)
-    return out.reshape(lead + out.shape[-2:])
+    return _c_matmul(a, b_t, None, 0, np.dtype(np.int64))
+
+
+def matmul_requantised(a: np.ndarray, b_t: np.ndarray, bias: np.ndarray | None, shift: int,
+                       out_dtype: np.dtype) -> np.ndarray | None:
+    """The C kernel's ``rescale(a @ b_t^T + bias, shift)`` saturated to int8/int16/int32 ``out_dtype`` in one pass
+    (ops/fixed.py's rescale rule, applied in the kernel's epilogue while the sums are in cache), or None when the
+    kernel does not take these operands (the caller then runs matmul_exact and rescale: the same integers).
+
+    ``bias`` is None or int32 [N] (LINEAR's); ``shift`` in [-31, 62].
+    """
+    out_dtype = np.dtype(out_dtype)
+    if not (_enabled and _c_pair(a, b_t)) or out_dtype.itemsize > 4 or out_dtype.kind != "i":
+        return None
+    if bias is not None:
+        if bias.dtype != np.int32:
+            return None
+        bias = np.ascontiguousarray(bias)
+    return _c_matmul(a, b_t, bias, shift, out_dtype)

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="C kernel not buil
 
 def _kernel_calls(monkeypatch) -> list[tuple]:
     calls = []
-    real = kernels._c_matmul_2d
+    real = kernels._c_matmul
 
-    def spy(a, b_t):
-        calls.append((a.dtype.name, b_t.dtype.name, a.shape, b_t.shape))
-        return real(a, b_t)
+    def spy(a, b_t, bias, shift, out_dtype):
+        calls.append((a.dtype.name, b_t.dtype.name, a.shape, b_t.shape, shift, np.dtype(out_dtype).name))
+        return real(a, b_t, bias, shift, out_dtype)
 
-    monkeypatch.setattr(kernels, "_c_matmul_2d", spy)
+    monkeypatch.setattr(kernels, "_c_matmul", spy)
     return calls
 
 

@@ -7,12 +7,16 @@ accumulation blocks, and operands at the dtype extremes: all-minimum operands ma
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offchain.engine import kernels
+from offchain.engine.dtypes import DType
+from offchain.engine.ops.fixed import exact_matmul_rescale, rescale
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="C kernel not built or CPU without AVX2")
 
@@ -135,7 +139,7 @@ def test_batched_and_linear_leading_dims():
 
 def test_int32_operands_take_the_numpy_path(monkeypatch):
     """int32 operands are not the kernel's; the numpy path still returns exact integers."""
-    monkeypatch.setattr(kernels, "_c_matmul_2d", None)  # calling it would raise
+    monkeypatch.setattr(kernels, "_c_matmul", None)  # calling it would raise
     a32 = np.full((1, 3), -2**31, np.int32)
     assert np.array_equal(kernels.matmul_exact(a32, a32), np.full((1, 1), 3 * 2**62, np.int64))
 
@@ -158,24 +162,82 @@ def test_isa_choice_is_checked():
 
 
 def test_c_entry_refuses_wrong_operands():
-    """The C function checks dtypes, rank and shapes itself (it is reachable without kernels.py)."""
+    """The C function checks dtypes, rank, shapes and the shift itself (it is reachable without kernels.py)."""
     c = kernels._c
-    a = np.zeros((2, 4), np.int16)
-    b = np.zeros((3, 4), np.int8)
-    out = np.zeros((2, 3), np.int64)
+    a = np.zeros((1, 2, 4), np.int16)
+    b = np.zeros((1, 3, 4), np.int8)
+    out = np.zeros((1, 2, 3), np.int64)
     with pytest.raises(TypeError, match="a must be"):
-        c.matmul_i16_i8(a.astype(np.int32), b, out, 1)
+        c.matmul(a.astype(np.int32), b, None, 0, out, 1)
     with pytest.raises(TypeError, match="b must be"):
-        c.matmul_i16_i8(a, b.astype(np.uint8).view(np.uint8), out, 1)
+        c.matmul(a, b.astype(np.uint8).view(np.uint8), None, 0, out, 1)
+    with pytest.raises(TypeError, match="b must be"):
+        c.matmul(a, b.astype(np.int32), None, 0, out, 1)
     with pytest.raises(ValueError, match="do not match"):
-        c.matmul_i16_i8(a, np.zeros((3, 5), np.int8), out, 1)
+        c.matmul(a, np.zeros((1, 3, 5), np.int8), None, 0, out, 1)
     with pytest.raises(ValueError, match="do not match"):
-        c.matmul_i16_i8(a, b, np.zeros((3, 2), np.int64), 1)
+        c.matmul(a, b, None, 0, np.zeros((1, 3, 2), np.int64), 1)
+    with pytest.raises(ValueError, match="do not match"):
+        c.matmul(a, np.zeros((2, 3, 4), np.int8), None, 0, out, 1)  # b items neither 1 nor a's
+    with pytest.raises(ValueError, match="do not match"):
+        c.matmul(a, b, np.zeros(4, np.int32), 0, out, 1)  # bias of the wrong length
+    with pytest.raises(TypeError, match="bias must be"):
+        c.matmul(a, b, np.zeros(3, np.int64), 0, out, 1)
     with pytest.raises((TypeError, BufferError, ValueError)):
-        c.matmul_i16_i8(a, b, out.T, 1)  # not C-contiguous
+        c.matmul(a, b, None, 0, out.transpose(0, 2, 1), 1)  # not C-contiguous
     with pytest.raises(TypeError, match="out must be"):
-        c.matmul_i16_i8(a, b, np.zeros((2, 3), np.int32), 1)
-    with pytest.raises(TypeError, match="b must be"):
-        c.matmul_i16_i16(a, b, out, 1)  # int8 b handed to the int16 entry
+        c.matmul(a, b, None, 0, np.zeros((2, 3), np.int32), 1)
+    with pytest.raises(ValueError, match="shift"):
+        c.matmul(a, b, None, 3, out, 1)  # an int64 out is the exact sum
+    with pytest.raises(ValueError, match="shift"):
+        c.matmul(a, b, None, 63, np.zeros((1, 2, 3), np.int16), 1)
     with pytest.raises(ValueError):
         kernels.set_threads(0)
+
+
+@st.composite
+def requant_case(draw):
+    """Operands, an optional int32 bias, a shift in [-31, 62] and an output dtype, some chosen to saturate."""
+    a, b = draw(operands(max_k=2 * KBLOCK + 40))
+    n = b.shape[0]
+    seed = draw(st.integers(0, 2**32 - 1))
+    bias = fill(draw, (n,), np.dtype(np.int32), seed) if draw(st.booleans()) else None
+    shift = draw(st.sampled_from([-31, -8, -1, 0, 1, 7, 15, 23, 40, 62]) | st.integers(-31, 62))
+    out_dtype = draw(st.sampled_from([DType.INT8, DType.INT16, DType.INT32]))
+    return a, b, bias, shift, out_dtype
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requant_case(), st.integers(1, 3))
+def test_requantising_epilogue_equals_rescale(case, threads):
+    """The kernel's epilogue (bias, rounding shift or exact left shift, saturation) is ops/fixed.py's rescale."""
+    a, b, bias, shift, out_dtype = case
+    want = int64_reference(a, b) + (0 if bias is None else bias.astype(np.int64))
+    want = rescale(want, shift, out_dtype)
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        got = kernels.matmul_requantised(a, b, bias, shift, out_dtype.numpy)
+    finally:
+        kernels.set_threads(before)
+    assert got.dtype == out_dtype.numpy
+    assert np.array_equal(got, want)
+    assert np.array_equal(exact_matmul_rescale(a, b, bias, shift, out_dtype), want)
+
+
+def test_batched_requantised_items_and_shared_weights():
+    """Items on separate threads (MATMUL's heads) and a shared 2-D weight under leading dims (LINEAR)."""
+    rng = np.random.default_rng(11)
+    a = rng.integers(-32768, 32768, size=(3, 12, 70, 32)).astype(np.int16)
+    b = rng.integers(-32768, 32768, size=(3, 12, 90, 32)).astype(np.int16)
+    for threads in (1, 2, 5):
+        kernels.set_threads(threads)
+        got = kernels.matmul_requantised(a, b, None, 14, np.int16)
+        assert np.array_equal(got, rescale(int64_reference(a, b), 14, DType.INT16)), threads
+    kernels.set_threads(len(os.sched_getaffinity(0)))
+    w = rng.integers(-128, 128, size=(40, 32)).astype(np.int8)
+    bias = rng.integers(-2**31, 2**31, size=40).astype(np.int32)
+    got = kernels.matmul_requantised(a, w, bias, -2, np.int32)
+    assert np.array_equal(got, rescale(int64_reference(a, w) + bias, -2, DType.INT32))
+    assert kernels.matmul_requantised(a, w, bias.astype(np.int64), 3, np.int32) is None  # not the kernel's bias
+    assert kernels.matmul_requantised(a.astype(np.int32), w, None, 3, np.int32) is None  # int32 operand

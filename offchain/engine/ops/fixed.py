@@ -14,7 +14,7 @@ import numpy as np
 from offchain.engine.dtypes import DType
 from offchain.engine.errors import ParamError
 from offchain.engine.intmath import rshift_round, rshift_round_element
-from offchain.engine.kernels import matmul_exact
+from offchain.engine.kernels import matmul_exact, matmul_requantised
 
 #: Largest left shift a rescale may ask for; keeps every int64 intermediate exact.
 MAX_LEFT_SHIFT = 31
@@ -61,6 +61,22 @@ def exact_matmul(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
     int64 otherwise) for the rest; both give the same integers, so roots never depend on which ran.
     """
     return matmul_exact(a, b_t)
+
+
+def exact_matmul_rescale(a: np.ndarray, b_t: np.ndarray, bias: np.ndarray | None, s: int,
+                         dtype: DType) -> np.ndarray:
+    """``rescale(exact_matmul(a, b_t) + bias, s, dtype)``: LINEAR's and MATMUL's whole forward.
+
+    The C kernel applies the rescale in its epilogue (no int64 array of sums between the product and the
+    requantisation); other operands take exact_matmul and rescale. Both give the same integers.
+    """
+    out = matmul_requantised(a, b_t, bias, s, dtype.numpy)
+    if out is not None:
+        return out
+    acc = exact_matmul(a, b_t)
+    if bias is not None:
+        acc = acc + bias.astype(np.int64)
+    return rescale(acc, s, dtype)
 
 
 def accumulator_bits(a_dtype: DType, b_dtype: DType, k: int) -> int:

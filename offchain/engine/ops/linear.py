@@ -25,8 +25,7 @@ from offchain.engine.ops.codes import OpCode
 from offchain.engine.ops.fixed import (
     accumulator_bits,
     check_shift,
-    exact_matmul,
-    rescale,
+    exact_matmul_rescale,
     rescale_int,
 )
 
@@ -71,11 +70,8 @@ class Linear(Op):
         check_shift(_shift(node), "requantisation")
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
-        x, w = inputs[0], inputs[1]
-        acc = exact_matmul(x, w)
-        if len(inputs) == 3:
-            acc = acc + inputs[2].astype(np.int64)
-        return rescale(acc, _shift(node), node.output.dtype)
+        bias = inputs[2] if len(inputs) == 3 else None
+        return exact_matmul_rescale(inputs[0], inputs[1], bias, _shift(node), node.output.dtype)
 
     def operand_ranges(self, node: Node, out_index: int,
                        inputs: Sequence[np.ndarray] | None = None) -> list[Range]:
@@ -112,8 +108,7 @@ class Matmul(Op):
         check_shift(_shift(node), "requantisation")
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
-        acc = exact_matmul(inputs[0], inputs[1])
-        return rescale(acc, _shift(node), node.output.dtype)
+        return exact_matmul_rescale(inputs[0], inputs[1], None, _shift(node), node.output.dtype)
 
     def operand_ranges(self, node: Node, out_index: int,
                        inputs: Sequence[np.ndarray] | None = None) -> list[Range]:
