@@ -541,8 +541,161 @@ static PyObject *avx2(PyObject *self, PyObject *noargs) {
     return PyBool_FromLong(have_avx2());
 }
 
+/* ---- ADD / SUB / MUL (offchain/engine/ops/elementwise.py) ----------------------------------------------------
+ * out[i] = requantise(f(a[i mod na], b[i mod nb]), s) with f = (a << sa) + (b << sb), (a << sa) - (b << sb) or a * b,
+ * exact in int64 (the ops' checks bound |a << sa|, |b << sb| < 2^61 and |a * b| <= 2^62), then the requantisation
+ * of the matmul epilogue. An operand whose size divides the output's repeats (the caller gives a trailing-block
+ * broadcast, or size 1). Values go through an int64 chunk in L1 and are stored in the output's width. */
+#define EW_CHUNK 2048
+#if HAVE_X86 && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"))) /* chosen at load time */
+#else
+#define CLONES
+#endif
+enum { EW_ADD = 0, EW_SUB = 1, EW_MUL = 2 };
+
+typedef struct {
+    const void *a, *b;
+    int a_size, b_size, out_size; /* bytes per element */
+    Py_ssize_t na, nb, n;
+    int op, sa, sb, s;
+    void *out;
+} Binary;
+
+static inline int64_t load_at(const void *p, int size, Py_ssize_t i) {
+    switch (size) {
+    case 1: return ((const int8_t *)p)[i];
+    case 2: return ((const int16_t *)p)[i];
+    case 4: return ((const int32_t *)p)[i];
+    default: return ((const int64_t *)p)[i];
+    }
+}
+
+/* v[j] = x[j] for j < len (x of width size, or one repeated value when step is 0), widened to int64. */
+CLONES static void widen(int64_t *v, const void *x, int size,
+                                                                                Py_ssize_t step, Py_ssize_t len) {
+    if (step == 0) {
+        int64_t c = load_at(x, size, 0);
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = c;
+    } else if (size == 1) {
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = ((const int8_t *)x)[j];
+    } else if (size == 2) {
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = ((const int16_t *)x)[j];
+    } else if (size == 4) {
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = ((const int32_t *)x)[j];
+    } else {
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = ((const int64_t *)x)[j];
+    }
+}
+
+CLONES static void combine(int64_t *va, const int64_t *vb,
+                                                                                  Py_ssize_t len, int op, int sa,
+                                                                                  int sb) {
+    if (op == EW_MUL) {
+        for (Py_ssize_t j = 0; j < len; j++) va[j] *= vb[j];
+    } else {
+        const int64_t ma = (int64_t)1 << sa, mb = op == EW_SUB ? -((int64_t)1 << sb) : (int64_t)1 << sb;
+        for (Py_ssize_t j = 0; j < len; j++) va[j] = va[j] * ma + vb[j] * mb;
+    }
+}
+
+/* Stores v requantised by s in the output's width; returns 1 if s > 0 and some |v| >= 2^62, which rshift_round
+ * refuses (the caller then lets the numpy path raise its error), else 0. */
+CLONES static int store(void *out, int size, const int64_t *v, Py_ssize_t len, int s) {
+    const int64_t lo = size == 8 ? INT64_MIN : -((int64_t)1 << (8 * size - 1));
+    const int64_t hi = size == 8 ? INT64_MAX : ((int64_t)1 << (8 * size - 1)) - 1;
+    const int64_t limit = ((int64_t)1 << 62) - 1;
+    int64_t tmp[EW_CHUNK];
+    int bad = 0;
+    if (s > 0) {
+        const int64_t half = (int64_t)1 << (s - 1);
+        for (Py_ssize_t j = 0; j < len; j++) {
+            bad |= (v[j] > limit) | (v[j] < -limit);
+            int64_t x = (v[j] + half) >> s;
+            tmp[j] = x < lo ? lo : x > hi ? hi : x;
+        }
+    } else {
+        for (Py_ssize_t j = 0; j < len; j++) tmp[j] = requantise(v[j], s, lo, hi);
+    }
+    switch (size) {
+    case 1: for (Py_ssize_t j = 0; j < len; j++) ((int8_t *)out)[j] = (int8_t)tmp[j]; break;
+    case 2: for (Py_ssize_t j = 0; j < len; j++) ((int16_t *)out)[j] = (int16_t)tmp[j]; break;
+    case 4: for (Py_ssize_t j = 0; j < len; j++) ((int32_t *)out)[j] = (int32_t)tmp[j]; break;
+    default: for (Py_ssize_t j = 0; j < len; j++) ((int64_t *)out)[j] = tmp[j];
+    }
+    return bad;
+}
+
+static int run_binary(const Binary *job) {
+    int64_t va[EW_CHUNK], vb[EW_CHUNK];
+    int bad = 0;
+    for (Py_ssize_t i = 0, len; i < job->n; i += len) {
+        len = job->n - i < EW_CHUNK ? job->n - i : EW_CHUNK;
+        /* a run [i, i + len) must not wrap around a repeating operand: cut it at the next wrap */
+        if (job->na > 1 && i % job->na + len > job->na) len = job->na - i % job->na;
+        if (job->nb > 1 && i % job->nb + len > job->nb) len = job->nb - i % job->nb;
+        widen(va, (const char *)job->a + (job->na > 1 ? i % job->na : 0) * job->a_size, job->a_size, job->na > 1,
+              len);
+        widen(vb, (const char *)job->b + (job->nb > 1 ? i % job->nb : 0) * job->b_size, job->b_size, job->nb > 1,
+              len);
+        combine(va, vb, len, job->op, job->sa, job->sb);
+        bad |= store((char *)job->out + i * job->out_size, job->out_size, va, len, job->s);
+    }
+    return bad;
+}
+
+PyDoc_STRVAR(binary_doc,
+             "binary(a, b, op, sa, sb, s, out)\n--\n\n"
+             "out = requantise(f(a, b), s), f = (a << sa) + (b << sb) (op 0), (a << sa) - (b << sb) (op 1), a * b\n"
+             "(op 2), exactly in int64. a, b: C-contiguous int8/16/32/64 arrays whose sizes divide out's (a smaller\n"
+             "one repeats: size 1, or the output's trailing block); out: int8/16/32 saturated, or int64 with s = 0.\n"
+             "The caller keeps f inside int64 (the ops' shift and dtype checks do). Returns False, out unspecified,\n"
+             "when s > 0 and some |f| >= 2^62 (rshift_round's bound: the numpy path raises its error), else True.");
+
+static PyObject *binary(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ao, *bo, *oo;
+    int op, sa, sb, s;
+    if (!PyArg_ParseTuple(args, "OOiiiiO", &ao, &bo, &op, &sa, &sb, &s, &oo)) return NULL;
+    Py_buffer a = {0}, b = {0}, out = {0};
+    int ok = 0;
+    if (get_buffer(ao, &a, "a", 0) < 0) return NULL;
+    if (get_buffer(bo, &b, "b", 0) < 0) goto done_a;
+    if (get_buffer(oo, &out, "out", 1) < 0) goto done_b;
+    Py_ssize_t na = a.len / (a.itemsize ? a.itemsize : 1), nb = b.len / (b.itemsize ? b.itemsize : 1);
+    Py_ssize_t n = out.len / (out.itemsize ? out.itemsize : 1);
+    if (op < EW_ADD || op > EW_MUL || sa < 0 || sa > 30 || sb < 0 || sb > 30 || s < -31 || s > 62 ||
+        (out.itemsize == 8 && s != 0)) {
+        PyErr_Format(PyExc_ValueError, "op %d, shifts %d, %d, %d outside op 0..2, 0..30, -31..62 (0 for int64 out)",
+                     op, sa, sb, s);
+        goto done;
+    }
+    if (na == 0 || nb == 0 || n % na != 0 || n % nb != 0) {
+        PyErr_Format(PyExc_ValueError, "operand sizes %zd and %zd do not divide the output's %zd", na, nb, n);
+        goto done;
+    }
+    Binary job = {a.buf, b.buf, (int)a.itemsize, (int)b.itemsize, (int)out.itemsize, na, nb, n, op, sa, sb, s,
+                  out.buf};
+    int bad = 0;
+    if (n > 0) {
+        Py_BEGIN_ALLOW_THREADS;
+        bad = run_binary(&job);
+        Py_END_ALLOW_THREADS;
+    }
+    ok = bad ? 2 : 1;
+done:
+    PyBuffer_Release(&out);
+done_b:
+    PyBuffer_Release(&b);
+done_a:
+    PyBuffer_Release(&a);
+    if (!ok) return NULL;
+    return PyBool_FromLong(ok == 1);
+}
+
 static PyMethodDef methods[] = {
     {"matmul", matmul, METH_VARARGS, matmul_doc},
+    {"binary", binary, METH_VARARGS, binary_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
     {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
     {"set_isa", set_isa, METH_VARARGS,

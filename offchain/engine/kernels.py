@@ -156,3 +156,36 @@ def matmul_requantised(a: np.ndarray, b_t: np.ndarray, bias: np.ndarray | None, 
             return None
         bias = np.ascontiguousarray(bias)
     return _c_matmul(a, b_t, bias, shift, out_dtype)
+
+
+#: ADD, SUB, MUL codes of the C ``binary`` function.
+BINARY_OPS = {"add": 0, "sub": 1, "mul": 2}
+#: A repeating operand smaller than this many elements is expanded first (the C loop works in runs of its size).
+_MIN_REPEAT = 64
+
+
+def _repeating(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` as a C-contiguous array whose flat values repeat to give ``np.broadcast_to(x, shape)``: itself when
+    its shape is ones and then ``shape``'s trailing dims (or it has one element), else the broadcast expanded."""
+    dims = (1,) * (len(shape) - x.ndim) + x.shape
+    lead = next((j for j, d in enumerate(dims) if d != 1), len(dims))
+    if x.size == 1 or (dims[lead:] == shape[lead:] and (x.size >= _MIN_REPEAT or x.size == int(np.prod(shape)))):
+        return np.ascontiguousarray(x)
+    return np.ascontiguousarray(np.broadcast_to(x, shape))
+
+
+def binary(op: str, a: np.ndarray, b: np.ndarray, sa: int, sb: int, s: int, shape: tuple[int, ...],
+           out_dtype: np.dtype) -> np.ndarray | None:
+    """ADD / SUB / MUL's whole forward in one C pass: ``rescale((a << sa) +/- (b << sb), s)`` or
+    ``rescale(a * b, s)`` over numpy broadcasting to ``shape``, saturated to int8/int16/int32 ``out_dtype``; None
+    when the C module is off or the operands are not int8/16/32 (the caller then runs its numpy code: the same
+    integers), also when a value is beyond rshift_round's bound (the numpy path then raises its error). The caller's
+    checks keep every intermediate inside int64."""
+    out_dtype = np.dtype(out_dtype)
+    if not (_enabled and a.dtype.kind == "i" and b.dtype.kind == "i" and a.dtype.itemsize <= 4
+            and b.dtype.itemsize <= 4 and out_dtype.kind == "i" and out_dtype.itemsize <= 4):
+        return None
+    out = np.empty(shape, out_dtype)
+    if out.size and not _c.binary(_repeating(a, shape), _repeating(b, shape), BINARY_OPS[op], sa, sb, s, out):
+        return None
+    return out

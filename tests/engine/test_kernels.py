@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from offchain.engine import kernels
 from offchain.engine.dtypes import DType
+from offchain.engine.intmath_core import OperandRangeError
 from offchain.engine.ops.fixed import exact_matmul_rescale, rescale
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="C kernel not built or CPU without AVX2")
@@ -241,3 +242,57 @@ def test_batched_requantised_items_and_shared_weights():
     assert np.array_equal(got, rescale(int64_reference(a, w) + bias, -2, DType.INT32))
     assert kernels.matmul_requantised(a, w, bias.astype(np.int64), 3, np.int32) is None  # not the kernel's bias
     assert kernels.matmul_requantised(a.astype(np.int32), w, None, 3, np.int32) is None  # int32 operand
+
+
+def _binary_reference(op: str, a: np.ndarray, b: np.ndarray, sa: int, sb: int, s: int, dtype: DType) -> np.ndarray:
+    """ops/elementwise.py's numpy forward: int64 operands aligned by shifts, then rescale."""
+    x, y = a.astype(np.int64), b.astype(np.int64)
+    v = x * y if op == "mul" else (x << sa) + (1 if op == "add" else -1) * (y << sb)
+    return rescale(np.broadcast_to(v, np.broadcast_shapes(a.shape, b.shape)), s, dtype)
+
+
+@st.composite
+def binary_case(draw):
+    """ADD/SUB/MUL operands of any int dtypes at random or extreme values, shapes that broadcast either way
+    (trailing blocks, size-1 dims in the middle, scalars), shifts across their whole ranges."""
+    op = draw(st.sampled_from(["add", "sub", "mul"]))
+    shape = tuple(draw(st.lists(st.integers(1, 70), min_size=1, max_size=3)))
+
+    def operand_shape():
+        dims = tuple(1 if draw(st.booleans()) and draw(st.booleans()) else d for d in shape)
+        return dims[draw(st.integers(0, len(dims))):]
+
+    seed = draw(st.integers(0, 2**32 - 1))
+    a = fill(draw, operand_shape(), np.dtype(draw(st.sampled_from([np.int8, np.int16, np.int32]))), seed)
+    b = fill(draw, operand_shape(), np.dtype(draw(st.sampled_from([np.int8, np.int16, np.int32]))), seed + 1)
+    sa, sb = (0, 0) if op == "mul" else (draw(st.integers(0, 30)), draw(st.integers(0, 30)))
+    s = draw(st.sampled_from([-31, -1, 0, 1, 14, 30, 62]) | st.integers(-31, 62))
+    return op, a, b, sa, sb, s, draw(st.sampled_from([DType.INT8, DType.INT16, DType.INT32]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(binary_case())
+def test_binary_equals_numpy_elementwise(case):
+    """The C ADD/SUB/MUL pass gives the numpy forward's integers; where rshift_round refuses a value (|acc| >= 2^62,
+    e.g. int32 min squared) it declines, so the numpy path raises the same error."""
+    op, a, b, sa, sb, s, dtype = case
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    got = kernels.binary(op, a, b, sa, sb, s, shape, dtype.numpy)
+    try:
+        want = _binary_reference(op, a, b, sa, sb, s, dtype)
+    except OperandRangeError:
+        assert got is None
+        return
+    assert got is not None and got.dtype == dtype.numpy and got.shape == shape
+    assert np.array_equal(got, want)
+
+
+def test_binary_declines_values_rshift_round_refuses():
+    a = np.full((3, 70), -2**31, np.int32)
+    assert kernels.binary("mul", a, a, 0, 0, 1, a.shape, np.int32) is None  # 2^62
+    assert kernels.binary("mul", a, a, 0, 0, 0, a.shape, np.int32) is not None  # no shift: saturated, as numpy
+    assert kernels.binary("mul", a[:, :1] + 1, a, 0, 0, 1, a.shape, np.int32) is not None  # 2^62 - 2^31
+    with pytest.raises(ValueError, match="divide"):
+        kernels._c.binary(np.zeros(3, np.int16), np.zeros(2, np.int16), 0, 0, 0, 0, np.zeros(4, np.int16))
+    with pytest.raises(ValueError, match="op"):
+        kernels._c.binary(np.zeros(4, np.int16), np.zeros(2, np.int16), 3, 0, 0, 0, np.zeros(4, np.int16))
