@@ -278,32 +278,207 @@ static inline int64_t requantise(int64_t v, int s, int64_t lo, int64_t hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Writes rows [m0, m1) x columns [c, c + nr) of one item from acc (row length ld): bias, requantisation. */
+#define EW_CHUNK 2048
+#if HAVE_X86 && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"))) /* chosen at load time */
+#else
+#define CLONES
+#endif
+CLONES static void add_bias(int64_t *v, const int64_t *acc, const int32_t *bias, Py_ssize_t len) {
+    if (bias)
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = acc[j] + bias[j];
+    else
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = acc[j];
+}
+
+/* Stores v requantised by s in the output's width; returns 1 if s > 0 and some |v| >= 2^62, which rshift_round
+ * refuses (the caller then lets the numpy path raise its error), else 0. */
+CLONES static int store(void *out, int size, const int64_t *v, Py_ssize_t len, int s) {
+    const int64_t lo = size == 8 ? INT64_MIN : -((int64_t)1 << (8 * size - 1));
+    const int64_t hi = size == 8 ? INT64_MAX : ((int64_t)1 << (8 * size - 1)) - 1;
+    const int64_t limit = ((int64_t)1 << 62) - 1;
+    int64_t tmp[EW_CHUNK];
+    int bad = 0;
+    if (s > 0) {
+        const int64_t half = (int64_t)1 << (s - 1);
+        for (Py_ssize_t j = 0; j < len; j++) {
+            bad |= (v[j] > limit) | (v[j] < -limit);
+            int64_t x = (v[j] + half) >> s;
+            tmp[j] = x < lo ? lo : x > hi ? hi : x;
+        }
+    } else {
+        for (Py_ssize_t j = 0; j < len; j++) tmp[j] = requantise(v[j], s, lo, hi);
+    }
+    switch (size) {
+    case 1: for (Py_ssize_t j = 0; j < len; j++) ((int8_t *)out)[j] = (int8_t)tmp[j]; break;
+    case 2: for (Py_ssize_t j = 0; j < len; j++) ((int16_t *)out)[j] = (int16_t)tmp[j]; break;
+    case 4: for (Py_ssize_t j = 0; j < len; j++) ((int32_t *)out)[j] = (int32_t)tmp[j]; break;
+    default: for (Py_ssize_t j = 0; j < len; j++) ((int64_t *)out)[j] = tmp[j];
+    }
+    return bad;
+}
+
+/* Writes rows [m0, m1) x columns [c, c + nr) of one item from acc (row length ld): bias, requantisation, in runs
+ * of at most EW_CHUNK columns through store(). */
 static void epilogue(const Job *job, Py_ssize_t item, const int64_t *acc, Py_ssize_t ld, Py_ssize_t m0,
                      Py_ssize_t m1, Py_ssize_t c, int nr) {
-    const Py_ssize_t n = job->n;
-    const int64_t lo = job->out_size == 8 ? INT64_MIN : -((int64_t)1 << (8 * job->out_size - 1));
-    const int64_t hi = job->out_size == 8 ? INT64_MAX : ((int64_t)1 << (8 * job->out_size - 1)) - 1;
+    int64_t v[EW_CHUNK];
+    if (nr <= 8) { /* a column group of the horizontal kernel: inline, no calls per row */
+        const int size = job->out_size, s = job->shift;
+        const int64_t lo = size == 8 ? INT64_MIN : -((int64_t)1 << (8 * size - 1));
+        const int64_t hi = size == 8 ? INT64_MAX : ((int64_t)1 << (8 * size - 1)) - 1;
+#define EPILOGUE_ROWS(T)                                                                                     \
+    for (Py_ssize_t r = m0; r < m1; r++) {                                                                    \
+        T *o = (T *)job->out + (item * job->m + r) * job->n + c;                                              \
+        for (int j = 0; j < nr; j++)                                                                          \
+            o[j] = (T)requantise(acc[(r - m0) * ld + j] + (job->bias ? job->bias[c + j] : 0), s, lo, hi);     \
+    }
+        switch (size) {
+        case 1: EPILOGUE_ROWS(int8_t) break;
+        case 2: EPILOGUE_ROWS(int16_t) break;
+        case 4: EPILOGUE_ROWS(int32_t) break;
+        default: EPILOGUE_ROWS(int64_t)
+        }
+#undef EPILOGUE_ROWS
+        return;
+    }
     for (Py_ssize_t r = m0; r < m1; r++) {
-        Py_ssize_t at = (item * job->m + r) * n + c;
-        for (int j = 0; j < nr; j++) {
-            int64_t v = acc[(r - m0) * ld + j] + (job->bias ? (int64_t)job->bias[c + j] : 0);
-            if (job->out_size != 8) v = requantise(v, job->shift, lo, hi);
-            switch (job->out_size) {
-            case 1: ((int8_t *)job->out)[at + j] = (int8_t)v; break;
-            case 2: ((int16_t *)job->out)[at + j] = (int16_t)v; break;
-            case 4: ((int32_t *)job->out)[at + j] = (int32_t)v; break;
-            default: ((int64_t *)job->out)[at + j] = v;
-            }
+        for (Py_ssize_t j0 = 0; j0 < nr; j0 += EW_CHUNK) {
+            Py_ssize_t len = nr - j0 < EW_CHUNK ? nr - j0 : EW_CHUNK;
+            const int64_t *row = acc + (r - m0) * ld + j0;
+            add_bias(v, row, job->bias ? job->bias + c + j0 : NULL, len);
+            /* |sum + bias| < 2^62 (ops/linear.py bounds the sum to 2^61), so store() never reports a value */
+            store((char *)job->out + ((item * job->m + r) * job->n + c + j0) * job->out_size, job->out_size, v, len,
+                  job->shift);
         }
     }
 }
 
 #if HAVE_X86
 
+/* ---- Column-vector kernel (AVX-512) for products of two activations (MATMUL: attention scores and mixes) --------
+ * The kernel above sums each output along K inside one register and reduces it at the end of every K block: with
+ * attention's short K (a head dimension of 32-128) that reduction costs as much as the products. Here a register
+ * holds 16 OUTPUTS instead: b is packed per call (it is an activation, N x K, small next to M x N x K) into k-pairs,
+ * packed[p][n] = (b[n][2p], b[n][2p + 1]) as two int16 (int16 b: its hi and lo bytes as two such planes, the split
+ * of the header), and vpdpwssd adds a[m][2p] b[n][2p] + a[m][2p + 1] b[n][2p + 1] (a's pair broadcast) to output n's
+ * int32 lane. Lane bounds are the header's, per pair step: |a hi-pair| <= 2^23, |a lo-pair| < 2^24, so after at
+ * most VBLOCK = 127 pair steps the lanes are widened and added to the int64 sums. */
+#define VBLOCK 127
+#define VROWS 4  /* rows per tile */
+#define VCOLS 2  /* 16-column vectors per tile */
+
+/* Pack b [n, k] (int8 or int16) into hi/lo planes of [kp][npad] int32 pairs; lo only for int16 b. */
+static void pack_pairs(const void *b, int b16, Py_ssize_t n, Py_ssize_t k, Py_ssize_t npad, int32_t *hi, int32_t *lo) {
+    const Py_ssize_t kp = (k + 1) / 2;
+    memset(hi, 0, (size_t)kp * npad * sizeof(int32_t));
+    if (b16) memset(lo, 0, (size_t)kp * npad * sizeof(int32_t));
+    for (Py_ssize_t j = 0; j < n; j++) {
+        for (Py_ssize_t q = 0; q < k; q++) {
+            int32_t v = b16 ? ((const int16_t *)b)[j * k + q] : ((const int8_t *)b)[j * k + q];
+            /* int16 b = 256 * (v >> 8) + (v & 255): both halves fit an int16 lane */
+            int16_t h = b16 ? (int16_t)(v >> 8) : (int16_t)v, l = (int16_t)(v & 255);
+            int16_t *ph = (int16_t *)&hi[(q / 2) * npad + j];
+            ph[q & 1] = h;
+            if (b16) ((int16_t *)&lo[(q / 2) * npad + j])[q & 1] = l;
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void vtile(
+    const int16_t *a, Py_ssize_t k, const int32_t *hi, const int32_t *lo, Py_ssize_t npad, int64_t *acc,
+    Py_ssize_t ld, const int MR, const int B16) {
+    const Py_ssize_t kp = (k + 1) / 2;
+    for (Py_ssize_t p0 = 0; p0 < kp; p0 += VBLOCK) {
+        Py_ssize_t p1 = p0 + VBLOCK < kp ? p0 + VBLOCK : kp;
+        __m512i sh[VROWS][VCOLS], sl[VROWS][VCOLS];
+        for (int i = 0; i < MR; i++)
+            for (int v = 0; v < VCOLS; v++) sh[i][v] = sl[i][v] = _mm512_setzero_si512();
+        for (Py_ssize_t p = p0; p < p1; p++) {
+            __m512i bh[VCOLS], bl[VCOLS];
+            for (int v = 0; v < VCOLS; v++) {
+                bh[v] = _mm512_loadu_si512((const void *)(hi + p * npad + 16 * v));
+                if (B16) bl[v] = _mm512_loadu_si512((const void *)(lo + p * npad + 16 * v));
+            }
+            for (int i = 0; i < MR; i++) {
+                /* a's pair (2p, 2p + 1); an odd K's last pair has no second value (its b plane is 0 there) */
+                uint32_t lo16 = (uint16_t)a[i * k + 2 * p];
+                uint32_t hi16 = 2 * p + 1 < k ? (uint16_t)a[i * k + 2 * p + 1] : 0;
+                __m512i av = _mm512_set1_epi32((int32_t)(lo16 | hi16 << 16));
+                for (int v = 0; v < VCOLS; v++) {
+                    sh[i][v] = _mm512_dpwssd_epi32(sh[i][v], av, bh[v]);
+                    if (B16) sl[i][v] = _mm512_dpwssd_epi32(sl[i][v], av, bl[v]);
+                }
+            }
+        }
+        for (int i = 0; i < MR; i++)
+            for (int v = 0; v < VCOLS; v++) {
+                int64_t *o = acc + i * ld + 16 * v;
+                for (int half = 0; half < 2; half++) {
+                    __m256i h8 = half ? _mm512_extracti64x4_epi64(sh[i][v], 1) : _mm512_castsi512_si256(sh[i][v]);
+                    __m512i wide = _mm512_cvtepi32_epi64(h8);
+                    if (B16) {
+                        __m256i l8 = half ? _mm512_extracti64x4_epi64(sl[i][v], 1) : _mm512_castsi512_si256(sl[i][v]);
+                        wide = _mm512_add_epi64(_mm512_slli_epi64(wide, 8), _mm512_cvtepi32_epi64(l8));
+                    }
+                    _mm512_storeu_si512((void *)(o + 8 * half),
+                                        _mm512_add_epi64(_mm512_loadu_si512((const void *)(o + 8 * half)), wide));
+                }
+            }
+    }
+}
+
+typedef void (*VTileFn)(const int16_t *, Py_ssize_t, const int32_t *, const int32_t *, Py_ssize_t, int64_t *,
+                        Py_ssize_t);
+#define VTILE(MR, B16)                                                                                        \
+    __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void vtile_##B16##_##MR(           \
+        const int16_t *a, Py_ssize_t k, const int32_t *hi, const int32_t *lo, Py_ssize_t npad, int64_t *acc,   \
+        Py_ssize_t ld) {                                                                                      \
+        vtile(a, k, hi, lo, npad, acc, ld, MR, B16);                                                          \
+    }
+VTILE(1, 0) VTILE(2, 0) VTILE(3, 0) VTILE(4, 0) VTILE(1, 1) VTILE(2, 1) VTILE(3, 1) VTILE(4, 1)
+static const VTileFn VTILES[2][VROWS] = {{vtile_0_1, vtile_0_2, vtile_0_3, vtile_0_4},
+                                         {vtile_1_1, vtile_1_2, vtile_1_3, vtile_1_4}};
+
+/* Whether the column-vector kernel takes this job: AVX-512, b an activation (one per item), K short enough that
+ * the horizontal kernel's per-output reduction dominates, N at least one vector. */
+static int vertical(const Job *job) {
+    return job->isa == ISA_AVX512 && job->b_step != 0 && job->k <= 256 && job->n >= 16;
+}
+
+static void run_vertical(Job *job) {
+    const Py_ssize_t m = job->m, n = job->n, k = job->k, kp = (k + 1) / 2;
+    const Py_ssize_t npad = (n + 16 * VCOLS - 1) / (16 * VCOLS) * (16 * VCOLS);
+    int32_t *hi = malloc((size_t)kp * npad * sizeof(int32_t));
+    int32_t *lo = job->b16 ? malloc((size_t)kp * npad * sizeof(int32_t)) : NULL;
+    int64_t *acc = malloc((size_t)VROWS * npad * sizeof(int64_t));
+    if (hi == NULL || acc == NULL || (job->b16 && lo == NULL)) {
+        job->failed = 1;
+        free(hi), free(lo), free(acc);
+        return;
+    }
+    for (Py_ssize_t item = job->i0; item < job->i1; item++) {
+        const int16_t *a = job->a + item * job->a_step;
+        pack_pairs((const char *)job->b + item * job->b_step * (job->b16 ? 2 : 1), job->b16, n, k, npad, hi, lo);
+        for (Py_ssize_t r = 0; r < m; r += VROWS) {
+            int mr = (int)(m - r < VROWS ? m - r : VROWS);
+            memset(acc, 0, (size_t)VROWS * npad * sizeof(int64_t));
+            /* this thread's columns [n0, n1) (all of them when the items are split between threads) */
+            for (Py_ssize_t c = job->n0 / (16 * VCOLS) * (16 * VCOLS); c < job->n1; c += 16 * VCOLS)
+                VTILES[job->b16][mr - 1](a + r * k, k, hi + c, lo ? lo + c : NULL, npad, acc + c, npad);
+            epilogue(job, item, acc + job->n0, npad, r, r + mr, job->n0, (int)(job->n1 - job->n0));
+        }
+    }
+    free(hi), free(lo), free(acc);
+}
+
 /* Rows per tile 4 (one a load feeds NR products); columns per tile 4 (2 for int16 b off AVX-512, and for int8 b
  * on AVX2 when several rows share the b loads). */
 static void run_job(Job *job) {
+    if (vertical(job)) {
+        run_vertical(job);
+        return;
+    }
     const Py_ssize_t m = job->m, k = job->k;
     const int wide = job->isa == ISA_AVX512;
     const int nr_full = job->b16 ? 2 : (m == 1 || wide) ? 4 : 2;
@@ -546,12 +721,6 @@ static PyObject *avx2(PyObject *self, PyObject *noargs) {
  * exact in int64 (the ops' checks bound |a << sa|, |b << sb| < 2^61 and |a * b| <= 2^62), then the requantisation
  * of the matmul epilogue. An operand whose size divides the output's repeats (the caller gives a trailing-block
  * broadcast, or size 1). Values go through an int64 chunk in L1 and are stored in the output's width. */
-#define EW_CHUNK 2048
-#if HAVE_X86 && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default"))) /* chosen at load time */
-#else
-#define CLONES
-#endif
 enum { EW_ADD = 0, EW_SUB = 1, EW_MUL = 2 };
 
 typedef struct {
@@ -597,33 +766,6 @@ CLONES static void combine(int64_t *va, const int64_t *vb,
         const int64_t ma = (int64_t)1 << sa, mb = op == EW_SUB ? -((int64_t)1 << sb) : (int64_t)1 << sb;
         for (Py_ssize_t j = 0; j < len; j++) va[j] = va[j] * ma + vb[j] * mb;
     }
-}
-
-/* Stores v requantised by s in the output's width; returns 1 if s > 0 and some |v| >= 2^62, which rshift_round
- * refuses (the caller then lets the numpy path raise its error), else 0. */
-CLONES static int store(void *out, int size, const int64_t *v, Py_ssize_t len, int s) {
-    const int64_t lo = size == 8 ? INT64_MIN : -((int64_t)1 << (8 * size - 1));
-    const int64_t hi = size == 8 ? INT64_MAX : ((int64_t)1 << (8 * size - 1)) - 1;
-    const int64_t limit = ((int64_t)1 << 62) - 1;
-    int64_t tmp[EW_CHUNK];
-    int bad = 0;
-    if (s > 0) {
-        const int64_t half = (int64_t)1 << (s - 1);
-        for (Py_ssize_t j = 0; j < len; j++) {
-            bad |= (v[j] > limit) | (v[j] < -limit);
-            int64_t x = (v[j] + half) >> s;
-            tmp[j] = x < lo ? lo : x > hi ? hi : x;
-        }
-    } else {
-        for (Py_ssize_t j = 0; j < len; j++) tmp[j] = requantise(v[j], s, lo, hi);
-    }
-    switch (size) {
-    case 1: for (Py_ssize_t j = 0; j < len; j++) ((int8_t *)out)[j] = (int8_t)tmp[j]; break;
-    case 2: for (Py_ssize_t j = 0; j < len; j++) ((int16_t *)out)[j] = (int16_t)tmp[j]; break;
-    case 4: for (Py_ssize_t j = 0; j < len; j++) ((int32_t *)out)[j] = (int32_t)tmp[j]; break;
-    default: for (Py_ssize_t j = 0; j < len; j++) ((int64_t *)out)[j] = tmp[j];
-    }
-    return bad;
 }
 
 static int run_binary(const Binary *job) {

@@ -296,3 +296,48 @@ def test_binary_declines_values_rshift_round_refuses():
         kernels._c.binary(np.zeros(3, np.int16), np.zeros(2, np.int16), 0, 0, 0, 0, np.zeros(4, np.int16))
     with pytest.raises(ValueError, match="op"):
         kernels._c.binary(np.zeros(4, np.int16), np.zeros(2, np.int16), 3, 0, 0, 0, np.zeros(4, np.int16))
+
+
+@st.composite
+def activation_pair(draw):
+    """MATMUL's operands: one b per item (the column-vector kernel's case on AVX-512 when K <= 256 and N >= 16),
+    N across the 16- and 32-column vectors, K odd and even up to past one 127-pair lane block."""
+    a_dt, b_dt = draw(st.sampled_from(PAIRS))
+    items, m = draw(st.integers(1, 3)), draw(st.integers(1, 9))
+    n = draw(st.sampled_from([15, 16, 17, 31, 32, 33, 64, 70]) | st.integers(1, 80))
+    k = draw(st.sampled_from([1, 2, 31, 32, 33, 128, 253, 254, 255, 256, 257]) | st.integers(1, 300))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return fill(draw, (items, m, k), np.dtype(a_dt), seed), fill(draw, (items, n, k), np.dtype(b_dt), seed + 1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(activation_pair(), st.integers(1, 3), st.sampled_from([0, 1, 14, -3]))
+def test_activation_products_equal_reference(ab, threads, shift):
+    """Per-item b (attention's scores and mixes): exact sums and the requantised int16 output, on 1-3 threads
+    (items split between threads, or columns when there are fewer items)."""
+    a, b = ab
+    want = int64_reference(a, b)
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        assert np.array_equal(kernels.matmul_exact(a, b), want)
+        got = kernels.matmul_requantised(a, b, None, shift, np.int16)
+    finally:
+        kernels.set_threads(before)
+    assert np.array_equal(got, rescale(want, shift, DType.INT16))
+
+
+@pytest.mark.parametrize("items,m,n,k", [(1, 128, 100, 200), (1, 300, 33, 255)])
+def test_activation_product_split_by_columns(items, m, n, k):
+    """Fewer items than threads and enough work for threads: the columns are split, each thread packs b."""
+    rng = np.random.default_rng(m + n + k)
+    a = rng.integers(-32768, 32768, size=(items, m, k)).astype(np.int16)
+    b = rng.integers(-32768, 32768, size=(items, n, k)).astype(np.int16)
+    want = int64_reference(a, b)
+    before = kernels.threads()
+    try:
+        for threads in (1, 2, 3, 7):
+            kernels.set_threads(threads)
+            assert np.array_equal(kernels.matmul_exact(a, b), want), threads
+    finally:
+        kernels.set_threads(before)
