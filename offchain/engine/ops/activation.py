@@ -48,11 +48,14 @@ def _table_lookup(vector: Callable, x: np.ndarray, node: Node) -> np.ndarray | N
     table = _TABLES.get(key)
     if table is None:
         domain = np.arange(spec.dtype.qmin, spec.dtype.qmax + 1, dtype=np.int64)
-        table = vector(domain, spec.frac, node.output.frac, node.output.dtype.numpy)
+        # rolled by half the domain: entry u is the value at the input whose two's-complement bits read u
+        table = np.roll(vector(domain, spec.frac, node.output.frac, node.output.dtype.numpy), spec.dtype.qmin)
         if len(_TABLES) >= _MAX_TABLES:
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table
-    return table[x.astype(np.int64) - spec.dtype.qmin]
+    if x.dtype == spec.dtype.numpy:
+        return table[x.view(f"u{x.dtype.itemsize}")]  # one gather, indexed by the input's bits
+    return table[x.astype(np.int64) & ((1 << width) - 1)]
 
 
 class _IntmathUnary(Op):
