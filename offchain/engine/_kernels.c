@@ -524,6 +524,22 @@ static void run_job(Job *job) { (void)job; }
 
 #endif
 
+/* Runs fn on count jobs (job t at jobs + t * size): jobs 1.. on threads of their own, job 0 on the caller's; a job
+ * whose thread could not start runs on the caller's too (results never depend on how many threads ran). Called
+ * without the GIL. */
+static void run_parallel(void *(*fn)(void *), void *jobs, size_t size, int count) {
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS];
+    for (int t = 1; t < count; t++) started[t] = pthread_create(&tids[t], NULL, fn, (char *)jobs + t * size) == 0;
+    if (count > 0) fn(jobs);
+    for (int t = 1; t < count; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            fn((char *)jobs + t * size);
+    }
+}
+
 static void *thread_main(void *arg) {
     run_job((Job *)arg);
     return NULL;
@@ -639,8 +655,6 @@ static PyObject *matmul(PyObject *self, PyObject *args) {
                 b.shape[0] == 1 ? 0 : n * k, 0, items, 0, n, have_bias ? (const int32_t *)bias.buf : NULL, shift,
                 (int)out.itemsize, out.buf, 0};
     Job jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
     int count = 0;
     if (items >= threads) { /* whole items per thread */
         Py_ssize_t per = (items + threads - 1) / threads;
@@ -659,15 +673,7 @@ static PyObject *matmul(PyObject *self, PyObject *args) {
     }
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS;
-    for (int t = 1; t < count; t++) started[t] = pthread_create(&tids[t], NULL, thread_main, &jobs[t]) == 0;
-    if (count > 0) run_job(&jobs[0]);
-    /* A thread that could not start runs here: the result never depends on how many threads ran. */
-    for (int t = 1; t < count; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            run_job(&jobs[t]);
-    }
+    run_parallel(thread_main, jobs, sizeof(Job), count);
     for (int t = 0; t < count; t++) failed |= jobs[t].failed;
     Py_END_ALLOW_THREADS;
     if (failed)
@@ -729,7 +735,11 @@ typedef struct {
     Py_ssize_t na, nb, n;
     int op, sa, sb, s;
     void *out;
+    Py_ssize_t i0, i1; /* this thread's elements */
+    int bad;           /* set when a value is beyond rshift_round's bound */
 } Binary;
+/* Elements per thread below which ADD / SUB / MUL stay on one thread. */
+#define EW_MIN_PARALLEL (1 << 17)
 
 static inline int64_t load_at(const void *p, int size, Py_ssize_t i) {
     switch (size) {
@@ -768,11 +778,12 @@ CLONES static void combine(int64_t *va, const int64_t *vb,
     }
 }
 
-static int run_binary(const Binary *job) {
+static void *run_binary(void *arg) {
+    Binary *job = arg;
     int64_t va[EW_CHUNK], vb[EW_CHUNK];
     int bad = 0;
-    for (Py_ssize_t i = 0, len; i < job->n; i += len) {
-        len = job->n - i < EW_CHUNK ? job->n - i : EW_CHUNK;
+    for (Py_ssize_t i = job->i0, len; i < job->i1; i += len) {
+        len = job->i1 - i < EW_CHUNK ? job->i1 - i : EW_CHUNK;
         /* a run [i, i + len) must not wrap around a repeating operand: cut it at the next wrap */
         if (job->na > 1 && i % job->na + len > job->na) len = job->na - i % job->na;
         if (job->nb > 1 && i % job->nb + len > job->nb) len = job->nb - i % job->nb;
@@ -783,11 +794,12 @@ static int run_binary(const Binary *job) {
         combine(va, vb, len, job->op, job->sa, job->sb);
         bad |= store((char *)job->out + i * job->out_size, job->out_size, va, len, job->s);
     }
-    return bad;
+    job->bad = bad;
+    return NULL;
 }
 
 PyDoc_STRVAR(binary_doc,
-             "binary(a, b, op, sa, sb, s, out)\n--\n\n"
+             "binary(a, b, op, sa, sb, s, out, threads)\n--\n\n"
              "out = requantise(f(a, b), s), f = (a << sa) + (b << sb) (op 0), (a << sa) - (b << sb) (op 1), a * b\n"
              "(op 2), exactly in int64. a, b: C-contiguous int8/16/32/64 arrays whose sizes divide out's (a smaller\n"
              "one repeats: size 1, or the output's trailing block); out: int8/16/32 saturated, or int64 with s = 0.\n"
@@ -797,8 +809,8 @@ PyDoc_STRVAR(binary_doc,
 static PyObject *binary(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *ao, *bo, *oo;
-    int op, sa, sb, s;
-    if (!PyArg_ParseTuple(args, "OOiiiiO", &ao, &bo, &op, &sa, &sb, &s, &oo)) return NULL;
+    int op, sa, sb, s, threads;
+    if (!PyArg_ParseTuple(args, "OOiiiiOi", &ao, &bo, &op, &sa, &sb, &s, &oo, &threads)) return NULL;
     Py_buffer a = {0}, b = {0}, out = {0};
     int ok = 0;
     if (get_buffer(ao, &a, "a", 0) < 0) return NULL;
@@ -816,13 +828,23 @@ static PyObject *binary(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "operand sizes %zd and %zd do not divide the output's %zd", na, nb, n);
         goto done;
     }
-    Binary job = {a.buf, b.buf, (int)a.itemsize, (int)b.itemsize, (int)out.itemsize, na, nb, n, op, sa, sb, s,
-                  out.buf};
+    Binary base = {a.buf, b.buf, (int)a.itemsize, (int)b.itemsize, (int)out.itemsize, na, nb, n, op, sa, sb, s,
+                   out.buf, 0, n, 0};
+    Binary jobs[MAX_THREADS];
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
+    if (threads < 1) threads = 1;
     int bad = 0;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = base;
+        jobs[t].i0 = n * t / threads;
+        jobs[t].i1 = n * (t + 1) / threads;
+    }
     if (n > 0) {
         Py_BEGIN_ALLOW_THREADS;
-        bad = run_binary(&job);
+        run_parallel(run_binary, jobs, sizeof(Binary), threads);
         Py_END_ALLOW_THREADS;
+        for (int t = 0; t < threads; t++) bad |= jobs[t].bad;
     }
     ok = bad ? 2 : 1;
 done:

@@ -186,6 +186,7 @@ def binary(op: str, a: np.ndarray, b: np.ndarray, sa: int, sb: int, s: int, shap
             and b.dtype.itemsize <= 4 and out_dtype.kind == "i" and out_dtype.itemsize <= 4):
         return None
     out = np.empty(shape, out_dtype)
-    if out.size and not _c.binary(_repeating(a, shape), _repeating(b, shape), BINARY_OPS[op], sa, sb, s, out):
+    if out.size and not _c.binary(_repeating(a, shape), _repeating(b, shape), BINARY_OPS[op], sa, sb, s, out,
+                                   _threads):
         return None
     return out

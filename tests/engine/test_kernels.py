@@ -293,9 +293,9 @@ def test_binary_declines_values_rshift_round_refuses():
     assert kernels.binary("mul", a, a, 0, 0, 0, a.shape, np.int32) is not None  # no shift: saturated, as numpy
     assert kernels.binary("mul", a[:, :1] + 1, a, 0, 0, 1, a.shape, np.int32) is not None  # 2^62 - 2^31
     with pytest.raises(ValueError, match="divide"):
-        kernels._c.binary(np.zeros(3, np.int16), np.zeros(2, np.int16), 0, 0, 0, 0, np.zeros(4, np.int16))
+        kernels._c.binary(np.zeros(3, np.int16), np.zeros(2, np.int16), 0, 0, 0, 0, np.zeros(4, np.int16), 1)
     with pytest.raises(ValueError, match="op"):
-        kernels._c.binary(np.zeros(4, np.int16), np.zeros(2, np.int16), 3, 0, 0, 0, np.zeros(4, np.int16))
+        kernels._c.binary(np.zeros(4, np.int16), np.zeros(2, np.int16), 3, 0, 0, 0, np.zeros(4, np.int16), 1)
 
 
 @st.composite
@@ -339,5 +339,20 @@ def test_activation_product_split_by_columns(items, m, n, k):
         for threads in (1, 2, 3, 7):
             kernels.set_threads(threads)
             assert np.array_equal(kernels.matmul_exact(a, b), want), threads
+    finally:
+        kernels.set_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_binary_threads_split_anywhere(threads):
+    """Thread ranges cut the output anywhere, also inside a repeating operand's period; values never change."""
+    rng = np.random.default_rng(threads)
+    a = rng.integers(-32768, 32768, size=(3, 301, 1001)).astype(np.int16)
+    b = rng.integers(-2**31, 2**31, size=(301, 1001)).astype(np.int32)
+    want = _binary_reference("add", a, b, 16, 0, 15, DType.INT16)
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        assert np.array_equal(kernels.binary("add", a, b, 16, 0, 15, a.shape, np.int16), want)
     finally:
         kernels.set_threads(before)
