@@ -857,9 +857,110 @@ done_a:
     return PyBool_FromLong(ok == 1);
 }
 
+/* ---- ROPE (offchain/engine/ops/rope.py) -------------------------------------------------------------------------
+ * out[r, t, i] = requantise(x[r, t, i] cos[t, i] -/+ x[r, t, i +/- h] sin[t, i], s), h = D / 2, computed as numpy
+ * does it in int64 (wrapping like numpy's int64 if the operands allowed it: unsigned arithmetic here), then the
+ * requantisation; like binary() it reports a value beyond rshift_round's bound. */
+typedef struct {
+    const void *x, *cos, *sin;
+    int x_size, t_size, out_size; /* bytes per element (cos and sin share one) */
+    Py_ssize_t rows, t, d;        /* x is [rows, t, d] */
+    int s;
+    void *out;
+    Py_ssize_t r0, r1; /* this thread's rows of [rows * t, d] */
+    int bad;
+} Rope;
+
+CLONES static void rope_row(int64_t *v, const int64_t *x, const int64_t *c, const int64_t *sn, Py_ssize_t d) {
+    const Py_ssize_t h = d / 2;
+    for (Py_ssize_t i = 0; i < h; i++)
+        v[i] = (int64_t)((uint64_t)x[i] * (uint64_t)c[i] - (uint64_t)x[i + h] * (uint64_t)sn[i]);
+    for (Py_ssize_t i = h; i < d; i++)
+        v[i] = (int64_t)((uint64_t)x[i] * (uint64_t)c[i] + (uint64_t)x[i - h] * (uint64_t)sn[i]);
+}
+
+static void *run_rope(void *arg) {
+    Rope *job = arg;
+    int64_t x[EW_CHUNK], c[EW_CHUNK], sn[EW_CHUNK], v[EW_CHUNK];
+    const Py_ssize_t d = job->d;
+    int bad = 0;
+    for (Py_ssize_t row = job->r0; row < job->r1; row++) {
+        Py_ssize_t t = row % job->t;
+        widen(x, (const char *)job->x + row * d * job->x_size, job->x_size, 1, d);
+        widen(c, (const char *)job->cos + t * d * job->t_size, job->t_size, 1, d);
+        widen(sn, (const char *)job->sin + t * d * job->t_size, job->t_size, 1, d);
+        rope_row(v, x, c, sn, d);
+        bad |= store((char *)job->out + row * d * job->out_size, job->out_size, v, d, job->s);
+    }
+    job->bad = bad;
+    return NULL;
+}
+
+PyDoc_STRVAR(rope_doc,
+             "rope(x, cos, sin, s, out, threads)\n--\n\n"
+             "ROPE's forward: x [R, T, D] (D even, at most 2048), cos and sin [T, D] of one dtype, out [R, T, D] int8/16/32\n"
+             "(saturated) or int64 (s = 0); all C-contiguous int8/16/32/64. Returns False when s > 0 and some value\n"
+             "is beyond rshift_round's bound (out unspecified; the numpy path raises its error), else True.");
+
+static PyObject *rope(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *xo, *co, *so, *oo;
+    int s, threads;
+    if (!PyArg_ParseTuple(args, "OOOiOi", &xo, &co, &so, &s, &oo, &threads)) return NULL;
+    Py_buffer x = {0}, c = {0}, sn = {0}, out = {0};
+    int ok = 0, bad = 0;
+    if (get_buffer(xo, &x, "x", 0) < 0) return NULL;
+    if (get_buffer(co, &c, "cos", 0) < 0) goto done_x;
+    if (get_buffer(so, &sn, "sin", 0) < 0) goto done_c;
+    if (get_buffer(oo, &out, "out", 1) < 0) goto done_s;
+    if (x.ndim != 3 || c.ndim != 2 || sn.ndim != 2 || out.ndim != 3 || c.itemsize != sn.itemsize ||
+        c.shape[0] != x.shape[1] || c.shape[1] != x.shape[2] || sn.shape[0] != x.shape[1] ||
+        sn.shape[1] != x.shape[2] || out.shape[0] != x.shape[0] || out.shape[1] != x.shape[1] ||
+        out.shape[2] != x.shape[2] || x.shape[2] % 2 != 0 || x.shape[2] > EW_CHUNK) {
+        PyErr_SetString(PyExc_ValueError, "rope needs x [R, T, D] (D even, <= 2048), cos and sin [T, D] of one "
+                                          "dtype, out [R, T, D]");
+        goto done;
+    }
+    if (s < -31 || s > 62 || (out.itemsize == 8 && s != 0)) {
+        PyErr_Format(PyExc_ValueError, "shift %d outside [-31, 62] (0 for an int64 out)", s);
+        goto done;
+    }
+    Py_ssize_t rows = x.shape[0] * x.shape[1];
+    Rope base = {x.buf, c.buf, sn.buf, (int)x.itemsize, (int)c.itemsize, (int)out.itemsize, x.shape[0], x.shape[1],
+                 x.shape[2], s, out.buf, 0, rows, 0};
+    Rope jobs[MAX_THREADS];
+    Py_ssize_t n = rows * x.shape[2];
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
+    if (threads < 1) threads = 1;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = base;
+        jobs[t].r0 = rows * t / threads;
+        jobs[t].r1 = rows * (t + 1) / threads;
+    }
+    if (n > 0) {
+        Py_BEGIN_ALLOW_THREADS;
+        run_parallel(run_rope, jobs, sizeof(Rope), threads);
+        Py_END_ALLOW_THREADS;
+        for (int t = 0; t < threads; t++) bad |= jobs[t].bad;
+    }
+    ok = bad ? 2 : 1;
+done:
+    PyBuffer_Release(&out);
+done_s:
+    PyBuffer_Release(&sn);
+done_c:
+    PyBuffer_Release(&c);
+done_x:
+    PyBuffer_Release(&x);
+    if (!ok) return NULL;
+    return PyBool_FromLong(ok == 1);
+}
+
 static PyMethodDef methods[] = {
     {"matmul", matmul, METH_VARARGS, matmul_doc},
     {"binary", binary, METH_VARARGS, binary_doc},
+    {"rope", rope, METH_VARARGS, rope_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
     {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
     {"set_isa", set_isa, METH_VARARGS,

@@ -190,3 +190,21 @@ def binary(op: str, a: np.ndarray, b: np.ndarray, sa: int, sb: int, s: int, shap
                                    _threads):
         return None
     return out
+
+
+def rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, s: int, out_dtype: np.dtype) -> np.ndarray | None:
+    """ROPE's forward in one C pass: ``rescale(x * cos + rotate_half(x) * sin, s)`` for x [..., T, D] and tables
+    [T, D], saturated to int8/int16/int32 ``out_dtype``; None when the C module is off, a dtype is not int8..int64,
+    D exceeds 2048, or a value is beyond rshift_round's bound (the caller's numpy code then gives the same integers
+    or raises its error)."""
+    out_dtype = np.dtype(out_dtype)
+    arrays = (x, cos, sin)
+    if not (_enabled and all(a.dtype.kind == "i" for a in arrays) and cos.dtype == sin.dtype
+            and out_dtype.kind == "i" and out_dtype.itemsize <= 4 and x.ndim >= 2 and x.shape[-1] <= 2048):
+        return None
+    t, d = x.shape[-2:]
+    out = np.empty(x.shape, out_dtype)
+    if out.size and not _c.rope(np.ascontiguousarray(x).reshape(-1, t, d), np.ascontiguousarray(cos),
+                                np.ascontiguousarray(sin), s, out.reshape(-1, t, d), _threads):
+        return None
+    return out

@@ -356,3 +356,53 @@ def test_binary_threads_split_anywhere(threads):
         assert np.array_equal(kernels.binary("add", a, b, 16, 0, 15, a.shape, np.int16), want)
     finally:
         kernels.set_threads(before)
+
+
+def _rope_reference(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, s: int, dtype: DType) -> np.ndarray:
+    """ops/rope.py's numpy forward."""
+    x64, c, sn = (v.astype(np.int64) for v in (x, cos, sin))
+    h = x.shape[-1] // 2
+    rotated = np.concatenate([-x64[..., h:], x64[..., :h]], axis=-1)
+    return rescale(x64 * c + rotated * sn, s, dtype)
+
+
+@st.composite
+def rope_case(draw):
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    t, d = draw(st.integers(1, 9)), 2 * draw(st.integers(1, 70))
+    seed = draw(st.integers(0, 2**32 - 1))
+    x = fill(draw, lead + (t, d), np.dtype(draw(st.sampled_from([np.int8, np.int16, np.int32]))), seed)
+    table = np.dtype(draw(st.sampled_from([np.int8, np.int16, np.int32])))
+    cos, sin = fill(draw, (t, d), table, seed + 1), fill(draw, (t, d), table, seed + 2)
+    s = draw(st.sampled_from([-31, 0, 1, 14, 30, 62]) | st.integers(-31, 62))
+    return x, cos, sin, s, draw(st.sampled_from([DType.INT8, DType.INT16, DType.INT32]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rope_case(), st.integers(1, 3))
+def test_rope_equals_numpy_forward(case, threads):
+    """ROPE's C pass gives the numpy forward's integers, and declines where rshift_round raises."""
+    x, cos, sin, s, dtype = case
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        got = kernels.rope(x, cos, sin, s, dtype.numpy)
+    finally:
+        kernels.set_threads(before)
+    try:
+        want = _rope_reference(x, cos, sin, s, dtype)
+    except OperandRangeError:
+        assert got is None
+        return
+    assert got is not None and got.dtype == dtype.numpy and np.array_equal(got, want)
+
+
+def test_rope_large_threaded():
+    rng = np.random.default_rng(5)
+    x = rng.integers(-32768, 32768, size=(1, 32, 128, 128)).astype(np.int16)
+    cos, sin = (rng.integers(-2**14, 2**14, size=(128, 128)).astype(np.int16) for _ in range(2))
+    want = _rope_reference(x, cos, sin, 14, DType.INT16)
+    for threads in (1, 2):
+        kernels.set_threads(threads)
+        assert np.array_equal(kernels.rope(x, cos, sin, 14, np.int16), want)
+    kernels.set_threads(len(os.sched_getaffinity(0)))

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from offchain.engine import kernels
 from offchain.engine.errors import DtypeMismatchError, ShapeMismatchError
 from offchain.engine.graph import Node
 from offchain.engine.ops.base import Op, Range, expect_inputs, expect_params, expect_shape
@@ -44,6 +45,9 @@ class Rope(Op):
         check_shift(self._shift(node), "requantisation")
 
     def forward(self, inputs: Sequence[np.ndarray], node: Node) -> np.ndarray:
+        out = kernels.rope(inputs[0], inputs[1], inputs[2], self._shift(node), node.output.dtype.numpy)
+        if out is not None:
+            return out
         x, cos, sin = (a.astype(np.int64) for a in inputs)
         h = x.shape[-1] // 2
         rotated = np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
