@@ -1,28 +1,32 @@
-/* Exact integer matrix products for the engine: out[m, n] = sum_k a[m, k] * b[n, k] as int64.
+/* The engine's exact integer kernels: matrix products with the requantisation epilogue (LINEAR, MATMUL), and the
+ * elementwise ADD / SUB / MUL and ROPE passes. Every value equals the numpy definition's (ops/*.py); tests compare
+ * them bit for bit.
  *
- * a is int16 [M, K] (int8 activations are widened to int16 by the caller: M x K is small), b is int8 or int16
- * [N, K] (torch's [out, in] weight layout, read as stored: never widened as a whole), out is int64 [M, N].
+ * matmul: out[i, m, n] = requantise(sum_k a[i, m, k] * b[i or 0, n, k] + bias[n], shift). a is int16 (int8
+ * activations are widened to int16 by the caller: M x K is small), b is int8 or int16 (torch's [out, in] weight
+ * layout, read as stored: never widened as a whole), out is int8/16/32 (saturated) or int64 (the exact sum).
  *
  * Exactness (AVX2 path). Each step loads 16 k-values: b's 16 int8 are sign-extended to int16 (vpmovsxbw) and
  * vpmaddwd multiplies them with a's 16 int16, adding adjacent products into 8 int32 lanes. One lane gains
  * |a0 b0 + a1 b1| <= 2 * 2^15 * 2^7 = 2^23 per step (the bound is reached by a = -32768, b = -128), so a lane
  * that takes at most KBLOCK / 16 <= 255 steps stays within 255 * 2^23 < 2^31: no int32 partial can overflow. After
- * each K block the 8 lanes are widened to int64 and added to out. The int64 total is the exact sum; it fits
+ * each K block the 8 lanes are widened to int64 and added to the sums. The int64 total is the exact sum; it fits
  * because the engine refuses any node whose accumulator bound exceeds 2^62 (ops/linear.py). Additions of
  * integers are associative, so the order (lanes, blocks, threads) cannot change the result.
  *
- * int16 x int16 (matmul_i16_i16): b is split exactly as b = 256 hi + lo with hi = b >> 8 in [-128, 127] and
- * lo = b & 255 in [0, 255]; vpmaddwd gives |a hi pair| <= 2^23 and |a lo pair| <= 2 * 2^15 * 255 < 2^24 per step
- * in two int32 lane sets, so a block of at most 127 steps stays below 2^31; out += 256 sum(hi) + sum(lo) in int64.
- * (vpmaddwd on the unsplit operands would wrap: (-32768)(-32768) * 2 = 2^31.)
+ * int16 x int16: b is split exactly as b = 256 hi + lo with hi = b >> 8 in [-128, 127] and lo = b & 255 in
+ * [0, 255]; vpmaddwd gives |a hi pair| <= 2^23 and |a lo pair| <= 2 * 2^15 * 255 < 2^24 per step in two int32 lane
+ * sets, so a block of at most 127 steps stays below 2^31; sum = 256 sum(hi) + sum(lo) in int64. (vpmaddwd on the
+ * unsplit operands would wrap: (-32768)(-32768) * 2 = 2^31.)
  *
  * AVX-512 (VNNI) path, chosen at run time where the CPU has AVX512-BW and AVX512-VNNI: the same products 32
  * k-values per step (vpmovsxbw zmm, then vpdpwssd, which adds the pair sums to the int32 lanes without
  * saturation, i.e. exactly while no lane leaves int32), so the same per-step lane bounds hold and a block of
- * KBLOCK / 32 steps is within them. Both paths are tested bit for bit (set_isa picks one).
+ * KBLOCK / 32 steps is within them. Products of two activations with a short K take a column-vector variant
+ * (see run_vertical) with the same lane bounds. Every path is tested bit for bit (set_isa picks one).
  *
- * Threads (pthreads, created per call for large products only) split N into contiguous ranges; each thread
- * writes only its own columns of out, so no two threads touch one element.
+ * Threads (pthreads, created per call for large work only) split the items (MATMUL's heads) or N into
+ * contiguous ranges, or an elementwise output into element ranges; each thread writes only its own outputs.
  *
  * Built by setup.py as offchain.engine._kernels; offchain/engine/kernels.py falls back to numpy when this
  * module is missing or avx2() is false (non-x86 CPUs, or x86 CPUs without AVX2).
