@@ -56,6 +56,7 @@ from offchain.engine.dtypes import DType
 from offchain.engine.executor import run
 from offchain.engine.model import Model
 from offchain.engine.modelfile import load_model, save_model
+from offchain.engine.profile import profile
 from offchain.engine.ops.fixed import exact_matmul
 
 RUNS = 5  # timed runs (or interleaved rounds) per figure, after one warm-up
@@ -66,7 +67,8 @@ FORWARD_RATIO_TARGET = 2.0  # issue 3: integer forward <= 2x torch fp32
 KERN_RATIO_TARGET = {"llama-7b-layer-1tok": 0.5, "llama-7b-layer-128tok": 1.2, "minilm": 1.2, "minilm-batch32": 1.2}
 BANDWIDTH_SHARE_TARGET = 0.6
 PEAK_RSS_TARGET_GB = 10.0
-DECODE_LAYERS = 32  # Llama-2-7BCOMMIT_RATIO_TARGET = 0.5  # issue 3: commitment >= half raw keccak throughput
+DECODE_LAYERS = 32  # Llama-2-7B
+COMMIT_RATIO_TARGET = 0.5  # issue 3: commitment >= half raw keccak throughput
 
 
 def shared_note() -> str:
@@ -314,6 +316,8 @@ def bench_minilm(seq: int = 128, runs: int = 7, cases: tuple[str, ...] = ("minil
             got = run(model, [a.numpy() for a in s]).output[0] / 2 ** model.graph.output.frac
             cos.append(float(got @ w / np.linalg.norm(got) / np.linalg.norm(w)))
         times = side_by_side(lambda: run(model, [ids, mask]), lambda: enc(*timing_input), runs)
+        if case == "minilm":
+            out += minilm_products_floor(model, enc, [ids, mask], statistics.median(times["torch@1"]))
         out += [
             Result(case, "cosine_min", min(cos), "cosine", "issue target (at least)", 0.99,
                    note=f"{len(sentences)} held-out sentences (minilm.sample_sentences), seq {seq}, "
@@ -325,6 +329,41 @@ def bench_minilm(seq: int = 128, runs: int = 7, cases: tuple[str, ...] = ("minil
                    note="int8 SNR below CompileConfig.min_weight_snr_db"),
         ]
     return out
+
+
+def minilm_products_floor(model: Model, enc: torch.nn.Module, inputs: list[np.ndarray],
+                          torch_forward_s: float) -> list[Result]:
+    """Where MiniLM's forward ratio is bounded: the engine's LINEAR + MATMUL time alone (``profile``, one thread)
+    over torch's whole one-thread forward, and the engine's LINEAR time over torch's own ``nn.Linear`` calls on the
+    same shapes (one thread, same run). Activations are int16, so every product is int16 x int8 (or x int16
+    where a weight was widened): ``vpdpwssd`` adds 32 products per instruction, as many as torch's fp32 FMAs."""
+    kernels.set_threads(1)
+    torch.set_num_threads(1)
+    try:
+        prof = profile(model, inputs, runs=RUNS)
+        linears = [m for m in enc.modules() if isinstance(m, torch.nn.Linear)]
+        seq = inputs[0].shape[-1]
+        xs = [torch.randn(inputs[0].shape[0], seq, m.in_features) for m in linears]
+        with torch.no_grad():
+            torch_linear_s = median_time(lambda: [m(x) for m, x in zip(linears, xs)])
+    finally:
+        kernels.set_threads(TORCH_THREADS)
+        torch.set_num_threads(TORCH_THREADS)
+    by_op = {o.op: o for o in prof.ops}
+    products = sum(by_op[op].seconds for op in ("LINEAR", "MATMUL") if op in by_op)
+    linear = by_op["LINEAR"]
+    widened = len(model.meta.get("widened_to_int16", []))
+    note = (f"one thread each; engine per-op medians of {RUNS} profiled forwards (forward {prof.total * 1e3:.1f} ms: "
+            + ", ".join(f"{o.op} {o.seconds * 1e3:.1f}" for o in prof.ops[:6])
+            + f" ms); torch: its {len(linears)} nn.Linear on the same shapes {torch_linear_s * 1e3:.1f} ms, whole "
+            f"forward {torch_forward_s * 1e3:.1f} ms; {widened} weights widened to int16 (half rate); {shared_note()}")
+    return [
+        Result("minilm", "products_ratio_vs_torch_forward", products / torch_forward_s, "x",
+               "issue target for the whole forward", KERN_RATIO_TARGET["minilm"], note=note),
+        Result("minilm", "linear_ms", linear.seconds * 1e3, "ms", "torch nn.Linear on the same shapes",
+               torch_linear_s * 1e3, note=f"{linear.macs / linear.seconds / 1e9:.1f} GMAC/s exact vs "
+               f"{linear.macs / torch_linear_s / 1e9:.1f} GMAC/s fp32; see products_ratio_vs_torch_forward"),
+    ]
 
 
 def bench_minilm_batch(batch: int = 32, seq: int = 128, runs: int = 5) -> list[Result]:
