@@ -15,8 +15,8 @@
  * saturated to [lo, hi] straight into an int8/int16/int32/int64 array. The row loops run without the GIL, on the
  * calling thread.
  *
- * Instruction sets: each row function is compiled three times, for x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and
- * the baseline ("generic"; the only one off x86), and the best the CPU runs is chosen at import; set_isa() picks
+ * Instruction sets: each row function is compiled three times, for AVX-512 (x86-64-v4's features), AVX2
+ * (x86-64-v3's) and the baseline ("generic"; the only one off x86), and the best the CPU runs is chosen at import; set_isa() picks
  * a lower one (tests run each). The Q30 exp polynomial has hand-written AVX-512 and AVX2 versions (vpmuldq: every
  * Horner product is of two int32-range values); the rest is plain C that GCC vectorises. The integers never depend
  * on the instruction set.
@@ -364,10 +364,13 @@ typedef int (*RowsFn)(const Rows *, Py_ssize_t, Py_ssize_t, int64_t *);
 ROWS_FN(softmax_generic, softmax_row, ISA_GENERIC, )
 ROWS_FN(norm_generic, norm_row, ISA_GENERIC, )
 #if HAVE_X86
-ROWS_FN(softmax_avx2, softmax_row, ISA_AVX2, __attribute__((target("arch=x86-64-v3"))))
-ROWS_FN(norm_avx2, norm_row, ISA_AVX2, __attribute__((target("arch=x86-64-v3"))))
-ROWS_FN(softmax_avx512, softmax_row, ISA_AVX512, __attribute__((target("arch=x86-64-v4"))))
-ROWS_FN(norm_avx512, norm_row, ISA_AVX512, __attribute__((target("arch=x86-64-v4"))))
+/* x86-64-v3 and v4's vector features, named one by one (older GCC and Clang know no "arch=x86-64-v4"). */
+#define TARGET_AVX2 __attribute__((target("avx2,fma,bmi,bmi2,popcnt")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512cd,avx2,fma,bmi,bmi2,popcnt")))
+ROWS_FN(softmax_avx2, softmax_row, ISA_AVX2, TARGET_AVX2)
+ROWS_FN(norm_avx2, norm_row, ISA_AVX2, TARGET_AVX2)
+ROWS_FN(softmax_avx512, softmax_row, ISA_AVX512, TARGET_AVX512)
+ROWS_FN(norm_avx512, norm_row, ISA_AVX512, TARGET_AVX512)
 static const RowsFn SOFTMAX_FNS[] = {softmax_generic, softmax_avx2, softmax_avx512};
 static const RowsFn NORM_FNS[] = {norm_generic, norm_avx2, norm_avx512};
 #else
@@ -378,8 +381,13 @@ static const RowsFn NORM_FNS[] = {norm_generic};
 static int detect_isa(void) {
 #if HAVE_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return ISA_AVX512;
-    if (__builtin_cpu_supports("x86-64-v3")) return ISA_AVX2;
+    int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+             __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+    int v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512cd");
+    if (v4) return ISA_AVX512;
+    if (v3) return ISA_AVX2;
 #endif
     return ISA_GENERIC;
 }
