@@ -10,6 +10,10 @@ instruction set this CPU runs (generic C, AVX2, AVX-512).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -333,3 +337,14 @@ def test_direct_call_checks():
         RK.norm_rows(x, np.ones(4, np.int64) << 40, None, False, 0, 20, -1, 1, out)
     with pytest.raises(ValueError):
         RK.norm_rows(x, np.ones(4, np.int64), None, False, 2**61, 20, -1, 1, out)
+
+
+def test_env_turns_rows_off(isa):
+    """OFFCHAIN_KERNEL=numpy turns the row kernels off with the matmul kernel."""
+    if isa != RK.isas()[0]:
+        pytest.skip("once is enough")
+    code = "from offchain.engine import kernels; print(kernels.rowops() is None, kernels.enabled())"
+    env = dict(os.environ, OFFCHAIN_KERNEL="numpy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.stdout.split() == ["True", "False"]
