@@ -16,10 +16,10 @@
  * calling thread.
  *
  * Instruction sets: each row function is compiled three times, for AVX-512 (x86-64-v4's features), AVX2
- * (x86-64-v3's) and the baseline ("generic"; the only one off x86), and the best the CPU runs is chosen at import; set_isa() picks
- * a lower one (tests run each). The Q30 exp polynomial has hand-written AVX-512 and AVX2 versions (vpmuldq: every
- * Horner product is of two int32-range values); the rest is plain C that GCC vectorises. The integers never depend
- * on the instruction set.
+ * (x86-64-v3's) and the baseline ("generic"; the only one off x86), and the best the CPU runs is chosen at
+ * import; set_isa() picks a lower one (tests run each). The Q30 exp polynomial has hand-written AVX-512 and
+ * AVX2 versions (vpmuldq: every Horner product is of two int32-range values); the rest is plain C that GCC
+ * vectorises. The integers never depend on the instruction set.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -177,12 +177,19 @@ __attribute__((target("avx2"))) static int64_t exps_avx2(const int64_t *x, int64
 /* ------------------------------------------------------------------------------------------------------------ */
 
 AI void load_row(const void *base, Py_ssize_t itemsize, Py_ssize_t row, Py_ssize_t n, int64_t *dst) {
+#define LOAD(T)                                                                                               \
+    {                                                                                                         \
+        const T *s = (const T *)base + row * n;                                                               \
+        for (Py_ssize_t j = 0; j < n; j++) dst[j] = s[j];                                                     \
+        break;                                                                                                \
+    }
     switch (itemsize) {
-    case 1: { const int8_t *s = (const int8_t *)base + row * n; for (Py_ssize_t j = 0; j < n; j++) dst[j] = s[j]; break; }
-    case 2: { const int16_t *s = (const int16_t *)base + row * n; for (Py_ssize_t j = 0; j < n; j++) dst[j] = s[j]; break; }
-    case 4: { const int32_t *s = (const int32_t *)base + row * n; for (Py_ssize_t j = 0; j < n; j++) dst[j] = s[j]; break; }
+    case 1: LOAD(int8_t)
+    case 2: LOAD(int16_t)
+    case 4: LOAD(int32_t)
     default: memcpy(dst, (const int64_t *)base + row * n, (size_t)n * 8);
     }
+#undef LOAD
 }
 
 /* out row = clamp(src, lo, hi) in the output's width. */

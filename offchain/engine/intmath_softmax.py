@@ -17,8 +17,8 @@ for long rows the compiler may split the op into max / exp / sum / divide nodes 
 formulas (the sum then has its own partial-sum descent).
 
 Where the C row kernels are built and on (offchain.engine.kernels.rowops()), softmax runs its rows in C
-(offchain/engine/_rowops.c: the same integer steps, or the same exp table); the numpy code below is the
-definition, and tests/engine/test_rowops.py checks the two bit for bit.
+(offchain/engine/_rowops.c: the same integer steps, exp_neg_q30's polynomial included); the numpy code below is
+the definition, and tests/engine/test_rowops.py checks the two bit for bit.
 """
 
 from __future__ import annotations
@@ -38,10 +38,9 @@ from offchain.engine.intmath_core import (
     INT32_MIN,
     DTypeLike,
     RowShapeError,
-    as_int64,
     check_frac,
-    check_int_array,
     check_int,
+    check_int_array,
     div_round,
     div_round_element,
     dtype_name,
