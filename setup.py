@@ -1,8 +1,9 @@
-"""The project's one compiled part: the exact integer matmul kernels (offchain/engine/_kernels.c).
+"""The project's compiled parts: the exact integer matmul kernels (offchain/engine/_kernels.c) and the exact
+SOFTMAX / LAYERNORM / RMSNORM row kernels (offchain/engine/_rowops.c).
 
 Everything else is declared in pyproject.toml. ``pip install -e .`` (``make bootstrap``) builds the extension in
 place; ``optional=True`` keeps the install working where no C compiler is present, and the engine then uses its
-numpy path (offchain/engine/kernels.py), which gives the same integers.
+numpy path (offchain/engine/kernels.py, intmath_softmax.py, intmath_norm.py), which gives the same integers.
 """
 
 from setuptools import Extension, setup
@@ -17,6 +18,15 @@ setup(
             extra_compile_args=["-O3", "-std=c11", "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,
-        )
+        ),
+        Extension(
+            "offchain.engine._rowops",
+            sources=["offchain/engine/_rowops.c"],
+            # The row loops are compiled for x86-64-v4, x86-64-v3 and the baseline (target_clones, chosen at load).
+            extra_compile_args=["-O3", "-std=c11", "-pthread"],
+            extra_link_args=["-pthread"],
+            libraries=["m"],
+            optional=True,
+        ),
     ]
 )

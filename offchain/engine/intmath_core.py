@@ -102,16 +102,26 @@ def check_shift(s: int) -> None:
         raise ShiftRangeError(f"shift s={s!r} outside [-{MAX_SHIFT}, {MAX_SHIFT}]")
 
 
-def as_int64(name: str, x: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
-    """Convert an integer array (or int) to int64 after checking lo <= x <= hi elementwise."""
+def check_int_array(name: str, x: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
+    """as_int64's checks (same errors) without the conversion: the integer array itself, lo <= x <= hi.
+
+    The elementwise check is skipped when the dtype cannot hold a value outside [lo, hi] (int16 for int32 bounds)."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "iu" and not (arr.dtype == object and arr.size == 0):
         raise OperandRangeError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if arr.size:
+        info = np.iinfo(arr.dtype)
+        if info.min >= lo and info.max <= hi:
+            return arr
         amin, amax = int(arr.min()), int(arr.max())
         if amin < lo or amax > hi:
             raise OperandRangeError(f"{name} has values in [{amin}, {amax}], allowed [{lo}, {hi}]")
-    return arr.astype(np.int64, copy=False)
+    return arr
+
+
+def as_int64(name: str, x: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
+    """Convert an integer array (or int) to int64 after checking lo <= x <= hi elementwise."""
+    return check_int_array(name, x, lo, hi).astype(np.int64, copy=False)
 
 
 def check_int(name: str, x: int, lo: int, hi: int) -> int:

@@ -18,12 +18,17 @@ LayerNorm over a row x[0..n) (real x / 2^f_in), all integer:
 
 RMSNorm is the same with c_i = x_i (no centring) and n in place of n^3 for the eps term, and no beta.
 A row whose U is 0 (constant row for LayerNorm, all-zero row for RMSNorm, eps_lsb2 = 0) has z = 0.
+
+Where the C row kernels are built and on (offchain.engine.kernels.rowops()), layernorm and rmsnorm run their rows
+in C (offchain/engine/_rowops.c: the same integer steps); the numpy code below is the definition, and
+tests/engine/test_rowops.py checks the two bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from offchain.engine import kernels
 from offchain.engine.intmath_core import (
     INT32_MAX,
     INT32_MIN,
@@ -36,6 +41,7 @@ from offchain.engine.intmath_core import (
     bit_length_element,
     check_frac,
     check_int,
+    check_int_array,
     div_round,
     div_round_element,
     dtype_name,
@@ -202,14 +208,18 @@ def layernorm(
     Error <= 0.5 LSB + |gamma_real| * 2^f_out * (2^-20 * (1 + |z|) + sqrt(n) * 2^-21) LSB, z the
     float normalised value (Q20 rounding of z, 22 kept bits of the centred row, isqrt floor).
     """
-    xx = as_int64("x", x, INT32_MIN, INT32_MAX)
-    if xx.ndim < 1:
+    arr = check_int_array("x", x, INT32_MIN, INT32_MAX)
+    if arr.ndim < 1:
         raise RowShapeError("layernorm needs at least one axis")
-    n = xx.shape[-1]
+    n = arr.shape[-1]
     name = _check_row_params(n, f_in, f_gamma, f_out, eps_lsb2, n * n * n, dtype)
     sb = _beta_shift(f_gamma, f_beta)
     gg = _param_vector("gamma", gamma, n)
     bb = _beta_vector(beta, n, sb)
+    rk = kernels.rowops()
+    if rk is not None and arr.size:
+        return _c_norm(rk, arr, gg, bb << sb, int(eps_lsb2) * n * n * n, Z_FRAC + f_gamma - f_out, name)
+    xx = arr.astype(np.int64, copy=False)
     c = n * xx - np.sum(xx, axis=-1, keepdims=True)  # |c| <= 2^16 * 2^32
     z = _normalise_rows(c, eps_lsb2 * n * n * n, n)
     acc = z * gg + (bb << sb)
@@ -247,6 +257,20 @@ def layernorm_element(
     return saturate_element((acc + (1 << (shift - 1))) >> shift if shift > 0 else acc, name)
 
 
+def _c_norm(rk, arr: np.ndarray, gg: np.ndarray, bias: np.ndarray | None, eps_num: int, shift: int,
+            name: str) -> np.ndarray:
+    """Steps 1-5 in C over every row of arr (LayerNorm when bias = beta << sb is given, RMSNorm when None)."""
+    n = arr.shape[-1]
+    if arr.dtype.kind != "i" or not arr.dtype.isnative:
+        arr = arr.astype(np.int64)
+    out = np.empty(arr.shape, name)
+    lo, hi = dtype_range(name)
+    rk.norm_rows(np.ascontiguousarray(arr.reshape(-1, n)), np.ascontiguousarray(gg, dtype=np.int64),
+                 None if bias is None else np.ascontiguousarray(bias, dtype=np.int64), bias is not None, eps_num,
+                 shift, lo, hi, out.reshape(-1, n))
+    return out
+
+
 def _beta_shift(f_gamma: int, f_beta: int) -> int:
     check_frac("f_beta", f_beta, 0, min(FRAC_MAX, Z_FRAC + f_gamma))
     return Z_FRAC + f_gamma - f_beta
@@ -276,12 +300,16 @@ def rmsnorm(
 
     Same conventions, bounds and error as layernorm (eps term eps_lsb2 * n < 2^61).
     """
-    xx = as_int64("x", x, INT32_MIN, INT32_MAX)
-    if xx.ndim < 1:
+    arr = check_int_array("x", x, INT32_MIN, INT32_MAX)
+    if arr.ndim < 1:
         raise RowShapeError("rmsnorm needs at least one axis")
-    n = xx.shape[-1]
+    n = arr.shape[-1]
     name = _check_row_params(n, f_in, f_gamma, f_out, eps_lsb2, n, dtype)
     gg = _param_vector("gamma", gamma, n)
+    rk = kernels.rowops()
+    if rk is not None and arr.size:
+        return _c_norm(rk, arr, gg, None, int(eps_lsb2) * n, Z_FRAC + f_gamma - f_out, name)
+    xx = arr.astype(np.int64, copy=False)
     z = _normalise_rows(xx, eps_lsb2 * n, n)
     return saturate(rshift_round_var(z * gg, np.int64(Z_FRAC + f_gamma - f_out)), name)
 

@@ -9,7 +9,9 @@ proves every partial sum exact, int64 matmul otherwise. Both give the same integ
 checks that bit for bit.
 
 Threads: ``OFFCHAIN_KERNEL_THREADS`` (default: the CPUs this process may run on), or :func:`set_threads`.
-``OFFCHAIN_KERNEL=numpy`` (or :func:`forced_fallback`) turns the C kernel off.
+``OFFCHAIN_KERNEL=numpy`` (or :func:`forced_fallback`) turns the C kernel off, and with it the C row kernels
+(offchain/engine/_rowops.c: SOFTMAX, LAYERNORM, RMSNORM), which :func:`rowops` hands to intmath_softmax and
+intmath_norm; they need no AVX2 and give the numpy definitions' integers (tests/engine/test_rowops.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ try:
     from offchain.engine import _kernels as _c
 except ImportError:  # not built (no compiler at install time): the numpy path gives the same integers
     _c = None
+try:
+    from offchain.engine import _rowops as _r
+except ImportError:  # not built: intmath_softmax / intmath_norm run their numpy code, the same integers
+    _r = None
 
 #: float64 adds integers exactly while every partial sum stays below this.
 FLOAT64_EXACT = 1 << 53
@@ -31,7 +37,9 @@ FLOAT64_EXACT = 1 << 53
 #: Whether the C kernel can run here (built, and the CPU has AVX2).
 AVAILABLE: bool = _c is not None and bool(_c.avx2())
 
-_enabled = AVAILABLE and os.environ.get("OFFCHAIN_KERNEL", "").lower() != "numpy"
+_requested = os.environ.get("OFFCHAIN_KERNEL", "").lower() != "numpy"
+_enabled = AVAILABLE and _requested
+_rowops_on = _r is not None and _requested
 _threads = int(os.environ.get("OFFCHAIN_KERNEL_THREADS", "0")) or len(os.sched_getaffinity(0))
 
 
@@ -64,6 +72,11 @@ def enabled() -> bool:
     return _enabled
 
 
+def rowops():
+    """The C row-kernel module (``softmax_rows``, ``norm_rows``) when it is built and not turned off, else None."""
+    return _r if _rowops_on else None
+
+
 def threads() -> int:
     """Threads the C kernel may use per product."""
     return _threads
@@ -79,14 +92,15 @@ def set_threads(n: int) -> None:
 
 @contextlib.contextmanager
 def forced_fallback() -> Iterator[None]:
-    """Run the block on the numpy path (tests compare the two; the bench shows the gain)."""
-    global _enabled
-    before = _enabled
-    _enabled = False
+    """Run the block on the numpy path, matrix products and row kernels alike (tests compare the two; the bench
+    shows the gain)."""
+    global _enabled, _rowops_on
+    before = _enabled, _rowops_on
+    _enabled = _rowops_on = False
     try:
         yield
     finally:
-        _enabled = before
+        _enabled, _rowops_on = before
 
 
 def reference_matmul(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offchain.engine import intmath_act, intmath_softmax
+from offchain.engine import intmath_act, intmath_softmax, kernels
 from offchain.engine.dtypes import DType
 from offchain.engine.ops import activation, get_op
 from offchain.engine.ops.codes import OpCode
@@ -53,9 +53,10 @@ def test_small_or_int32_inputs_compute_directly():
 @pytest.mark.parametrize("f_in", [0, 8, 13, 16])
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
 def test_softmax_exp_table_equals_direct(f_in, dtype, monkeypatch):
-    """Softmax reads exp from a table of exp_neg_q30 over its clamped domain [0, 64 << f_in]; with the table
-    turned off it computes directly. Rows include the widest spread (min next to max: differences far past the
-    clamp for int32), constants and random values; plain, causal and key-padded."""
+    """Softmax's numpy path reads exp from a table of exp_neg_q30 over its clamped domain [0, 64 << f_in]; with
+    the table turned off it computes directly; the C row kernel (its own polynomial) gives the same integers. Rows
+    include the widest spread (min next to max: differences far past the clamp for int32), constants and random
+    values; plain, causal and key-padded."""
     info = np.iinfo(dtype)
     rng = np.random.default_rng(f_in)
     x = rng.integers(info.min, info.max, size=(4, 64, 128), endpoint=True).astype(dtype)
@@ -71,9 +72,11 @@ def test_softmax_exp_table_equals_direct(f_in, dtype, monkeypatch):
             [intmath_softmax.softmax(x, f_in, 15, np.int16, valid_len=lens)]
 
     intmath_softmax._EXP_TABLES.clear()
-    tabled = runs()
-    assert list(intmath_softmax._EXP_TABLES) == [f_in]  # the table path ran
-    monkeypatch.setattr(intmath_softmax, "_EXP_TABLE_MAX", 0)
-    direct = runs()
-    for got, want in zip(tabled, direct):
-        assert np.array_equal(got, want)
+    with kernels.forced_fallback():
+        tabled = runs()
+        assert list(intmath_softmax._EXP_TABLES) == [f_in]  # the table path ran
+        monkeypatch.setattr(intmath_softmax, "_EXP_TABLE_MAX", 0)
+        direct = runs()
+    kernel = runs()  # the C rows where built (else numpy again)
+    for got, want, c_rows in zip(tabled, direct, kernel):
+        assert np.array_equal(got, want) and np.array_equal(c_rows, want)

@@ -2,7 +2,8 @@
 
 The numpy path (kernels.reference_matmul) is the engine's matmul before the C kernel existed, so equal roots
 here mean the kernel changes no model root, trace root or dispute. Each test also checks that the kernel really
-ran (a counting spy), so the comparison cannot pass by both sides taking the numpy path.
+ran (a counting spy), so the comparison cannot pass by both sides taking the numpy path. forced_fallback() also
+turns off the C row kernels (SOFTMAX / LAYERNORM / RMSNORM), so their nodes are compared the same way.
 """
 
 from __future__ import annotations
@@ -29,18 +30,47 @@ def _kernel_calls(monkeypatch) -> list[tuple]:
     return calls
 
 
+def _row_calls(monkeypatch) -> list[str]:
+    """Spies on the C row kernels (SOFTMAX / LAYERNORM / RMSNORM rows, offchain/engine/_rowops.c) where built."""
+    calls: list[str] = []
+    real = kernels._r
+    if real is None:
+        return calls
+
+    class Spy:
+        def __getattr__(self, name):
+            fn = getattr(real, name)
+
+            def call(*args):
+                calls.append(name)
+                return fn(*args)
+
+            return call
+
+    monkeypatch.setattr(kernels, "_r", Spy())
+    return calls
+
+
 def _assert_same_run(model, inputs, monkeypatch) -> int:
     calls = _kernel_calls(monkeypatch)
+    rows = _row_calls(monkeypatch)
     fast = run(model, inputs)
-    used = len(calls)
+    used, rows_used = len(calls), len(rows)
     with kernels.forced_fallback():
         slow = run(model, inputs)
-    assert len(calls) == used, "the forced fallback still called the kernel"
+    assert len(calls) == used and len(rows) == rows_used, "the forced fallback still called the kernel"
     assert used > 0, "the kernel never ran: nothing was compared"
     for i, (x, y) in enumerate(zip(fast.outputs, slow.outputs)):
         assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), f"node {i} differs"
     assert roots.trace_root(model.graph, fast) == roots.trace_root(model.graph, slow)
     return used
+
+
+def _rows_seen(model, inputs, monkeypatch) -> set[str]:
+    """The C row-kernel functions one run calls."""
+    rows = _row_calls(monkeypatch)
+    run(model, inputs)
+    return set(rows)
 
 
 def test_digits_models_same_trace(digits_case, digits_data, monkeypatch):
@@ -61,6 +91,8 @@ def test_llama_tiny_same_trace(monkeypatch):
     model = compile_module(module, (prompts[0],), [(p,) for p in prompts])
     for prompt in prompts:
         _assert_same_run(model, [prompt.numpy()], monkeypatch)
+    if kernels._r is not None:  # its RMSNORM and causal SOFTMAX nodes were compared on the C row kernels
+        assert _rows_seen(model, [prompts[0].numpy()], monkeypatch) == {"norm_rows", "softmax_rows"}
 
 
 def test_extreme_activations_same_trace(digits_case, monkeypatch):
