@@ -12,8 +12,8 @@
  *   - divisions are of non-negative numerators by positive divisors, where C's truncation is the floor.
  *
  * Input rows may be int8/int16/int32/int64 (each row is widened into an int64 scratch row); outputs are written
- * saturated to [lo, hi] straight into an int8/int16/int32/int64 array. The row loops run without the GIL, on the
- * calling thread.
+ * saturated to [lo, hi] straight into an int8/int16/int32/int64 array. The row loops run without the GIL, on up
+ * to `threads` pthreads (contiguous row ranges, each thread writing only its own rows) when there is enough work.
  *
  * Instruction sets: each row function is compiled three times, for AVX-512 (x86-64-v4's features), AVX2
  * (x86-64-v3's) and the baseline ("generic"; the only one off x86), and the best the CPU runs is chosen at
@@ -25,6 +25,7 @@
 #include <Python.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,17 +442,54 @@ static int check_bounds(long long lo, long long hi, Py_ssize_t itemsize) {
     return 0;
 }
 
-/* Runs fn over all rows without the GIL; -1 with an exception set on failure. */
-static int run_rows(RowsFn fn, const Rows *a, Py_ssize_t rows) {
+/* Elements per thread below which the rows stay on the calling thread (a thread start costs ~50 us). */
+#define MIN_PARALLEL_ELEMENTS (1 << 16)
+#define MAX_THREADS 64
+
+typedef struct {
+    RowsFn fn;
+    const Rows *a;
+    Py_ssize_t r0, r1;
+    int64_t *scratch;
+    int bad;
+} RowJob;
+
+static void *row_job(void *arg) {
+    RowJob *job = arg;
+    job->bad = job->fn(job->a, job->r0, job->r1, job->scratch);
+    return NULL;
+}
+
+/* Runs fn over all rows without the GIL, on at most `threads` threads; -1 with an exception set on failure. */
+static int run_rows(RowsFn fn, const Rows *a, Py_ssize_t rows, int threads) {
     if (rows == 0) return 0;
-    int64_t *scratch = malloc((size_t)a->n * 2 * sizeof(int64_t));
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if ((long long)threads > (long long)rows * a->n / MIN_PARALLEL_ELEMENTS)
+        threads = (int)((long long)rows * a->n / MIN_PARALLEL_ELEMENTS);
+    if (threads > rows) threads = (int)rows;
+    if (threads < 1) threads = 1;
+    RowJob jobs[MAX_THREADS];
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS];
+    int64_t *scratch = malloc((size_t)a->n * 2 * sizeof(int64_t) * threads);
     if (!scratch) {
         PyErr_NoMemory();
         return -1;
     }
-    int bad;
+    for (int t = 0; t < threads; t++)
+        jobs[t] = (RowJob){fn, a, rows * t / threads, rows * (t + 1) / threads, scratch + (size_t)a->n * 2 * t, 0};
+    int bad = 0;
     Py_BEGIN_ALLOW_THREADS;
-    bad = fn(a, 0, rows, scratch);
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tids[t], NULL, row_job, &jobs[t]) == 0;
+    row_job(&jobs[0]);
+    /* a job whose thread could not start runs here: the result never depends on how many threads ran */
+    for (int t = 1; t < threads; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            row_job(&jobs[t]);
+    }
+    for (int t = 0; t < threads; t++) bad |= jobs[t].bad;
     Py_END_ALLOW_THREADS;
     free(scratch);
     if (bad) {
@@ -462,7 +500,7 @@ static int run_rows(RowsFn fn, const Rows *a, Py_ssize_t rows) {
 }
 
 PyDoc_STRVAR(softmax_doc,
-             "softmax_rows(x, lens, table, f_in, f_out, lo, hi, out)\n--\n\n"
+             "softmax_rows(x, lens, table, f_in, f_out, lo, hi, out, threads=1)\n--\n\n"
              "intmath_softmax.softmax over rows, exactly. x: int8/16/32/64 [R, n] (int32 range), lens: int64 [R]\n"
              "valid lengths in [1, n], table: int64 [(64 << f_in) + 1] exp_neg_q30 table or None (computed here),\n"
              "0 <= f_in <= 24, 0 <= f_out <= 30, out: int8/16/32/64 [R, n] written saturated to [lo, hi].");
@@ -472,7 +510,8 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     PyObject *xo, *lo_obj, *to, *oo;
     int f_in, f_out;
     long long lo, hi;
-    if (!PyArg_ParseTuple(args, "OOOiiLLO", &xo, &lo_obj, &to, &f_in, &f_out, &lo, &hi, &oo)) return NULL;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOiiLLO|i", &xo, &lo_obj, &to, &f_in, &f_out, &lo, &hi, &oo, &threads)) return NULL;
     if (f_in < 0 || f_in > 24 || f_out < 0 || f_out > 30) {
         PyErr_Format(PyExc_ValueError, "f_in=%d must be in [0, 24] and f_out=%d in [0, 30]", f_in, f_out);
         return NULL;
@@ -502,7 +541,7 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
         }
     Rows a = {x.buf, x.itemsize, out.buf, out.itemsize, n, lo, hi, lv, have_tab ? (const int64_t *)tab.buf : NULL,
               f_in, f_out, NULL, NULL, 0, 0, 0};
-    ok = run_rows(SOFTMAX_FNS[current_isa()], &a, rows) == 0;
+    ok = run_rows(SOFTMAX_FNS[current_isa()], &a, rows, threads) == 0;
 fail_tab:
     if (have_tab) PyBuffer_Release(&tab);
 fail_out:
@@ -516,7 +555,7 @@ fail_x:
 }
 
 PyDoc_STRVAR(norm_doc,
-             "norm_rows(x, gamma, bias, centred, eps_num, shift, lo, hi, out)\n--\n\n"
+             "norm_rows(x, gamma, bias, centred, eps_num, shift, lo, hi, out, threads=1)\n--\n\n"
              "intmath_norm.layernorm (centred true, bias = beta << sb) or rmsnorm (centred false, bias None) over\n"
              "rows, exactly: steps 1-5 of intmath_norm's docstring. x: int8/16/32/64 [R, n] (int32 range, 1 <= n <= "
              "2^16),\ngamma: int64 [n] (int32 range), bias: int64 [n] (|bias| < 2^60) or None, 0 <= eps_num < 2^61\n"
@@ -528,7 +567,9 @@ static PyObject *norm_rows(PyObject *self, PyObject *args) {
     PyObject *xo, *go, *bo, *oo;
     int centred, shift;
     long long eps_num, lo, hi;
-    if (!PyArg_ParseTuple(args, "OOOpLiLLO", &xo, &go, &bo, &centred, &eps_num, &shift, &lo, &hi, &oo)) return NULL;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOpLiLLO|i", &xo, &go, &bo, &centred, &eps_num, &shift, &lo, &hi, &oo, &threads))
+        return NULL;
     if (eps_num < 0 || eps_num >= (1LL << 61) || shift < 0 || shift > 50) {
         PyErr_Format(PyExc_ValueError, "eps_num=%lld must be in [0, 2^61) and shift=%d in [0, 50]", eps_num, shift);
         return NULL;
@@ -555,7 +596,7 @@ static PyObject *norm_rows(PyObject *self, PyObject *args) {
         }
     Rows a = {x.buf, x.itemsize, out.buf, out.itemsize, n, lo, hi, NULL, NULL, 0, 0, gv, bv, centred, shift,
               eps_num};
-    ok = run_rows(NORM_FNS[current_isa()], &a, rows) == 0;
+    ok = run_rows(NORM_FNS[current_isa()], &a, rows, threads) == 0;
 fail_out:
     PyBuffer_Release(&out);
 fail_b:

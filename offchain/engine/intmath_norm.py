@@ -267,7 +267,7 @@ def _c_norm(rk, arr: np.ndarray, gg: np.ndarray, bias: np.ndarray | None, eps_nu
     lo, hi = dtype_range(name)
     rk.norm_rows(np.ascontiguousarray(arr.reshape(-1, n)), np.ascontiguousarray(gg, dtype=np.int64),
                  None if bias is None else np.ascontiguousarray(bias, dtype=np.int64), bias is not None, eps_num,
-                 shift, lo, hi, out.reshape(-1, n))
+                 shift, lo, hi, out.reshape(-1, n), kernels.threads())
     return out
 
 

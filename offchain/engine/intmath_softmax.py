@@ -108,7 +108,8 @@ def softmax(
         lo, hi = dtype_range(name)
         # table None: C evaluates exp_neg_q30's polynomial (AVX-512: ~0.33 ms for MiniLM's [1, 12, 128, 128] at
         # any f_in), faster than gathering from the f_in <= 16 table (0.54 ms at f_in 16, a 32 MiB table).
-        rk.softmax_rows(_c_rows(arr, n), lens.reshape(-1), None, f_in, f_out, lo, hi, out.reshape(-1, n))
+        rk.softmax_rows(_c_rows(arr, n), lens.reshape(-1), None, f_in, f_out, lo, hi, out.reshape(-1, n),
+                        kernels.threads())
         return out
     xx = arr.astype(np.int64, copy=False)
     valid = np.arange(n, dtype=np.int64) < lens[..., None]

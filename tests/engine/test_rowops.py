@@ -348,3 +348,20 @@ def test_env_turns_rows_off(isa):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert out.stdout.split() == ["True", "False"]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_rows_split_between_threads(isa, threads):
+    """Enough rows for several threads (contiguous row ranges, uneven last one): values never change."""
+    rng = np.random.default_rng(threads)
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        x = (rng.standard_normal((3, 7, 101, 257)) * (3 << 16)).astype(np.int32)
+        same(intmath_softmax.softmax, x, 16, 14, "int16", causal=True)
+        h = rng.integers(-32768, 32768, size=(2, 301, 384)).astype(np.int16)
+        g, b = rng.integers(-2**14, 2**14, size=384), rng.integers(-2**14, 2**14, size=384)
+        same(intmath_norm.layernorm, h, g, b, 10, 14, 14, 10, 1, "int16")
+        same(intmath_norm.rmsnorm, h, g, 10, 14, 10, 1, "int16")
+    finally:
+        kernels.set_threads(before)
