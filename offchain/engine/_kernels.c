@@ -1,5 +1,5 @@
 /* The engine's exact integer kernels: matrix products with the requantisation epilogue (LINEAR, MATMUL), and the
- * elementwise ADD / SUB / MUL and ROPE passes. Every value equals the numpy definition's (ops/*.py); tests compare
+ * elementwise ADD / SUB / MUL and ROPE passes. Every value equals the numpy definition's (the ops modules); tests compare
  * them bit for bit.
  *
  * matmul: out[i, m, n] = requantise(sum_k a[i, m, k] * b[i or 0, n, k] + bias[n], shift). a is int16 (int8
@@ -25,7 +25,7 @@
  * KBLOCK / 32 steps is within them. Products of two activations with a short K take a column-vector variant
  * (see run_vertical) with the same lane bounds. Every path is tested bit for bit (set_isa picks one).
  *
- * Threads (pthreads, created per call for large work only) split the items (MATMUL's heads) or N into
+ * Threads (a persistent worker pool, _pool.h, used for large work only) split the items (MATMUL's heads) or N into
  * contiguous ranges, or an elementwise output into element ranges; each thread writes only its own outputs.
  *
  * Built by setup.py as offchain.engine._kernels; offchain/engine/kernels.py falls back to numpy when this
@@ -38,6 +38,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "_pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
@@ -528,21 +530,9 @@ static void run_job(Job *job) { (void)job; }
 
 #endif
 
-/* Runs fn on count jobs (job t at jobs + t * size): jobs 1.. on threads of their own, job 0 on the caller's; a job
- * whose thread could not start runs on the caller's too (results never depend on how many threads ran). Called
- * without the GIL. */
-static void run_parallel(void *(*fn)(void *), void *jobs, size_t size, int count) {
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
-    for (int t = 1; t < count; t++) started[t] = pthread_create(&tids[t], NULL, fn, (char *)jobs + t * size) == 0;
-    if (count > 0) fn(jobs);
-    for (int t = 1; t < count; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            fn((char *)jobs + t * size);
-    }
-}
+/* Runs fn on count jobs (job t at jobs + t * size) on the module's worker pool and the caller's thread (_pool.h);
+ * called without the GIL. */
+static void run_parallel(void *(*fn)(void *), void *jobs, size_t size, int count) { pool_run(fn, jobs, size, count); }
 
 static void *thread_main(void *arg) {
     run_job((Job *)arg);
@@ -975,4 +965,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
                                     "Exact int16 x int8 and int16 x int16 matrix products with the requantisation epilogue (AVX2, AVX-512 VNNI).", -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    pool_init();
+    return PyModule_Create(&module);
+}

@@ -13,7 +13,7 @@
  *
  * Input rows may be int8/int16/int32/int64 (each row is widened into an int64 scratch row); outputs are written
  * saturated to [lo, hi] straight into an int8/int16/int32/int64 array. The row loops run without the GIL, on up
- * to `threads` pthreads (contiguous row ranges, each thread writing only its own rows) when there is enough work.
+ * to `threads` threads of the module's worker pool, _pool.h (contiguous row ranges, each thread writing only its own rows) when there is enough work.
  *
  * Instruction sets: each row function is compiled three times, for AVX-512 (x86-64-v4's features), AVX2
  * (x86-64-v3's) and the baseline ("generic"; the only one off x86), and the best the CPU runs is chosen at
@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "_pool.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define HAVE_X86 1
@@ -469,8 +471,6 @@ static int run_rows(RowsFn fn, const Rows *a, Py_ssize_t rows, int threads) {
     if (threads > rows) threads = (int)rows;
     if (threads < 1) threads = 1;
     RowJob jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
     int64_t *scratch = malloc((size_t)a->n * 2 * sizeof(int64_t) * threads);
     if (!scratch) {
         PyErr_NoMemory();
@@ -480,15 +480,7 @@ static int run_rows(RowsFn fn, const Rows *a, Py_ssize_t rows, int threads) {
         jobs[t] = (RowJob){fn, a, rows * t / threads, rows * (t + 1) / threads, scratch + (size_t)a->n * 2 * t, 0};
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS;
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tids[t], NULL, row_job, &jobs[t]) == 0;
-    row_job(&jobs[0]);
-    /* a job whose thread could not start runs here: the result never depends on how many threads ran */
-    for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            row_job(&jobs[t]);
-    }
+    pool_run(row_job, jobs, sizeof(RowJob), threads);
     for (int t = 0; t < threads; t++) bad |= jobs[t].bad;
     Py_END_ALLOW_THREADS;
     free(scratch);
@@ -668,4 +660,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowops",
                                     "Exact integer SOFTMAX / LAYERNORM / RMSNORM rows (intmath's integers).", -1,
                                     methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__rowops(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rowops(void) {
+    pool_init();
+    return PyModule_Create(&module);
+}
