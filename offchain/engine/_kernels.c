@@ -951,10 +951,88 @@ done_x:
     return PyBool_FromLong(ok == 1);
 }
 
+/* ---- Table lookups (offchain/engine/ops/activation.py): out[i] = table[bits of x[i]] ----------------------------
+ * x int8 or int16, table of 2^8 or 2^16 entries indexed by the input's two's-complement bits (the caller rolls it),
+ * entries of the output's width. */
+typedef struct {
+    const void *x;
+    int x_size, out_size;
+    const void *table;
+    void *out;
+    Py_ssize_t i0, i1;
+} Gather;
+
+#define GATHER_LOOP(TX, TO)                                                                                   \
+    for (Py_ssize_t i = job->i0; i < job->i1; i++) ((TO *)job->out)[i] = ((const TO *)job->table)[((const TX *)job->x)[i]];
+
+static void *run_gather(void *arg) {
+    const Gather *job = arg;
+    if (job->x_size == 1) {
+        switch (job->out_size) {
+        case 1: GATHER_LOOP(uint8_t, int8_t) break;
+        case 2: GATHER_LOOP(uint8_t, int16_t) break;
+        case 4: GATHER_LOOP(uint8_t, int32_t) break;
+        default: GATHER_LOOP(uint8_t, int64_t)
+        }
+    } else {
+        switch (job->out_size) {
+        case 1: GATHER_LOOP(uint16_t, int8_t) break;
+        case 2: GATHER_LOOP(uint16_t, int16_t) break;
+        case 4: GATHER_LOOP(uint16_t, int32_t) break;
+        default: GATHER_LOOP(uint16_t, int64_t)
+        }
+    }
+    return NULL;
+}
+
+PyDoc_STRVAR(gather_doc,
+             "gather(x, table, out, threads)\n--\n\n"
+             "out[i] = table[x[i] as unsigned bits]: x int8 (table of 256) or int16 (table of 65536), table and out of\n"
+             "one int8/16/32/64 dtype, x and out of one size; all C-contiguous.");
+
+static PyObject *gather(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *xo, *to, *oo;
+    int threads;
+    if (!PyArg_ParseTuple(args, "OOOi", &xo, &to, &oo, &threads)) return NULL;
+    Py_buffer x = {0}, table = {0}, out = {0};
+    int ok = 0;
+    if (get_buffer(xo, &x, "x", 0) < 0) return NULL;
+    if (get_buffer(to, &table, "table", 0) < 0) goto done_x;
+    if (get_buffer(oo, &out, "out", 1) < 0) goto done_t;
+    Py_ssize_t n = x.len / x.itemsize;
+    if ((x.itemsize != 1 && x.itemsize != 2) || table.len / table.itemsize != (Py_ssize_t)1 << (8 * x.itemsize) ||
+        table.itemsize != out.itemsize || out.len / out.itemsize != n) {
+        PyErr_SetString(PyExc_ValueError, "gather needs int8 or int16 x, a table of 2^bits entries of out's dtype, "
+                                          "and out of x's size");
+        goto done;
+    }
+    Gather jobs[MAX_THREADS];
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
+    if (threads < 1) threads = 1;
+    for (int t = 0; t < threads; t++)
+        jobs[t] = (Gather){x.buf, (int)x.itemsize, (int)out.itemsize, table.buf, out.buf, n * t / threads,
+                           n * (t + 1) / threads};
+    Py_BEGIN_ALLOW_THREADS;
+    run_parallel(run_gather, jobs, sizeof(Gather), threads);
+    Py_END_ALLOW_THREADS;
+    ok = 1;
+done:
+    PyBuffer_Release(&out);
+done_t:
+    PyBuffer_Release(&table);
+done_x:
+    PyBuffer_Release(&x);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"matmul", matmul, METH_VARARGS, matmul_doc},
     {"binary", binary, METH_VARARGS, binary_doc},
     {"rope", rope, METH_VARARGS, rope_doc},
+    {"gather", gather, METH_VARARGS, gather_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
     {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
     {"set_isa", set_isa, METH_VARARGS,

@@ -222,3 +222,13 @@ def rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, s: int, out_dtype: np.
                                 np.ascontiguousarray(sin), s, out.reshape(-1, t, d), _threads):
         return None
     return out
+
+
+def gather(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[x as unsigned bits]`` for int8/int16 ``x`` and a table of 2^bits entries (rolled by the caller so
+    that entry u is the value at the input whose bits read u): the C module's threaded loop, or numpy's gather."""
+    if _enabled and x.dtype.kind == "i" and x.dtype.itemsize in (1, 2) and table.size == 1 << (8 * x.dtype.itemsize):
+        out = np.empty(x.shape, table.dtype)
+        _c.gather(np.ascontiguousarray(x), np.ascontiguousarray(table), out, _threads)
+        return out
+    return table[x.view(f"u{x.dtype.itemsize}")]

@@ -406,3 +406,26 @@ def test_rope_large_threaded():
         kernels.set_threads(threads)
         assert np.array_equal(kernels.rope(x, cos, sin, 14, np.int16), want)
     kernels.set_threads(len(os.sched_getaffinity(0)))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+@pytest.mark.parametrize("out_dtype", [np.int8, np.int16, np.int32, np.int64])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gather_reads_entry_by_bits(dtype, out_dtype, threads):
+    """Activation tables: entry u for the input whose two's-complement bits read u, every input value, threads."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(3)
+    table = rng.integers(np.iinfo(out_dtype).min, np.iinfo(out_dtype).max, size=1 << info.bits,
+                         endpoint=True).astype(out_dtype)
+    every = np.arange(info.min, info.max + 1).astype(dtype)
+    x = np.concatenate([every, rng.integers(info.min, info.max + 1, size=300_000).astype(dtype)])
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        got = kernels.gather(x.reshape(-1, 7, 1) if x.size % 7 == 0 else x, table).reshape(-1)
+    finally:
+        kernels.set_threads(before)
+    assert got.dtype == out_dtype
+    assert np.array_equal(got, table[x.astype(np.int64) & ((1 << info.bits) - 1)])
+    with pytest.raises(ValueError, match="gather"):
+        kernels._c.gather(x, table[:-1], np.empty(x.shape, out_dtype), 1)

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from offchain.engine import intmath_act
+from offchain.engine import intmath_act, kernels
 from offchain.engine.errors import ParamError
 from offchain.engine.graph import Node
 from offchain.engine.intmath import IntMathError
@@ -54,7 +54,7 @@ def _table_lookup(vector: Callable, x: np.ndarray, node: Node) -> np.ndarray | N
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table
     if x.dtype == spec.dtype.numpy:
-        return table[x.view(f"u{x.dtype.itemsize}")]  # one gather, indexed by the input's bits
+        return kernels.gather(x, table)  # one gather, indexed by the input's bits
     return table[x.astype(np.int64) & ((1 << width) - 1)]
 
 
