@@ -57,6 +57,7 @@
 #define A_BLOCK_BYTES (1 << 20)
 #endif
 _Static_assert(KBLOCK % 16 == 0 && KBLOCK / 16 <= 127, "an int32 lane must not overflow (2^24 per step)");
+_Static_assert(4 * (KBLOCK / 32) * (1LL << 23) < (1LL << 31), "four int8-b lanes must add in int32 (tile512)");
 /* Products below this many multiply-adds run on the calling thread (thread start-up costs ~50 us). */
 #define MIN_PARALLEL_MACS (1LL << 21)
 #define MAX_THREADS 64
@@ -216,6 +217,26 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
                 if (B16) lo_acc[i][j] = _mm512_dpwssd_epi32(lo_acc[i][j], av, lo[j]);
             }
         }
+    }
+    if (!B16 && NR == 4) {
+        /* The four int8-b sums of a row reduced together: pairs of lanes, then pairs of pairs, added in int32
+         * (a lane holds at most KBLOCK / 32 = 32 steps of 2^23 = 2^28, four of them 2^30 < 2^31), then the four
+         * 128-bit groups widened to int64 and added: one 4 x int64 vector of the row's four sums. */
+        for (int i = 0; i < MR; i++) {
+            __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[i][0], acc[i][1]),
+                                          _mm512_unpackhi_epi32(acc[i][0], acc[i][1]));
+            __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[i][2], acc[i][3]),
+                                          _mm512_unpackhi_epi32(acc[i][2], acc[i][3]));
+            __m512i u = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+            __m512i w = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(u)),
+                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(u, 1)));
+            __m256i r = _mm256_add_epi64(_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64(w, 1));
+            __m256i o = _mm256_loadu_si256((const __m256i *)(out + i * n));
+            _mm256_storeu_si256((__m256i *)(out + i * n), _mm256_add_epi64(o, r));
+            for (int j = 0; j < NR; j++)
+                for (Py_ssize_t p = kv; p < k1; p++) out[i * n + j] += (int64_t)a[i * k + p] * (int64_t)b8[j * k + p];
+        }
+        return;
     }
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) {
