@@ -46,7 +46,7 @@ node_modules/.installed: package.json package-lock.json | check-tools
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml setup.py offchain/engine/_kernels.c offchain/engine/_rowops.c offchain/engine/_pool.h | check-tools
+$(VENV)/.installed: pyproject.toml setup.py offchain/engine/_kernels.c offchain/engine/_rowops.c offchain/engine/_isa.h offchain/engine/_pool.h | check-tools
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $@

@@ -13,7 +13,7 @@ setup(
         Extension(
             "offchain.engine._kernels",
             sources=["offchain/engine/_kernels.c"],
-            depends=["offchain/engine/_pool.h"],
+            depends=["offchain/engine/_isa.h", "offchain/engine/_pool.h"],
             # AVX2 code is enabled per function (target attributes) and chosen at run time, so the module
             # builds and imports on any x86-64 or other CPU.
             extra_compile_args=["-O3", "-std=c11", "-pthread"],
@@ -23,7 +23,7 @@ setup(
         Extension(
             "offchain.engine._rowops",
             sources=["offchain/engine/_rowops.c"],
-            depends=["offchain/engine/_pool.h"],
+            depends=["offchain/engine/_isa.h", "offchain/engine/_pool.h"],
             # The row loops are compiled for x86-64-v4, x86-64-v3 and the baseline (per-function target
             # attributes); the best the CPU runs is chosen at import.
             extra_compile_args=["-O3", "-std=c11", "-pthread"],

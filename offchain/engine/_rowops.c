@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_isa.h"
 #include "_pool.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -621,18 +622,10 @@ static PyObject *set_isa(PyObject *self, PyObject *args) {
     (void)self;
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
-    for (int i = ISA_GENERIC; i <= ISA_AVX512; i++) {
-        if (strcmp(name, ISA_NAMES[i]) == 0) {
-            if (i > detect_isa()) {
-                PyErr_Format(PyExc_ValueError, "this CPU does not run %s (best: %s)", name, ISA_NAMES[detect_isa()]);
-                return NULL;
-            }
-            isa_choice = i;
-            Py_RETURN_NONE;
-        }
-    }
-    PyErr_Format(PyExc_ValueError, "unknown instruction set %s (generic, avx2 or avx512)", name);
-    return NULL;
+    int i = isa_index(name, ISA_NAMES, ISA_GENERIC, ISA_AVX512, detect_isa(), "generic, avx2 or avx512");
+    if (i < 0) return NULL;
+    isa_choice = i;
+    Py_RETURN_NONE;
 }
 
 static PyObject *constants(PyObject *self, PyObject *noargs) {
