@@ -295,6 +295,7 @@ def test_rpc_fault_proxy_is_seeded_counts_faults_and_forwards_only_to_loopback()
         _ = RpcFaultProxy(chain.provider.uri).uri   # not started: no port
 
 
+@pytest.mark.long  # ~50 s: make test's 25-minute budget; `make test-long` (part of `make fuzz`) runs it
 def test_node_processes_survive_sigkill_rpc_faults_and_a_reorg(project, accounts, tmp_path):
     """The short `make fuzz-faults`: real `ape run` node processes behind a proxy faulting 15% of calls; the
     faulty submitter is SIGKILLed mid-descent and restarted on its store; the honest side wins, and the chain
