@@ -749,6 +749,13 @@ typedef struct {
 /* Elements per thread below which ADD / SUB / MUL stay on one thread. */
 #define EW_MIN_PARALLEL (1 << 17)
 
+/* Threads for an elementwise pass over n elements: at most `threads`, one per EW_MIN_PARALLEL elements, at least 1. */
+static int elementwise_threads(Py_ssize_t n, int threads) {
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
+    return threads < 1 ? 1 : threads;
+}
+
 static inline int64_t load_at(const void *p, int size, Py_ssize_t i) {
     switch (size) {
     case 1: return ((const int8_t *)p)[i];
@@ -839,9 +846,7 @@ static PyObject *binary(PyObject *self, PyObject *args) {
     Binary base = {a.buf, b.buf, (int)a.itemsize, (int)b.itemsize, (int)out.itemsize, na, nb, n, op, sa, sb, s,
                    out.buf, 0, n, 0};
     Binary jobs[MAX_THREADS];
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
-    if (threads < 1) threads = 1;
+    threads = elementwise_threads(n, threads);
     int bad = 0;
     for (int t = 0; t < threads; t++) {
         jobs[t] = base;
@@ -938,9 +943,7 @@ static PyObject *rope(PyObject *self, PyObject *args) {
                  x.shape[2], s, out.buf, 0, rows, 0};
     Rope jobs[MAX_THREADS];
     Py_ssize_t n = rows * x.shape[2];
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
-    if (threads < 1) threads = 1;
+    threads = elementwise_threads(n, threads);
     for (int t = 0; t < threads; t++) {
         jobs[t] = base;
         jobs[t].r0 = rows * t / threads;
@@ -1022,9 +1025,7 @@ static PyObject *gather(PyObject *self, PyObject *args) {
         goto done;
     }
     Gather jobs[MAX_THREADS];
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads > n / EW_MIN_PARALLEL) threads = (int)(n / EW_MIN_PARALLEL);
-    if (threads < 1) threads = 1;
+    threads = elementwise_threads(n, threads);
     for (int t = 0; t < threads; t++)
         jobs[t] = (Gather){x.buf, (int)x.itemsize, (int)out.itemsize, table.buf, out.buf, n * t / threads,
                            n * (t + 1) / threads};
