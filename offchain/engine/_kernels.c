@@ -44,7 +44,10 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #else
 #define HAVE_X86 0
 #endif
@@ -63,13 +66,13 @@ _Static_assert(4 * (KBLOCK / 32) * (1LL << 23) < (1LL << 31), "four int8-b lanes
 #define MIN_PARALLEL_MACS (1LL << 21)
 #define MAX_THREADS 64
 
-enum { ISA_NONE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+enum { ISA_NONE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AMX = 3 };
 
 typedef struct {
     const int16_t *a; /* [items or 1, m, k] */
     const void *b;    /* int8 or int16 [items or 1, n, k] */
     int b16;          /* 1: b is int16 */
-    int isa;          /* ISA_AVX2 or ISA_AVX512 */
+    int isa;          /* ISA_AVX2, ISA_AVX512 or ISA_AMX */
     Py_ssize_t m, n, k;
     Py_ssize_t a_step, b_step; /* elements between items (0: one operand shared by every item) */
     Py_ssize_t i0, i1;         /* this thread's items [i0, i1) */
@@ -280,9 +283,9 @@ static void run_tile(const Job *job, const int16_t *a, const void *b, int64_t *a
                      Py_ssize_t r, Py_ssize_t c, Py_ssize_t k0, Py_ssize_t k1, int nr) {
     const Py_ssize_t k = job->k;
     const int16_t *ar = a + r * k;
-    if (job->isa == ISA_AVX512 && job->b16)
+    if (job->isa >= ISA_AVX512 && job->b16)
         TILES512_16[mr - 1][nr - 1](ar, (const int16_t *)b + c * k, acc, k, ld, k0, k1);
-    else if (job->isa == ISA_AVX512)
+    else if (job->isa >= ISA_AVX512)
         TILES512[mr - 1][nr - 1](ar, (const int8_t *)b + c * k, acc, k, ld, k0, k1);
     else if (job->b16)
         TILES16[mr - 1][nr - 1](ar, (const int16_t *)b + c * k, acc, k, ld, k0, k1);
@@ -471,7 +474,7 @@ static const VTileFn VTILES[2][VROWS] = {{vtile_0_1, vtile_0_2, vtile_0_3, vtile
 /* Whether the column-vector kernel takes this job: AVX-512, b an activation (one per item), K short enough that
  * the horizontal kernel's per-output reduction dominates, N at least one vector. */
 static int vertical(const Job *job) {
-    return job->isa == ISA_AVX512 && job->b_step != 0 && job->k <= 256 && job->n >= 16;
+    return job->isa >= ISA_AVX512 && job->b_step != 0 && job->k <= 256 && job->n >= 16;
 }
 
 static void run_vertical(Job *job) {
@@ -500,15 +503,347 @@ static void run_vertical(Job *job) {
     free(hi), free(lo), free(acc);
 }
 
+/* ---- AMX path (Sapphire Rapids and later): tile products of int8 planes ------------------------------------------
+ * A tile multiply (TDPB[SU][SU]D) adds C[i][j] += sum_k A[i][k] B[k][j] over 16 x 16 int32 outputs and 64 k-values
+ * of int8 operands, signed or unsigned per operand, 1024 products per instruction per 16 cycles. Our operands are
+ * wider, so they are split exactly into byte planes: a (int16) = 256 hi + lo with hi = a >> 8 in [-128, 127]
+ * (signed) and lo = a & 255 in [0, 255] (unsigned); int16 b the same way; int8 b is one signed plane. A row block
+ * of a whose values all fit int8 (the engine's int8 activations, widened by the caller) is one signed plane, a
+ * itself. The sum is then the planes' sums weighted by 256^(a plane + b plane), in int64:
+ *     int8 b:  256 sum(hi b) + sum(lo b)                              (a narrow: sum(a b))
+ *     int16 b: 65536 sum(hi bh) + 256 (sum(hi bl) + sum(lo bh)) + sum(lo bl)   (a narrow: 256 sum(a bh) + sum(a bl))
+ * Per k-value one int32 accumulator gains at most 128 * 255 + 255 * 128 = 65280 (the mixed sum; every other is
+ * smaller; it is reached by a = b = -32513, hi -128 and lo 255), so a block of AMX_KBLOCK = 32768 k-values stays
+ * within 32768 * 65280 < 2^31 (32960, the next multiple of 64, would not): the tile adds wrap nowhere.
+ * After each block the int32 tiles are widened and added to the int64 sums.
+ *
+ * Layout: A operands are a's planes, row-major (16 rows x 64 bytes per tile, row stride kp). B operands are b's
+ * planes repacked per 16-column panel into the tiles' "VNNI" order (row q of a tile holds k-values 4q..4q+3 of each
+ * of the 16 columns: a 16 x 16 transpose of 4-byte groups), once per row block and panel and shared by all its row
+ * tiles. Rows past m, columns past the job's range and k-values past K are zero in the planes, so every tile is
+ * full size and the padding adds nothing. */
+#define AMX_KBLOCK 32768
+#define AMX_MIN_M 16 /* fewer rows: the vector kernels (decode steps are bound by reading the weights anyway) */
+_Static_assert(AMX_KBLOCK % 64 == 0 && (long long)AMX_KBLOCK * 65280 < (1LL << 31),
+               "an AMX int32 accumulator must not overflow within a K block");
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) TileConfig;
+
+#define AMX_TARGET "amx-tile,amx-int8,avx512f,avx512bw,avx512vl"
+/* The tile intrinsics are asm statements that take addresses in registers: the barrier keeps the compiler from
+ * moving plain stores to a tile's source past its load, or loads of a stored tile before the store. */
+#define MEMORY_BARRIER() __asm__ __volatile__("" ::: "memory")
+
+/* 16 x 16 transpose of 4-byte groups: r[i] holds row i's groups 0..15; afterwards r[q] holds group q of rows
+ * 0..15. */
+__attribute__((target(AMX_TARGET), always_inline)) static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+/* 64 int16 of row `row` from k-value k0 (zero past k), as two zmm. */
+__attribute__((target(AMX_TARGET), always_inline)) static inline void load64_16(const int16_t *row, Py_ssize_t k0,
+                                                                                 Py_ssize_t k, __m512i *x0,
+                                                                                 __m512i *x1) {
+    Py_ssize_t left = k - k0;
+    __mmask32 m0 = left >= 32 ? ~(__mmask32)0 : left <= 0 ? 0 : (((__mmask32)1 << left) - 1);
+    __mmask32 m1 = left >= 64 ? ~(__mmask32)0 : left <= 32 ? 0 : (((__mmask32)1 << (left - 32)) - 1);
+    *x0 = _mm512_maskz_loadu_epi16(m0, row + k0);
+    *x1 = _mm512_maskz_loadu_epi16(m1, row + k0 + 32);
+}
+
+/* The low bytes of x0, x1 (64 int16) as 64 bytes. */
+__attribute__((target(AMX_TARGET), always_inline)) static inline __m512i low_bytes(__m512i x0, __m512i x1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(x0)), _mm512_cvtepi16_epi8(x1), 1);
+}
+
+/* Whether every a value of rows [r0, r1) fits int8. */
+__attribute__((target(AMX_TARGET))) static int rows_fit_int8(const int16_t *a, Py_ssize_t r0, Py_ssize_t r1,
+                                                              Py_ssize_t k) {
+    const int16_t *p = a + r0 * k;
+    Py_ssize_t len = (r1 - r0) * k, i = 0;
+    __m512i lo = _mm512_set1_epi16(-128), hi = _mm512_set1_epi16(127);
+    __mmask32 bad = 0;
+    for (; i + 32 <= len; i += 32) {
+        __m512i v = _mm512_loadu_si512((const void *)(p + i));
+        bad |= _mm512_cmplt_epi16_mask(v, lo) | _mm512_cmpgt_epi16_mask(v, hi);
+    }
+    for (; i < len; i++) bad |= p[i] < -128 || p[i] > 127;
+    return bad == 0;
+}
+
+/* a's rows [r0, r1) as planes [rows rounded up to 16][kp] (narrow: one plane, a's values; else hi and lo). */
+__attribute__((target(AMX_TARGET))) static void split_a(const int16_t *a, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k,
+                                                         Py_ssize_t kp, int narrow, uint8_t *hi, uint8_t *lo) {
+    Py_ssize_t rows = (r1 - r0 + 15) & ~(Py_ssize_t)15;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        for (Py_ssize_t k0 = 0; k0 < kp; k0 += 64) {
+            __m512i x0 = _mm512_setzero_si512(), x1 = x0;
+            if (r0 + r < r1) load64_16(a + (r0 + r) * k, k0, k, &x0, &x1);
+            if (narrow) {
+                _mm512_storeu_si512((void *)(hi + r * kp + k0), low_bytes(x0, x1));
+            } else {
+                _mm512_storeu_si512((void *)(hi + r * kp + k0),
+                                    low_bytes(_mm512_srai_epi16(x0, 8), _mm512_srai_epi16(x1, 8)));
+                _mm512_storeu_si512((void *)(lo + r * kp + k0), low_bytes(x0, x1));
+            }
+        }
+    }
+}
+
+/* b's rows [c, c + cols) (cols <= 16; the rest zero) as a B panel [kp / 4][16 columns x 4 bytes] per plane
+ * (int8 b: hi only, b's values; int16 b: hi and lo). */
+__attribute__((target(AMX_TARGET))) static void pack_b(const void *b, int b16, Py_ssize_t c, Py_ssize_t cols,
+                                                        Py_ssize_t k, Py_ssize_t kp, uint8_t *hi, uint8_t *lo) {
+    for (Py_ssize_t k0 = 0; k0 < kp; k0 += 64) {
+        __m512i rh[16], rl[16];
+        Py_ssize_t left = k - k0;
+        __mmask64 mask = left >= 64 ? ~(__mmask64)0 : left <= 0 ? 0 : (((__mmask64)1 << left) - 1);
+        for (int j = 0; j < 16; j++) {
+            rh[j] = rl[j] = _mm512_setzero_si512();
+            if (j >= cols) continue;
+            if (b16) {
+                __m512i x0, x1;
+                load64_16((const int16_t *)b + (c + j) * k, k0, k, &x0, &x1);
+                rh[j] = low_bytes(_mm512_srai_epi16(x0, 8), _mm512_srai_epi16(x1, 8));
+                rl[j] = low_bytes(x0, x1);
+            } else {
+                rh[j] = _mm512_maskz_loadu_epi8(mask, (const int8_t *)b + (c + j) * k + k0);
+            }
+        }
+        transpose16(rh);
+        for (int q = 0; q < 16; q++) _mm512_storeu_si512((void *)(hi + (k0 / 4 + q) * 64), rh[q]);
+        if (b16) {
+            transpose16(rl);
+            for (int q = 0; q < 16; q++) _mm512_storeu_si512((void *)(lo + (k0 / 4 + q) * 64), rl[q]);
+        }
+    }
+}
+
+/* The plane sums of one 16-row tile of a against `panels` 16-column panels (int8 b: up to 2; int16 b: 1) over
+ * k-values [k0, k1), as int32 tiles in t (4 x 256): int8 b: t0, t1 = hi b (a narrow: a b) for panels 0, 1 and
+ * t2, t3 = lo b; int16 b: t0 = hi bh, t1 = hi bl + lo bh, t2 = lo bl (a narrow: t0 = a bh, t1 = a bl). Tile
+ * registers: 0-3 those sums, 4-5 a's planes, 6-7 b's panels (int8 b) or planes (int16 b). */
+__attribute__((target(AMX_TARGET))) static void amx_products(const uint8_t *ahi, const uint8_t *alo, Py_ssize_t kp,
+                                                              const uint8_t *bp0, const uint8_t *bp1, int b16,
+                                                              int narrow, int panels, Py_ssize_t k0, Py_ssize_t k1,
+                                                              int32_t *t) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    MEMORY_BARRIER();
+    if (!b16 && narrow) {
+        for (Py_ssize_t p = k0; p < k1; p += 64) {
+            _tile_loadd(4, ahi + p, kp);
+            _tile_loadd(6, bp0 + p * 16, 64);
+            _tile_dpbssd(0, 4, 6);
+            if (panels > 1) {
+                _tile_loadd(7, bp1 + p * 16, 64);
+                _tile_dpbssd(1, 4, 7);
+            }
+        }
+    } else if (!b16) {
+        for (Py_ssize_t p = k0; p < k1; p += 64) {
+            _tile_loadd(4, ahi + p, kp);
+            _tile_loadd(5, alo + p, kp);
+            _tile_loadd(6, bp0 + p * 16, 64);
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbusd(2, 5, 6);
+            if (panels > 1) {
+                _tile_loadd(7, bp1 + p * 16, 64);
+                _tile_dpbssd(1, 4, 7);
+                _tile_dpbusd(3, 5, 7);
+            }
+        }
+    } else if (narrow) {
+        for (Py_ssize_t p = k0; p < k1; p += 64) {
+            _tile_loadd(4, ahi + p, kp);
+            _tile_loadd(6, bp0 + p * 16, 64);
+            _tile_loadd(7, bp1 + p * 16, 64);
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbsud(1, 4, 7);
+        }
+    } else {
+        for (Py_ssize_t p = k0; p < k1; p += 64) {
+            _tile_loadd(4, ahi + p, kp);
+            _tile_loadd(5, alo + p, kp);
+            _tile_loadd(6, bp0 + p * 16, 64);
+            _tile_loadd(7, bp1 + p * 16, 64);
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbsud(1, 4, 7);
+            _tile_dpbusd(1, 5, 6);
+            _tile_dpbuud(2, 5, 7);
+        }
+    }
+    _tile_stored(0, t, 64);
+    _tile_stored(1, t + 256, 64);
+    _tile_stored(2, t + 512, 64);
+    _tile_stored(3, t + 768, 64);
+    MEMORY_BARRIER();
+}
+
+/* How panel p's exact sums are made of amx_products' tiles: sum over terms of tile[TERMS_TILE] << TERMS_SHIFT
+ * (the plane weights 256^(a plane + b plane)); TERMS_COUNT terms, indexed [b16][narrow][panel]. */
+static const int TERMS_COUNT[2][2] = {{2, 1}, {3, 2}};
+static const int TERMS_TILE[2][2][2][3] = {{{{0, 2, 0}, {1, 3, 0}}, {{0, 0, 0}, {1, 0, 0}}},
+                                           {{{0, 1, 2}, {0, 0, 0}}, {{0, 1, 0}, {0, 0, 0}}}};
+static const int TERMS_SHIFT[2][2][3] = {{{8, 0, 0}, {0, 0, 0}}, {{16, 8, 0}, {8, 0, 0}}};
+
+/* Row i, 8 columns from column 8 h of panel p: the exact int64 sums (|each| < 2^62, ops/linear.py). */
+__attribute__((target(AMX_TARGET), always_inline)) static inline __m512i panel_sums(const int32_t *t, int b16,
+                                                                                   int narrow, int p, int i, int h) {
+    __m512i v = _mm512_setzero_si512();
+    for (int q = 0; q < TERMS_COUNT[b16][narrow]; q++) {
+        const int32_t *row = t + 256 * TERMS_TILE[b16][narrow][p][q] + 16 * i + 8 * h;
+        __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)row));
+        /* a left shift of the two's-complement int64: exact, |x| 2^16 < 2^47 */
+        v = _mm512_add_epi64(v, _mm512_sllv_epi64(x, _mm512_set1_epi64(TERMS_SHIFT[b16][narrow][q])));
+    }
+    return v;
+}
+
+/* acc (16 rows x 32 columns) += the tile sums of every panel (K split over several blocks). */
+__attribute__((target(AMX_TARGET))) static void add_sums(int64_t *acc, const int32_t *t, int b16, int narrow,
+                                                          int panels) {
+    for (int p = 0; p < panels; p++)
+        for (int i = 0; i < 16; i++)
+            for (int h = 0; h < 2; h++) {
+                int64_t *o = acc + 32 * i + 16 * p + 8 * h;
+                _mm512_storeu_si512((void *)o, _mm512_add_epi64(_mm512_loadu_si512((const void *)o),
+                                                                panel_sums(t, b16, narrow, p, i, h)));
+            }
+}
+
+/* The epilogue straight from the tiles (K in one block, shift >= 0): rows [r, r + rows) x columns [c, c + nr) of
+ * out = saturate(rshift_round(sum + bias, shift)), 8 columns per vector; the same values as epilogue(). */
+__attribute__((target(AMX_TARGET))) static void amx_store(const Job *job, Py_ssize_t item, Py_ssize_t r, int rows,
+                                                           Py_ssize_t c, int nr, const int32_t *t, int narrow) {
+    const int size = job->out_size, s = job->shift, b16 = job->b16;
+    const __m512i lo = _mm512_set1_epi64(size == 8 ? INT64_MIN : -((int64_t)1 << (8 * size - 1)));
+    const __m512i hi = _mm512_set1_epi64(size == 8 ? INT64_MAX : ((int64_t)1 << (8 * size - 1)) - 1);
+    const __m512i half = _mm512_set1_epi64(s > 0 ? (int64_t)1 << (s - 1) : 0), count = _mm512_set1_epi64(s);
+    for (int g = 0; g < (nr + 7) / 8; g++) {
+        const int p = g / 2, h = g % 2, cols = nr - 8 * g < 8 ? nr - 8 * g : 8;
+        const __mmask8 mask = (__mmask8)((1u << cols) - 1);
+        const __m512i bias = job->bias ? _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, job->bias + c + 8 * g))
+                                       : _mm512_setzero_si512();
+        for (int i = 0; i < rows; i++) {
+            __m512i v = _mm512_add_epi64(panel_sums(t, b16, narrow, p, i, h), bias);
+            if (s > 0) v = _mm512_srav_epi64(_mm512_add_epi64(v, half), count);
+            v = _mm512_min_epi64(_mm512_max_epi64(v, lo), hi);
+            char *o = (char *)job->out + ((item * job->m + r + i) * job->n + c + 8 * g) * size;
+            switch (size) {
+            case 1: _mm512_mask_cvtepi64_storeu_epi8(o, mask, v); break;
+            case 2: _mm512_mask_cvtepi64_storeu_epi16(o, mask, v); break;
+            case 4: _mm512_mask_cvtepi64_storeu_epi32(o, mask, v); break;
+            default: _mm512_mask_storeu_epi64(o, mask, v);
+            }
+        }
+    }
+}
+
+static int amx(const Job *job) { return job->isa == ISA_AMX && job->m >= AMX_MIN_M; }
+
+__attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
+    const Py_ssize_t m = job->m, k = job->k, kp = (k + 63) & ~(Py_ssize_t)63;
+    const int b16 = job->b16, width = b16 ? 16 : 32; /* columns per step: 2 int8 panels or 1 int16 one */
+    Py_ssize_t rows = A_BLOCK_BYTES / (2 * kp);
+    rows = rows < 16 ? 16 : rows & ~(Py_ssize_t)15;
+    if (rows > ((m + 15) & ~(Py_ssize_t)15)) rows = (m + 15) & ~(Py_ssize_t)15;
+    uint8_t *ahi = aligned_alloc(64, (size_t)rows * kp), *alo = aligned_alloc(64, (size_t)rows * kp);
+    uint8_t *bp = aligned_alloc(64, (size_t)2 * 16 * kp);
+    int64_t *acc = aligned_alloc(64, (size_t)16 * 32 * sizeof(int64_t));
+    int32_t *scratch = aligned_alloc(64, 2 * 4 * 256 * sizeof(int32_t));
+    const int direct = kp <= AMX_KBLOCK && job->shift >= 0; /* one K block: out straight from the tiles */
+    int flip = 0;
+    if (!ahi || !alo || !bp || !acc || !scratch) {
+        job->failed = 1;
+        free(ahi), free(alo), free(bp), free(acc), free(scratch);
+        return;
+    }
+    TileConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+    for (Py_ssize_t item = job->i0; item < job->i1; item++) {
+        const int16_t *a = job->a + item * job->a_step;
+        const void *b = (const char *)job->b + item * job->b_step * (b16 ? 2 : 1);
+        for (Py_ssize_t m0 = 0; m0 < m; m0 += rows) {
+            Py_ssize_t m1 = m0 + rows < m ? m0 + rows : m;
+            int narrow = rows_fit_int8(a, m0, m1, k);
+            split_a(a, m0, m1, k, kp, narrow, ahi, alo);
+            for (Py_ssize_t c = job->n0; c < job->n1; c += width) {
+                int nr = (int)(job->n1 - c < width ? job->n1 - c : width);
+                int panels = b16 ? 1 : (nr + 15) / 16;
+                if (b16) {
+                    pack_b(b, 1, c, nr, k, kp, bp, bp + 16 * kp);
+                } else {
+                    pack_b(b, 0, c, nr < 16 ? nr : 16, k, kp, bp, NULL);
+                    if (panels > 1) pack_b(b, 0, c + 16, nr - 16, k, kp, bp + 16 * kp, NULL);
+                }
+                MEMORY_BARRIER();
+                for (Py_ssize_t r = m0; r < m1; r += 16) {
+                    const Py_ssize_t off = (r - m0) * kp;
+                    const int rows_here = (int)(m1 - r < 16 ? m1 - r : 16);
+                    /* two scratch halves in turn: one tile group's stores need not wait for the last one's reads */
+                    int32_t *t = scratch + 1024 * (flip ^= 1);
+                    if (direct) {
+                        amx_products(ahi + off, alo + off, kp, bp, bp + 16 * kp, b16, narrow, panels, 0, kp, t);
+                        amx_store(job, item, r, rows_here, c, nr, t, narrow);
+                        continue;
+                    }
+                    memset(acc, 0, (size_t)16 * 32 * sizeof(int64_t));
+                    for (Py_ssize_t k0 = 0; k0 < kp; k0 += AMX_KBLOCK) {
+                        amx_products(ahi + off, alo + off, kp, bp, bp + 16 * kp, b16, narrow, panels, k0,
+                                     k0 + AMX_KBLOCK < kp ? k0 + AMX_KBLOCK : kp, t);
+                        add_sums(acc, t, b16, narrow, panels);
+                    }
+                    epilogue(job, item, acc, 32, r, r + rows_here, c, nr);
+                }
+            }
+        }
+    }
+    _tile_release();
+    free(ahi), free(alo), free(bp), free(acc), free(scratch);
+}
+
 /* Rows per tile 4 (one a load feeds NR products); columns per tile 4 (2 for int16 b off AVX-512, and for int8 b
  * on AVX2 when several rows share the b loads). */
 static void run_job(Job *job) {
+    if (amx(job)) {
+        run_amx(job);
+        return;
+    }
     if (vertical(job)) {
         run_vertical(job);
         return;
     }
     const Py_ssize_t m = job->m, k = job->k;
-    const int wide = job->isa == ISA_AVX512;
+    const int wide = job->isa >= ISA_AVX512;
     const int nr_full = job->b16 ? 2 : (m == 1 || wide) ? 4 : 2;
     const int mr_full = job->b16 && !wide ? 2 : 4;
     /* Rows of a per block: a block of a (at most A_BLOCK_BYTES) stays in L2 while the thread's weights stream
@@ -563,15 +898,28 @@ static void *thread_main(void *arg) {
 
 /* The best ISA this CPU runs. */
 static int detect_isa(void) {
+    static int best = -1;
+    if (best >= 0) return best;
+    best = ISA_NONE;
 #if HAVE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vnni"))
-        return ISA_AVX512;
-    return __builtin_cpu_supports("avx2") ? ISA_AVX2 : ISA_NONE;
-#else
-    return ISA_NONE;
+        __builtin_cpu_supports("avx512vnni")) {
+        best = ISA_AVX512;
+#if defined(__linux__) && defined(__x86_64__)
+        /* AMX: the CPU's AMX-TILE and AMX-INT8 bits (CPUID leaf 7 EDX 24, 25), then Linux's per-process
+         * permission for the tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), which fails where
+         * the kernel or hypervisor does not support it. */
+        unsigned eax, ebx, ecx, edx;
+        if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx >> 24 & 1) && (edx >> 25 & 1) &&
+            syscall(SYS_arch_prctl, 0x1023, 18) == 0)
+            best = ISA_AMX;
 #endif
+    } else if (__builtin_cpu_supports("avx2")) {
+        best = ISA_AVX2;
+    }
+#endif
+    return best;
 }
 
 /* The ISA the products use: detect_isa() unless set_isa chose a lower one (tests run both). */
@@ -584,7 +932,7 @@ static int current_isa(void) {
 
 static int have_avx2(void) { return detect_isa() >= ISA_AVX2; }
 
-static const char *ISA_NAMES[] = {"none", "avx2", "avx512vnni"};
+static const char *ISA_NAMES[] = {"none", "avx2", "avx512vnni", "amx"};
 
 static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writable) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND | (writable ? PyBUF_WRITABLE : 0);
@@ -680,7 +1028,8 @@ static PyObject *matmul(PyObject *self, PyObject *args) {
             jobs[count].i1 = i + per < items ? i + per : items;
         }
     } else { /* column ranges in multiples of 4 (every tile width divides into them), one tile at least */
-        Py_ssize_t per = ((n + threads - 1) / threads + 3) & ~(Py_ssize_t)3;
+        const Py_ssize_t align = base.isa == ISA_AMX ? 32 : 4; /* AMX: whole 32-column steps */
+        Py_ssize_t per = ((n + threads - 1) / threads + align - 1) & ~(align - 1);
         for (Py_ssize_t c = 0; c < n && count < threads; c += per, count++) {
             jobs[count] = base;
             jobs[count].n0 = c;
@@ -718,7 +1067,7 @@ static PyObject *set_isa(PyObject *self, PyObject *args) {
     (void)self;
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
-    int i = isa_index(name, ISA_NAMES, ISA_AVX2, ISA_AVX512, detect_isa(), "avx2 or avx512vnni");
+    int i = isa_index(name, ISA_NAMES, ISA_AVX2, ISA_AMX, detect_isa(), "avx2, avx512vnni or amx");
     if (i < 0) return NULL;
     isa_choice = i;
     Py_RETURN_NONE;

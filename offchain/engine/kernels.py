@@ -44,7 +44,7 @@ _threads = int(os.environ.get("OFFCHAIN_KERNEL_THREADS", "0")) or len(os.sched_g
 
 
 def isa() -> str:
-    """The instruction set the C kernel uses ("avx512vnni" or "avx2"), or "numpy" when it is off."""
+    """The instruction set the C kernel uses ("amx", "avx512vnni" or "avx2"), or "numpy" when it is off."""
     return _c.isa() if _enabled else "numpy"
 
 
@@ -52,8 +52,8 @@ def isas() -> list[str]:
     """Every instruction set the C kernel can use on this CPU (tests run each)."""
     if not AVAILABLE:
         return []
-    best = _c.isa()
-    return ["avx2", "avx512vnni"][: 2 if best == "avx512vnni" else 1]
+    order = ["avx2", "avx512vnni", "amx"]
+    return order[: order.index(_c.isa()) + 1]
 
 
 @contextlib.contextmanager

@@ -244,6 +244,69 @@ def test_batched_requantised_items_and_shared_weights():
     assert kernels.matmul_requantised(a.astype(np.int32), w, None, 3, np.int32) is None  # int32 operand
 
 
+#: K values per AMX int32 block in _kernels.c (AMX_KBLOCK), and the fewest rows the AMX path takes (AMX_MIN_M).
+AMX_KBLOCK = 32768
+AMX_MIN_M = 16
+
+
+@st.composite
+def amx_case(draw):
+    """Products the AMX path takes (at least AMX_MIN_M rows): row tiles of 16 with a remainder, 32-column steps
+    with a remainder, K around the 64-value tile step and across AMX_KBLOCK; int8-valued a (one plane) and wide a
+    (hi/lo planes); a requantisation as the epilogue's, or the exact int64 sum."""
+    a_dt, b_dt = draw(st.sampled_from(PAIRS))
+    m = draw(st.sampled_from([16, 17, 31, 32, 33, 48]) | st.integers(AMX_MIN_M, 70))
+    n = draw(st.sampled_from([1, 15, 16, 17, 31, 32, 33, 64, 65]) | st.integers(1, 80))
+    k = draw(st.sampled_from([1, 3, 63, 64, 65, 127, 128, 384, AMX_KBLOCK, AMX_KBLOCK + 65])
+             | st.integers(1, 300))
+    seed = draw(st.integers(0, 2**32 - 1))
+    a = fill(draw, (m, k), np.dtype(a_dt), seed)
+    if a_dt == np.int16 and draw(st.booleans()):  # int16 holding int8 values: the one-plane path
+        a = np.clip(a, -128, 127).astype(np.int16)
+    b = fill(draw, (n, k), np.dtype(b_dt), seed + 1)
+    bias = fill(draw, (n,), np.dtype(np.int32), seed + 2) if draw(st.booleans()) else None
+    shift = draw(st.sampled_from([-9, 0, 1, 8, 15, 31, 62]) | st.integers(-31, 62))
+    out_dtype = draw(st.sampled_from([DType.INT8, DType.INT16, DType.INT32, None]))
+    return a, b, bias, shift, out_dtype
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(amx_case(), st.integers(1, 3))
+def test_tile_products_equal_reference(case, threads):
+    """The AMX path (byte planes, VNNI-packed panels, the epilogue straight from the tiles or through int64 sums
+    when K spans several blocks or the shift is a left shift) gives the reference's values; on the other ISAs the
+    same shapes check the vector kernels."""
+    a, b, bias, shift, out_dtype = case
+    exact = int64_reference(a, b)
+    before = kernels.threads()
+    kernels.set_threads(threads)
+    try:
+        if out_dtype is None:
+            got, want = kernels.matmul_exact(a, b), exact
+        else:
+            want = rescale(exact + (0 if bias is None else bias.astype(np.int64)), shift, out_dtype)
+            got = kernels.matmul_requantised(a, b, bias, shift, out_dtype.numpy)
+    finally:
+        kernels.set_threads(before)
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("k", [AMX_KBLOCK, 2 * AMX_KBLOCK + 69])
+@pytest.mark.parametrize("a_value,b_value", [
+    (np.int16(-32513), np.int16(-32513)),  # hi -128, lo 255 both: the mixed plane sum -65280 per k, the bound
+    (np.int16(-32768), np.int16(-32768)), (np.int16(32767), np.int16(32767)), (np.int16(-32768), np.int8(-128)),
+    (np.int16(32767), np.int8(-128)), (np.int8(-128), np.int8(-128)), (np.int8(-128), np.int16(-32513))])
+def test_tile_planes_at_extremes_over_whole_blocks(k, a_value, b_value):
+    """Every plane product at its largest over whole AMX blocks: with a = b = -32513 one int32 accumulator gains
+    128 * 255 + 255 * 128 = 65280 per k-value, so a block of AMX_KBLOCK = 32768 ends at 2^31 - 8,388,608 (a block
+    of 32960 would wrap, and this test would see it); K over two blocks and a tile-step remainder too."""
+    a = np.full((AMX_MIN_M + 1, k), a_value, a_value.dtype)
+    b = np.full((17, k), b_value, b_value.dtype)
+    want = np.full((AMX_MIN_M + 1, 17), k * int(a_value) * int(b_value), np.int64)
+    assert np.array_equal(kernels.matmul_exact(a, b), want)
+    assert np.array_equal(kernels.matmul_requantised(a, b, None, 20, np.int32), rescale(want, 20, DType.INT32))
+
+
 def _binary_reference(op: str, a: np.ndarray, b: np.ndarray, sa: int, sb: int, s: int, dtype: DType) -> np.ndarray:
     """ops/elementwise.py's numpy forward: int64 operands aligned by shifts, then rescale."""
     x, y = a.astype(np.int64), b.astype(np.int64)
