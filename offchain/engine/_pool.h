@@ -13,8 +13,16 @@
 #define OFFCHAIN_POOL_H
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #define POOL_MAX 64
+/* How long a worker that finished a batch, or a caller waiting for one, polls before sleeping on a condition
+ * variable: waking a sleeping thread costs 30-60 us on this machine kind, as much as a whole small product, and a
+ * forward calls the kernels every few tens of microseconds. The poll yields the CPU (sched_yield) to any other
+ * runnable thread, so it only uses a core nothing else wants. */
+#define POOL_SPIN_NS 200000
 
 typedef void *(*PoolFn)(void *);
 
@@ -27,9 +35,32 @@ static struct {
     PoolFn fn;
     char *jobs;
     size_t size;
-    int count, next, remaining;
+    int count, next;
+    atomic_int remaining;      /* jobs of the batch not finished */
+    atomic_uint batches;       /* batches posted so far: a polling worker watches it */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-          0, NULL, NULL, 0, 0, 0, 0};
+          0, NULL, NULL, 0, 0, 0, 0, 0};
+
+static int64_t pool_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Polls (yielding) until done() or POOL_SPIN_NS pass; called without pool.mu. */
+static void pool_poll(int (*done)(unsigned), unsigned arg) {
+    int64_t end = pool_now_ns() + POOL_SPIN_NS;
+    for (int i = 0; !done(arg); i++) {
+        if ((i & 15) == 15 && pool_now_ns() > end) return;
+        sched_yield();
+    }
+}
+
+static int pool_batch_posted(unsigned seen) { return atomic_load(&pool.batches) != seen; }
+static int pool_batch_done(unsigned unused) {
+    (void)unused;
+    return atomic_load(&pool.remaining) == 0;
+}
 
 /* Claims and runs jobs of the current batch until none is left; called and returns with pool.mu held. */
 static void pool_drain(void) {
@@ -40,7 +71,7 @@ static void pool_drain(void) {
         pthread_mutex_unlock(&pool.mu);
         fn(job);
         pthread_mutex_lock(&pool.mu);
-        if (--pool.remaining == 0) pthread_cond_signal(&pool.done);
+        if (atomic_fetch_sub(&pool.remaining, 1) == 1) pthread_cond_signal(&pool.done);
     }
 }
 
@@ -48,6 +79,12 @@ static void *pool_worker(void *arg) {
     (void)arg;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
+        if (pool.next >= pool.count) {
+            unsigned seen = atomic_load(&pool.batches);
+            pthread_mutex_unlock(&pool.mu);
+            pool_poll(pool_batch_posted, seen);
+            pthread_mutex_lock(&pool.mu);
+        }
         while (pool.next >= pool.count) pthread_cond_wait(&pool.wake, &pool.mu);
         pool_drain();
     }
@@ -63,7 +100,8 @@ static void pool_after_fork_child(void) {
     pool.wake = wake;
     pool.done = done;
     pool.workers = 0;
-    pool.count = pool.next = pool.remaining = 0;
+    pool.count = pool.next = 0;
+    atomic_store(&pool.remaining, 0);
 }
 
 static void pool_run(PoolFn fn, void *jobs, size_t size, int count) {
@@ -83,10 +121,16 @@ static void pool_run(PoolFn fn, void *jobs, size_t size, int count) {
     pool.size = size;
     pool.count = count;
     pool.next = 0;
-    pool.remaining = count;
+    atomic_store(&pool.remaining, count);
+    atomic_fetch_add(&pool.batches, 1);
     pthread_cond_broadcast(&pool.wake);
     pool_drain();
-    while (pool.remaining > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    if (atomic_load(&pool.remaining) > 0) {
+        pthread_mutex_unlock(&pool.mu);
+        pool_poll(pool_batch_done, 0);
+        pthread_mutex_lock(&pool.mu);
+    }
+    while (atomic_load(&pool.remaining) > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pool.count = pool.next = 0;
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_unlock(&pool.dispatch);
