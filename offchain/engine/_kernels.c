@@ -309,7 +309,7 @@ static inline int64_t requantise(int64_t v, int s, int64_t lo, int64_t hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-#define EW_CHUNK 2048
+#define EW_CHUNK 512
 #if HAVE_X86 && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default"))) /* chosen at load time */
 #else
@@ -1096,7 +1096,7 @@ typedef struct {
     int bad;           /* set when a value is beyond rshift_round's bound */
 } Binary;
 /* Elements per thread below which ADD / SUB / MUL stay on one thread. */
-#define EW_MIN_PARALLEL (1 << 17)
+#define EW_MIN_PARALLEL (1 << 15)
 
 /* Threads for an elementwise pass over n elements: at most `threads`, one per EW_MIN_PARALLEL elements, at least 1. */
 static int elementwise_threads(Py_ssize_t n, int threads) {
@@ -1142,10 +1142,89 @@ CLONES static void combine(int64_t *va, const int64_t *vb,
     }
 }
 
+/* The int32 chunk path: taken when the shift is not a left shift and |f| plus the rounding half stays below 2^31
+ * for every operand value (int8/int16 operands by their dtype, |a| <= 2^15: a * b within 2^30, (a << sa) +
+ * (b << sb) within 2^(15 + sa) + 2^(15 + sb); a short int32 operand by its values), so the int32 values equal the
+ * int64 ones and no rshift_round bound can be reached. Twice the lanes per vector and half the bytes of the
+ * int64 chunks. */
+/* The largest |x| over x's n values of width size: its dtype's bound for int8/int16; for a short int32 operand (an
+ * attention mask, a bias row: at most 4096 values) its actual values; else 2^62 (not int32). */
+static int64_t magnitude(const void *x, int size, Py_ssize_t n) {
+    if (size <= 2) return (int64_t)1 << (8 * size - 1);
+    if (size != 4 || n > 4096) return (int64_t)1 << 62;
+    int64_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t v = ((const int32_t *)x)[i];
+        m = v < -m ? -v : v > m ? v : m;
+    }
+    return m;
+}
+
+static int binary_fits_int32(const Binary *j) {
+    if (j->s < 0) return 0;
+    const int64_t ma = magnitude(j->a, j->a_size, j->na), mb = magnitude(j->b, j->b_size, j->nb);
+    if (ma > INT32_MAX || mb > INT32_MAX) return 0;
+    int64_t bound = j->op == EW_MUL ? ma * mb : (ma << j->sa) + (mb << j->sb);
+    if (j->s > 0) bound += (int64_t)1 << (j->s - 1);
+    return bound <= INT32_MAX;
+}
+
+CLONES static void widen32(int32_t *v, const void *x, int size, Py_ssize_t step, Py_ssize_t len) {
+    if (step == 0) {
+        int32_t c = (int32_t)load_at(x, size, 0);
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = c;
+    } else if (size == 1) {
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = ((const int8_t *)x)[j];
+    } else if (size == 2) {
+        for (Py_ssize_t j = 0; j < len; j++) v[j] = ((const int16_t *)x)[j];
+    } else {
+        memcpy(v, x, (size_t)len * sizeof(int32_t));
+    }
+}
+
+/* f in int32, then requantise (s >= 0) and store; the shifts of negative values go through uint32 (defined). */
+CLONES static void combine_store32(void *out, int size, int32_t *va, const int32_t *vb, Py_ssize_t len, int op,
+                                   int sa, int sb, int s) {
+    if (op == EW_MUL) {
+        for (Py_ssize_t j = 0; j < len; j++) va[j] *= vb[j];
+    } else if (op == EW_ADD) {
+        for (Py_ssize_t j = 0; j < len; j++) va[j] = (int32_t)((uint32_t)va[j] << sa) + (int32_t)((uint32_t)vb[j] << sb);
+    } else {
+        for (Py_ssize_t j = 0; j < len; j++) va[j] = (int32_t)((uint32_t)va[j] << sa) - (int32_t)((uint32_t)vb[j] << sb);
+    }
+    const int32_t lo = size == 4 ? INT32_MIN : -(1 << (8 * size - 1)), hi = size == 4 ? INT32_MAX : (1 << (8 * size - 1)) - 1;
+    const int32_t half = s > 0 ? 1 << (s - 1) : 0;
+    if (s > 0)
+        for (Py_ssize_t j = 0; j < len; j++) va[j] = (va[j] + half) >> s;
+    for (Py_ssize_t j = 0; j < len; j++) va[j] = va[j] < lo ? lo : va[j] > hi ? hi : va[j];
+    switch (size) {
+    case 1: for (Py_ssize_t j = 0; j < len; j++) ((int8_t *)out)[j] = (int8_t)va[j]; break;
+    case 2: for (Py_ssize_t j = 0; j < len; j++) ((int16_t *)out)[j] = (int16_t)va[j]; break;
+    case 4: memcpy(out, va, (size_t)len * sizeof(int32_t)); break;
+    default: for (Py_ssize_t j = 0; j < len; j++) ((int64_t *)out)[j] = va[j];
+    }
+}
+
 static void *run_binary(void *arg) {
     Binary *job = arg;
     int64_t va[EW_CHUNK], vb[EW_CHUNK];
     int bad = 0;
+    if (binary_fits_int32(job)) {
+        int32_t xa[EW_CHUNK], xb[EW_CHUNK];
+        for (Py_ssize_t i = job->i0, len; i < job->i1; i += len) {
+            len = job->i1 - i < EW_CHUNK ? job->i1 - i : EW_CHUNK;
+            if (job->na > 1 && i % job->na + len > job->na) len = job->na - i % job->na;
+            if (job->nb > 1 && i % job->nb + len > job->nb) len = job->nb - i % job->nb;
+            widen32(xa, (const char *)job->a + (job->na > 1 ? i % job->na : 0) * job->a_size, job->a_size,
+                    job->na > 1, len);
+            widen32(xb, (const char *)job->b + (job->nb > 1 ? i % job->nb : 0) * job->b_size, job->b_size,
+                    job->nb > 1, len);
+            combine_store32((char *)job->out + i * job->out_size, job->out_size, xa, xb, len, job->op, job->sa,
+                            job->sb, job->s);
+        }
+        job->bad = 0;
+        return NULL;
+    }
     for (Py_ssize_t i = job->i0, len; i < job->i1; i += len) {
         len = job->i1 - i < EW_CHUNK ? job->i1 - i : EW_CHUNK;
         /* a run [i, i + len) must not wrap around a repeating operand: cut it at the next wrap */

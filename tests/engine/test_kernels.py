@@ -350,6 +350,29 @@ def test_binary_equals_numpy_elementwise(case):
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("op,a_dt,b_dt,sa,sb,s", [
+    ("add", np.int16, np.int16, 15, 14, 1),  # |f| + half = 2^30 + 2^29 + 1: the int32 chunks
+    ("add", np.int16, np.int16, 15, 14, 30),  # + 2^29 = 2^31: one past them, the int64 chunks
+    ("sub", np.int16, np.int16, 16, 15, 0),  # 2^31 + 2^30, and (2^15 - 1) 2^16 + 2^15 2^15 > 2^31 - 1: int64
+    ("sub", np.int8, np.int16, 22, 15, 29),  # 2^29 + 2^30 + 2^28: int32
+    ("mul", np.int16, np.int16, 0, 0, 30),  # (-2^15)^2 = 2^30, + 2^29: int32
+    ("mul", np.int16, np.int32, 0, 0, 0),  # a short int32 operand at +-(2^15 - 1): int32 by its values
+    ("add", np.int16, np.int32, 3, 0, 0),  # ... or past them (int32 extremes): int64
+])
+def test_binary_int32_chunks_at_their_bound(op, a_dt, b_dt, sa, sb, s):
+    """ADD/SUB/MUL take int32 chunks only while |f| plus the rounding half stays inside int32 for every operand
+    value; at and just past that bound the values equal numpy's, for extreme operands of both signs."""
+    # every pair of values: a's rows each hold one value, b (a trailing block) all five
+    a = np.repeat(np.array([np.iinfo(a_dt).min, np.iinfo(a_dt).max, -1, 0, 1], a_dt), 5).reshape(5, 5)
+    if b_dt == np.int32 and op == "mul":
+        b = np.array([-(2**15 - 1), 2**15 - 1, 7, -3, 0], np.int32)
+    else:
+        b = np.array([np.iinfo(b_dt).min, np.iinfo(b_dt).max, -1, 1, 0], b_dt)
+    for dtype in (DType.INT8, DType.INT16, DType.INT32):
+        got = kernels.binary(op, a, b, sa, sb, s, a.shape, dtype.numpy)
+        assert np.array_equal(got, _binary_reference(op, a, b, sa, sb, s, dtype)), dtype
+
+
 def test_binary_declines_values_rshift_round_refuses():
     a = np.full((3, 70), -2**31, np.int32)
     assert kernels.binary("mul", a, a, 0, 0, 1, a.shape, np.int32) is None  # 2^62
