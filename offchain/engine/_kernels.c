@@ -23,7 +23,11 @@
  * k-values per step (vpmovsxbw zmm, then vpdpwssd, which adds the pair sums to the int32 lanes without
  * saturation, i.e. exactly while no lane leaves int32), so the same per-step lane bounds hold and a block of
  * KBLOCK / 32 steps is within them. Products of two activations with a short K take a column-vector variant
- * (see run_vertical) with the same lane bounds. Every path is tested bit for bit (set_isa picks one).
+ * (see run_vertical) with the same lane bounds.
+ *
+ * AMX path, chosen at run time where the CPU has AMX-TILE and AMX-INT8 and Linux grants the tile state: products of
+ * at least AMX_MIN_M rows as tile multiplies of exact byte planes (the AMX section below: the split, its bounds). Every
+ * path is tested bit for bit (set_isa picks one).
  *
  * Threads (a persistent worker pool, _pool.h, used for large work only) split the items (MATMUL's heads) or N into
  * contiguous ranges, or an elementwise output into element ranges; each thread writes only its own outputs.
@@ -1477,14 +1481,14 @@ static PyMethodDef methods[] = {
     {"rope", rope, METH_VARARGS, rope_doc},
     {"gather", gather, METH_VARARGS, gather_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
-    {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: avx512vnni, avx2 or none."},
+    {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: amx, avx512vnni, avx2 or none."},
     {"set_isa", set_isa, METH_VARARGS,
-     "set_isa(name)\n--\n\nUse 'avx2' or 'avx512vnni' (at most what the CPU runs); results never depend on it."},
+     "set_isa(name)\n--\n\nUse 'avx2', 'avx512vnni' or 'amx' (at most what the CPU runs); results never depend on it."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
-                                    "Exact int16 x int8 and int16 x int16 matrix products with the requantisation epilogue (AVX2, AVX-512 VNNI).", -1, methods, NULL, NULL, NULL, NULL};
+                                    "Exact int16 x int8 and int16 x int16 matrix products with the requantisation epilogue (AVX2, AVX-512 VNNI, AMX).", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) {
     pool_init();
