@@ -589,13 +589,13 @@ __attribute__((target(AMX_TARGET))) static int rows_fit_int8(const int16_t *a, P
     const int16_t *p = a + r0 * k;
     Py_ssize_t len = (r1 - r0) * k, i = 0;
     __m512i lo = _mm512_set1_epi16(-128), hi = _mm512_set1_epi16(127);
-    __mmask32 bad = 0;
-    for (; i + 32 <= len; i += 32) {
+    for (; i + 32 <= len; i += 32) { /* wide activations fail in the first vectors */
         __m512i v = _mm512_loadu_si512((const void *)(p + i));
-        bad |= _mm512_cmplt_epi16_mask(v, lo) | _mm512_cmpgt_epi16_mask(v, hi);
+        if (_mm512_cmplt_epi16_mask(v, lo) | _mm512_cmpgt_epi16_mask(v, hi)) return 0;
     }
-    for (; i < len; i++) bad |= p[i] < -128 || p[i] > 127;
-    return bad == 0;
+    for (; i < len; i++)
+        if (p[i] < -128 || p[i] > 127) return 0;
+    return 1;
 }
 
 /* a's rows [r0, r1) as planes [rows rounded up to 16][kp] (narrow: one plane, a's values; else hi and lo). */
@@ -709,29 +709,26 @@ __attribute__((target(AMX_TARGET))) static void amx_products(const uint8_t *ahi,
     MEMORY_BARRIER();
 }
 
-/* How panel p's exact sums are made of amx_products' tiles: sum over terms of tile[TERMS_TILE] << TERMS_SHIFT
- * (the plane weights 256^(a plane + b plane)); TERMS_COUNT terms, indexed [b16][narrow][panel]. */
-static const int TERMS_COUNT[2][2] = {{2, 1}, {3, 2}};
-static const int TERMS_TILE[2][2][2][3] = {{{{0, 2, 0}, {1, 3, 0}}, {{0, 0, 0}, {1, 0, 0}}},
-                                           {{{0, 1, 2}, {0, 0, 0}}, {{0, 1, 0}, {0, 0, 0}}}};
-static const int TERMS_SHIFT[2][2][3] = {{{8, 0, 0}, {0, 0, 0}}, {{16, 8, 0}, {8, 0, 0}}};
-
-/* Row i, 8 columns from column 8 h of panel p: the exact int64 sums (|each| < 2^62, ops/linear.py). */
-__attribute__((target(AMX_TARGET), always_inline)) static inline __m512i panel_sums(const int32_t *t, int b16,
-                                                                                   int narrow, int p, int i, int h) {
-    __m512i v = _mm512_setzero_si512();
-    for (int q = 0; q < TERMS_COUNT[b16][narrow]; q++) {
-        const int32_t *row = t + 256 * TERMS_TILE[b16][narrow][p][q] + 16 * i + 8 * h;
-        __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)row));
-        /* a left shift of the two's-complement int64: exact, |x| 2^16 < 2^47 */
-        v = _mm512_add_epi64(v, _mm512_sllv_epi64(x, _mm512_set1_epi64(TERMS_SHIFT[b16][narrow][q])));
-    }
-    return v;
+/* Row i, 8 columns from column 8 h of panel p: the exact int64 sums (|each| < 2^62, ops/linear.py), i.e. amx_products'
+ * tiles weighted by 256^(a plane + b plane). The left shifts of two's-complement int64 are exact: |tile| 2^16 < 2^47.
+ * Called with constant b16 and narrow, so each variant compiles to its own few instructions. */
+__attribute__((target(AMX_TARGET), always_inline)) static inline __m512i panel_sums(const int32_t *t, const int b16,
+                                                                                   const int narrow, int p, int i,
+                                                                                   int h) {
+    const int32_t *row = t + 16 * i + 8 * h;
+#define TILE_ROW(q) _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(row + 256 * (q))))
+    if (!b16 && narrow) return TILE_ROW(p);                                                     /* a b */
+    if (!b16) return _mm512_add_epi64(_mm512_slli_epi64(TILE_ROW(p), 8), TILE_ROW(2 + p));      /* hi b, lo b */
+    if (narrow) return _mm512_add_epi64(_mm512_slli_epi64(TILE_ROW(0), 8), TILE_ROW(1));        /* a bh, a bl */
+    return _mm512_add_epi64(_mm512_add_epi64(_mm512_slli_epi64(TILE_ROW(0), 16), _mm512_slli_epi64(TILE_ROW(1), 8)),
+                            TILE_ROW(2));                                   /* hi bh, hi bl + lo bh, lo bl */
+#undef TILE_ROW
 }
 
 /* acc (16 rows x 32 columns) += the tile sums of every panel (K split over several blocks). */
-__attribute__((target(AMX_TARGET))) static void add_sums(int64_t *acc, const int32_t *t, int b16, int narrow,
-                                                          int panels) {
+__attribute__((target(AMX_TARGET), always_inline)) static inline void add_sums_as(int64_t *acc, const int32_t *t,
+                                                                                   const int b16, const int narrow,
+                                                                                   int panels) {
     for (int p = 0; p < panels; p++)
         for (int i = 0; i < 16; i++)
             for (int h = 0; h < 2; h++) {
@@ -741,35 +738,76 @@ __attribute__((target(AMX_TARGET))) static void add_sums(int64_t *acc, const int
             }
 }
 
+__attribute__((target(AMX_TARGET))) static void add_sums(int64_t *acc, const int32_t *t, int b16, int narrow,
+                                                          int panels) {
+    if (b16)
+        narrow ? add_sums_as(acc, t, 1, 1, panels) : add_sums_as(acc, t, 1, 0, panels);
+    else
+        narrow ? add_sums_as(acc, t, 0, 1, panels) : add_sums_as(acc, t, 0, 0, panels);
+}
+
 /* The epilogue straight from the tiles (K in one block, shift >= 0): rows [r, r + rows) x columns [c, c + nr) of
- * out = saturate(rshift_round(sum + bias, shift)), 8 columns per vector; the same values as epilogue(). */
-__attribute__((target(AMX_TARGET))) static void amx_store(const Job *job, Py_ssize_t item, Py_ssize_t r, int rows,
-                                                           Py_ssize_t c, int nr, const int32_t *t, int narrow) {
-    const int size = job->out_size, s = job->shift, b16 = job->b16;
+ * out = saturate(rshift_round(sum + bias, shift)), 8 columns per vector; the same values as epilogue(). One
+ * variant per operand kind and output width (constant b16, narrow, size). */
+__attribute__((target(AMX_TARGET), always_inline)) static inline void amx_store_as(
+    const Job *job, Py_ssize_t item, Py_ssize_t r, int rows, Py_ssize_t c, int nr, const int32_t *t, const int b16,
+    const int narrow, const int size) {
+    const int s = job->shift;
     const __m512i lo = _mm512_set1_epi64(size == 8 ? INT64_MIN : -((int64_t)1 << (8 * size - 1)));
     const __m512i hi = _mm512_set1_epi64(size == 8 ? INT64_MAX : ((int64_t)1 << (8 * size - 1)) - 1);
     const __m512i half = _mm512_set1_epi64(s > 0 ? (int64_t)1 << (s - 1) : 0), count = _mm512_set1_epi64(s);
+    const Py_ssize_t ld = job->n * size;
     for (int g = 0; g < (nr + 7) / 8; g++) {
         const int p = g / 2, h = g % 2, cols = nr - 8 * g < 8 ? nr - 8 * g : 8;
         const __mmask8 mask = (__mmask8)((1u << cols) - 1);
         const __m512i bias = job->bias ? _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, job->bias + c + 8 * g))
                                        : _mm512_setzero_si512();
-        for (int i = 0; i < rows; i++) {
+        char *o = (char *)job->out + ((item * job->m + r) * job->n + c + 8 * g) * size;
+        for (int i = 0; i < rows; i++, o += ld) {
             __m512i v = _mm512_add_epi64(panel_sums(t, b16, narrow, p, i, h), bias);
             if (s > 0) v = _mm512_srav_epi64(_mm512_add_epi64(v, half), count);
             v = _mm512_min_epi64(_mm512_max_epi64(v, lo), hi);
-            char *o = (char *)job->out + ((item * job->m + r + i) * job->n + c + 8 * g) * size;
-            switch (size) {
-            case 1: _mm512_mask_cvtepi64_storeu_epi8(o, mask, v); break;
-            case 2: _mm512_mask_cvtepi64_storeu_epi16(o, mask, v); break;
-            case 4: _mm512_mask_cvtepi64_storeu_epi32(o, mask, v); break;
-            default: _mm512_mask_storeu_epi64(o, mask, v);
-            }
+            if (size == 1)
+                _mm512_mask_cvtepi64_storeu_epi8(o, mask, v);
+            else if (size == 2)
+                _mm512_mask_cvtepi64_storeu_epi16(o, mask, v);
+            else if (size == 4)
+                _mm512_mask_cvtepi64_storeu_epi32(o, mask, v);
+            else
+                _mm512_mask_storeu_epi64(o, mask, v);
         }
     }
 }
 
+#define AMX_STORE_SIZES(B16, NARROW)                                                                          \
+    switch (job->out_size) {                                                                                  \
+    case 1: amx_store_as(job, item, r, rows, c, nr, t, B16, NARROW, 1); break;                                \
+    case 2: amx_store_as(job, item, r, rows, c, nr, t, B16, NARROW, 2); break;                                \
+    case 4: amx_store_as(job, item, r, rows, c, nr, t, B16, NARROW, 4); break;                                \
+    default: amx_store_as(job, item, r, rows, c, nr, t, B16, NARROW, 8);                                      \
+    }
+
+__attribute__((target(AMX_TARGET))) static void amx_store(const Job *job, Py_ssize_t item, Py_ssize_t r, int rows,
+                                                           Py_ssize_t c, int nr, const int32_t *t, int narrow) {
+    if (job->b16 && narrow) {
+        AMX_STORE_SIZES(1, 1)
+    } else if (job->b16) {
+        AMX_STORE_SIZES(1, 0)
+    } else if (narrow) {
+        AMX_STORE_SIZES(0, 1)
+    } else {
+        AMX_STORE_SIZES(0, 0)
+    }
+}
+#undef AMX_STORE_SIZES
+
 static int amx(const Job *job) { return job->isa == ISA_AMX && job->m >= AMX_MIN_M; }
+
+typedef struct {
+    Py_ssize_t item, r, c;
+    int rows, nr, narrow;
+    const int32_t *t; /* NULL: none */
+} Pending;
 
 __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
     const Py_ssize_t m = job->m, k = job->k, kp = (k + 63) & ~(Py_ssize_t)63;
@@ -783,6 +821,7 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
     int32_t *scratch = aligned_alloc(64, 2 * 4 * 256 * sizeof(int32_t));
     const int direct = kp <= AMX_KBLOCK && job->shift >= 0; /* one K block: out straight from the tiles */
     int flip = 0;
+    Pending pending = {0}; /* the direct path's last tile group, stored after the next one's products */
     if (!ahi || !alo || !bp || !acc || !scratch) {
         job->failed = 1;
         free(ahi), free(alo), free(bp), free(acc), free(scratch);
@@ -798,6 +837,11 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
         const void *b = (const char *)job->b + item * job->b_step * (b16 ? 2 : 1);
         for (Py_ssize_t m0 = 0; m0 < m; m0 += rows) {
             Py_ssize_t m1 = m0 + rows < m ? m0 + rows : m;
+            { /* the first step's weight rows, fetched while a is split */
+                const Py_ssize_t es = b16 ? 2 : 1, cols = job->n1 - job->n0 < width ? job->n1 - job->n0 : width;
+                for (Py_ssize_t q = 0; q < cols * k * es; q += 64)
+                    _mm_prefetch((const char *)b + job->n0 * k * es + q, _MM_HINT_T1);
+            }
             int narrow = rows_fit_int8(a, m0, m1, k);
             split_a(a, m0, m1, k, kp, narrow, ahi, alo);
             for (Py_ssize_t c = job->n0; c < job->n1; c += width) {
@@ -810,14 +854,25 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
                     if (panels > 1) pack_b(b, 0, c + 16, nr - 16, k, kp, bp + 16 * kp, NULL);
                 }
                 MEMORY_BARRIER();
+                /* The next step's weight rows (contiguous in b) are prefetched a share per row tile, so reading
+                 * them from memory overlaps this step's tile multiplies instead of stalling the next pack_b. */
+                const Py_ssize_t es = b16 ? 2 : 1, next = c + width;
+                const char *ahead = (const char *)b + next * k * es;
+                const Py_ssize_t ahead_bytes = next < job->n1 ? ((job->n1 - next < width ? job->n1 - next : width) * k * es) : 0;
+                const Py_ssize_t tiles = (m1 - m0 + 15) / 16, share = (ahead_bytes / tiles + 63) & ~(Py_ssize_t)63;
                 for (Py_ssize_t r = m0; r < m1; r += 16) {
                     const Py_ssize_t off = (r - m0) * kp;
                     const int rows_here = (int)(m1 - r < 16 ? m1 - r : 16);
-                    /* two scratch halves in turn: one tile group's stores need not wait for the last one's reads */
+                    for (Py_ssize_t q = (r - m0) / 16 * share; q < ((r - m0) / 16 + 1) * share && q < ahead_bytes; q += 64)
+                        _mm_prefetch(ahead + q, _MM_HINT_T1);
+                    /* two scratch halves in turn: a tile group's products are issued before the previous group's
+                     * epilogue, which reads the other half, so the vector work overlaps the tile multiplies */
                     int32_t *t = scratch + 1024 * (flip ^= 1);
                     if (direct) {
                         amx_products(ahi + off, alo + off, kp, bp, bp + 16 * kp, b16, narrow, panels, 0, kp, t);
-                        amx_store(job, item, r, rows_here, c, nr, t, narrow);
+                        if (pending.t) amx_store(job, pending.item, pending.r, pending.rows, pending.c, pending.nr,
+                                                 pending.t, pending.narrow);
+                        pending = (Pending){item, r, c, rows_here, nr, narrow, t};
                         continue;
                     }
                     memset(acc, 0, (size_t)16 * 32 * sizeof(int64_t));
@@ -831,6 +886,8 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
             }
         }
     }
+    if (pending.t)
+        amx_store(job, pending.item, pending.r, pending.rows, pending.c, pending.nr, pending.t, pending.narrow);
     _tile_release();
     free(ahi), free(alo), free(bp), free(acc), free(scratch);
 }
