@@ -837,11 +837,6 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
         const void *b = (const char *)job->b + item * job->b_step * (b16 ? 2 : 1);
         for (Py_ssize_t m0 = 0; m0 < m; m0 += rows) {
             Py_ssize_t m1 = m0 + rows < m ? m0 + rows : m;
-            { /* the first step's weight rows, fetched while a is split */
-                const Py_ssize_t es = b16 ? 2 : 1, cols = job->n1 - job->n0 < width ? job->n1 - job->n0 : width;
-                for (Py_ssize_t q = 0; q < cols * k * es; q += 64)
-                    _mm_prefetch((const char *)b + job->n0 * k * es + q, _MM_HINT_T1);
-            }
             int narrow = rows_fit_int8(a, m0, m1, k);
             split_a(a, m0, m1, k, kp, narrow, ahi, alo);
             for (Py_ssize_t c = job->n0; c < job->n1; c += width) {
@@ -854,17 +849,9 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
                     if (panels > 1) pack_b(b, 0, c + 16, nr - 16, k, kp, bp + 16 * kp, NULL);
                 }
                 MEMORY_BARRIER();
-                /* The next step's weight rows (contiguous in b) are prefetched a share per row tile, so reading
-                 * them from memory overlaps this step's tile multiplies instead of stalling the next pack_b. */
-                const Py_ssize_t es = b16 ? 2 : 1, next = c + width;
-                const char *ahead = (const char *)b + next * k * es;
-                const Py_ssize_t ahead_bytes = next < job->n1 ? ((job->n1 - next < width ? job->n1 - next : width) * k * es) : 0;
-                const Py_ssize_t tiles = (m1 - m0 + 15) / 16, share = (ahead_bytes / tiles + 63) & ~(Py_ssize_t)63;
                 for (Py_ssize_t r = m0; r < m1; r += 16) {
                     const Py_ssize_t off = (r - m0) * kp;
                     const int rows_here = (int)(m1 - r < 16 ? m1 - r : 16);
-                    for (Py_ssize_t q = (r - m0) / 16 * share; q < ((r - m0) / 16 + 1) * share && q < ahead_bytes; q += 64)
-                        _mm_prefetch(ahead + q, _MM_HINT_T1);
                     /* two scratch halves in turn: a tile group's products are issued before the previous group's
                      * epilogue, which reads the other half, so the vector work overlaps the tile multiplies */
                     int32_t *t = scratch + 1024 * (flip ^= 1);
