@@ -55,6 +55,14 @@
 #else
 #define HAVE_X86 0
 #endif
+/* The AMX path needs x86-64 and a compiler with the AMX intrinsics (gcc 11, clang 12); without them the module
+ * builds the vector kernels only. */
+#if HAVE_X86 && defined(__x86_64__) && \
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#define HAVE_AMX 1
+#else
+#define HAVE_AMX 0
+#endif
 
 /* K values per int32 accumulation block: at most 127 vpmaddwd steps of 16 (the int16 x int16 bound above). */
 #ifndef KBLOCK
@@ -507,6 +515,7 @@ static void run_vertical(Job *job) {
     free(hi), free(lo), free(acc);
 }
 
+#if HAVE_AMX
 /* ---- AMX path (Sapphire Rapids and later): tile products of int8 planes ------------------------------------------
  * A tile multiply (TDPB[SU][SU]D) adds C[i][j] += sum_k A[i][k] B[k][j] over 16 x 16 int32 outputs and 64 k-values
  * of int8 operands, signed or unsigned per operand, 1024 products per instruction per 16 cycles. Our operands are
@@ -878,6 +887,13 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
     _tile_release();
     free(ahi), free(alo), free(bp), free(acc), free(scratch);
 }
+#else
+static int amx(const Job *job) {
+    (void)job;
+    return 0;
+}
+static void run_amx(Job *job) { (void)job; }
+#endif
 
 /* Rows per tile 4 (one a load feeds NR products); columns per tile 4 (2 for int16 b off AVX-512, and for int8 b
  * on AVX2 when several rows share the b loads). */
@@ -954,7 +970,7 @@ static int detect_isa(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vnni")) {
         best = ISA_AVX512;
-#if defined(__linux__) && defined(__x86_64__)
+#if HAVE_AMX && defined(__linux__)
         /* AMX: the CPU's AMX-TILE and AMX-INT8 bits (CPUID leaf 7 EDX 24, 25), then Linux's per-process
          * permission for the tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), which fails where
          * the kernel or hypervisor does not support it. */
