@@ -12,8 +12,10 @@ The issue's figures (cases and metric names fixed by issue 3):
 * issue 17 (exact int8 kernels): ``forward_ratio_vs_torch`` for ``minilm`` (batch 1), ``minilm-batch32`` and the two
   ``llama-7b-layer`` cases against its targets; ``llama-7b-decode`` (32 layers at Llama-2-7B dims, one token):
   ``decode_s_per_token``, ``peak_rss_gb`` and ``bandwidth_share`` (weight bytes read per second over this
-  machine's memory bandwidth, measured in the same run). ``python -m bench.bench_engine --case kern`` runs only
-  these (bench/results/engine-kern.json).
+  machine's memory bandwidth, measured in the same run); on a CPU with AMX, ``minilm``'s
+  ``forward_ratio_vs_torch_avx512vnni`` is the same forward with the products forced onto the vector kernels (what
+  a CPU without AMX gets). ``python -m bench.bench_engine --case kern`` runs only these
+  (bench/results/engine-kern.json).
 * ``zoo`` (issue 13; cases ``zoo-<name>``, one per offchain/models/zoo.py model): ``compile_s``,
   ``argmax_agreement`` and ``max_abs_logit_error`` on held-out data, ``accuracy_int`` beside ``accuracy_float``.
   ``python -m bench.bench_engine --case zoo`` runs only these (bench/results/engine-zoo.json).
