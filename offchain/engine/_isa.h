@@ -22,4 +22,19 @@ static int isa_index(const char *name, const char *const *names, int lo, int hi,
     return -1;
 }
 
+/* names[lo..best] (every set this CPU runs from lo up) as a list of str; empty when best < lo. */
+static PyObject *isa_list(const char *const *names, int lo, int best) {
+    PyObject *list = PyList_New(best >= lo ? best - lo + 1 : 0);
+    if (!list) return NULL;
+    for (int i = lo; i <= best; i++) {
+        PyObject *name = PyUnicode_FromString(names[i]);
+        if (!name) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i - lo, name);
+    }
+    return list;
+}
+
 #endif

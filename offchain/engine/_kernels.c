@@ -39,6 +39,7 @@
 #include <Python.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +516,9 @@ static void run_vertical(Job *job) {
     free(hi), free(lo), free(acc);
 }
 
+/* Jobs run_amx has taken (tests check that the AMX path, not a vector kernel, computed a product). */
+static atomic_llong amx_jobs_run;
+
 #if HAVE_AMX
 /* ---- AMX path (Sapphire Rapids and later): tile products of int8 planes ------------------------------------------
  * A tile multiply (TDPB[SU][SU]D) adds C[i][j] += sum_k A[i][k] B[k][j] over 16 x 16 int32 outputs and 64 k-values
@@ -841,6 +845,7 @@ __attribute__((target(AMX_TARGET))) static void run_amx(Job *job) {
     cfg.palette = 1;
     for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
     _tile_loadconfig(&cfg);
+    atomic_fetch_add(&amx_jobs_run, 1);
     for (Py_ssize_t item = job->i0; item < job->i1; item++) {
         const int16_t *a = job->a + item * job->a_step;
         const void *b = (const char *)job->b + item * job->b_step * (b16 ? 2 : 1);
@@ -1127,6 +1132,18 @@ static PyObject *isa(PyObject *self, PyObject *noargs) {
     return PyUnicode_FromString(ISA_NAMES[current_isa()]);
 }
 
+static PyObject *isas(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    return isa_list(ISA_NAMES, ISA_AVX2, detect_isa());
+}
+
+static PyObject *amx_jobs(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    return PyLong_FromLongLong((long long)atomic_load(&amx_jobs_run));
+}
+
 static PyObject *set_isa(PyObject *self, PyObject *args) {
     (void)self;
     const char *name;
@@ -1156,6 +1173,7 @@ typedef struct {
     Py_ssize_t na, nb, n;
     int op, sa, sb, s;
     void *out;
+    int narrow;        /* 1: f and its rounding fit int32 (binary_fits_int32), so the chunks are int32 */
     Py_ssize_t i0, i1; /* this thread's elements */
     int bad;           /* set when a value is beyond rshift_round's bound */
 } Binary;
@@ -1206,11 +1224,6 @@ CLONES static void combine(int64_t *va, const int64_t *vb,
     }
 }
 
-/* The int32 chunk path: taken when the shift is not a left shift and |f| plus the rounding half stays below 2^31
- * for every operand value (int8/int16 operands by their dtype, |a| <= 2^15: a * b within 2^30, (a << sa) +
- * (b << sb) within 2^(15 + sa) + 2^(15 + sb); a short int32 operand by its values), so the int32 values equal the
- * int64 ones and no rshift_round bound can be reached. Twice the lanes per vector and half the bytes of the
- * int64 chunks. */
 /* The largest |x| over x's n values of width size: its dtype's bound for int8/int16; for a short int32 operand (an
  * attention mask, a bias row: at most 4096 values) its actual values; else 2^62 (not int32). */
 static int64_t magnitude(const void *x, int size, Py_ssize_t n) {
@@ -1224,6 +1237,11 @@ static int64_t magnitude(const void *x, int size, Py_ssize_t n) {
     return m;
 }
 
+/* Whether the int32 chunks may take the job: the shift is not a left shift and |f| plus the rounding half stays
+ * below 2^31 for every operand value (int8/int16 operands by their dtype, |a| <= 2^15: a * b within 2^30,
+ * (a << sa) + (b << sb) within 2^(15 + sa) + 2^(15 + sb); a short int32 operand by its values), so the int32 values
+ * equal the int64 ones and no rshift_round bound can be reached. Twice the lanes per vector and half the bytes of
+ * the int64 chunks. Decided once per call, before the threads split the elements. */
 static int binary_fits_int32(const Binary *j) {
     if (j->s < 0) return 0;
     const int64_t ma = magnitude(j->a, j->a_size, j->na), mb = magnitude(j->b, j->b_size, j->nb);
@@ -1272,34 +1290,27 @@ CLONES static void combine_store32(void *out, int size, int32_t *va, const int32
 static void *run_binary(void *arg) {
     Binary *job = arg;
     int64_t va[EW_CHUNK], vb[EW_CHUNK];
+    int32_t *xa = (int32_t *)va, *xb = (int32_t *)vb; /* the int32 chunks use the same buffers */
+    const char *a = job->a, *b = job->b;
     int bad = 0;
-    if (binary_fits_int32(job)) {
-        int32_t xa[EW_CHUNK], xb[EW_CHUNK];
-        for (Py_ssize_t i = job->i0, len; i < job->i1; i += len) {
-            len = job->i1 - i < EW_CHUNK ? job->i1 - i : EW_CHUNK;
-            if (job->na > 1 && i % job->na + len > job->na) len = job->na - i % job->na;
-            if (job->nb > 1 && i % job->nb + len > job->nb) len = job->nb - i % job->nb;
-            widen32(xa, (const char *)job->a + (job->na > 1 ? i % job->na : 0) * job->a_size, job->a_size,
-                    job->na > 1, len);
-            widen32(xb, (const char *)job->b + (job->nb > 1 ? i % job->nb : 0) * job->b_size, job->b_size,
-                    job->nb > 1, len);
-            combine_store32((char *)job->out + i * job->out_size, job->out_size, xa, xb, len, job->op, job->sa,
-                            job->sb, job->s);
-        }
-        job->bad = 0;
-        return NULL;
-    }
     for (Py_ssize_t i = job->i0, len; i < job->i1; i += len) {
         len = job->i1 - i < EW_CHUNK ? job->i1 - i : EW_CHUNK;
         /* a run [i, i + len) must not wrap around a repeating operand: cut it at the next wrap */
         if (job->na > 1 && i % job->na + len > job->na) len = job->na - i % job->na;
         if (job->nb > 1 && i % job->nb + len > job->nb) len = job->nb - i % job->nb;
-        widen(va, (const char *)job->a + (job->na > 1 ? i % job->na : 0) * job->a_size, job->a_size, job->na > 1,
-              len);
-        widen(vb, (const char *)job->b + (job->nb > 1 ? i % job->nb : 0) * job->b_size, job->b_size, job->nb > 1,
-              len);
-        combine(va, vb, len, job->op, job->sa, job->sb);
-        bad |= store((char *)job->out + i * job->out_size, job->out_size, va, len, job->s);
+        const void *pa = a + (job->na > 1 ? i % job->na : 0) * job->a_size;
+        const void *pb = b + (job->nb > 1 ? i % job->nb : 0) * job->b_size;
+        char *po = (char *)job->out + i * job->out_size;
+        if (job->narrow) {
+            widen32(xa, pa, job->a_size, job->na > 1, len);
+            widen32(xb, pb, job->b_size, job->nb > 1, len);
+            combine_store32(po, job->out_size, xa, xb, len, job->op, job->sa, job->sb, job->s);
+        } else {
+            widen(va, pa, job->a_size, job->na > 1, len);
+            widen(vb, pb, job->b_size, job->nb > 1, len);
+            combine(va, vb, len, job->op, job->sa, job->sb);
+            bad |= store(po, job->out_size, va, len, job->s);
+        }
     }
     job->bad = bad;
     return NULL;
@@ -1336,7 +1347,8 @@ static PyObject *binary(PyObject *self, PyObject *args) {
         goto done;
     }
     Binary base = {a.buf, b.buf, (int)a.itemsize, (int)b.itemsize, (int)out.itemsize, na, nb, n, op, sa, sb, s,
-                   out.buf, 0, n, 0};
+                   out.buf, 0, 0, n, 0};
+    base.narrow = binary_fits_int32(&base);
     Binary jobs[MAX_THREADS];
     threads = elementwise_threads(n, threads);
     int bad = 0;
@@ -1542,6 +1554,9 @@ static PyMethodDef methods[] = {
     {"gather", gather, METH_VARARGS, gather_doc},
     {"avx2", avx2, METH_NOARGS, "avx2()\n--\n\nWhether this CPU runs the AVX2 kernels."},
     {"isa", isa, METH_NOARGS, "isa()\n--\n\nThe instruction set the products use: amx, avx512vnni, avx2 or none."},
+    {"isas", isas, METH_NOARGS, "isas()\n--\n\nEvery instruction set this CPU runs the products on (tests run each)."},
+    {"amx_jobs", amx_jobs, METH_NOARGS,
+     "amx_jobs()\n--\n\nProduct jobs (one per thread and call) the AMX path has run in this process."},
     {"set_isa", set_isa, METH_VARARGS,
      "set_isa(name)\n--\n\nUse 'avx2', 'avx512vnni' or 'amx' (at most what the CPU runs); results never depend on it."},
     {NULL, NULL, 0, NULL},

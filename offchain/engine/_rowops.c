@@ -611,11 +611,7 @@ static PyObject *isa(PyObject *self, PyObject *noargs) {
 static PyObject *isas(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
-    int best = detect_isa();
-    PyObject *list = PyList_New(best + 1);
-    if (!list) return NULL;
-    for (int i = 0; i <= best; i++) PyList_SET_ITEM(list, i, PyUnicode_FromString(ISA_NAMES[i]));
-    return list;
+    return isa_list(ISA_NAMES, ISA_GENERIC, detect_isa());
 }
 
 static PyObject *set_isa(PyObject *self, PyObject *args) {

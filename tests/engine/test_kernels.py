@@ -307,6 +307,80 @@ def test_tile_planes_at_extremes_over_whole_blocks(k, a_value, b_value):
     assert np.array_equal(kernels.matmul_requantised(a, b, None, 20, np.int32), rescale(want, 20, DType.INT32))
 
 
+@pytest.mark.parametrize("m", [AMX_MIN_M - 1, AMX_MIN_M, 70])
+def test_products_of_enough_rows_run_on_the_tiles(isa, m):
+    """The AMX path, not a vector kernel, computes products of AMX_MIN_M rows or more where it is chosen (one job
+    per thread and call), and no other ISA or shorter product reaches it: the tile tests above test the tiles."""
+    rng = np.random.default_rng(m)
+    a = rng.integers(-32768, 32768, size=(m, 100)).astype(np.int16)
+    b = rng.integers(-128, 128, size=(40, 100)).astype(np.int8)
+    before = kernels._c.amx_jobs()
+    assert np.array_equal(kernels.matmul_exact(a, b), int64_reference(a, b))
+    ran = kernels._c.amx_jobs() - before
+    assert ran >= 1 if (isa == "amx" and m >= AMX_MIN_M) else ran == 0
+
+
+def test_isas_name_the_cpu_whatever_is_forced(isa):
+    """isas() is what the CPU runs, not the set a test forced (the ISA fixture's parameters come from it)."""
+    with kernels.forced_isa("avx2"):
+        assert kernels.isas()[-1] == kernels._c.isas()[-1] and kernels.isas()[0] == "avx2"
+    assert isa in kernels.isas()
+
+
+def test_python_threads_in_the_kernels_at_once_get_their_own_results(isa):
+    """Several Python threads inside the kernels together (the GIL released): one takes the worker pool, the
+    others run their whole batch on their own thread (with their own tile configuration on AMX); every result is
+    its own product's, for tile-sized, vector-sized and elementwise work alike."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    cases = []
+    for t in range(8):
+        m = 48 if t % 2 else 3
+        a = rng.integers(-32768, 32768, size=(m, 300)).astype(np.int16)
+        b = rng.integers(-128, 128, size=(257, 300)).astype(np.int8)
+        cases.append((a, b, rescale(int64_reference(a, b), 9, DType.INT16)))
+    x = rng.integers(-32768, 32768, size=(1 << 17,)).astype(np.int16)
+
+    def work(case):
+        a, b, want = case
+        for _ in range(5):
+            assert np.array_equal(kernels.matmul_requantised(a, b, None, 9, np.int16), want)
+            assert np.array_equal(kernels.binary("add", x, x, 0, 0, 1, x.shape, np.int16),
+                                  _binary_reference("add", x, x, 0, 0, 1, DType.INT16))
+        return True
+
+    before = kernels.threads()
+    kernels.set_threads(2)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert all(pool.map(work, cases))
+    finally:
+        kernels.set_threads(before)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_computes_with_no_workers(isa):
+    """After products started the pool's workers (which then poll), a fork child has none: the caller runs every
+    job itself and gets the same values (on AMX the child keeps the parent's permission for the tile state)."""
+    rng = np.random.default_rng(9)
+    a = rng.integers(-32768, 32768, size=(64, 384)).astype(np.int16)
+    b = rng.integers(-128, 128, size=(512, 384)).astype(np.int8)
+    want = int64_reference(a, b)
+    before = kernels.threads()
+    kernels.set_threads(2)
+    try:
+        assert np.array_equal(kernels.matmul_exact(a, b), want)  # the workers exist and are polling now
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status only
+            ok = np.array_equal(kernels.matmul_exact(a, b), want)
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        kernels.set_threads(before)
+
+
 def _binary_reference(op: str, a: np.ndarray, b: np.ndarray, sa: int, sb: int, s: int, dtype: DType) -> np.ndarray:
     """ops/elementwise.py's numpy forward: int64 operands aligned by shifts, then rescale."""
     x, y = a.astype(np.int64), b.astype(np.int64)
