@@ -19,8 +19,9 @@
 
 #define POOL_MAX 64
 /* How long a worker that finished a batch, or a caller waiting for one, polls before sleeping on a condition
- * variable: waking a sleeping thread costs 30-60 us on this machine kind, as much as a whole small product, and a
- * forward calls the kernels every few tens of microseconds. The poll yields the CPU (sched_yield) to any other
+ * variable. A forward calls the kernels every few tens of microseconds, and a small product is done before a
+ * sleeping worker wakes: MiniLM's 128 x 384 x 384 LINEAR on the AMX path took 101 us on two threads against 57 us
+ * on one with sleeping workers, 34 us with polling ones. The poll yields the CPU (sched_yield) to any other
  * runnable thread, so it only uses a core nothing else wants. */
 #define POOL_SPIN_NS 200000
 
