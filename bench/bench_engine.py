@@ -130,14 +130,20 @@ def side_by_side(engine: Callable[[], object], reference: Callable[[], object], 
         return interleaved(fns, runs)
 
 
+def best_medians(times: dict[str, list[float]]) -> tuple[dict[str, float], str, str]:
+    """side_by_side's medians per key, and the engine's and torch's fastest keys (thread count chosen per side)."""
+    med = {k: statistics.median(v) for k, v in times.items()}
+    engine_key = min((k for k in med if k.startswith("engine")), key=med.get)
+    torch_key = min((k for k in med if k.startswith("torch")), key=med.get)
+    return med, engine_key, torch_key
+
+
 def forward_results(case: str, times: dict[str, list[float]]) -> list[Result]:
     """``forward_ratio_vs_torch``: the engine's best median over torch's best median (thread count chosen per side).
 
     Also ``forward_ratio_vs_torch_2threads`` (both sides on TORCH_THREADS threads) and the best times (ms).
     """
-    med = {k: statistics.median(v) for k, v in times.items()}
-    engine_key = min((k for k in med if k.startswith("engine")), key=med.get)
-    torch_key = min((k for k in med if k.startswith("torch")), key=med.get)
+    med, engine_key, torch_key = best_medians(times)
     two = f"@{TORCH_THREADS}"
     runs = len(times[engine_key])
     note = (f"medians of {runs} interleaved rounds after 1 warm-up round; "
@@ -352,10 +358,7 @@ def without_amx(case: str, engine: Callable[[], object], reference: Callable[[],
         with kernels.forced_isa("avx512vnni"):
             return engine()
 
-    times = side_by_side(vector, reference, runs)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    engine_key = min((k for k in med if k.startswith("engine")), key=med.get)
-    torch_key = min((k for k in med if k.startswith("torch")), key=med.get)
+    med, engine_key, torch_key = best_medians(side_by_side(vector, reference, runs))
     return [Result(case, "forward_ratio_vs_torch_avx512vnni", med[engine_key] / med[torch_key], "x",
                    "target (at most), met with AMX", KERN_RATIO_TARGET[case],
                    note=f"products on the AVX-512 VNNI kernels instead of AMX; {engine_key} "
